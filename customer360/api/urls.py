@@ -1,0 +1,16 @@
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from customer360.api.views import CustomerViewSet
+
+router = DefaultRouter()
+router.register("customers", CustomerViewSet, basename="customer")
+
+urlpatterns = [
+    path("", include(router.urls)),
+    path("crm/", include("crm.api.urls")),
+    path("marketing/", include("marketing.api.urls")),
+    path("billing/", include("billing.api.urls")),
+    path("collab/", include("collab.api.urls")),
+    path("insights/", include("insights.api.urls")),
+]

@@ -1,0 +1,42 @@
+"""Customers and their timeline over the API: the same scope and data as the pages."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from customer360 import search
+from customer360.api.serializers import CustomerSerializer, TimelineEventSerializer
+from customer360.models import Customer
+from customer360.timeline_page import filtered_events, page_after
+
+
+class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
+    """Customers the caller may see; others answer 404."""
+
+    serializer_class = CustomerSerializer
+
+    def get_queryset(self):
+        customers = Customer.objects.visible_to(self.request.user).select_related("owner").order_by("id")
+        query = self.request.query_params.get("q", "")
+        return search.filter_customers(customers, query) if query else customers
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("cursor", str, description="opaque cursor from the previous page's `next`"),
+            OpenApiParameter("department", str),
+            OpenApiParameter("channel", str),
+            OpenApiParameter("kind", str, description="exact kind, or a prefix ending in '.'"),
+            OpenApiParameter("q", str, description="text inside title or summary"),
+        ],
+        responses=TimelineEventSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"])
+    def timeline(self, request, pk=None):
+        """The customer's timeline, newest first, cursor-paginated (never OFFSET)."""
+        customer = get_object_or_404(self.get_queryset(), pk=pk)
+        events, _filters = filtered_events(request.user, customer, request.query_params)
+        size = min(int(request.query_params.get("size", "25") or 25), 200)
+        rows, next_cursor = page_after(events, request.query_params.get("cursor", ""), size=size)
+        return Response({"next": next_cursor, "results": TimelineEventSerializer(rows, many=True).data})

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
+from django.utils.translation import gettext_lazy as _
+
+
+class Customer360Config(AppConfig):
+    name = "customer360"
+    verbose_name = _("Customer 360")
+
+    def ready(self) -> None:
+        # Every app's panels.py registers its panels, menu entries and audiences with the core.
+        autodiscover_modules("panels")

@@ -1,0 +1,39 @@
+"""The Celery application: JSON only, time limits, late acknowledgement for idempotent tasks."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.signals import worker_ready
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "customer360.settings.base")
+
+app = Celery("customer360")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    task_ignore_result=True,
+    # Our tasks are idempotent, so a task interrupted by a dying worker is simply run again.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    broker_connection_retry_on_startup=True,
+    task_default_queue="default",
+    task_routes={"insights.tasks.train_*": {"queue": "ml"}},
+    timezone=os.environ.get("TIME_ZONE", "Europe/Vienna"),
+    beat_schedule={
+        "worker-heartbeat": {"task": "customer360.tasks.worker_heartbeat", "schedule": 30.0},
+    },
+)
+app.autodiscover_tasks()
+
+
+@worker_ready.connect
+def _announce_ready(sender=None, **kwargs):
+    # The first heartbeat comes from the worker itself, so /health/ is green before beat ticks.
+    from customer360.tasks import write_heartbeat
+
+    write_heartbeat(getattr(sender, "hostname", "worker"))

@@ -1,0 +1,287 @@
+"""Deterministic demo data: the core's part (users, customers) and the seeder registry.
+
+Each app adds its department's history in its own ``demo.py`` by registering a seeder::
+
+    from customer360.demo import DemoContext, seeders
+
+    @seeders.register("billing", order=40)
+    def seed_billing(ctx: DemoContext) -> None: ...
+
+Seeders get the same :class:`DemoContext` (customers with their persona, users by role, a reference
+date) and write in bulk through the write path's bulk form, so 100k customers take minutes.
+Personas make the histories consistent across departments: a late payer has overdue invoices AND
+dunning notices AND perhaps an angry ticket.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from customer360 import roles, timeline
+from customer360.models import Customer, CustomerIdentity, DataSource, Department, StaffProfile
+
+PERSONAS = {
+    # persona: weight
+    "loyal": 22,
+    "ordinary": 30,
+    "newsletter_reader": 14,
+    "late_payer": 10,
+    "complainer": 8,
+    "churner": 8,
+    "prospect": 8,
+}
+
+DEMO_USERS = [
+    # username, first, last, role, team, title
+    ("rep", "Anna", "Berger", roles.SALES, "Wien", "Sales representative"),
+    ("rep2", "Lukas", "Wolf", roles.SALES, "Graz", "Sales representative"),
+    ("service", "Petra", "Steiner", roles.SERVICE, "Service", "Service agent"),
+    ("service_lead", "Georg", "Lang", roles.SERVICE, "Service", "Head of service"),
+    ("marketing", "Julia", "Fuchs", roles.MARKETING, "Marketing", "Marketing manager"),
+    ("accounting", "Thomas", "Bauer", roles.ACCOUNTING, "Accounting", "Accounting clerk"),
+    ("manager", "Markus", "Hofer", roles.MANAGER, "Management", "Head of sales"),
+    ("admin", "Sabine", "Koller", roles.ADMIN, "IT", "Administrator"),
+]
+DEMO_PASSWORD = "demo"  # noqa: S105 - demo users exist only after seed_demo, never in production setups
+
+# Named customers that the scenarios and tests refer to: (first, last, company, postcode, city, persona).
+NAMED_CUSTOMERS = [
+    ("Franz", "Gruber", "Gruber Installationen GmbH", "1100", "Wien", "gruber"),
+    ("Josef", "Müller", "", "1010", "Wien", "loyal"),
+    ("Josef", "Mueller", "", "1010", "Vienna", "ordinary"),
+    ("Maria", "Huber", "Huber & Söhne OG", "4020", "Linz", "newsletter_reader"),
+    ("Karin", "Gruber", "Bäckerei Gruber", "8010", "Graz", "late_payer"),
+]
+
+
+@dataclass
+class DemoCustomer:
+    id: int
+    persona: str
+    owner_id: int | None
+    created_at: datetime
+    language: str
+    email: str
+
+
+@dataclass
+class DemoContext:
+    seed: int
+    today: date
+    users: dict[str, object]
+    customers: list[DemoCustomer]
+    source: DataSource
+    stdout: Callable[[str], None] = print
+    extras: dict = field(default_factory=dict)
+
+    def rng(self, key: str) -> random.Random:
+        """A random generator of its own per seeder, so seeders do not disturb each other."""
+        return random.Random(f"{self.seed}:{key}")
+
+    def moment(self, days_ago: float, rng: random.Random | None = None) -> datetime:
+        """A business-hours moment ``days_ago`` days before the reference date."""
+        rng = rng or random.Random(days_ago)
+        day = self.today - timedelta(days=int(days_ago))
+        clock = time(hour=rng.randint(8, 17), minute=rng.randint(0, 59))
+        return timezone.make_aware(datetime.combine(day, clock))
+
+    def by_persona(self, *personas: str) -> list[DemoCustomer]:
+        return [c for c in self.customers if c.persona in personas]
+
+
+class _Seeders:
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[int, Callable[[DemoContext], None]]] = {}
+
+    def register(self, key: str, order: int = 100):
+        def decorator(fn: Callable[[DemoContext], None]):
+            self.items[key] = (order, fn)
+            return fn
+
+        return decorator
+
+    def ordered(self) -> list[tuple[str, Callable[[DemoContext], None]]]:
+        return [(k, fn) for k, (order, fn) in sorted(self.items.items(), key=lambda kv: (kv[1][0], kv[0]))]
+
+
+seeders = _Seeders()
+
+
+def create_demo_users() -> dict[str, object]:
+    """The demo logins, one per role, password "demo"."""
+    User = get_user_model()
+    users = {}
+    for username, first, last, role, team, title in DEMO_USERS:
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"},
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.is_staff = role == roles.ADMIN
+            user.save()
+        user.groups.add(Group.objects.get(name=role))
+        StaffProfile.objects.update_or_create(user=user, defaults={"team": team, "title": title})
+        users[username] = user
+    return users
+
+
+def _pick_persona(rng: random.Random) -> str:
+    names, weights = zip(*PERSONAS.items(), strict=True)
+    return rng.choices(names, weights=weights)[0]
+
+
+@seeders.register("customers", order=10)
+def seed_customers(ctx: DemoContext, count: int = 0) -> None:
+    """Customers with names and addresses from Faker (de_AT, de_DE, en_GB), each with a persona."""
+    from faker import Faker
+
+    count = count or ctx.extras.get("count", 200)
+    fakers = {"AT": Faker("de_AT"), "DE": Faker("de_DE"), "GB": Faker("en_GB")}
+    for i, fake in enumerate(fakers.values()):
+        fake.seed_instance(ctx.seed * 10 + i)
+    rng = ctx.rng("customers")
+    reps = [ctx.users["rep"].pk, ctx.users["rep2"].pk]
+    rows: list[tuple[Customer, str]] = []
+    for first, last, company, postcode, city, persona in NAMED_CUSTOMERS:
+        rows.append(
+            (
+                Customer(
+                    first_name=first,
+                    last_name=last,
+                    company=company,
+                    postcode=postcode,
+                    city=city,
+                    country="AT",
+                    street="Hauptstraße 1",
+                    owner_id=reps[0],
+                    preferred_language="de",
+                ),
+                persona,
+            )
+        )
+    for _ in range(max(count - len(rows), 0)):
+        country = rng.choices(["AT", "DE", "GB"], weights=[60, 25, 15])[0]
+        fake = fakers[country]
+        is_org = rng.random() < 0.25
+        first, last = fake.first_name(), fake.last_name()
+        owner = rng.choices([reps[0], reps[1], None], weights=[45, 35, 20])[0]
+        rows.append(
+            (
+                Customer(
+                    kind=Customer.Kind.ORGANISATION if is_org else Customer.Kind.PERSON,
+                    first_name=first,
+                    last_name=last,
+                    company=fake.company() if is_org or rng.random() < 0.3 else "",
+                    street=fake.street_address(),
+                    postcode=fake.postcode(),
+                    city=fake.city(),
+                    country=country,
+                    owner_id=owner,
+                    preferred_language="en" if country == "GB" else "de",
+                ),
+                _pick_persona(rng),
+            )
+        )
+    start = Customer.objects.count()
+    customers = []
+    for n, (customer, persona) in enumerate(
+        rows[:count] if count >= len(NAMED_CUSTOMERS) else rows, start=start + 1
+    ):
+        customer.customer_number = f"C-{n:06d}"
+        slug = f"{customer.first_name}.{customer.last_name}".lower().replace(" ", "")
+        customer.email = f"{slug}.{n}@example.{'at' if customer.country == 'AT' else 'com'}"
+        customer.phone = f"+43{1000000 + n * 7}" if customer.country == "AT" else f"+49{300000000 + n * 7}"
+        customer.created_at = ctx.moment(rng.randint(30, 5 * 365), rng)
+        customer.lifecycle = {
+            "churner": Customer.Lifecycle.CHURNED if rng.random() < 0.6 else Customer.Lifecycle.AT_RISK,
+            "prospect": Customer.Lifecycle.PROSPECT,
+        }.get(persona, Customer.Lifecycle.CUSTOMER)
+        customer.attributes = {"segment": rng.choice(["SME", "Enterprise", "Private"])}
+        customer.search_key = customer.build_search_key()
+        customers.append((customer, persona))
+    Customer.objects.bulk_create([c for c, _ in customers], batch_size=2000)
+    # bulk_create sets primary keys on PostgreSQL and SQLite; re-read to be safe on every backend.
+    ids = dict(
+        Customer.objects.filter(customer_number__in=[c.customer_number for c, _ in customers]).values_list(
+            "customer_number", "id"
+        )
+    )
+    identities = []
+    for customer, persona in customers:
+        pk = ids[customer.customer_number]
+        customer.pk = pk
+        ctx.customers.append(
+            DemoCustomer(
+                pk,
+                persona,
+                customer.owner_id,
+                customer.created_at,
+                customer.preferred_language,
+                customer.email,
+            )
+        )
+        identities.append(CustomerIdentity(customer_id=pk, kind="email", value=customer.email))
+        identities.append(
+            CustomerIdentity(
+                customer_id=pk, kind="external_id", source="demo", value=customer.customer_number
+            )
+        )
+    CustomerIdentity.objects.bulk_create(identities, batch_size=5000, ignore_conflicts=True)
+    timeline.record_many(
+        (
+            timeline.EventData(
+                customer_id=c.id,
+                department=Department.SYSTEM,
+                kind="customer.created",
+                title="Customer created",
+                occurred_at=c.created_at,
+                channel="other",
+                actor_label="Demo data",
+                idempotency_key=f"demo:customer:{c.id}:created",
+            )
+            for c in ctx.customers
+        ),
+        announce=False,
+        count_new=False,
+    )
+
+
+def run_seeders(
+    *, count: int, seed: int, today: date | None = None, stdout=print, only: list[str] | None = None
+) -> DemoContext:
+    """Seed ``count`` customers and every registered department's history, in one transaction per seeder."""
+    from django.utils.module_loading import autodiscover_modules
+
+    autodiscover_modules("demo")
+    with transaction.atomic():
+        users = create_demo_users()
+        source, _ = DataSource.objects.get_or_create(
+            slug="demo",
+            defaults={"name": "Demo data", "kind": DataSource.Kind.DEMO, "department": Department.SYSTEM},
+        )
+    ctx = DemoContext(
+        seed=seed,
+        today=today or timezone.localdate(),
+        users=users,
+        customers=[],
+        source=source,
+        stdout=stdout,
+        extras={"count": count},
+    )
+    for key, fn in seeders.ordered():
+        if only and key not in only and key != "customers":
+            continue
+        started = timezone.now()
+        with transaction.atomic():
+            fn(ctx)
+        stdout(f"  {key}: {(timezone.now() - started).total_seconds():.1f} s")
+    return ctx

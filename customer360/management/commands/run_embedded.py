@@ -1,0 +1,76 @@
+"""``manage.py run_embedded``: the whole app on one machine with no services.
+
+Migrates, seeds demo data on first start, then runs the web server and a real Celery worker
+(with beat) on the file-system broker. Ctrl-C stops all of them.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from customer360.demo import DEMO_PASSWORD, DEMO_USERS
+
+
+class Command(BaseCommand):
+    help = "Run web server, Celery worker and beat on embedded defaults (SQLite, file-system broker)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default="127.0.0.1:8000")
+        parser.add_argument("--customers", type=int, default=300)
+
+    def handle(self, *args, addr, customers, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("seed_demo", customers=customers, if_empty=True)
+        python = sys.executable
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        beat_schedule = str(settings.VAR_DIR / "celerybeat-schedule")
+        processes = [
+            subprocess.Popen([python, "manage.py", "runserver", addr, "--noreload"], env=env),  # noqa: S603
+            subprocess.Popen(  # noqa: S603
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "customer360",
+                    "worker",
+                    "--beat",
+                    "--schedule",
+                    beat_schedule,
+                    "--loglevel",
+                    "WARNING",
+                    "--concurrency",
+                    "2",
+                    "-Q",
+                    "default,ml",
+                    "--hostname",
+                    "embedded@%h",
+                ],
+                env=env,
+            ),
+        ]
+        self.stdout.write(self.style.SUCCESS(f"\nCustomer 360 runs at http://{addr}/"))
+        self.stdout.write(
+            f"Log in as one of {', '.join(u[0] for u in DEMO_USERS)} with password '{DEMO_PASSWORD}'"
+        )
+        self.stdout.write("(e.g. rep / demo). Health: /health/. Press Ctrl-C to stop.\n")
+        try:
+            while all(p.poll() is None for p in processes):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for p in processes:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            for p in processes:
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()

@@ -1,0 +1,354 @@
+"""The shared customer model and the one timeline every department writes to."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from customer360 import roles
+from customer360.registry import audiences
+from customer360.text import fold, fold_loose, normalise_email, normalise_phone
+
+
+class Department(models.TextChoices):
+    SALES = "sales", _("Sales")
+    SERVICE = "service", _("Service")
+    MARKETING = "marketing", _("Marketing")
+    ACCOUNTING = "accounting", _("Accounting")
+    INTERNAL = "internal", _("Internal")
+    SYSTEM = "system", _("System")
+
+
+class Channel(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    EMAIL = "email", _("E-mail")
+    LETTER = "letter", _("Letter")
+    SMS = "sms", _("SMS")
+    WEB = "web", _("Web")
+    IN_PERSON = "in_person", _("In person")
+    CHAT = "chat", _("Chat")
+    API = "api", _("API")
+    INTERNAL = "internal", _("Internal")
+    OTHER = "other", _("Other")
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", _("Inbound")
+    OUTBOUND = "outbound", _("Outbound")
+    INTERNAL = "internal", _("Internal")
+
+
+class StaffProfile(models.Model):
+    """What the app knows about an employee beyond the login: team and job title."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    team = models.CharField(_("team"), max_length=80, blank=True)
+    title = models.CharField(_("job title"), max_length=120, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.team or '-'})"
+
+
+class CustomerQuerySet(models.QuerySet):
+    def visible_to(self, user) -> CustomerQuerySet:
+        """The customers ``user`` may see. THE one place where this is decided.
+
+        The rule per role comes from ``settings.C360_VISIBILITY``:
+        ``all``; ``team`` (own customers, the team's, and unowned ones); ``department``
+        (customers the user's department has records with, i.e. timeline events of it).
+        A user with several roles gets the union.
+        """
+        if not user or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser or settings.C360_VISIBILITY_OVERRIDE == "all":
+            return self
+        rules = roles.visibility_rules(user)
+        if "all" in rules:
+            return self
+        condition = Q(pk__in=[])
+        if "team" in rules:
+            team = roles.team_of(user)
+            condition |= Q(owner=user) | Q(owner__isnull=True)
+            if team:
+                condition |= Q(owner__profile__team=team)
+        if "department" in rules:
+            departments = roles.departments_of(user)
+            condition |= Q(
+                pk__in=TimelineEvent.objects.filter(department__in=departments).values("customer_id")
+            )
+        return self.filter(condition)
+
+
+class Customer(models.Model):
+    """A person or an organisation the company serves; every department writes to this one row."""
+
+    class Kind(models.TextChoices):
+        PERSON = "person", _("Person")
+        ORGANISATION = "organisation", _("Organisation")
+
+    class Lifecycle(models.TextChoices):
+        LEAD = "lead", _("Lead")
+        PROSPECT = "prospect", _("Prospect")
+        CUSTOMER = "customer", _("Customer")
+        AT_RISK = "at_risk", _("At risk")
+        CHURNED = "churned", _("Churned")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.PERSON)
+    customer_number = models.CharField(_("customer number"), max_length=40, unique=True)
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    company = models.CharField(_("company"), max_length=200, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True, help_text=_("E.164, e.g. +4312345678"))
+    street = models.CharField(_("street"), max_length=200, blank=True)
+    postcode = models.CharField(_("postcode"), max_length=20, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True, help_text=_("ISO code, e.g. AT"))
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=8, choices=settings.LANGUAGES, default="de"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_customers",
+    )
+    lifecycle = models.CharField(
+        _("lifecycle"), max_length=20, choices=Lifecycle.choices, default=Lifecycle.LEAD
+    )
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+    # Folded search key (name, company, city) for case-, accent- and umlaut-tolerant search.
+    search_key = models.CharField(max_length=500, blank=True, editable=False, db_index=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["last_name", "first_name", "id"]
+        indexes = [
+            models.Index(fields=["owner", "id"], name="c360_customer_owner"),
+            models.Index(fields=["lifecycle", "id"], name="c360_customer_lifecycle"),
+            models.Index(fields=["country", "id"], name="c360_customer_country"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    def save(self, *args, **kwargs):
+        self.email = normalise_email(self.email)
+        if self.phone:
+            self.phone = normalise_phone(self.phone, self.country or "AT") or self.phone
+        self.search_key = self.build_search_key()
+        if not self.customer_number:
+            self.customer_number = next_customer_number()
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("customer360:customer_detail", args=[self.pk])
+
+    @property
+    def display_name(self) -> str:
+        person = f"{self.first_name} {self.last_name}".strip()
+        if self.kind == self.Kind.ORGANISATION:
+            return self.company or person or self.customer_number
+        return person or self.company or self.customer_number
+
+    def build_search_key(self) -> str:
+        parts = [self.first_name, self.last_name, self.company, self.city, self.customer_number]
+        folded = fold(" ".join(p for p in parts if p))
+        loose = fold_loose(" ".join(p for p in (self.first_name, self.last_name, self.company) if p))
+        return f"{folded} | {loose}"[:500]
+
+
+def next_customer_number() -> str:
+    """The next free number of the form C-000123 (unique constraint guards races)."""
+    last = (
+        Customer.objects.filter(customer_number__startswith="C-")
+        .order_by("-customer_number")
+        .values_list("customer_number", flat=True)
+        .first()
+    )
+    try:
+        number = int(last.split("-", 1)[1]) + 1 if last else 1
+    except (ValueError, IndexError):
+        number = Customer.objects.count() + 1
+    return f"C-{number:06d}"
+
+
+class CustomerIdentity(models.Model):
+    """One identifier by which some department or system knows the customer."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        PHONE = "phone", _("Phone")
+        EXTERNAL_ID = "external_id", _("External id")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # "" for identifiers that mean the same everywhere (e-mail, phone); a data source's slug otherwise.
+    source = models.CharField(max_length=80, blank=True, default="")
+    value = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("customer identity")
+        verbose_name_plural = _("customer identities")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "source", "value"], name="c360_identity_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.source}:{self.value}"
+
+    @staticmethod
+    def normalise(kind: str, value: str, region: str = "AT") -> str:
+        if kind == CustomerIdentity.Kind.EMAIL:
+            return normalise_email(value)
+        if kind == CustomerIdentity.Kind.PHONE:
+            return normalise_phone(value, region)
+        return (value or "").strip()
+
+
+class TimelineEventQuerySet(models.QuerySet):
+    def visible_to(self, user) -> TimelineEventQuerySet:
+        """Events of customers the user may see, without events whose audience excludes the user."""
+        qs = self.filter(customer__in=Customer.objects.visible_to(user))
+        return qs.filter(Q(audience="") | Q(audience__in=audiences.allowed_for(user)))
+
+
+class TimelineEvent(models.Model):
+    """Something that happened with a customer, in any department. Written ONLY by
+    ``customer360.timeline.record`` (and its bulk form)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
+    occurred_at = models.DateTimeField(_("occurred"))
+    recorded_at = models.DateTimeField(_("recorded"), default=timezone.now)
+    department = models.CharField(_("department"), max_length=20, choices=Department.choices)
+    kind = models.CharField(_("kind"), max_length=60, help_text=_("e.g. invoice.overdue, ticket.opened"))
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, default=Channel.OTHER)
+    direction = models.CharField(
+        _("direction"), max_length=10, choices=Direction.choices, default=Direction.INTERNAL
+    )
+    title = models.CharField(_("title"), max_length=300)
+    summary = models.TextField(_("summary"), blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=120, blank=True, help_text=_("who, when not a user"))
+    source_type = models.ForeignKey(ContentType, on_delete=models.SET_NULL, null=True, blank=True)
+    source_id = models.CharField(max_length=64, blank=True)
+    source_url = models.CharField(max_length=300, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    # Who else may see it: "" for everyone who sees the customer; e.g. "collab.space:3" otherwise.
+    audience = models.CharField(max_length=80, blank=True, default="")
+    idempotency_key = models.CharField(max_length=200, unique=True)
+
+    objects = TimelineEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("timeline event")
+        verbose_name_plural = _("timeline events")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(
+                models.F("customer"),
+                models.F("occurred_at").desc(),
+                models.F("id").desc(),
+                name="c360_event_customer_newest",
+            ),
+            models.Index(fields=["department", "customer"], name="c360_event_department"),
+            models.Index(fields=["kind", "occurred_at"], name="c360_event_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d} {self.kind}: {self.title}"
+
+
+class DataSource(models.Model):
+    """A system that sends data in: a CSV export, a REST client, a webhook."""
+
+    class Kind(models.TextChoices):
+        CSV = "csv", _("CSV / Excel upload")
+        API = "api", _("REST push")
+        WEBHOOK = "webhook", _("Webhook")
+        DEMO = "demo", _("Demo data")
+
+    name = models.CharField(_("name"), max_length=120)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    department = models.CharField(_("department"), max_length=20, choices=Department.choices)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("data source")
+        verbose_name_plural = _("data sources")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Job(models.Model):
+    """Long work done by a worker, visible to the user: status, progress, error."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(max_length=60)
+    label = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.DONE, self.Status.FAILED}
+
+    def advance(self, by: int = 1) -> None:
+        """Add progress atomically in the database (several workers may advance one job)."""
+        Job.objects.filter(pk=self.pk).update(done=models.F("done") + by)
+
+
+class WorkerHeartbeat(models.Model):
+    """The last time a Celery worker proved it is alive (read by /health/)."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.seen_at:%H:%M:%S}"

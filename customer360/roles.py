@@ -1,0 +1,46 @@
+"""Roles are Django groups; this module names them and maps them to departments."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+SALES = "Sales"
+SERVICE = "Service"
+MARKETING = "Marketing"
+ACCOUNTING = "Accounting"
+MANAGER = "Manager"
+ADMIN = "Admin"
+ALL_ROLES = [SALES, SERVICE, MARKETING, ACCOUNTING, MANAGER, ADMIN]
+
+# The department whose timeline events a role's work produces.
+DEPARTMENT_OF_ROLE = {SALES: "sales", SERVICE: "service", MARKETING: "marketing", ACCOUNTING: "accounting"}
+
+
+def role_names(user) -> set[str]:
+    """The user's role names, cached on the user object for the request."""
+    cached = getattr(user, "_c360_roles", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True)) if user.is_authenticated else set()
+        user._c360_roles = cached
+    return cached
+
+
+def has_role(user, *names: str) -> bool:
+    return bool(user.is_authenticated and (user.is_superuser or role_names(user) & set(names)))
+
+
+def is_manager_or_admin(user) -> bool:
+    return has_role(user, MANAGER, ADMIN)
+
+
+def departments_of(user) -> list[str]:
+    return sorted(DEPARTMENT_OF_ROLE[r] for r in role_names(user) if r in DEPARTMENT_OF_ROLE)
+
+
+def team_of(user) -> str:
+    profile = getattr(user, "profile", None)
+    return profile.team if profile else ""
+
+
+def visibility_rules(user) -> set[str]:
+    return {settings.C360_VISIBILITY.get(r, "none") for r in role_names(user)}

@@ -1,0 +1,33 @@
+"""Core Celery tasks: the worker heartbeat and recording an event from elsewhere."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+
+from customer360 import timeline
+from customer360.models import Customer, WorkerHeartbeat
+
+
+def write_heartbeat(name: str) -> None:
+    WorkerHeartbeat.objects.update_or_create(name=name[:200], defaults={"seen_at": timezone.now()})
+
+
+@shared_task(name="customer360.tasks.worker_heartbeat")
+def worker_heartbeat() -> None:
+    write_heartbeat(worker_heartbeat.request.hostname or "worker")
+
+
+@shared_task(name="customer360.tasks.record_event")
+def record_event(customer_id: int, department: str, kind: str, title: str, idempotency_key: str) -> None:
+    """Record an event for a customer given by id (used by integrations and the worker test)."""
+    if not Customer.objects.filter(pk=customer_id).exists():
+        return
+    timeline.record(
+        customer=customer_id,
+        department=department,
+        kind=kind,
+        title=title,
+        idempotency_key=idempotency_key,
+        actor_label="worker",
+    )

@@ -1,0 +1,44 @@
+"""Normalisation of names and contact data, so that every department finds the same customer."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+
+_GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe", "Ü": "ue"})
+
+
+def fold(text: str) -> str:
+    """Lower-case ASCII form of a name: "Müller" and "Mueller" both become "mueller".
+
+    Umlauts are transliterated the German way first, then remaining accents are stripped.
+    """
+    text = (text or "").translate(_GERMAN)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return re.sub(r"\s+", " ", text.lower()).strip()
+
+
+def fold_loose(text: str) -> str:
+    """A looser form where "mueller", "muller" and "müller" meet: the German "e" after a vowel goes."""
+    return re.sub(r"([aou])e", r"\1", fold(text))
+
+
+def normalise_email(value: str) -> str:
+    return (value or "").strip().lower()
+
+
+def normalise_phone(value: str, region: str = "AT") -> str:
+    """E.164 form of a phone number ("01 2345678" in Austria -> "+4312345678"); "" when unparseable."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        parsed = phonenumbers.parse(value, region or "AT")
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_possible_number(parsed):
+        return ""
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

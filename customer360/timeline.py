@@ -1,0 +1,194 @@
+"""The one write path for the shared timeline.
+
+Every department records what happened with a customer through :func:`record` (or
+:func:`record_many` for imports and demo data). Nothing else creates ``TimelineEvent`` rows.
+
+Guarantees:
+
+* idempotent by ``idempotency_key`` (source + external id): a retried import, webhook or task
+  returns the existing event; two concurrent callers produce one row because the unique
+  constraint decides, not a read-then-write;
+* after the surrounding transaction commits, ``customer_changed`` is sent for the customer, which
+  is what wakes the next-best-action worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, models, transaction
+from django.dispatch import Signal
+from django.utils import timezone
+
+from customer360.models import Channel, Customer, Direction, TimelineEvent
+
+logger = logging.getLogger(__name__)
+
+#: Sent after commit with ``customer_ids`` (a list) whenever something about customers changed.
+customer_changed = Signal()
+
+_BULK_BATCH = 5000
+
+
+@dataclass
+class EventData:
+    """What :func:`record_many` needs for one event (same fields as :func:`record`)."""
+
+    customer_id: int
+    department: str
+    kind: str
+    title: str
+    idempotency_key: str
+    occurred_at: datetime | None = None
+    channel: str = Channel.OTHER
+    direction: str = Direction.INTERNAL
+    summary: str = ""
+    actor_id: int | None = None
+    actor_label: str = ""
+    source_type_id: int | None = None
+    source_id: str = ""
+    source_url: str = ""
+    payload: dict = field(default_factory=dict)
+    audience: str = ""
+
+
+def idempotency_key(*parts: Any) -> str:
+    """Join the parts of a key, e.g. ``idempotency_key("billing.invoice", 42, "overdue", 2)``."""
+    return ":".join(str(p) for p in parts)[:200]
+
+
+def announce_customer_changed(customer_ids: Iterable[int]) -> None:
+    """Send ``customer_changed`` once the current transaction has committed."""
+    ids = sorted({int(i) for i in customer_ids})
+    if not ids:
+        return
+    transaction.on_commit(lambda: customer_changed.send(sender=TimelineEvent, customer_ids=ids))
+
+
+def _source_fields(source: models.Model | None) -> dict:
+    if source is None:
+        return {}
+    url = ""
+    if hasattr(source, "get_absolute_url"):
+        try:
+            url = source.get_absolute_url()
+        except Exception:  # a record without a page of its own still gets its event
+            logger.debug("no url for %s", source.__class__.__name__)
+    return {
+        "source_type": ContentType.objects.get_for_model(source),
+        "source_id": str(source.pk),
+        "source_url": url[:300],
+    }
+
+
+def record(
+    *,
+    customer: Customer | int,
+    department: str,
+    kind: str,
+    title: str,
+    idempotency_key: str,
+    occurred_at: datetime | None = None,
+    channel: str = Channel.OTHER,
+    direction: str = Direction.INTERNAL,
+    summary: str = "",
+    actor=None,
+    actor_label: str = "",
+    source: models.Model | None = None,
+    payload: dict | None = None,
+    audience: str = "",
+) -> tuple[TimelineEvent, bool]:
+    """Record one event on the customer's timeline; return ``(event, created)``.
+
+    A second call with the same ``idempotency_key`` returns the first event unchanged.
+    """
+    customer_id = customer.pk if isinstance(customer, Customer) else int(customer)
+    if not idempotency_key:
+        raise ValueError("an idempotency key is required")
+    values = {
+        "customer_id": customer_id,
+        "occurred_at": occurred_at or timezone.now(),
+        "department": department,
+        "kind": kind,
+        "channel": channel,
+        "direction": direction,
+        "title": title[:300],
+        "summary": summary,
+        "actor": actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
+        "actor_label": actor_label[:120],
+        "payload": payload or {},
+        "audience": audience,
+        "idempotency_key": idempotency_key,
+        **_source_fields(source),
+    }
+    try:
+        # The savepoint keeps an outer transaction usable after a duplicate key.
+        with transaction.atomic():
+            event = TimelineEvent.objects.create(**values)
+    except IntegrityError:
+        existing = TimelineEvent.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is None:  # the conflict was something else (e.g. a missing customer)
+            raise
+        return existing, False
+    announce_customer_changed([customer_id])
+    return event, True
+
+
+def record_many(events: Iterable[EventData], *, announce: bool = True, count_new: bool = True) -> int:
+    """Bulk form of :func:`record` for imports and demo data; return how many rows were new.
+
+    Duplicates (by idempotency key) are skipped by the database, so a rerun adds nothing.
+    ``count_new=False`` skips the lookup that counts them (and returns the number offered).
+    """
+    created = 0
+    batch: list[TimelineEvent] = []
+    touched: set[int] = set()
+    now = timezone.now()
+
+    def flush() -> int:
+        keys = [e.idempotency_key for e in batch]
+        new = len(batch)
+        if count_new:
+            existing = TimelineEvent.objects.filter(idempotency_key__in=keys).values_list(
+                "idempotency_key", flat=True
+            )
+            new = len(set(keys) - set(existing))
+        TimelineEvent.objects.bulk_create(batch, ignore_conflicts=True)
+        batch.clear()
+        return new
+
+    for data in events:
+        batch.append(
+            TimelineEvent(
+                customer_id=data.customer_id,
+                occurred_at=data.occurred_at or now,
+                recorded_at=now,
+                department=data.department,
+                kind=data.kind,
+                channel=data.channel,
+                direction=data.direction,
+                title=data.title[:300],
+                summary=data.summary,
+                actor_id=data.actor_id,
+                actor_label=data.actor_label[:120],
+                source_type_id=data.source_type_id,
+                source_id=data.source_id,
+                source_url=data.source_url,
+                payload=data.payload,
+                audience=data.audience,
+                idempotency_key=data.idempotency_key,
+            )
+        )
+        touched.add(data.customer_id)
+        if len(batch) >= _BULK_BATCH:
+            created += flush()
+    if batch:
+        created += flush()
+    if announce:
+        announce_customer_changed(touched)
+    return created

@@ -1,0 +1,38 @@
+"""Root URLs: the core's pages and every app's, the API, admin, health, language switch."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from customer360 import views
+
+core_patterns = [
+    path("customers/", views.customer_list, name="customer_list"),
+    path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
+    path("customers/<int:pk>/timeline/", views.customer_timeline, name="customer_timeline"),
+    path("search/", views.search_typeahead, name="search"),
+    path("events/<int:pk>/", views.event_source, name="event_source"),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="customer360:customer_list", permanent=False)),
+    path("", include((core_patterns, "customer360"))),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("health/", views.health, name="health"),
+    path("admin/", admin.site.urls),
+    path("api/", include("customer360.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("sales/", include("crm.urls")),
+    path("marketing/", include("marketing.urls")),
+    path("billing/", include("billing.urls")),
+    path("feed/", include("collab.urls")),
+    path("insights/", include("insights.urls")),
+]
+
+handler403 = "customer360.views.permission_denied"
+handler404 = "customer360.views.page_not_found"

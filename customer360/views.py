@@ -1,0 +1,147 @@
+"""Core pages: the customer list, the 360 page shell, health, errors."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+
+from customer360 import search
+from customer360.models import Customer, TimelineEvent, WorkerHeartbeat
+from customer360.registry import panels
+from customer360.timeline_page import TimelinePage
+
+CUSTOMER_PAGE_SIZE = 50
+
+
+def customer_list(request: HttpRequest) -> HttpResponse:
+    """All customers the user may see, filtered and keyset-paginated."""
+    customers = Customer.objects.visible_to(request.user).select_related("owner")
+    query = request.GET.get("q", "").strip()
+    if query:
+        customers = search.filter_customers(customers, query)
+    lifecycle = request.GET.get("lifecycle", "")
+    if lifecycle:
+        customers = customers.filter(lifecycle=lifecycle)
+    country = request.GET.get("country", "").upper()
+    if country:
+        customers = customers.filter(country=country)
+    if request.GET.get("owner") == "me":
+        customers = customers.filter(owner=request.user)
+    after = request.GET.get("after", "")
+    customers = customers.order_by("id")
+    if after.isdigit():
+        customers = customers.filter(id__gt=int(after))
+    page = list(customers[: CUSTOMER_PAGE_SIZE + 1])
+    has_more = len(page) > CUSTOMER_PAGE_SIZE
+    page = page[:CUSTOMER_PAGE_SIZE]
+    context = {
+        "customers": page,
+        "next_after": page[-1].id if has_more and page else None,
+        "query": query,
+        "lifecycle": lifecycle,
+        "country": country,
+        "owner": request.GET.get("owner", ""),
+        "lifecycles": Customer.Lifecycle.choices,
+    }
+    template = (
+        "customer360/_customer_rows.html" if request.htmx and after else "customer360/customer_list.html"
+    )
+    return render(request, template, context)
+
+
+def search_typeahead(request: HttpRequest) -> HttpResponse:
+    """The header search: at most 8 hits from 2 characters on."""
+    query = request.GET.get("q", "").strip()
+    hits = []
+    if len(query) >= 2:
+        hits = search.typeahead(Customer.objects.visible_to(request.user), query, limit=8)
+    return render(request, "customer360/_search_results.html", {"hits": hits, "query": query})
+
+
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The 360 page: header, the panels of every department, the unified timeline."""
+    customer = get_object_or_404(Customer.objects.visible_to(request.user).select_related("owner"), pk=pk)
+    blocks = []
+    for panel in panels.all():
+        if panel.permission and not request.user.has_perm(panel.permission):
+            continue
+        blocks.append({"panel": panel, "context": panel.context(request, customer)})
+    timeline = TimelinePage.from_request(request, customer)
+    return render(
+        request,
+        "customer360/customer_detail.html",
+        {"customer": customer, "blocks": blocks, "timeline": timeline},
+    )
+
+
+def customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    """One page of the timeline (htmx "load more" and filters)."""
+    customer = get_object_or_404(Customer.objects.visible_to(request.user), pk=pk)
+    timeline = TimelinePage.from_request(request, customer)
+    return render(request, "customer360/_timeline.html", {"customer": customer, "timeline": timeline})
+
+
+@never_cache
+def health(request: HttpRequest) -> HttpResponse:
+    """Database, broker and worker heartbeat; 200 when all are ok, 503 otherwise."""
+    checks = {"database": _check_database(), "broker": _check_broker(), "worker": _check_worker()}
+    healthy = all(c["ok"] for c in checks.values())
+    status = 200 if healthy else 503
+    if request.GET.get("format") == "json":
+        return JsonResponse({"status": "ok" if healthy else "failing", "checks": checks}, status=status)
+    return render(request, "customer360/health.html", {"checks": checks, "healthy": healthy}, status=status)
+
+
+def _check_database() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return {"ok": True, "detail": connection.vendor}
+    except Exception as exc:  # health reports every failure instead of raising
+        return {"ok": False, "detail": exc.__class__.__name__}
+
+
+def _check_broker() -> dict:
+    from customer360.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            transport = conn.transport_cls
+        return {"ok": True, "detail": str(transport)}
+    except Exception as exc:  # health reports every failure instead of raising
+        return {"ok": False, "detail": exc.__class__.__name__}
+
+
+def _check_worker() -> dict:
+    latest = WorkerHeartbeat.objects.order_by("-seen_at").first()
+    if latest is None:
+        return {"ok": False, "detail": "no heartbeat yet"}
+    age = (timezone.now() - latest.seen_at).total_seconds()
+    ok = age <= settings.C360_WORKER_HEARTBEAT_MAX_AGE
+    return {"ok": ok, "detail": f"last heartbeat {int(age)} s ago", "age_seconds": int(age)}
+
+
+def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
+    """403 that says what is missing (the exception's message names the permission or role)."""
+    reason = str(exception) if exception and str(exception) else _("Your role does not allow this.")
+    return render(request, "403.html", {"reason": reason}, status=403)
+
+
+def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    return render(request, "404.html", status=404)
+
+
+def event_source(request: HttpRequest, pk: int) -> HttpResponse:
+    """Redirect helper for events without a URL of their own: show the customer."""
+    event = TimelineEvent.objects.visible_to(request.user).filter(pk=pk).first()
+    if event is None:
+        raise Http404
+    from django.shortcuts import redirect
+
+    return redirect(event.source_url or event.customer.get_absolute_url())

@@ -1,0 +1,121 @@
+"""Shared fixtures: one user per role, logged-in clients, customers, and a headless browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from tests.factories import CustomerFactory, UserFactory
+
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+OUTPUT_DIR = Path(os.environ.get("TEST_OUTPUT_DIR", Path(__file__).resolve().parent.parent / "test-output"))
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def shared_data(*parts: str) -> Path:
+    """A file of ../shared/data, or a skip with the reason when this checkout has none."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (../shared/data is only beside the project's own checkouts)")
+    return path
+
+
+@pytest.fixture
+def rep(db):
+    return UserFactory(username="rep", first_name="Anna", last_name="Berger", role="Sales", team="Wien")
+
+
+@pytest.fixture
+def rep2(db):
+    return UserFactory(username="rep2", first_name="Lukas", last_name="Wolf", role="Sales", team="Graz")
+
+
+@pytest.fixture
+def service_user(db):
+    return UserFactory(username="service", role="Service", team="Service")
+
+
+@pytest.fixture
+def marketing_user(db):
+    return UserFactory(username="marketing", role="Marketing", team="Marketing")
+
+
+@pytest.fixture
+def accounting_user(db):
+    return UserFactory(username="accounting", role="Accounting", team="Accounting")
+
+
+@pytest.fixture
+def manager(db):
+    return UserFactory(username="manager", first_name="Markus", last_name="Hofer", role="Manager")
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", role="Admin", is_staff=True)
+
+
+@pytest.fixture
+def role_users(rep, service_user, marketing_user, accounting_user, manager, admin_user):
+    return {
+        "Sales": rep,
+        "Service": service_user,
+        "Marketing": marketing_user,
+        "Accounting": accounting_user,
+        "Manager": manager,
+        "Admin": admin_user,
+    }
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def rep_client(rep):
+    return client_for(rep)
+
+
+@pytest.fixture
+def manager_client(manager):
+    return client_for(manager)
+
+
+@pytest.fixture
+def customer(db, rep):
+    return CustomerFactory(first_name="Franz", last_name="Gruber", owner=rep)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright; skips when none is installed."""
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def screenshot_dir() -> Path:
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    return OUTPUT_DIR
