@@ -4,13 +4,18 @@ Apps register in their ``panels.py`` (autodiscovered when the core app is ready)
 
 * ``panels``: blocks of the customer 360 page (key facts of one department);
 * ``navigation``: entries of the main menu;
-* ``audiences``: which restricted timeline audiences a user belongs to.
+* ``audiences``: which restricted timeline audiences a user belongs to;
+* ``conditions``: named facts about customers as ORM conditions (segments, NBA rules, filters);
+* ``brief_sources``: red flags and hints for the "before your call" brief.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Q
 
 
 @dataclass(frozen=True)
@@ -71,3 +76,80 @@ class _Audiences:
 
 
 audiences = _Audiences()
+
+
+# --- Customer conditions -------------------------------------------------------------------------
+# Facts about customers that any department knows, as ORM conditions over Customer. Marketing
+# segments, next-best-action rules and the customer list filters use them by key, so no app has to
+# import another one. Example (billing/panels.py):
+#
+#     conditions.register(Condition(
+#         key="billing.dunning_level", label=_("Dunning level"), department="accounting",
+#         value_type="int",
+#         build=lambda op, value: Q(pk__in=Invoice.objects.filter(compare("dunning_level", op, value))
+#                                     .values("customer_id")),
+#     ))
+
+OPERATORS = {
+    "eq": "",
+    "gt": "__gt",
+    "gte": "__gte",
+    "lt": "__lt",
+    "lte": "__lte",
+    "contains": "__icontains",
+}
+
+
+def compare(field_name: str, op: str, value) -> Q:
+    """``Q(field <op> value)`` for the operators above, plus ``ne``; unknown operators are refused."""
+    if op == "ne":
+        return ~Q(**{field_name: value})
+    if op not in OPERATORS:
+        raise ValueError(f"unknown operator {op!r}")
+    return Q(**{f"{field_name}{OPERATORS[op]}": value})
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A named, typed fact about a customer that can be filtered on.
+
+    ``build(op, value)`` returns a ``Q`` over ``Customer``. ``value_type`` is one of
+    "bool", "int", "decimal", "str", "choice"; ``choices`` lists (value, label) for "choice".
+    For "bool" conditions ``build`` receives op "eq" and value True or False.
+    """
+
+    key: str
+    label: str
+    department: str
+    value_type: str
+    build: Callable[[str, object], Q]
+    operators: tuple[str, ...] = ("eq",)
+    choices: tuple = ()
+    order: int = 100
+
+
+conditions = _Registry()
+
+
+# --- The "before your call" brief ----------------------------------------------------------------
+@dataclass(frozen=True)
+class BriefItem:
+    """One line of the brief. ``level``: "red" (a red flag), "avoid" (do not bring this up),
+    "info" (worth knowing). ``occurred_at`` lets the brief say what changed since the last contact."""
+
+    level: str
+    text: str
+    department: str = ""
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BriefSource:
+    """``items(customer, user)`` returns BriefItems in a constant number of queries."""
+
+    key: str
+    items: Callable
+    order: int = 100
+
+
+brief_sources = _Registry()
