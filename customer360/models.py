@@ -352,3 +352,7 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.seen_at:%H:%M:%S}"
+
+
+# Data-source models live in their own module; importing them here registers them with Django.
+from customer360.sources.models import *  # noqa: E402,F403

@@ -23,6 +23,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("health/", views.health, name="health"),
+    path("sources/", include("customer360.sources.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("customer360.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

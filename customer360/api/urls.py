@@ -8,6 +8,7 @@ router.register("customers", CustomerViewSet, basename="customer")
 
 urlpatterns = [
     path("", include(router.urls)),
+    path("sources/", include("customer360.sources.api_urls")),
     path("crm/", include("crm.api.urls")),
     path("marketing/", include("marketing.api.urls")),
     path("billing/", include("billing.api.urls")),
