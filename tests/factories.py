@@ -11,12 +11,18 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     first_name = factory.Faker("first_name", locale="de_AT")
     last_name = factory.Faker("last_name", locale="de_AT")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
-    password = factory.PostGenerationMethodCall("set_password", "demo")
+
+    @factory.post_generation
+    def password(self, create, extracted, **kwargs):
+        self.set_password(extracted or "demo")
+        if create:
+            self.save(update_fields=["password"])
 
     @factory.post_generation
     def role(self, create, extracted, **kwargs):

@@ -111,6 +111,8 @@ try:
     _db = dj_database_url.parse(_database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
 except (ValueError, KeyError) as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
+if PRODUCTION and _db["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL (postgres://...) in production")
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     _db["CONN_MAX_AGE"] = 0
@@ -122,8 +124,6 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     }
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db["CONN_HEALTH_CHECKS"] = True
-elif PRODUCTION:
-    raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL (postgres://...) in production")
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = _db["ENGINE"] == "django.db.backends.postgresql"

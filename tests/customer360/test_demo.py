@@ -1,0 +1,61 @@
+"""seed_demo: deterministic for a seed, demo users per role, written through the write path."""
+
+import datetime
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from customer360.models import Customer, CustomerIdentity, TimelineEvent
+
+TODAY = datetime.date(2026, 11, 27)
+
+
+def _snapshot():
+    return (
+        list(
+            Customer.objects.order_by("customer_number").values_list(
+                "customer_number", "first_name", "last_name", "city", "lifecycle"
+            )
+        ),
+        sorted(TimelineEvent.objects.values_list("idempotency_key", "kind", "occurred_at")),
+    )
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_deterministic_for_a_seed():
+    call_command("seed_demo", customers=40, seed=7, today=TODAY.isoformat())
+    first = _snapshot()
+    TimelineEvent.objects.all().delete()
+    CustomerIdentity.objects.all().delete()
+    Customer.objects.all().delete()
+    call_command("seed_demo", customers=40, seed=7, today=TODAY.isoformat())
+    assert _snapshot() == first
+    assert len(first[0]) == 40
+
+
+@pytest.mark.django_db
+def test_seed_demo_creates_one_login_per_role_and_the_scenario_customers():
+    call_command("seed_demo", customers=20, seed=1, today=TODAY.isoformat())
+    User = get_user_model()
+    roles = dict(User.objects.filter(groups__isnull=False).values_list("username", "groups__name"))
+    assert roles["rep"] == "Sales" and roles["manager"] == "Manager" and roles["admin"] == "Admin"
+    assert (
+        roles["service"] == "Service"
+        and roles["accounting"] == "Accounting"
+        and roles["marketing"] == "Marketing"
+    )
+    assert User.objects.get(username="rep").check_password("demo")
+    gruber = Customer.objects.get(first_name="Franz", last_name="Gruber")
+    assert gruber.city == "Wien" and gruber.owner.username == "rep"
+    assert Customer.objects.filter(last_name__in=["Müller", "Mueller"], postcode="1010").count() == 2
+    # Every customer is findable by its e-mail identity and has its creation on the timeline.
+    assert CustomerIdentity.objects.filter(kind="email").count() == 20
+    assert TimelineEvent.objects.filter(kind="customer.created").count() == 20
+
+
+@pytest.mark.django_db
+def test_seed_demo_if_empty_does_nothing_the_second_time():
+    call_command("seed_demo", customers=10, seed=1, today=TODAY.isoformat())
+    call_command("seed_demo", customers=10, seed=1, today=TODAY.isoformat(), if_empty=True)
+    assert Customer.objects.count() == 10
