@@ -21,12 +21,10 @@ def _broker(kind: str, tmp_path):
         return url, Connection(url)
     folder = tmp_path / "broker" / "queue"
     folder.mkdir(parents=True)
-    (tmp_path / "broker" / "processed").mkdir()
-    options = {
-        "data_folder_in": str(folder),
-        "data_folder_out": str(folder),
-        "processed_folder": str(tmp_path / "broker" / "processed"),
-    }
+    options = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
+    for sub in ("processed", "control"):
+        (tmp_path / "broker" / sub).mkdir()
+        options[f"{sub}_folder"] = str(tmp_path / "broker" / sub)
     return "filesystem://", Connection("filesystem://", transport_options=options)
 
 
