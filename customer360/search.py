@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from customer360.models import Customer
@@ -34,6 +35,14 @@ def filter_customers(customers: QuerySet[Customer], query: str) -> QuerySet[Cust
     for term in (t for t in fold(query).split(" ") if t):
         name_condition &= Q(search_key__contains=term) | Q(search_key__contains=fold_loose(term))
     condition = Q(customer_number__iexact=query) | Q(email__istartswith=query.lower()) | name_condition
+    if connection.vendor == "postgresql":
+        # Small typos ("Grubr", "Hubre"): word similarity on the trigram index, words of 4+ letters.
+        words = [t for t in fold(query).split(" ") if len(t) >= 4]
+        if words:
+            typo_condition = Q()
+            for word in words:
+                typo_condition &= Q(search_key__trigram_word_similar=word)
+            condition |= typo_condition
     for phone in _phone_candidates(query):
         condition |= Q(phone=phone) if phone.startswith("+") else Q(phone__endswith=phone)
     return customers.filter(condition)

@@ -9,8 +9,11 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
-from customer360 import search
+from customer360 import search, services
+from customer360.brief import brief_for
+from customer360.forms import NoteForm
 from customer360.models import Customer, TimelineEvent, WorkerHeartbeat
 from customer360.registry import panels
 from customer360.timeline_page import TimelinePage
@@ -75,8 +78,31 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "customer360/customer_detail.html",
-        {"customer": customer, "blocks": blocks, "timeline": timeline},
+        {
+            "customer": customer,
+            "blocks": blocks,
+            "timeline": timeline,
+            "brief": brief_for(customer, request.user),
+            "note_form": NoteForm(),
+        },
     )
+
+
+@require_POST
+def customer_add_note(request: HttpRequest, pk: int) -> HttpResponse:
+    """Quick action: a note on the timeline; answers with the refreshed first timeline page."""
+    customer = get_object_or_404(Customer.objects.visible_to(request.user), pk=pk)
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request, "customer360/_note_form.html", {"customer": customer, "note_form": form}, status=400
+        )
+    services.note_add(
+        customer=customer, user=request.user, text=form.cleaned_data["text"], token=form.cleaned_data["token"]
+    )
+    response = render(request, "customer360/_note_form.html", {"customer": customer, "note_form": NoteForm()})
+    response["HX-Trigger"] = "timeline-changed"
+    return response
 
 
 def customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -124,6 +125,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     }
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db["CONN_HEALTH_CHECKS"] = True
+    # Search tolerates small typos ("Hubre" finds "Huber"): pg_trgm's default of 0.6 is too strict.
+    _db.setdefault("OPTIONS", {})["options"] = "-c pg_trgm.word_similarity_threshold=0.45"
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = _db["ENGINE"] == "django.db.backends.postgresql"

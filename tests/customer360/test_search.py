@@ -1,0 +1,72 @@
+"""Search tolerates case, accents, umlauts, phone formats and (on PostgreSQL) small typos."""
+
+import pytest
+from django.db import connection
+
+from customer360.models import Customer
+from customer360.search import filter_customers
+from tests.conftest import client_for
+from tests.factories import CustomerFactory
+
+
+@pytest.fixture
+def people(rep):
+    return {
+        "mueller": CustomerFactory(
+            first_name="Josef", last_name="Müller", owner=rep, city="Wien", phone="+43 1 2345678"
+        ),
+        "huber": CustomerFactory(
+            first_name="Maria", last_name="Huber", company="Huber & Söhne OG", owner=rep, city="Linz"
+        ),
+        "bauer": CustomerFactory(
+            first_name="Eva", last_name="Bauer", owner=rep, email="eva.bauer@example.at"
+        ),
+    }
+
+
+def _found(query):
+    return set(filter_customers(Customer.objects.all(), query))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["Müller", "mueller", "muller", "MÜLLER", "mül", "josef mül"])
+def test_umlaut_spellings_all_find_mueller(people, query):
+    assert people["mueller"] in _found(query)
+    assert people["huber"] not in _found(query)
+
+
+@pytest.mark.django_db
+def test_phone_in_any_format_finds_the_e164_number(people):
+    assert people["mueller"].phone == "+4312345678"
+    for query in ("01 2345678", "+43 1 2345678", "0043 1 2345678", "+4312345678"):
+        assert _found(query) == {people["mueller"]}, query
+
+
+@pytest.mark.django_db
+def test_company_email_and_customer_number(people):
+    assert _found("söhne") == {people["huber"]}
+    assert _found("eva.bauer@") == {people["bauer"]}
+    assert _found(people["bauer"].customer_number) == {people["bauer"]}
+
+
+@pytest.mark.django_db
+def test_small_typos_on_postgresql(people):
+    if connection.vendor != "postgresql":
+        pytest.skip("typo tolerance uses pg_trgm; the SQLite fallback matches folded substrings only")
+    assert people["huber"] in _found("Hubre")
+    assert people["mueller"] in _found("Mueler")
+
+
+@pytest.mark.django_db
+def test_typeahead_starts_at_two_characters_and_shows_company_and_city(rep, people):
+    client = client_for(rep)
+    assert "Müller" not in client.get("/search/?q=m").content.decode()
+    page = client.get("/search/?q=hu").content.decode()
+    assert "Maria Huber" in page and "Huber &amp; Söhne OG" in page and "Linz" in page
+
+
+@pytest.mark.django_db
+def test_typeahead_only_shows_visible_customers(rep, rep2):
+    CustomerFactory(first_name="Otto", last_name="Gruberbauer", owner=rep2)
+    assert "Gruberbauer" not in client_for(rep).get("/search/?q=gruber").content.decode()
+    assert "Gruberbauer" in client_for(rep2).get("/search/?q=gruber").content.decode()
