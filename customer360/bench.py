@@ -1,0 +1,116 @@
+"""Benchmarks printed by ``manage.py bench`` (figures only, never asserted in tests).
+
+Apps add their own measurements in a ``bench.py`` module::
+
+    from customer360.bench import benchmarks
+
+    @benchmarks.register("nba.full_rescoring", order=50)
+    def full_rescoring(ctx) -> list[str]: ...   # returns printed lines
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import connection, reset_queries
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+
+@dataclass
+class BenchContext:
+    customers: int
+    seed: int
+    rng: random.Random
+    user: object
+
+
+class _Benchmarks:
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[int, Callable[[BenchContext], list[str]]]] = {}
+
+    def register(self, key: str, order: int = 100):
+        def decorator(fn):
+            self.items[key] = (order, fn)
+            return fn
+
+        return decorator
+
+    def ordered(self):
+        return [(k, fn) for k, (o, fn) in sorted(self.items.items(), key=lambda kv: (kv[1][0], kv[0]))]
+
+
+benchmarks = _Benchmarks()
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def time_requests(client: Client, urls: list[str], *, headers: dict | None = None) -> dict:
+    """Server time (ms) and query counts of GET requests, after one warm-up request."""
+    if urls:
+        client.get(urls[0], headers=headers or {})
+    timings, queries, statuses = [], [], set()
+    for url in urls:
+        reset_queries()
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get(url, headers=headers or {})
+            timings.append((time.perf_counter() - started) * 1000)
+        queries.append(len(captured))
+        statuses.add(response.status_code)
+    return {
+        "n": len(urls),
+        "p50": statistics.median(timings) if timings else 0,
+        "p95": percentile(timings, 95),
+        "max_queries": max(queries) if queries else 0,
+        "statuses": sorted(statuses),
+    }
+
+
+def format_timing(label: str, result: dict, target_ms: float | None = None) -> str:
+    verdict = ""
+    if result["statuses"] != [200]:
+        verdict = "  FAILED: not every response was 200"
+    elif target_ms is not None:
+        verdict = f"  target p95 <= {target_ms:.0f} ms: {'met' if result['p95'] <= target_ms else 'MISSED'}"
+    return (
+        f"{label:<34} n={result['n']:<4} p50={result['p50']:7.1f} ms  p95={result['p95']:7.1f} ms  "
+        f"queries<={result['max_queries']:<3} status={result['statuses']}{verdict}"
+    )
+
+
+@benchmarks.register("core.pages", order=10)
+def bench_core_pages(ctx: BenchContext) -> list[str]:
+    """The 360 page, timeline "load more" and search typeahead, as the demo rep."""
+    from customer360.models import Customer, TimelineEvent
+    from customer360.timeline_page import encode_cursor
+
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(ctx.user)
+    ids = list(Customer.objects.visible_to(ctx.user).values_list("id", flat=True)[:20000])
+    sample = ctx.rng.sample(ids, min(60, len(ids)))
+    pages = time_requests(client, [f"/customers/{pk}/" for pk in sample])
+    more_urls = []
+    for pk in sample:
+        events = list(TimelineEvent.objects.filter(customer_id=pk).order_by("-occurred_at", "-id")[24:25])
+        if events:
+            more_urls.append(f"/customers/{pk}/timeline/?cursor={encode_cursor(events[0])}")
+    more = time_requests(client, more_urls, headers={"HX-Request": "true"})
+    names = list(Customer.objects.filter(id__in=sample).values_list("last_name", flat=True))
+    queries = [name[: ctx.rng.randint(2, 5)] for name in names] + ["mül", "mueller", "01 2345", "gruber"]
+    typeahead = time_requests(client, [f"/search/?q={q}" for q in queries], headers={"HX-Request": "true"})
+    return [
+        format_timing("360 page", pages, 150),
+        format_timing("timeline load more", more, 50),
+        format_timing("search typeahead", typeahead, 50),
+    ]

@@ -1,0 +1,63 @@
+"""``manage.py bench``: seed (or reuse) 100k customers with ~2M events on PostgreSQL and print
+server times, query counts and throughput figures of every registered benchmark."""
+
+import random
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.module_loading import autodiscover_modules
+
+from customer360.bench import BenchContext, benchmarks
+from customer360.models import Customer, TimelineEvent
+
+
+class Command(BaseCommand):
+    help = "Benchmarks on PostgreSQL: figures only (targets are reported as met or missed)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--customers", type=int, default=100_000)
+        parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--only", nargs="*", help="benchmark keys to run")
+        parser.add_argument(
+            "--allow-sqlite", action="store_true", help="for a quick look; figures mean little"
+        )
+
+    def handle(self, *args, customers, seed, only, allow_sqlite, **options):
+        if not settings.IS_POSTGRES and not allow_sqlite:
+            raise CommandError("bench needs PostgreSQL: set DATABASE_URL=postgres://... (see README)")
+        call_command("migrate", interactive=False, verbosity=0)
+        existing = Customer.objects.count()
+        if existing < customers:
+            if existing:
+                raise CommandError(
+                    f"the database holds {existing} customers; use an empty one or --customers {existing}"
+                )
+            self.stdout.write(f"Seeding {customers} customers (seed {seed}) ...")
+            started = time.perf_counter()
+            call_command("seed_demo", customers=customers, seed=seed)
+            elapsed = time.perf_counter() - started
+            events = TimelineEvent.objects.count()
+            self.stdout.write(
+                f"seed_demo: {customers} customers, {events} events in {elapsed:.0f} s "
+                f"(target < 300 s: {'met' if elapsed < 300 else 'MISSED'})"
+            )
+        else:
+            self.stdout.write(
+                f"Reusing {existing} customers and about {TimelineEvent.objects.count()} events."
+            )
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        autodiscover_modules("bench")
+        user = get_user_model().objects.get(username="rep")
+        ctx = BenchContext(customers=customers, seed=seed, rng=random.Random(seed), user=user)
+        for key, fn in benchmarks.ordered():
+            if only and key not in only:
+                continue
+            self.stdout.write(f"[{key}]")
+            for line in fn(ctx):
+                self.stdout.write(f"  {line}")
