@@ -34,6 +34,7 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("feed/", include("collab.urls")),
     path("insights/", include("insights.urls")),
+    path("dashboards/", include("insights.analytics.urls")),
 ]
 
 handler403 = "customer360.views.permission_denied"

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "billing",
     "collab",
     "insights",
+    "insights.analytics",
 ]
 
 MIDDLEWARE = [

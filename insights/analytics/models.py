@@ -1,0 +1,1 @@
+"""Models of dashboards and listening."""
