@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -13,48 +15,27 @@ from django.views.decorators.http import require_POST
 
 from customer360 import search, services
 from customer360.brief import brief_for
+from customer360.customer_list import SORT_LABELS, available_condition_filters
+from customer360.customer_list import page as customer_list_page
 from customer360.forms import NoteForm
 from customer360.models import Customer, TimelineEvent, WorkerHeartbeat
 from customer360.registry import panels
 from customer360.timeline_page import TimelinePage
 
-CUSTOMER_PAGE_SIZE = 50
-
 
 def customer_list(request: HttpRequest) -> HttpResponse:
-    """All customers the user may see, filtered and keyset-paginated."""
-    customers = Customer.objects.visible_to(request.user).select_related("owner")
-    query = request.GET.get("q", "").strip()
-    if query:
-        customers = search.filter_customers(customers, query)
-    lifecycle = request.GET.get("lifecycle", "")
-    if lifecycle:
-        customers = customers.filter(lifecycle=lifecycle)
-    country = request.GET.get("country", "").upper()
-    if country:
-        customers = customers.filter(country=country)
-    if request.GET.get("owner") == "me":
-        customers = customers.filter(owner=request.user)
-    after = request.GET.get("after", "")
-    customers = customers.order_by("id")
-    if after.isdigit():
-        customers = customers.filter(id__gt=int(after))
-    page = list(customers[: CUSTOMER_PAGE_SIZE + 1])
-    has_more = len(page) > CUSTOMER_PAGE_SIZE
-    page = page[:CUSTOMER_PAGE_SIZE]
-    context = {
-        "customers": page,
-        "next_after": page[-1].id if has_more and page else None,
-        "query": query,
-        "lifecycle": lifecycle,
-        "country": country,
-        "owner": request.GET.get("owner", ""),
-        "lifecycles": Customer.Lifecycle.choices,
-    }
-    template = (
-        "customer360/_customer_rows.html" if request.htmx and after else "customer360/customer_list.html"
+    """All customers the user may see, filtered, sorted and keyset-paginated."""
+    context = customer_list_page(request.user, request.GET)
+    context.update(
+        lifecycles=Customer.Lifecycle.choices,
+        sorts=SORT_LABELS.items(),
+        condition_filters=available_condition_filters(),
+        querystring=urlencode({**context["active"], "sort": context["sort"]}),
     )
-    return render(request, template, context)
+    more = request.htmx and request.GET.get("cursor")
+    return render(
+        request, "customer360/_customer_rows.html" if more else "customer360/customer_list.html", context
+    )
 
 
 def search_typeahead(request: HttpRequest) -> HttpResponse:
