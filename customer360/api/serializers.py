@@ -57,3 +57,10 @@ class TimelineEventSerializer(serializers.ModelSerializer):
         if event.actor_id:
             return event.actor.get_full_name() or event.actor.get_username()
         return event.actor_label
+
+
+class CustomerDetailSerializer(CustomerSerializer):
+    key_facts = serializers.JSONField(read_only=True, help_text="brief and panel facts of every department")
+
+    class Meta(CustomerSerializer.Meta):
+        fields = [*CustomerSerializer.Meta.fields, "key_facts"]

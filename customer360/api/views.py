@@ -7,7 +7,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from customer360 import search
-from customer360.api.serializers import CustomerSerializer, TimelineEventSerializer
+from customer360.api.serializers import CustomerDetailSerializer, CustomerSerializer, TimelineEventSerializer
+from customer360.facts import key_facts
 from customer360.models import Customer
 from customer360.timeline_page import filtered_events, page_after
 
@@ -19,8 +20,16 @@ class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         customers = Customer.objects.visible_to(self.request.user).select_related("owner").order_by("id")
-        query = self.request.query_params.get("q", "")
+        query = self.request.query_params.get("q", "") if self.action == "list" else ""
         return search.filter_customers(customers, query) if query else customers
+
+    @extend_schema(responses=CustomerDetailSerializer)
+    def retrieve(self, request, *args, **kwargs):
+        """One customer with the key facts of every department and the brief."""
+        customer = self.get_object()
+        data = CustomerSerializer(customer).data
+        data["key_facts"] = key_facts(request, customer)
+        return Response(data)
 
     @extend_schema(
         parameters=[

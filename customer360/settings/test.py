@@ -6,7 +6,7 @@ import tempfile
 os.environ.setdefault("C360_VAR_DIR", tempfile.mkdtemp(prefix="c360-test-"))
 
 from customer360.settings.base import *  # noqa: E402,F403
-from customer360.settings.base import CACHES, IS_POSTGRES, REDIS_URL  # noqa: E402
+from customer360.settings.base import CACHES, IS_POSTGRES, REDIS_URL, STATIC_ROOT  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = False
@@ -23,3 +23,6 @@ STORAGES = {
 }
 LANGUAGE_CODE = "en"
 TEST_USES_POSTGRES = IS_POSTGRES
+
+# whitenoise looks for STATIC_ROOT at start; the tests serve static files through the finders.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
