@@ -1,0 +1,73 @@
+"""The 360 page: everything on one page, in a constant number of queries."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from customer360 import timeline
+from customer360.models import TimelineEvent
+from tests.conftest import client_for
+
+
+def _bulk_events(customer, n):
+    start = timezone.now() - datetime.timedelta(days=400)
+    timeline.record_many(
+        timeline.EventData(
+            customer_id=customer.pk, department=["sales", "service", "marketing", "accounting"][i % 4],
+            kind="note.added", title=f"Event {i}", idempotency_key=f"page:{customer.pk}:{i}",
+            occurred_at=start + datetime.timedelta(minutes=i),
+        )
+        for i in range(n)
+    )
+
+
+@pytest.mark.django_db
+def test_page_query_count_is_constant_from_10_to_10000_events(rep, customer, django_assert_max_num_queries):
+    client = client_for(rep)
+    _bulk_events(customer, 10)
+    with django_assert_max_num_queries(20) as small:
+        response = client.get(f"/customers/{customer.pk}/")
+    assert response.status_code == 200
+    _bulk_events(customer, 10_000)
+    assert TimelineEvent.objects.filter(customer=customer).count() == 10_000
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        response = client.get(f"/customers/{customer.pk}/")
+    page = response.content.decode()
+    assert "Event 9999" in page and "Load more" in page
+
+
+@pytest.mark.django_db
+def test_timeline_is_grouped_by_day_newest_first_with_department_colours(rep, customer):
+    day = timezone.now().replace(hour=12) - datetime.timedelta(days=3)
+    for i, dept in enumerate(["accounting", "service", "marketing", "sales"]):
+        timeline.record(customer=customer, department=dept, kind="note.added", title=f"{dept} thing",
+                        idempotency_key=f"grp:{i}", occurred_at=day + datetime.timedelta(days=i // 2, hours=i))
+    page = client_for(rep).get(f"/customers/{customer.pk}/").content.decode()
+    order = [page.index(f"{d} thing") for d in ("sales", "marketing", "service", "accounting")]
+    assert order == sorted(order)
+    assert page.count('<li class="day">') == 2
+    assert 'class="event dept-accounting"' in page
+
+
+@pytest.mark.django_db
+def test_note_quick_action_lands_on_the_timeline_once(rep, customer):
+    client = client_for(rep)
+    data = {"text": "Asked about the renewal", "token": "abc123"}
+    first = client.post(f"/customers/{customer.pk}/notes/", data, headers={"HX-Request": "true"})
+    client.post(f"/customers/{customer.pk}/notes/", data, headers={"HX-Request": "true"})  # double submit
+    assert first["HX-Trigger"] == "timeline-changed"
+    notes = TimelineEvent.objects.filter(customer=customer, kind="note.added")
+    assert notes.count() == 1
+    assert notes.get().summary == "Asked about the renewal"
+    assert notes.get().department == "sales"
+    timeline_html = client.get(f"/customers/{customer.pk}/timeline/").content.decode()
+    assert "Asked about the renewal" in timeline_html
+
+
+@pytest.mark.django_db
+def test_empty_note_is_refused_with_a_message(rep, customer):
+    response = client_for(rep).post(f"/customers/{customer.pk}/notes/", {"text": "", "token": "t"})
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
+    assert not TimelineEvent.objects.filter(kind="note.added").exists()
