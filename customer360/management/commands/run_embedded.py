@@ -25,6 +25,8 @@ class Command(BaseCommand):
         parser.add_argument("--customers", type=int, default=300)
 
     def handle(self, *args, addr, customers, **options):
+        # A SIGTERM (e.g. from a process manager) stops the children like Ctrl-C does.
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
         call_command("migrate", interactive=False, verbosity=0)
         call_command("seed_demo", customers=customers, if_empty=True)
         python = sys.executable
