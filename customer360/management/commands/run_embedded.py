@@ -17,6 +17,10 @@ from django.core.management.base import BaseCommand
 from customer360.demo import DEMO_PASSWORD, DEMO_USERS
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Run web server, Celery worker and beat on embedded defaults (SQLite, file-system broker)."
 
@@ -26,7 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, addr, customers, **options):
         # A SIGTERM (e.g. from a process manager) stops the children like Ctrl-C does.
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+        signal.signal(signal.SIGTERM, _stop)
         call_command("migrate", interactive=False, verbosity=0)
         call_command("seed_demo", customers=customers, if_empty=True)
         python = sys.executable
