@@ -69,10 +69,14 @@ class _Audiences:
         self.resolvers[prefix] = resolver
 
     def allowed_for(self, user) -> list[str]:
-        allowed: list[str] = []
-        for resolver in self.resolvers.values():
-            allowed.extend(resolver(user))
-        return allowed
+        """The user's audiences, computed once per user object (i.e. once per request)."""
+        cached = user.__dict__.get("_c360_audiences")
+        if cached is None:
+            cached = []
+            for resolver in self.resolvers.values():
+                cached.extend(resolver(user))
+            user.__dict__["_c360_audiences"] = cached
+        return cached
 
 
 audiences = _Audiences()
@@ -153,3 +157,13 @@ class BriefSource:
 
 
 brief_sources = _Registry()
+
+
+# --- Sharing one read between a panel and a brief source -----------------------------------------
+def memo(customer, key: str, compute: Callable):
+    """Compute ``compute()`` once per customer object: the 360 page hands the same customer to
+    every panel and brief source, so e.g. the open invoices are read once for both."""
+    store = customer.__dict__.setdefault("_c360_memo", {})
+    if key not in store:
+        store[key] = compute()
+    return store[key]
