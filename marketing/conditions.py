@@ -1,0 +1,219 @@
+"""Facts marketing offers to segments, NBA rules and filters (registered in ``panels.py``).
+
+Besides its own facts (consent, engagement) marketing registers the shared customer's fields,
+because segments are the first user of them; other apps may use them too.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from datetime import timedelta
+
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
+from customer360.models import Customer
+from customer360.registry import Condition, compare, conditions
+from marketing.models import Consent, ConsentChannel, Purpose, Touch
+
+TEXT_OPS = ("eq", "ne", "contains")
+NUMBER_OPS = ("eq", "ne", "gt", "gte", "lt", "lte")
+ZERO_TESTS = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+_ATTRIBUTE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*$")  # no "__": no lookups
+
+
+def _holds_for_zero(op: str, value: int) -> bool:
+    return ZERO_TESTS[op](0, value)
+
+
+def count_condition(touches, op: str, value: int) -> Q:
+    """``Q`` for "number of ``touches`` per customer <op> value", customers without any count as 0.
+
+    Customers with no rows are absent from the grouped subquery, so when 0 satisfies the
+    comparison we select everybody except those whose count does NOT satisfy it.
+    """
+    counted = touches.values("customer_id").annotate(n=Count("id"))
+    if _holds_for_zero(op, value):
+        failing = counted.exclude(compare("n", op, value)).values("customer_id")
+        return ~Q(pk__in=failing)
+    return Q(pk__in=counted.filter(compare("n", op, value)).values("customer_id"))
+
+
+def _touches_since(status: str, days: int):
+    return Touch.objects.filter(status=status, occurred_at__gte=timezone.now() - timedelta(days=days))
+
+
+def _text(field: str):
+    """Case-insensitive text comparison on a customer field (Wien = wien)."""
+
+    def build(op: str, value: str) -> Q:
+        if op == "contains":
+            return Q(**{f"{field}__icontains": value})
+        same = Q(**{f"{field}__iexact": value})
+        return ~same if op == "ne" else same
+
+    return build
+
+
+def _consent(op: str, value: str) -> Q:
+    channel, purpose = value.split("/", 1)
+    allowed = Q(
+        pk__in=Consent.objects.active().filter(channel=channel, purpose=purpose).values("customer_id")
+    )
+    return ~allowed if op == "ne" else allowed
+
+
+def _attribute(op: str, value: str) -> Q:
+    key, sep, wanted = value.partition("=")
+    key = key.strip()
+    if not sep or not _ATTRIBUTE_KEY.match(key):
+        raise ValueError(_("expected key=value, the key made of letters, digits and single underscores"))
+    return compare(f"attributes__{key}", op, wanted.strip())
+
+
+def _in_segment(op: str, value: int, depth: int = 1) -> Q:
+    from marketing.models import Segment
+    from marketing.segments import segment_members
+
+    segment = Segment.objects.filter(pk=value).first()
+    if segment is None:
+        raise ValueError(_("no segment with id %(id)s") % {"id": value})
+    members = segment_members(
+        rules=segment.rules, match=segment.match, required_consent=segment.required_consent, depth=depth
+    )
+    inside = Q(pk__in=members.values("pk"))
+    return ~inside if op == "ne" else inside
+
+
+_in_segment.takes_depth = True  # type: ignore[attr-defined]
+
+
+def _unsubscribed_recently(op: str, value: bool) -> Q:
+    recent = Q(pk__in=_touches_since(Touch.Status.UNSUBSCRIBED, 30).values("customer_id")) | Q(
+        pk__in=Consent.objects.filter(
+            status=Consent.Status.WITHDRAWN, withdrawn_at__gte=timezone.now() - timedelta(days=30)
+        ).values("customer_id")
+    )
+    return recent if value else ~recent
+
+
+CONSENT_CHOICES = tuple(
+    (f"{channel}/{purpose}", format_lazy("{} {}", channel_label, purpose_label))
+    for channel, channel_label in ConsentChannel.choices
+    for purpose, purpose_label in Purpose.choices
+)
+
+
+def register() -> None:
+    """Register the customer fields and marketing's own facts with the core."""
+    customer_text = [
+        ("customer.city", _("City"), "city"),
+        ("customer.postcode", _("Postcode"), "postcode"),
+    ]
+    for key, label, field in customer_text:
+        conditions.register(
+            Condition(
+                key=key,
+                label=label,
+                department="system",
+                value_type="str",
+                operators=TEXT_OPS,
+                build=_text(field),
+                order=10,
+            )
+        )
+    conditions.register(
+        Condition(
+            key="customer.country",
+            label=_("Country"),
+            department="system",
+            value_type="str",
+            operators=("eq", "ne"),
+            build=lambda op, value: compare("country", op, str(value).upper()),
+            order=10,
+        )
+    )
+    conditions.register(
+        Condition(
+            key="customer.lifecycle",
+            label=_("Lifecycle"),
+            department="system",
+            value_type="choice",
+            choices=tuple(Customer.Lifecycle.choices),
+            operators=("eq", "ne"),
+            build=lambda op, value: compare("lifecycle", op, value),
+            order=10,
+        )
+    )
+    conditions.register(
+        Condition(
+            key="customer.attribute",
+            label=_("Attribute (key=value)"),
+            department="system",
+            value_type="str",
+            operators=("eq", "ne"),
+            build=_attribute,
+            order=11,
+        )
+    )
+    conditions.register(
+        Condition(
+            key="marketing.consent",
+            label=_("Consent (channel/purpose)"),
+            department="marketing",
+            value_type="choice",
+            choices=CONSENT_CHOICES,
+            operators=("eq", "ne"),
+            build=_consent,
+            order=50,
+        )
+    )
+    for key, label, status, days in [
+        ("marketing.clicks_30d", _("Clicks in the last 30 days"), Touch.Status.CLICKED, 30),
+        ("marketing.opens_90d", _("Opens in the last 90 days"), Touch.Status.OPENED, 90),
+        ("marketing.conversions_90d", _("Conversions in the last 90 days"), Touch.Status.CONVERTED, 90),
+    ]:
+        conditions.register(
+            Condition(
+                key=key,
+                label=label,
+                department="marketing",
+                value_type="int",
+                operators=NUMBER_OPS,
+                build=lambda op, value, status=status, days=days: count_condition(
+                    _touches_since(status, days), op, value
+                ),
+                order=51,
+            )
+        )
+    conditions.register(
+        Condition(
+            key="marketing.unsubscribed_recently",
+            label=_("Unsubscribed in the last 30 days"),
+            department="marketing",
+            value_type="bool",
+            build=_unsubscribed_recently,
+            order=52,
+        )
+    )
+    conditions.register(
+        Condition(
+            key="marketing.in_segment",
+            label=_("Member of segment (id)"),
+            department="marketing",
+            value_type="int",
+            operators=("eq", "ne"),
+            build=_in_segment,
+            order=53,
+        )
+    )
