@@ -1,0 +1,597 @@
+"""Demo history of sales (order 20) and service (order 30), in bulk and deterministic per seed.
+
+Sales: contracts (what each customer owns), deals (loyal: won upsell; churner: lost deal and a
+cancelled contract; prospects: open deals), about two calls per customer. Service: tickets by
+persona (complainers: complaints and low CSAT), Gruber's late-delivery complaint solved yesterday
+with CSAT 2, and a rising topic: late-delivery complaints roughly doubling in the last 30 days
+compared with the 30 days before, in varied German and English wording.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
+
+from crm.models import (
+    Activity,
+    BusinessHours,
+    Contract,
+    Deal,
+    Product,
+    Satisfaction,
+    SlaPolicy,
+    Stage,
+    Ticket,
+)
+from customer360.demo import DemoContext, DemoCustomer, seeders
+from customer360.timeline import EventData, record_many
+
+BATCH = 2000
+PRODUCTS = [
+    ("basic", "Basic plan", Decimal("290.00")),
+    ("premium", "Premium plan", Decimal("890.00")),
+    ("service", "Service package", Decimal("190.00")),
+]
+CALL_SUBJECTS = {
+    "de": [
+        "Kurzer Check-in",
+        "Rückfrage zum Angebot",
+        "Vertragsverlängerung besprochen",
+        "Bedarf abgefragt",
+        "Termin vereinbart",
+        "Feedback zur letzten Lieferung",
+    ],
+    "en": [
+        "Quick check-in",
+        "Follow-up on the offer",
+        "Talked about the renewal",
+        "Needs assessment",
+        "Set up a meeting",
+        "Feedback on the last delivery",
+    ],
+}
+OUTCOMES = ["reached", "reached", "reached", "no_answer", "left_message", "completed"]
+
+# The rising topic: late deliveries, worded the many ways customers write.
+LATE_DELIVERY = {
+    "de": [
+        ("Lieferung verspätet", "Meine Lieferung ist verspätet, angekündigt war sie für letzte Woche."),
+        ("Lieferung immer noch nicht da", "Die Lieferung verspätet sich schon wieder, bitte um Rückmeldung."),
+        (
+            "Verspätete Lieferung – Bestellung {n}",
+            "Die Bestellung {n} ist verspätet angekommen, das ist ärgerlich.",
+        ),
+        ("Wo bleibt meine Lieferung?", "Lieferung verspätet um mehr als zehn Tage, niemand meldet sich."),
+        ("Lieferverzug", "Lieferung verspätet, der Liefertermin wurde zweimal verschoben."),
+    ],
+    "en": [
+        ("Late delivery", "My delivery is late again, it was promised for last week."),
+        ("Delivery still not here", "The late delivery is causing problems for us, please call back."),
+        ("Order {n} delivered late", "Order {n} arrived late and nobody told us about the delay."),
+        ("Where is my delivery?", "Late delivery: more than ten days overdue and no tracking update."),
+        (
+            "Delivery delayed twice",
+            "The delivery was rescheduled twice, this late delivery is not acceptable.",
+        ),
+    ],
+}
+OTHER_TICKETS = {
+    "question": {
+        "de": [
+            ("Frage zur Rechnung", "Wie kann ich die Rechnungsadresse ändern?"),
+            ("Passwort vergessen", "Ich komme nicht mehr ins Kundenportal."),
+        ],
+        "en": [
+            ("Question about my plan", "Which features does the Basic plan include?"),
+            ("Password reset", "I cannot log in to the customer portal."),
+        ],
+    },
+    "technical": {
+        "de": [
+            ("Gerät startet nicht", "Seit dem Update startet das Gerät nicht mehr."),
+            ("Fehlermeldung im Portal", "Beim Speichern erscheint eine Fehlermeldung."),
+        ],
+        "en": [
+            ("Device does not start", "Since the update the device no longer starts."),
+            ("Error in the portal", "Saving my settings shows an error."),
+        ],
+    },
+    "billing": {
+        "de": [
+            ("Rechnung doppelt erhalten", "Ich habe die Rechnung zweimal bekommen."),
+            ("Mahnung trotz Zahlung", "Ich habe bezahlt und trotzdem eine Mahnung erhalten."),
+        ],
+        "en": [
+            ("Invoice received twice", "I was sent the same invoice twice."),
+            ("Reminder despite payment", "I paid but still received a payment reminder."),
+        ],
+    },
+    "complaint": {
+        "de": [
+            ("Beschwerde über Beratung", "Ich wurde am Telefon unfreundlich behandelt."),
+            ("Beschwerde: falsche Ware", "Ich habe die falsche Ware erhalten."),
+        ],
+        "en": [
+            ("Complaint about the service", "I was treated rudely on the phone."),
+            ("Complaint: wrong item", "I received the wrong item."),
+        ],
+    },
+}
+TICKETS_PER_PERSONA = {  # persona -> (probability of any ticket, extra tickets)
+    "complainer": (1.0, 2),
+    "late_payer": (0.7, 1),
+    "churner": (0.7, 1),
+    "loyal": (0.45, 0),
+    "ordinary": (0.5, 0),
+    "newsletter_reader": (0.4, 0),
+    "prospect": (0.1, 0),
+}
+
+
+def _lang(customer: DemoCustomer) -> str:
+    return "en" if customer.language == "en" else "de"
+
+
+def _ct(model) -> int:
+    return ContentType.objects.get_for_model(model).id
+
+
+def _event(
+    customer_id, kind, title, key, when, source_type, source_id, url, department, **extra
+) -> EventData:
+    return EventData(
+        customer_id=customer_id,
+        department=department,
+        kind=kind,
+        title=title,
+        idempotency_key=f"demo:crm:{key}",
+        occurred_at=when,
+        actor_label="Demo data",
+        source_type_id=source_type,
+        source_id=str(source_id),
+        source_url=url,
+        **extra,
+    )
+
+
+# --- Sales -----------------------------------------------------------------------------------------
+@seeders.register("sales", order=20)
+def seed_sales(ctx: DemoContext) -> None:
+    """Contracts, deals and calls per persona (about 3 sales events per customer)."""
+    rng = ctx.rng("crm.sales")
+    products = {}
+    for code, name, price in PRODUCTS:
+        products[code], _ = Product.objects.get_or_create(code=code, defaults={"name": name, "price": price})
+    stages = {s.name: s for s in Stage.objects.filter(pipeline__is_default=True)}
+    open_stages = [s for s in stages.values() if not s.is_closing]
+    won = next(s for s in stages.values() if s.is_won)
+    lost = next(s for s in stages.values() if s.is_lost)
+    rep_ids = [ctx.users["rep"].pk, ctx.users["rep2"].pk]
+    contracts: list[tuple[Contract, DemoCustomer]] = []
+    deals: list[tuple[Deal, DemoCustomer, datetime]] = []
+    activities: list[Activity] = []
+    today = ctx.today
+    for c in ctx.customers:
+        owner = c.owner_id or rng.choice(rep_ids)
+        plan = _plan_for(c.persona, rng)
+        if plan:
+            start = today - timedelta(days=rng.randint(60, 900))
+            renewal = _next_anniversary(start, today)
+            if c.persona == "gruber":
+                renewal = today + timedelta(weeks=6)
+                start = renewal.replace(year=renewal.year - 1)
+            contract = Contract(
+                customer_id=c.id,
+                product=products[plan],
+                start=start,
+                renewal_date=renewal,
+                value_per_year=products[plan].price,
+                created_at=ctx.moment((today - start).days, rng),
+            )
+            if c.persona == "churner":
+                contract.status = Contract.Status.CANCELLED
+                contract.cancelled_at = ctx.moment(rng.randint(5, 50), rng)
+                contract.end = renewal
+            contracts.append((contract, c))
+            if c.persona == "loyal" and rng.random() < 0.5:
+                extra = Contract(
+                    customer_id=c.id,
+                    product=products["service"],
+                    start=start,
+                    renewal_date=renewal,
+                    value_per_year=products["service"].price,
+                    created_at=contract.created_at,
+                )
+                contracts.append((extra, c))
+        deal = _deal_for(c, rng, owner, open_stages, won, lost, ctx)
+        if deal:
+            deals.append(deal)
+        calls = 1 if rng.random() < 0.5 else 2
+        for n in range(calls):
+            days = 21 if (c.persona == "gruber" and n == 0) else rng.randint(1, 180)
+            lang = _lang(c)
+            follow = today + timedelta(days=rng.randint(1, 30)) if rng.random() < 0.25 else None
+            activities.append(
+                Activity(
+                    customer_id=c.id,
+                    kind=Activity.Kind.CALL,
+                    subject=rng.choice(CALL_SUBJECTS[lang]),
+                    outcome=rng.choice(OUTCOMES),
+                    occurred_at=ctx.moment(days, rng),
+                    follow_up_date=follow,
+                    user_id=owner,
+                    created_at=ctx.moment(days, rng),
+                )
+            )
+    Contract.objects.bulk_create([c for c, _ in contracts], batch_size=BATCH)
+    Deal.objects.bulk_create([d for d, _, _ in deals], batch_size=BATCH)
+    Activity.objects.bulk_create(activities, batch_size=BATCH)
+    record_many(_sales_events(contracts, deals, activities, stages), announce=False, count_new=False)
+
+
+def _plan_for(persona: str, rng: random.Random) -> str:
+    if persona == "prospect":
+        return ""
+    if persona == "gruber":
+        return "basic"
+    if persona == "loyal":
+        return "premium" if rng.random() < 0.5 else "basic"
+    if persona == "newsletter_reader" and rng.random() < 0.5:
+        return ""
+    return "basic"
+
+
+def _next_anniversary(start, today):
+    year = today.year
+    for candidate_year in (year, year + 1):
+        try:
+            candidate = start.replace(year=candidate_year)
+        except ValueError:  # 29 February
+            candidate = start.replace(year=candidate_year, day=28)
+        if candidate >= today:
+            return candidate
+    return today + timedelta(days=365)
+
+
+def _deal_for(c: DemoCustomer, rng, owner, open_stages, won, lost, ctx):
+    created_days = rng.randint(20, 200)
+    created = ctx.moment(created_days, rng)
+    if c.persona == "loyal" and rng.random() < 0.6:
+        deal = Deal(
+            customer_id=c.id,
+            title="Upsell: Premium plan",
+            amount=Decimal("890.00"),
+            stage=won,
+            status=Deal.Status.WON,
+            owner_id=owner,
+            created_at=created,
+            closed_at=created + timedelta(days=rng.randint(5, 15)),
+        )
+    elif c.persona == "churner":
+        deal = Deal(
+            customer_id=c.id,
+            title="Renewal offer",
+            amount=Decimal("290.00"),
+            stage=lost,
+            status=Deal.Status.LOST,
+            lost_reason=rng.choice(["Price too high", "Switched to a competitor", "No budget"]),
+            owner_id=owner,
+            created_at=created,
+            closed_at=created + timedelta(days=rng.randint(5, 15)),
+        )
+    elif c.persona == "prospect" or (c.persona == "ordinary" and rng.random() < 0.25):
+        deal = Deal(
+            customer_id=c.id,
+            title=rng.choice(["Basic plan", "Premium plan", "Service package"]),
+            amount=Decimal(rng.choice([190, 290, 890, 1480])),
+            stage=rng.choice(open_stages),
+            owner_id=owner,
+            created_at=created,
+            expected_close=ctx.today + timedelta(days=rng.randint(7, 90)),
+        )
+    else:
+        return None
+    return deal, c, created
+
+
+def _sales_events(contracts, deals, activities, stages):
+    ct_contract, ct_deal, ct_activity = _ct(Contract), _ct(Deal), _ct(Activity)
+    for contract, c in contracts:
+        url = f"/sales/contracts/{contract.pk}/"
+        payload = {"contract_id": contract.pk, "product": contract.product.code}
+        yield _event(
+            c.id,
+            "contract.started",
+            f"Contract started: {contract.product.name}",
+            f"contract:{contract.pk}:started",
+            contract.created_at,
+            ct_contract,
+            contract.pk,
+            url,
+            "sales",
+            channel="internal",
+            payload=payload,
+        )
+        if contract.status == Contract.Status.CANCELLED:
+            yield _event(
+                c.id,
+                "contract.cancelled",
+                f"Contract cancelled: {contract.product.name}",
+                f"contract:{contract.pk}:cancelled",
+                contract.cancelled_at,
+                ct_contract,
+                contract.pk,
+                url,
+                "sales",
+                channel="internal",
+                payload=payload,
+            )
+    for deal, c, created in deals:
+        url = f"/sales/deals/{deal.pk}/"
+        payload = {"deal_id": deal.pk, "amount": str(deal.amount), "stage": deal.stage.name}
+        yield _event(
+            c.id,
+            "deal.created",
+            f"Deal created: {deal.title}, EUR {deal.amount:,.2f}",
+            f"deal:{deal.pk}:created",
+            created,
+            ct_deal,
+            deal.pk,
+            url,
+            "sales",
+            channel="internal",
+            payload=payload,
+        )
+        if deal.status == Deal.Status.WON:
+            yield _event(
+                c.id,
+                "deal.won",
+                f"Deal won: {deal.title}, EUR {deal.amount:,.2f}",
+                f"deal:{deal.pk}:won",
+                deal.closed_at,
+                ct_deal,
+                deal.pk,
+                url,
+                "sales",
+                channel="internal",
+                payload=payload,
+            )
+        elif deal.status == Deal.Status.LOST:
+            yield _event(
+                c.id,
+                "deal.lost",
+                f"Deal lost: {deal.title} ({deal.lost_reason})",
+                f"deal:{deal.pk}:lost",
+                deal.closed_at,
+                ct_deal,
+                deal.pk,
+                url,
+                "sales",
+                channel="internal",
+                payload=payload,
+            )
+    outcome_labels = dict(Activity.Outcome.choices)
+    for a in activities:
+        yield _event(
+            a.customer_id,
+            "call.logged",
+            f"Call: {a.subject} ({outcome_labels[a.outcome]})",
+            f"activity:{a.pk}:logged",
+            a.occurred_at,
+            ct_activity,
+            a.pk,
+            f"/sales/activities/{a.pk}/",
+            "sales",
+            channel="phone",
+            direction="outbound",
+            actor_id=a.user_id,
+            payload={
+                "activity_id": a.pk,
+                "outcome": a.outcome,
+                "follow_up": a.follow_up_date.isoformat() if a.follow_up_date else None,
+            },
+        )
+
+
+# --- Service ---------------------------------------------------------------------------------------
+@seeders.register("service", order=30)
+def seed_service(ctx: DemoContext) -> None:
+    """Tickets with SLA data, CSAT, the Gruber complaint and the rising late-delivery topic."""
+    rng = ctx.rng("crm.service")
+    hours = BusinessHours.current()
+    policies = {p.priority: p for p in SlaPolicy.objects.all()}
+    agents = [u.pk for key, u in ctx.users.items() if key in ("service", "service_lead")]
+    now = timezone.make_aware(datetime.combine(ctx.today, datetime.min.time())) + timedelta(hours=9)
+    planned: list[tuple[Ticket, DemoCustomer, int | None, str]] = []
+    late_numbers = itertools.count()
+    for c in ctx.customers:
+        if c.persona == "gruber":
+            planned.append(_gruber_ticket(c, ctx, agents, now))
+            continue
+        chance, extra = TICKETS_PER_PERSONA.get(c.persona, (0.2, 0))
+        if rng.random() >= chance:
+            continue
+        for _ in range(1 + (rng.randint(0, extra) if extra else 0)):
+            planned.append(_ticket_for(c, rng, ctx, agents, now, late_numbers))
+    tickets = [t for t, _, _, _ in planned]
+    for ticket in tickets:
+        policy = policies.get(ticket.priority)
+        if policy and not ticket.first_response_due:
+            ticket.compute_due_times(policy, hours)
+        if ticket.solved_at and ticket.resolution_due and ticket.solved_at > ticket.resolution_due:
+            ticket.sla_breached_resolution = True
+            ticket.resolution_breached_at = ticket.resolution_due
+    Ticket.objects.bulk_create(tickets, batch_size=BATCH)
+    ratings = []
+    for ticket, _customer, score, comment in planned:
+        if score:
+            ratings.append(
+                Satisfaction(
+                    ticket=ticket,
+                    score=score,
+                    comment=comment,
+                    created_at=ticket.solved_at + timedelta(hours=2),
+                )
+            )
+    Satisfaction.objects.bulk_create(ratings, batch_size=BATCH)
+    record_many(_service_events(tickets, ratings), announce=False, count_new=False)
+
+
+def _ticket_for(c: DemoCustomer, rng: random.Random, ctx, agents, now, late_numbers):
+    lang = _lang(c)
+    late_delivery = rng.random() < (0.45 if c.persona == "complainer" else 0.2)
+    if late_delivery:
+        # Rising topic: twice as many in the last 30 days as in the 30 before (plus a thin old tail);
+        # stratified by a running number so even a small demo shows the trend.
+        bucket = next(late_numbers) % 10
+        days = (
+            rng.uniform(0.5, 30)
+            if bucket < 6
+            else rng.uniform(30, 60)
+            if bucket < 9
+            else rng.uniform(60, 365)
+        )
+        subject, description = rng.choice(LATE_DELIVERY[lang])
+        number = f"{rng.randint(10000, 99999)}"
+        subject, description = subject.format(n=number), description.format(n=number)
+        category = rng.choice(["complaint", "complaint", "delivery"])
+    else:
+        days = rng.uniform(0.5, 365)
+        category = (
+            "complaint" if c.persona == "complainer" else rng.choice(["question", "technical", "billing"])
+        )
+        if c.persona == "late_payer":
+            category = "billing"
+        subject, description = rng.choice(OTHER_TICKETS[category][lang])
+    opened = now - timedelta(days=days, minutes=rng.randint(0, 600))
+    priority = rng.choice(
+        ["normal", "normal", "high", "low"] + (["high", "urgent"] if category == "complaint" else [])
+    )
+    ticket = Ticket(
+        customer_id=c.id,
+        subject=subject,
+        description=description,
+        category=category,
+        priority=priority,
+        channel=rng.choice(["email", "email", "phone", "web"]),
+        assignee_id=rng.choice(agents) if agents else None,
+        opened_at=opened,
+    )
+    still_open = days < 7 and rng.random() < 0.6
+    score, comment = None, ""
+    if still_open:
+        ticket.status = rng.choice(["new", "open", "waiting"])
+    else:
+        ticket.first_response_at = opened + timedelta(hours=rng.uniform(0.5, 20))
+        ticket.solved_at = min(opened + timedelta(days=rng.uniform(0.2, 6)), now - timedelta(hours=1))
+        ticket.status = "closed" if days > 14 else "solved"
+        ticket.closed_at = ticket.solved_at + timedelta(days=7) if ticket.status == "closed" else None
+        if rng.random() < 0.55:
+            low = c.persona in ("complainer", "churner") or category == "complaint"
+            score = rng.choice([1, 2, 2, 3]) if low else rng.choice([3, 4, 5, 5])
+            comment = rng.choice(["", "", "Zu langsam.", "Danke!", "Too slow.", "Thanks, all good."])
+    if ticket.first_response_at is None and ticket.status != "new":
+        ticket.first_response_at = opened + timedelta(hours=2)
+    return ticket, c, score, comment
+
+
+def _gruber_ticket(c: DemoCustomer, ctx, agents, now):
+    """Scenario 1: a complaint about a late delivery, solved yesterday, CSAT 2."""
+    opened = now - timedelta(days=6)
+    solved = now - timedelta(days=1)
+    ticket = Ticket(
+        customer_id=c.id,
+        subject="Lieferung verspätet – Ersatzteil für Heizung",
+        description="Das bestellte Ersatzteil ist zwei Wochen verspätet, der Kunde musste seine eigenen "
+        "Kunden vertrösten. Late delivery of the replacement part.",
+        category="complaint",
+        priority="high",
+        channel="phone",
+        status="solved",
+        assignee_id=agents[0] if agents else None,
+        opened_at=opened,
+        first_response_at=opened + timedelta(hours=3),
+        solved_at=solved,
+    )
+    return ticket, c, 2, "Hat viel zu lange gedauert."
+
+
+def _service_events(tickets: list[Ticket], ratings: list[Satisfaction]):
+    ct = _ct(Ticket)
+    for t in tickets:
+        url = f"/sales/tickets/{t.pk}/"
+        payload = {"ticket_id": t.pk, "category": t.category, "priority": t.priority}
+        label = "Complaint opened" if t.category == "complaint" else "Ticket opened"
+        yield _event(
+            t.customer_id,
+            "ticket.opened",
+            f"{label}: {t.subject}",
+            f"ticket:{t.pk}:opened",
+            t.opened_at,
+            ct,
+            t.pk,
+            url,
+            "service",
+            channel=t.channel,
+            direction="inbound",
+            summary=t.description,
+            payload=payload,
+        )
+        if t.solved_at:
+            yield _event(
+                t.customer_id,
+                "ticket.solved",
+                f"Ticket solved: {t.subject}",
+                f"ticket:{t.pk}:solved",
+                t.solved_at,
+                ct,
+                t.pk,
+                url,
+                "service",
+                channel=t.channel,
+                payload=payload,
+                actor_id=t.assignee_id,
+            )
+        if t.sla_breached_resolution:
+            yield _event(
+                t.customer_id,
+                "ticket.sla_breached",
+                f"Resolution overdue (SLA breached): {t.subject}",
+                f"ticket:{t.pk}:sla_breached:resolution",
+                t.resolution_breached_at,
+                ct,
+                t.pk,
+                url,
+                "service",
+                channel="internal",
+                payload={**payload, "sla": "resolution"},
+            )
+    by_id = {t.pk: t for t in tickets}
+    for r in ratings:
+        t = by_id[r.ticket_id]
+        yield _event(
+            t.customer_id,
+            "csat.received",
+            f"Satisfaction {r.score}/5 for ticket: {t.subject}",
+            f"ticket:{t.pk}:csat",
+            r.created_at,
+            ct,
+            t.pk,
+            f"/sales/tickets/{t.pk}/",
+            "service",
+            channel=t.channel,
+            direction="inbound",
+            summary=r.comment,
+            payload={
+                "ticket_id": t.pk,
+                "category": t.category,
+                "priority": t.priority,
+                "score": r.score,
+                "comment": r.comment,
+            },
+        )

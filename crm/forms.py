@@ -1,0 +1,146 @@
+"""Forms of the sales and service pages (thin: the services validate the workflows)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Activity, Deal, Product, Stage, Ticket
+from customer360 import roles
+from customer360.models import Channel, Customer
+
+
+def staff_of(*role_names: str):
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=role_names)
+        .distinct()
+        .order_by("username")
+    )
+
+
+class CustomerRefField(forms.CharField):
+    """A customer picked by number (C-000123) or id. Creating a record for a customer the user cannot
+    see yet is allowed (with the add permission), so this looks among all customers — never for reading."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("Customer (number or id)"))
+        kwargs.setdefault("max_length", 40)
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value).strip()
+        lookup = {"pk": int(value)} if value.isdigit() else {"customer_number__iexact": value}
+        customer = Customer.objects.filter(**lookup).first()
+        if customer is None:
+            raise forms.ValidationError(_("No customer with this number."))
+        return customer
+
+
+class QuickActivityForm(forms.Form):
+    """The log-a-call form of the sales panel (no choice fields that would query)."""
+
+    kind = forms.ChoiceField(label=_("Kind"), choices=Activity.Kind.choices, initial=Activity.Kind.CALL)
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    outcome = forms.ChoiceField(
+        label=_("Outcome"), choices=[("", "—"), *Activity.Outcome.choices], required=False
+    )
+    notes = forms.CharField(label=_("Notes"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    follow_up_date = forms.DateField(
+        label=_("Follow-up"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class ActivityForm(QuickActivityForm):
+    customer = CustomerRefField()
+    occurred_at = forms.DateTimeField(
+        label=_("When"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+
+
+class DealForm(forms.Form):
+    customer = CustomerRefField()
+    title = forms.CharField(label=_("Title"), max_length=200)
+    amount = forms.DecimalField(label=_("Amount (EUR)"), min_value=0, max_digits=12, decimal_places=2)
+    expected_close = forms.DateField(
+        label=_("Expected close"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    stage = forms.ModelChoiceField(label=_("Stage"), queryset=Stage.objects.none(), required=False)
+    owner = forms.ModelChoiceField(label=_("Owner"), queryset=get_user_model().objects.none(), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["stage"].queryset = Stage.objects.filter(is_won=False, is_lost=False).select_related(
+            "pipeline"
+        )
+        self.fields["owner"].queryset = staff_of(roles.SALES, roles.MANAGER)
+
+
+class DealEditForm(forms.ModelForm):
+    class Meta:
+        model = Deal
+        fields = ["title", "amount", "expected_close", "owner"]
+        widgets = {"expected_close": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = staff_of(roles.SALES, roles.MANAGER)
+
+
+class MoveStageForm(forms.Form):
+    stage = forms.ModelChoiceField(
+        label=_("Stage"), queryset=Stage.objects.filter(is_won=False, is_lost=False)
+    )
+
+
+class LostForm(forms.Form):
+    reason = forms.CharField(label=_("Why was it lost?"), max_length=300)
+
+
+class ContractForm(forms.Form):
+    customer = CustomerRefField()
+    product = forms.ModelChoiceField(label=_("Product"), queryset=Product.objects.filter(is_active=True))
+    start = forms.DateField(label=_("Start"), widget=forms.DateInput(attrs={"type": "date"}))
+    renewal_date = forms.DateField(
+        label=_("Renewal date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    value_per_year = forms.DecimalField(label=_("Value per year (EUR)"), required=False, min_value=0)
+
+
+class TicketForm(forms.Form):
+    customer = CustomerRefField()
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    description = forms.CharField(
+        label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}), required=False
+    )
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.EMAIL)
+    category = forms.ChoiceField(label=_("Category"), choices=Ticket.Category.choices)
+    priority = forms.ChoiceField(label=_("Priority"), choices=Ticket.Priority.choices, initial="normal")
+    assignee = forms.ModelChoiceField(
+        label=_("Assignee"), queryset=get_user_model().objects.none(), required=False
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = staff_of(roles.SERVICE)
+
+
+class TicketEditForm(forms.ModelForm):
+    class Meta:
+        model = Ticket
+        fields = ["subject", "description", "channel", "category", "priority", "assignee"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = staff_of(roles.SERVICE)
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 4}))
+    is_internal = forms.BooleanField(label=_("Internal note (not sent to the customer)"), required=False)
+
+
+class CsatForm(forms.Form):
+    score = forms.TypedChoiceField(label=_("Score"), choices=[(i, str(i)) for i in range(1, 6)], coerce=int)
+    comment = forms.CharField(label=_("Comment"), widget=forms.Textarea(attrs={"rows": 2}), required=False)

@@ -1,0 +1,354 @@
+"""What crm adds to the core: 360 panels, menu entries, customer conditions and brief lines."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from crm.forms import QuickActivityForm
+from crm.models import Activity, Contract, Deal, Satisfaction, Ticket
+from customer360.models import Customer
+from customer360.registry import (
+    BriefItem,
+    BriefSource,
+    Condition,
+    NavItem,
+    Panel,
+    brief_sources,
+    compare,
+    conditions,
+    navigation,
+    panels,
+)
+
+RENEWAL_WINDOW_DAYS = 90
+RECENT_CSAT_DAYS = 30
+
+
+# --- Panels ----------------------------------------------------------------------------------------
+def sales_context(request, customer: Customer, form: QuickActivityForm | None = None) -> dict:
+    """Owned products and renewals, open deals, last contact, log-a-call form: 3 queries."""
+    today = timezone.localdate()
+    contracts = list(
+        Contract.objects.active()
+        .filter(customer=customer)
+        .select_related("product")
+        .order_by("renewal_date")[:20]
+    )
+    deals = Deal.objects.open().filter(customer=customer).aggregate(count=Count("id"), value=Sum("amount"))
+    last_contact = (
+        Activity.objects.filter(customer=customer)
+        .select_related("user")
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
+    horizon = today + timedelta(days=RENEWAL_WINDOW_DAYS)
+    return {
+        "contracts": contracts,
+        "renewals_due": [c for c in contracts if c.renewal_date and today <= c.renewal_date <= horizon],
+        "open_deals": deals["count"] or 0,
+        "open_deal_value": deals["value"] or 0,
+        "last_contact": last_contact,
+        "can_log": request.user.has_perm("crm.add_activity"),
+        "form": form or QuickActivityForm(),
+        "today": today,
+    }
+
+
+def service_context(request, customer: Customer) -> dict:
+    """Open tickets with SLA state, last CSAT, open-complaint flag: 3 queries."""
+    tickets = Ticket.objects.filter(customer=customer)
+    open_q = Q(status__in=Ticket.OPEN_STATUSES)
+    open_tickets = list(tickets.filter(open_q).order_by("-opened_at", "-id")[:10])
+    stats = tickets.aggregate(
+        open=Count("id", filter=open_q),
+        complaints=Count("id", filter=open_q & Q(category=Ticket.Category.COMPLAINT)),
+    )
+    last_csat = (
+        Satisfaction.objects.filter(ticket__customer=customer)
+        .select_related("ticket")
+        .order_by("-created_at")
+        .first()
+    )
+    return {
+        "open_tickets": open_tickets,
+        "open_count": stats["open"],
+        "open_complaint": stats["complaints"] > 0,
+        "last_csat": last_csat,
+        "can_create": request.user.has_perm("crm.add_ticket"),
+    }
+
+
+panels.register(
+    Panel(
+        key="sales",
+        title=_("Sales"),
+        template="crm/_sales_panel.html",
+        context=sales_context,
+        order=20,
+        department="sales",
+        permission="crm.view_deal",
+    )
+)
+panels.register(
+    Panel(
+        key="service",
+        title=_("Service"),
+        template="crm/_service_panel.html",
+        context=service_context,
+        order=30,
+        department="service",
+        permission="crm.view_ticket",
+    )
+)
+
+navigation.register(
+    NavItem(key="deals", label=_("Deals"), url_name="crm:deal_list", order=20, permission="crm.view_deal")
+)
+navigation.register(
+    NavItem(
+        key="tickets", label=_("Tickets"), url_name="crm:ticket_list", order=30, permission="crm.view_ticket"
+    )
+)
+
+
+# --- Conditions ------------------------------------------------------------------------------------
+def _in(qs) -> Q:
+    return Q(pk__in=qs.values("customer_id"))
+
+
+def _bool(qs):
+    def build(op: str, value) -> Q:
+        condition = _in(qs())
+        return condition if bool(value) else ~condition
+
+    return build
+
+
+def _count_condition(rows, op: str, value) -> Q:
+    """Customers whose number of ``rows`` satisfies ``op value`` (customers without rows count 0)."""
+    value = int(value)
+    counted = rows.values("customer_id").annotate(n=Count("id"))
+    matching = Q(pk__in=counted.filter(compare("n", op, value)).values("customer_id"))
+    zero_matches = {
+        "eq": value == 0,
+        "ne": value != 0,
+        "gt": value < 0,
+        "gte": value <= 0,
+        "lt": value > 0,
+        "lte": value >= 0,
+    }[op]
+    return matching | ~Q(pk__in=rows.values("customer_id")) if zero_matches else matching
+
+
+def _last_csat(op: str, value) -> Q:
+    latest = Satisfaction.objects.filter(ticket__customer=OuterRef("pk")).order_by("-created_at", "-id")
+    scored = Customer.objects.annotate(crm_last_csat=Subquery(latest.values("score")[:1])).filter(
+        compare("crm_last_csat", op, int(value))
+    )
+    return Q(pk__in=scored.values("pk"))
+
+
+def _renewal_within(op: str, value) -> Q:
+    today = timezone.localdate()
+    days = int(value) - (1 if op == "lt" else 0)
+    return _in(
+        Contract.objects.active().filter(
+            renewal_date__gte=today, renewal_date__lte=today + timedelta(days=days)
+        )
+    )
+
+
+def _days_since_last_contact(op: str, value) -> Q:
+    """Days since the newest activity; customers never contacted count as infinitely long ago."""
+    days = int(value)
+    now = timezone.now()
+    last = Activity.objects.values("customer_id").annotate(last=Max("occurred_at"))
+    contacted = Q(pk__in=Activity.objects.values("customer_id"))
+    # "more than N days" <=> the last contact lies before now - N days (whole days count down).
+    boundary = {
+        "gt": Q(last__lt=now - timedelta(days=days + 1)) | Q(last=now - timedelta(days=days + 1)),
+        "gte": Q(last__lte=now - timedelta(days=days)),
+        "lt": Q(last__gt=now - timedelta(days=days)),
+        "lte": Q(last__gt=now - timedelta(days=days + 1)),
+        "eq": Q(last__gt=now - timedelta(days=days + 1), last__lte=now - timedelta(days=days)),
+    }
+    if op == "ne":
+        return ~_days_since_last_contact("eq", value)
+    if op not in boundary:
+        raise ValueError(f"unknown operator {op!r}")
+    matching = Q(pk__in=last.filter(boundary[op]).values("customer_id"))
+    return matching | ~contacted if op in ("gt", "gte") else matching
+
+
+INT_OPS = ("eq", "ne", "gt", "gte", "lt", "lte")
+for condition in (
+    Condition(
+        key="crm.open_complaint",
+        label=_("Has an open complaint"),
+        department="service",
+        value_type="bool",
+        build=_bool(lambda: Ticket.objects.open().filter(category=Ticket.Category.COMPLAINT)),
+    ),
+    Condition(
+        key="crm.open_tickets",
+        label=_("Open tickets"),
+        department="service",
+        value_type="int",
+        build=lambda op, value: _count_condition(Ticket.objects.open(), op, value),
+        operators=INT_OPS,
+    ),
+    Condition(
+        key="crm.last_csat",
+        label=_("Last satisfaction score (1-5)"),
+        department="service",
+        value_type="int",
+        build=_last_csat,
+        operators=INT_OPS,
+    ),
+    Condition(
+        key="crm.owns_product",
+        label=_("Owns product (code)"),
+        department="sales",
+        value_type="str",
+        build=lambda op, value: _in(Contract.objects.active().filter(compare("product__code", op, value))),
+        operators=("eq", "contains"),
+    ),
+    Condition(
+        key="crm.renewal_within_days",
+        label=_("Renewal due within days"),
+        department="sales",
+        value_type="int",
+        build=_renewal_within,
+        operators=("lte", "lt"),
+    ),
+    Condition(
+        key="crm.open_deal",
+        label=_("Has an open deal"),
+        department="sales",
+        value_type="bool",
+        build=_bool(lambda: Deal.objects.open()),
+    ),
+    Condition(
+        key="crm.days_since_last_contact",
+        label=_("Days since last contact"),
+        department="sales",
+        value_type="int",
+        build=_days_since_last_contact,
+        operators=("gt", "gte", "lt", "lte", "eq", "ne"),
+    ),
+):
+    conditions.register(condition)
+
+
+# --- Brief -----------------------------------------------------------------------------------------
+def service_brief(customer: Customer, user) -> list[BriefItem]:
+    """Open complaints, SLA breaches, a recent low CSAT: 2 queries."""
+    items: list[BriefItem] = []
+    now = timezone.now()
+    open_tickets = list(Ticket.objects.open().filter(customer=customer).order_by("-opened_at")[:20])
+    complaints = [t for t in open_tickets if t.category == Ticket.Category.COMPLAINT]
+    for ticket in complaints[:3]:
+        days = (now - ticket.opened_at).days
+        items.append(
+            BriefItem(
+                "red",
+                gettext("Open complaint for %(days)s days: %(subject)s")
+                % {"days": days, "subject": ticket.subject},
+                "service",
+                ticket.opened_at,
+            )
+        )
+    if complaints:
+        items.append(BriefItem("avoid", gettext("Do not pitch offers while a complaint is open."), "service"))
+    for ticket in [t for t in open_tickets if t.sla_state == "breached"][:3]:
+        items.append(
+            BriefItem(
+                "red",
+                gettext("SLA breached on ticket: %(subject)s") % {"subject": ticket.subject},
+                "service",
+                ticket.first_response_breached_at or ticket.resolution_breached_at,
+            )
+        )
+    csat = (
+        Satisfaction.objects.filter(
+            ticket__customer=customer, created_at__gte=now - timedelta(days=RECENT_CSAT_DAYS)
+        )
+        .select_related("ticket")
+        .order_by("-created_at")
+        .first()
+    )
+    if csat and csat.score <= 2:
+        items.append(
+            BriefItem(
+                "red",
+                gettext("Low satisfaction (%(score)s/5) on: %(subject)s")
+                % {"score": csat.score, "subject": csat.ticket.subject},
+                "service",
+                csat.created_at,
+            )
+        )
+        if not complaints:
+            items.append(
+                BriefItem(
+                    "avoid", gettext("Do not pitch offers right after a poor service experience."), "service"
+                )
+            )
+    return items
+
+
+def sales_brief(customer: Customer, user) -> list[BriefItem]:
+    """Renewals due and the last contact: 2 queries."""
+    today = timezone.localdate()
+    items: list[BriefItem] = []
+    for contract in (
+        Contract.objects.renewal_due(RENEWAL_WINDOW_DAYS, today)
+        .filter(customer=customer)
+        .select_related("product")[:3]
+    ):
+        weeks = (contract.renewal_date - today).days // 7
+        items.append(
+            BriefItem(
+                "info",
+                gettext("%(product)s renews on %(date)s (in %(weeks)s weeks).")
+                % {
+                    "product": contract.product.name,
+                    "date": contract.renewal_date.isoformat(),
+                    "weeks": weeks,
+                },
+                "sales",
+            )
+        )
+    last = (
+        Activity.objects.filter(customer=customer)
+        .select_related("user")
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
+    if last:
+        who = (last.user.get_full_name() or last.user.get_username()) if last.user else gettext("someone")
+        items.append(
+            BriefItem(
+                "info",
+                gettext("Last contact %(date)s: %(kind)s by %(who)s — %(subject)s")
+                % {
+                    "date": last.occurred_at.date().isoformat(),
+                    "kind": last.get_kind_display(),
+                    "who": who,
+                    "subject": last.subject,
+                },
+                "sales",
+                last.occurred_at,
+            )
+        )
+    else:
+        items.append(BriefItem("info", gettext("No contact logged yet."), "sales"))
+    return items
+
+
+brief_sources.register(BriefSource(key="crm.service", items=service_brief, order=30))
+brief_sources.register(BriefSource(key="crm.sales", items=sales_brief, order=20))

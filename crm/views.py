@@ -1,0 +1,499 @@
+"""Sales and service pages: thin function views over the services."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from crm import services
+from crm.forms import (
+    ActivityForm,
+    ContractForm,
+    CsatForm,
+    DealEditForm,
+    DealForm,
+    LostForm,
+    MoveStageForm,
+    QuickActivityForm,
+    ReplyForm,
+    TicketEditForm,
+    TicketForm,
+    staff_of,
+)
+from crm.models import Activity, Contract, Deal, Stage, Ticket
+from crm.panels import sales_context
+from customer360 import roles
+from customer360.models import Customer
+from customer360.text import fold
+
+PAGE_SIZE = 50
+
+
+def permission(perm: str):
+    """Require a Django permission; the 403 page names what is missing."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                from django.contrib.auth.views import redirect_to_login
+
+                return redirect_to_login(request.get_full_path())
+            if not request.user.has_perm(perm):
+                raise PermissionDenied(_("Your role lacks the permission “%(perm)s”.") % {"perm": perm})
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def visible(model, user):
+    """Records of customers the user may see (others answer 404)."""
+    return model.objects.filter(customer__in=Customer.objects.visible_to(user))
+
+
+def refused(request: HttpRequest, exc: ValidationError) -> None:
+    for field, reasons in exc.message_dict.items():
+        for reason in reasons:
+            messages.error(request, f"{field}: {reason}" if field != "__all__" else reason)
+
+
+def form_refused(form, exc: ValidationError) -> None:
+    for field, reasons in exc.message_dict.items():
+        for reason in reasons:
+            form.add_error(field if field in form.fields else None, reason)
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _search(queryset, query: str):
+    if not query:
+        return queryset
+    text = Q(title__icontains=query) if queryset.model is Deal else Q(subject__icontains=query)
+    return queryset.filter(text | Q(customer__search_key__contains=fold(query)))
+
+
+# --- Deals -----------------------------------------------------------------------------------------
+@permission("crm.view_deal")
+def deal_list(request: HttpRequest) -> HttpResponse:
+    deals = visible(Deal, request.user).select_related("customer", "stage", "owner")
+    params = {k: request.GET.get(k, "").strip() for k in ("stage", "owner", "status", "q", "view")}
+    if params["stage"].isdigit():
+        deals = deals.filter(stage_id=int(params["stage"]))
+    if params["owner"] == "me":
+        deals = deals.filter(owner=request.user)
+    elif params["owner"].isdigit():
+        deals = deals.filter(owner_id=int(params["owner"]))
+    if params["status"] in Deal.Status.values:
+        deals = deals.filter(status=params["status"])
+    deals = _search(deals, params["q"])
+    stages = list(Stage.objects.select_related("pipeline"))
+    context = {
+        "params": params,
+        "stages": stages,
+        "statuses": Deal.Status.choices,
+        "owners": staff_of(roles.SALES),
+    }
+    if params["view"] == "board":
+        open_deals = list(deals.filter(status=Deal.Status.OPEN).order_by("stage__order", "-amount")[:300])
+        context["board"] = [
+            {"stage": s, "deals": [d for d in open_deals if d.stage_id == s.pk]}
+            for s in stages
+            if not s.is_closing
+        ]
+        for column in context["board"]:
+            column["total"] = sum(d.amount for d in column["deals"])
+    else:
+        context["page"] = _page(request, deals.order_by("-created_at", "-id"))
+    return render(request, "crm/deal_list.html", context)
+
+
+@permission("crm.view_deal")
+def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    deal = get_object_or_404(visible(Deal, request.user).select_related("customer", "stage", "owner"), pk=pk)
+    activities = deal.activities.select_related("user")[:50]
+    return render(
+        request,
+        "crm/deal_detail.html",
+        {
+            "deal": deal,
+            "activities": activities,
+            "move_form": MoveStageForm(initial={"stage": deal.stage_id}),
+            "lost_form": LostForm(),
+            "can_change": request.user.has_perm("crm.change_deal"),
+        },
+    )
+
+
+@permission("crm.add_deal")
+def deal_create(request: HttpRequest) -> HttpResponse:
+    form = DealForm(request.POST or None, initial={"customer": request.GET.get("customer", "")})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            deal = services.deal_create(
+                customer=data["customer"],
+                user=request.user,
+                title=data["title"],
+                amount=data["amount"],
+                stage=data["stage"],
+                expected_close=data["expected_close"],
+                owner=data["owner"],
+            )
+        except ValidationError as exc:
+            form_refused(form, exc)
+        else:
+            messages.success(request, _("Deal created."))
+            return redirect(deal)
+    return render(request, "crm/form.html", {"form": form, "title": _("New deal")})
+
+
+@permission("crm.change_deal")
+def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    deal = get_object_or_404(visible(Deal, request.user), pk=pk)
+    form = DealEditForm(request.POST or None, instance=deal)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Deal saved."))
+        return redirect(deal)
+    return render(
+        request, "crm/form.html", {"form": form, "title": _("Edit deal"), "back": deal.get_absolute_url()}
+    )
+
+
+def _deal_action(request, pk, action):
+    deal = get_object_or_404(visible(Deal, request.user).select_related("stage"), pk=pk)
+    try:
+        action(deal)
+    except ValidationError as exc:
+        refused(request, exc)
+    else:
+        messages.success(request, _("Done."))
+    return redirect(deal)
+
+
+@require_POST
+@permission("crm.change_deal")
+def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
+    form = MoveStageForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("stage: choose an open stage."))
+        return redirect("crm:deal_detail", pk=pk)
+    return _deal_action(
+        request,
+        pk,
+        lambda d: services.deal_move_stage(deal=d, stage=form.cleaned_data["stage"], user=request.user),
+    )
+
+
+@require_POST
+@permission("crm.change_deal")
+def deal_won(request: HttpRequest, pk: int) -> HttpResponse:
+    return _deal_action(request, pk, lambda d: services.deal_mark_won(deal=d, user=request.user))
+
+
+@require_POST
+@permission("crm.change_deal")
+def deal_lost(request: HttpRequest, pk: int) -> HttpResponse:
+    reason = request.POST.get("reason", "")
+    return _deal_action(
+        request, pk, lambda d: services.deal_mark_lost(deal=d, user=request.user, reason=reason)
+    )
+
+
+# --- Activities ------------------------------------------------------------------------------------
+@permission("crm.view_activity")
+def activity_list(request: HttpRequest) -> HttpResponse:
+    """My follow-ups due (default) or all visible activities."""
+    activities = visible(Activity, request.user).select_related("customer", "user", "deal")
+    scope = request.GET.get("scope", "follow_ups")
+    today = timezone.localdate()
+    if scope == "follow_ups":
+        activities = activities.filter(user=request.user, follow_up_done=False, follow_up_date__isnull=False)
+        activities = activities.order_by("follow_up_date", "id")
+    elif scope == "mine":
+        activities = activities.filter(user=request.user)
+    query = request.GET.get("q", "").strip()
+    activities = _search(activities, query)
+    return render(
+        request,
+        "crm/activity_list.html",
+        {"page": _page(request, activities), "scope": scope, "q": query, "today": today},
+    )
+
+
+@permission("crm.view_activity")
+def activity_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    activity = get_object_or_404(
+        visible(Activity, request.user).select_related("customer", "user", "deal"), pk=pk
+    )
+    return render(request, "crm/activity_detail.html", {"activity": activity})
+
+
+@permission("crm.add_activity")
+def activity_create(request: HttpRequest) -> HttpResponse:
+    form = ActivityForm(request.POST or None, initial={"customer": request.GET.get("customer", "")})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            activity = services.activity_log(
+                customer=data["customer"],
+                user=request.user,
+                kind=data["kind"],
+                subject=data["subject"],
+                notes=data["notes"],
+                outcome=data["outcome"],
+                occurred_at=data["occurred_at"],
+                follow_up_date=data["follow_up_date"],
+            )
+        except ValidationError as exc:
+            form_refused(form, exc)
+        else:
+            messages.success(request, _("Activity logged."))
+            return redirect(activity)
+    return render(request, "crm/form.html", {"form": form, "title": _("Log an activity")})
+
+
+@require_POST
+@permission("crm.add_activity")
+def log_call(request: HttpRequest, customer_pk: int) -> HttpResponse:
+    """The sales panel's htmx form: log, then answer with a fresh panel and HX-Trigger."""
+    customer = get_object_or_404(Customer.objects.visible_to(request.user), pk=customer_pk)
+    form = QuickActivityForm(request.POST)
+    logged = False
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.activity_log(
+                customer=customer,
+                user=request.user,
+                kind=data["kind"],
+                subject=data["subject"],
+                notes=data["notes"],
+                outcome=data["outcome"],
+                follow_up_date=data["follow_up_date"],
+                token=request.POST.get("token", ""),
+            )
+            logged = True
+        except ValidationError as exc:
+            form_refused(form, exc)
+    ctx = sales_context(request, customer, form=None if logged else form)
+    ctx["logged"] = logged
+    response = render(request, "crm/_sales_panel.html", {"ctx": ctx, "customer": customer})
+    if logged:
+        response["HX-Trigger"] = "timeline-changed"
+    return response
+
+
+# --- Contracts -------------------------------------------------------------------------------------
+@permission("crm.view_contract")
+def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    contract = get_object_or_404(visible(Contract, request.user).select_related("customer", "product"), pk=pk)
+    return render(
+        request,
+        "crm/contract_detail.html",
+        {"contract": contract, "can_change": request.user.has_perm("crm.change_contract")},
+    )
+
+
+@permission("crm.add_contract")
+def contract_create(request: HttpRequest) -> HttpResponse:
+    form = ContractForm(
+        request.POST or None,
+        initial={"customer": request.GET.get("customer", ""), "start": timezone.localdate()},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            contract = services.contract_create(user=request.user, **data)
+        except ValidationError as exc:
+            form_refused(form, exc)
+        else:
+            messages.success(request, _("Contract started."))
+            return redirect(contract)
+    return render(request, "crm/form.html", {"form": form, "title": _("New contract")})
+
+
+def _contract_action(request, pk, action):
+    contract = get_object_or_404(visible(Contract, request.user), pk=pk)
+    try:
+        action(contract)
+    except ValidationError as exc:
+        refused(request, exc)
+    else:
+        messages.success(request, _("Done."))
+    return redirect(contract)
+
+
+@require_POST
+@permission("crm.change_contract")
+def contract_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    return _contract_action(request, pk, lambda c: services.contract_cancel(contract=c, user=request.user))
+
+
+@require_POST
+@permission("crm.change_contract")
+def contract_renew(request: HttpRequest, pk: int) -> HttpResponse:
+    return _contract_action(request, pk, lambda c: services.contract_renew(contract=c, user=request.user))
+
+
+# --- Tickets ---------------------------------------------------------------------------------------
+@permission("crm.view_ticket")
+def ticket_list(request: HttpRequest) -> HttpResponse:
+    tickets = visible(Ticket, request.user).select_related("customer", "assignee")
+    params = {
+        k: request.GET.get(k, "").strip() for k in ("status", "priority", "category", "assignee", "sla", "q")
+    }
+    if params["status"] == "open":
+        tickets = tickets.open()
+    elif params["status"] in Ticket.Status.values:
+        tickets = tickets.filter(status=params["status"])
+    if params["priority"] in Ticket.Priority.values:
+        tickets = tickets.filter(priority=params["priority"])
+    if params["category"] in Ticket.Category.values:
+        tickets = tickets.filter(category=params["category"])
+    if params["assignee"] == "me":
+        tickets = tickets.filter(assignee=request.user)
+    elif params["assignee"].isdigit():
+        tickets = tickets.filter(assignee_id=int(params["assignee"]))
+    if params["sla"] == "breached":
+        tickets = tickets.breached()
+    elif params["sla"] == "ok":
+        tickets = tickets.exclude(pk__in=Ticket.objects.breached().values("pk"))
+    tickets = _search(tickets, params["q"])
+    return render(
+        request,
+        "crm/ticket_list.html",
+        {
+            "page": _page(request, tickets.order_by("-opened_at", "-id")),
+            "params": params,
+            "statuses": Ticket.Status.choices,
+            "priorities": Ticket.Priority.choices,
+            "categories": Ticket.Category.choices,
+            "assignees": staff_of(roles.SERVICE),
+        },
+    )
+
+
+@permission("crm.view_ticket")
+def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = get_object_or_404(
+        visible(Ticket, request.user).select_related("customer", "assignee", "satisfaction"), pk=pk
+    )
+    satisfaction = getattr(ticket, "satisfaction", None) if hasattr(ticket, "satisfaction") else None
+    return render(
+        request,
+        "crm/ticket_detail.html",
+        {
+            "ticket": ticket,
+            "messages_list": ticket.messages.select_related("author"),
+            "reply_form": ReplyForm(),
+            "csat_form": CsatForm(),
+            "satisfaction": satisfaction,
+            "can_change": request.user.has_perm("crm.change_ticket"),
+            "can_rate": request.user.has_perm("crm.add_satisfaction"),
+        },
+    )
+
+
+@permission("crm.add_ticket")
+def ticket_create(request: HttpRequest) -> HttpResponse:
+    form = TicketForm(request.POST or None, initial={"customer": request.GET.get("customer", "")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            ticket = services.ticket_create(user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form_refused(form, exc)
+        else:
+            messages.success(request, _("Ticket opened."))
+            return redirect(ticket)
+    return render(request, "crm/form.html", {"form": form, "title": _("New ticket")})
+
+
+@permission("crm.change_ticket")
+def ticket_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = get_object_or_404(visible(Ticket, request.user), pk=pk)
+    form = TicketEditForm(request.POST or None, instance=ticket)
+    if request.method == "POST" and form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        ticket = services.ticket_update(ticket=Ticket.objects.get(pk=pk), user=request.user, **fields)
+        messages.success(request, _("Ticket saved."))
+        return redirect(ticket)
+    return render(
+        request, "crm/form.html", {"form": form, "title": _("Edit ticket"), "back": ticket.get_absolute_url()}
+    )
+
+
+def _ticket_action(request, pk, action):
+    ticket = get_object_or_404(visible(Ticket, request.user), pk=pk)
+    try:
+        action(ticket)
+    except ValidationError as exc:
+        refused(request, exc)
+    else:
+        messages.success(request, _("Done."))
+    return redirect(ticket)
+
+
+@require_POST
+@permission("crm.change_ticket")
+def ticket_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("body: the message is empty."))
+        return redirect("crm:ticket_detail", pk=pk)
+    return _ticket_action(
+        request,
+        pk,
+        lambda t: services.ticket_reply(
+            ticket=t,
+            user=request.user,
+            body=form.cleaned_data["body"],
+            is_internal=form.cleaned_data["is_internal"],
+        ),
+    )
+
+
+@require_POST
+@permission("crm.change_ticket")
+def ticket_solve(request: HttpRequest, pk: int) -> HttpResponse:
+    return _ticket_action(request, pk, lambda t: services.ticket_solve(ticket=t, user=request.user))
+
+
+@require_POST
+@permission("crm.change_ticket")
+def ticket_close(request: HttpRequest, pk: int) -> HttpResponse:
+    return _ticket_action(request, pk, lambda t: services.ticket_close(ticket=t, user=request.user))
+
+
+@require_POST
+@permission("crm.change_ticket")
+def ticket_reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    return _ticket_action(request, pk, lambda t: services.ticket_reopen(ticket=t, user=request.user))
+
+
+@require_POST
+@permission("crm.add_satisfaction")
+def ticket_csat(request: HttpRequest, pk: int) -> HttpResponse:
+    return _ticket_action(
+        request,
+        pk,
+        lambda t: services.ticket_record_csat(
+            ticket=t,
+            score=request.POST.get("score", ""),
+            comment=request.POST.get("comment", ""),
+            user=request.user,
+        ),
+    )
