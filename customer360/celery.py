@@ -26,6 +26,7 @@ app.conf.update(
     timezone=os.environ.get("TIME_ZONE", "Europe/Vienna"),
     beat_schedule={
         "worker-heartbeat": {"task": "customer360.tasks.worker_heartbeat", "schedule": 30.0},
+        "crm-check-sla-breaches": {"task": "crm.tasks.check_sla_breaches", "schedule": 300.0},
     },
 )
 app.autodiscover_tasks()

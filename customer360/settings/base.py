@@ -222,6 +222,24 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets of the same name in several apps get names of their own in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "MarketingChannelEnum": "marketing.models.ConsentChannel",
+        "MarketingPurposeEnum": "marketing.models.Purpose",
+        "ConsentStatusEnum": "marketing.models.Consent.Status",
+        "ConsentMethodEnum": "marketing.models.Consent.Method",
+        "CampaignStatusEnum": "marketing.models.Campaign.Status",
+        "TouchStatusEnum": "marketing.models.Touch.Status",
+        "ActivityKindEnum": "crm.models.Activity.Kind",
+        "ActivityOutcomeEnum": "crm.models.Activity.Outcome",
+        "DealStatusEnum": "crm.models.Deal.Status",
+        "ContractStatusEnum": "crm.models.Contract.Status",
+        "TicketStatusEnum": "crm.models.Ticket.Status",
+        "TicketCategoryEnum": "crm.models.Ticket.Category",
+        "TicketPriorityEnum": "crm.models.Priority",
+        "ChannelEnum": "customer360.models.Channel",
+        "DepartmentEnum": "customer360.models.Department",
+    },
 }
 
 # --- Security (production) ----------------------------------------------------------------------
