@@ -1,1 +1,13 @@
-urlpatterns: list = []
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from collab.api import views
+
+router = DefaultRouter()
+router.register("spaces", views.SpaceViewSet, basename="collab-space")
+router.register("posts", views.PostViewSet, basename="collab-post")
+router.register("comments", views.CommentViewSet, basename="collab-comment")
+router.register("requests", views.RequestViewSet, basename="collab-request")
+router.register("notifications", views.NotificationViewSet, basename="collab-notification")
+
+urlpatterns = [path("", include(router.urls))]
