@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "customer360.settings.base")
@@ -27,6 +28,11 @@ app.conf.update(
     beat_schedule={
         "worker-heartbeat": {"task": "customer360.tasks.worker_heartbeat", "schedule": 30.0},
         "crm-check-sla-breaches": {"task": "crm.tasks.check_sla_breaches", "schedule": 300.0},
+        "collab-remind-overdue": {
+            "task": "collab.tasks.remind_overdue_requests",
+            "schedule": crontab(minute=0, hour="8-17"),
+        },
+        "collab-send-digests": {"task": "collab.tasks.send_digests", "schedule": crontab(minute=30, hour=7)},
     },
 )
 app.autodiscover_tasks()

@@ -239,6 +239,10 @@ SPECTACULAR_SETTINGS = {
         "TicketPriorityEnum": "crm.models.Priority",
         "ChannelEnum": "customer360.models.Channel",
         "DepartmentEnum": "customer360.models.Department",
+        "CollabDepartmentEnum": "collab.departments.CHOICES",
+        "CollabSpaceKindEnum": "collab.models.Space.Kind",
+        "CollabRequestKindEnum": "collab.models.DepartmentRequest.Kind",
+        "CollabNotificationKindEnum": "collab.models.Notification.Kind",
     },
 }
 
