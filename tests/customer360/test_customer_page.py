@@ -14,8 +14,11 @@ def _bulk_events(customer, n):
     start = timezone.now() - datetime.timedelta(days=400)
     timeline.record_many(
         timeline.EventData(
-            customer_id=customer.pk, department=["sales", "service", "marketing", "accounting"][i % 4],
-            kind="note.added", title=f"Event {i}", idempotency_key=f"page:{customer.pk}:{i}",
+            customer_id=customer.pk,
+            department=["sales", "service", "marketing", "accounting"][i % 4],
+            kind="note.added",
+            title=f"Event {i}",
+            idempotency_key=f"page:{customer.pk}:{i}",
             occurred_at=start + datetime.timedelta(minutes=i),
         )
         for i in range(n)
@@ -41,8 +44,14 @@ def test_page_query_count_is_constant_from_10_to_10000_events(rep, customer, dja
 def test_timeline_is_grouped_by_day_newest_first_with_department_colours(rep, customer):
     day = timezone.now().replace(hour=12) - datetime.timedelta(days=3)
     for i, dept in enumerate(["accounting", "service", "marketing", "sales"]):
-        timeline.record(customer=customer, department=dept, kind="note.added", title=f"{dept} thing",
-                        idempotency_key=f"grp:{i}", occurred_at=day + datetime.timedelta(days=i // 2, hours=i))
+        timeline.record(
+            customer=customer,
+            department=dept,
+            kind="note.added",
+            title=f"{dept} thing",
+            idempotency_key=f"grp:{i}",
+            occurred_at=day + datetime.timedelta(days=i // 2, hours=i),
+        )
     page = client_for(rep).get(f"/customers/{customer.pk}/").content.decode()
     order = [page.index(f"{d} thing") for d in ("sales", "marketing", "service", "accounting")]
     assert order == sorted(order)
