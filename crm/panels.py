@@ -21,6 +21,7 @@ from customer360.registry import (
     brief_sources,
     compare,
     conditions,
+    memo,
     navigation,
     panels,
 )
@@ -29,23 +30,66 @@ RENEWAL_WINDOW_DAYS = 90
 RECENT_CSAT_DAYS = 30
 
 
+# --- Reads shared by the panels and the brief (one query each per page, see registry.memo) ---------
+OPEN_TICKETS_SHOWN = 50
+
+
+def active_contracts(customer: Customer) -> list[Contract]:
+    return memo(
+        customer,
+        "crm.contracts",
+        lambda: list(
+            Contract.objects.active()
+            .filter(customer=customer)
+            .select_related("product")
+            .order_by("renewal_date")[:20]
+        ),
+    )
+
+
+def last_activity(customer: Customer) -> Activity | None:
+    return memo(
+        customer,
+        "crm.last_activity",
+        lambda: (
+            Activity.objects.filter(customer=customer)
+            .select_related("user")
+            .order_by("-occurred_at", "-id")
+            .first()
+        ),
+    )
+
+
+def open_tickets_of(customer: Customer) -> list[Ticket]:
+    return memo(
+        customer,
+        "crm.open_tickets",
+        lambda: list(
+            Ticket.objects.open().filter(customer=customer).order_by("-opened_at", "-id")[:OPEN_TICKETS_SHOWN]
+        ),
+    )
+
+
+def last_satisfaction(customer: Customer) -> Satisfaction | None:
+    return memo(
+        customer,
+        "crm.last_csat",
+        lambda: (
+            Satisfaction.objects.filter(ticket__customer=customer)
+            .select_related("ticket")
+            .order_by("-created_at", "-id")
+            .first()
+        ),
+    )
+
+
 # --- Panels ----------------------------------------------------------------------------------------
 def sales_context(request, customer: Customer, form: QuickActivityForm | None = None) -> dict:
     """Owned products and renewals, open deals, last contact, log-a-call form: 3 queries."""
     today = timezone.localdate()
-    contracts = list(
-        Contract.objects.active()
-        .filter(customer=customer)
-        .select_related("product")
-        .order_by("renewal_date")[:20]
-    )
+    contracts = active_contracts(customer)
     deals = Deal.objects.open().filter(customer=customer).aggregate(count=Count("id"), value=Sum("amount"))
-    last_contact = (
-        Activity.objects.filter(customer=customer)
-        .select_related("user")
-        .order_by("-occurred_at", "-id")
-        .first()
-    )
+    last_contact = last_activity(customer)
     horizon = today + timedelta(days=RENEWAL_WINDOW_DAYS)
     return {
         "contracts": contracts,
@@ -60,25 +104,13 @@ def sales_context(request, customer: Customer, form: QuickActivityForm | None = 
 
 
 def service_context(request, customer: Customer) -> dict:
-    """Open tickets with SLA state, last CSAT, open-complaint flag: 3 queries."""
-    tickets = Ticket.objects.filter(customer=customer)
-    open_q = Q(status__in=Ticket.OPEN_STATUSES)
-    open_tickets = list(tickets.filter(open_q).order_by("-opened_at", "-id")[:10])
-    stats = tickets.aggregate(
-        open=Count("id", filter=open_q),
-        complaints=Count("id", filter=open_q & Q(category=Ticket.Category.COMPLAINT)),
-    )
-    last_csat = (
-        Satisfaction.objects.filter(ticket__customer=customer)
-        .select_related("ticket")
-        .order_by("-created_at")
-        .first()
-    )
+    """Open tickets with SLA state, last CSAT, open-complaint flag: 2 queries, shared with the brief."""
+    open_tickets = open_tickets_of(customer)
     return {
-        "open_tickets": open_tickets,
-        "open_count": stats["open"],
-        "open_complaint": stats["complaints"] > 0,
-        "last_csat": last_csat,
+        "open_tickets": open_tickets[:10],
+        "open_count": len(open_tickets),
+        "open_complaint": any(t.category == Ticket.Category.COMPLAINT for t in open_tickets),
+        "last_csat": last_satisfaction(customer),
         "can_create": request.user.has_perm("crm.add_ticket"),
     }
 
@@ -250,7 +282,7 @@ def service_brief(customer: Customer, user) -> list[BriefItem]:
     """Open complaints, SLA breaches, a recent low CSAT: 2 queries."""
     items: list[BriefItem] = []
     now = timezone.now()
-    open_tickets = list(Ticket.objects.open().filter(customer=customer).order_by("-opened_at")[:20])
+    open_tickets = open_tickets_of(customer)
     complaints = [t for t in open_tickets if t.category == Ticket.Category.COMPLAINT]
     for ticket in complaints[:3]:
         days = (now - ticket.opened_at).days
@@ -274,15 +306,8 @@ def service_brief(customer: Customer, user) -> list[BriefItem]:
                 ticket.first_response_breached_at or ticket.resolution_breached_at,
             )
         )
-    csat = (
-        Satisfaction.objects.filter(
-            ticket__customer=customer, created_at__gte=now - timedelta(days=RECENT_CSAT_DAYS)
-        )
-        .select_related("ticket")
-        .order_by("-created_at")
-        .first()
-    )
-    if csat and csat.score <= 2:
+    csat = last_satisfaction(customer)
+    if csat and csat.created_at >= now - timedelta(days=RECENT_CSAT_DAYS) and csat.score <= 2:
         items.append(
             BriefItem(
                 "red",
@@ -305,11 +330,9 @@ def sales_brief(customer: Customer, user) -> list[BriefItem]:
     """Renewals due and the last contact: 2 queries."""
     today = timezone.localdate()
     items: list[BriefItem] = []
-    for contract in (
-        Contract.objects.renewal_due(RENEWAL_WINDOW_DAYS, today)
-        .filter(customer=customer)
-        .select_related("product")[:3]
-    ):
+    horizon = today + timedelta(days=RENEWAL_WINDOW_DAYS)
+    due = [c for c in active_contracts(customer) if c.renewal_date and today <= c.renewal_date <= horizon]
+    for contract in due[:3]:
         weeks = (contract.renewal_date - today).days // 7
         items.append(
             BriefItem(
@@ -323,12 +346,7 @@ def sales_brief(customer: Customer, user) -> list[BriefItem]:
                 "sales",
             )
         )
-    last = (
-        Activity.objects.filter(customer=customer)
-        .select_related("user")
-        .order_by("-occurred_at", "-id")
-        .first()
-    )
+    last = last_activity(customer)
     if last:
         who = (last.user.get_full_name() or last.user.get_username()) if last.user else gettext("someone")
         items.append(
