@@ -10,7 +10,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from customer360.registry import BriefItem, BriefSource, NavItem, Panel, brief_sources, navigation, panels
+from customer360.registry import (
+    BriefItem,
+    BriefSource,
+    NavItem,
+    Panel,
+    brief_sources,
+    memo,
+    navigation,
+    panels,
+)
 from marketing import conditions
 from marketing.models import Consent, ConsentChannel, Purpose, Touch
 from marketing.services import consent_words
@@ -20,6 +29,11 @@ TIMES = {1: gettext_lazy("once"), 2: gettext_lazy("twice")}
 
 
 def consent_badges(customer) -> list[dict]:
+    """The badges, read once per page for the panel and the brief."""
+    return memo(customer, "marketing.badges", lambda: _read_consent_badges(customer))
+
+
+def _read_consent_badges(customer) -> list[dict]:
     """One query: a badge per consent, plus "no phone offers" when that was never granted."""
     rows = list(
         Consent.objects.filter(customer=customer).values(
@@ -65,6 +79,11 @@ def consent_badges(customer) -> list[dict]:
 
 
 def engagement_rows(customer, now=None) -> list[dict]:
+    """The engagement rows, read once per page for the panel and the brief."""
+    return memo(customer, "marketing.engagement", lambda: _read_engagement_rows(customer, now))
+
+
+def _read_engagement_rows(customer, now=None) -> list[dict]:
     """One query: per (status, campaign) the counts over 7/30/90 days and the latest moment."""
     now = now or timezone.now()
     d7, d30, d90 = (now - timedelta(days=n) for n in (7, 30, 90))
