@@ -26,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from customer360 import roles, timeline
+from customer360.bulk import bulk_insert
 from customer360.models import Customer, CustomerIdentity, DataSource, Department, StaffProfile
 
 PERSONAS = {
@@ -208,8 +209,8 @@ def seed_customers(ctx: DemoContext, count: int = 0) -> None:
         customer.attributes = {"segment": rng.choice(["SME", "Enterprise", "Private"])}
         customer.search_key = customer.build_search_key()
         customers.append((customer, persona))
-    Customer.objects.bulk_create([c for c, _ in customers], batch_size=2000)
-    # bulk_create sets primary keys on PostgreSQL and SQLite; re-read to be safe on every backend.
+    bulk_insert([c for c, _ in customers])
+    # COPY does not hand primary keys back: read them by the customer number.
     ids = dict(
         Customer.objects.filter(customer_number__in=[c.customer_number for c, _ in customers]).values_list(
             "customer_number", "id"
@@ -235,7 +236,7 @@ def seed_customers(ctx: DemoContext, count: int = 0) -> None:
                 customer_id=pk, kind="external_id", source="demo", value=customer.customer_number
             )
         )
-    CustomerIdentity.objects.bulk_create(identities, batch_size=5000, ignore_conflicts=True)
+    bulk_insert(identities, ignore_conflicts=True)
     timeline.record_many(
         (
             timeline.EventData(

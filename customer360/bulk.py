@@ -1,0 +1,65 @@
+"""Fast bulk inserts of model rows: COPY on PostgreSQL, ``bulk_create`` elsewhere.
+
+For demo data and imports of many rows where the caller does not need the new primary keys
+back (re-read them by a natural key when needed). Field defaults, ``auto_now`` and JSON
+adaptation work as for ``save()``; no signals are sent, as with ``bulk_create``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import connection, models, transaction
+
+BATCH = 5000
+
+
+def _columns(model: type[models.Model]) -> list[models.Field]:
+    return [
+        f
+        for f in model._meta.concrete_fields
+        if not (f.primary_key and isinstance(f, models.AutoField | models.BigAutoField))
+    ]
+
+
+def _converters(fields: list[models.Field]) -> list:
+    """Per column: how to read the value from an object. Most values go to COPY as they are;
+    only JSON needs adapting and auto_now fields need their timestamp."""
+    converters = []
+    for f in fields:
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            converters.append(lambda obj, f=f: f.pre_save(obj, add=True))
+        elif isinstance(f, models.JSONField):
+            converters.append(lambda obj, f=f: f.get_db_prep_save(getattr(obj, f.attname), connection))
+        else:
+            converters.append(lambda obj, name=f.attname: getattr(obj, name))
+    return converters
+
+
+def bulk_insert(objs: Iterable[models.Model], *, ignore_conflicts: bool = False) -> None:
+    """Insert ``objs`` (all of one model). With ``ignore_conflicts`` rows that break a unique
+    constraint are skipped, as with ``bulk_create(ignore_conflicts=True)``."""
+    objs = list(objs)
+    if not objs:
+        return
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objs, batch_size=BATCH // 2, ignore_conflicts=ignore_conflicts)
+        return
+    fields = _columns(model)
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = ", ".join(quote(f.column) for f in fields)
+    target = "c360_bulk_load" if ignore_conflicts else table
+    with transaction.atomic(), connection.cursor() as cursor:
+        if ignore_conflicts:
+            cursor.execute(f"CREATE TEMP TABLE {target} AS SELECT {columns} FROM {table} WITH NO DATA")  # noqa: S608
+        with cursor.cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
+            converters = _converters(fields)
+            for obj in objs:
+                copy.write_row([convert(obj) for convert in converters])
+        if ignore_conflicts:
+            # Table and column names come from the model's metadata, never from input.
+            insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {target} ON CONFLICT DO NOTHING"  # noqa: S608
+            cursor.execute(insert)
+            cursor.execute(f"DROP TABLE {target}")
