@@ -20,7 +20,8 @@ from django.db.models import Q
 
 @dataclass(frozen=True)
 class Panel:
-    """A block on the 360 page. ``context(request, customer)`` returns the template context.
+    """A block on the 360 page. ``context(request, customer)`` returns the template context;
+    ``badges`` (optional) adds badges to the page header, e.g. consent per channel.
 
     ``order`` sorts panels top to bottom; ``permission`` (optional) hides it from users without it.
     """
@@ -32,6 +33,8 @@ class Panel:
     order: int = 100
     department: str = ""
     permission: str = ""
+    #: optional ``badges(customer) -> [{"level": "red"|"amber"|"green", "text": ...}]`` for the page header
+    badges: Callable | None = None
 
 
 @dataclass(frozen=True)

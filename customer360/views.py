@@ -50,11 +50,13 @@ def search_typeahead(request: HttpRequest) -> HttpResponse:
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The 360 page: header, the panels of every department, the unified timeline."""
     customer = get_object_or_404(Customer.objects.visible_to(request.user).select_related("owner"), pk=pk)
-    blocks = []
+    blocks, badges = [], []
     for panel in panels.all():
         if panel.permission and not request.user.has_perm(panel.permission):
             continue
         blocks.append({"panel": panel, "context": panel.context(request, customer)})
+        if panel.badges:
+            badges.extend(panel.badges(customer))
     timeline = TimelinePage.from_request(request, customer)
     return render(
         request,
@@ -62,6 +64,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "customer": customer,
             "blocks": blocks,
+            "badges": badges,
             "timeline": timeline,
             "brief": brief_for(customer, request.user),
             "note_form": NoteForm(),

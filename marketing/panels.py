@@ -180,6 +180,7 @@ panels.register(
         order=50,
         department="marketing",
         permission="marketing.view_consent",
+        badges=consent_badges,
     )
 )
 navigation.register(
