@@ -290,6 +290,21 @@ class DataSource(models.Model):
     department = models.CharField(_("department"), max_length=20, choices=Department.choices)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # What the rows become: a key of customer360.sources.targets.import_targets ("customers", "events", ...).
+    target = models.CharField(_("target"), max_length=60, default="customers")
+    # The saved field mapping (column -> field, type, default, constant) and the file options
+    # (encoding, delimiter); reused by every upload of this source.
+    mapping = models.JSONField(_("field mapping"), default=dict, blank=True)
+    options = models.JSONField(_("file options"), default=dict, blank=True)
+    # REST push: only the SHA-256 of the token is kept; the token itself is shown once.
+    token_hash = models.CharField(max_length=64, blank=True, default="", db_index=True, editable=False)
+    token_hint = models.CharField(max_length=12, blank=True, default="", editable=False)
+    token_created_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Webhook: the shared HMAC secret (needed in clear text to verify signatures); shown once.
+    webhook_secret = models.CharField(max_length=128, blank=True, default="", editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("data source")

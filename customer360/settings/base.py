@@ -293,6 +293,11 @@ C360_VISIBILITY = {
 }
 C360_VISIBILITY_OVERRIDE = env_str("C360_VISIBILITY_OVERRIDE")  # e.g. "all" for a small company
 C360_WORKER_HEARTBEAT_MAX_AGE = env_int("C360_WORKER_HEARTBEAT_MAX_AGE", 120)
+# Data sources: largest accepted upload, rows per committed batch, bulk API requests per source.
+C360_IMPORT_MAX_BYTES = env_int("C360_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
+C360_IMPORT_BATCH_SIZE = env_int("C360_IMPORT_BATCH_SIZE", 2000)
+C360_SOURCE_API_RATE = env_str("C360_SOURCE_API_RATE", "120/min")
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024)  # 10,000-row API requests
 
 
 def _plotly_static_dir() -> Path:

@@ -1,0 +1,132 @@
+"""Forms of the data-source screens: the source itself, the upload, the field mapping."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from customer360.models import DataSource
+from customer360.sources.mapping import TYPES
+from customer360.sources.reading import DELIMITERS
+from customer360.sources.targets import import_targets
+
+CONSTANT_SLOTS = 3
+
+
+class DataSourceForm(forms.ModelForm):
+    class Meta:
+        model = DataSource
+        fields = ["name", "slug", "kind", "department", "target", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+        self.fields["slug"].help_text = gettext_lazy(
+            "Short name in URLs and identifiers; made from the name if empty."
+        )
+        self.fields["kind"].choices = [c for c in DataSource.Kind.choices if c[0] != DataSource.Kind.DEMO]
+        self.fields["target"] = forms.ChoiceField(
+            label=gettext_lazy("Target"), choices=import_targets.choices()
+        )
+
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data.get("slug") or slugify(self.cleaned_data.get("name", ""))[:80]
+        if not slug:
+            raise forms.ValidationError(_("Give the source a name or a slug."))
+        clash = DataSource.objects.filter(slug=slug).exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise forms.ValidationError(_("Another data source already uses this slug."))
+        return slug
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label=gettext_lazy("CSV or Excel (.xlsx) file"))
+
+
+def field_options(target) -> list[tuple[str, str]]:
+    """Choices for a column: ignore, a target field, or a free attribute/payload key."""
+    return [
+        ("", _("— ignore —")),
+        *((f.name, str(f.label)) for f in target.fields),
+        ("attributes", _("Customer attribute (name below)")),
+        ("payload", _("Event payload (name below)")),
+    ]
+
+
+def mapping_from_post(post, header: list[str], target) -> tuple[dict, list[str]]:
+    """Read the mapping screen back into a mapping dict; return it and any problems."""
+    problems: list[str] = []
+    options = {
+        "delimiter": post.get("delimiter", "") if post.get("delimiter", "") in DELIMITERS else "",
+        "encoding": post.get("encoding", "")
+        if post.get("encoding", "") in ("", "utf-8", "utf-8-sig", "cp1252")
+        else "",
+    }
+    if post.get("use_advanced") and post.get("advanced", "").strip():
+        try:
+            advanced = json.loads(post["advanced"])
+            fields = advanced["fields"] if isinstance(advanced, dict) else advanced
+            if not isinstance(fields, list) or not all(isinstance(e, dict) for e in fields):
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            problems.append(_('The advanced mapping is not valid JSON of the form {"fields": [...]}.'))
+            fields = []
+        return {"fields": fields, "options": options}, problems
+    allowed = {f.name for f in target.fields}
+    fields = []
+    for index, column in enumerate(header):
+        name = post.get(f"field_{index}", "")
+        custom = post.get(f"custom_{index}", "").strip()
+        if name in ("attributes", "payload") and custom:
+            name = f"{name}.{custom}"
+        elif name in ("attributes", "payload"):
+            name = f"{name}.{column}"
+        if not name:
+            continue
+        if name not in allowed and not name.startswith(("attributes.", "payload.")):
+            problems.append(_("Unknown field %(field)s.") % {"field": name})
+            continue
+        entry = {"field": name, "column": column}
+        type_name = post.get(f"type_{index}", "")
+        if type_name in TYPES:
+            entry["type"] = type_name
+        if post.get(f"default_{index}", "").strip():
+            entry["default"] = post[f"default_{index}"].strip()
+        if post.get(f"required_{index}"):
+            entry["required"] = True
+        fields.append(entry)
+    for slot in range(CONSTANT_SLOTS):
+        name = post.get(f"const_field_{slot}", "").strip()
+        value = post.get(f"const_value_{slot}", "").strip()
+        if name and value:
+            fields.append({"field": name, "constant": value})
+    return {"fields": fields, "options": options}, problems
+
+
+def column_rows(header: list[str], mapping: dict, sample: dict[str, str]) -> list[dict]:
+    """One row per column for the mapping screen, prefilled from the saved mapping."""
+    by_column = {e.get("column"): e for e in mapping.get("fields", []) if e.get("column")}
+    rows = []
+    for index, column in enumerate(header):
+        entry = by_column.get(column, {})
+        name = entry.get("field", "")
+        custom = ""
+        if name.startswith(("attributes.", "payload.")):
+            name, custom = name.split(".", 1)
+        rows.append(
+            {
+                "index": index,
+                "column": column,
+                "sample": sample.get(column, ""),
+                "field": name,
+                "custom": custom,
+                "type": entry.get("type", ""),
+                "default": entry.get("default", ""),
+                "required": entry.get("required", False),
+            }
+        )
+    return rows

@@ -1,0 +1,166 @@
+"""Identity resolution: which customer an incoming row belongs to, in bulk and safe under races.
+
+A row finds its customer by exact identifiers: the external id of its source, the normalised
+e-mail address, the phone number in E.164. Without a match it becomes a new customer. Two imports
+running at the same time cannot create the same customer twice: the unique constraint on
+``CustomerIdentity(kind, source, value)`` decides (insert with ON CONFLICT DO NOTHING, re-read,
+and a customer that lost the race is folded into the winner before its transaction commits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import IntegrityError, transaction
+
+from customer360.models import Customer, CustomerIdentity, next_customer_number
+
+Key = tuple[str, str, str]  # (kind, source, value)
+
+#: Customer columns an import may fill (attributes is merged separately).
+CUSTOMER_FIELDS = (
+    "kind",
+    "first_name",
+    "last_name",
+    "company",
+    "email",
+    "phone",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "birth_date",
+    "preferred_language",
+    "lifecycle",
+)
+
+
+def identity_keys(values: dict, source_slug: str) -> list[Key]:
+    """The exact identifiers of a mapped row, strongest first."""
+    keys: list[Key] = []
+    if values.get("external_id"):
+        keys.append((CustomerIdentity.Kind.EXTERNAL_ID, source_slug, str(values["external_id"])[:255]))
+    if values.get("email"):
+        keys.append((CustomerIdentity.Kind.EMAIL, "", str(values["email"])[:255]))
+    if values.get("phone"):
+        keys.append((CustomerIdentity.Kind.PHONE, "", str(values["phone"])[:255]))
+    return keys
+
+
+def lookup(keys: set[Key]) -> dict[Key, int]:
+    """Customer id per known identifier (one query per identifier kind and source)."""
+    found: dict[Key, int] = {}
+    by_group: dict[tuple[str, str], list[str]] = {}
+    for kind, source, value in keys:
+        by_group.setdefault((kind, source), []).append(value)
+    for (kind, source), values in by_group.items():
+        for start in range(0, len(values), 5000):
+            rows = CustomerIdentity.objects.filter(
+                kind=kind, source=source, value__in=values[start : start + 5000]
+            ).values_list("value", "customer_id")
+            for value, customer_id in rows:
+                found[(kind, source, value)] = customer_id
+    return found
+
+
+def new_customer(values: dict) -> Customer:
+    """An unsaved customer from mapped values, normalised like ``Customer.save`` would."""
+    customer = Customer(**{f: values[f] for f in CUSTOMER_FIELDS if values.get(f) not in (None, "")})
+    customer.attributes = dict(values.get("attributes") or {})
+    if values.get("lifecycle") in (None, ""):
+        customer.lifecycle = Customer.Lifecycle.CUSTOMER
+    customer.search_key = customer.build_search_key()
+    return customer
+
+
+def _create_customers(customers: list[Customer]) -> None:
+    """Bulk-insert with fresh customer numbers; a concurrent import taking the same numbers
+    makes the savepoint fail, and the next attempt starts after the numbers now committed."""
+    for attempt in range(8):
+        start = int(next_customer_number().split("-", 1)[1]) + attempt * 7
+        for offset, customer in enumerate(customers):
+            customer.customer_number = f"C-{start + offset:06d}"
+        try:
+            with transaction.atomic():
+                Customer.objects.bulk_create(customers, batch_size=2000)
+            return
+        except IntegrityError:
+            for customer in customers:
+                customer.pk = None
+                customer.id = None
+    raise IntegrityError("could not allocate customer numbers")
+
+
+def resolve(rows: Sequence[dict], *, source_slug: str, create: bool = True) -> list[tuple[int | None, bool]]:
+    """``(customer id, created)`` for every row (``None`` when the row has no identifier or
+    ``create`` is false and nothing matched). Call inside a transaction."""
+    keys_per_row = [identity_keys(values, source_slug) for values in rows]
+    all_keys: set[Key] = {key for keys in keys_per_row for key in keys}
+    found = lookup(all_keys)
+
+    result: list[tuple[int | None, bool]] = [(None, False)] * len(rows)
+    group_of_key: dict[Key, int] = {}
+    groups: list[list[int]] = []  # row indexes that will share one new customer
+    attached: dict[Key, int] = {}  # identifiers this batch attaches to existing customers
+    for index, keys in enumerate(keys_per_row):
+        match = next((found.get(k) or attached.get(k) for k in keys if k in found or k in attached), None)
+        if match is not None:
+            result[index] = (match, False)
+            for key in keys:
+                if key not in found:
+                    attached.setdefault(key, match)
+            continue
+        if not keys or not create:
+            continue
+        group = next((group_of_key[k] for k in keys if k in group_of_key), None)
+        if group is None:
+            group = len(groups)
+            groups.append([])
+        groups[group].append(index)
+        for key in keys:
+            group_of_key.setdefault(key, group)
+
+    customers = [new_customer(rows[members[0]]) for members in groups]
+    if customers:
+        _create_customers(customers)
+    for members, customer in zip(groups, customers, strict=True):
+        for index in members:
+            result[index] = (customer.pk, True)
+
+    # Every identifier not yet known is attached to the row's customer. Sorted, so concurrent
+    # imports take the unique-index locks in the same order and cannot deadlock each other.
+    pending: dict[Key, int] = {}
+    for index, keys in enumerate(keys_per_row):
+        customer_id = result[index][0]
+        if customer_id is None:
+            continue
+        for key in keys:
+            if key not in found:
+                pending.setdefault(key, customer_id)
+    if pending:
+        CustomerIdentity.objects.bulk_create(
+            [
+                CustomerIdentity(customer_id=cid, kind=k[0], source=k[1], value=k[2])
+                for k, cid in sorted(pending.items())
+            ],
+            ignore_conflicts=True,
+            batch_size=5000,
+        )
+    if not customers:
+        return result
+
+    # Did another import win a race for one of our new customers' identifiers? Then use its
+    # customer and fold ours (with whatever identifiers it did get) into it.
+    owners = lookup(set(pending))
+    new_ids = {c.pk for c in customers}
+    winners: dict[int, int] = {}
+    for key, intended in pending.items():
+        owner = owners.get(key)
+        if intended in new_ids and owner is not None and owner != intended:
+            winners.setdefault(intended, owner)
+    if winners:
+        for loser, winner in winners.items():
+            CustomerIdentity.objects.filter(customer_id=loser).update(customer_id=winner)
+        Customer.objects.filter(pk__in=list(winners)).delete()
+        result = [(winners[cid], False) if cid in winners else (cid, created) for cid, created in result]
+    return result

@@ -1,0 +1,299 @@
+"""Field mapping: which column becomes which field, with type coercion, defaults and constants.
+
+A mapping is plain JSON saved on the data source and copied onto every run::
+
+    {"fields": [
+        {"field": "external_id", "column": "CustomerID", "type": "id", "required": true},
+        {"field": "occurred_at", "column": "InvoiceDate", "type": "datetime"},
+        {"field": "kind", "column": "InvoiceNo", "prefix_map": {"C": "order.cancelled"},
+         "otherwise": "order.placed"},
+        {"field": "payload.amount", "columns": ["Quantity", "UnitPrice"], "combine": "multiply",
+         "type": "decimal"},
+        {"field": "title", "template": "Order {InvoiceNo}: {Description}"},
+        {"field": "department", "constant": "sales"}
+    ]}
+
+Entry keys: ``column`` (or ``columns`` + ``combine`` "multiply"/"join", or ``template`` with
+{Column} placeholders, or ``constant``), ``type`` (see :data:`TYPES`; the target field's type when
+absent), ``default`` (used when the cell is empty), ``required``, ``prefix_map`` + ``otherwise``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from customer360.text import normalise_email, normalise_phone
+
+TYPES = {
+    "text": gettext_lazy("Text"),
+    "id": gettext_lazy("Identifier"),
+    "int": gettext_lazy("Whole number"),
+    "decimal": gettext_lazy("Decimal (1.234,56 or 1,234.56)"),
+    "date": gettext_lazy("Date (YYYY-MM-DD or DD.MM.YYYY)"),
+    "datetime": gettext_lazy("Date and time"),
+    "bool": gettext_lazy("Yes/no (ja/nein, yes/no, 1/0)"),
+    "email": gettext_lazy("E-mail"),
+    "phone": gettext_lazy("Phone (to E.164)"),
+}
+
+_TRUE = {"ja", "j", "yes", "y", "true", "wahr", "1", "x", "on"}
+_FALSE = {"nein", "n", "no", "false", "falsch", "0", "off", "-"}
+_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d.%m.%y", "%d/%m/%Y", "%Y/%m/%d", "%Y%m%d")
+_DATETIME_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+)
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+_INTEGER_FLOAT = re.compile(r"^(-?\d+)\.0+$")
+
+
+class CoercionError(ValueError):
+    """A value that does not fit the type; the message names what was expected."""
+
+
+def to_decimal(value: str) -> Decimal:
+    """ "1.234,56", "1,234.56", "12,5", "€ 3.50" and "-3" as Decimal; a lone comma is a decimal comma."""
+    text = re.sub(r"[\s\u00a0'€$£]", "", value)
+    if "," in text and "." in text:
+        decimal_sep = "," if text.rfind(",") > text.rfind(".") else "."
+        thousands = "." if decimal_sep == "," else ","
+        text = text.replace(thousands, "").replace(decimal_sep, ".")
+    elif "," in text:
+        if text.count(",") > 1:
+            raise CoercionError(_("is not a decimal number"))
+        text = text.replace(",", ".")
+    elif text.count(".") > 1:
+        text = text.replace(".", "")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise CoercionError(_("is not a decimal number")) from None
+    if not number.is_finite():
+        raise CoercionError(_("is not a decimal number"))
+    return number
+
+
+def to_date(value: str) -> date:
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    try:
+        return to_datetime(value).date()
+    except CoercionError:
+        raise CoercionError(_("is not a date (expected YYYY-MM-DD or DD.MM.YYYY)")) from None
+
+
+def to_datetime(value: str) -> datetime:
+    parsed = None
+    if value[:4].isdigit():
+        try:  # the common ISO case, fast in C
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+    for fmt in () if parsed else _DATETIME_FORMATS:
+        try:
+            parsed = datetime.strptime(value, fmt)
+            break
+        except ValueError:
+            continue
+    if parsed is None:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            for fmt in _DATE_FORMATS:
+                try:
+                    parsed = datetime.strptime(value, fmt)
+                    break
+                except ValueError:
+                    continue
+    if parsed is None:
+        raise CoercionError(_("is not a date and time (expected YYYY-MM-DD HH:MM or DD.MM.YYYY HH:MM)"))
+    if parsed.tzinfo is None:
+        # Naive times in a file mean the company's own time zone (zoneinfo resolves DST).
+        parsed = parsed.replace(tzinfo=timezone.get_default_timezone())
+    return parsed
+
+
+def to_bool(value: str) -> bool:
+    folded = value.strip().lower()
+    if folded in _TRUE:
+        return True
+    if folded in _FALSE:
+        return False
+    raise CoercionError(_("is not yes/no (ja/nein, yes/no, true/false, 1/0)"))
+
+
+def coerce(value: str, type_name: str, *, region: str = "AT"):
+    """Convert a non-empty text cell to ``type_name``; raise :class:`CoercionError`."""
+    value = value.strip()
+    if type_name in ("text", ""):
+        return value
+    if type_name == "id":
+        match = _INTEGER_FLOAT.match(value)  # spreadsheets turn 17850 into "17850.0"
+        return match.group(1) if match else value
+    if type_name == "decimal":
+        return to_decimal(value)
+    if type_name == "int":
+        number = to_decimal(value)
+        if number != number.to_integral_value():
+            raise CoercionError(_("is not a whole number"))
+        return int(number)
+    if type_name == "date":
+        return to_date(value)
+    if type_name == "datetime":
+        return to_datetime(value)
+    if type_name == "bool":
+        return to_bool(value)
+    if type_name == "email":
+        email = normalise_email(value)
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise CoercionError(_("is not an e-mail address")) from None
+        return email
+    if type_name == "phone":
+        phone = normalise_phone(value, region)
+        if not phone:
+            raise CoercionError(_("is not a phone number"))
+        return phone
+    raise CoercionError(_("has an unknown type %(type)s") % {"type": type_name})
+
+
+@dataclass(frozen=True)
+class RowError:
+    """Why one cell of one row was refused: the column, the value and the reason."""
+
+    column: str
+    value: str
+    message: str
+
+    def __str__(self) -> str:
+        return _('Column "%(column)s": "%(value)s" %(message)s') % {
+            "column": self.column,
+            "value": self.value[:80],
+            "message": self.message,
+        }
+
+
+def _raw_value(entry: dict, record: dict[str, str]) -> tuple[str, str]:
+    """``(column label for errors, raw text)`` of one mapping entry for one record."""
+    if "constant" in entry:
+        return entry.get("field", ""), str(entry["constant"])
+    if entry.get("template"):
+        template = entry["template"]
+        text = _PLACEHOLDER.sub(lambda m: str(record.get(m.group(1), "") or "").strip(), template)
+        return template, text
+    if entry.get("columns"):
+        columns = entry["columns"]
+        values = [str(record.get(c, "") or "").strip() for c in columns]
+        label = " × ".join(columns) if entry.get("combine") == "multiply" else " + ".join(columns)
+        if entry.get("combine") == "multiply":
+            if any(not v for v in values):
+                return label, ""
+            product = Decimal(1)
+            for column, value in zip(columns, values, strict=True):
+                try:
+                    product *= to_decimal(value)
+                except CoercionError as exc:
+                    raise _CellError(RowError(column, value, str(exc))) from None
+            return label, str(product)
+        return label, " ".join(v for v in values if v)
+    column = entry.get("column", "")
+    value = record.get(column)
+    return column, "" if value is None else str(value)
+
+
+class _CellError(Exception):
+    def __init__(self, error: RowError):
+        self.error = error
+
+
+def apply_mapping(
+    record: dict[str, str], entries: list[dict], field_types: dict[str, str], *, region: str = "AT"
+) -> tuple[dict, list[RowError]]:
+    """Map one record to ``{field: value}``; ``payload.x``/``attributes.x`` become nested dicts.
+
+    Returns the values and the errors; a row with errors must not be written.
+    """
+    values: dict = {}
+    errors: list[RowError] = []
+    for entry in entries:
+        name = entry.get("field", "")
+        if not name:
+            continue
+        try:
+            label, raw = _raw_value(entry, record)
+        except _CellError as exc:
+            errors.append(exc.error)
+            continue
+        raw = raw.strip()
+        prefix_map = entry.get("prefix_map") or {}
+        if prefix_map and raw:
+            mapped = next((v for p, v in prefix_map.items() if raw.startswith(p)), None)
+            raw = mapped if mapped is not None else str(entry.get("otherwise", raw))
+        if not raw and entry.get("default") not in (None, ""):
+            raw = str(entry["default"])
+        if not raw:
+            if entry.get("required"):
+                errors.append(RowError(label, "", _("is empty, but a value is required")))
+            continue
+        type_name = entry.get("type") or field_types.get(name, "text")
+        try:
+            value = coerce(raw, type_name, region=region)
+        except CoercionError as exc:
+            errors.append(RowError(label, raw, str(exc)))
+            continue
+        _assign(values, name, value)
+    return values, errors
+
+
+def _assign(values: dict, name: str, value) -> None:
+    if name.startswith(("payload.", "attributes.")):
+        group, key = name.split(".", 1)
+        values.setdefault(group, {})[key] = value
+    else:
+        values[name] = value
+
+
+def json_safe(value):
+    """Decimals, dates and nested dicts in a form a JSONField can store."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def suggest(header: list[str], target_fields: list) -> list[dict]:
+    """A first mapping: columns whose folded name matches a field (or its label) are mapped."""
+    from customer360.text import fold
+
+    def key(text: str) -> str:
+        return re.sub(r"[^a-z0-9]", "", fold(str(text)))
+
+    by_key = {}
+    for target_field in target_fields:
+        for alias in (target_field.name, target_field.label, *target_field.aliases):
+            by_key.setdefault(key(alias), target_field.name)
+    entries = []
+    for column in header:
+        name = by_key.get(key(column))
+        entries.append({"column": column, "field": name or "", "type": ""})
+    return entries

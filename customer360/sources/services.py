@@ -1,0 +1,404 @@
+"""Workflows of data sources: tokens and secrets, uploads, previews, import runs, bulk ingestion.
+
+Every write goes through ``customer360.timeline`` (events) and ``sources.identity`` (customers and
+their identifiers); both are idempotent, so a rerun or a retried request changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import logging
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, OperationalError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from customer360.models import Channel, DataSource
+from customer360.sources.mapping import RowError, apply_mapping
+from customer360.sources.models import ImportRun, WebhookDelivery
+from customer360.sources.reading import NotATable, Table, neutralise, read_table
+from customer360.sources.targets import (
+    ImportContext,
+    ImportTarget,
+    PreparedRow,
+    RowResult,
+    import_targets,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_BATCH = 2000
+API_MAX_RECORDS = 10_000
+WEBHOOK_TOLERANCE_SECONDS = 300
+PREVIEW_ROWS = 20
+
+
+def max_upload_bytes() -> int:
+    return int(getattr(settings, "C360_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES))
+
+
+def batch_size() -> int:
+    return int(getattr(settings, "C360_IMPORT_BATCH_SIZE", DEFAULT_BATCH))
+
+
+# --- Tokens and secrets -----------------------------------------------------------------------
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def source_issue_token(*, source: DataSource) -> str:
+    """A new REST token for ``source``; only its SHA-256 is stored, so show the return value once.
+
+    Issuing a new token revokes the previous one.
+    """
+    token = f"c360_{secrets.token_urlsafe(32)}"
+    source.token_hash = hash_token(token)
+    source.token_hint = token[:9]
+    source.token_created_at = timezone.now()
+    source.save(update_fields=["token_hash", "token_hint", "token_created_at"])
+    return token
+
+
+def source_revoke_token(*, source: DataSource) -> None:
+    """The source's token stops working at once."""
+    source.token_hash = ""
+    source.token_hint = ""
+    source.token_created_at = None
+    source.save(update_fields=["token_hash", "token_hint", "token_created_at"])
+
+
+def source_for_token(token: str) -> DataSource | None:
+    if not token:
+        return None
+    return DataSource.objects.filter(token_hash=hash_token(token), is_active=True).first()
+
+
+def source_issue_webhook_secret(*, source: DataSource) -> str:
+    """A new HMAC secret. It is kept as is (verifying needs it) but shown only this once."""
+    secret = secrets.token_hex(32)
+    source.webhook_secret = secret
+    source.save(update_fields=["webhook_secret"])
+    return secret
+
+
+def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """Hex HMAC-SHA256 over ``"<timestamp>.<raw body>"`` (what senders must compute)."""
+    message = timestamp.encode() + b"." + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+class WebhookRejected(Exception):
+    def __init__(self, message: str, status: int = 401):
+        super().__init__(message)
+        self.status = status
+
+
+def webhook_accept(*, source: DataSource | None, timestamp: str, signature: str, body: bytes) -> None:
+    """Verify a webhook call and remember it; raise :class:`WebhookRejected` otherwise.
+
+    Order matters: the signature is checked before anything is stored, and the replay guard is a
+    unique row, so two deliveries of one signed request cannot both pass.
+    """
+    if source is None or not source.is_active or not source.webhook_secret:
+        raise WebhookRejected(_("Unknown or inactive webhook source."))
+    try:
+        sent_at = int(timestamp)
+    except (TypeError, ValueError):
+        raise WebhookRejected(_("Missing or malformed X-C360-Timestamp header.")) from None
+    if abs(time.time() - sent_at) > WEBHOOK_TOLERANCE_SECONDS:
+        raise WebhookRejected(_("The timestamp is outside the allowed 5 minutes."))
+    signature = (signature or "").removeprefix("sha256=").strip().lower()
+    expected = webhook_signature(source.webhook_secret, timestamp, body)
+    if not signature or not hmac.compare_digest(signature, expected):
+        raise WebhookRejected(_("The signature does not match."))
+    try:
+        with transaction.atomic():
+            WebhookDelivery.objects.create(source=source, signature=signature, timestamp=sent_at)
+    except IntegrityError:
+        raise WebhookRejected(_("This request was already delivered (replay)."), status=409) from None
+    cutoff = timezone.now() - timezone.timedelta(seconds=4 * WEBHOOK_TOLERANCE_SECONDS)
+    WebhookDelivery.objects.filter(source=source, received_at__lt=cutoff).delete()
+
+
+# --- Uploads, preview, runs ---------------------------------------------------------------------
+class UploadTooLarge(ValueError):
+    pass
+
+
+def run_create(*, source: DataSource, uploaded, user=None) -> ImportRun:
+    """Store an uploaded file as a run waiting for its mapping; refuse files over the limit."""
+    limit = max_upload_bytes()
+    if uploaded.size > limit:
+        raise UploadTooLarge(
+            _("The file is %(size)s MB; the limit is %(limit)s MB.")
+            % {"size": round(uploaded.size / 1048576, 1), "limit": round(limit / 1048576, 1)}
+        )
+    run = ImportRun(
+        source=source,
+        file_name=uploaded.name[:255],
+        file_size=uploaded.size,
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+        mapping={"fields": list(source.mapping.get("fields", [])), "options": dict(source.options)},
+    )
+    run.file.save(f"run-{source.slug}-{secrets.token_hex(4)}-{uploaded.name[-80:]}", uploaded, save=False)
+    run.save()
+    return run
+
+
+def run_table(run: ImportRun, options: dict | None = None) -> Table:
+    """The run's file read as a table with the given (or saved) file options."""
+    options = options if options is not None else run.mapping.get("options", {})
+    with run.file.open("rb") as handle:
+        data = handle.read()
+    return read_table(data, encoding=options.get("encoding", ""), delimiter=options.get("delimiter", ""))
+
+
+def _target_of(source: DataSource) -> ImportTarget:
+    target = import_targets.get(source.target)
+    if target is None:
+        raise NotATable(_("The target %(target)s is not available.") % {"target": source.target})
+    return target
+
+
+@dataclass
+class PreviewRow:
+    number: int
+    record: dict
+    values: dict
+    errors: list[RowError] = field(default_factory=list)
+    cells: list = field(default_factory=list)
+
+
+def run_preview(
+    *, run: ImportRun, mapping: dict, limit: int = PREVIEW_ROWS
+) -> tuple[Table, list[PreviewRow]]:
+    """The first rows with their mapped values and errors; nothing is written."""
+    table = run_table(run, mapping.get("options", {}))
+    target = _target_of(run.source)
+    types = target.field_types()
+    region = mapping.get("options", {}).get("region", "AT")
+    rows = []
+    for number, record in table.records():
+        values, errors = apply_mapping(record, mapping.get("fields", []), types, region=region)
+        errors.extend(_required_errors(target, mapping, values))
+        rows.append(PreviewRow(number, record, values, errors))
+        if len(rows) >= limit:
+            break
+    return table, rows
+
+
+def _required_errors(target: ImportTarget, mapping: dict, values: dict) -> list[RowError]:
+    mapped = {e.get("field") for e in mapping.get("fields", [])}
+    errors = []
+    for target_field in target.fields:
+        if target_field.required and values.get(target_field.name) in (None, ""):
+            column = next(
+                (
+                    e.get("column", "")
+                    for e in mapping.get("fields", [])
+                    if e.get("field") == target_field.name
+                ),
+                "",
+            )
+            message = (
+                _("is empty, but %(field)s is required")
+                if target_field.name in mapped
+                else _("is not mapped")
+            ) % {"field": target_field.label}
+            errors.append(RowError(column or str(target_field.label), "", message))
+    return errors
+
+
+def run_start(*, run: ImportRun, mapping: dict, user=None) -> None:
+    """Save the mapping on the source (reused next time), queue the run, start the task after commit."""
+    from customer360.sources.tasks import run_import
+
+    source = run.source
+    source.mapping = {"fields": mapping.get("fields", [])}
+    source.options = mapping.get("options", {})
+    source.save(update_fields=["mapping", "options"])
+    ImportRun.objects.filter(pk=run.pk).update(
+        mapping=mapping, status=ImportRun.Status.QUEUED, error="", done=0, total=0
+    )
+    transaction.on_commit(lambda: run_import.delay(run.pk))
+
+
+def _fingerprints(table: Table) -> list[str]:
+    """A content hash per row plus its occurrence number: the same file gives the same keys,
+    and two identical lines stay two events."""
+    seen: dict[str, int] = {}
+    prints = []
+    for row in table.rows:
+        digest = hashlib.sha1("\x1f".join(row).encode(), usedforsecurity=False).hexdigest()[:20]
+        count = seen.get(digest, 0)
+        seen[digest] = count + 1
+        prints.append(f"{digest}:{count}")
+    return prints
+
+
+def _write_batch(target: ImportTarget, rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult]:
+    """One batch in one transaction; a deadlock between concurrent imports is retried."""
+    for attempt in range(4):
+        seen_before = set(ctx.seen)
+        try:
+            with transaction.atomic():
+                return target.write_rows(rows, ctx)
+        except OperationalError as exc:
+            ctx.seen = seen_before
+            if "deadlock" not in str(exc).lower() or attempt == 3:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    return []
+
+
+def run_execute(*, run: ImportRun) -> ImportRun:
+    """Import the run's file: map, write good rows in batches, keep bad rows in the error file."""
+    source = run.source
+    ImportRun.objects.filter(pk=run.pk).update(status=ImportRun.Status.RUNNING, started_at=timezone.now())
+    try:
+        table = run_table(run)
+        target = _target_of(source)
+    except NotATable as exc:
+        return _finish(run, status=ImportRun.Status.FAILED, error=str(exc))
+    ImportRun.objects.filter(pk=run.pk).update(total=len(table.rows))
+    entries = run.mapping.get("fields", [])
+    types = target.field_types()
+    region = run.mapping.get("options", {}).get("region", "AT")
+    prints = _fingerprints(table)
+    ctx = ImportContext(source=source, actor_id=run.created_by_id, channel=Channel.OTHER)
+    bad: list[tuple[int, dict, str]] = []
+    size = batch_size()
+    records = list(table.records())
+    for start in range(0, len(records), size):
+        chunk = records[start : start + size]
+        prepared: list[PreparedRow] = []
+        counts = dict.fromkeys(ImportRun.COUNTS, 0)
+        for offset, (number, record) in enumerate(chunk):
+            values, errors = apply_mapping(record, entries, types, region=region)
+            errors.extend(_required_errors(target, run.mapping, values))
+            if errors:
+                bad.append((number, record, "; ".join(str(e) for e in errors)))
+                counts["failed"] += 1
+                continue
+            prepared.append(PreparedRow(number, values, record, prints[start + offset]))
+        results = _write_batch(target, prepared, ctx) if prepared else []
+        for row, result in zip(prepared, results, strict=True):
+            counts[result.status] += 1
+            if result.status == "failed":
+                bad.append((row.number, row.record, result.reason))
+        run.add_progress(done=len(chunk), counts=counts)
+    if bad:
+        _write_error_file(run, table, bad)
+    return _finish(run, status=ImportRun.Status.DONE)
+
+
+def _finish(run: ImportRun, *, status: str, error: str = "") -> ImportRun:
+    ImportRun.objects.filter(pk=run.pk).update(status=status, error=error, finished_at=timezone.now())
+    run.refresh_from_db()
+    logger.info("import run %s finished: %s %s", run.pk, status, run.counts)
+    return run
+
+
+def _write_error_file(run: ImportRun, table: Table, bad: list[tuple[int, dict, str]]) -> None:
+    """The refused rows as CSV (original columns + row number + reason), formulas neutralised.
+
+    Fix the rows and upload the file again: the extra columns are ignored by the mapping.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=table.delimiter or ";")
+    writer.writerow([*map(neutralise, table.header), "c360_row", "c360_errors"])
+    for number, record, reason in sorted(bad, key=lambda item: item[0]):
+        writer.writerow([*(neutralise(record.get(c, "")) for c in table.header), number, neutralise(reason)])
+    content = ContentFile(("\ufeff" + buffer.getvalue()).encode("utf-8"))
+    run.error_file.save(f"errors-run-{run.pk}.csv", content, save=False)
+    ImportRun.objects.filter(pk=run.pk).update(error_file=run.error_file.name)
+
+
+# --- Bulk ingestion (REST push and webhooks) ---------------------------------------------------
+API_STATUS = {
+    "created": "accepted",
+    "updated": "accepted",
+    "unchanged": "duplicate",
+    "duplicate": "duplicate",
+    "failed": "rejected",
+}
+
+
+def _flatten(record: dict) -> tuple[dict[str, str], dict, dict, list[str]]:
+    """Plain fields as text for coercion; payload and attributes kept as JSON values."""
+    flat: dict[str, str] = {}
+    unknown: list[str] = []
+    payload = record.get("payload") or {}
+    attributes = record.get("attributes") or {}
+    for key, value in record.items():
+        if key in ("payload", "attributes"):
+            continue
+        if isinstance(value, dict | list):
+            unknown.append(key)
+            continue
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        flat[key] = "" if value is None else str(value)
+    return flat, payload, attributes, unknown
+
+
+def records_ingest(*, source: DataSource, records: Iterable, channel: str = Channel.API) -> list[dict]:
+    """Write API/webhook records (dicts named by the target's fields); one result per record.
+
+    Idempotent by (source, external id): the target's id field is required. Good records commit
+    in batches through the same bulk write path as file imports.
+    """
+    target = _target_of(source)
+    names = target.field_names()
+    types = target.field_types()
+    results: list[dict] = []
+    prepared: list[PreparedRow] = []
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            results.append({"index": index, "status": "rejected", "reason": _("A record must be an object.")})
+            continue
+        flat, payload, attributes, unknown = _flatten(record)
+        unknown += [k for k in flat if k not in names]
+        if not isinstance(payload, dict) or not isinstance(attributes, dict):
+            unknown.append("payload" if not isinstance(payload, dict) else "attributes")
+        if unknown:
+            reason = _("Unknown field(s): %(fields)s") % {"fields": ", ".join(sorted(unknown))}
+            results.append({"index": index, "status": "rejected", "reason": reason})
+            continue
+        entries = [{"field": k, "column": k} for k in flat]
+        values, errors = apply_mapping(flat, entries, types)
+        missing = [f.name for f in target.fields if f.required and values.get(f.name) in (None, "")]
+        if not values.get(target.api_id_field):
+            missing.append(target.api_id_field)
+        if missing:
+            errors.append(RowError(", ".join(missing), "", _("is required")))
+        if errors:
+            results.append({"index": index, "status": "rejected", "reason": "; ".join(map(str, errors))})
+            continue
+        if payload:
+            values["payload"] = payload
+        if attributes:
+            values["attributes"] = attributes
+        results.append({"index": index, "status": "pending", "reason": ""})
+        prepared.append(PreparedRow(index, values, flat))
+    ctx = ImportContext(source=source, channel=channel)
+    size = batch_size() * 5
+    for start in range(0, len(prepared), size):
+        chunk = prepared[start : start + size]
+        for row, result in zip(chunk, _write_batch(target, chunk, ctx), strict=True):
+            results[row.number] = {
+                "index": row.number,
+                "status": API_STATUS[result.status],
+                "reason": result.reason,
+            }
+    return results

@@ -1,0 +1,338 @@
+"""What imported rows become: a registry of import targets.
+
+The core ships "customers" (with attributes) and "events" (timeline events of the source's
+department). Department apps add their records without the core importing them, e.g. in
+``billing/panels.py``::
+
+    from customer360.sources.targets import ImportTarget, RowResult, TargetField, import_targets
+
+    def write_invoices(rows, ctx):        # rows: list[PreparedRow]; ctx: ImportContext
+        ids = identity.resolve([r.values for r in rows], source_slug=ctx.source.slug)
+        ...                                # bulk-create invoices + timeline.record_many(...)
+        return [RowResult("created") for _ in rows]
+
+    import_targets.register(ImportTarget(
+        key="billing.invoice", label=_("Invoices"), department="accounting",
+        fields=(*CUSTOMER_TARGET_FIELDS, TargetField("number", _("Invoice number"), required=True), ...),
+        write_rows=write_invoices,
+    ))
+
+``write_rows`` runs inside the batch's transaction and returns one :class:`RowResult` per row,
+in order. It must be idempotent (a rerun of the same file changes nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.contrib.contenttypes.models import ContentType
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from customer360 import timeline
+from customer360.models import Channel, Customer, Department, Direction, TimelineEvent
+from customer360.sources import identity
+from customer360.sources.mapping import json_safe
+
+
+@dataclass(frozen=True)
+class TargetField:
+    """A field an import can fill; ``type`` is the default coercion (see mapping.TYPES)."""
+
+    name: str
+    label: str
+    type: str = "text"
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass
+class PreparedRow:
+    """One mapped row: where it came from, its values, and a stable fingerprint of its content."""
+
+    number: int
+    values: dict
+    record: dict
+    fingerprint: str = ""
+
+
+@dataclass
+class RowResult:
+    """created | updated | unchanged | duplicate | failed (with the reason)."""
+
+    status: str
+    reason: str = ""
+    customer_id: int | None = None
+
+
+@dataclass
+class ImportContext:
+    """What a target needs besides the rows; ``seen`` remembers keys across the batches of a run."""
+
+    source: object
+    actor_id: int | None = None
+    channel: str = Channel.OTHER
+    seen: set = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class ImportTarget:
+    key: str
+    label: str
+    fields: tuple[TargetField, ...]
+    write_rows: Callable[[list[PreparedRow], ImportContext], list[RowResult]]
+    department: str = ""
+    order: int = 100
+    #: field that carries the record's external id in the REST API (idempotency per source)
+    api_id_field: str = "external_id"
+
+    def field_types(self) -> dict[str, str]:
+        return {f.name: f.type for f in self.fields}
+
+    def field_names(self) -> set[str]:
+        return {f.name for f in self.fields}
+
+
+class _Targets:
+    def __init__(self) -> None:
+        self.items: dict[str, ImportTarget] = {}
+
+    def register(self, target: ImportTarget) -> None:
+        self.items[target.key] = target
+
+    def get(self, key: str) -> ImportTarget | None:
+        return self.items.get(key)
+
+    def all(self) -> list[ImportTarget]:
+        return sorted(self.items.values(), key=lambda t: (t.order, t.key))
+
+    def choices(self) -> list[tuple[str, str]]:
+        return [(t.key, t.label) for t in self.all()]
+
+
+import_targets = _Targets()
+
+CUSTOMER_TARGET_FIELDS: tuple[TargetField, ...] = (
+    TargetField(
+        "external_id",
+        gettext_lazy("External id"),
+        "id",
+        aliases=("id", "customer id", "customerid", "kundennummer", "kdnr"),
+    ),
+    TargetField("email", gettext_lazy("E-mail"), "email", aliases=("e-mail", "mail", "email address")),
+    TargetField(
+        "phone", gettext_lazy("Phone"), "phone", aliases=("telefon", "tel", "mobile", "phone number")
+    ),
+    TargetField("first_name", gettext_lazy("First name"), aliases=("vorname", "firstname", "given name")),
+    TargetField("last_name", gettext_lazy("Last name"), aliases=("nachname", "lastname", "surname", "name")),
+    TargetField("company", gettext_lazy("Company"), aliases=("firma", "organisation", "organization")),
+    TargetField("street", gettext_lazy("Street"), aliases=("strasse", "straße", "address", "adresse")),
+    TargetField("postcode", gettext_lazy("Postcode"), aliases=("plz", "zip", "postal code", "postleitzahl")),
+    TargetField("city", gettext_lazy("City"), aliases=("ort", "stadt", "town")),
+    TargetField("country", gettext_lazy("Country (ISO code)"), aliases=("land",)),
+    TargetField(
+        "birth_date", gettext_lazy("Birth date"), "date", aliases=("geburtsdatum", "birthday", "dob")
+    ),
+    TargetField("preferred_language", gettext_lazy("Language"), aliases=("sprache",)),
+    TargetField("lifecycle", gettext_lazy("Lifecycle")),
+)
+
+EVENT_TARGET_FIELDS: tuple[TargetField, ...] = (
+    TargetField("event_id", gettext_lazy("Event id"), "id", aliases=("event", "eventid")),
+    TargetField(
+        "occurred_at", gettext_lazy("Occurred at"), "datetime", aliases=("date", "datum", "timestamp")
+    ),
+    TargetField("kind", gettext_lazy("Event kind"), required=True, aliases=("type", "art")),
+    TargetField("title", gettext_lazy("Title"), aliases=("titel", "subject", "betreff")),
+    TargetField("summary", gettext_lazy("Summary"), aliases=("text", "description", "beschreibung")),
+    TargetField("channel", gettext_lazy("Channel"), aliases=("kanal",)),
+    TargetField("direction", gettext_lazy("Direction"), aliases=("richtung",)),
+    TargetField("department", gettext_lazy("Department"), aliases=("abteilung",)),
+)
+
+
+def _customer_changes(customer: Customer, values: dict) -> list[str]:
+    """Apply incoming values to an existing customer; return the names of changed fields."""
+    changed = []
+    for name in identity.CUSTOMER_FIELDS:
+        value = values.get(name)
+        if value in (None, "") or getattr(customer, name) == value:
+            continue
+        setattr(customer, name, value)
+        changed.append(name)
+    incoming = json_safe(values.get("attributes") or {})
+    if incoming and any(customer.attributes.get(k) != v for k, v in incoming.items()):
+        customer.attributes = {**customer.attributes, **incoming}
+        changed.append("attributes")
+    if changed:
+        customer.search_key = customer.build_search_key()
+        changed.append("search_key")
+    return changed
+
+
+def write_customers(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult]:
+    """Customers with their attributes: new ones are created, known ones updated in place."""
+    results: list[RowResult | None] = [None] * len(rows)
+    todo: list[int] = []
+    for index, row in enumerate(rows):
+        keys = identity.identity_keys(row.values, ctx.source.slug)
+        if not keys:
+            results[index] = RowResult(
+                "failed", _("No customer identifier: map an external id, e-mail or phone column.")
+            )
+        elif keys[0] in ctx.seen:
+            results[index] = RowResult("duplicate", _("The same customer appears earlier in this file."))
+        else:
+            ctx.seen.add(keys[0])
+            todo.append(index)
+    values = [
+        {**rows[i].values, "attributes": json_safe(rows[i].values.get("attributes") or {})} for i in todo
+    ]
+    resolved = identity.resolve(values, source_slug=ctx.source.slug)
+    existing_ids = {cid for cid, created in resolved if not created and cid}
+    existing = Customer.objects.in_bulk(list(existing_ids))
+    to_update: dict[int, Customer] = {}
+    update_fields: set[str] = set()
+    new_ids: list[int] = []
+    for position, (index, (customer_id, created)) in enumerate(zip(todo, resolved, strict=True)):
+        if created:
+            results[index] = RowResult("created", customer_id=customer_id)
+            if customer_id not in new_ids:
+                new_ids.append(customer_id)
+            continue
+        customer = to_update.get(customer_id) or existing.get(customer_id)
+        changed = _customer_changes(customer, values[position]) if customer else []
+        if changed:
+            to_update[customer_id] = customer
+            update_fields.update(changed)
+        results[index] = RowResult("updated" if changed else "unchanged", customer_id=customer_id)
+    if to_update:
+        Customer.objects.bulk_update(list(to_update.values()), sorted(update_fields), batch_size=1000)
+    if new_ids:
+        timeline.record_many(
+            (
+                timeline.EventData(
+                    customer_id=cid,
+                    department=ctx.source.department,
+                    kind="customer.created",
+                    title=_("Customer imported from %(source)s") % {"source": ctx.source.name},
+                    idempotency_key=timeline.idempotency_key("customer.created", cid),
+                    channel=ctx.channel,
+                    direction=Direction.INBOUND,
+                    actor_id=ctx.actor_id,
+                    actor_label=ctx.source.name[:120],
+                    source_url=f"/customers/{cid}/",
+                )
+                for cid in new_ids
+            ),
+            count_new=False,
+        )
+    return [r or RowResult("failed") for r in results]
+
+
+_DEPARTMENTS = set(Department.values)
+_CHANNELS = set(Channel.values)
+_DIRECTIONS = set(Direction.values)
+
+
+def _event_problem(values: dict, department: str) -> str:
+    for name, allowed in (("department", _DEPARTMENTS), ("channel", _CHANNELS), ("direction", _DIRECTIONS)):
+        value = values.get(name)
+        if value and value not in allowed:
+            return _('Field "%(field)s": "%(value)s" is not one of %(allowed)s') % {
+                "field": name,
+                "value": value,
+                "allowed": ", ".join(sorted(allowed)),
+            }
+    if len(str(values.get("kind", ""))) > 60:
+        return _('Field "kind": longer than 60 characters')
+    if department not in _DEPARTMENTS:
+        return _("The data source has no valid department.")
+    return ""
+
+
+def write_events(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult]:
+    """Timeline events of the source's department, one per row, idempotent by
+    ``<source slug>:<event id>`` (or the row's content fingerprint when no event id is mapped)."""
+    source = ctx.source
+    results: list[RowResult | None] = [None] * len(rows)
+    candidates: list[tuple[int, str]] = []
+    for index, row in enumerate(rows):
+        problem = _event_problem(row.values, row.values.get("department") or source.department)
+        if problem:
+            results[index] = RowResult("failed", problem)
+            continue
+        if not identity.identity_keys(row.values, source.slug):
+            results[index] = RowResult(
+                "failed", _("No customer identifier: map an external id, e-mail or phone column.")
+            )
+            continue
+        suffix = row.values.get("event_id") or f"row:{row.fingerprint}"
+        key = timeline.idempotency_key(source.slug, suffix)
+        if key in ctx.seen:
+            results[index] = RowResult("duplicate", _("The same event appears earlier in this file."))
+            continue
+        ctx.seen.add(key)
+        candidates.append((index, key))
+
+    existing = set(
+        TimelineEvent.objects.filter(idempotency_key__in=[key for _index, key in candidates]).values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    fresh = [(i, k) for i, k in candidates if k not in existing]
+    for index, key in candidates:
+        if key in existing:
+            results[index] = RowResult("unchanged")
+    resolved = identity.resolve([rows[i].values for i, _key in fresh], source_slug=source.slug)
+    source_type_id = ContentType.objects.get_for_model(type(source)).id
+    events = []
+    for (index, key), (customer_id, _created) in zip(fresh, resolved, strict=True):
+        values = rows[index].values
+        kind = values["kind"]
+        payload = json_safe(values.get("payload") or {})
+        events.append(
+            timeline.EventData(
+                customer_id=customer_id,
+                department=values.get("department") or source.department,
+                kind=kind,
+                title=str(values.get("title") or kind)[:300],
+                summary=values.get("summary", ""),
+                idempotency_key=key,
+                occurred_at=values.get("occurred_at"),
+                channel=values.get("channel") or ctx.channel,
+                direction=values.get("direction") or Direction.INBOUND,
+                actor_id=ctx.actor_id,
+                actor_label=source.name[:120],
+                source_type_id=source_type_id,
+                source_id=str(source.pk),
+                payload=payload,
+            )
+        )
+        results[index] = RowResult("created", customer_id=customer_id)
+    # Sorted by key so that concurrent imports lock unique-index entries in the same order.
+    events.sort(key=lambda e: e.idempotency_key)
+    timeline.record_many(events, count_new=False)
+    return [r or RowResult("failed") for r in results]
+
+
+import_targets.register(
+    ImportTarget(
+        key="customers",
+        label=gettext_lazy("Customers (with attributes)"),
+        fields=CUSTOMER_TARGET_FIELDS,
+        write_rows=write_customers,
+        order=10,
+    )
+)
+import_targets.register(
+    ImportTarget(
+        key="events",
+        label=gettext_lazy("Timeline events of the source's department"),
+        fields=(*EVENT_TARGET_FIELDS, *CUSTOMER_TARGET_FIELDS),
+        write_rows=write_events,
+        order=20,
+        api_id_field="event_id",
+    )
+)

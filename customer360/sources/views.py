@@ -1,0 +1,388 @@
+"""Screens of data sources: sources, uploads, mapping with preview, runs, duplicates, merges."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from customer360.models import Customer, DataSource
+from customer360.sources import services
+from customer360.sources.forms import (
+    CONSTANT_SLOTS,
+    DataSourceForm,
+    UploadForm,
+    column_rows,
+    field_options,
+    mapping_from_post,
+)
+from customer360.sources.mapping import TYPES, suggest
+from customer360.sources.merging import MERGE_FIELDS, customer_merge, merge_undo
+from customer360.sources.models import CustomerMerge, DuplicateCandidate, ImportRun
+from customer360.sources.reading import DELIMITERS, NotATable
+from customer360.sources.targets import import_targets
+
+_SECRET_SESSION_KEY = "c360_sources_secret_once"
+
+
+def _require(request: HttpRequest, perm: str, what: str) -> None:
+    if not request.user.has_perm(perm):
+        raise PermissionDenied(
+            _("You need the permission “%(what)s” (%(perm)s).") % {"what": what, "perm": perm}
+        )
+
+
+def _may_view(request):
+    _require(request, "customer360.view_datasource", _("view data sources"))
+
+
+def _may_change(request):
+    _require(request, "customer360.change_datasource", _("change data sources"))
+
+
+def source_list(request: HttpRequest) -> HttpResponse:
+    _may_view(request)
+    sources = DataSource.objects.exclude(kind=DataSource.Kind.DEMO).order_by("name")
+    latest = {}
+    for run in ImportRun.objects.filter(source__in=sources).order_by("source_id", "-created_at", "-id"):
+        latest.setdefault(run.source_id, run)
+    rows = [{"source": s, "latest": latest.get(s.pk)} for s in sources]
+    open_duplicates = DuplicateCandidate.objects.filter(status=DuplicateCandidate.Status.OPEN).count()
+    return render(request, "sources/source_list.html", {"rows": rows, "open_duplicates": open_duplicates})
+
+
+def source_create(request: HttpRequest) -> HttpResponse:
+    _require(request, "customer360.add_datasource", _("add data sources"))
+    form = DataSourceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        source = form.save(commit=False)
+        source.created_by = request.user
+        source.save()
+        _issue_secret_for(request, source)
+        messages.success(request, _("Data source %(name)s created.") % {"name": source.name})
+        return redirect("sources:source_detail", slug=source.slug)
+    return render(request, "sources/source_form.html", {"form": form})
+
+
+def _issue_secret_for(request: HttpRequest, source: DataSource) -> None:
+    """Create the token or the webhook secret and keep it in the session for one display."""
+    if source.kind == DataSource.Kind.API:
+        request.session[_SECRET_SESSION_KEY] = {
+            "slug": source.slug,
+            "label": _("API token"),
+            "value": services.source_issue_token(source=source),
+        }
+    elif source.kind == DataSource.Kind.WEBHOOK:
+        request.session[_SECRET_SESSION_KEY] = {
+            "slug": source.slug,
+            "label": _("Webhook secret"),
+            "value": services.source_issue_webhook_secret(source=source),
+        }
+
+
+def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    _may_view(request)
+    source = get_object_or_404(DataSource, slug=slug)
+    secret = request.session.pop(_SECRET_SESSION_KEY, None)
+    if secret and secret.get("slug") != source.slug:
+        secret = None
+    runs = list(source.runs.select_related("created_by")[:20])
+    context = {
+        "source": source,
+        "secret": secret,
+        "runs": runs,
+        "upload_form": UploadForm(),
+        "target": import_targets.get(source.target),
+        "max_mb": round(services.max_upload_bytes() / 1048576, 1),
+        "api_url": request.build_absolute_uri(f"/api/sources/{source.slug}/records"),
+        "webhook_url": request.build_absolute_uri(f"/api/sources/{source.slug}/webhook"),
+        "can_change": request.user.has_perm("customer360.change_datasource"),
+    }
+    return render(request, "sources/source_detail.html", context)
+
+
+@require_POST
+def source_credentials(request: HttpRequest, slug: str) -> HttpResponse:
+    """Rotate or revoke the API token, or issue a new webhook secret."""
+    _may_change(request)
+    source = get_object_or_404(DataSource, slug=slug)
+    action = request.POST.get("action")
+    if action == "revoke":
+        services.source_revoke_token(source=source)
+        messages.success(request, _("The API token was revoked; requests with it now get 401."))
+    elif action == "rotate":
+        request.session[_SECRET_SESSION_KEY] = {
+            "slug": source.slug,
+            "label": _("API token"),
+            "value": services.source_issue_token(source=source),
+        }
+    elif action == "secret":
+        request.session[_SECRET_SESSION_KEY] = {
+            "slug": source.slug,
+            "label": _("Webhook secret"),
+            "value": services.source_issue_webhook_secret(source=source),
+        }
+    return redirect("sources:source_detail", slug=source.slug)
+
+
+def run_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    _may_change(request)
+    source = get_object_or_404(DataSource, slug=slug)
+    limit = services.max_upload_bytes()
+    too_large = _("The file is larger than the limit of %(limit)s MB. Split it or ask the administrator.") % {
+        "limit": round(limit / 1048576, 1)
+    }
+    # Refuse before Django reads the body, so a huge upload costs nothing.
+    if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 65536:
+        return render(
+            request, "sources/upload_error.html", {"source": source, "message": too_large}, status=413
+        )
+    if request.method != "POST":
+        return redirect("sources:source_detail", slug=slug)
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return render(
+            request,
+            "sources/upload_error.html",
+            {"source": source, "message": _("Choose a file to upload.")},
+            status=400,
+        )
+    try:
+        run = services.run_create(source=source, uploaded=form.cleaned_data["file"], user=request.user)
+    except services.UploadTooLarge:
+        return render(
+            request, "sources/upload_error.html", {"source": source, "message": too_large}, status=413
+        )
+    return redirect("sources:run_mapping", pk=run.pk)
+
+
+def run_mapping(request: HttpRequest, pk: int) -> HttpResponse:
+    """Map columns to fields, preview the first rows, then run."""
+    _may_change(request)
+    run = get_object_or_404(ImportRun.objects.select_related("source"), pk=pk)
+    source = run.source
+    target = import_targets.get(source.target)
+    if target is None:
+        raise Http404
+    options = run.mapping.get("options", {})
+    if request.method == "POST":
+        options = {k: request.POST.get(k, "") for k in ("delimiter", "encoding")}
+    try:
+        table = services.run_table(run, options)
+    except NotATable as exc:
+        return render(
+            request,
+            "sources/upload_error.html",
+            {"source": source, "message": str(exc), "run": run},
+            status=400,
+        )
+    mapping = run.mapping if run.mapping.get("fields") else {"fields": _suggested(table.header, target)}
+    problems: list[str] = []
+    preview = None
+    if request.method == "POST":
+        mapping, problems = mapping_from_post(request.POST, table.header, target)
+        if not problems and request.POST.get("action") == "run" and run.status == ImportRun.Status.UPLOADED:
+            with transaction.atomic():
+                services.run_start(run=run, mapping=mapping, user=request.user)
+            return redirect("sources:run_detail", pk=run.pk)
+        if not problems:
+            _table, preview = services.run_preview(run=run, mapping=mapping)
+            names = _preview_fields(mapping)
+            for row in preview:
+                row.cells = [(name, _cell(row.values, name)) for name in names]
+            ImportRun.objects.filter(pk=run.pk).update(mapping=mapping)
+    context = {
+        "run": run,
+        "source": source,
+        "target": target,
+        "table": table,
+        "columns": column_rows(
+            table.header, mapping, dict(zip(table.header, table.rows[0] if table.rows else [], strict=False))
+        ),
+        "field_options": field_options(target),
+        "types": list(TYPES.items()),
+        "delimiters": list(DELIMITERS.items()),
+        "constants": _constant_rows(mapping),
+        "advanced": json.dumps({"fields": mapping.get("fields", [])}, indent=1, ensure_ascii=False),
+        "problems": problems,
+        "preview": preview,
+        "preview_fields": _preview_fields(mapping),
+        "preview_bad": sum(1 for row in preview or [] if row.errors),
+        "options": mapping.get("options", options),
+    }
+    if request.htmx and preview is not None:
+        return render(request, "sources/_preview.html", context)
+    return render(request, "sources/run_mapping.html", context)
+
+
+def _suggested(header, target) -> list[dict]:
+    return [e for e in suggest(header, target.fields) if e["field"]]
+
+
+def _constant_rows(mapping: dict) -> list[dict]:
+    constants = [e for e in mapping.get("fields", []) if "constant" in e]
+    rows = [{"slot": i, "field": e.get("field", ""), "value": e["constant"]} for i, e in enumerate(constants)]
+    rows += [{"slot": i, "field": "", "value": ""} for i in range(len(rows), CONSTANT_SLOTS)]
+    return rows[:CONSTANT_SLOTS]
+
+
+def _cell(values: dict, name: str) -> str:
+    if "." in name:
+        group, key = name.split(".", 1)
+        value = (values.get(group) or {}).get(key, "")
+    else:
+        value = values.get(name, "")
+    return "" if value is None else str(value)
+
+
+def _preview_fields(mapping: dict) -> list[str]:
+    names = []
+    for entry in mapping.get("fields", []):
+        name = entry.get("field", "")
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _may_view(request)
+    run = get_object_or_404(ImportRun.objects.select_related("source", "created_by"), pk=pk)
+    return render(request, "sources/run_detail.html", {"run": run, "source": run.source})
+
+
+def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress partial, polled by htmx every second until the run is finished."""
+    _may_view(request)
+    run = get_object_or_404(ImportRun.objects.select_related("source"), pk=pk)
+    return render(request, "sources/_progress.html", {"run": run})
+
+
+def run_errors(request: HttpRequest, pk: int) -> FileResponse:
+    _may_view(request)
+    run = get_object_or_404(ImportRun, pk=pk)
+    if not run.error_file:
+        raise Http404
+    return FileResponse(
+        run.error_file.open("rb"),
+        as_attachment=True,
+        filename=f"errors-{run.source.slug}-run-{run.pk}.csv",
+        content_type="text/csv; charset=utf-8",
+    )
+
+
+# --- Duplicates and merges ----------------------------------------------------------------------
+def duplicate_list(request: HttpRequest) -> HttpResponse:
+    _require(request, "customer360.view_duplicatecandidate", _("view duplicate candidates"))
+    candidates = list(DuplicateCandidate.objects.filter(status=DuplicateCandidate.Status.OPEN)[:100])
+    ids = {c.customer_a_id for c in candidates} | {c.customer_b_id for c in candidates}
+    customers = Customer.objects.visible_to(request.user).in_bulk(list(ids))
+    rows = [
+        {"candidate": c, "a": customers[c.customer_a_id], "b": customers[c.customer_b_id]}
+        for c in candidates
+        if c.customer_a_id in customers and c.customer_b_id in customers
+    ]
+    merges = CustomerMerge.objects.select_related("kept", "performed_by")[:20]
+    return render(request, "sources/duplicate_list.html", {"rows": rows, "merges": merges})
+
+
+@require_POST
+def duplicate_scan(request: HttpRequest) -> HttpResponse:
+    _require(request, "customer360.add_duplicatecandidate", _("look for duplicates"))
+    from customer360.sources.tasks import find_duplicates
+
+    transaction.on_commit(lambda: find_duplicates.delay())
+    messages.info(request, _("Looking for duplicates; reload the page in a moment."))
+    return redirect("sources:duplicate_list")
+
+
+@require_POST
+def duplicate_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+    _require(request, "customer360.change_duplicatecandidate", _("decide on duplicates"))
+    DuplicateCandidate.objects.filter(pk=pk).update(
+        status=DuplicateCandidate.Status.DISMISSED, decided_by=request.user
+    )
+    return redirect("sources:duplicate_list")
+
+
+def duplicate_merge(request: HttpRequest, pk: int) -> HttpResponse:
+    """Both customers side by side; the admin picks each field, then merges."""
+    _require(request, "customer360.add_customermerge", _("merge customers"))
+    candidate = get_object_or_404(DuplicateCandidate, pk=pk, status=DuplicateCandidate.Status.OPEN)
+    visible = Customer.objects.visible_to(request.user).select_related("owner")
+    a = get_object_or_404(visible, pk=candidate.customer_a_id)
+    b = get_object_or_404(visible, pk=candidate.customer_b_id)
+    kept, other = (b, a) if request.GET.get("keep") == "b" or request.POST.get("keep") == "b" else (a, b)
+    if request.method == "POST":
+        chosen = {name: request.POST.get(f"choose_{name}", "kept") for name in MERGE_FIELDS}
+        try:
+            merge = customer_merge(
+                kept=kept, merged=other, chosen=chosen, user=request.user, candidate=candidate
+            )
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+            return redirect("sources:duplicate_list")
+        messages.success(
+            request,
+            _(
+                "Merged: %(count)s records moved to %(name)s. You can undo this under Data sources → Duplicates."
+            )
+            % {"count": merge.moved_count, "name": kept.display_name},
+        )
+        return redirect(kept.get_absolute_url())
+    fields = []
+    for name in MERGE_FIELDS:
+        field = Customer._meta.get_field(name)
+        kept_value, other_value = _display(kept, name), _display(other, name)
+        fields.append(
+            {
+                "name": name,
+                "label": field.verbose_name,
+                "kept": kept_value,
+                "other": other_value,
+                "differs": kept_value != other_value,
+                "take_other": not kept_value and bool(other_value),
+            }
+        )
+    counts = {
+        "kept": {"events": kept.events.count(), "identities": kept.identities.count()},
+        "other": {"events": other.events.count(), "identities": other.identities.count()},
+    }
+    return render(
+        request,
+        "sources/merge_form.html",
+        {
+            "candidate": candidate,
+            "kept": kept,
+            "other": other,
+            "fields": fields,
+            "counts": counts,
+            "keep": "b" if kept is b else "a",
+        },
+    )
+
+
+def _display(customer: Customer, name: str) -> str:
+    display = getattr(customer, f"get_{name}_display", None)
+    value = display() if display else getattr(customer, name)
+    return "" if value is None else str(value)
+
+
+@require_POST
+def merge_undo_view(request: HttpRequest, pk: int) -> HttpResponse:
+    _require(request, "customer360.change_customermerge", _("undo merges"))
+    merge = get_object_or_404(CustomerMerge, pk=pk)
+    try:
+        restored = merge_undo(merge=merge, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+        return redirect("sources:duplicate_list")
+    messages.success(
+        request, _("Merge undone: %(name)s is back with its records.") % {"name": restored.display_name}
+    )
+    return redirect("sources:duplicate_list")
