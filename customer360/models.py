@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -72,10 +72,9 @@ class CustomerQuerySet(models.QuerySet):
             return self
         condition = Q(pk__in=[])
         if "team" in rules:
-            team = roles.team_of(user)
-            condition |= Q(owner=user) | Q(owner__isnull=True)
-            if team:
-                condition |= Q(owner__profile__team=team)
+            # The team is read inside the same query, not in a query of its own.
+            team = StaffProfile.objects.filter(user=user).exclude(team="").values("team")[:1]
+            condition |= Q(owner=user) | Q(owner__isnull=True) | Q(owner__profile__team=Subquery(team))
         if "department" in rules:
             departments = roles.departments_of(user)
             condition |= Q(

@@ -176,6 +176,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = ["customer360.auth.PermissionBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "customer360:customer_list"
 LOGOUT_REDIRECT_URL = "login"
