@@ -1,0 +1,235 @@
+"""Billing API: the same scope and permissions as the pages; actions call the services."""
+
+from __future__ import annotations
+
+import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from billing import services, tasks
+from billing.api import serializers as s
+from billing.models import DunningLevel, DunningNotice, DunningPolicy, Invoice, Payment
+from customer360 import search
+from customer360.models import Customer
+
+
+class BillingPermissions(permissions.DjangoModelPermissions):
+    """Model permissions, reading included (Sales, Service and Marketing do not read invoices)."""
+
+    perms_map = {
+        **permissions.DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+    }
+
+
+def require(request, permission: str) -> None:
+    if not request.user.has_perm(permission):
+        raise exceptions.PermissionDenied(f"This needs the permission {permission}.")
+
+
+class InvoiceFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Invoice.Status.choices)
+    dunning_level = django_filters.NumberFilter()
+    dunning_level_min = django_filters.NumberFilter(field_name="dunning_level", lookup_expr="gte")
+    customer = django_filters.NumberFilter(field_name="customer_id")
+    overdue = django_filters.BooleanFilter(method="filter_overdue")
+    open = django_filters.BooleanFilter(method="filter_open")
+    due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lt")
+    due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte")
+    q = django_filters.CharFilter(method="filter_q", label="invoice number or customer search")
+
+    class Meta:
+        model = Invoice
+        fields = ["status", "dunning_level", "customer", "disputed"]
+
+    def filter_overdue(self, queryset, name, value):
+        overdue = Q(status__in=Invoice.OPEN_STATUSES, due_date__lt=timezone.localdate())
+        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+
+    def filter_open(self, queryset, name, value):
+        return queryset.open() if value else queryset.exclude(status__in=Invoice.OPEN_STATUSES)
+
+    def filter_q(self, queryset, name, value):
+        customers = search.filter_customers(Customer.objects.visible_to(self.request.user), value)
+        return queryset.filter(Q(number__icontains=value) | Q(customer__in=customers))
+
+
+class InvoiceViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Invoices of customers the caller may see (others: 404), lines nested. Issued invoices are
+    changed only through the actions; a draft can be edited (PUT/PATCH)."""
+
+    serializer_class = s.InvoiceSerializer
+    permission_classes = [BillingPermissions]
+    filterset_class = InvoiceFilter
+
+    def get_queryset(self):
+        return (
+            Invoice.objects.visible_to(self.request.user)
+            .select_related("customer")
+            .prefetch_related("lines")
+            .order_by("-issue_date", "-id")
+        )
+
+    def _act(self, request, serializer_class, permission: str, call):
+        require(request, permission)
+        invoice = self.get_object()
+        data = {}
+        if serializer_class is not None:
+            serializer = serializer_class(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+        try:
+            result = call(invoice, data, request.user)
+        except DjangoValidationError as exc:
+            raise s.as_drf_error(exc) from exc
+        return result
+
+    def _invoice_response(self, pk) -> Response:
+        return Response(
+            s.InvoiceSerializer(self.get_queryset().get(pk=pk), context={"request": self.request}).data
+        )
+
+    @extend_schema(request=s.RecordPaymentSerializer, responses={201: s.PaymentSerializer})
+    @action(detail=True, methods=["post"], url_path="record-payment")
+    def record_payment(self, request, pk=None):
+        payment = self._act(
+            request,
+            s.RecordPaymentSerializer,
+            "billing.add_payment",
+            lambda i, d, u: services.invoice_record_payment(invoice=i, actor=u, **d),
+        )
+        return Response(
+            s.PaymentSerializer(payment, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(request=None, responses=s.InvoiceSerializer)
+    @action(detail=True, methods=["post"])
+    def issue(self, request, pk=None):
+        invoice = self._act(
+            request,
+            None,
+            "billing.change_invoice",
+            lambda i, d, u: services.invoice_issue(invoice=i, actor=u),
+        )
+        return self._invoice_response(invoice.pk)
+
+    @extend_schema(request=s.DisputeSerializer, responses=s.InvoiceSerializer)
+    @action(detail=True, methods=["post"])
+    def dispute(self, request, pk=None):
+        invoice = self._act(
+            request, s.DisputeSerializer, "billing.change_invoice",
+            lambda i, d, u: services.invoice_dispute(invoice=i, reason=d["reason"], actor=u),
+        )  # fmt: skip
+        return self._invoice_response(invoice.pk)
+
+    @extend_schema(request=s.ResolveDisputeSerializer, responses=s.InvoiceSerializer)
+    @action(detail=True, methods=["post"], url_path="resolve-dispute")
+    def resolve_dispute(self, request, pk=None):
+        invoice = self._act(
+            request, s.ResolveDisputeSerializer, "billing.change_invoice",
+            lambda i, d, u: services.invoice_resolve_dispute(invoice=i, note=d["note"], actor=u),
+        )  # fmt: skip
+        return self._invoice_response(invoice.pk)
+
+    @extend_schema(request=s.PromiseSerializer, responses=s.InvoiceSerializer)
+    @action(detail=True, methods=["post"])
+    def promise(self, request, pk=None):
+        invoice = self._act(
+            request, s.PromiseSerializer, "billing.change_invoice",
+            lambda i, d, u: services.invoice_promise_payment(invoice=i, promised_date=d["promised_date"], note=d["note"], actor=u),
+        )  # fmt: skip
+        return self._invoice_response(invoice.pk)
+
+    @extend_schema(request=s.CancelSerializer, responses=s.InvoiceSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        invoice = self._act(
+            request, s.CancelSerializer, "billing.change_invoice",
+            lambda i, d, u: services.invoice_cancel(invoice=i, reason=d["reason"], actor=u),
+        )  # fmt: skip
+        return self._invoice_response(invoice.pk)
+
+    @extend_schema(request=s.PauseSerializer, responses=s.InvoiceSerializer)
+    @action(detail=True, methods=["post"], url_path="pause-dunning")
+    def pause_dunning(self, request, pk=None):
+        invoice = self._act(
+            request, s.PauseSerializer, "billing.manage_dunning",
+            lambda i, d, u: services.dunning_pause(invoice=i, until=d["until"], reason=d["reason"], actor=u),
+        )  # fmt: skip
+        return self._invoice_response(invoice.pk)
+
+    @extend_schema(request=None, responses=s.InvoiceSerializer)
+    @action(detail=True, methods=["post"], url_path="resume-dunning")
+    def resume_dunning(self, request, pk=None):
+        invoice = self._act(
+            request,
+            None,
+            "billing.manage_dunning",
+            lambda i, d, u: services.dunning_resume(invoice=i, actor=u),
+        )
+        return self._invoice_response(invoice.pk)
+
+    @extend_schema(request=None, responses={202: s.DunningRunSerializer})
+    @action(detail=False, methods=["post"], url_path="run-dunning")
+    def run_dunning(self, request):
+        """Queue the dunning run (the Celery task); the job's result lists notices per level."""
+        require(request, "billing.manage_dunning")
+        job = tasks.start_dunning_run(user=request.user)
+        return Response({"job": job.pk, "status": job.status}, status=status.HTTP_202_ACCEPTED)
+
+
+class PaymentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    """Payments on visible invoices; creating one books it through the service."""
+
+    serializer_class = s.PaymentSerializer
+    permission_classes = [BillingPermissions]
+    filterset_fields = ["invoice", "method"]
+
+    def get_queryset(self):
+        return (
+            Payment.objects.filter(invoice__in=Invoice.objects.visible_to(self.request.user))
+            .select_related("invoice")
+            .order_by("-received_at", "-id")
+        )
+
+
+class DunningNoticeViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.DunningNoticeSerializer
+    permission_classes = [BillingPermissions]
+    filterset_fields = ["invoice", "level", "channel"]
+
+    def get_queryset(self):
+        return (
+            DunningNotice.objects.filter(invoice__in=Invoice.objects.visible_to(self.request.user))
+            .select_related("invoice")
+            .order_by("-sent_at", "-id")
+        )
+
+
+class DunningPolicyViewSet(viewsets.ModelViewSet):
+    """Read for whoever may view the policy; writes need the model permissions (Admin)."""
+
+    serializer_class = s.DunningPolicySerializer
+    permission_classes = [BillingPermissions]
+    queryset = DunningPolicy.objects.prefetch_related("levels").order_by("id")
+
+
+class DunningLevelViewSet(viewsets.ModelViewSet):
+    serializer_class = s.DunningLevelSerializer
+    permission_classes = [BillingPermissions]
+    queryset = DunningLevel.objects.order_by("policy_id", "level")
+    filterset_fields = ["policy"]

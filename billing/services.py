@@ -1,0 +1,649 @@
+"""Billing workflows: everything that changes an invoice's state and writes the timeline.
+
+Every action locks the invoice (``select_for_update``), checks the transition, writes its own rows
+and exactly one timeline event inside one transaction, and raises ``ValidationError`` naming the
+field and the reason when the transition is not allowed, so nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from billing.models import (
+    DunningLevel,
+    DunningNotice,
+    DunningPolicy,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    format_date,
+    format_money,
+    money,
+)
+from customer360 import timeline
+from customer360.models import Channel, Customer, Department, Direction
+
+logger = logging.getLogger(__name__)
+Status = Invoice.Status
+
+
+def _english(message: str, **values) -> str:
+    """A timeline title: marked for translation, stored in English (the reader's language varies)."""
+    with translation.override("en"):
+        return _(message) % values
+
+
+def _amount(invoice: Invoice, amount: Decimal) -> str:
+    return format_money(amount, invoice.currency)
+
+
+def _locked(invoice: Invoice | int) -> Invoice:
+    pk = invoice.pk if isinstance(invoice, Invoice) else invoice
+    return Invoice.objects.select_for_update().select_related("customer").get(pk=pk)
+
+
+def _record(invoice: Invoice, *, kind: str, title: str, key: tuple, actor=None, **extra):
+    """The one timeline event of an invoice action."""
+    payload = {"invoice_id": invoice.pk, "number": invoice.number, **extra.pop("payload", {})}
+    return timeline.record(
+        customer=invoice.customer_id,
+        department=Department.ACCOUNTING,
+        kind=kind,
+        title=title,
+        idempotency_key=timeline.idempotency_key(*key),
+        actor=actor,
+        actor_label="" if actor else "Billing",
+        source=extra.pop("source", invoice),
+        payload=payload,
+        channel=extra.pop("channel", Channel.INTERNAL),
+        direction=extra.pop("direction", Direction.INTERNAL),
+        **extra,
+    )
+
+
+def _bump(invoice: Invoice) -> int:
+    invoice.revision += 1
+    return invoice.revision
+
+
+def _require_open(invoice: Invoice, action: str) -> None:
+    if not invoice.is_open:
+        raise ValidationError(
+            {
+                "status": _("Invoice %(number)s is %(status)s; only open invoices can be %(action)s.")
+                % {"number": invoice.number, "status": invoice.get_status_display().lower(), "action": action}
+            }
+        )
+
+
+# --- invoices ------------------------------------------------------------------------------------
+def _line_objects(lines: Iterable[dict]) -> list[InvoiceLine]:
+    objects = []
+    for position, data in enumerate(lines, start=1):
+        try:
+            quantity = Decimal(str(data.get("quantity", 1)))
+            unit_price = money(str(data["unit_price"]))
+            tax_rate = Decimal(str(data.get("tax_rate", "20.00")))
+        except (KeyError, InvalidOperation) as exc:
+            raise ValidationError(
+                {
+                    "lines": _("Line %(n)s: quantity, unit price and tax rate must be numbers.")
+                    % {"n": position}
+                }
+            ) from exc
+        if quantity <= 0:
+            raise ValidationError(
+                {"lines": _("Line %(n)s: the quantity must be positive.") % {"n": position}}
+            )
+        if not (0 <= tax_rate <= 100):
+            raise ValidationError(
+                {"lines": _("Line %(n)s: the tax rate must be between 0 and 100.") % {"n": position}}
+            )
+        if not str(data.get("description", "")).strip():
+            raise ValidationError({"lines": _("Line %(n)s: a description is required.") % {"n": position}})
+        objects.append(
+            InvoiceLine(
+                position=position,
+                product_code=str(data.get("product_code", ""))[:40],
+                description=str(data["description"])[:300],
+                quantity=quantity,
+                unit_price=unit_price,
+                tax_rate=tax_rate,
+            )
+        )
+    if not objects:
+        raise ValidationError({"lines": _("An invoice needs at least one line.")})
+    return objects
+
+
+@transaction.atomic
+def invoice_create(
+    *,
+    customer: Customer,
+    due_date: date,
+    lines: Iterable[dict],
+    issue_date: date | None = None,
+    number: str = "",
+    notes: str = "",
+    actor=None,
+) -> Invoice:
+    """A draft invoice with its lines; totals computed from the lines. No timeline event yet."""
+    issue_date = issue_date or timezone.localdate()
+    if due_date < issue_date:
+        raise ValidationError({"due_date": _("The due date cannot be before the issue date.")})
+    objects = _line_objects(lines)
+    number = number or Invoice.next_number(issue_date.year)
+    if Invoice.objects.filter(number=number).exists():
+        raise ValidationError({"number": _("Invoice number %(number)s is taken.") % {"number": number}})
+    invoice = Invoice(
+        customer=customer,
+        number=number,
+        issue_date=issue_date,
+        due_date=due_date,
+        notes=notes,
+        created_by=actor,
+    )
+    invoice.recalculate_totals(objects)
+    invoice.save()
+    for line in objects:
+        line.invoice = invoice
+    InvoiceLine.objects.bulk_create(objects)
+    return invoice
+
+
+@transaction.atomic
+def invoice_update_draft(
+    *,
+    invoice: Invoice,
+    due_date: date,
+    lines: Iterable[dict],
+    issue_date: date | None = None,
+    notes: str = "",
+) -> Invoice:
+    """Replace a draft's dates and lines (issued invoices are never edited, they are cancelled)."""
+    invoice = _locked(invoice)
+    if invoice.status != Status.DRAFT:
+        raise ValidationError({"status": _("Only drafts can be edited; cancel an issued invoice instead.")})
+    issue_date = issue_date or invoice.issue_date
+    if due_date < issue_date:
+        raise ValidationError({"due_date": _("The due date cannot be before the issue date.")})
+    objects = _line_objects(lines)
+    invoice.lines.all().delete()
+    for line in objects:
+        line.invoice = invoice
+    InvoiceLine.objects.bulk_create(objects)
+    invoice.issue_date, invoice.due_date, invoice.notes = issue_date, due_date, notes
+    invoice.recalculate_totals(objects)
+    invoice.save()
+    return invoice
+
+
+@transaction.atomic
+def invoice_issue(*, invoice: Invoice, actor=None) -> Invoice:
+    """Send a draft: it becomes owed (event ``invoice.issued``)."""
+    invoice = _locked(invoice)
+    if invoice.status != Status.DRAFT:
+        raise ValidationError(
+            {"status": _("Invoice %(number)s has already been issued.") % {"number": invoice.number}}
+        )
+    invoice.recalculate_totals()
+    if invoice.gross_total <= 0:
+        raise ValidationError(
+            {"lines": _("An invoice needs lines with a positive total before it is issued.")}
+        )
+    invoice.status = Status.ISSUED
+    _bump(invoice)
+    invoice.save()
+    _record(
+        invoice,
+        kind="invoice.issued",
+        title=_english(
+            "Invoice %(number)s issued: %(amount)s, due %(due)s",
+            number=invoice.number,
+            amount=_amount(invoice, invoice.gross_total),
+            due=format_date(invoice.due_date),
+        ),
+        key=("billing.invoice", invoice.pk, "issued"),
+        actor=actor,
+        channel=Channel.EMAIL,
+        direction=Direction.OUTBOUND,
+        payload={"amount": str(invoice.gross_total), "due_date": invoice.due_date.isoformat()},
+    )
+    return invoice
+
+
+@transaction.atomic
+def invoice_record_payment(
+    *,
+    invoice: Invoice,
+    amount: Decimal,
+    received_at: datetime | None = None,
+    method: str = Payment.Method.BANK_TRANSFER,
+    reference: str = "",
+    actor=None,
+) -> Payment:
+    """Book money received. A full payment settles the invoice and closes its dunning case.
+
+    One event per payment (``payment.received``); its title says when the invoice is paid in full.
+    A payment whose reference was already booked on this invoice is returned unchanged (retries).
+    """
+    invoice = _locked(invoice)
+    try:
+        amount = money(str(amount))
+    except InvalidOperation as exc:
+        raise ValidationError({"amount": _("Enter an amount such as 1240.00.")}) from exc
+    reference = (reference or "").strip()
+    if reference:
+        existing = invoice.payments.filter(reference=reference).first()
+        if existing is not None:
+            return existing
+    if invoice.status == Status.CANCELLED:
+        raise ValidationError(
+            {
+                "status": _("Invoice %(number)s is cancelled; a cancelled invoice cannot be paid.")
+                % {"number": invoice.number}
+            }
+        )
+    if invoice.status == Status.DRAFT:
+        raise ValidationError(
+            {
+                "status": _("Invoice %(number)s is a draft; issue it before booking payments.")
+                % {"number": invoice.number}
+            }
+        )
+    if amount <= 0:
+        raise ValidationError({"amount": _("The amount must be positive.")})
+    open_amount = invoice.open_amount
+    if invoice.status == Status.PAID or open_amount <= 0:
+        raise ValidationError(
+            {"amount": _("Invoice %(number)s is already paid in full.") % {"number": invoice.number}}
+        )
+    if amount > open_amount:
+        raise ValidationError(
+            {
+                "amount": _("%(amount)s is more than the open amount of %(open)s.")
+                % {"amount": _amount(invoice, amount), "open": _amount(invoice, open_amount)}
+            }
+        )
+    payment = Payment.objects.create(
+        invoice=invoice,
+        amount=amount,
+        received_at=received_at or timezone.now(),
+        method=method,
+        reference=reference,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    invoice.paid_amount = money(invoice.paid_amount + amount)
+    paid_in_full = invoice.paid_amount >= invoice.gross_total + invoice.fees_total
+    if paid_in_full:
+        invoice.status = Status.PAID
+        invoice.disputed = False  # settled: nothing left to dispute or to dun
+    elif not invoice.disputed:
+        invoice.status = invoice.settled_status()
+    _bump(invoice)
+    invoice.save()
+    if paid_in_full:
+        title = _english(
+            "Payment %(amount)s received: invoice %(number)s paid in full",
+            amount=_amount(invoice, amount),
+            number=invoice.number,
+        )
+    else:
+        title = _english(
+            "Payment %(amount)s received: invoice %(number)s, %(open)s still open",
+            amount=_amount(invoice, amount),
+            number=invoice.number,
+            open=_amount(invoice, invoice.open_amount),
+        )
+    _record(
+        invoice,
+        kind="payment.received",
+        title=title,
+        key=("billing.payment", payment.pk, "received"),
+        actor=actor,
+        occurred_at=payment.received_at,
+        direction=Direction.INBOUND,
+        channel=Channel.OTHER,
+        payload={
+            "payment_id": payment.pk,
+            "amount": str(amount),
+            "open_amount": str(invoice.open_amount),
+            "paid_in_full": paid_in_full,
+            "dunning_level": invoice.dunning_level,
+        },
+    )
+    return payment
+
+
+@transaction.atomic
+def invoice_cancel(*, invoice: Invoice, reason: str = "", actor=None) -> Invoice:
+    """Cancel an issued invoice that nothing has been paid on (event ``invoice.cancelled``)."""
+    invoice = _locked(invoice)
+    if invoice.status == Status.DRAFT:
+        raise ValidationError({"status": _("A draft is not cancelled; delete it instead.")})
+    _require_open(invoice, _("cancelled"))
+    if invoice.paid_amount > 0:
+        raise ValidationError(
+            {
+                "status": _("Invoice %(number)s has payments of %(paid)s; refund them before cancelling.")
+                % {"number": invoice.number, "paid": _amount(invoice, invoice.paid_amount)}
+            }
+        )
+    invoice.status = Status.CANCELLED
+    invoice.cancelled_reason = reason
+    revision = _bump(invoice)
+    invoice.save()
+    _record(
+        invoice,
+        kind="invoice.cancelled",
+        title=_english("Invoice %(number)s cancelled", number=invoice.number),
+        summary=reason,
+        key=("billing.invoice", invoice.pk, "cancelled", revision),
+        actor=actor,
+    )
+    return invoice
+
+
+@transaction.atomic
+def invoice_dispute(*, invoice: Invoice, reason: str, actor=None) -> Invoice:
+    """The customer contests the invoice: dunning stops until the dispute is resolved."""
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("Say what the customer disputes.")})
+    invoice = _locked(invoice)
+    _require_open(invoice, _("disputed"))
+    if invoice.disputed:
+        raise ValidationError(
+            {"status": _("Invoice %(number)s is already disputed.") % {"number": invoice.number}}
+        )
+    invoice.disputed = True
+    invoice.dispute_reason = reason.strip()
+    invoice.status = Status.DISPUTED
+    revision = _bump(invoice)
+    invoice.save()
+    _record(
+        invoice,
+        kind="invoice.disputed",
+        title=_english("Invoice %(number)s disputed: dunning stopped", number=invoice.number),
+        summary=invoice.dispute_reason,
+        key=("billing.invoice", invoice.pk, "disputed", revision),
+        actor=actor,
+        direction=Direction.INBOUND,
+    )
+    return invoice
+
+
+@transaction.atomic
+def invoice_resolve_dispute(
+    *, invoice: Invoice, note: str = "", actor=None, today: date | None = None
+) -> Invoice:
+    """End a dispute: the invoice goes back to its money-and-date status and dunning may continue."""
+    invoice = _locked(invoice)
+    if not invoice.disputed:
+        raise ValidationError(
+            {"status": _("Invoice %(number)s is not disputed.") % {"number": invoice.number}}
+        )
+    invoice.disputed = False
+    invoice.status = invoice.settled_status(today)
+    revision = _bump(invoice)
+    invoice.save()
+    _record(
+        invoice,
+        kind="invoice.dispute_resolved",
+        title=_english("Dispute about invoice %(number)s resolved", number=invoice.number),
+        summary=note,
+        key=("billing.invoice", invoice.pk, "dispute_resolved", revision),
+        actor=actor,
+    )
+    return invoice
+
+
+@transaction.atomic
+def invoice_promise_payment(
+    *, invoice: Invoice, promised_date: date, note: str = "", actor=None, today: date | None = None
+) -> Invoice:
+    """The customer promised to pay by a date: no escalation until that date has passed."""
+    today = today or timezone.localdate()
+    if promised_date is None or promised_date < today:
+        raise ValidationError({"promised_date": _("The promised date cannot be in the past.")})
+    invoice = _locked(invoice)
+    _require_open(invoice, _("promised"))
+    invoice.promise_to_pay_date = promised_date
+    revision = _bump(invoice)
+    invoice.save()
+    _record(
+        invoice,
+        kind="payment.promised",
+        title=_english(
+            "Payment of invoice %(number)s promised by %(date)s (%(amount)s)",
+            number=invoice.number,
+            date=format_date(promised_date),
+            amount=_amount(invoice, invoice.open_amount),
+        ),
+        summary=note,
+        key=("billing.invoice", invoice.pk, "promised", revision),
+        actor=actor,
+        direction=Direction.INBOUND,
+        payload={"promised_date": promised_date.isoformat(), "open_amount": str(invoice.open_amount)},
+    )
+    return invoice
+
+
+@transaction.atomic
+def dunning_pause(
+    *, invoice: Invoice, until: date | None = None, reason: str = "", actor=None, today: date | None = None
+) -> Invoice:
+    """Stop escalation of one invoice, until a date or until resumed."""
+    today = today or timezone.localdate()
+    if until is not None and until < today:
+        raise ValidationError({"until": _("The pause cannot end in the past.")})
+    invoice = _locked(invoice)
+    _require_open(invoice, _("paused"))
+    if invoice.pause_active(today) and invoice.dunning_paused_until == until:
+        return invoice  # already paused exactly so: a retry, nothing to record
+    invoice.dunning_paused, invoice.dunning_paused_until = True, until
+    revision = _bump(invoice)
+    invoice.save()
+    if until:
+        title = _english(
+            "Dunning of invoice %(number)s paused until %(date)s",
+            number=invoice.number,
+            date=format_date(until),
+        )
+    else:
+        title = _english("Dunning of invoice %(number)s paused", number=invoice.number)
+    _record(
+        invoice,
+        kind="dunning.paused",
+        title=title,
+        summary=reason,
+        key=("billing.invoice", invoice.pk, "dunning_paused", revision),
+        actor=actor,
+        payload={"until": until.isoformat() if until else None, "level": invoice.dunning_level},
+    )
+    return invoice
+
+
+@transaction.atomic
+def dunning_resume(*, invoice: Invoice, actor=None) -> Invoice:
+    """Let the dunning run escalate the invoice again."""
+    invoice = _locked(invoice)
+    if not invoice.dunning_paused:
+        raise ValidationError(
+            {"status": _("Dunning of invoice %(number)s is not paused.") % {"number": invoice.number}}
+        )
+    invoice.dunning_paused, invoice.dunning_paused_until = False, None
+    revision = _bump(invoice)
+    invoice.save()
+    _record(
+        invoice,
+        kind="dunning.resumed",
+        title=_english("Dunning of invoice %(number)s resumed", number=invoice.number),
+        key=("billing.invoice", invoice.pk, "dunning_resumed", revision),
+        actor=actor,
+        payload={"level": invoice.dunning_level},
+    )
+    return invoice
+
+
+# --- the daily dunning run -----------------------------------------------------------------------
+@dataclass
+class DunningRunResult:
+    """What one run did: invoices newly marked overdue and notices per level."""
+
+    day: date
+    marked_overdue: int = 0
+    notices: dict[int, int] = field(default_factory=dict)
+    notice_ids: list[int] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.notices.values())
+
+    def as_dict(self) -> dict:
+        return {
+            "date": self.day.isoformat(),
+            "marked_overdue": self.marked_overdue,
+            "notices": {str(k): v for k, v in sorted(self.notices.items())},
+            "total": self.total,
+        }
+
+
+def escalation_candidates(level: DunningLevel, today: date):
+    """Overdue invoices one level below ``level`` whose threshold day has come and nothing blocks."""
+    threshold = today - timedelta(days=level.days_after_due)
+    return (
+        Invoice.objects.filter(
+            status=Status.OVERDUE, dunning_level=level.level - 1, due_date__lte=threshold, disputed=False
+        )
+        .exclude(last_dunned_on=today)
+        .exclude(
+            Q(dunning_paused=True)
+            & (Q(dunning_paused_until__isnull=True) | Q(dunning_paused_until__gte=today))
+        )
+        .exclude(promise_to_pay_date__gte=today)
+    )
+
+
+def dunning_run(*, today: date | None = None) -> DunningRunResult:
+    """The daily run: mark issued invoices past due as overdue, then escalate each overdue invoice
+    by at most ONE level whose day threshold is reached. Running it twice on a day changes nothing."""
+    today = today or timezone.localdate()
+    result = DunningRunResult(day=today)
+    result.marked_overdue = Invoice.objects.filter(
+        status__in=(Status.ISSUED, Status.PARTIALLY_PAID), due_date__lt=today
+    ).update(status=Status.OVERDUE, updated_at=timezone.now())
+    policy = DunningPolicy.active()
+    if policy is None:
+        logger.warning("dunning run: no active policy")
+        return result
+    for level in policy.levels.order_by("level"):
+        ids = list(escalation_candidates(level, today).order_by("id").values_list("id", flat=True))
+        for invoice_id in ids:
+            notice = dunning_escalate(invoice_id=invoice_id, level=level, today=today)
+            if notice is not None:
+                result.notices[level.level] = result.notices.get(level.level, 0) + 1
+                result.notice_ids.append(notice.pk)
+    logger.info("dunning run %s: %s", today, result.as_dict())
+    return result
+
+
+@transaction.atomic
+def dunning_escalate(*, invoice_id: int, level: DunningLevel, today: date) -> DunningNotice | None:
+    """Raise one invoice to ``level``: notice, fee, one timeline event. ``None`` when another run
+    got there first or the invoice no longer qualifies."""
+    # The conditional update claims the escalation; a second run (or a parallel one) updates 0 rows.
+    claimed = (
+        escalation_candidates(level, today)
+        .filter(pk=invoice_id)
+        .update(
+            dunning_level=level.level,
+            last_dunned_on=today,
+            fees_total=F("fees_total") + level.fee,
+            revision=F("revision") + 1,
+            updated_at=timezone.now(),
+        )
+    )
+    if not claimed:
+        return None
+    invoice = _locked(invoice_id)
+    language = invoice.customer.preferred_language or "de"
+    # The text quotes what was owed before this fee and names the fee separately.
+    before = Invoice(
+        number=invoice.number,
+        currency=invoice.currency,
+        due_date=invoice.due_date,
+        status=invoice.status,
+        gross_total=invoice.gross_total,
+        fees_total=invoice.fees_total - level.fee,
+        paid_amount=invoice.paid_amount,
+    )
+    now = timezone.now()
+    if level.hands_over:
+        invoice.handed_over_at = now
+        invoice.save(update_fields=["handed_over_at"])
+    try:
+        with transaction.atomic():
+            notice = DunningNotice.objects.create(
+                invoice=invoice,
+                level=level.level,
+                fee=level.fee,
+                channel=level.channel,
+                language=language,
+                text=level.render(before, language),
+                open_amount=before.open_amount,
+                sent_at=now,
+            )
+    except IntegrityError:
+        # A notice for this level exists (e.g. the level was lowered by hand): undo the claim.
+        transaction.set_rollback(True)
+        return None
+    amount = _amount(invoice, invoice.open_principal)
+    if level.hands_over:
+        kind = "dunning.handed_over"
+        title = _english(
+            "Invoice %(number)s handed over to collection: level %(level)s, %(amount)s",
+            number=invoice.number,
+            level=level.level,
+            amount=amount,
+        )
+    else:
+        kind = "dunning.notice"
+        title = _english(
+            "Invoice %(number)s overdue: level %(level)s, %(amount)s",
+            number=invoice.number,
+            level=level.level,
+            amount=amount,
+        )
+    _record(
+        invoice,
+        kind=kind,
+        title=title,
+        summary=_english(
+            "%(name)s by %(channel)s, fee %(fee)s",
+            name=level.name,
+            channel=level.channel.replace("email", "e-mail"),
+            fee=_amount(invoice, level.fee),
+        ),
+        key=("billing.invoice", invoice.pk, "overdue", level.level),
+        channel=level.channel,
+        direction=Direction.OUTBOUND,
+        occurred_at=now,
+        payload={
+            "level": level.level,
+            "fee": str(level.fee),
+            "open_amount": str(invoice.open_amount),
+            "days_overdue": invoice.days_overdue(today),
+            "notice_id": notice.pk,
+        },
+    )
+    return notice
