@@ -32,6 +32,7 @@ app.conf.update(
             "task": "collab.tasks.remind_overdue_requests",
             "schedule": crontab(minute=0, hour="8-17"),
         },
+        "billing-dunning-run": {"task": "billing.tasks.run_dunning", "schedule": crontab(hour=6, minute=0)},
         "collab-send-digests": {"task": "collab.tasks.send_digests", "schedule": crontab(minute=30, hour=7)},
     },
 )

@@ -244,6 +244,9 @@ SPECTACULAR_SETTINGS = {
         "CollabSpaceKindEnum": "collab.models.Space.Kind",
         "CollabRequestKindEnum": "collab.models.DepartmentRequest.Kind",
         "CollabNotificationKindEnum": "collab.models.Notification.Kind",
+        "InvoiceStatusEnum": "billing.models.Invoice.Status",
+        "DunningChannelEnum": "billing.models.DunningChannel",
+        "PaymentMethodEnum": "billing.models.Payment.Method",
     },
 }
 
