@@ -21,6 +21,7 @@ from customer360.registry import (
     brief_sources,
     compare,
     conditions,
+    memo,
     navigation,
     panels,
 )
@@ -29,6 +30,19 @@ REVENUE_WINDOW = timedelta(days=365)
 
 
 # --- panel ---------------------------------------------------------------------------------------
+def open_invoices(customer) -> list[Invoice]:
+    """The customer's open invoices, worst first, read once per page for the panel and the brief."""
+    return memo(
+        customer,
+        "billing.open_invoices",
+        lambda: list(
+            Invoice.objects.filter(customer=customer, status__in=Invoice.OPEN_STATUSES).order_by(
+                "-dunning_level", "due_date", "id"
+            )[:20]
+        ),
+    )
+
+
 def panel_context(request, customer) -> dict:
     """Key billing facts of one customer in three queries, however many invoices there are."""
     today = timezone.localdate()
@@ -49,12 +63,7 @@ def panel_context(request, customer) -> dict:
         ).aggregate(total=Sum("amount"))["total"]
         or ZERO
     )
-    urgent = list(
-        Invoice.objects.filter(customer=customer, status__in=Invoice.OPEN_STATUSES)
-        .order_by("-dunning_level", "due_date", "id")
-        .only("id", "number", "due_date", "status", "gross_total", "fees_total", "paid_amount", "dunning_level",
-              "promise_to_pay_date", "disputed", "dunning_paused", "dunning_paused_until")[:3]
-    )  # fmt: skip
+    urgent = open_invoices(customer)[:3]
     for invoice in urgent:
         invoice.overdue_days = invoice.days_overdue(today)
     return {
@@ -219,11 +228,7 @@ for _condition in (
 def brief_items(customer, user) -> list[BriefItem]:
     """Red: the worst overdue invoice; avoid: upgrades at level 2+; info: payment promises. One query."""
     today = timezone.localdate()
-    invoices = list(
-        Invoice.objects.filter(customer=customer, status__in=Invoice.OPEN_STATUSES).order_by(
-            "-dunning_level", "due_date", "id"
-        )[:20]
-    )
+    invoices = open_invoices(customer)
     items: list[BriefItem] = []
     overdue = [i for i in invoices if i.due_date < today]
     if overdue:
