@@ -119,3 +119,12 @@ def browser():
 def screenshot_dir() -> Path:
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     return OUTPUT_DIR
+
+
+def pytest_collection_modifyitems(items):
+    """Transactional tests flush the database afterwards, which would also remove what data
+    migrations created (roles, pipelines, policies). Serialized rollback restores it for the next test."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            item.add_marker(pytest.mark.django_db(**{**marker.kwargs, "serialized_rollback": True}), append=False)
