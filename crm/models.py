@@ -160,6 +160,9 @@ class Deal(models.Model):
     stage_changes = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # Set by imports (crm.imports): the data source's slug and the deal's id there.
+    external_source = models.CharField(max_length=80, blank=True, default="", editable=False)
+    external_id = models.CharField(_("external id"), max_length=100, blank=True, default="", editable=False)
 
     objects = DealQuerySet.as_manager()
 
@@ -170,6 +173,13 @@ class Deal(models.Model):
         indexes = [
             models.Index(fields=["customer", "status"], name="crm_deal_customer"),
             models.Index(fields=["status", "stage"], name="crm_deal_status_stage"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_source", "external_id"],
+                condition=~Q(external_id=""),
+                name="crm_deal_external_id",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -380,6 +390,9 @@ class Ticket(models.Model):
     resolution_breached_at = models.DateTimeField(null=True, blank=True)
     # Counts reopenings so that solve/close/CSAT of each round get idempotency keys of their own.
     reopen_count = models.PositiveIntegerField(default=0, editable=False)
+    # Set by imports (crm.imports): the data source's slug and the ticket's id there.
+    external_source = models.CharField(max_length=80, blank=True, default="", editable=False)
+    external_id = models.CharField(_("external id"), max_length=100, blank=True, default="", editable=False)
 
     objects = TicketQuerySet.as_manager()
 
@@ -391,6 +404,13 @@ class Ticket(models.Model):
             models.Index(fields=["customer", "status"], name="crm_ticket_customer"),
             models.Index(fields=["status", "priority"], name="crm_ticket_status"),
             models.Index(fields=["category", "opened_at"], name="crm_ticket_category"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_source", "external_id"],
+                condition=~Q(external_id=""),
+                name="crm_ticket_external_id",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -370,3 +370,5 @@ def sales_brief(customer: Customer, user) -> list[BriefItem]:
 
 brief_sources.register(BriefSource(key="crm.service", items=service_brief, order=30))
 brief_sources.register(BriefSource(key="crm.sales", items=sales_brief, order=20))
+
+from crm import imports  # noqa: E402,F401  (registers import targets)

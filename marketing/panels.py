@@ -203,3 +203,5 @@ navigation.register(
 )
 brief_sources.register(BriefSource(key="marketing", items=brief_items, order=50))
 conditions.register()
+
+from marketing import imports  # noqa: E402,F401  (registers import targets)
