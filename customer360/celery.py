@@ -33,6 +33,9 @@ app.conf.update(
             "schedule": crontab(minute=0, hour="8-17"),
         },
         "billing-dunning-run": {"task": "billing.tasks.run_dunning", "schedule": crontab(hour=6, minute=0)},
+        "nba-train-nightly": {"task": "insights.tasks.train_models", "schedule": crontab(hour=2, minute=0)},
+        "nba-rescore-nightly": {"task": "insights.tasks.rescore_all", "schedule": crontab(hour=3, minute=0)},
+        "nba-expire": {"task": "insights.tasks.expire_recommendations", "schedule": crontab(minute=15)},
         "collab-send-digests": {"task": "collab.tasks.send_digests", "schedule": crontab(minute=30, hour=7)},
     },
 )

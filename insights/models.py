@@ -1,1 +1,341 @@
-"""Models of the insights app."""
+"""Next best action: the action catalogue, its rules, the contact policy, models and recommendations."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from customer360.models import Channel, Customer, Department, Job
+
+
+class Action(models.Model):
+    """Something a rep (or a department) can do for a customer, with the rules that allow it.
+
+    ``priority = propensity x value x context weight x lever``; value is fixed or taken from a
+    feature (``value_feature`` x ``value_factor``, never below ``value_fixed``).
+    """
+
+    key = models.SlugField(_("key"), max_length=60, unique=True)
+    name_en = models.CharField(_("name (English)"), max_length=120)
+    name_de = models.CharField(_("name (German)"), max_length=120)
+    description_en = models.TextField(_("description (English)"), blank=True)
+    description_de = models.TextField(_("description (German)"), blank=True)
+    talking_points_en = models.TextField(
+        _("talking points (English)"), blank=True, help_text=_("One per line.")
+    )
+    talking_points_de = models.TextField(
+        _("talking points (German)"), blank=True, help_text=_("One per line.")
+    )
+    department = models.CharField(_("owning department"), max_length=20, choices=Department.choices)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, default=Channel.PHONE)
+    is_offer = models.BooleanField(
+        _("is an offer"),
+        default=False,
+        help_text=_(
+            "Offers need the customer's consent for this channel and purpose, count against the "
+            "contact cap and are never made during an open complaint or high dunning level."
+        ),
+    )
+    purpose = models.CharField(_("consent purpose"), max_length=40, blank=True, default="offers")
+    is_no_contact = models.BooleanField(
+        _("means 'no contact now'"),
+        default=False,
+        help_text=_("Recommended when nothing else serves the customer better."),
+    )
+    value_fixed = models.FloatField(_("value (fixed)"), default=100.0)
+    value_feature = models.CharField(_("value from feature"), max_length=80, blank=True)
+    value_factor = models.FloatField(_("value factor"), default=1.0)
+    lever = models.FloatField(
+        _("business lever"), default=1.0, help_text=_("Multiplies the priority; 0 switches the action off.")
+    )
+    prior = models.FloatField(
+        _("prior propensity"), default=0.1, help_text=_("Used until the model has enough outcomes.")
+    )
+    exploration_share = models.FloatField(
+        _("exploration share"),
+        default=0.05,
+        help_text=_("Share of eligible customers who get this action tried while it has no model."),
+    )
+    min_outcomes = models.PositiveIntegerField(_("outcomes needed for a model"), default=200)
+    # Training labels from outcomes departments record, e.g. kind "call.logged", topic "term_deposit".
+    label_kind = models.CharField(_("outcome event kind"), max_length=60, blank=True)
+    label_topic = models.CharField(_("outcome event topic"), max_length=80, blank=True)
+    label_positive = models.CharField(
+        _("positive outcomes"), max_length=200, blank=True, help_text=_("Comma-separated, e.g. accepted,won")
+    )
+    success_kinds = models.CharField(
+        _("success event kinds"),
+        max_length=300,
+        blank=True,
+        help_text=_("Comma-separated event kinds that count as success after an accepted recommendation."),
+    )
+    validation = models.CharField(
+        _("validation"),
+        max_length=12,
+        choices=[("time", _("time-based hold-out")), ("stratified", _("stratified hold-out"))],
+        default="time",
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    order = models.PositiveIntegerField(default=100)
+
+    class Meta:
+        verbose_name = _("action")
+        verbose_name_plural = _("actions")
+        ordering = ["order", "key"]
+
+    def __str__(self) -> str:
+        return self.name_en
+
+    def name(self, language: str = "en") -> str:
+        return self.name_de if language.startswith("de") and self.name_de else self.name_en
+
+    def description(self, language: str = "en") -> str:
+        return (
+            self.description_de if language.startswith("de") and self.description_de else self.description_en
+        )
+
+    def talking_points(self, language: str = "en") -> list[str]:
+        text = self.talking_points_de if language.startswith("de") and self.talking_points_de else None
+        text = text or self.talking_points_en
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    @property
+    def positive_outcomes(self) -> list[str]:
+        return [p.strip() for p in self.label_positive.split(",") if p.strip()]
+
+    @property
+    def success_kind_list(self) -> list[str]:
+        return [p.strip() for p in self.success_kinds.split(",") if p.strip()]
+
+
+class ActionRule(models.Model):
+    """One declarative condition over customer features: ``field op value``.
+
+    Eligibility and applicability rules must all hold (rules sharing a non-zero "any-of group"
+    need only one of them); suitability rules multiply the context weight by ``weight`` when they hold.
+    """
+
+    class Kind(models.TextChoices):
+        ELIGIBILITY = "eligibility", _("Eligibility (must hold)")
+        APPLICABILITY = "applicability", _("Applicability (must hold)")
+        SUITABILITY = "suitability", _("Suitability (weights)")
+
+    class Op(models.TextChoices):
+        EQ = "eq", "="
+        NE = "ne", "≠"
+        GT = "gt", ">"
+        GTE = "gte", "≥"
+        LT = "lt", "<"
+        LTE = "lte", "≤"
+        IN = "in", _("is one of")
+        NOT_IN = "not_in", _("is none of")
+        TRUE = "true", _("is true")
+        FALSE = "false", _("is false")
+
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="rules")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.ELIGIBILITY)
+    field = models.CharField(
+        _("fact"),
+        max_length=120,
+        help_text=_("A feature name, or 'condition:<key>' for a registered condition."),
+    )
+    op = models.CharField(_("operator"), max_length=10, choices=Op.choices, default=Op.EQ)
+    value = models.CharField(_("value"), max_length=200, blank=True, help_text=_("Lists comma-separated."))
+    weight = models.FloatField(_("weight"), default=1.0)
+    group = models.PositiveSmallIntegerField(_("any-of group"), default=0)
+    reason_en = models.CharField(_("reason (English)"), max_length=200, blank=True)
+    reason_de = models.CharField(_("reason (German)"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("rule")
+        verbose_name_plural = _("rules")
+        ordering = ["action", "kind", "group", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.field} {self.op} {self.value}"
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "field": self.field,
+            "op": self.op,
+            "value": self.value,
+            "weight": self.weight,
+            "group": self.group,
+            "reason_en": self.reason_en,
+            "reason_de": self.reason_de,
+        }
+
+
+class ContactPolicy(models.Model):
+    """The one contact policy (a single row): caps, cool-downs, expiry and the random hold-out."""
+
+    max_offers = models.PositiveIntegerField(_("offers per customer per period"), default=2)
+    period_days = models.PositiveIntegerField(_("period (days)"), default=30)
+    cooldown_days = models.PositiveIntegerField(_("cool-down after a dismissal (days)"), default=30)
+    expiry_days = models.PositiveIntegerField(_("open recommendations expire after (days)"), default=14)
+    offer_block_dunning_level = models.PositiveSmallIntegerField(_("no offers from dunning level"), default=2)
+    holdout_share = models.FloatField(_("hold-out share"), default=0.05)
+    holdout_salt = models.CharField(_("hold-out salt"), max_length=40, default="nba-holdout-1")
+    top_n = models.PositiveSmallIntegerField(_("recommendations per customer"), default=3)
+    no_contact_days = models.PositiveSmallIntegerField(
+        _("no contact when last contact within (days)"), default=0
+    )
+
+    class Meta:
+        verbose_name = _("contact policy")
+        verbose_name_plural = _("contact policy")
+
+    def __str__(self) -> str:
+        return str(_("Contact policy"))
+
+    @classmethod
+    def current(cls) -> ContactPolicy:
+        policy = cls.objects.order_by("pk").first()
+        return policy or cls.objects.create()
+
+
+class ModelVersion(models.Model):
+    """A trained propensity model of one action, stored as a joblib file with its metrics."""
+
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="model_versions")
+    version = models.PositiveIntegerField()
+    path = models.CharField(max_length=300)
+    n = models.PositiveIntegerField(default=0)
+    auc = models.FloatField(null=True, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    data_hash = models.CharField(max_length=64)
+    trained_at = models.DateTimeField(default=timezone.now)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = _("model version")
+        verbose_name_plural = _("model versions")
+        ordering = ["action", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["action", "version"], name="insights_model_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action.key} v{self.version}"
+
+
+class ScoringRun(models.Model):
+    """A batch rescoring of all customers, split into chunks that workers claim."""
+
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="scoring_run")
+    chunk_size = models.PositiveIntegerField(default=2000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"scoring run #{self.pk}"
+
+
+class ScoringChunk(models.Model):
+    """One chunk of a batch: customers with ids in ``[first_id, last_id]``; ``done`` claims it once."""
+
+    run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    size = models.PositiveIntegerField()
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="insights_chunk_unique")]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of run {self.run_id}"
+
+
+class CustomerScore(models.Model):
+    """When a customer was last scored, by which run, and whether they are in the hold-out."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    run = models.ForeignKey(ScoringRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    scored_at = models.DateTimeField()
+    holdout = models.BooleanField(default=False)
+    candidates = models.PositiveSmallIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id} scored {self.scored_at:%Y-%m-%d %H:%M}"
+
+
+class RecommendationQuerySet(models.QuerySet):
+    def visible_to(self, user) -> RecommendationQuerySet:
+        return self.filter(customer__in=Customer.objects.visible_to(user))
+
+    def open(self) -> RecommendationQuerySet:
+        return self.filter(status=Recommendation.Status.OPEN)
+
+
+class Recommendation(models.Model):
+    """An action recommended for a customer, with why, and what the rep did with it."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        ACCEPTED = "accepted", _("Accepted")
+        DISMISSED = "dismissed", _("Dismissed")
+        COMPLETED = "completed", _("Completed")
+        EXPIRED = "expired", _("Expired")
+
+    class DismissReason(models.TextChoices):
+        NOT_RELEVANT = "not_relevant", _("Not relevant")
+        BAD_TIMING = "bad_timing", _("Bad timing")
+        DECLINED = "declined", _("Customer declined")
+        OTHER = "other", _("Other")
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", _("Success (customer took it)")
+        FAILURE = "failure", _("No success")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="recommendations")
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="recommendations")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    rank = models.PositiveSmallIntegerField(default=1)
+    priority = models.FloatField(default=0)
+    propensity = models.FloatField(default=0)
+    value = models.FloatField(default=0)
+    context_weight = models.FloatField(default=1)
+    lever = models.FloatField(default=1)
+    is_exploration = models.BooleanField(default=False)
+    reasons = models.JSONField(default=list, blank=True)
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.SET_NULL, null=True, blank=True)
+    run = models.ForeignKey(ScoringRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    scored_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    dismiss_reason = models.CharField(max_length=20, choices=DismissReason.choices, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    follow_up_on = models.DateField(null=True, blank=True)
+
+    objects = RecommendationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("recommendation")
+        verbose_name_plural = _("recommendations")
+        ordering = ["customer", "rank"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "action"], condition=Q(status="open"), name="insights_one_open_per_action"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["customer", "status"], name="insights_rec_customer"),
+            models.Index(fields=["status", "created_at"], name="insights_rec_status"),
+            models.Index(fields=["action", "status"], name="insights_rec_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action.key} for customer {self.customer_id} ({self.status})"
+
+    def reason_texts(self, language: str = "en") -> list[str]:
+        key = "de" if language.startswith("de") else "en"
+        return [r.get(key) or r.get("en", "") for r in self.reasons]

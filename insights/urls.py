@@ -1,3 +1,17 @@
+from django.urls import path
+
+from insights import views
+
 app_name = "insights"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.my_recommendations, name="my_recommendations"),
+    path("catalogue/", views.catalogue, name="catalogue"),
+    path("performance/", views.manager, name="manager"),
+    path("performance/rescore/", views.rescore_all, name="rescore_all"),
+    path("performance/retrain/", views.retrain, name="retrain"),
+    path("jobs/<int:pk>/", views.job_progress, name="job"),
+    path("recommendations/<int:pk>/accept/", views.accept, name="accept"),
+    path("recommendations/<int:pk>/dismiss/", views.dismiss, name="dismiss"),
+    path("recommendations/<int:pk>/complete/", views.complete, name="complete"),
+]

@@ -1,0 +1,98 @@
+"""Demo data of the NBA engine: the catalogue, some past feedback to learn from, and fresh scores."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.contenttypes.models import ContentType
+
+from customer360 import timeline
+from customer360.demo import DemoContext, seeders
+from insights.catalogue import seed_actions
+from insights.models import Action, ActionRule, Recommendation
+
+# persona -> [(action key, probability of success when tried)]
+HISTORY = {
+    "late_payer": [("payment_plan_offer", 0.55)],
+    "complainer": [("service_recovery_call", 0.6), ("upsell", 0.05)],
+    "churner": [("win_back", 0.15)],
+    "loyal": [("renewal_call", 0.7), ("upsell", 0.3), ("cross_sell", 0.2)],
+    "newsletter_reader": [("upsell", 0.35), ("cross_sell", 0.3)],
+    "ordinary": [("cross_sell", 0.08), ("consent_refresh", 0.2)],
+    "gruber": [],
+}
+
+
+@seeders.register("insights", order=90)
+def seed_insights(ctx: DemoContext) -> None:
+    """Past recommendations with what reps did (bulk), then one in-process batch scoring."""
+    from insights.services import scoring_run_inline
+
+    seed_actions(Action, ActionRule)
+    actions = dict(Action.objects.values_list("key", "pk"))
+    names = dict(Action.objects.values_list("pk", "name_en"))
+    rng = ctx.rng("insights")
+    reps = [ctx.users["rep"].pk, ctx.users["rep2"].pk]
+    past: list[Recommendation] = []
+    for customer in ctx.customers:
+        for key, success in HISTORY.get(customer.persona, []):
+            if rng.random() > 0.35 or key not in actions:
+                continue
+            created = ctx.moment(rng.randint(35, 300), rng)
+            decided = created + timedelta(days=rng.randint(0, 6), hours=2)
+            roll = rng.random()
+            rec = Recommendation(
+                customer_id=customer.id,
+                action_id=actions[key],
+                created_at=created,
+                scored_at=created,
+                decided_at=decided,
+                decided_by_id=customer.owner_id or rng.choice(reps),
+                priority=100.0,
+                propensity=success,
+                reasons=[],
+            )
+            if roll < success:
+                rec.status, rec.outcome = Recommendation.Status.COMPLETED, Recommendation.Outcome.SUCCESS
+            elif roll < success + 0.25:
+                rec.status, rec.dismiss_reason = (
+                    Recommendation.Status.DISMISSED,
+                    Recommendation.DismissReason.DECLINED,
+                )
+            elif roll < success + 0.4:
+                rec.status, rec.dismiss_reason = (
+                    Recommendation.Status.DISMISSED,
+                    Recommendation.DismissReason.BAD_TIMING,
+                )
+            else:
+                rec.status, rec.outcome = Recommendation.Status.COMPLETED, Recommendation.Outcome.FAILURE
+            past.append(rec)
+    Recommendation.objects.bulk_create(past, batch_size=5000)
+    source_type = ContentType.objects.get_for_model(Recommendation).id
+    kinds = {
+        Recommendation.Status.COMPLETED: "nba.completed",
+        Recommendation.Status.DISMISSED: "nba.dismissed",
+    }
+    timeline.record_many(
+        (
+            timeline.EventData(
+                customer_id=rec.customer_id,
+                department="system",
+                kind=kinds[rec.status],
+                title=f"Recommendation {rec.status}: {names[rec.action_id]}",
+                idempotency_key=f"demo:insights:{rec.customer_id}:{rec.action_id}:{rec.created_at:%Y%m%d}",
+                occurred_at=rec.decided_at,
+                channel="internal",
+                actor_id=rec.decided_by_id,
+                source_type_id=source_type,
+                source_id=str(rec.pk or ""),
+                source_url=f"/customers/{rec.customer_id}/",
+                payload={"action": rec.action_id, "outcome": rec.outcome, "reason": rec.dismiss_reason},
+            )
+            for rec in past
+        ),
+        announce=False,
+        count_new=False,
+    )
+    run = scoring_run_inline()
+    ctx.stdout(f"    {len(past)} past recommendations; scored {run.job.total} customers")

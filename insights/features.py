@@ -1,0 +1,653 @@
+"""Per-customer features across all departments: a registry and one vectorised builder.
+
+The builder works in two steps so that training and scoring share the same code:
+
+1. *frames*: customers, event counts per (row, department, kind) and "state" events (dunning
+   notices, tickets, deals, consents, ...) with the payload fields they need. For scoring they come
+   from SQL aggregates at one moment (``now``); for training they come from raw events at each
+   example's own moment (``as_of``, strictly before), so nothing from the future leaks in.
+2. :func:`compute_features` turns frames into one row per scoring point (pure pandas).
+
+Feature names are what the rule editor, the value field of actions and the reasons refer to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from django.db.models import Count, Max, Q
+from django.db.models.fields.json import KeyTextTransform
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from customer360.models import Customer, TimelineEvent
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A named per-customer fact. ``reason_en``/``reason_de`` turn a notable value into plain words
+    (``{v}`` the value, ``{n}`` the value as a count word, ``{t}`` a text feature named by ``text``)."""
+
+    name: str
+    label: str
+    kind: str = "num"  # num | bool | cat | text
+    reason_en: str = ""
+    reason_de: str = ""
+    text: str = ""
+    model: bool = True
+    one_en: str = ""  # the wording when the value is exactly 1
+    one_de: str = ""
+
+
+class FeatureRegistry:
+    def __init__(self) -> None:
+        self.items: dict[str, Feature] = {}
+
+    def register(self, *features: Feature) -> None:
+        for feature in features:
+            self.items[feature.name] = feature
+
+    def get(self, name: str) -> Feature | None:
+        if name in self.items:
+            return self.items[name]
+        if name.startswith("attr_"):
+            return Feature(name, name[5:].replace("_", " "), "cat", "{label}: {v}", "{label}: {v}")
+        if name.startswith("consent_"):
+            return Feature(name, name, "bool")
+        return None
+
+    def choices(self) -> list[tuple[str, str]]:
+        return [(f.name, f"{f.name} – {f.label}") for f in self.items.values()]
+
+
+features = FeatureRegistry()
+
+features.register(
+    Feature(
+        "tenure_days",
+        _("Customer for (days)"),
+        reason_en="customer for {y} years",
+        reason_de="seit {y} Jahren Kunde",
+    ),
+    Feature("lifecycle", _("Lifecycle"), "cat"),
+    Feature("country", _("Country"), "cat"),
+    Feature("is_organisation", _("Organisation"), "bool"),
+    Feature("has_email", _("Has an e-mail address"), "bool"),
+    Feature("has_phone", _("Has a phone number"), "bool"),
+    Feature("events_30", _("Events in 30 days")),
+    Feature("events_90", _("Events in 90 days")),
+    Feature("sales_30", _("Sales events in 30 days")),
+    Feature("sales_90", _("Sales events in 90 days")),
+    Feature("service_30", _("Service events in 30 days")),
+    Feature("service_90", _("Service events in 90 days")),
+    Feature("marketing_30", _("Marketing events in 30 days")),
+    Feature("marketing_90", _("Marketing events in 90 days")),
+    Feature("accounting_30", _("Accounting events in 30 days")),
+    Feature("accounting_90", _("Accounting events in 90 days")),
+    Feature("days_since_last_event", _("Days since the last event")),
+    Feature(
+        "days_since_last_contact",
+        _("Days since the last contact"),
+        reason_en="last contact {v} days ago",
+        reason_de="letzter Kontakt vor {v} Tagen",
+    ),
+    Feature("calls_90", _("Calls logged in 90 days")),
+    Feature(
+        "email_opens_30",
+        _("E-mails opened in 30 days"),
+        reason_en="opened {n} mailings this month",
+        reason_de="{n} Mailings diesen Monat geöffnet",
+        one_en="opened a mailing this month",
+        one_de="ein Mailing diesen Monat geöffnet",
+    ),
+    Feature("email_opens_90", _("E-mails opened in 90 days")),
+    Feature(
+        "email_clicks_30",
+        _("Clicks in 30 days"),
+        reason_en="clicked {t} {n} this month",
+        reason_de="{t} diesen Monat {n} geklickt",
+        text="top_campaign_30",
+    ),
+    Feature("email_clicks_90", _("Clicks in 90 days")),
+    Feature("conversions_30", _("Campaign conversions in 30 days")),
+    Feature(
+        "conversions_90",
+        _("Campaign conversions in 90 days"),
+        reason_en="{v} campaign conversions in 90 days",
+        reason_de="{v} Kampagnen-Abschlüsse in 90 Tagen",
+    ),
+    Feature("unsubscribes_90", _("Unsubscribes in 90 days")),
+    Feature("top_campaign_30", _("Most clicked campaign in 30 days"), "text", model=False),
+    Feature("dunning_level", _("Dunning level"), reason_en="dunning level {v}", reason_de="Mahnstufe {v}"),
+    Feature(
+        "dunning_notices_90",
+        _("Dunning notices in 90 days"),
+        reason_en="{v} overdue reminders",
+        reason_de="{v} Mahnungen",
+        one_en="1 overdue reminder",
+        one_de="1 Mahnung",
+    ),
+    Feature(
+        "overdue_amount",
+        _("Overdue amount (EUR)"),
+        reason_en="EUR {m} overdue",
+        reason_de="EUR {m} überfällig",
+    ),
+    Feature("overdue_invoices", _("Overdue invoices")),
+    Feature("payments_365", _("Payments in 365 days")),
+    Feature(
+        "open_tickets",
+        _("Open tickets"),
+        reason_en="{v} open tickets",
+        reason_de="{v} offene Tickets",
+        one_en="1 open ticket",
+        one_de="1 offenes Ticket",
+    ),
+    Feature(
+        "open_complaints", _("Open complaints"), reason_en="open complaint", reason_de="offene Beschwerde"
+    ),
+    Feature(
+        "complaint_open_days",
+        _("Days the oldest open complaint is open"),
+        reason_en="complaint open for {v} days",
+        reason_de="Beschwerde seit {v} Tagen offen",
+    ),
+    Feature(
+        "complaints_90",
+        _("Complaints in 90 days"),
+        reason_en="{v} complaints in 90 days",
+        reason_de="{v} Beschwerden in 90 Tagen",
+        one_en="a complaint in the last 90 days",
+        one_de="eine Beschwerde in den letzten 90 Tagen",
+    ),
+    Feature("sla_breaches_90", _("SLA breaches in 90 days")),
+    Feature(
+        "last_csat",
+        _("Last satisfaction score (1-5)"),
+        reason_en="last satisfaction score {v} of 5",
+        reason_de="letzte Zufriedenheit {v} von 5",
+    ),
+    Feature("days_since_csat", _("Days since the last satisfaction score")),
+    Feature(
+        "open_deals",
+        _("Open deals"),
+        reason_en="{v} open deals",
+        reason_de="{v} offene Deals",
+        one_en="1 open deal",
+        one_de="1 offener Deal",
+    ),
+    Feature(
+        "deal_stage",
+        _("Stage of the newest open deal"),
+        "cat",
+        reason_en="open deal in stage {v}",
+        reason_de="offener Deal in Phase {v}",
+    ),
+    Feature("deal_age_days", _("Age of the oldest open deal (days)")),
+    Feature("deals_won_365", _("Deals won in 365 days")),
+    Feature("deals_lost_365", _("Deals lost in 365 days")),
+    Feature("has_contract", _("Has an active contract"), "bool"),
+    Feature(
+        "contract_cancelled",
+        _("Last contract was cancelled"),
+        "bool",
+        reason_en="contract cancelled",
+        reason_de="Vertrag gekündigt",
+    ),
+    Feature(
+        "days_to_renewal",
+        _("Days to the contract renewal"),
+        reason_en="contract renewal in {v} days",
+        reason_de="Vertragsverlängerung in {v} Tagen",
+    ),
+    Feature(
+        "recency_days",
+        _("Days since the last purchase or payment"),
+        reason_en="last purchase {v} days ago",
+        reason_de="letzter Kauf vor {v} Tagen",
+    ),
+    Feature("frequency_365", _("Purchases and payments in 365 days")),
+    Feature(
+        "monetary_365",
+        _("Revenue in 365 days (EUR)"),
+        reason_en="EUR {m} in the last 12 months",
+        reason_de="EUR {m} in den letzten 12 Monaten",
+    ),
+    Feature("offers_in_period", _("Offers made in the policy period"), model=False),
+)
+
+CONSENT_CHANNELS = ("email", "phone", "sms", "letter")
+CONSENT_PURPOSES = ("offers", "newsletter")
+for _channel in CONSENT_CHANNELS:
+    for _purpose in CONSENT_PURPOSES:
+        features.register(
+            Feature(f"consent_{_channel}_{_purpose}", f"Consent {_channel}/{_purpose}", "bool", model=False)
+        )
+
+DEPARTMENTS = ("sales", "service", "marketing", "accounting")
+CONTACT_KINDS = ("call.logged", "meeting.logged", "visit.logged", "email.logged")
+PURCHASE_KINDS = ("deal.won", "payment.received", "invoice.paid", "contract.started", "contract.renewed")
+CLOSED_TICKET = ("ticket.solved", "ticket.closed")
+CLOSED_DEAL = ("deal.won", "deal.lost")
+INVOICE_CLOSED = ("invoice.paid", "invoice.cancelled")
+STATE_KINDS = (
+    "dunning.notice",
+    "invoice.paid",
+    "invoice.cancelled",
+    "payment.received",
+    "ticket.opened",
+    "ticket.solved",
+    "ticket.closed",
+    "ticket.reopened",
+    "csat.received",
+    "deal.created",
+    "deal.stage_changed",
+    "deal.won",
+    "deal.lost",
+    "contract.started",
+    "contract.renewed",
+    "contract.cancelled",
+    "consent.given",
+    "consent.withdrawn",
+    "email.clicked",
+)
+PAYLOAD_FIELDS = (
+    "invoice_id",
+    "ticket_id",
+    "deal_id",
+    "level",
+    "open_amount",
+    "amount",
+    "category",
+    "score",
+    "stage",
+    "channel",
+    "purpose",
+    "campaign",
+)
+COUNT_WINDOWS = (30, 90, 365)
+DAY = np.timedelta64(1, "D")
+
+
+# --- frames from the database ---------------------------------------------------------------------
+def _event_scope(ids: list[int] | None, id_range: tuple[int, int] | None) -> Q:
+    if id_range is not None:
+        return Q(customer_id__gte=id_range[0], customer_id__lte=id_range[1])
+    if ids is not None and len(ids) <= 2000:
+        return Q(customer_id__in=ids)
+    if ids is not None:  # a long list: the id range, then pandas keeps the listed ones
+        return Q(customer_id__gte=min(ids), customer_id__lte=max(ids)) if ids else Q(pk__in=[])
+    return Q()
+
+
+def load_customers(ids: list[int] | None = None, id_range: tuple[int, int] | None = None) -> pd.DataFrame:
+    """Core customer columns (one query)."""
+    qs = Customer.objects.all()
+    if id_range is not None:
+        qs = qs.filter(pk__gte=id_range[0], pk__lte=id_range[1])
+    elif ids is not None:
+        qs = qs.filter(pk__in=ids) if len(ids) <= 2000 else qs.filter(pk__gte=min(ids), pk__lte=max(ids))
+    rows = list(
+        qs.order_by("pk").values_list(
+            "pk", "created_at", "lifecycle", "kind", "country", "email", "phone", "attributes", "owner_id"
+        )
+    )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "customer_id",
+            "created_at",
+            "lifecycle",
+            "kind",
+            "country",
+            "email",
+            "phone",
+            "attributes",
+            "owner_id",
+        ],
+    )
+    if ids is not None and len(ids) > 2000:
+        frame = frame[frame["customer_id"].isin(ids)]
+    return frame
+
+
+def load_state_events(scope: Q, until: datetime | None = None) -> pd.DataFrame:
+    """The events whose payload tells a current state (tickets, dunning, deals, consents, ...)."""
+    qs = TimelineEvent.objects.filter(scope, kind__in=STATE_KINDS)
+    if until is not None:
+        qs = qs.filter(occurred_at__lte=until)
+    annotations = {f"p_{name}": KeyTextTransform(name, "payload") for name in PAYLOAD_FIELDS}
+    rows = list(qs.annotate(**annotations).values_list("customer_id", "kind", "occurred_at", *annotations))
+    frame = pd.DataFrame(rows, columns=["customer_id", "kind", "occurred_at", *PAYLOAD_FIELDS])
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
+    return frame
+
+
+def load_counts(scope: Q, now: datetime) -> pd.DataFrame:
+    """Event counts per customer, department and kind over the windows, and the newest time (SQL)."""
+    windows = {
+        f"n{days}": Count("id", filter=Q(occurred_at__gt=now - timedelta(days=days)))
+        for days in COUNT_WINDOWS
+    }
+    rows = list(
+        TimelineEvent.objects.filter(scope, occurred_at__lte=now)
+        .values("customer_id", "department", "kind")
+        .annotate(**windows, last_at=Max("occurred_at"))
+        .values_list("customer_id", "department", "kind", *windows, "last_at")
+        .order_by()
+    )
+    frame = pd.DataFrame(rows, columns=["customer_id", "department", "kind", *windows, "last_at"])
+    frame["last_at"] = pd.to_datetime(frame["last_at"], utc=True)
+    return frame
+
+
+def load_raw_events(customer_ids: list[int]) -> pd.DataFrame:
+    """All events of some customers (training: counts are taken per example's own moment)."""
+    rows = list(
+        TimelineEvent.objects.filter(_event_scope(customer_ids, None))
+        .values_list("customer_id", "department", "kind", "occurred_at")
+        .order_by()
+    )
+    frame = pd.DataFrame(rows, columns=["customer_id", "department", "kind", "occurred_at"])
+    frame = frame[frame["customer_id"].isin(customer_ids)]
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
+    return frame
+
+
+# --- point-in-time helpers (training) -------------------------------------------------------------
+def counts_at(points: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """The same table as :func:`load_counts`, per point (row) from raw events strictly before ``as_of``."""
+    merged = events.merge(points[["row", "customer_id", "as_of"]], on="customer_id")
+    merged = merged[merged["occurred_at"] < merged["as_of"]]
+    age = (merged["as_of"] - merged["occurred_at"]) / DAY
+    for days in COUNT_WINDOWS:
+        merged[f"n{days}"] = (age < days).astype(int)
+    grouped = merged.groupby(["row", "department", "kind"], as_index=False).agg(
+        **{f"n{d}": (f"n{d}", "sum") for d in COUNT_WINDOWS}, last_at=("occurred_at", "max")
+    )
+    return grouped
+
+
+def state_at(points: pd.DataFrame, state: pd.DataFrame) -> pd.DataFrame:
+    merged = state.merge(points[["row", "customer_id", "as_of"]], on="customer_id")
+    return merged[merged["occurred_at"] < merged["as_of"]].drop(columns=["as_of"])
+
+
+# --- the builder ------------------------------------------------------------------------------------
+def build_features(
+    ids: list[int] | None = None,
+    *,
+    id_range: tuple[int, int] | None = None,
+    now: datetime | None = None,
+    customers: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Features of customers (by ids or an id range) at ``now``; indexed by customer id.
+
+    Queries: customers, counts (SQL aggregate), state events, offers made: four in all.
+    """
+    now = now or timezone.now()
+    if customers is None:
+        customers = load_customers(ids, id_range)
+    scope = _event_scope(ids, id_range)
+    points = pd.DataFrame(
+        {"row": customers["customer_id"].to_numpy(), "customer_id": customers["customer_id"].to_numpy()}
+    )
+    points["as_of"] = pd.Timestamp(now)
+    counts = load_counts(scope, now).rename(columns={"customer_id": "row"})
+    state = load_state_events(scope, until=now).rename(columns={"customer_id": "row"})
+    frame = compute_features(points, customers, counts, state)
+    frame["offers_in_period"] = _offers_in_period(frame.index.to_numpy(), scope, now)
+    from insights.department_features import overlay
+
+    overlay(frame, ids, id_range, now)
+    return frame
+
+
+def build_features_at(points: pd.DataFrame) -> pd.DataFrame:
+    """Features for (customer_id, as_of) points, each from events strictly before its own moment.
+
+    Returns one row per point (index ``row`` = position in ``points``) with ``customer_id``.
+    """
+    points = points.reset_index(drop=True).copy()
+    points["row"] = np.arange(len(points))
+    points["as_of"] = pd.to_datetime(points["as_of"], utc=True)
+    ids = sorted(set(points["customer_id"].astype(int)))
+    customers = load_customers(ids)
+    events = load_raw_events(ids)
+    state = load_state_events(_event_scope(ids, None))
+    state = state[state["customer_id"].isin(ids)]
+    return compute_features(points, customers, counts_at(points, events), state_at(points, state))
+
+
+def compute_features(
+    points: pd.DataFrame, customers: pd.DataFrame, counts: pd.DataFrame, state: pd.DataFrame
+) -> pd.DataFrame:
+    """Pure pandas: one feature row per point. ``counts`` and ``state`` are keyed by ``row``."""
+    base = points.merge(customers, on="customer_id", how="left").set_index("row")
+    as_of = pd.to_datetime(base["as_of"], utc=True)
+    out = pd.DataFrame(index=base.index)
+    out["customer_id"] = base["customer_id"].astype("int64")
+    out["owner_id"] = base["owner_id"]
+    out["tenure_days"] = ((as_of - pd.to_datetime(base["created_at"], utc=True)) / DAY).clip(lower=0).round()
+    out["lifecycle"] = base["lifecycle"].astype("string")
+    out["country"] = base["country"].astype("string")
+    out["is_organisation"] = base["kind"].eq("organisation")
+    out["has_email"] = base["email"].fillna("").astype(str).str.len() > 0
+    out["has_phone"] = base["phone"].fillna("").astype(str).str.len() > 0
+    _add_count_features(out, counts, as_of)
+    _add_state_features(out, state, as_of)
+    _add_attributes(out, base["attributes"])
+    return out
+
+
+def _sum_kinds(counts: pd.DataFrame, mask: pd.Series, column: str, index: pd.Index) -> pd.Series:
+    return counts.loc[mask].groupby("row")[column].sum().reindex(index, fill_value=0).astype("int64")
+
+
+def _add_count_features(out: pd.DataFrame, counts: pd.DataFrame, as_of: pd.Series) -> None:
+    index = out.index
+    every = counts["department"].isin(DEPARTMENTS)
+    for days in (30, 90):
+        out[f"events_{days}"] = _sum_kinds(counts, every, f"n{days}", index)
+        for department in DEPARTMENTS:
+            out[f"{department}_{days}"] = _sum_kinds(
+                counts, counts["department"].eq(department), f"n{days}", index
+            )
+    kind = counts["kind"]
+    marketing = counts["department"].eq("marketing")
+    for name, suffix in (
+        ("email_opens", ".opened"),
+        ("email_clicks", ".clicked"),
+        ("conversions", ".converted"),
+    ):
+        for days in (30, 90):
+            out[f"{name}_{days}"] = _sum_kinds(
+                counts, marketing & kind.str.endswith(suffix), f"n{days}", index
+            )
+    out["unsubscribes_90"] = _sum_kinds(counts, marketing & kind.str.endswith(".unsubscribed"), "n90", index)
+    out["calls_90"] = _sum_kinds(counts, kind.eq("call.logged"), "n90", index)
+    out["dunning_notices_90"] = _sum_kinds(counts, kind.eq("dunning.notice"), "n90", index)
+    out["sla_breaches_90"] = _sum_kinds(counts, kind.eq("ticket.sla_breached"), "n90", index)
+    out["payments_365"] = _sum_kinds(counts, kind.isin(("payment.received", "invoice.paid")), "n365", index)
+    out["deals_won_365"] = _sum_kinds(counts, kind.eq("deal.won"), "n365", index)
+    out["deals_lost_365"] = _sum_kinds(counts, kind.eq("deal.lost"), "n365", index)
+    out["frequency_365"] = _sum_kinds(counts, kind.isin(PURCHASE_KINDS), "n365", index)
+    out["days_since_last_event"] = _days_since(counts.loc[every], as_of)
+    out["days_since_last_contact"] = _days_since(counts.loc[kind.isin(CONTACT_KINDS)], as_of)
+    out["recency_days"] = _days_since(counts.loc[kind.isin(PURCHASE_KINDS)], as_of)
+
+
+def _days_since(counts: pd.DataFrame, as_of: pd.Series) -> pd.Series:
+    last = counts.groupby("row")["last_at"].max().reindex(as_of.index)
+    return ((as_of - last) / DAY).clip(lower=0).floordiv(1)
+
+
+def _num(series: pd.Series) -> pd.Series:
+    return pd.to_numeric(series, errors="coerce")
+
+
+def _add_state_features(out: pd.DataFrame, state: pd.DataFrame, as_of: pd.Series) -> None:
+    index = out.index
+    state = state.sort_values(["occurred_at"], kind="stable")
+    kind = state["kind"]
+    # Dunning: the newest notice per invoice counts while no payment or cancellation came after it.
+    notices = state[kind.eq("dunning.notice")].drop_duplicates(["row", "invoice_id"], keep="last")
+    closers = state[kind.isin(INVOICE_CLOSED) | (kind.eq("payment.received") & state["invoice_id"].notna())]
+    closed = closers.groupby(["row", "invoice_id"])["occurred_at"].max().rename("closed_at")
+    notices = notices.join(closed, on=["row", "invoice_id"])
+    still_open = notices[notices["closed_at"].isna() | (notices["closed_at"] < notices["occurred_at"])]
+    out["dunning_level"] = (
+        _num(still_open["level"]).groupby(still_open["row"]).max().reindex(index).fillna(0).astype("int64")
+    )
+    out["overdue_amount"] = (
+        _num(still_open["open_amount"]).groupby(still_open["row"]).sum().reindex(index).fillna(0.0).round(2)
+    )
+    out["overdue_invoices"] = still_open.groupby("row").size().reindex(index, fill_value=0)
+    # Tickets: open while the newest event of the ticket is not "solved"/"closed".
+    tickets = state[kind.str.startswith("ticket.") & state["ticket_id"].notna()]
+    last = tickets.drop_duplicates(["row", "ticket_id"], keep="last").set_index(["row", "ticket_id"])
+    opened = tickets[tickets["kind"].eq("ticket.opened")].drop_duplicates(["row", "ticket_id"], keep="first")
+    opened = opened.set_index(["row", "ticket_id"])
+    info = pd.DataFrame({"last_kind": last["kind"]}).join(
+        opened[["occurred_at", "category"]].rename(columns={"occurred_at": "opened_at"}), how="left"
+    )
+    info["category"] = info["category"].fillna(
+        tickets.dropna(subset=["category"])
+        .drop_duplicates(["row", "ticket_id"])
+        .set_index(["row", "ticket_id"])["category"]
+    )
+    info = info.reset_index()
+    open_ = info[~info["last_kind"].isin(CLOSED_TICKET)]
+    complaints_open = open_[open_["category"].eq("complaint")]
+    out["open_tickets"] = open_.groupby("row").size().reindex(index, fill_value=0)
+    out["open_complaints"] = complaints_open.groupby("row").size().reindex(index, fill_value=0)
+    oldest = complaints_open.groupby("row")["opened_at"].min().reindex(index)
+    out["complaint_open_days"] = ((as_of - oldest) / DAY).floordiv(1)
+    recent = info[info["category"].eq("complaint") & info["opened_at"].notna()]
+    recent_age = (as_of.reindex(recent["row"]).to_numpy() - recent["opened_at"].to_numpy()) / DAY
+    out["complaints_90"] = recent[recent_age < 90].groupby("row").size().reindex(index, fill_value=0)
+    # Satisfaction: the newest score.
+    csat = state[kind.eq("csat.received")].drop_duplicates("row", keep="last").set_index("row")
+    out["last_csat"] = _num(csat["score"]).reindex(index)
+    out["days_since_csat"] = ((as_of - csat["occurred_at"].reindex(index)) / DAY).floordiv(1)
+    _add_deal_features(out, state, as_of)
+    _add_contract_and_money(out, state, as_of)
+    _add_consents(out, state)
+    clicks = state[kind.eq("email.clicked") & state["campaign"].notna()]
+    clicks = clicks[(as_of.reindex(clicks["row"]).to_numpy() - clicks["occurred_at"].to_numpy()) / DAY < 30]
+    top = clicks.groupby(["row", "campaign"]).size().rename("n").reset_index()
+    top = top.sort_values(["row", "n", "campaign"], ascending=[True, False, True]).drop_duplicates("row")
+    out["top_campaign_30"] = top.set_index("row")["campaign"].reindex(index).fillna("").astype(str)
+
+
+def _add_deal_features(out: pd.DataFrame, state: pd.DataFrame, as_of: pd.Series) -> None:
+    index = out.index
+    deals = state[state["kind"].str.startswith("deal.") & state["deal_id"].notna()]
+    first = deals.drop_duplicates(["row", "deal_id"], keep="first").set_index(["row", "deal_id"])[
+        "occurred_at"
+    ]
+    last = deals.drop_duplicates(["row", "deal_id"], keep="last").set_index(["row", "deal_id"])
+    info = pd.DataFrame({"kind": last["kind"], "stage": last["stage"], "started": first}).reset_index()
+    open_ = info[~info["kind"].isin(CLOSED_DEAL)]
+    out["open_deals"] = open_.groupby("row").size().reindex(index, fill_value=0)
+    newest = open_.sort_values("started").drop_duplicates("row", keep="last").set_index("row")
+    out["deal_stage"] = newest["stage"].reindex(index).astype("string")
+    out["deal_age_days"] = ((as_of - open_.groupby("row")["started"].min().reindex(index)) / DAY).floordiv(1)
+
+
+def _add_contract_and_money(out: pd.DataFrame, state: pd.DataFrame, as_of: pd.Series) -> None:
+    index = out.index
+    contracts = (
+        state[state["kind"].str.startswith("contract.")].drop_duplicates("row", keep="last").set_index("row")
+    )
+    last_kind = contracts["kind"].reindex(index)
+    out["has_contract"] = last_kind.isin(("contract.started", "contract.renewed"))
+    out["contract_cancelled"] = last_kind.eq("contract.cancelled")
+    # Yearly contracts: the next renewal is the next anniversary of the last start or renewal.
+    since = ((as_of - contracts["occurred_at"].reindex(index)) / DAY).floordiv(1)
+    to_renewal = (365 - since.mod(365)).where(out["has_contract"])
+    out["days_to_renewal"] = to_renewal
+    money = state[state["kind"].isin(("deal.won", "payment.received"))]
+    age = (as_of.reindex(money["row"]).to_numpy() - money["occurred_at"].to_numpy()) / DAY
+    money = money[age < 365]
+    out["monetary_365"] = (
+        _num(money["amount"]).groupby(money["row"]).sum().reindex(index).fillna(0.0).round(2)
+    )
+
+
+def _add_consents(out: pd.DataFrame, state: pd.DataFrame) -> None:
+    consents = state[state["kind"].isin(("consent.given", "consent.withdrawn"))].dropna(
+        subset=["channel", "purpose"]
+    )
+    latest = consents.drop_duplicates(["row", "channel", "purpose"], keep="last")
+    latest = latest.assign(
+        given=latest["kind"].eq("consent.given"),
+        column="consent_" + latest["channel"] + "_" + latest["purpose"],
+    )
+    wide = latest.pivot_table(index="row", columns="column", values="given", aggfunc="last")
+    columns = {f"consent_{c}_{p}" for c in CONSENT_CHANNELS for p in CONSENT_PURPOSES} | set(wide.columns)
+    for column in sorted(columns):
+        values = wide[column].reindex(out.index) if column in wide.columns else None
+        # No record means no consent (opt-in).
+        out[column] = values.fillna(False).astype(bool) if values is not None else False
+
+
+def _add_attributes(out: pd.DataFrame, attributes: pd.Series) -> None:
+    """What data sources bring: each attribute key becomes ``attr_<key>`` (numeric or category)."""
+    values = attributes.apply(lambda a: a if isinstance(a, dict) else {})
+    if values.empty or not values.map(bool).any():
+        return
+    wide = pd.DataFrame(values.tolist(), index=out.index)
+    for key in wide.columns:
+        name = "attr_" + "".join(ch if ch.isalnum() else "_" for ch in str(key)).lower()
+        column = wide[key]
+        numeric = pd.to_numeric(column, errors="coerce")
+        if numeric.notna().sum() >= column.notna().sum() * 0.95 and column.notna().any():
+            out[name] = numeric
+        else:
+            out[name] = column.astype("string")
+
+
+def _offers_in_period(customer_ids: np.ndarray, scope: Q, now: datetime) -> np.ndarray:
+    """Offers the customer got (accepted or completed) within the contact policy's period."""
+    from insights.models import ContactPolicy, Recommendation
+
+    policy = ContactPolicy.current()
+    since = now - timedelta(days=policy.period_days)
+    rows = (
+        Recommendation.objects.filter(
+            scope,
+            action__is_offer=True,
+            status__in=[Recommendation.Status.ACCEPTED, Recommendation.Status.COMPLETED],
+            decided_at__gte=since,
+        )
+        .values("customer_id")
+        .annotate(n=Count("id"))
+        .values_list("customer_id", "n")
+        .order_by()
+    )
+    counts = dict(rows)
+    return np.array([counts.get(int(c), 0) for c in customer_ids], dtype="int64")
+
+
+def model_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(numeric, categorical) columns a model may use: registered model features and attributes."""
+    numeric: list[str] = []
+    categorical: list[str] = []
+    for column in frame.columns:
+        if column in ("customer_id", "owner_id"):
+            continue
+        feature = features.get(column)
+        if feature is None or not feature.model or feature.kind == "text":
+            continue
+        dtype = frame[column].dtype
+        if feature.kind == "cat" and not pd.api.types.is_numeric_dtype(dtype):
+            categorical.append(column)
+        elif pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+            numeric.append(column)
+        else:
+            categorical.append(column)
+    return numeric, categorical

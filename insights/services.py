@@ -1,0 +1,250 @@
+"""Next-best-action workflows: feedback from reps, rescoring requests, batch runs, expiry, training."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from customer360 import timeline
+from customer360.models import Customer, Department, Job
+from insights.models import Action, ContactPolicy, Recommendation, ScoringChunk, ScoringRun
+
+logger = logging.getLogger(__name__)
+
+PENDING_KEY = "nba:pending:{}"
+DEBOUNCE_SECONDS = 1  # short enough for "event -> new recommendation" within 2 s (p95)
+PENDING_TIMEOUT = 60
+MANY = 200  # more customers than this at once: one task per chunk instead of one per customer
+BATCH_CHUNK = 2000
+
+
+class FeedbackError(ValueError):
+    """The recommendation is not in a state that allows this (e.g. already dismissed)."""
+
+
+# --- feedback ---------------------------------------------------------------------------------------
+def _record_feedback(rec: Recommendation, *, kind: str, title: str, user, payload: dict) -> None:
+    timeline.record(
+        customer=rec.customer_id,
+        department=Department.SYSTEM,
+        kind=kind,
+        title=title,
+        idempotency_key=timeline.idempotency_key("insights.recommendation", rec.pk, kind),
+        channel="internal",
+        direction="internal",
+        actor=user,
+        payload={"recommendation_id": rec.pk, "action": rec.action.key, **payload},
+    )
+
+
+def _claim(rec_id: int, allowed: Iterable[str]) -> Recommendation:
+    rec = Recommendation.objects.select_for_update().select_related("action").get(pk=rec_id)
+    if rec.status not in allowed:
+        raise FeedbackError(
+            _("This recommendation is already %(status)s.") % {"status": rec.get_status_display()}
+        )
+    return rec
+
+
+def recommendation_accept(
+    *, recommendation_id: int, user, follow_up_on: date | None = None
+) -> Recommendation:
+    """The rep takes the recommendation on; a timeline event and a (pending) training label."""
+    with transaction.atomic():
+        rec = _claim(recommendation_id, [Recommendation.Status.OPEN])
+        rec.status = Recommendation.Status.ACCEPTED
+        rec.decided_at = timezone.now()
+        rec.decided_by = user
+        rec.follow_up_on = follow_up_on or (timezone.localdate() + timedelta(days=7))
+        rec.save(update_fields=["status", "decided_at", "decided_by", "follow_up_on"])
+        _record_feedback(
+            rec,
+            kind="nba.accepted",
+            title=f"Recommendation accepted: {rec.action.name_en}",
+            user=user,
+            payload={},
+        )
+    return rec
+
+
+def recommendation_dismiss(*, recommendation_id: int, user, reason: str, note: str = "") -> Recommendation:
+    """The rep dismisses it with a reason; the action rests for the cool-down."""
+    if reason not in Recommendation.DismissReason.values:
+        raise FeedbackError(_("Unknown dismissal reason."))
+    with transaction.atomic():
+        rec = _claim(recommendation_id, [Recommendation.Status.OPEN, Recommendation.Status.ACCEPTED])
+        rec.status = Recommendation.Status.DISMISSED
+        rec.decided_at = timezone.now()
+        rec.decided_by = user
+        rec.dismiss_reason = reason
+        rec.note = note[:500]
+        rec.save(update_fields=["status", "decided_at", "decided_by", "dismiss_reason", "note"])
+        label = Recommendation.DismissReason(reason).label
+        _record_feedback(
+            rec,
+            kind="nba.dismissed",
+            title=f"Recommendation dismissed: {rec.action.name_en} ({label})",
+            user=user,
+            payload={"reason": reason},
+        )
+    return rec
+
+
+def recommendation_complete(*, recommendation_id: int, user, outcome: str, note: str = "") -> Recommendation:
+    """Done, with an outcome (success or not): the strongest training label."""
+    if outcome not in Recommendation.Outcome.values:
+        raise FeedbackError(_("Unknown outcome."))
+    with transaction.atomic():
+        rec = _claim(recommendation_id, [Recommendation.Status.OPEN, Recommendation.Status.ACCEPTED])
+        rec.status = Recommendation.Status.COMPLETED
+        rec.decided_at = timezone.now()
+        rec.decided_by = user
+        rec.outcome = outcome
+        rec.note = note[:500]
+        rec.save(update_fields=["status", "decided_at", "decided_by", "outcome", "note"])
+        _record_feedback(
+            rec,
+            kind="nba.completed",
+            title=f"Recommendation completed: {rec.action.name_en} ({Recommendation.Outcome(outcome).label})",
+            user=user,
+            payload={"outcome": outcome},
+        )
+    return rec
+
+
+def recommendations_expire(*, now: datetime | None = None) -> int:
+    """Open recommendations older than the policy's expiry become expired (they are then rescored)."""
+    now = now or timezone.now()
+    policy = ContactPolicy.current()
+    return Recommendation.objects.filter(
+        status=Recommendation.Status.OPEN, created_at__lt=now - timedelta(days=policy.expiry_days)
+    ).update(status=Recommendation.Status.EXPIRED, decided_at=now)
+
+
+# --- rescoring ------------------------------------------------------------------------------------------
+def customers_rescore_request(*, customer_ids: Iterable[int]) -> int:
+    """Enqueue one debounced rescoring per customer, at most one pending per customer; return how many."""
+    from insights import tasks
+
+    fresh = [int(c) for c in customer_ids if cache.add(PENDING_KEY.format(int(c)), 1, PENDING_TIMEOUT)]
+    if not fresh:
+        return 0
+    if len(fresh) > MANY:
+        for start in range(0, len(fresh), BATCH_CHUNK):
+            tasks.rescore_customers.apply_async(
+                args=[fresh[start : start + BATCH_CHUNK]], countdown=DEBOUNCE_SECONDS
+            )
+    else:
+        for customer_id in fresh:
+            tasks.rescore_customer.apply_async(args=[customer_id], countdown=DEBOUNCE_SECONDS)
+    return len(fresh)
+
+
+def customers_rescore(*, customer_ids: list[int]) -> int:
+    """Rescore now (in this process); the pending marks are cleared first, so a change that arrives
+    while we score enqueues a fresh rescoring."""
+    from insights.engine import score_customers
+
+    cache.delete_many([PENDING_KEY.format(c) for c in customer_ids])
+    return score_customers(sorted(customer_ids)).customers
+
+
+def scoring_run_start(*, user=None, chunk_size: int = BATCH_CHUNK, queue: str | None = None) -> ScoringRun:
+    """Rescore everyone: a Job row for the progress bar, chunks by id range, a Celery group."""
+    ids = list(Customer.objects.order_by("pk").values_list("pk", flat=True))
+    with transaction.atomic():
+        job = Job.objects.create(
+            kind="insights.rescore", label=_("Rescoring all customers"), total=len(ids), created_by=user
+        )
+        run = ScoringRun.objects.create(job=job, chunk_size=chunk_size)
+        chunks = [
+            ScoringChunk(run=run, index=i, first_id=part[0], last_id=part[-1], size=len(part))
+            for i, part in enumerate(
+                ids[start : start + chunk_size] for start in range(0, len(ids), chunk_size)
+            )
+        ]
+        ScoringChunk.objects.bulk_create(chunks)
+        if not chunks:
+            Job.objects.filter(pk=job.pk).update(status=Job.Status.DONE, finished_at=timezone.now())
+        chunk_ids = list(ScoringChunk.objects.filter(run=run).order_by("index").values_list("pk", flat=True))
+        transaction.on_commit(lambda: _dispatch_chunks(chunk_ids, queue))
+    return run
+
+
+def _dispatch_chunks(chunk_ids: list[int], queue: str | None) -> None:
+    from celery import group
+
+    from insights import tasks
+
+    options = {"queue": queue} if queue else {}
+    group(tasks.score_chunk.s(chunk_id).set(**options) for chunk_id in chunk_ids).apply_async()
+
+
+def scoring_chunk_run(*, chunk_id: int) -> bool:
+    """Score one chunk exactly once: the chunk row is claimed, scored and marked in one transaction,
+    so a worker that dies midway leaves nothing behind and the redelivered task does it all again."""
+    from insights.engine import score_customers
+
+    with transaction.atomic():
+        chunk = (
+            ScoringChunk.objects.select_for_update().select_related("run__job").filter(pk=chunk_id).first()
+        )
+        if chunk is None or chunk.done:
+            return False
+        job = chunk.run.job
+        if job.status == Job.Status.QUEUED:
+            Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+                status=Job.Status.RUNNING, started_at=timezone.now()
+            )
+        score_customers(id_range=(chunk.first_id, chunk.last_id), run=chunk.run)
+        chunk.done = True
+        chunk.save(update_fields=["done"])
+        job.advance(chunk.size)
+        remaining = ScoringChunk.objects.filter(run=chunk.run, done=False).exclude(pk=chunk.pk).exists()
+        if not remaining:
+            Job.objects.filter(pk=job.pk).update(status=Job.Status.DONE, finished_at=timezone.now())
+    return True
+
+
+def scoring_run_inline(*, chunk_size: int = BATCH_CHUNK) -> ScoringRun:
+    """The batch without Celery (demo seeding, benchmarks): the same chunks, one after the other."""
+    ids = list(Customer.objects.order_by("pk").values_list("pk", flat=True))
+    with transaction.atomic():
+        job = Job.objects.create(kind="insights.rescore", label="Rescoring all customers", total=len(ids))
+        run = ScoringRun.objects.create(job=job, chunk_size=chunk_size)
+        ScoringChunk.objects.bulk_create(
+            ScoringChunk(run=run, index=i, first_id=part[0], last_id=part[-1], size=len(part))
+            for i, part in enumerate(
+                ids[start : start + chunk_size] for start in range(0, len(ids), chunk_size)
+            )
+        )
+    for chunk_id in ScoringChunk.objects.filter(run=run).order_by("index").values_list("pk", flat=True):
+        scoring_chunk_run(chunk_id=chunk_id)
+    return run
+
+
+def id_bounds() -> tuple[int | None, int | None]:
+    bounds = Customer.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
+    return bounds["lo"], bounds["hi"]
+
+
+# --- training ---------------------------------------------------------------------------------------------
+def models_train(*, action_keys: list[str] | None = None, force: bool = False) -> dict[str, int | None]:
+    """Train every active action's model (or the named ones); {key: new version or None}."""
+    from insights.training import train_action
+
+    actions = Action.objects.filter(is_active=True, is_no_contact=False)
+    if action_keys:
+        actions = actions.filter(key__in=action_keys)
+    result: dict[str, int | None] = {}
+    for action in actions:
+        version = train_action(action, force=force)
+        result[action.key] = version.version if version else None
+    return result

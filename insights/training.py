@@ -1,0 +1,333 @@
+"""Propensity models: labels from real outcomes, one scikit-learn model per action, versioned files.
+
+A model is a gradient-boosting classifier over the feature builder's columns (categoricals
+ordinal-encoded, missing values handled natively). It is validated on a hold-out (time-based by
+default: the newest 20 % of examples; stratified where the action says so), then refitted on all
+examples and written atomically as ``VAR_DIR/models/<action>-v<n>.joblib`` with a ModelVersion row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Q
+from django.db.models.fields.json import KeyTextTransform
+from django.utils import timezone
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.inspection import permutation_importance
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OrdinalEncoder
+from threadpoolctl import threadpool_limits
+
+from customer360.models import TimelineEvent
+from insights.features import build_features_at, model_columns
+from insights.models import Action, ModelVersion, Recommendation
+
+logger = logging.getLogger(__name__)
+
+SUCCESS_WINDOW_DAYS = 30
+MAX_CATEGORIES = 200
+_artifacts: dict[str, dict] = {}
+
+
+# --- labels ----------------------------------------------------------------------------------------
+def training_examples(action: Action, *, now=None) -> pd.DataFrame:
+    """(customer_id, as_of, label) from rep feedback, department outcomes and recorded outcome events."""
+    now = now or timezone.now()
+    frames = [_labels_from_recommendations(action, now), _labels_from_events(action)]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=["customer_id", "as_of", "label"])
+    examples = pd.concat(frames, ignore_index=True)
+    examples["as_of"] = pd.to_datetime(examples["as_of"], utc=True)
+    return examples.sort_values(["as_of", "customer_id"], kind="stable").reset_index(drop=True)
+
+
+def _labels_from_recommendations(action: Action, now) -> pd.DataFrame:
+    rows = list(
+        Recommendation.objects.filter(
+            action=action,
+            status__in=[
+                Recommendation.Status.ACCEPTED,
+                Recommendation.Status.DISMISSED,
+                Recommendation.Status.COMPLETED,
+            ],
+        ).values_list("customer_id", "created_at", "decided_at", "status", "outcome", "dismiss_reason")
+    )
+    recs = pd.DataFrame(
+        rows, columns=["customer_id", "as_of", "decided_at", "status", "outcome", "dismiss_reason"]
+    )
+    if recs.empty:
+        return recs
+    recs["decided_at"] = pd.to_datetime(recs["decided_at"], utc=True)
+    recs["label"] = np.nan
+    recs.loc[recs["status"].eq("completed"), "label"] = recs["outcome"].eq("success").astype(float)
+    recs.loc[recs["status"].eq("dismissed") & recs["dismiss_reason"].eq("declined"), "label"] = 0.0
+    kinds = action.success_kind_list
+    if kinds:
+        events = pd.DataFrame(
+            list(
+                TimelineEvent.objects.filter(
+                    customer_id__in=recs["customer_id"].unique().tolist(), kind__in=kinds
+                )
+                .values_list("customer_id", "occurred_at")
+                .order_by()
+            ),
+            columns=["customer_id", "occurred_at"],
+        )
+        events["occurred_at"] = pd.to_datetime(events["occurred_at"], utc=True)
+        pairs = recs.reset_index().merge(events, on="customer_id")
+        after = pairs[
+            (pairs["occurred_at"] >= pairs["decided_at"])
+            & (pairs["occurred_at"] <= pairs["decided_at"] + pd.Timedelta(days=SUCCESS_WINDOW_DAYS))
+        ]
+        won = recs.index.isin(after["index"]) & recs["status"].isin(["accepted", "completed"])
+        recs.loc[won, "label"] = 1.0
+    # Accepted long ago without a success afterwards: it did not work.
+    stale = recs["status"].eq("accepted") & recs["label"].isna()
+    stale &= recs["decided_at"] < pd.Timestamp(now - timedelta(days=SUCCESS_WINDOW_DAYS))
+    recs.loc[stale, "label"] = 0.0
+    recs = recs.dropna(subset=["label"])
+    return recs[["customer_id", "as_of", "label"]].astype({"label": int})
+
+
+def _labels_from_events(action: Action) -> pd.DataFrame:
+    if not action.label_kind:
+        return pd.DataFrame()
+    qs = TimelineEvent.objects.filter(kind=action.label_kind)
+    if action.label_topic:
+        qs = qs.filter(payload__topic=action.label_topic)
+    rows = list(
+        qs.annotate(p_outcome=KeyTextTransform("outcome", "payload"))
+        .values_list("customer_id", "occurred_at", "p_outcome")
+        .order_by()
+    )
+    frame = pd.DataFrame(rows, columns=["customer_id", "as_of", "outcome"])
+    frame = frame[frame["outcome"].notna()]
+    frame["label"] = frame["outcome"].isin(action.positive_outcomes).astype(int)
+    return frame[["customer_id", "as_of", "label"]]
+
+
+# --- fitting -----------------------------------------------------------------------------------------
+def prepare(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
+    """The model's input: numeric as float, categoricals as object with NaN for missing."""
+    out = pd.DataFrame(index=frame.index)
+    for column in numeric:
+        values = frame[column] if column in frame.columns else pd.Series(np.nan, index=frame.index)
+        out[column] = pd.to_numeric(
+            values.astype("float64") if values.dtype == bool else values, errors="coerce"
+        )
+    for column in categorical:
+        values = frame[column] if column in frame.columns else pd.Series(np.nan, index=frame.index)
+        out[column] = values.astype(object).where(values.notna(), np.nan)
+    return out
+
+
+def make_pipeline(numeric: list[str], categorical: list[str], seed: int = 0) -> Pipeline:
+    encoder = OrdinalEncoder(
+        handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan
+    )
+    columns = ColumnTransformer(
+        [("num", "passthrough", numeric), ("cat", encoder, categorical)], verbose_feature_names_out=False
+    )
+    model = HistGradientBoostingClassifier(
+        learning_rate=0.05,
+        max_iter=300,
+        max_leaf_nodes=15,
+        l2_regularization=1.0,
+        categorical_features=list(range(len(numeric), len(numeric) + len(categorical))) or None,
+        early_stopping=True,
+        random_state=seed,
+    )
+    return Pipeline([("columns", columns), ("model", model)])
+
+
+def select_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    numeric, categorical = model_columns(frame)
+    numeric = [c for c in numeric if frame[c].nunique(dropna=True) > 1]
+    categorical = [c for c in categorical if 1 < frame[c].nunique(dropna=True) <= MAX_CATEGORIES]
+    return numeric, categorical
+
+
+def fit_and_evaluate(*args, **kwargs) -> tuple[dict, dict]:
+    """See :func:`_fit_and_evaluate`. One thread: OpenMP threads fight with the other worker
+    processes on a busy machine and make gradient boosting many times slower."""
+    with threadpool_limits(limits=1):
+        return _fit_and_evaluate(*args, **kwargs)
+
+
+def _fit_and_evaluate(
+    frame: pd.DataFrame,
+    labels: pd.Series | np.ndarray,
+    *,
+    times: pd.Series | None = None,
+    split: str = "time",
+    seed: int = 0,
+) -> tuple[dict, dict]:
+    """Validate on a hold-out, refit on everything; return (artifact, metrics)."""
+    y = np.asarray(labels, dtype=int)
+    numeric, categorical = select_columns(frame)
+    X = prepare(frame, numeric, categorical)
+    if split == "time" and times is not None:
+        order = np.argsort(pd.to_datetime(times, utc=True).to_numpy(), kind="stable")
+        cut = int(len(order) * 0.8)
+        train_idx, test_idx = order[:cut], order[cut:]
+        if len(set(y[test_idx])) < 2 or len(set(y[train_idx])) < 2:
+            split = "stratified"
+    if split != "time" or times is None:
+        split = "stratified"
+        train_idx, test_idx = train_test_split(
+            np.arange(len(y)), test_size=0.2, stratify=y, random_state=seed
+        )
+    pipeline = make_pipeline(numeric, categorical, seed).fit(X.iloc[train_idx], y[train_idx])
+    scores = pipeline.predict_proba(X.iloc[test_idx])[:, 1]
+    auc = float(roc_auc_score(y[test_idx], scores))
+    sample = test_idx[: min(len(test_idx), 3000)]
+    importance = permutation_importance(
+        pipeline, X.iloc[sample], y[sample], scoring="roc_auc", n_repeats=3, random_state=seed, n_jobs=1
+    )
+    ranked = sorted(zip(X.columns, importance.importances_mean, strict=True), key=lambda kv: -kv[1])
+    final = make_pipeline(numeric, categorical, seed).fit(X, y)
+    center = {c: float(np.nanmedian(X[c])) if X[c].notna().any() else 0.0 for c in numeric}
+    scale = {c: float(np.nanstd(X[c])) or 1.0 for c in numeric}
+    mode = {c: (X[c].mode(dropna=True).iloc[0] if X[c].notna().any() else None) for c in categorical}
+    metrics = {
+        "auc": round(auc, 4),
+        "n": int(len(y)),
+        "n_train": int(len(train_idx)),
+        "n_test": int(len(test_idx)),
+        "positives": int(y.sum()),
+        "base_rate": round(float(y.mean()), 4),
+        "split": split,
+        "features": list(X.columns),
+        "top_features": [[name, round(float(value), 4)] for name, value in ranked[:10]],
+        "calibration": calibration_bins(y[test_idx], scores),
+        "trained_at": timezone.now().isoformat(),
+    }
+    artifact = {
+        "pipeline": final,
+        "numeric": numeric,
+        "categorical": categorical,
+        "importance": {name: float(max(value, 0.0)) for name, value in ranked},
+        "center": center,
+        "scale": scale,
+        "mode": {k: (str(v) if v is not None else None) for k, v in mode.items()},
+    }
+    return artifact, metrics
+
+
+def calibration_bins(y: np.ndarray, scores: np.ndarray, bins: int = 10) -> list[list[float]]:
+    """[mean predicted, observed rate, count] per score decile."""
+    order = np.argsort(scores)
+    result = []
+    for part in np.array_split(order, bins):
+        if len(part):
+            result.append(
+                [round(float(scores[part].mean()), 4), round(float(y[part].mean()), 4), int(len(part))]
+            )
+    return result
+
+
+def predict(artifact: dict, frame: pd.DataFrame) -> np.ndarray:
+    X = prepare(frame, artifact["numeric"], artifact["categorical"])
+    with threadpool_limits(limits=1):
+        return artifact["pipeline"].predict_proba(X)[:, 1]
+
+
+# --- storage -----------------------------------------------------------------------------------------
+def model_dir() -> Path:
+    path = Path(settings.VAR_DIR) / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_version(action: Action, artifact: dict, metrics: dict, data_hash: str) -> ModelVersion:
+    """Write the file atomically (temp file + os.replace), then the row; older versions go inactive."""
+    for _attempt in range(3):
+        version = (ModelVersion.objects.filter(action=action).aggregate(v=Max("version"))["v"] or 0) + 1
+        path = model_dir() / f"{action.key}-v{version}.joblib"
+        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{action.key}-", suffix=".tmp")
+        os.close(handle)
+        try:
+            joblib.dump(artifact, temp)
+            os.replace(temp, path)
+        finally:
+            if os.path.exists(temp):
+                os.unlink(temp)
+        try:
+            with transaction.atomic():
+                row = ModelVersion.objects.create(
+                    action=action,
+                    version=version,
+                    path=str(path),
+                    n=metrics["n"],
+                    auc=metrics["auc"],
+                    metrics=metrics,
+                    data_hash=data_hash,
+                )
+                ModelVersion.objects.filter(action=action).exclude(pk=row.pk).update(is_active=False)
+            return row
+        except IntegrityError:  # another trainer took this number; try the next one
+            continue
+    raise RuntimeError(f"could not store a model version for {action.key}")
+
+
+def load_artifact(version: ModelVersion) -> dict | None:
+    """The model of a version (cached per process); None when the file is gone."""
+    cached = _artifacts.get(version.path)
+    if cached is None:
+        try:
+            cached = joblib.load(version.path)
+        except (FileNotFoundError, OSError):
+            logger.warning("model file of %s v%s is missing", version.action_id, version.version)
+            return None
+        _artifacts[version.path] = cached
+    return cached
+
+
+def data_fingerprint(frame: pd.DataFrame, labels: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    digest.update(",".join(frame.columns).encode())
+    digest.update(pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes())
+    digest.update(np.asarray(labels, dtype=np.int8).tobytes())
+    return digest.hexdigest()
+
+
+def train_action(action: Action, *, force: bool = False) -> ModelVersion | None:
+    """Train the action's model when it has enough outcomes and its data changed since the last one."""
+    examples = training_examples(action)
+    if len(examples) < action.min_outcomes or examples["label"].nunique() < 2:
+        logger.info("action %s: %s outcomes, not enough for a model", action.key, len(examples))
+        return None
+    frame = build_features_at(examples[["customer_id", "as_of"]])
+    labels = examples["label"].to_numpy()
+    fingerprint = data_fingerprint(frame.drop(columns=["customer_id", "owner_id"]), labels)
+    latest = ModelVersion.objects.filter(action=action).order_by("-version").first()
+    if latest and latest.data_hash == fingerprint and not force:
+        logger.info("action %s: data unchanged since v%s", action.key, latest.version)
+        return None
+    artifact, metrics = fit_and_evaluate(frame, labels, times=examples["as_of"], split=action.validation)
+    return save_version(action, artifact, metrics, fingerprint)
+
+
+def active_versions() -> dict[int, ModelVersion]:
+    """The active model version per action id (one query)."""
+    return {
+        v.action_id: v
+        for v in ModelVersion.objects.filter(Q(is_active=True), action__is_active=True).order_by(
+            "action_id", "-version"
+        )
+    }

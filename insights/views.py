@@ -1,0 +1,214 @@
+"""Pages of the NBA engine: the panel's buttons, my recommendations, the catalogue, the manager view."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Exists, OuterRef, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from customer360 import roles
+from customer360.models import Customer, Job, TimelineEvent
+from insights import services
+from insights.models import Action, CustomerScore, ModelVersion, Recommendation
+from insights.panels import panel_context
+
+MY_LIMIT = 100
+
+
+def _require(request: HttpRequest, perm: str) -> None:
+    if not request.user.has_perm(perm):
+        raise PermissionDenied(_("You need the permission %(perm)s.") % {"perm": perm})
+
+
+def _visible_rec(request: HttpRequest, pk: int) -> Recommendation:
+    _require(request, "insights.change_recommendation")
+    return get_object_or_404(
+        Recommendation.objects.visible_to(request.user).select_related("customer"), pk=pk
+    )
+
+
+def _panel(request: HttpRequest, customer: Customer, error: str = "") -> HttpResponse:
+    ctx = panel_context(request, customer)
+    ctx["error"] = error
+    response = render(request, "insights/_panel.html", {"ctx": ctx, "customer": customer})
+    response["HX-Trigger"] = "timeline-changed"
+    return response
+
+
+def _feedback(request: HttpRequest, pk: int, apply) -> HttpResponse:
+    rec = _visible_rec(request, pk)
+    error = ""
+    try:
+        apply(rec)
+    except services.FeedbackError as exc:
+        error = str(exc)
+    return _panel(request, rec.customer, error)
+
+
+@require_POST
+def accept(request: HttpRequest, pk: int) -> HttpResponse:
+    return _feedback(
+        request, pk, lambda rec: services.recommendation_accept(recommendation_id=rec.pk, user=request.user)
+    )
+
+
+@require_POST
+def dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+    reason = request.POST.get("reason", "")
+    note = request.POST.get("note", "")
+    return _feedback(
+        request,
+        pk,
+        lambda rec: services.recommendation_dismiss(
+            recommendation_id=rec.pk, user=request.user, reason=reason, note=note
+        ),
+    )
+
+
+@require_POST
+def complete(request: HttpRequest, pk: int) -> HttpResponse:
+    outcome = request.POST.get("outcome", "")
+    note = request.POST.get("note", "")
+    return _feedback(
+        request,
+        pk,
+        lambda rec: services.recommendation_complete(
+            recommendation_id=rec.pk, user=request.user, outcome=outcome, note=note
+        ),
+    )
+
+
+def my_recommendations(request: HttpRequest) -> HttpResponse:
+    """The rep's customers by priority, and the accepted ones whose follow-up is due."""
+    _require(request, "insights.view_recommendation")
+    language = get_language() or "en"
+    mine = Recommendation.objects.visible_to(request.user).filter(customer__owner=request.user)
+    open_recs = list(
+        mine.filter(status=Recommendation.Status.OPEN, rank=1)
+        .select_related("customer", "action")
+        .order_by("-priority", "id")[:MY_LIMIT]
+    )
+    due = list(
+        mine.filter(
+            status=Recommendation.Status.ACCEPTED, follow_up_on__lte=timezone.localdate() + timedelta(days=2)
+        )
+        .select_related("customer", "action")
+        .order_by("follow_up_on", "id")[:MY_LIMIT]
+    )
+    rows = [
+        {"rec": r, "name": r.action.name(language), "reasons": r.reason_texts(language)} for r in open_recs
+    ]
+    follow_ups = [{"rec": r, "name": r.action.name(language)} for r in due]
+    return render(request, "insights/my_recommendations.html", {"rows": rows, "follow_ups": follow_ups})
+
+
+def catalogue(request: HttpRequest) -> HttpResponse:
+    """Read-only view of the action catalogue with its rules; admins edit it in the admin."""
+    _require(request, "insights.view_action")
+    language = get_language() or "en"
+    actions = list(Action.objects.prefetch_related("rules").order_by("order", "key"))
+    rows = [{"action": a, "name": a.name(language), "description": a.description(language)} for a in actions]
+    return render(
+        request,
+        "insights/catalogue.html",
+        {"rows": rows, "can_edit": request.user.has_perm("insights.change_action")},
+    )
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def lift_over_holdout(days: int = 30) -> dict:
+    """Share of customers with a success event in the last ``days``: treated vs. hold-out, with a
+    95 % Wald interval for the difference."""
+    kinds = set()
+    for action in Action.objects.filter(is_active=True):
+        kinds.update(action.success_kind_list)
+    since = timezone.now() - timedelta(days=days)
+    success = TimelineEvent.objects.filter(
+        customer_id=OuterRef("customer_id"), kind__in=kinds, occurred_at__gte=since
+    )
+    rows = (
+        CustomerScore.objects.annotate(won=Exists(success))
+        .values("holdout")
+        .annotate(n=Count("pk"), k=Count("pk", filter=Q(won=True)))
+        .order_by()
+    )
+    stats = {row["holdout"]: row for row in rows}
+    treated, held = stats.get(False, {"n": 0, "k": 0}), stats.get(True, {"n": 0, "k": 0})
+    p1, p0 = _rate(treated["k"], treated["n"]), _rate(held["k"], held["n"])
+    result = {"treated": treated, "holdout": held, "p_treated": p1, "p_holdout": p0, "days": days}
+    if p1 is not None and p0 is not None:
+        diff = p1 - p0
+        se = math.sqrt(p1 * (1 - p1) / treated["n"] + p0 * (1 - p0) / held["n"])
+        result.update(diff=diff, low=diff - 1.96 * se, high=diff + 1.96 * se, lift=(p1 / p0 if p0 else None))
+    return result
+
+
+def manager(request: HttpRequest) -> HttpResponse:
+    """Acceptance and conversion by action, AUC per model version, lift over the hold-out."""
+    if not roles.is_manager_or_admin(request.user):
+        raise PermissionDenied(_("Only managers and admins see the NBA performance."))
+    S = Recommendation.Status
+    by_action = Action.objects.annotate(
+        shown=Count("recommendations"),
+        open=Count("recommendations", filter=Q(recommendations__status=S.OPEN)),
+        accepted=Count("recommendations", filter=Q(recommendations__status__in=[S.ACCEPTED, S.COMPLETED])),
+        dismissed=Count("recommendations", filter=Q(recommendations__status=S.DISMISSED)),
+        converted=Count("recommendations", filter=Q(recommendations__outcome="success")),
+    ).order_by("order", "key")
+    rows = []
+    for a in by_action:
+        decided = a.accepted + a.dismissed
+        rows.append(
+            {
+                "action": a,
+                "acceptance": _rate(a.accepted, decided),
+                "conversion": _rate(a.converted, a.accepted),
+            }
+        )
+    versions = ModelVersion.objects.select_related("action").order_by("action__order", "-version")[:100]
+    job = Job.objects.filter(kind="insights.rescore").order_by("-created_at").first()
+    return render(
+        request,
+        "insights/manager.html",
+        {
+            "rows": rows,
+            "versions": versions,
+            "lift": lift_over_holdout(),
+            "job": job,
+            "can_run": request.user.has_perm("insights.change_action"),
+        },
+    )
+
+
+@require_POST
+def rescore_all(request: HttpRequest) -> HttpResponse:
+    _require(request, "insights.change_action")
+    services.scoring_run_start(user=request.user)
+    return redirect("insights:manager")
+
+
+@require_POST
+def retrain(request: HttpRequest) -> HttpResponse:
+    _require(request, "insights.change_action")
+    from insights import tasks
+
+    tasks.train_models.delay(force=True)
+    return redirect("insights:manager")
+
+
+def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    if not roles.is_manager_or_admin(request.user):
+        raise Http404
+    job = get_object_or_404(Job, pk=pk, kind="insights.rescore")
+    return render(request, "insights/_job.html", {"job": job})
