@@ -121,10 +121,27 @@ def screenshot_dir() -> Path:
     return OUTPUT_DIR
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _migration_data_snapshot(django_db_setup, django_db_blocker):
+    """Keep a copy of what migrations wrote (roles, pipelines, policies), which serialized rollback
+    restores after each transactional test. It is kept on the connection CLASS: Playwright's sync API
+    runs tests in a greenlet whose context has connection objects of its own."""
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            snapshot = getattr(connection, "_test_serialized_contents", None) or (
+                connection.creation.serialize_db_to_string()
+            )
+            type(connection)._test_serialized_contents = snapshot
+
+
 def pytest_collection_modifyitems(items):
     """Transactional tests flush the database afterwards, which would also remove what data
     migrations created (roles, pipelines, policies). Serialized rollback restores it for the next test."""
     for item in items:
         marker = item.get_closest_marker("django_db")
         if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
-            item.add_marker(pytest.mark.django_db(**{**marker.kwargs, "serialized_rollback": True}), append=False)
+            item.add_marker(
+                pytest.mark.django_db(**{**marker.kwargs, "serialized_rollback": True}), append=False
+            )

@@ -20,25 +20,52 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def mueller():
+def mueller(transactional_db):
     rep = UserFactory(username="rep", first_name="Anna", last_name="Berger", role="Sales", team="Wien")
     service = UserFactory(username="service", role="Service")
     accounting = UserFactory(username="accounting", role="Accounting")
-    customer = CustomerFactory(first_name="Josef", last_name="Müller", company="Müller Haustechnik",
-                               city="Wien", postcode="1010", owner=rep)
+    customer = CustomerFactory(
+        first_name="Josef",
+        last_name="Müller",
+        company="Müller Haustechnik",
+        city="Wien",
+        postcode="1010",
+        owner=rep,
+    )
     today = timezone.localdate()
     invoice = billing.invoice_create(
-        customer=customer, issue_date=today - datetime.timedelta(days=37), due_date=today - datetime.timedelta(days=23),
-        lines=[{"description": "Basic plan, quarter", "quantity": 1, "unit_price": "1033.33"}], actor=accounting,
+        customer=customer,
+        issue_date=today - datetime.timedelta(days=37),
+        due_date=today - datetime.timedelta(days=23),
+        lines=[{"description": "Basic plan, quarter", "quantity": 1, "unit_price": "1033.33"}],
+        actor=accounting,
     )
     billing.invoice_issue(invoice=invoice, actor=accounting)
     billing.dunning_run(today=today)
-    crm.ticket_create(customer=customer, user=service, subject="Lieferung verspätet", category="complaint",
-                      channel="phone", priority="high", opened_at=timezone.now() - datetime.timedelta(days=5))
-    marketing.consent_grant(customer=customer, channel="email", purpose="newsletter", method="web_form",
-                            confirmed=True, actor=None)
-    crm.activity_log(customer=customer, user=rep, subject="Intro call", outcome="reached",
-                     occurred_at=timezone.now() - datetime.timedelta(days=21))
+    crm.ticket_create(
+        customer=customer,
+        user=service,
+        subject="Lieferung verspätet",
+        category="complaint",
+        channel="phone",
+        priority="high",
+        opened_at=timezone.now() - datetime.timedelta(days=5),
+    )
+    marketing.consent_grant(
+        customer=customer,
+        channel="email",
+        purpose="newsletter",
+        method="web_form",
+        confirmed=True,
+        actor=None,
+    )
+    crm.activity_log(
+        customer=customer,
+        user=rep,
+        subject="Intro call",
+        outcome="reached",
+        occurred_at=timezone.now() - datetime.timedelta(days=21),
+    )
     return customer
 
 
