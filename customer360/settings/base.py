@@ -251,6 +251,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Security (production) ----------------------------------------------------------------------
+# Sessions are written through to the database and read from the cache (Redis in production).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 if PRODUCTION:
