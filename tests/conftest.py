@@ -126,13 +126,16 @@ def _migration_data_snapshot(django_db_setup, django_db_blocker):
     """Keep a copy of what migrations wrote (roles, pipelines, policies), which serialized rollback
     restores after each transactional test. It is kept on the connection CLASS: Playwright's sync API
     runs tests in a greenlet whose context has connection objects of its own."""
-    from django.db import connections
+    from django.db import DatabaseError, connections
 
     with django_db_blocker.unblock():
         for connection in connections.all():
-            snapshot = getattr(connection, "_test_serialized_contents", None) or (
-                connection.creation.serialize_db_to_string()
-            )
+            try:
+                snapshot = getattr(connection, "_test_serialized_contents", None) or (
+                    connection.creation.serialize_db_to_string()
+                )
+            except DatabaseError:  # no test in this run needs the database, so none was created
+                continue
             type(connection)._test_serialized_contents = snapshot
 
 

@@ -240,6 +240,7 @@ SPECTACULAR_SETTINGS = {
         "TicketPriorityEnum": "crm.models.Priority",
         "ChannelEnum": "customer360.models.Channel",
         "DepartmentEnum": "customer360.models.Department",
+        "CustomerKindEnum": "customer360.models.Customer.Kind",
         "CollabDepartmentEnum": "collab.departments.CHOICES",
         "CollabSpaceKindEnum": "collab.models.Space.Kind",
         "CollabRequestKindEnum": "collab.models.DepartmentRequest.Kind",
