@@ -28,6 +28,7 @@ from billing.models import (
     format_money,
     money,
 )
+from customer360.bulk import bulk_insert
 from customer360.demo import DemoContext, DemoCustomer, seeders
 from customer360.timeline import EventData, record_many
 
@@ -253,7 +254,7 @@ def seed_billing(ctx: DemoContext) -> None:
             invoice.number = gruber_number
         plan.invoice = invoice
     before = Invoice.objects.aggregate(m=Max("id"))["m"] or 0
-    Invoice.objects.bulk_create([p.invoice for p in plans], batch_size=2000)
+    bulk_insert([p.invoice for p in plans], with_ids=True)
     if plans and plans[0].invoice.pk is None:  # a backend without RETURNING: read the keys back
         ids = dict(Invoice.objects.filter(id__gt=before).values_list("number", "id").iterator())
         for plan in plans:
@@ -348,9 +349,9 @@ def _children(
                 payload={"invoice_id": invoice.pk, "number": invoice.number},
             ))  # fmt: skip
         per_customer[invoice.customer_id] += 1
-    InvoiceLine.objects.bulk_create(lines, batch_size=5000)
-    Payment.objects.bulk_create(payments, batch_size=5000)
-    DunningNotice.objects.bulk_create(notices, batch_size=5000)
+    bulk_insert(lines)
+    bulk_insert(payments)
+    bulk_insert(notices)
     record_many(events, announce=False, count_new=False)
     customers = max(len(ctx.customers), 1)
     ctx.stdout(

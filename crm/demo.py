@@ -28,6 +28,7 @@ from crm.models import (
     Stage,
     Ticket,
 )
+from customer360.bulk import bulk_insert
 from customer360.demo import DemoContext, DemoCustomer, seeders
 from customer360.timeline import EventData, record_many
 
@@ -228,9 +229,9 @@ def seed_sales(ctx: DemoContext) -> None:
                     created_at=ctx.moment(days, rng),
                 )
             )
-    Contract.objects.bulk_create([c for c, _ in contracts], batch_size=BATCH)
-    Deal.objects.bulk_create([d for d, _, _ in deals], batch_size=BATCH)
-    Activity.objects.bulk_create(activities, batch_size=BATCH)
+    bulk_insert([c for c, _ in contracts], with_ids=True)
+    bulk_insert([d for d, _, _ in deals], with_ids=True)
+    bulk_insert(activities, with_ids=True)
     record_many(_sales_events(contracts, deals, activities, stages), announce=False, count_new=False)
 
 
@@ -426,7 +427,7 @@ def seed_service(ctx: DemoContext) -> None:
         if ticket.solved_at and ticket.resolution_due and ticket.solved_at > ticket.resolution_due:
             ticket.sla_breached_resolution = True
             ticket.resolution_breached_at = ticket.resolution_due
-    Ticket.objects.bulk_create(tickets, batch_size=BATCH)
+    bulk_insert(tickets, with_ids=True)
     ratings = []
     for ticket, _customer, score, comment in planned:
         if score:
@@ -438,7 +439,7 @@ def seed_service(ctx: DemoContext) -> None:
                     created_at=ticket.solved_at + timedelta(hours=2),
                 )
             )
-    Satisfaction.objects.bulk_create(ratings, batch_size=BATCH)
+    bulk_insert(ratings, with_ids=True)
     record_many(_service_events(tickets, ratings), announce=False, count_new=False)
 
 

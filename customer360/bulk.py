@@ -36,9 +36,24 @@ def _converters(fields: list[models.Field]) -> list:
     return converters
 
 
-def bulk_insert(objs: Iterable[models.Model], *, ignore_conflicts: bool = False) -> None:
+def _assign_ids(model: type[models.Model], objs: list[models.Model]) -> None:
+    """Take primary keys from the table's sequence up front, so related rows can point at them."""
+    pk = model._meta.pk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [model._meta.db_table, pk.column, len(objs)],
+        )
+        for obj, (value,) in zip(objs, cursor.fetchall(), strict=True):
+            obj.pk = value
+
+
+def bulk_insert(
+    objs: Iterable[models.Model], *, ignore_conflicts: bool = False, with_ids: bool = False
+) -> None:
     """Insert ``objs`` (all of one model). With ``ignore_conflicts`` rows that break a unique
-    constraint are skipped, as with ``bulk_create(ignore_conflicts=True)``."""
+    constraint are skipped, as with ``bulk_create(ignore_conflicts=True)``. With ``with_ids`` every
+    object gets its primary key set (needed when other rows refer to it)."""
     objs = list(objs)
     if not objs:
         return
@@ -47,6 +62,13 @@ def bulk_insert(objs: Iterable[models.Model], *, ignore_conflicts: bool = False)
         model.objects.bulk_create(objs, batch_size=BATCH // 2, ignore_conflicts=ignore_conflicts)
         return
     fields = _columns(model)
+    if with_ids:
+        if ignore_conflicts:
+            raise ValueError(
+                "with_ids and ignore_conflicts cannot be combined: skipped rows would keep an id"
+            )
+        _assign_ids(model, objs)
+        fields = [model._meta.pk, *fields]
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     columns = ", ".join(quote(f.column) for f in fields)

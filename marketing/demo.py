@@ -13,6 +13,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from customer360 import timeline
+from customer360.bulk import bulk_insert
 from customer360.demo import DemoContext, DemoCustomer, seeders
 from customer360.models import Department, Direction
 from marketing.models import Campaign, Consent, ConsentChange, Segment, Touch
@@ -317,7 +318,7 @@ def _plan_unsubscribe(plan: _Plan, customer: DemoCustomer, campaign: Campaign, w
 
 def _write(plan: _Plan, types: dict) -> int:
     """Insert one chunk: consents, their history, touches, timeline events."""
-    Consent.objects.bulk_create(plan.consents, batch_size=CHUNK, ignore_conflicts=True)
+    bulk_insert(plan.consents, ignore_conflicts=True)
     customer_ids = sorted({c.customer_id for c in plan.consents})
     ids = (
         {
@@ -334,8 +335,8 @@ def _write(plan: _Plan, types: dict) -> int:
         change.consent_id = ids[(customer_id, channel, purpose)]
         event.source_type_id, event.source_id = types["consent"], str(change.consent_id)
         changes.append(change)
-    ConsentChange.objects.bulk_create(changes, batch_size=CHUNK)
-    Touch.objects.bulk_create(plan.touches, batch_size=CHUNK, ignore_conflicts=True)
+    bulk_insert(changes)
+    bulk_insert(plan.touches, ignore_conflicts=True)
     events = [c[4] for c in plan.changes] + plan.events
     timeline.record_many(events, announce=False, count_new=False)
     return len(events)
