@@ -1,1 +1,252 @@
-"""Models of dashboards and listening."""
+"""Models of dashboards (daily roll-ups) and listening (messages, topics, sentiment, categories)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Ticket
+from customer360.models import Customer
+
+
+# --- Dashboards -------------------------------------------------------------------------------------
+class DailyRollup(models.Model):
+    """One day of one metric, split by a key (e.g. "campaign:status") and the dashboard filters'
+    dimensions (the customer's owner, country and segment at refresh time).
+
+    Written only by ``services.rollups_refresh``; dashboards sum these rows instead of scanning the
+    timeline or the large department tables during a request. ``owner_id`` 0 means "no owner" (a
+    real value, so the unique constraint also holds for unowned customers on PostgreSQL).
+    """
+
+    day = models.DateField()
+    metric = models.CharField(max_length=40)
+    key = models.CharField(max_length=120, blank=True, default="")
+    owner_id = models.BigIntegerField(default=0)
+    country = models.CharField(max_length=2, blank=True, default="")
+    segment = models.CharField(max_length=40, blank=True, default="")
+    count = models.IntegerField(default=0)
+    amount = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("daily roll-up")
+        verbose_name_plural = _("daily roll-ups")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["metric", "day", "key", "owner_id", "country", "segment"],
+                name="analytics_rollup_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["metric", "day"], name="analytics_rollup_metric_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.metric} {self.key}: {self.count}"
+
+
+class RollupState(models.Model):
+    """How far a roll-up family is refreshed: events recorded up to ``watermark`` are included."""
+
+    metric = models.CharField(max_length=40, primary_key=True)
+    watermark = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    days_refreshed = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.metric} @ {self.watermark}"
+
+
+# --- Listening ---------------------------------------------------------------------------------------
+class Topic(models.Model):
+    """A theme customers write about, found by NMF over TF-IDF; labelled by its top terms.
+
+    Topics are replaced by every listening run (``run_id`` names the core Job that found them).
+    ``is_rising`` is set when the share of messages in the current period grows significantly
+    against the previous one (two-proportion z-test, with a minimum count and ratio).
+    """
+
+    run_id = models.BigIntegerField(default=0)
+    number = models.PositiveSmallIntegerField()
+    label = models.CharField(_("label"), max_length=200)
+    terms = models.JSONField(default=list, blank=True)
+    messages = models.PositiveIntegerField(_("messages"), default=0)
+    customers = models.PositiveIntegerField(_("customers"), default=0)
+    period_end = models.DateField(null=True, blank=True)
+    count_current = models.PositiveIntegerField(default=0)
+    count_previous = models.PositiveIntegerField(default=0)
+    share_current = models.FloatField(default=0)
+    share_previous = models.FloatField(default=0)
+    z_score = models.FloatField(default=0)
+    is_rising = models.BooleanField(_("rising"), default=False)
+    avg_sentiment = models.FloatField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("topic")
+        verbose_name_plural = _("topics")
+        ordering = ["-is_rising", "-count_current", "number"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def get_absolute_url(self) -> str:
+        return reverse("analytics:topic_detail", args=[self.pk])
+
+    @property
+    def growth(self) -> float | None:
+        return self.share_current / self.share_previous if self.share_previous else None
+
+
+class TopicTrend(models.Model):
+    """Messages of a topic per week (``week`` is the Monday) and their share of all messages."""
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="trend")
+    week = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+    share = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["topic", "week"]
+        constraints = [models.UniqueConstraint(fields=["topic", "week"], name="analytics_trend_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.topic_id} {self.week}: {self.count}"
+
+
+class ListenedMessage(models.Model):
+    """A customer's text (ticket, ticket reply, call note / e-mail, survey comment) with the topic it
+    belongs to (the message-topic assignment) and its sentiment in [-1, 1]."""
+
+    class Source(models.TextChoices):
+        TICKET = "ticket", _("Ticket")
+        TICKET_MESSAGE = "ticket_message", _("Ticket message")
+        ACTIVITY = "activity", _("Call note / e-mail")
+        SURVEY = "survey", _("Survey comment")
+
+    source = models.CharField(max_length=20, choices=Source.choices)
+    source_id = models.BigIntegerField()
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    occurred_at = models.DateTimeField()
+    text = models.TextField()
+    url = models.CharField(max_length=300, blank=True)
+    language = models.CharField(max_length=2, blank=True)
+    sentiment = models.FloatField(default=0)
+    topic = models.ForeignKey(
+        Topic, on_delete=models.SET_NULL, null=True, blank=True, related_name="message_set"
+    )
+    topic_weight = models.FloatField(default=0)
+
+    class Meta:
+        verbose_name = _("listened message")
+        verbose_name_plural = _("listened messages")
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "source_id"], name="analytics_message_unique")
+        ]
+        indexes = [
+            models.Index(fields=["topic", "occurred_at"], name="analytics_message_topic"),
+            models.Index(fields=["customer", "occurred_at"], name="analytics_message_customer"),
+            models.Index(fields=["occurred_at"], name="analytics_message_when"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.source_id}"
+
+
+class CustomerSentiment(models.Model):
+    """How a customer sounds across their messages of the last 365 days (an NBA feature).
+
+    ``score`` is the mean message sentiment in [-1, 1], recent messages weighted more.
+    """
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, primary_key=True, related_name="listening_sentiment"
+    )
+    score = models.FloatField(default=0)
+    messages = models.PositiveIntegerField(default=0)
+    negative = models.PositiveIntegerField(default=0)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("customer sentiment")
+        verbose_name_plural = _("customer sentiments")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.score:+.2f}"
+
+
+class CategoryModelVersion(models.Model):
+    """A trained ticket-category classifier (joblib file, written atomically), retrained only when
+    the categorised tickets changed (``data_hash``)."""
+
+    version = models.PositiveIntegerField(unique=True)
+    path = models.CharField(max_length=300)
+    n = models.PositiveIntegerField(default=0)
+    accuracy = models.FloatField(null=True, blank=True)
+    labels = models.JSONField(default=list, blank=True)
+    data_hash = models.CharField(max_length=64)
+    trained_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"ticket categories v{self.version}"
+
+
+class SuggestedCategory(models.Model):
+    """The category the classifier suggests for a ticket; ``corrected_to`` is set when the agent
+    chose another one (and that correction is training data for the next version)."""
+
+    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    suggested = models.CharField(_("suggested category"), max_length=12, choices=Ticket.Category.choices)
+    confidence = models.FloatField(_("confidence"), default=0)
+    model_version = models.PositiveIntegerField(default=0)
+    corrected_to = models.CharField(
+        _("corrected to"), max_length=12, choices=Ticket.Category.choices, blank=True, default=""
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    corrected_at = models.DateTimeField(null=True, blank=True)
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("suggested category")
+        verbose_name_plural = _("suggested categories")
+        permissions = [("correct_suggestedcategory", "Can accept or correct a suggested ticket category")]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id}: {self.suggested} ({self.confidence:.0%})"
+
+
+class CustomerRisk(models.Model):
+    """A transparent churn-risk score (0-100) per customer from facts of every department, with the
+    reasons that add up to it; refreshed by the nightly roll-up."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    score = models.PositiveSmallIntegerField(default=0, db_index=True)
+    reasons = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("churn risk")
+        verbose_name_plural = _("churn risks")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.score}"
+
+
+class CustomerConversion(models.Model):
+    """When a customer last did something that counts as success for a next-best action (any active
+    action's ``success_kinds``). Customers converted in a period that ends today are exactly those
+    with ``last_success_at`` inside it, so the lift chart needs no timeline scan."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    last_success_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.last_success_at:%Y-%m-%d}"

@@ -1,0 +1,120 @@
+"""Topics of customer messages: TF-IDF over folded, stemmed tokens without German and English stop
+words, factorised by NMF; each message gets its strongest topic. Plus the 'rising' test.
+
+Pure functions over lists of texts (no database), so they are easy to test and to reuse.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.decomposition import NMF
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from insights.analytics.listening.text import STOP_WORDS, analyse, stem, tokens
+
+MAX_FIT = 30000  # texts the factorisation is fitted on; every distinct text is then transformed
+LABEL_TERMS = 4
+
+
+@dataclass
+class TopicResult:
+    """Topics found in ``texts``: terms per topic and, per text, its topic index (-1: none) and weight."""
+
+    terms: list[list[str]]
+    assignment: np.ndarray
+    weight: np.ndarray
+
+    @property
+    def labels(self) -> list[str]:
+        return [" · ".join(t[:LABEL_TERMS]) for t in self.terms]
+
+
+def _surface_forms(texts: list[str]) -> dict[str, str]:
+    """The most frequent written (folded) form of each stem, so labels read "delivery", not "deliv"."""
+    forms: dict[str, Counter] = defaultdict(Counter)
+    for text in texts:
+        for token in tokens(text):
+            if token not in STOP_WORDS:
+                forms[stem(token)][token] += 1
+    return {s: counter.most_common(1)[0][0] for s, counter in forms.items()}
+
+
+def find_topics(texts: list[str], *, n_topics: int = 10, seed: int = 0, top_terms: int = 8) -> TopicResult:
+    """Fit TF-IDF + NMF on the texts (a sample of at most ``MAX_FIT``; repeated texts weigh more, as
+    they should) and assign every text its strongest topic."""
+    unique = list(dict.fromkeys(texts))
+    index = {text: i for i, text in enumerate(unique)}
+    empty = TopicResult([], np.full(len(texts), -1), np.zeros(len(texts)))
+    if len(unique) < 2:
+        return empty
+    rng = np.random.default_rng(seed)
+    fit_rows = (
+        texts if len(texts) <= MAX_FIT else [texts[i] for i in rng.choice(len(texts), MAX_FIT, replace=False)]
+    )
+    vectorizer = TfidfVectorizer(
+        analyzer=analyse, min_df=2 if len(fit_rows) >= 50 else 1, max_df=0.5, sublinear_tf=True
+    )
+    try:
+        matrix = vectorizer.fit_transform(fit_rows)
+    except ValueError:  # nothing but stop words
+        return empty
+    k = max(1, min(n_topics, len(unique), matrix.shape[0], matrix.shape[1]))
+    model = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=400)
+    with warnings.catch_warnings():
+        # A (near) perfect fit of tiny corpora makes the loss a rounding error below zero: harmless.
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module="sklearn")
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        model.fit(matrix)
+    vocabulary = vectorizer.get_feature_names_out()
+    surface = _surface_forms(unique)
+    terms = [
+        [surface.get(vocabulary[j], vocabulary[j]) for j in np.argsort(component)[::-1][:top_terms]]
+        for component in model.components_
+    ]
+    weights = model.transform(vectorizer.transform(unique))
+    totals = weights.sum(axis=1)
+    best = weights.argmax(axis=1)
+    share = np.divide(weights.max(axis=1), totals, out=np.zeros_like(totals), where=totals > 0)
+    best = np.where(totals > 0, best, -1)
+    rows = np.fromiter((index[t] for t in texts), dtype=np.int64, count=len(texts))
+    return TopicResult(terms, best[rows], share[rows])
+
+
+@dataclass(frozen=True)
+class RisingTest:
+    is_rising: bool
+    z: float
+    share_current: float
+    share_previous: float
+
+
+def rising_test(
+    count_current: int,
+    total_current: int,
+    count_previous: int,
+    total_previous: int,
+    *,
+    min_count: int = 5,
+    min_ratio: float = 1.3,
+    z_min: float = 1.96,
+) -> RisingTest:
+    """Is a topic's share of messages significantly higher now than in the previous period?
+
+    One-sided two-proportion z-test on the shares, plus two guards that keep small numbers from
+    alarming a manager: at least ``min_count`` messages now and a share grown by ``min_ratio``.
+    """
+    p1 = count_current / total_current if total_current else 0.0
+    p0 = count_previous / total_previous if total_previous else 0.0
+    if not total_current or not total_previous:
+        return RisingTest(False, 0.0, p1, p0)
+    pooled = (count_current + count_previous) / (total_current + total_previous)
+    variance = pooled * (1 - pooled) * (1 / total_current + 1 / total_previous)
+    z = (p1 - p0) / math.sqrt(variance) if variance > 0 else 0.0
+    grown = p1 >= min_ratio * p0 if p0 > 0 else count_current >= min_count
+    return RisingTest(bool(count_current >= min_count and grown and z >= z_min), z, p1, p0)

@@ -1,0 +1,194 @@
+"""Listening: sentiment, topics and the rising test, ticket categories, the planted rising topic."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from crm.models import Ticket
+from customer360.demo import run_seeders
+from insights.analytics import services
+from insights.analytics.listening import sentiment
+from insights.analytics.listening.categorise import BANKING77_TARGET, evaluate_files
+from insights.analytics.listening.text import content_tokens, language_of
+from insights.analytics.listening.topics import find_topics, rising_test
+from insights.analytics.models import CustomerSentiment, ListenedMessage, SuggestedCategory, Topic
+from tests.conftest import shared_data
+from tests.factories import CustomerFactory
+
+TODAY = date(2026, 11, 27)
+
+
+# --- sentiment --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Ich bin sehr zufrieden, danke!", 1),
+        ("Ich bin nicht zufrieden.", -1),
+        ("Die Lieferung ist schon wieder verspätet, das ist ärgerlich.", -1),
+        ("Die Lieferung ist schon wieder verspaetet.", -1),  # without umlauts
+        ("Kein Problem, alles gut.", 1),
+        ("Great service, thank you!", 1),
+        ("The delivery was late and nobody called back. Unacceptable.", -1),
+        ("Not bad at all", 1),
+        ("Bitte senden Sie mir die Rechnung.", 0),
+    ],
+)
+def test_sentiment_handles_german_english_and_negation(text, sign):
+    value = sentiment.score(text)
+    assert -1 <= value <= 1
+    assert (value > 0) - (value < 0) == sign, value
+
+
+def test_tokens_fold_stem_and_drop_stop_words():
+    assert content_tokens("Die Lieferungen sind verspätet") == ["lieferung", "verspaetet"]
+    assert "the" not in content_tokens("The delivery is late")
+    assert language_of("Die Lieferung ist verspätet und ich bin sauer") == "de"
+    assert language_of("The delivery is late and I am angry") == "en"
+
+
+# --- topics --------------------------------------------------------------------------------------------
+def test_find_topics_groups_messages_by_theme():
+    texts = (
+        ["Lieferung verspätet, schon wieder zu spät"] * 6
+        + ["Die Lieferung ist verspätet angekommen"] * 4
+        + ["Rechnung doppelt erhalten, bitte Gutschrift"] * 6
+        + ["Passwort vergessen, Login im Portal geht nicht"] * 6
+    )
+    result = find_topics(texts, n_topics=3, seed=1)
+    assert len(result.terms) == 3
+    delivery = {result.assignment[i] for i in range(10)}
+    assert len(delivery) == 1
+    assert result.assignment[10] not in delivery and result.assignment[16] not in delivery
+    label = result.labels[delivery.pop()]
+    assert "verspaetet" in label or "lieferung" in label
+
+
+def test_rising_test_needs_significance_count_and_growth():
+    assert rising_test(40, 200, 20, 200).is_rising  # doubled, significant
+    assert not rising_test(4, 20, 2, 20).is_rising  # doubled but too few
+    assert not rising_test(21, 200, 20, 200).is_rising  # flat
+    assert not rising_test(10, 200, 20, 200).is_rising  # falling
+    test = rising_test(40, 200, 20, 200)
+    assert test.share_current == 0.2 and test.share_previous == 0.1 and test.z > 1.96
+
+
+@pytest.mark.django_db
+def test_planted_delivery_complaints_are_flagged_rising_for_a_fixed_seed(manager):
+    """The service demo plants late-delivery tickets doubling in the last 30 days."""
+    run_seeders(count=1500, seed=11, today=TODAY, only=["service", "analytics"], stdout=lambda *_: None)
+    rising = list(Topic.objects.filter(is_rising=True))
+    assert rising, [(t.label, t.count_current, t.count_previous, t.z_score) for t in Topic.objects.all()]
+    delivery = [
+        t
+        for t in rising
+        if any(term.startswith(("liefer", "verspaet", "deliver", "late")) for term in t.terms[:4])
+    ]
+    assert delivery, [t.label for t in rising]
+    topic = delivery[0]
+    assert topic.count_current > 1.3 * topic.count_previous
+    # The topic page's messages are exactly those assigned to it, with their customers.
+    assigned = ListenedMessage.objects.filter(topic=topic)
+    assert assigned.count() == topic.messages
+    assert assigned.values("customer").distinct().count() == topic.customers
+    # Sentiment per customer exists for every customer who wrote, and delivery complaints sound negative.
+    assert CustomerSentiment.objects.count() == ListenedMessage.objects.values("customer").distinct().count()
+    assert topic.avg_sentiment < 0
+    # The manager sees the alert on the listening page, linking to the topic page.
+    from tests.conftest import client_for
+
+    page = client_for(manager).get("/dashboards/listening/").content.decode()
+    alerts = page.split('id="rising-alerts"')[1].split("</section>")[0]
+    assert topic.get_absolute_url() in alerts
+
+
+@pytest.mark.django_db
+def test_topic_page_lists_messages_and_customers(manager_client):
+    customer = CustomerFactory(last_name="Lieferfrust")
+    now = timezone.now()
+    for i in range(12):
+        Ticket.objects.create(customer=customer, subject="Lieferung verspätet", description="Wieder zu spät",
+                              opened_at=now - timedelta(days=i))  # fmt: skip
+    for i in range(12):
+        Ticket.objects.create(customer=CustomerFactory(), subject="Rechnung doppelt", description="Bitte Gutschrift",
+                              opened_at=now - timedelta(days=40 + i))  # fmt: skip
+    services.listening_refresh(n_topics=2)
+    topic = next(t for t in Topic.objects.all() if "lieferung" in t.terms)
+    response = manager_client.get(topic.get_absolute_url())
+    assert response.status_code == 200
+    assert response.content.decode().count("Lieferfrust") >= 2  # in the messages and the customers list
+    assert topic.messages == 12 and topic.customers == 1
+
+
+# --- categories ---------------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_ticket_categories_are_suggested_and_corrections_kept(service_user):
+    customer = CustomerFactory()
+    texts = {
+        "delivery": ["Lieferung verspätet", "Paket nicht angekommen", "Late delivery of my order"],
+        "billing": ["Rechnung doppelt erhalten", "Mahnung trotz Zahlung", "Invoice received twice"],
+        "technical": ["Gerät startet nicht", "Fehlermeldung im Portal", "Device does not start"],
+    }
+    for category, subjects in texts.items():
+        for n in range(12):
+            Ticket.objects.create(customer=customer, subject=f"{subjects[n % 3]} #{n}", category=category)
+    version = services.ticket_categories_train()
+    assert version.version == 1 and version.n == 36 and version.accuracy >= 0.8
+    assert services.ticket_categories_train() == version  # unchanged data: no new version
+    new = Ticket.objects.create(
+        customer=customer, subject="Meine Lieferung ist verspätet", category="question"
+    )
+    services.tickets_suggest_categories(ticket_ids=[new.pk])
+    suggestion = SuggestedCategory.objects.get(ticket=new)
+    assert suggestion.suggested == "delivery" and 0 < suggestion.confidence <= 1
+    services.suggestion_decide(ticket=new, category="complaint", user=service_user)
+    suggestion.refresh_from_db()
+    new.refresh_from_db()
+    assert new.category == "complaint" and suggestion.corrected_to == "complaint"
+    # The correction is training data: the next version is trained on it.
+    assert services.ticket_categories_train().version == 2
+
+
+@pytest.mark.django_db
+def test_service_agent_corrects_a_suggestion_in_the_ui(service_user, client):
+    from tests.conftest import client_for
+
+    customer = CustomerFactory()
+    ticket = Ticket.objects.create(customer=customer, subject="Lieferung verspätet")
+    SuggestedCategory.objects.create(ticket=ticket, suggested="delivery", confidence=0.7)
+    agent = client_for(service_user)
+    # The service agent sees the customer once service has a record of them (their department's events).
+    from customer360 import timeline
+
+    timeline.record(
+        customer=customer, department="service", kind="ticket.opened", title="t", idempotency_key="t1"
+    )
+    assert agent.get("/dashboards/listening/suggestions/").status_code == 200
+    response = agent.post(f"/dashboards/listening/suggestions/{ticket.pk}/", {"category": "complaint"})
+    assert response.status_code == 302
+    assert SuggestedCategory.objects.get(ticket=ticket).corrected_to == "complaint"
+    assert agent.get("/dashboards/sales/").status_code == 403
+
+
+# --- real data ----------------------------------------------------------------------------------------
+@pytest.mark.realdata
+def test_banking77_accuracy_reaches_the_target():
+    folder = shared_data("banking77_support")
+    result = evaluate_files(folder / "train.csv", folder / "test.csv")
+    print(f"banking77 accuracy {result.accuracy:.4f}")
+    assert result.accuracy >= BANKING77_TARGET
+    assert result.labels == 77 and result.test_rows == 3080
+
+
+def test_banking77_command_fails_below_target(tmp_path):
+    from django.core.management.base import CommandError
+
+    (tmp_path / "train.csv").write_text(
+        "text,category\n" + "alpha beta,x\ngamma delta,y\n" * 5, encoding="utf-8"
+    )
+    (tmp_path / "test.csv").write_text("text,category\nalpha beta,y\ngamma delta,x\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="below the target"):
+        call_command("listening_evaluate_banking77", data=tmp_path)
