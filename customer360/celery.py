@@ -23,7 +23,7 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     broker_connection_retry_on_startup=True,
     task_default_queue="default",
-    task_routes={"insights.tasks.train_*": {"queue": "ml"}},
+    task_routes={"insights.tasks.train_*": {"queue": "ml"}, "analytics.refresh_listening": {"queue": "ml"}},
     timezone=os.environ.get("TIME_ZONE", "Europe/Vienna"),
     beat_schedule={
         "worker-heartbeat": {"task": "customer360.tasks.worker_heartbeat", "schedule": 30.0},
@@ -36,6 +36,14 @@ app.conf.update(
         "nba-train-nightly": {"task": "insights.tasks.train_models", "schedule": crontab(hour=2, minute=0)},
         "nba-rescore-nightly": {"task": "insights.tasks.rescore_all", "schedule": crontab(hour=3, minute=0)},
         "nba-expire": {"task": "insights.tasks.expire_recommendations", "schedule": crontab(minute=15)},
+        "analytics-rollups": {"task": "analytics.refresh_rollups", "schedule": crontab(minute="*/15")},
+        "analytics-rollups-nightly": {
+            "task": "analytics.refresh_rollups",
+            "schedule": crontab(hour=2, minute=30),
+            "kwargs": {"full": True},
+        },
+        "analytics-listening": {"task": "analytics.refresh_listening", "schedule": crontab(hour=3, minute=0)},
+        "analytics-suggest-categories": {"task": "analytics.suggest_ticket_categories", "schedule": 120.0},
         "collab-send-digests": {"task": "collab.tasks.send_digests", "schedule": crontab(minute=30, hour=7)},
     },
 )

@@ -268,6 +268,8 @@ class TimelineEvent(models.Model):
             ),
             models.Index(fields=["department", "customer"], name="c360_event_department"),
             models.Index(fields=["kind", "occurred_at"], name="c360_event_kind"),
+            # Incremental roll-ups find the days that changed since their last run.
+            models.Index(fields=["recorded_at"], name="c360_event_recorded"),
         ]
 
     def __str__(self) -> str:
