@@ -29,11 +29,21 @@ def _bulk_events(customer, n):
 def test_page_query_count_is_constant_from_10_to_10000_events(rep, customer, django_assert_max_num_queries):
     client = client_for(rep)
     _bulk_events(customer, 10)
+    # A last contact by this rep: the brief then also counts what happened since.
+    timeline.record(
+        customer=customer,
+        department="sales",
+        kind="call.logged",
+        title="Call",
+        actor=rep,
+        idempotency_key="page:call",
+        occurred_at=timezone.now() - datetime.timedelta(days=300),
+    )
     with django_assert_max_num_queries(20) as small:
         response = client.get(f"/customers/{customer.pk}/")
     assert response.status_code == 200
     _bulk_events(customer, 10_000)
-    assert TimelineEvent.objects.filter(customer=customer).count() == 10_000
+    assert TimelineEvent.objects.filter(customer=customer).count() == 10_001
     with django_assert_max_num_queries(len(small.captured_queries)):
         response = client.get(f"/customers/{customer.pk}/")
     page = response.content.decode()
@@ -80,3 +90,43 @@ def test_empty_note_is_refused_with_a_message(rep, customer):
     assert response.status_code == 400
     assert "This field is required." in response.content.decode()
     assert not TimelineEvent.objects.filter(kind="note.added").exists()
+
+
+@pytest.mark.django_db
+def test_brief_says_what_changed_since_this_reps_last_contact(rep, rep2, customer):
+    from customer360.brief import brief_for
+
+    assert brief_for(customer, rep).since is None
+    now = timezone.now()
+    call_time = now - datetime.timedelta(days=21)
+    timeline.record(
+        customer=customer,
+        department="sales",
+        kind="call.logged",
+        title="Call",
+        actor=rep,
+        idempotency_key="b:call",
+        occurred_at=call_time,
+    )
+    for i, dept in enumerate(["service", "service", "accounting"]):
+        timeline.record(
+            customer=customer,
+            department=dept,
+            kind="note.added",
+            title="x",
+            idempotency_key=f"b:{i}",
+            occurred_at=now - datetime.timedelta(days=3),
+        )
+    timeline.record(
+        customer=customer,
+        department="marketing",
+        kind="email.opened",
+        title="old",
+        idempotency_key="b:old",
+        occurred_at=now - datetime.timedelta(days=40),
+    )
+    brief = brief_for(type(customer).objects.get(pk=customer.pk), rep)
+    assert brief.since == call_time
+    assert brief.changes[-1] == "3 events on the timeline (Service 2, Accounting 1)"
+    # Another rep's calls are not this rep's last contact.
+    assert brief_for(type(customer).objects.get(pk=customer.pk), rep2).since is None
