@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
 from django.db.models import Q, QuerySet
 
@@ -27,6 +28,7 @@ def filter_customers(customers: QuerySet[Customer], query: str) -> QuerySet[Cust
     """Customers matching ``query`` by name, company, city, e-mail, phone or customer number.
 
     Every word must occur in the folded search key ("mül" finds "Müller", "mueller" and "muller").
+    Small typos are the business of :func:`near_misses`, which the typeahead adds when few match.
     """
     query = query.strip()
     if not query:
@@ -34,21 +36,44 @@ def filter_customers(customers: QuerySet[Customer], query: str) -> QuerySet[Cust
     name_condition = Q()
     for term in (t for t in fold(query).split(" ") if t):
         name_condition &= Q(search_key__contains=term) | Q(search_key__contains=fold_loose(term))
-    condition = Q(customer_number__iexact=query) | Q(email__istartswith=query.lower()) | name_condition
-    if connection.vendor == "postgresql":
-        # Small typos ("Grubr", "Hubre"): word similarity on the trigram index, words of 4+ letters.
-        words = [t for t in fold(query).split(" ") if len(t) >= 4]
-        if words:
-            typo_condition = Q()
-            for word in words:
-                typo_condition &= Q(search_key__trigram_word_similar=word)
-            condition |= typo_condition
+    # Every branch can use an index (numbers are stored upper-case, e-mails lower-case), so
+    # PostgreSQL combines index scans instead of scanning the table.
+    condition = Q(customer_number=query.upper()) | Q(email__startswith=query.lower()) | name_condition
     for phone in _phone_candidates(query):
-        condition |= Q(phone=phone) if phone.startswith("+") else Q(phone__endswith=phone)
+        if phone.startswith("+"):
+            condition |= Q(phone=phone)
     return customers.filter(condition)
 
 
+def _typo_words(query: str) -> list[str]:
+    return [t for t in fold(query).split(" ") if len(t) >= 4]
+
+
+def near_misses(customers: QuerySet[Customer], query: str) -> QuerySet[Customer] | None:
+    """Customers whose name is close to ``query`` ("Hubre" -> "Huber"), best first; PostgreSQL only
+    (pg_trgm word similarity on the trigram index). None where that is not available."""
+    words = _typo_words(query)
+    if connection.vendor != "postgresql" or not words:
+        return None
+    condition = Q()
+    for word in words:
+        condition &= Q(search_key__trigram_word_similar=word)
+    return (
+        customers.filter(condition)
+        .annotate(closeness=TrigramWordSimilarity(" ".join(words), "search_key"))
+        .order_by("-closeness", "id")
+    )
+
+
 def typeahead(customers: QuerySet[Customer], query: str, limit: int = 8) -> list[Customer]:
-    return list(
+    """Exact matches first (indexed); only when they are fewer than ``limit``, near misses."""
+    hits = list(
         filter_customers(customers, query).select_related("owner").order_by("last_name", "id")[:limit]
     )
+    if len(hits) < limit:
+        close = near_misses(customers, query)
+        if close is not None:
+            hits += list(
+                close.exclude(pk__in=[c.pk for c in hits]).select_related("owner")[: limit - len(hits)]
+            )
+    return hits
