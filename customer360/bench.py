@@ -114,3 +114,27 @@ def bench_core_pages(ctx: BenchContext) -> list[str]:
         format_timing("timeline load more", more, 50),
         format_timing("search typeahead", typeahead, 50),
     ]
+
+
+@benchmarks.register("sources.ingestion", order=60)
+def bench_ingestion(ctx: BenchContext) -> list[str]:
+    """Bulk API (one client, 10,000-row requests) and the online_retail CSV import (50,000 lines)."""
+    from customer360.sources.bench import bench_api, bench_csv
+
+    api = bench_api(requests=5, rows=10_000)
+    rate = api["api_events_per_second"]
+    lines = [
+        f"bulk API                           {api['api_events']} events in {api['api_seconds']} s = {rate:,} events/s"
+        f"  target >= 10,000/s: {'met' if rate >= 10_000 else 'MISSED'}"
+    ]
+    csv = bench_csv()
+    if "csv_skipped" in csv:
+        lines.append(f"CSV import                         skipped: {csv['csv_skipped']}")
+    else:
+        seconds = csv["csv_seconds"]
+        lines.append(
+            f"CSV import online_retail           {csv['csv_rows']} rows in {seconds} s "
+            f"(created {csv.get('csv_created', 0)}, failed {csv.get('csv_failed', 0)})"
+            f"  target <= 30 s: {'met' if seconds <= 30 else 'MISSED'}"
+        )
+    return lines
