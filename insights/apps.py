@@ -7,13 +7,29 @@ class InsightsConfig(AppConfig):
     verbose_name = _("Insights")
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from customer360.timeline import customer_changed
+        from insights.models import Action, ActionRule, ContactPolicy, ModelVersion
 
         customer_changed.connect(_on_customer_changed, dispatch_uid="insights.rescore")
+        for model in (Action, ActionRule, ContactPolicy, ModelVersion):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    _on_catalogue_changed, sender=model, dispatch_uid=f"insights.catalogue.{model.__name__}"
+                )
 
 
 def _on_customer_changed(sender, customer_ids=(), **kwargs) -> None:
-    """Sent after commit: enqueue one debounced rescoring per changed customer."""
+    """Sent after commit: ask for a debounced rescoring of the changed customers (one Redis round
+    trip and at most one enqueue per announcement, whatever the number of customers)."""
     from insights.services import customers_rescore_request
 
     customers_rescore_request(customer_ids=customer_ids)
+
+
+def _on_catalogue_changed(sender, **kwargs) -> None:
+    """Workers cache the catalogue per process; an edit makes them reload it."""
+    from insights.engine import catalogue_changed
+
+    catalogue_changed()

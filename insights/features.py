@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count, Max, Q
+from django.db import connection
+from django.db.models import BigIntegerField, CharField, Count, F, Func, Max, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -314,15 +315,67 @@ def load_customers(ids: list[int] | None = None, id_range: tuple[int, int] | Non
     return frame
 
 
+class EpochMicros(Func):
+    """A timestamp as integer microseconds since 1970 (PostgreSQL): exact, and read back by the
+    driver as a plain integer instead of one Python datetime per value, which dominated loading."""
+
+    template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"
+    output_field = BigIntegerField()
+
+
+class Unindexed(Func):
+    """The same text, but an expression the planner cannot answer from an index on the column."""
+
+    template = "(%(expressions)s || '')"
+    output_field = CharField()
+
+
+def _moment(expression):
+    expression = F(expression) if isinstance(expression, str) else expression
+    return EpochMicros(expression) if connection.vendor == "postgresql" else expression
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    """Times loaded by :func:`_moment` as a UTC datetime Series."""
+    if pd.api.types.is_numeric_dtype(values.dtype) or (values.isna().all() and len(values)):
+        return pd.to_datetime(pd.to_numeric(values), unit="us", utc=True)
+    return pd.to_datetime(values, utc=True)
+
+
+def _rows(qs) -> list[tuple]:
+    """The rows of a ``values_list`` queryset; on PostgreSQL straight from the cursor, without
+    Django's per-row converters (the values are already plain ints, floats and strings)."""
+    if connection.vendor != "postgresql":
+        return list(qs)
+    query = qs.query
+    selected = [*query.extra_select, *query.values_select, *query.annotation_select]
+    if list(qs._fields or selected) != selected:  # values_list reorders such rows; keep it simple
+        return list(qs)
+    sql, params = query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def load_state_events(scope: Q, until: datetime | None = None) -> pd.DataFrame:
     """The events whose payload tells a current state (tickets, dunning, deals, consents, ...)."""
-    qs = TimelineEvent.objects.filter(scope, kind__in=STATE_KINDS)
+    qs = TimelineEvent.objects.filter(scope)
+    if connection.vendor == "postgresql":
+        # ``kind || ''`` keeps the planner on the customer index: with the kind index it ANDs
+        # ~40 % of the whole table into a bitmap for every chunk (3-4x slower).
+        qs = qs.alias(kind_text=Unindexed("kind")).filter(kind_text__in=STATE_KINDS)
+    else:
+        qs = qs.filter(kind__in=STATE_KINDS)
     if until is not None:
         qs = qs.filter(occurred_at__lte=until)
     annotations = {f"p_{name}": KeyTextTransform(name, "payload") for name in PAYLOAD_FIELDS}
-    rows = list(qs.annotate(**annotations).values_list("customer_id", "kind", "occurred_at", *annotations))
+    rows = _rows(
+        qs.annotate(moment=_moment("occurred_at"), **annotations)
+        .values_list("customer_id", "kind", "moment", *annotations)
+        .order_by()
+    )
     frame = pd.DataFrame(rows, columns=["customer_id", "kind", "occurred_at", *PAYLOAD_FIELDS])
-    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
+    frame["occurred_at"] = _utc(frame["occurred_at"])
     return frame
 
 
@@ -332,15 +385,15 @@ def load_counts(scope: Q, now: datetime) -> pd.DataFrame:
         f"n{days}": Count("id", filter=Q(occurred_at__gt=now - timedelta(days=days)))
         for days in COUNT_WINDOWS
     }
-    rows = list(
+    rows = _rows(
         TimelineEvent.objects.filter(scope, occurred_at__lte=now)
         .values("customer_id", "department", "kind")
-        .annotate(**windows, last_at=Max("occurred_at"))
+        .annotate(**windows, last_at=_moment(Max("occurred_at")))
         .values_list("customer_id", "department", "kind", *windows, "last_at")
         .order_by()
     )
     frame = pd.DataFrame(rows, columns=["customer_id", "department", "kind", *windows, "last_at"])
-    frame["last_at"] = pd.to_datetime(frame["last_at"], utc=True)
+    frame["last_at"] = _utc(frame["last_at"])
     return frame
 
 
@@ -443,46 +496,98 @@ def compute_features(
     return out
 
 
-def _sum_kinds(counts: pd.DataFrame, mask: pd.Series, column: str, index: pd.Index) -> pd.Series:
-    return counts.loc[mask].groupby("row")[column].sum().reindex(index, fill_value=0).astype("int64")
+class _Tally:
+    """Sums of the count table per feature row: every mask is built once per distinct kind or
+    department (a few dozen strings) and summed with ``np.bincount`` (vectorised, no groupby)."""
+
+    def __init__(self, counts: pd.DataFrame, index: pd.Index, as_of: pd.Series) -> None:
+        self.size = len(index)
+        position = index.get_indexer(counts["row"]) if len(counts) else np.zeros(0, dtype="int64")
+        self.known = position >= 0
+        self.position = position
+        self.kind_codes, self.kinds = pd.factorize(counts["kind"].astype(object))
+        self.department_codes, self.departments = pd.factorize(counts["department"].astype(object))
+        self.columns = {days: counts[f"n{days}"].to_numpy(dtype="float64") for days in COUNT_WINDOWS}
+        self.last_at = _nanoseconds(counts["last_at"])
+        self.as_of = _nanoseconds(as_of)
+
+    def kinds_where(self, test) -> np.ndarray:
+        table = np.array([bool(test(k)) for k in self.kinds], dtype=bool)
+        return table[self.kind_codes] if len(table) else np.zeros(len(self.kind_codes), dtype=bool)
+
+    def departments_in(self, names) -> np.ndarray:
+        table = np.array([d in names for d in self.departments], dtype=bool)
+        return (
+            table[self.department_codes] if len(table) else np.zeros(len(self.department_codes), dtype=bool)
+        )
+
+    def total(self, mask: np.ndarray, days: int) -> np.ndarray:
+        mask = mask & self.known
+        sums = np.bincount(self.position[mask], weights=self.columns[days][mask], minlength=self.size)
+        return sums.astype("int64")
+
+    def days_since(self, mask: np.ndarray) -> np.ndarray:
+        """Whole days since the newest counted event (NaN without one)."""
+        mask = mask & self.known & (self.last_at != _NAT)
+        newest = np.full(self.size, _NAT, dtype="int64")
+        np.maximum.at(newest, self.position[mask], self.last_at[mask])
+        days = (self.as_of - newest) / _DAY_NS
+        days[(newest == _NAT) | (self.as_of == _NAT)] = np.nan
+        return np.floor(np.clip(days, 0, None))
+
+
+_NAT = np.iinfo("int64").min
+_DAY_NS = 86_400 * 10**9
+
+
+def _nanoseconds(values: pd.Series) -> np.ndarray:
+    """UTC datetimes as int64 nanoseconds (NaT stays the int64 minimum); no Python objects."""
+    if not len(values):
+        return np.zeros(0, dtype="int64")
+    return pd.to_datetime(values, utc=True).to_numpy(dtype="datetime64[ns]").view("int64")
 
 
 def _add_count_features(out: pd.DataFrame, counts: pd.DataFrame, as_of: pd.Series) -> None:
-    index = out.index
-    every = counts["department"].isin(DEPARTMENTS)
+    tally = _Tally(counts, out.index, as_of)
+    every = tally.departments_in(DEPARTMENTS)
     for days in (30, 90):
-        out[f"events_{days}"] = _sum_kinds(counts, every, f"n{days}", index)
+        out[f"events_{days}"] = tally.total(every, days)
         for department in DEPARTMENTS:
-            out[f"{department}_{days}"] = _sum_kinds(
-                counts, counts["department"].eq(department), f"n{days}", index
-            )
-    kind = counts["kind"]
-    marketing = counts["department"].eq("marketing")
+            out[f"{department}_{days}"] = tally.total(tally.departments_in((department,)), days)
+    marketing = tally.departments_in(("marketing",))
     for name, suffix in (
         ("email_opens", ".opened"),
         ("email_clicks", ".clicked"),
         ("conversions", ".converted"),
     ):
+        mask = marketing & tally.kinds_where(lambda k, suffix=suffix: k.endswith(suffix))
         for days in (30, 90):
-            out[f"{name}_{days}"] = _sum_kinds(
-                counts, marketing & kind.str.endswith(suffix), f"n{days}", index
-            )
-    out["unsubscribes_90"] = _sum_kinds(counts, marketing & kind.str.endswith(".unsubscribed"), "n90", index)
-    out["calls_90"] = _sum_kinds(counts, kind.eq("call.logged"), "n90", index)
-    out["dunning_notices_90"] = _sum_kinds(counts, kind.eq("dunning.notice"), "n90", index)
-    out["sla_breaches_90"] = _sum_kinds(counts, kind.eq("ticket.sla_breached"), "n90", index)
-    out["payments_365"] = _sum_kinds(counts, kind.isin(("payment.received", "invoice.paid")), "n365", index)
-    out["deals_won_365"] = _sum_kinds(counts, kind.eq("deal.won"), "n365", index)
-    out["deals_lost_365"] = _sum_kinds(counts, kind.eq("deal.lost"), "n365", index)
-    out["frequency_365"] = _sum_kinds(counts, kind.isin(PURCHASE_KINDS), "n365", index)
-    out["days_since_last_event"] = _days_since(counts.loc[every], as_of)
-    out["days_since_last_contact"] = _days_since(counts.loc[kind.isin(CONTACT_KINDS)], as_of)
-    out["recency_days"] = _days_since(counts.loc[kind.isin(PURCHASE_KINDS)], as_of)
+            out[f"{name}_{days}"] = tally.total(mask, days)
+    unsubscribed = marketing & tally.kinds_where(lambda k: k.endswith(".unsubscribed"))
+    out["unsubscribes_90"] = tally.total(unsubscribed, 90)
+    out["calls_90"] = tally.total(tally.kinds_where(lambda k: k == "call.logged"), 90)
+    out["dunning_notices_90"] = tally.total(tally.kinds_where(lambda k: k == "dunning.notice"), 90)
+    out["sla_breaches_90"] = tally.total(tally.kinds_where(lambda k: k == "ticket.sla_breached"), 90)
+    payments = tally.kinds_where(lambda k: k in ("payment.received", "invoice.paid"))
+    out["payments_365"] = tally.total(payments, 365)
+    out["deals_won_365"] = tally.total(tally.kinds_where(lambda k: k == "deal.won"), 365)
+    out["deals_lost_365"] = tally.total(tally.kinds_where(lambda k: k == "deal.lost"), 365)
+    purchases = tally.kinds_where(lambda k: k in PURCHASE_KINDS)
+    out["frequency_365"] = tally.total(purchases, 365)
+    out["days_since_last_event"] = tally.days_since(every)
+    out["days_since_last_contact"] = tally.days_since(tally.kinds_where(lambda k: k in CONTACT_KINDS))
+    out["recency_days"] = tally.days_since(purchases)
 
 
-def _days_since(counts: pd.DataFrame, as_of: pd.Series) -> pd.Series:
-    last = counts.groupby("row")["last_at"].max().reindex(as_of.index)
-    return ((as_of - last) / DAY).clip(lower=0).floordiv(1)
+def _age_days(as_of: pd.Series, rows: pd.Series, moments: pd.Series) -> np.ndarray:
+    """Days between each row's ``as_of`` and a moment (float; NaN where the moment is missing)."""
+    if not len(rows):
+        return np.zeros(0)
+    reference = _nanoseconds(as_of)[as_of.index.get_indexer(rows)]
+    when = _nanoseconds(moments)
+    days = (reference - when) / _DAY_NS
+    days[when == _NAT] = np.nan
+    return days
 
 
 def _num(series: pd.Series) -> pd.Series:
@@ -527,7 +632,7 @@ def _add_state_features(out: pd.DataFrame, state: pd.DataFrame, as_of: pd.Series
     oldest = complaints_open.groupby("row")["opened_at"].min().reindex(index)
     out["complaint_open_days"] = ((as_of - oldest) / DAY).floordiv(1)
     recent = info[info["category"].eq("complaint") & info["opened_at"].notna()]
-    recent_age = (as_of.reindex(recent["row"]).to_numpy() - recent["opened_at"].to_numpy()) / DAY
+    recent_age = _age_days(as_of, recent["row"], recent["opened_at"])
     out["complaints_90"] = recent[recent_age < 90].groupby("row").size().reindex(index, fill_value=0)
     # Satisfaction: the newest score.
     csat = state[kind.eq("csat.received")].drop_duplicates("row", keep="last").set_index("row")
@@ -537,7 +642,7 @@ def _add_state_features(out: pd.DataFrame, state: pd.DataFrame, as_of: pd.Series
     _add_contract_and_money(out, state, as_of)
     _add_consents(out, state)
     clicks = state[kind.eq("email.clicked") & state["campaign"].notna()]
-    clicks = clicks[(as_of.reindex(clicks["row"]).to_numpy() - clicks["occurred_at"].to_numpy()) / DAY < 30]
+    clicks = clicks[_age_days(as_of, clicks["row"], clicks["occurred_at"]) < 30]
     top = clicks.groupby(["row", "campaign"]).size().rename("n").reset_index()
     top = top.sort_values(["row", "n", "campaign"], ascending=[True, False, True]).drop_duplicates("row")
     out["top_campaign_30"] = top.set_index("row")["campaign"].reindex(index).fillna("").astype(str)
@@ -571,8 +676,7 @@ def _add_contract_and_money(out: pd.DataFrame, state: pd.DataFrame, as_of: pd.Se
     to_renewal = (365 - since.mod(365)).where(out["has_contract"])
     out["days_to_renewal"] = to_renewal
     money = state[state["kind"].isin(("deal.won", "payment.received"))]
-    age = (as_of.reindex(money["row"]).to_numpy() - money["occurred_at"].to_numpy()) / DAY
-    money = money[age < 365]
+    money = money[_age_days(as_of, money["row"], money["occurred_at"]) < 365]
     out["monetary_365"] = (
         _num(money["amount"]).groupby(money["row"]).sum().reindex(index).fillna(0.0).round(2)
     )

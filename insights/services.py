@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Max, Min
@@ -19,8 +20,11 @@ from insights.models import Action, ContactPolicy, Recommendation, ScoringChunk,
 logger = logging.getLogger(__name__)
 
 PENDING_KEY = "nba:pending:{}"
-DEBOUNCE_SECONDS = 1  # short enough for "event -> new recommendation" within 2 s (p95)
+PENDING_SET = "nba:pending"  # Redis: the set of customers waiting for a rescoring
+DRAIN_FLAG = "nba:drain-scheduled"  # Redis: a drain task is queued
+DEBOUNCE_SECONDS = 0.5  # changes within this window share one rescoring; p95 event -> new NBA <= 2 s
 PENDING_TIMEOUT = 60
+CLAIM_TIMEOUT = 24 * 3600
 MANY = 200  # more customers than this at once: one task per chunk instead of one per customer
 BATCH_CHUNK = 2000
 
@@ -130,10 +134,36 @@ def recommendations_expire(*, now: datetime | None = None) -> int:
 
 # --- rescoring ------------------------------------------------------------------------------------------
 def customers_rescore_request(*, customer_ids: Iterable[int]) -> int:
-    """Enqueue one debounced rescoring per customer, at most one pending per customer; return how many."""
+    """Ask for a debounced rescoring of the customers; at most one is pending per customer.
+
+    With Redis (``settings.REDIS_URL``) the ids join one pending set and a single drain task is
+    queued per debounce window, whatever the number of customers: one round trip and at most one
+    enqueue per announcement. Otherwise one cache mark and one task per customer. Returns how many
+    customers were not pending yet.
+    """
+    ids = sorted({int(c) for c in customer_ids})
+    if not ids:
+        return 0
+    client = _redis()
+    if client is None:
+        return _request_per_customer(ids)
     from insights import tasks
 
-    fresh = [int(c) for c in customer_ids if cache.add(PENDING_KEY.format(int(c)), 1, PENDING_TIMEOUT)]
+    pipe = client.pipeline(transaction=False)
+    for start in range(0, len(ids), 10_000):
+        pipe.sadd(cache.make_key(PENDING_SET), *ids[start : start + 10_000])
+    pipe.set(cache.make_key(DRAIN_FLAG), 1, nx=True, ex=PENDING_TIMEOUT)
+    *added, scheduled = pipe.execute()
+    if scheduled:
+        tasks.rescore_pending.apply_async(countdown=DEBOUNCE_SECONDS)
+    return int(sum(added))
+
+
+def _request_per_customer(ids: list[int]) -> int:
+    """Without Redis: a cache mark per customer and one task per customer (or per chunk)."""
+    from insights import tasks
+
+    fresh = [c for c in ids if cache.add(PENDING_KEY.format(c), 1, PENDING_TIMEOUT)]
     if not fresh:
         return 0
     if len(fresh) > MANY:
@@ -147,13 +177,69 @@ def customers_rescore_request(*, customer_ids: Iterable[int]) -> int:
     return len(fresh)
 
 
+_redis_client = None
+
+# Atomically: the drain flag goes (so the next change queues a new drain), the pending set becomes
+# this drain's claim (unless a previous delivery of the same task already claimed it), and the
+# claimed ids come back. A worker that dies mid-drain leaves the claim; the redelivered task
+# (same task id) scores it again.
+_CLAIM = """
+redis.call('DEL', KEYS[2])
+if redis.call('EXISTS', KEYS[3]) == 0 and redis.call('EXISTS', KEYS[1]) == 1 then
+    redis.call('RENAME', KEYS[1], KEYS[3])
+    redis.call('EXPIRE', KEYS[3], ARGV[1])
+end
+return redis.call('SMEMBERS', KEYS[3])
+"""
+
+
+def _redis():
+    """A Redis client when the cache is Redis (one connection pool per process), else None."""
+    global _redis_client
+    url = getattr(settings, "REDIS_URL", "")
+    if not url or "RedisCache" not in settings.CACHES.get("default", {}).get("BACKEND", ""):
+        return None
+    if _redis_client is None or _redis_client[0] != url:
+        import redis
+
+        _redis_client = (url, redis.Redis.from_url(url))
+    return _redis_client[1]
+
+
+def pending_rescore_drain(*, claim: str) -> int:
+    """Rescore every customer in the pending set (Redis); return how many.
+
+    Up to ``MANY`` customers are scored here at once; more are handed on in chunks to
+    ``rescore_customers`` tasks so that all workers share them."""
+    client = _redis()
+    if client is None:
+        return 0
+    claimed = cache.make_key(f"{PENDING_SET}:claim:{claim}")
+    members = client.eval(
+        _CLAIM, 3, cache.make_key(PENDING_SET), cache.make_key(DRAIN_FLAG), claimed, CLAIM_TIMEOUT
+    )
+    ids = sorted(int(m) for m in members)
+    if len(ids) > MANY:
+        from insights import tasks
+
+        for start in range(0, len(ids), BATCH_CHUNK):
+            tasks.rescore_customers.apply_async(args=[ids[start : start + BATCH_CHUNK]])
+    elif ids:
+        from insights.engine import cached_catalogue, score_customers
+
+        score_customers(ids, catalogue=cached_catalogue())
+    client.delete(claimed)
+    return len(ids)
+
+
 def customers_rescore(*, customer_ids: list[int]) -> int:
     """Rescore now (in this process); the pending marks are cleared first, so a change that arrives
     while we score enqueues a fresh rescoring."""
-    from insights.engine import score_customers
+    from insights.engine import cached_catalogue, score_customers
 
-    cache.delete_many([PENDING_KEY.format(c) for c in customer_ids])
-    return score_customers(sorted(customer_ids)).customers
+    if _redis() is None:
+        cache.delete_many([PENDING_KEY.format(c) for c in customer_ids])
+    return score_customers(sorted(customer_ids), catalogue=cached_catalogue()).customers
 
 
 def scoring_run_start(*, user=None, chunk_size: int = BATCH_CHUNK, queue: str | None = None) -> ScoringRun:
@@ -190,7 +276,7 @@ def _dispatch_chunks(chunk_ids: list[int], queue: str | None) -> None:
 def scoring_chunk_run(*, chunk_id: int) -> bool:
     """Score one chunk exactly once: the chunk row is claimed, scored and marked in one transaction,
     so a worker that dies midway leaves nothing behind and the redelivered task does it all again."""
-    from insights.engine import score_customers
+    from insights.engine import cached_catalogue, score_customers
 
     with transaction.atomic():
         chunk = (
@@ -203,7 +289,7 @@ def scoring_chunk_run(*, chunk_id: int) -> bool:
             Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
                 status=Job.Status.RUNNING, started_at=timezone.now()
             )
-        score_customers(id_range=(chunk.first_id, chunk.last_id), run=chunk.run)
+        score_customers(id_range=(chunk.first_id, chunk.last_id), run=chunk.run, catalogue=cached_catalogue())
         chunk.done = True
         chunk.save(update_fields=["done"])
         job.advance(chunk.size)

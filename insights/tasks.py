@@ -9,7 +9,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from insights import services
+# The engine (pandas, scikit-learn) is imported by the worker's parent, before the pool forks.
+from insights import engine, services  # noqa: F401
 
 RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 2, "retry_jitter": True, "max_retries": 5}
 
@@ -22,6 +23,13 @@ def rescore_customer(customer_id: int) -> None:
 @shared_task(name="insights.tasks.rescore_customers", acks_late=True, **RETRY)
 def rescore_customers(customer_ids: list[int]) -> None:
     services.customers_rescore(customer_ids=list(customer_ids))
+
+
+@shared_task(bind=True, name="insights.tasks.rescore_pending", acks_late=True, **RETRY)
+def rescore_pending(self) -> None:
+    """Drain the pending set (Redis); a redelivery after a dead worker has the same task id and
+    so finds the same claim."""
+    services.pending_rescore_drain(claim=self.request.id or "eager")
 
 
 @shared_task(name="insights.tasks.score_chunk", acks_late=True, **RETRY)

@@ -1,0 +1,183 @@
+"""NBA figures for ``manage.py bench`` (printed, never asserted).
+
+* full rescoring of every customer, in this process (the batch's chunks one after the other) and,
+  with ``REDIS_URL``, by a real Celery worker with two processes (``manage.py bench`` targets:
+  <= 60 s for 100k customers);
+* event -> updated recommendation with a running worker on Redis (target: p95 <= 2 s);
+* scoring one customer in-process (target: < 200 ms).
+
+The worker-based figures start their own ``celery worker`` on a private queue; use a Redis
+database of its own for benchmarks (e.g. ``REDIS_URL=redis://127.0.0.1:6379/13``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connection
+
+from customer360.bench import BenchContext, benchmarks, percentile
+
+FULL_TARGET_S = 60.0
+LATENCY_TARGET_S = 2.0
+ONE_TARGET_MS = 200.0
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    auth = quote(s["USER"] or "postgres") + (f":{quote(s['PASSWORD'])}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@contextlib.contextmanager
+def _worker(queues: str, concurrency: int = 2):
+    """A real Celery worker (prefork) for the duration of the block."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "customer360.settings.base",
+        "DATABASE_URL": _database_url(),
+    }
+    log = Path(settings.VAR_DIR) / f"bench-worker-{uuid.uuid4().hex[:6]}.log"
+    command = [sys.executable, "-m", "celery", "-A", "customer360", "worker", "-Q", queues,
+               "-c", str(concurrency), "-n", f"bench-{uuid.uuid4().hex[:6]}@%h", "-l", "WARNING",
+               "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
+    with log.open("ab") as out:
+        worker = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+            command,
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        time.sleep(3)  # the prefork pool imports Django and the app once
+        yield worker
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=10)
+        log.unlink(missing_ok=True)
+
+
+def _full_inline() -> list[str]:
+    from insights.models import ScoringChunk
+    from insights.services import scoring_run_inline
+
+    started = time.perf_counter()
+    run = scoring_run_inline()
+    seconds = time.perf_counter() - started
+    run.job.refresh_from_db()
+    chunks = ScoringChunk.objects.filter(run=run).count()
+    return [
+        f"{'full rescoring, 1 process':<34} {run.job.done} customers in {seconds:6.1f} s "
+        f"({run.job.done / seconds:,.0f}/s, {chunks} chunks)  target <= {FULL_TARGET_S:.0f} s: "
+        f"{_verdict(seconds <= FULL_TARGET_S)}"
+    ]
+
+
+def _full_worker() -> list[str]:
+    from customer360.models import Job
+    from insights.services import scoring_run_start
+
+    queue = f"nba-bench-{uuid.uuid4().hex[:6]}"
+    with _worker(queue):
+        started = time.perf_counter()
+        run = scoring_run_start(queue=queue)
+        job = run.job
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            job.refresh_from_db()
+            if job.status == Job.Status.DONE:
+                break
+            time.sleep(0.2)
+        seconds = time.perf_counter() - started
+    return [
+        f"{'full rescoring, worker -c 2':<34} {job.done} customers in {seconds:6.1f} s "
+        f"({job.done / seconds:,.0f}/s)  target <= {FULL_TARGET_S:.0f} s: {_verdict(seconds <= FULL_TARGET_S)}"
+    ]
+
+
+def _one_customer(ctx: BenchContext) -> list[str]:
+    from customer360.models import Customer
+    from insights.engine import cached_catalogue, score_customers
+
+    ids = list(Customer.objects.order_by("?").values_list("pk", flat=True)[:40])
+    score_customers(ids[:1], catalogue=cached_catalogue())
+    timings = []
+    for pk in ids:
+        started = time.perf_counter()
+        score_customers([pk], catalogue=cached_catalogue())
+        timings.append((time.perf_counter() - started) * 1000)
+    p95 = percentile(timings, 95)
+    return [
+        f"{'score one customer':<34} n={len(timings):<4} p50={statistics.median(timings):7.1f} ms  "
+        f"p95={p95:7.1f} ms  target < {ONE_TARGET_MS:.0f} ms: {_verdict(p95 < ONE_TARGET_MS)}"
+    ]
+
+
+def _latency(ctx: BenchContext, samples: int = 40) -> list[str]:
+    """Record an event (as a department would) and wait until the customer's score is newer."""
+    from django.db import transaction
+
+    from customer360 import timeline
+    from customer360.models import Customer
+    from insights.models import CustomerScore
+
+    ids = list(Customer.objects.order_by("?").values_list("pk", flat=True)[:samples])
+    latencies = []
+    with _worker("default"):
+        for number, pk in enumerate(ids):
+            before = CustomerScore.objects.filter(customer_id=pk).values_list("scored_at", flat=True).first()
+            started = time.perf_counter()
+            with transaction.atomic():
+                timeline.record(
+                    customer=pk,
+                    department="service",
+                    kind="ticket.opened",
+                    title="Bench ticket",
+                    idempotency_key=f"bench:nba:{uuid.uuid4().hex}:{number}",
+                    payload={"ticket_id": 10_000_000 + number, "category": "question", "priority": "normal"},
+                )
+            while time.perf_counter() - started < 15:
+                scored = (
+                    CustomerScore.objects.filter(customer_id=pk).values_list("scored_at", flat=True).first()
+                )
+                if scored is not None and scored != before:
+                    break
+                time.sleep(0.02)
+            latencies.append(time.perf_counter() - started)
+            time.sleep(ctx.rng.uniform(0.05, 0.6))
+    p95 = percentile(latencies, 95)
+    return [
+        f"{'event -> new recommendation':<34} n={len(latencies):<4} p50={statistics.median(latencies):5.2f} s  "
+        f"p95={p95:5.2f} s  max={max(latencies):5.2f} s  target p95 <= {LATENCY_TARGET_S:.0f} s: "
+        f"{_verdict(p95 <= LATENCY_TARGET_S)}"
+    ]
+
+
+@benchmarks.register("nba.rescoring", order=50)
+def bench_rescoring(ctx: BenchContext) -> list[str]:
+    """Full rescoring (in-process and with a worker), one customer, event -> recommendation."""
+    lines = [*_one_customer(ctx), *_full_inline()]
+    if not getattr(settings, "REDIS_URL", ""):
+        return [*lines, "worker figures skipped: set REDIS_URL (a Redis database of its own)"]
+    return [*lines, *_full_worker(), *_latency(ctx)]
