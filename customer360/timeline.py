@@ -182,7 +182,7 @@ def _row(data: EventData, now: datetime) -> tuple:
     )
 
 
-def _write_batch_postgresql(rows: list[tuple]) -> int:
+def _write_batch_postgresql(rows: list[tuple], new_keys: set[str] | None = None) -> int:
     """COPY into a temporary table, then one INSERT ... ON CONFLICT DO NOTHING: the unique key
     decides about duplicates exactly as for single events, at COPY speed."""
     from psycopg.types.json import Jsonb
@@ -198,32 +198,48 @@ def _write_batch_postgresql(rows: list[tuple]) -> int:
         with cursor.cursor.copy(f"COPY c360_event_load ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row[:payload_at] + (Jsonb(row[payload_at]),) + row[payload_at + 1 :])
-        cursor.execute(
+        insert = (
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM c360_event_load "  # noqa: S608
             "ON CONFLICT (idempotency_key) DO NOTHING"
         )
-        return cursor.rowcount
+        if new_keys is None:
+            cursor.execute(insert)
+            return cursor.rowcount
+        cursor.execute(insert + " RETURNING idempotency_key")
+        inserted = [key for (key,) in cursor.fetchall()]
+        new_keys.update(inserted)
+        return len(inserted)
 
 
-def _write_batch_generic(rows: list[tuple], count_new: bool) -> int:
+def _write_batch_generic(rows: list[tuple], count_new: bool, new_keys: set[str] | None = None) -> int:
     events = [TimelineEvent(**dict(zip(_COPY_COLUMNS, row, strict=True))) for row in rows]
     new = len(events)
-    if count_new:
+    if count_new or new_keys is not None:
         keys = [e.idempotency_key for e in events]
         existing = TimelineEvent.objects.filter(idempotency_key__in=keys).values_list(
             "idempotency_key", flat=True
         )
-        new = len(set(keys) - set(existing))
+        fresh = set(keys) - set(existing)
+        new = len(fresh)
+        if new_keys is not None:
+            new_keys.update(fresh)
     TimelineEvent.objects.bulk_create(events, ignore_conflicts=True)
     return new
 
 
-def record_many(events: Iterable[EventData], *, announce: bool = True, count_new: bool = True) -> int:
+def record_many(
+    events: Iterable[EventData],
+    *,
+    announce: bool = True,
+    count_new: bool = True,
+    new_keys: set[str] | None = None,
+) -> int:
     """Bulk form of :func:`record` for imports and demo data; return how many rows were new.
 
     Duplicates (by idempotency key) are skipped by the database, so a rerun adds nothing. On
     PostgreSQL rows go in through COPY and the exact number of new rows is returned; elsewhere
     ``count_new=False`` skips the lookup that counts them (and returns the number offered).
+    ``new_keys``, when given, receives the idempotency keys that were written now (not duplicates).
     """
     created = 0
     batch: list[tuple] = []
@@ -232,7 +248,10 @@ def record_many(events: Iterable[EventData], *, announce: bool = True, count_new
     postgres = connection.vendor == "postgresql"
 
     def flush() -> int:
-        written = _write_batch_postgresql(batch) if postgres else _write_batch_generic(batch, count_new)
+        if postgres:
+            written = _write_batch_postgresql(batch, new_keys)
+        else:
+            written = _write_batch_generic(batch, count_new, new_keys)
         batch.clear()
         return written
 

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from customer360 import timeline
-from customer360.models import Channel, Customer, Department, Direction, TimelineEvent
+from customer360.models import Channel, Customer, Department, Direction
 from customer360.sources import identity
 from customer360.sources.mapping import json_safe
 
@@ -276,15 +276,8 @@ def write_events(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult]
         ctx.seen.add(key)
         candidates.append((index, key))
 
-    existing = set(
-        TimelineEvent.objects.filter(idempotency_key__in=[key for _index, key in candidates]).values_list(
-            "idempotency_key", flat=True
-        )
-    )
-    fresh = [(i, k) for i, k in candidates if k not in existing]
-    for index, key in candidates:
-        if key in existing:
-            results[index] = RowResult("unchanged")
+    # The database decides what is new (RETURNING of the bulk write): no lookup of existing keys.
+    fresh = candidates
     resolved = identity.resolve([rows[i].values for i, _key in fresh], source_slug=source.slug)
     source_type_id = ContentType.objects.get_for_model(type(source)).id
     events = []
@@ -313,7 +306,11 @@ def write_events(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult]
         results[index] = RowResult("created", customer_id=customer_id)
     # Sorted by key so that concurrent imports lock unique-index entries in the same order.
     events.sort(key=lambda e: e.idempotency_key)
-    timeline.record_many(events, count_new=False)
+    written: set[str] = set()
+    timeline.record_many(events, new_keys=written)
+    for index, key in fresh:
+        if key not in written:  # imported before: the unique key kept the first one
+            results[index] = RowResult("unchanged")
     return [r or RowResult("failed") for r in results]
 
 
