@@ -138,13 +138,15 @@ def lift(f: Filters) -> ChartData:
     scores = CustomerScore.objects.filter(
         f.scope(customer_prefix="customer__", owner_field="customer__owner")
     )
-    totals = scores.aggregate(
-        n_treated=Count("pk", filter=Q(holdout=False)),
-        n_holdout=Count("pk", filter=Q(holdout=True)),
-        converted_treated=Count("pk", filter=Q(holdout=False, customer_id__in=converted)),
-        converted_holdout=Count("pk", filter=Q(holdout=True, customer_id__in=converted)),
-    )  # one pass over the scored customers
-    counts = {name: (totals[f"n_{name}"], totals[f"converted_{name}"]) for name in ("treated", "holdout")}
+    # One pass over the scored customers, grouped by group, so the converted subquery is hashed once
+    # (a FILTER per group evaluated it twice).
+    totals = {
+        row["holdout"]: (row["n"], row["converted"])
+        for row in scores.values("holdout")
+        .annotate(n=Count("pk"), converted=Count("pk", filter=Q(customer_id__in=converted)))
+        .order_by()
+    }
+    counts = {name: totals.get(holdout, (0, 0)) for name, holdout in (("treated", False), ("holdout", True))}
     rates = {k: (c / n if n else 0.0) for k, (n, c) in counts.items()}
     (n1, _c1), (n0, _c0) = counts["treated"], counts["holdout"]
     p1, p0 = rates["treated"], rates["holdout"]

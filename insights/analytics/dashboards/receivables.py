@@ -222,7 +222,12 @@ def recovery(f: Filters) -> ChartData:
     a further level (recovered)."""
     rows = {
         r["level"]: r
-        for r in DunningNotice.objects.filter(f.in_period("sent_at"), invoice__in=_invoices(f))
+        for r in DunningNotice.objects.filter(
+            # The scope over the notice's own invoice join (not ``invoice__in`` a subquery, which
+            # made PostgreSQL hash-join the invoice table twice).
+            f.in_period("sent_at"),
+            f.scope(customer_prefix="invoice__customer__"),
+        )
         .values("level")
         .annotate(
             # One notice per invoice and level (a database constraint), so no DISTINCT is needed.

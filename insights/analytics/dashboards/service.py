@@ -135,10 +135,10 @@ def drill_sla(f: Filters, bucket: str, series: str) -> Drill:
     return Drill(_("Tickets with an SLA"), tickets, TICKET_COLUMNS, url_name="crm:ticket_detail")
 
 
-def _duration_q(lower, upper) -> Q:
-    condition = Q(duration__gte=lower)
+def _duration_q(lower, upper, field: str = "duration") -> Q:
+    condition = Q(**{f"{field}__gte": lower})
     if upper is not None:
-        condition &= Q(duration__lt=upper)
+        condition &= Q(**{f"{field}__lt": upper})
     return condition
 
 
@@ -150,12 +150,33 @@ def _with_duration(queryset, measure: str):
 
 def times(f: Filters) -> ChartData:
     """How long first responses and resolutions took, for tickets opened in the period."""
-    series = []
-    for measure, name in (("first_response", _("First response")), ("resolution", _("Resolution"))):
-        counts = _with_duration(_opened(f), measure).aggregate(
-            **{key: Count("id", filter=_duration_q(lo, hi)) for key, _label, lo, hi in DURATIONS}
+    measures = (("first_response", _("First response")), ("resolution", _("Resolution")))
+    # Both measures in one pass over the period's tickets (was one query per measure).
+    durations = {
+        f"{measure}_duration": ExpressionWrapper(
+            F(TIMES[measure]) - F("opened_at"), output_field=DurationField()
         )
-        series.append(Series(name, [counts[key] for key, *_rest in DURATIONS], key=measure))
+        for measure, _name in measures
+    }
+    counts = (
+        _opened(f)
+        .annotate(**durations)
+        .aggregate(
+            **{
+                f"{measure}__{key}": Count(
+                    "id",
+                    filter=Q(**{f"{TIMES[measure]}__isnull": False})
+                    & _duration_q(lo, hi, field=f"{measure}_duration"),
+                )
+                for measure, _name in measures
+                for key, _label, lo, hi in DURATIONS
+            }
+        )
+    )
+    series = [
+        Series(name, [counts[f"{measure}__{key}"] for key, *_rest in DURATIONS], key=measure)
+        for measure, name in measures
+    ]
     return ChartData(
         key="service.times",
         title=_("First-response and resolution time"),
