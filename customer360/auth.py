@@ -17,6 +17,7 @@ class PermissionBackend(ModelBackend):
             else:
                 rows = Permission.objects.filter(Q(user=user_obj) | Q(group__user=user_obj))
             user_obj._perm_cache = {
-                f"{app}.{codename}" for app, codename in rows.values_list("content_type__app_label", "codename").distinct()
+                f"{app}.{codename}"
+                for app, codename in rows.values_list("content_type__app_label", "codename").distinct()
             }
         return user_obj._perm_cache

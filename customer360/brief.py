@@ -60,7 +60,11 @@ def _changes_since(since: datetime | None, per_department: list[dict], items: li
     if counted:
         total = sum(row["n"] for row in per_department)
         changes.append(
-            ngettext("%(count)d event on the timeline (%(parts)s)", "%(count)d events on the timeline (%(parts)s)", total)
+            ngettext(
+                "%(count)d event on the timeline (%(parts)s)",
+                "%(count)d events on the timeline (%(parts)s)",
+                total,
+            )
             % {"count": total, "parts": ", ".join(counted)}
         )
     return changes
@@ -74,6 +78,8 @@ def brief_for(customer: Customer, user) -> Brief:
         for item in source.items(customer, user):
             getattr(brief, item.level if item.level in {"red", "avoid", "info"} else "info").append(item)
     if brief.red and not any(i.level == "avoid" for i in brief.avoid):
-        brief.avoid.append(BriefItem(level="avoid", text=_("Settle the open issues before offering anything new.")))
+        brief.avoid.append(
+            BriefItem(level="avoid", text=_("Settle the open issues before offering anything new."))
+        )
     brief.changes = _changes_since(since, per_department, brief.red + brief.info)
     return brief
