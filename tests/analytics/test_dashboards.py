@@ -1,11 +1,12 @@
 """Dashboards: each chart's numbers equal a direct ORM computation; each drill-down returns exactly
 the records behind the bar; CSV exports are formula-safe; only managers and admins get in."""
 
-from __future__ import re
+from __future__ import annotations
 
 import csv
 import datetime
 import io
+import re
 from decimal import Decimal
 
 import plotly.graph_objects as go
