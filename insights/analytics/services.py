@@ -23,10 +23,10 @@ from django.utils import timezone
 from crm.models import Ticket
 from crm.services import ticket_update
 from customer360.models import Job
+from customer360.words import language_of
 from insights.analytics import risk, rollups
 from insights.analytics.listening import categorise, sentiment
 from insights.analytics.listening.messages import new_texts
-from insights.analytics.listening.text import language_of
 from insights.analytics.listening.topics import find_topics, rising_test
 from insights.analytics.models import (
     CategoryModelVersion,

@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from crm.models import Ticket
 from customer360.demo import run_seeders
+from customer360.words import content_tokens, language_of
 from insights.analytics import services
 from insights.analytics.listening import sentiment
 from insights.analytics.listening.categorise import BANKING77_TARGET, evaluate_files
-from insights.analytics.listening.text import content_tokens, language_of
 from insights.analytics.listening.topics import find_topics, rising_test
 from insights.analytics.models import CustomerSentiment, ListenedMessage, SuggestedCategory, Topic
 from tests.conftest import shared_data

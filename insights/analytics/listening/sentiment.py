@@ -9,7 +9,7 @@ folded (lower-case ASCII, umlauts as ae/oe/ue), like the tokens they are compare
 from __future__ import annotations
 
 from customer360.text import fold
-from insights.analytics.listening.text import tokens
+from customer360.words import tokens
 
 _POSITIVE = [
     "good",

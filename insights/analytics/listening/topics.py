@@ -16,7 +16,7 @@ from sklearn.decomposition import NMF
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from insights.analytics.listening.text import STOP_WORDS, analyse, stem, tokens
+from customer360.words import STOP_WORDS, analyse, stem, tokens
 
 MAX_FIT = 30000  # texts the factorisation is fitted on; every distinct text is then transformed
 LABEL_TERMS = 4

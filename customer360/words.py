@@ -1,4 +1,7 @@
-"""Text basics for listening: folding, tokens, German and English stop words, a light stemmer.
+"""Words of German and English texts: tokens, stop words, a light stemmer, the language.
+
+Shared by listening to customers (insights.analytics) and to the internal feed (collab), so both
+read text the same way.
 
 Customers write in German and English, often mixed, with and without umlauts ("verspätet",
 "verspaetet"). Everything is folded to lower-case ASCII first (``customer360.text.fold``), so the
