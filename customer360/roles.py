@@ -37,10 +37,5 @@ def departments_of(user) -> list[str]:
     return sorted(DEPARTMENT_OF_ROLE[r] for r in role_names(user) if r in DEPARTMENT_OF_ROLE)
 
 
-def team_of(user) -> str:
-    profile = getattr(user, "profile", None)
-    return profile.team if profile else ""
-
-
 def visibility_rules(user) -> set[str]:
     return {settings.C360_VISIBILITY.get(r, "none") for r in role_names(user)}

@@ -13,15 +13,10 @@ from customer360.text import fold, fold_loose, normalise_phone
 
 
 def _phone_candidates(query: str) -> list[str]:
-    digits = re.sub(r"[^\d+]", "", query)
-    if len(re.sub(r"\D", "", digits)) < 4:
+    """The E.164 forms the query could mean ("01 2345678" in Austria is +4312345678)."""
+    if len(re.sub(r"\D", "", query)) < 4:
         return []
-    candidates = {digits}
-    for region in ("AT", "DE", "GB"):
-        number = normalise_phone(query, region)
-        if number:
-            candidates.add(number)
-    return sorted(candidates)
+    return sorted({number for region in ("AT", "DE", "GB") if (number := normalise_phone(query, region))})
 
 
 def filter_customers(customers: QuerySet[Customer], query: str) -> QuerySet[Customer]:
@@ -40,8 +35,7 @@ def filter_customers(customers: QuerySet[Customer], query: str) -> QuerySet[Cust
     # PostgreSQL combines index scans instead of scanning the table.
     condition = Q(customer_number=query.upper()) | Q(email__startswith=query.lower()) | name_condition
     for phone in _phone_candidates(query):
-        if phone.startswith("+"):
-            condition |= Q(phone=phone)
+        condition |= Q(phone=phone)
     return customers.filter(condition)
 
 

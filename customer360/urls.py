@@ -14,7 +14,6 @@ core_patterns = [
     path("customers/<int:pk>/timeline/", views.customer_timeline, name="customer_timeline"),
     path("customers/<int:pk>/notes/", views.customer_add_note, name="customer_add_note"),
     path("search/", views.search_typeahead, name="search"),
-    path("events/<int:pk>/", views.event_source, name="event_source"),
 ]
 
 urlpatterns = [

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,7 +18,7 @@ from customer360.brief import brief_for
 from customer360.customer_list import SORT_LABELS, available_condition_filters
 from customer360.customer_list import page as customer_list_page
 from customer360.forms import NoteForm
-from customer360.models import Customer, TimelineEvent, WorkerHeartbeat
+from customer360.models import Customer, WorkerHeartbeat
 from customer360.registry import panels
 from customer360.timeline_page import TimelinePage
 
@@ -145,13 +145,3 @@ def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
 
 def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
     return render(request, "404.html", status=404)
-
-
-def event_source(request: HttpRequest, pk: int) -> HttpResponse:
-    """Redirect helper for events without a URL of their own: show the customer."""
-    event = TimelineEvent.objects.visible_to(request.user).filter(pk=pk).first()
-    if event is None:
-        raise Http404
-    from django.shortcuts import redirect
-
-    return redirect(event.source_url or event.customer.get_absolute_url())
