@@ -126,6 +126,9 @@ class Invoice(models.Model):
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Set by imports (billing.imports): the data source's slug and the invoice's id there.
+    external_source = models.CharField(max_length=80, blank=True, default="", editable=False)
+    external_id = models.CharField(_("external id"), max_length=100, blank=True, default="", editable=False)
 
     objects = InvoiceQuerySet.as_manager()
 
@@ -142,6 +145,11 @@ class Invoice(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(dunning_level__lte=4), name="billing_inv_level_max"),
             models.CheckConstraint(condition=Q(paid_amount__gte=0), name="billing_inv_paid_positive"),
+            models.UniqueConstraint(
+                fields=["external_source", "external_id"],
+                condition=~Q(external_id=""),
+                name="billing_invoice_external_id",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -284,6 +292,9 @@ class Payment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Set by imports (billing.imports): the data source's slug and the payment's id there.
+    external_source = models.CharField(max_length=80, blank=True, default="", editable=False)
+    external_id = models.CharField(_("external id"), max_length=100, blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("payment")
@@ -293,6 +304,11 @@ class Payment(models.Model):
             # A bank reference arrives once per invoice: a re-imported statement never pays twice.
             models.UniqueConstraint(
                 fields=["invoice", "reference"], condition=~Q(reference=""), name="billing_payment_reference"
+            ),
+            models.UniqueConstraint(
+                fields=["external_source", "external_id"],
+                condition=~Q(external_id=""),
+                name="billing_payment_external_id",
             ),
         ]
 

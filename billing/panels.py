@@ -272,3 +272,5 @@ def brief_items(customer, user) -> list[BriefItem]:
 
 
 brief_sources.register(BriefSource(key="billing", items=brief_items, order=40))
+
+from billing import imports  # noqa: E402,F401  (registers import targets)
