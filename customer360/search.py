@@ -19,10 +19,21 @@ def _phone_candidates(query: str) -> list[str]:
     return sorted({number for region in ("AT", "DE", "GB") if (number := normalise_phone(query, region))})
 
 
+def _term_condition(term: str, short: bool) -> Q:
+    """A term of three or more letters may occur anywhere ("ller" finds "Müller"); a shorter one
+    must begin a word ("mu" finds "Müller" and "Anna Muster", not "Samuel"). That is what a user
+    typing the first letters means, and only word starts can use the trigram index: a two-letter
+    substring would read every customer."""
+    if not short:
+        return Q(search_key__contains=term)
+    return Q(search_key__startswith=term) | Q(search_key__contains=f" {term}")
+
+
 def filter_customers(customers: QuerySet[Customer], query: str) -> QuerySet[Customer]:
     """Customers matching ``query`` by name, company, city, e-mail, phone or customer number.
 
-    Every word must occur in the folded search key ("mül" finds "Müller", "mueller" and "muller").
+    Every word must occur in the folded search key ("mül" finds "Müller", "mueller" and "muller");
+    words shorter than three letters must begin a word of it.
     Small typos are the business of :func:`near_misses`, which the typeahead adds when few match.
     """
     query = query.strip()
@@ -30,7 +41,9 @@ def filter_customers(customers: QuerySet[Customer], query: str) -> QuerySet[Cust
         return customers
     name_condition = Q()
     for term in (t for t in fold(query).split(" ") if t):
-        name_condition &= Q(search_key__contains=term) | Q(search_key__contains=fold_loose(term))
+        loose = fold_loose(term)  # its length is what was typed: "mü" folds to "mue", loosely "mu"
+        short = len(loose) < 3
+        name_condition &= _term_condition(term, short) | _term_condition(loose, short)
     # Every branch can use an index (numbers are stored upper-case, e-mails lower-case), so
     # PostgreSQL combines index scans instead of scanning the table.
     condition = Q(customer_number=query.upper()) | Q(email__startswith=query.lower()) | name_condition

@@ -36,6 +36,16 @@ def test_umlaut_spellings_all_find_mueller(people, query):
 
 
 @pytest.mark.django_db
+def test_short_terms_match_word_starts_longer_ones_anywhere(people):
+    samuel = CustomerFactory(first_name="Samuel", last_name="Novak", city="Graz")
+    muster = CustomerFactory(first_name="Anna", last_name="Muster", city="Graz")
+    assert _found("mu") == {people["mueller"], muster}  # "Samuel" has "mu" inside a word only
+    assert _found("MÜ") == {people["mueller"], muster}
+    assert _found("amu") == {samuel}  # from three letters on, anywhere in a word
+    assert _found("gr mu") == {muster}  # every word must match
+
+
+@pytest.mark.django_db
 def test_phone_in_any_format_finds_the_e164_number(people):
     assert people["mueller"].phone == "+4312345678"
     for query in ("01 2345678", "+43 1 2345678", "0043 1 2345678", "+4312345678"):
