@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
@@ -164,21 +165,6 @@ def _plans_for(customer: DemoCustomer, rng: random.Random, thresholds: dict[int,
     return []
 
 
-class _Moments:
-    """``ctx.moment`` with the day's midnight cached: the same business-hours moments, without a
-    timezone conversion per event (hundreds of thousands at 100k customers)."""
-
-    def __init__(self, ctx: DemoContext) -> None:
-        self.ctx = ctx
-        self.midnights: dict[int, object] = {}
-
-    def __call__(self, days_ago: int, rng: random.Random):
-        midnight = self.midnights.get(days_ago)
-        if midnight is None:
-            midnight = self.midnights[days_ago] = self.ctx.moment(days_ago).replace(hour=0, minute=0)
-        return midnight + timedelta(hours=rng.randint(8, 17), minutes=rng.randint(0, 59))
-
-
 class _Numbers:
     """Invoice numbers per year in issue order, after what the database already holds."""
 
@@ -216,7 +202,7 @@ def seed_billing(ctx: DemoContext) -> None:
         gruber_plan = None
     numbers = _Numbers((gruber_year, GRUBER_NUMBER_SUFFIX) if gruber_plan else None)
     accountant = ctx.users.get("accounting")
-    moment = _Moments(ctx)
+    moment = ctx.moment
     for plan in plans:
         issue_date = today - timedelta(days=plan.issued_days_ago)
         due_date = issue_date + timedelta(days=PAYMENT_TERM)
@@ -263,7 +249,12 @@ def seed_billing(ctx: DemoContext) -> None:
 
 
 def _children(
-    ctx: DemoContext, plans: list[Plan], levels: dict, thresholds: dict, rng: random.Random, moment: _Moments
+    ctx: DemoContext,
+    plans: list[Plan],
+    levels: dict,
+    thresholds: dict,
+    rng: random.Random,
+    moment: Callable[[int, random.Random], datetime],
 ) -> None:
     today = ctx.today
     invoice_type = ContentType.objects.get_for_model(Invoice).id

@@ -20,13 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
 from customer360 import roles, timeline
-from customer360.bulk import bulk_insert
+from customer360.bulk import bulk_insert, deferred_indexes
 from customer360.models import Customer, CustomerIdentity, DataSource, Department, StaffProfile
 
 PERSONAS = {
@@ -82,6 +84,7 @@ class DemoContext:
     source: DataSource
     stdout: Callable[[str], None] = print
     extras: dict = field(default_factory=dict)
+    _midnights: dict[int, datetime] = field(default_factory=dict, repr=False)
 
     def rng(self, key: str) -> random.Random:
         """A random generator of its own per seeder, so seeders do not disturb each other."""
@@ -90,21 +93,37 @@ class DemoContext:
     def moment(self, days_ago: float, rng: random.Random | None = None) -> datetime:
         """A business-hours moment ``days_ago`` days before the reference date."""
         rng = rng or random.Random(days_ago)
-        day = self.today - timedelta(days=int(days_ago))
-        clock = time(hour=rng.randint(8, 17), minute=rng.randint(0, 59))
-        return timezone.make_aware(datetime.combine(day, clock))
+        days = int(days_ago)
+        midnight = self._midnights.get(days)
+        if midnight is None:  # one time-zone lookup per day, not per event (millions at 100k)
+            day = self.today - timedelta(days=days)
+            midnight = self._midnights[days] = timezone.make_aware(datetime.combine(day, time()))
+        # Aware arithmetic keeps the wall clock: the same moment as make_aware(day at hh:mm).
+        return midnight + timedelta(hours=rng.randint(8, 17), minutes=rng.randint(0, 59))
 
     def by_persona(self, *personas: str) -> list[DemoCustomer]:
         return [c for c in self.customers if c.persona in personas]
 
 
+#: Seeders from this order on read what the department seeders wrote (scores, roll-ups, topics).
+READERS_FROM = 90
+
+
 class _Seeders:
     def __init__(self) -> None:
         self.items: dict[str, tuple[int, Callable[[DemoContext], None]]] = {}
+        #: model labels ("app.Model") that a seeder fills in bulk and never reads back by a
+        #: non-unique index: on an empty database they are loaded in bulk-load mode
+        self.bulk_models: set[str] = {
+            "customer360.Customer",
+            "customer360.CustomerIdentity",
+            "customer360.TimelineEvent",
+        }
 
-    def register(self, key: str, order: int = 100):
+    def register(self, key: str, order: int = 100, bulk_load: tuple[str, ...] = ()):
         def decorator(fn: Callable[[DemoContext], None]):
             self.items[key] = (order, fn)
+            self.bulk_models.update(bulk_load)
             return fn
 
         return decorator
@@ -120,13 +139,14 @@ def create_demo_users() -> dict[str, object]:
     """The demo logins, one per role, password "demo"."""
     User = get_user_model()
     users = {}
+    password = make_password(DEMO_PASSWORD)  # hashing is slow by design: once, for every demo login
     for username, first, last, role, team, title in DEMO_USERS:
         user, created = User.objects.get_or_create(
             username=username,
             defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"},
         )
         if created:
-            user.set_password(DEMO_PASSWORD)
+            user.password = password
             user.is_staff = role == roles.ADMIN
             user.save()
         user.groups.add(Group.objects.get(name=role))
@@ -209,17 +229,18 @@ def seed_customers(ctx: DemoContext, count: int = 0) -> None:
         customer.attributes = {"segment": rng.choice(["SME", "Enterprise", "Private"])}
         customer.search_key = customer.build_search_key()
         customers.append((customer, persona))
-    bulk_insert([c for c, _ in customers])
-    # COPY does not hand primary keys back: read them by the customer number.
-    ids = dict(
-        Customer.objects.filter(customer_number__in=[c.customer_number for c, _ in customers]).values_list(
-            "customer_number", "id"
+    bulk_insert([c for c, _ in customers], with_ids=True)
+    if customers and customers[0][0].pk is None:  # a backend without sequences: read the keys back
+        ids = dict(
+            Customer.objects.filter(
+                customer_number__in=[c.customer_number for c, _ in customers]
+            ).values_list("customer_number", "id")
         )
-    )
+        for customer, _persona in customers:
+            customer.pk = ids[customer.customer_number]
     identities = []
     for customer, persona in customers:
-        pk = ids[customer.customer_number]
-        customer.pk = pk
+        pk = customer.pk
         ctx.customers.append(
             DemoCustomer(
                 pk,
@@ -259,7 +280,7 @@ def seed_customers(ctx: DemoContext, count: int = 0) -> None:
 def run_seeders(
     *, count: int, seed: int, today: date | None = None, stdout=print, only: list[str] | None = None
 ) -> DemoContext:
-    """Seed ``count`` customers and every registered department's history, in one transaction per seeder."""
+    """Seed ``count`` customers and every registered department's history, in one transaction."""
     from django.utils.module_loading import autodiscover_modules
 
     autodiscover_modules("demo")
@@ -278,11 +299,29 @@ def run_seeders(
         stdout=stdout,
         extras={"count": count},
     )
-    for key, fn in seeders.ordered():
+
+    def run(key: str, fn: Callable[[DemoContext], None]) -> None:
         if only and key not in only and key != "customers":
-            continue
+            return
         started = timezone.now()
         with transaction.atomic():
             fn(ctx)
         stdout(f"  {key}: {(timezone.now() - started).total_seconds():.1f} s")
+
+    ordered = seeders.ordered()
+    # One transaction: a failed seed leaves nothing half-written. The department seeders write
+    # with the big tables in bulk-load mode (on an empty database); the readers after them find
+    # every index back in place.
+    with transaction.atomic():
+        with deferred_indexes(*(apps.get_model(label) for label in sorted(seeders.bulk_models))) as tables:
+            for key, fn in ordered:
+                if seeders.items[key][0] < READERS_FROM:
+                    run(key, fn)
+            rebuild = timezone.now()
+        if tables:
+            seconds = (timezone.now() - rebuild).total_seconds()
+            stdout(f"  indexes and foreign keys of {', '.join(tables)} rebuilt: {seconds:.1f} s")
+        for key, fn in ordered:
+            if seeders.items[key][0] >= READERS_FROM:
+                run(key, fn)
     return ctx

@@ -1,0 +1,75 @@
+"""Bulk-load mode (customer360.bulk.deferred_indexes): indexes and foreign keys of empty tables are
+dropped for a load and rebuilt after it; an error leaves every index in place."""
+
+import pytest
+from django.db import connection, transaction
+
+from customer360 import timeline
+from customer360.bulk import deferred_indexes
+from customer360.models import TimelineEvent
+from tests.factories import CustomerFactory
+
+
+def _definitions(table: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s", [table])
+        indexes = {row[0] for row in cursor.fetchall()}
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'", [table]
+        )
+        return indexes | {f"fk {row[0]}" for row in cursor.fetchall()}
+
+
+@pytest.fixture
+def postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("bulk-load mode is PostgreSQL's (elsewhere deferred_indexes does nothing)")
+
+
+def _event(customer, n):
+    return timeline.EventData(
+        customer_id=customer.pk, department="sales", kind="note.added", title=f"Note {n}",
+        idempotency_key=f"test:bulk:{n}",
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_empty_table_loads_without_secondary_indexes_and_gets_them_back(postgres_only):
+    table = TimelineEvent._meta.db_table
+    TimelineEvent.objects.all().delete()
+    before = _definitions(table)
+    customer = CustomerFactory()
+    with transaction.atomic(), deferred_indexes(TimelineEvent) as tables:
+        assert tables == [table]
+        during = _definitions(table)
+        # Only the primary key and the unique idempotency key stay: ON CONFLICT needs it.
+        assert len(during) == 2 and all("UNIQUE" in d for d in during)
+        written = timeline.record_many([_event(customer, n) for n in range(50)], announce=False)
+        again = timeline.record_many([_event(customer, n) for n in range(50)], announce=False)
+    assert (written, again) == (50, 0)
+    assert _definitions(table) == before
+    assert TimelineEvent.objects.filter(customer=customer).count() == 50
+
+
+@pytest.mark.django_db
+def test_a_table_with_rows_keeps_its_indexes(postgres_only):
+    table = TimelineEvent._meta.db_table
+    customer = CustomerFactory()
+    timeline.record_many([_event(customer, 1)], announce=False)
+    before = _definitions(table)
+    with transaction.atomic(), deferred_indexes(TimelineEvent) as tables:
+        assert tables == []
+        assert _definitions(table) == before
+
+
+@pytest.mark.django_db
+def test_an_error_during_the_load_rolls_back_rows_and_drops(postgres_only):
+    table = TimelineEvent._meta.db_table
+    TimelineEvent.objects.all().delete()
+    before = _definitions(table)
+    customer = CustomerFactory()
+    with pytest.raises(ZeroDivisionError), transaction.atomic(), deferred_indexes(TimelineEvent):
+        timeline.record_many([_event(customer, n) for n in range(5)], announce=False)
+        1 / 0  # noqa: B018
+    assert _definitions(table) == before
+    assert not TimelineEvent.objects.filter(customer=customer).exists()
