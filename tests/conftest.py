@@ -148,3 +148,15 @@ def pytest_collection_modifyitems(items):
             item.add_marker(
                 pytest.mark.django_db(**{**marker.kwargs, "serialized_rollback": True}), append=False
             )
+
+
+@pytest.fixture(autouse=True)
+def _site_language():
+    """Every test starts in the site's language. A request in German (the language switch) leaves
+    German active in the test's thread, where the next test's direct calls would otherwise see it."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
