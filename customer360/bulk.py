@@ -70,22 +70,49 @@ def bulk_insert(
             )
         _assign_ids(model, objs)
         fields = [model._meta.pk, *fields]
+    converters = _converters(fields)
+    _copy(model, [f.column for f in fields], ([c(obj) for c in converters] for obj in objs), ignore_conflicts)
+
+
+def _copy(model: type[models.Model], columns: list[str], rows: Iterable, ignore_conflicts: bool) -> None:
+    """COPY ``rows`` into the table; with ``ignore_conflicts`` through a temporary table and one
+    ``INSERT ... ON CONFLICT DO NOTHING``."""
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    columns = ", ".join(quote(f.column) for f in fields)
+    names = ", ".join(quote(c) for c in columns)
     target = "c360_bulk_load" if ignore_conflicts else table
+    # Table and column names come from the model's metadata, never from input.
     with transaction.atomic(), connection.cursor() as cursor:
         if ignore_conflicts:
-            cursor.execute(f"CREATE TEMP TABLE {target} AS SELECT {columns} FROM {table} WITH NO DATA")  # noqa: S608
-        with cursor.cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
-            converters = _converters(fields)
-            for obj in objs:
-                copy.write_row([convert(obj) for convert in converters])
+            cursor.execute(f"CREATE TEMP TABLE {target} AS SELECT {names} FROM {table} WITH NO DATA")  # noqa: S608
+        with cursor.cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
         if ignore_conflicts:
-            # Table and column names come from the model's metadata, never from input.
-            insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {target} ON CONFLICT DO NOTHING"  # noqa: S608
+            insert = f"INSERT INTO {table} ({names}) SELECT {names} FROM {target} ON CONFLICT DO NOTHING"  # noqa: S608
             cursor.execute(insert)
             cursor.execute(f"DROP TABLE {target}")
+
+
+def insert_rows(
+    model: type[models.Model], columns: list[str], rows: Iterable[tuple], *, ignore_conflicts: bool = False
+) -> None:
+    """Insert plain tuples of ``columns`` (attribute names, e.g. "customer_id") into ``model``'s
+    table: for millions of rows, where building a model instance per row would cost more than
+    writing it. Values must be what the database takes (no JSON adaptation, no field defaults:
+    list every column that has no database default)."""
+    rows = list(rows)
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(
+            [model(**dict(zip(columns, row, strict=True))) for row in rows],
+            batch_size=BATCH // 2,
+            ignore_conflicts=ignore_conflicts,
+        )
+        return
+    column_of = {f.attname: f.column for f in model._meta.concrete_fields}
+    _copy(model, [column_of[c] for c in columns], rows, ignore_conflicts)
 
 
 def _settle_pending_checks(cursor) -> None:

@@ -13,13 +13,15 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from customer360 import timeline
-from customer360.bulk import bulk_insert
+from customer360.bulk import bulk_insert, insert_rows
 from customer360.demo import DemoContext, DemoCustomer, seeders
 from customer360.models import Department, Direction
 from marketing.models import Campaign, Consent, ConsentChange, Segment, Touch
 from marketing.services import INBOUND_STATUSES, consent_words, touch_payload, touch_title
 
 CHUNK = 2000
+# A million touches at 100k customers: plain rows, not model instances.
+TOUCH_COLUMNS = ["campaign_id", "customer_id", "status", "occurred_at", "external_id"]
 # name, channel, purpose, started days ago (None: a draft in the future), audience segment key
 CAMPAIGNS = [
     ("Welcome newsletter", "email", "newsletter", 340, "newsletter"),
@@ -76,7 +78,7 @@ class _Plan:
 
     consents: list[Consent] = field(default_factory=list)
     changes: list[tuple[int, str, str, ConsentChange, timeline.EventData]] = field(default_factory=list)
-    touches: list[Touch] = field(default_factory=list)
+    touches: list[tuple] = field(default_factory=list)  # TOUCH_COLUMNS
     events: list[timeline.EventData] = field(default_factory=list)
     by_key: dict[tuple[int, str, str], Consent] = field(default_factory=dict)
     change_counts: dict[tuple[int, str, str], int] = field(default_factory=dict)
@@ -250,15 +252,7 @@ def _plan_touches(ctx, rng, customer, grants, campaigns, plan, now, texts, paylo
             steps.append(("unsubscribed", moment + timedelta(hours=rng.randint(2, 48)), ""))
         for status, when, external_id in steps:
             when = min(when, now - timedelta(minutes=5))
-            plan.touches.append(
-                Touch(
-                    campaign_id=campaign.pk,
-                    customer_id=customer.id,
-                    status=status,
-                    occurred_at=when,
-                    external_id=external_id,
-                )
-            )
+            plan.touches.append((campaign.pk, customer.id, status, when, external_id))
             plan.events.append(
                 timeline.EventData(
                     customer_id=customer.id,
@@ -336,7 +330,7 @@ def _write(plan: _Plan, types: dict) -> int:
         event.source_type_id, event.source_id = types["consent"], str(change.consent_id)
         changes.append(change)
     bulk_insert(changes)
-    bulk_insert(plan.touches, ignore_conflicts=True)
+    insert_rows(Touch, TOUCH_COLUMNS, plan.touches, ignore_conflicts=True)
     events = [c[4] for c in plan.changes] + plan.events
     timeline.record_many(events, announce=False, count_new=False)
     return len(events)
