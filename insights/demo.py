@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.contrib.contenttypes.models import ContentType
 
 from customer360 import timeline
+from customer360.bulk import bulk_insert
 from customer360.demo import DemoContext, seeders
 from insights.catalogue import seed_actions
 from insights.models import Action, ActionRule, Recommendation
@@ -67,7 +68,7 @@ def seed_insights(ctx: DemoContext) -> None:
             else:
                 rec.status, rec.outcome = Recommendation.Status.COMPLETED, Recommendation.Outcome.FAILURE
             past.append(rec)
-    Recommendation.objects.bulk_create(past, batch_size=5000)
+    bulk_insert(past, with_ids=True)
     source_type = ContentType.objects.get_for_model(Recommendation).id
     kinds = {
         Recommendation.Status.COMPLETED: "nba.completed",
