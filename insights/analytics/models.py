@@ -46,6 +46,37 @@ class DailyRollup(models.Model):
         return f"{self.day} {self.metric} {self.key}: {self.count}"
 
 
+class CustomerRevenue(models.Model):
+    """Gross invoiced per customer and issue date (drafts and cancelled invoices excluded), with the
+    customer's owner, country and segment at refresh time (as in ``DailyRollup``).
+
+    Revenue concentration ranks every customer of a period; these narrow rows spare it grouping the
+    invoices (joined to customers for the filters) during a request. ``amount`` is a float on
+    purpose: PostgreSQL sums floats several times faster than numerics, and period sums are rounded
+    back to cents so that equal revenues stay equal (ties decide who is in a top share). Written only
+    by ``rollups.customer_revenue_rebuild``.
+    """
+
+    # No separate index on customer_id: the unique constraint's index starts with it.
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    amount = models.FloatField(default=0)
+    owner_id = models.BigIntegerField(default=0)
+    country = models.CharField(max_length=2, blank=True, default="")
+    segment = models.CharField(max_length=40, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("customer revenue")
+        verbose_name_plural = _("customer revenues")
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "day"], name="analytics_revenue_customer_day")
+        ]
+        indexes = [models.Index(fields=["day"], name="analytics_revenue_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.customer_id}: {self.amount:.2f}"
+
+
 class RollupState(models.Model):
     """How far a roll-up family is refreshed: events recorded up to ``watermark`` are included."""
 
@@ -231,6 +262,11 @@ class CustomerRisk(models.Model):
     score = models.PositiveSmallIntegerField(default=0, db_index=True)
     reasons = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    # The customer's dashboard dimensions when scored (as in ``DailyRollup``): the churn-risk chart
+    # filters by them without joining 100k customers.
+    owner_id = models.BigIntegerField(default=0)
+    country = models.CharField(max_length=2, blank=True, default="")
+    segment = models.CharField(max_length=40, blank=True, default="")
 
     class Meta:
         verbose_name = _("churn risk")

@@ -3,6 +3,7 @@
 Each family is one SQL ``GROUP BY`` per refresh (day x key x owner x country x segment). The
 incremental refresh recomputes only the days that have new timeline events since the family's
 watermark (events are the one place every department records what happened, with ``recorded_at``).
+Per-customer roll-ups (revenue, conversions) are rebuilt for the customers with new events instead.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from itertools import islice
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
@@ -19,7 +21,7 @@ from django.utils import timezone
 from billing.models import Invoice, Payment
 from crm.models import Contract
 from customer360.models import Customer, TimelineEvent
-from insights.analytics.models import DailyRollup
+from insights.analytics.models import CustomerRevenue, DailyRollup
 from marketing.models import ConsentChange, Segment, Touch
 
 BATCH = 5000
@@ -208,6 +210,48 @@ def rebuild(family: Family, days: set[date] | None) -> int:
             merged[identity] = row
     DailyRollup.objects.bulk_create(merged.values(), batch_size=BATCH)
     return len(merged)
+
+
+# --- Revenue per customer (for the revenue concentration) ---------------------------------------------
+def customer_revenue_rebuild(since: datetime | None) -> int:
+    """Refresh ``CustomerRevenue``: everyone (``since`` None) or the customers with invoice events
+    (issued, cancelled, ...) recorded after ``since``. Returns the rows written."""
+    invoices = Invoice.objects.exclude(status__in=[Invoice.Status.DRAFT, Invoice.Status.CANCELLED])
+    existing = CustomerRevenue.objects.all()
+    if since is not None:
+        changed = TimelineEvent.objects.filter(
+            kind__startswith="invoice.", recorded_at__gt=since - WATERMARK_OVERLAP
+        ).values("customer_id")
+        invoices = invoices.filter(customer_id__in=changed)
+        existing = existing.filter(customer_id__in=changed)
+    existing.delete()
+    rows = (
+        invoices.values(
+            "customer_id",
+            "issue_date",
+            "customer__owner_id",
+            "customer__country",
+            "customer__attributes__segment",
+        )
+        .annotate(total=Sum("gross_total"))
+        .order_by()
+    )
+    objects = (
+        CustomerRevenue(
+            customer_id=row["customer_id"],
+            day=row["issue_date"],
+            amount=float(row["total"]),
+            owner_id=row["customer__owner_id"] or 0,
+            country=row["customer__country"] or "",
+            segment=str(row["customer__attributes__segment"] or "")[:40],
+        )
+        for row in rows.iterator(chunk_size=BATCH)
+    )
+    written = 0
+    while batch := list(islice(objects, BATCH)):
+        CustomerRevenue.objects.bulk_create(batch)
+        written += len(batch)
+    return written
 
 
 # --- Conversions (for the next-best-action lift) -------------------------------------------------------

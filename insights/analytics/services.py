@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from crm.models import Ticket
 from crm.services import ticket_update
-from customer360.models import Job
+from customer360.models import Customer, Job
 from customer360.words import language_of
 from insights.analytics import risk, rollups
 from insights.analytics.listening import categorise, sentiment
@@ -71,25 +71,39 @@ def rollups_refresh(*, full: bool = False) -> dict[str, int]:
             RollupState.objects.filter(pk=state.pk).update(
                 watermark=started, refreshed_at=timezone.now(), days_refreshed=len(days) if days else 0
             )
-    state, _ = RollupState.objects.get_or_create(metric="nba.conversion")
-    with transaction.atomic():
-        written["nba.conversion"] = rollups.conversions_rebuild(
-            None if full or not state.watermark else state.watermark
-        )
-        RollupState.objects.filter(pk=state.pk).update(watermark=started, refreshed_at=timezone.now())
+    # Per-customer roll-ups: rebuilt for the customers with new events since the watermark.
+    for metric, rebuild in (
+        ("nba.conversion", rollups.conversions_rebuild),
+        ("billing.customer_revenue", rollups.customer_revenue_rebuild),
+    ):
+        state, _ = RollupState.objects.get_or_create(metric=metric)
+        with transaction.atomic():
+            written[metric] = rebuild(None if full or not state.watermark else state.watermark)
+            RollupState.objects.filter(pk=state.pk).update(watermark=started, refreshed_at=timezone.now())
     return written
 
 
 def customer_risk_refresh() -> int:
-    """Recompute every current customer's churn-risk score."""
+    """Recompute every current customer's churn-risk score (with their dashboard dimensions)."""
     scores = risk.compute_scores()
+    # The dashboard dimensions of every customer (one pass; far fewer parameters than an IN list).
+    dimensions = Customer.objects.values_list("pk", "owner_id", "country", "attributes__segment")
     now = timezone.now()
     with transaction.atomic():
         CustomerRisk.objects.all().delete()
         CustomerRisk.objects.bulk_create(
             (
-                CustomerRisk(customer_id=cid, score=s, reasons=r, updated_at=now)
-                for cid, (s, r) in scores.items()
+                CustomerRisk(
+                    customer_id=cid,
+                    score=scores[cid][0],
+                    reasons=scores[cid][1],
+                    updated_at=now,
+                    owner_id=owner_id or 0,
+                    country=country or "",
+                    segment=str(segment or "")[:40],
+                )
+                for cid, owner_id, country, segment in dimensions.iterator(chunk_size=BATCH)
+                if cid in scores
             ),
             batch_size=BATCH,
         )

@@ -1,0 +1,202 @@
+"""Customer base: the revenue concentration read from the per-customer revenue roll-up equals a
+ranking of the invoices themselves (ties included), stays right after incremental refreshes, and the
+churn-risk chart and its drill-down filter by the customer's dimensions."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections import defaultdict
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from billing.models import Invoice
+from customer360 import timeline
+from customer360.models import Customer
+from insights.analytics import services
+from insights.analytics.dashboards import dashboards
+from insights.analytics.dashboards.customers import TOP_SHARES
+from insights.analytics.dashboards.filters import Filters, period_bounds
+from insights.analytics.models import CustomerRevenue, CustomerRisk
+from tests.analytics.factories import TODAY, at
+from tests.factories import CustomerFactory
+
+AT_SME = {"country": "AT", "attributes": {"segment": "SME"}}
+DE_ENTERPRISE = {"country": "DE", "attributes": {"segment": "Enterprise"}}
+# name: (dimensions, [(days ago, gross, status)]). Revenues tie at 0.30 and 0.10, one of them as
+# 0.10 + 0.20 on two days (not exactly 0.30 in binary floating point).
+CUSTOMERS = {
+    "c1": (AT_SME, [(3, "500", "paid")]),
+    "c2": (AT_SME, [(10, "150", "paid"), (200, "250", "overdue")]),
+    "c3": (AT_SME, [(20, "300", "paid"), (21, "1000", "cancelled"), (22, "1000", "draft")]),
+    "c4": (AT_SME, [(40, "200", "paid"), (400, "5000", "paid")]),  # the 5000 is outside 12 months
+    "c5": (AT_SME, [(50, "0.30", "paid")]),
+    "c6": (AT_SME, [(60, "0.10", "paid"), (61, "0.20", "paid")]),
+    "c7": (AT_SME, [(5, "0.05", "paid"), (90, "0.25", "paid")]),
+    "c8": (AT_SME, [(100, "0.10", "paid")]),
+    "c9": (AT_SME, [(110, "0.10", "paid")]),
+    "c10": (AT_SME, [(120, "0.00", "paid")]),  # no revenue: not ranked
+    "c11": (DE_ENTERPRISE, [(130, "0.10", "paid")]),
+    "c12": (DE_ENTERPRISE, [(15, "600", "paid"), (16, "400", "paid")]),
+}
+
+
+def _invoice(customer: Customer, number: str, days_ago: int, gross: str, status: str) -> Invoice:
+    issued = TODAY - datetime.timedelta(days=days_ago)
+    return Invoice.objects.create(
+        customer=customer, number=number, issue_date=issued, due_date=issued + datetime.timedelta(days=14),
+        status=status, net_total=Decimal(gross), gross_total=Decimal(gross),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def revenue_world(db):
+    with time_machine.travel(at(TODAY), tick=False):
+        customers = {}
+        for name, (dimensions, invoices) in CUSTOMERS.items():
+            customers[name] = customer = CustomerFactory(last_name=name, **dimensions)
+            for n, (days_ago, gross, status) in enumerate(invoices):
+                _invoice(customer, f"{name}-{n}", days_ago, gross, status)
+        services.rollups_refresh(full=True)
+        yield customers
+
+
+def filters(period: str = "12m", **kwargs) -> Filters:
+    start, end = period_bounds(period, TODAY)
+    return Filters(start=start, end=end, period=period, today=TODAY, **kwargs)
+
+
+def custom(start_days_ago: int, end_days_ago: int, **kwargs) -> Filters:
+    start, end = (TODAY - datetime.timedelta(days=d) for d in (start_days_ago, end_days_ago))
+    return Filters(start=start, end=end, period="custom", today=TODAY, **kwargs)
+
+
+def build(key: str, f: Filters):
+    return dashboards.get("customers").chart(key).build(f)
+
+
+def expected_concentration(f: Filters) -> dict[int, tuple[int, float, set[int]]]:
+    """Per top share: (customers, % of revenue, their ids), ranked from the invoices in Decimal."""
+    revenue = defaultdict(Decimal)
+    invoices = Invoice.objects.filter(issue_date__gte=f.start, issue_date__lte=f.end).exclude(
+        status__in=["draft", "cancelled"]
+    )
+    for invoice in invoices.select_related("customer"):
+        customer = invoice.customer
+        if f.country and customer.country != f.country:
+            continue
+        if f.segment and customer.attributes.get("segment") != f.segment:
+            continue
+        revenue[customer.pk] += invoice.gross_total
+    ranked = sorted((r for r in revenue.values() if r > 0), reverse=True)
+    total = sum(ranked)
+    result = {}
+    for p in TOP_SHARES:
+        threshold = ranked[math.ceil(len(ranked) * p / 100) - 1]
+        top = {pk for pk, r in revenue.items() if r >= threshold}
+        result[p] = (len(top), float(100 * sum(revenue[pk] for pk in top) / total), top)
+    return result
+
+
+def assert_concentration_equals_the_invoices(f: Filters) -> None:
+    chart = build("customers.concentration", f)
+    definition = dashboards.get("customers").chart("customers.concentration")
+    for p, (count, share, ids) in expected_concentration(f).items():
+        assert chart.value(str(p), "customers") == count, (f, p)
+        assert chart.value(str(p), "share") == pytest.approx(share, abs=0.05), (f, p)
+        drilled = definition.drill(f, str(p), "customers").queryset
+        assert set(drilled.values_list("pk", flat=True)) == ids, (f, p)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        filters(),
+        filters("30d"),
+        filters("90d"),
+        filters("ytd"),
+        filters(country="AT"),
+        filters(segment="Enterprise"),
+        custom(500, 10),
+        custom(61, 15, country="DE"),
+    ],  # fmt: skip
+    ids=["12m", "30d", "90d", "ytd", "AT", "Enterprise", "custom", "custom-DE"],
+)
+def test_concentration_ranks_customers_like_the_invoices(revenue_world, f):
+    assert_concentration_equals_the_invoices(f)
+
+
+def test_ties_at_the_threshold_are_all_in_the_top_share(revenue_world):
+    chart = build("customers.concentration", filters())
+    # 11 customers with revenue; rank ceil(5.5) = 6 has 0.30, as do two more (one of them 0.10 + 0.20).
+    assert chart.value("50", "customers") == 8
+    assert chart.value("20", "customers") == 3  # rank 3: c2's 400
+    assert chart.value("100", "customers") == 11 and chart.value("100", "share") == 100.0
+    assert build("customers.concentration", filters(country="AT")).value("50", "customers") == 7
+
+
+def test_no_revenue_gives_an_empty_chart(revenue_world):
+    chart = build("customers.concentration", filters(country="CH"))
+    assert chart.is_empty
+    drill = dashboards.get("customers").chart("customers.concentration").drill(filters(country="CH"), "1", "")
+    assert drill.queryset.count() == 0
+
+
+def test_customer_revenue_refresh_touches_only_customers_with_invoice_events(revenue_world):
+    c = revenue_world
+    untouched = set(CustomerRevenue.objects.filter(customer=c["c1"]).values_list("pk", flat=True))
+    with time_machine.travel(at(TODAY, 12), tick=False):
+        issued = _invoice(c["c9"], "c9-new", 0, "2000", "paid")
+        timeline.record(customer=c["c9"], department="accounting", kind="invoice.issued", title="issued",
+                        idempotency_key="t:issued:c9-new", source=issued)  # fmt: skip
+        cancelled = Invoice.objects.get(number="c12-0")
+        cancelled.status = Invoice.Status.CANCELLED
+        cancelled.save()
+        timeline.record(customer=c["c12"], department="accounting", kind="invoice.cancelled",
+                        title="cancelled", idempotency_key="t:cancelled:c12-0", source=cancelled)  # fmt: skip
+    with time_machine.travel(at(TODAY, 13), tick=False):
+        written = services.rollups_refresh()
+    # c9: its old day and today; c12: its remaining invoice.
+    assert written["billing.customer_revenue"] == 3
+    assert set(CustomerRevenue.objects.filter(customer=c["c1"]).values_list("pk", flat=True)) == untouched
+    chart = build("customers.concentration", filters())
+    assert chart.value("1", "customers") == 1
+    assert_concentration_equals_the_invoices(filters())
+    assert_concentration_equals_the_invoices(filters(country="DE"))
+
+
+# --- churn risk ------------------------------------------------------------------------------------------
+@pytest.fixture
+def risk_world(db, rep, rep2):
+    CustomerFactory(owner=rep, country="AT", attributes={"segment": "SME"})
+    CustomerFactory(
+        owner=rep, country="AT", attributes={"segment": "SME"}, lifecycle=Customer.Lifecycle.AT_RISK
+    )
+    CustomerFactory(owner=rep2, country="DE", attributes={"segment": "Enterprise"})
+    CustomerFactory(owner=None, country="AT", attributes={"segment": "Private"},
+                    lifecycle=Customer.Lifecycle.AT_RISK)  # fmt: skip
+    CustomerFactory(owner=rep, country="AT", lifecycle=Customer.Lifecycle.CHURNED)  # not scored
+    services.customer_risk_refresh()
+
+
+def test_churn_risk_filters_by_the_customers_dimensions(risk_world, rep):
+    definition = dashboards.get("customers").chart("customers.churn_risk")
+    cases = [
+        (filters(), {}),
+        (filters(country="AT"), {"country": "AT"}),
+        (filters(segment="SME"), {"attributes__segment": "SME"}),
+        (filters(owner=rep.pk), {"owner": rep}),
+    ]
+    for f, condition in cases:
+        chart = build("customers.churn_risk", f)
+        scored = CustomerRisk.objects.filter(customer__in=Customer.objects.filter(**condition))
+        assert sum(chart.series[0].values) == scored.count(), condition
+        for band, value in zip(chart.categories, chart.series[0].values, strict=True):
+            drilled = definition.drill(f, band[0], "n").queryset
+            assert drilled.count() == value, (condition, band)
+            assert set(drilled.values_list("pk", flat=True)) <= set(
+                scored.values_list("customer_id", flat=True)
+            )
+    assert sum(build("customers.churn_risk", filters(country="AT")).series[0].values) == 3
