@@ -115,6 +115,36 @@ def insert_rows(
     _copy(model, [column_of[c] for c in columns], rows, ignore_conflicts)
 
 
+def update_rows(model: type[models.Model], columns: list[str], rows: Iterable[tuple]) -> int:
+    """Set ``columns`` (attribute names) of many rows at once; each row is (primary key, *values).
+    On PostgreSQL one COPY into a temporary table and one ``UPDATE ... FROM`` (not one statement
+    per distinct value); elsewhere ``bulk_update``. Returns the rows offered."""
+    rows = list(rows)
+    if not rows:
+        return 0
+    if connection.vendor != "postgresql":
+        objs = [model(pk=row[0], **dict(zip(columns, row[1:], strict=True))) for row in rows]
+        model.objects.bulk_update(objs, columns, batch_size=BATCH // 2)
+        return len(rows)
+    quote = connection.ops.quote_name
+    column_of = {f.attname: f.column for f in model._meta.concrete_fields}
+    pk = quote(model._meta.pk.column)
+    names = [quote(column_of[c]) for c in columns]
+    table = quote(model._meta.db_table)
+    # Table and column names come from the model's metadata, never from input.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE c360_bulk_update ON COMMIT DROP AS SELECT {pk}, {', '.join(names)} FROM {table} WITH NO DATA"  # noqa: S608
+        )
+        with cursor.cursor.copy(f"COPY c360_bulk_update ({pk}, {', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        assignments = ", ".join(f"{name} = u.{name}" for name in names)
+        cursor.execute(f"UPDATE {table} t SET {assignments} FROM c360_bulk_update u WHERE t.{pk} = u.{pk}")  # noqa: S608
+        cursor.execute("DROP TABLE c360_bulk_update")
+    return len(rows)
+
+
 def _settle_pending_checks(cursor) -> None:
     """Run the foreign-key checks this transaction deferred so far: PostgreSQL refuses to alter a
     table with pending trigger events. Later rows are deferred again, as Django declares them."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from itertools import islice
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
@@ -20,6 +19,7 @@ from django.utils import timezone
 
 from billing.models import Invoice, Payment
 from crm.models import Contract
+from customer360.bulk import bulk_insert
 from customer360.models import Customer, TimelineEvent
 from insights.analytics.models import CustomerRevenue, DailyRollup
 from marketing.models import ConsentChange, Segment, Touch
@@ -208,7 +208,7 @@ def rebuild(family: Family, days: set[date] | None) -> int:
             merged[identity].count += row.count
         else:
             merged[identity] = row
-    DailyRollup.objects.bulk_create(merged.values(), batch_size=BATCH)
+    bulk_insert(merged.values())
     return len(merged)
 
 
@@ -247,11 +247,9 @@ def customer_revenue_rebuild(since: datetime | None) -> int:
         )
         for row in rows.iterator(chunk_size=BATCH)
     )
-    written = 0
-    while batch := list(islice(objects, BATCH)):
-        CustomerRevenue.objects.bulk_create(batch)
-        written += len(batch)
-    return written
+    objects = list(objects)
+    bulk_insert(objects)
+    return len(objects)
 
 
 # --- Conversions (for the next-best-action lift) -------------------------------------------------------

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from crm.models import Ticket
 from crm.services import ticket_update
+from customer360.bulk import bulk_insert, update_rows
 from customer360.models import Customer, Job
 from customer360.words import language_of
 from insights.analytics import risk, rollups
@@ -91,7 +92,7 @@ def customer_risk_refresh() -> int:
     now = timezone.now()
     with transaction.atomic():
         CustomerRisk.objects.all().delete()
-        CustomerRisk.objects.bulk_create(
+        bulk_insert(
             (
                 CustomerRisk(
                     customer_id=cid,
@@ -105,7 +106,6 @@ def customer_risk_refresh() -> int:
                 for cid, owner_id, country, segment in dimensions.iterator(chunk_size=BATCH)
                 if cid in scores
             ),
-            batch_size=BATCH,
         )
     return len(scores)
 
@@ -133,11 +133,11 @@ def messages_collect() -> int:
             )
         )
         if len(batch) >= BATCH:
-            ListenedMessage.objects.bulk_create(batch, ignore_conflicts=True)
+            bulk_insert(batch, ignore_conflicts=True)
             created += len(batch)
             batch = []
     if batch:
-        ListenedMessage.objects.bulk_create(batch, ignore_conflicts=True)
+        bulk_insert(batch, ignore_conflicts=True)
         created += len(batch)
     return created
 
@@ -168,15 +168,15 @@ def topics_refresh(
                 for i, terms in enumerate(result.terms)
             ]
         )
-        groups: dict[tuple[int, float], list[int]] = defaultdict(list)
-        for (pk, _text), index, weight in zip(rows, result.assignment, result.weight, strict=True):
-            if index >= 0:
-                groups[int(index), round(float(weight), 2)].append(pk)
-        for (index, weight), ids in groups.items():
-            for start in range(0, len(ids), BATCH):
-                ListenedMessage.objects.filter(pk__in=ids[start : start + BATCH]).update(
-                    topic=topics[index], topic_weight=weight
-                )
+        update_rows(
+            ListenedMessage,
+            ["topic_id", "topic_weight"],
+            (
+                (pk, topics[int(index)].pk, round(float(weight), 2))
+                for (pk, _text), index, weight in zip(rows, result.assignment, result.weight, strict=True)
+                if index >= 0
+            ),
+        )
         _topic_statistics(topics, window, current_start, previous_start, period_end)
     return topics
 
@@ -230,7 +230,7 @@ def _topic_statistics(topics: list[Topic], window, current_start, previous_start
         trends.append(
             TopicTrend(topic_id=r["topic"], week=week, count=r["n"], share=r["n"] / weekly_totals[week])
         )
-    TopicTrend.objects.bulk_create(trends, batch_size=BATCH)
+    bulk_insert(trends)
 
 
 def _as_date(value) -> date:
@@ -266,7 +266,8 @@ def customer_sentiment_refresh(*, today: date | None = None) -> int:
             )
             for r in rows.iterator(chunk_size=BATCH)
         )
-        created = CustomerSentiment.objects.bulk_create(objects, batch_size=BATCH)
+        created = list(objects)
+        bulk_insert(created)
     return len(created)
 
 

@@ -73,3 +73,19 @@ def test_an_error_during_the_load_rolls_back_rows_and_drops(postgres_only):
         1 / 0  # noqa: B018
     assert _definitions(table) == before
     assert not TimelineEvent.objects.filter(customer=customer).exists()
+
+
+@pytest.mark.django_db
+def test_update_rows_sets_each_rows_own_values_and_nothing_else():
+    from customer360.bulk import update_rows
+    from customer360.models import Customer
+
+    a, b, c = CustomerFactory(city="Wien"), CustomerFactory(city="Linz"), CustomerFactory(city="Graz")
+    assert (
+        update_rows(Customer, ["city", "postcode"], [(a.pk, "Salzburg", "5020"), (b.pk, "Innsbruck", "6020")])
+        == 2
+    )
+    cities = dict(Customer.objects.filter(pk__in=[a.pk, b.pk, c.pk]).values_list("pk", "city"))
+    assert cities == {a.pk: "Salzburg", b.pk: "Innsbruck", c.pk: "Graz"}
+    assert Customer.objects.get(pk=b.pk).postcode == "6020"
+    assert update_rows(Customer, ["city"], []) == 0
