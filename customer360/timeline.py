@@ -183,13 +183,31 @@ def _row(data: EventData, now: datetime) -> tuple:
 
 
 def _write_batch_postgresql(rows: list[tuple], new_keys: set[str] | None = None) -> int:
-    """COPY into a temporary table, then one INSERT ... ON CONFLICT DO NOTHING: the unique key
-    decides about duplicates exactly as for single events, at COPY speed."""
+    """New events go straight into the table by COPY (streamed while the caller builds the next
+    rows). When a key exists already (a rerun, a retried request, a concurrent writer), the
+    unique index refuses that COPY, its savepoint is rolled back, and the batch takes the careful
+    path: COPY into a temporary table, then one INSERT ... ON CONFLICT DO NOTHING. Either way the
+    unique key decides about duplicates exactly as for single events."""
+    from psycopg.errors import UniqueViolation
     from psycopg.types.json import Jsonb
 
     table = TimelineEvent._meta.db_table
     columns = ", ".join(_COPY_COLUMNS)
     payload_at = _COPY_COLUMNS.index("payload")
+    try:
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row[:payload_at] + (Jsonb(row[payload_at]),) + row[payload_at + 1 :])
+    except UniqueViolation:
+        pass
+    else:
+        if new_keys is not None:
+            new_keys.update(row[-1] for row in rows)
+        return len(rows)
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS c360_event_load AS SELECT {columns} FROM {table} WITH NO DATA"  # noqa: S608
