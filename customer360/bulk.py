@@ -145,6 +145,24 @@ def update_rows(model: type[models.Model], columns: list[str], rows: Iterable[tu
     return len(rows)
 
 
+def insert_from_query(model: type[models.Model], columns: list[str], queryset: models.QuerySet) -> int:
+    """``INSERT INTO model (columns) SELECT ...``: rows computed by the database go straight into
+    another table, none of them through Python. ``queryset`` must be a ``values_list`` whose
+    fields match ``columns`` (attribute names) one for one, in order. Returns the rows written."""
+    selected = list(queryset.query.values_select) + list(queryset.query.annotation_select)
+    names = queryset._fields or selected
+    if len(names) != len(columns):
+        raise ValueError(f"{len(columns)} columns, but the query selects {len(names)}")
+    sql, params = queryset.query.sql_with_params()
+    quote = connection.ops.quote_name
+    column_of = {f.attname: f.column for f in model._meta.concrete_fields}
+    target = ", ".join(quote(column_of[c]) for c in columns)
+    with connection.cursor() as cursor:
+        # The table and columns come from the model's metadata; the query is the ORM's own.
+        cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({target}) {sql}", params)  # noqa: S608
+        return cursor.rowcount
+
+
 def _settle_pending_checks(cursor) -> None:
     """Run the foreign-key checks this transaction deferred so far: PostgreSQL refuses to alter a
     table with pending trigger events. Later rows are deferred again, as Django declares them."""

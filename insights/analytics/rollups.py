@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, FloatField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, Substr, TruncDate
 from django.utils import timezone
 
 from billing.models import Invoice, Payment
 from crm.models import Contract
-from customer360.bulk import bulk_insert
+from customer360.bulk import bulk_insert, insert_from_query
 from customer360.models import Customer, TimelineEvent
 from insights.analytics.models import CustomerRevenue, DailyRollup
 from marketing.models import ConsentChange, Segment, Touch
@@ -226,30 +227,20 @@ def customer_revenue_rebuild(since: datetime | None) -> int:
         existing = existing.filter(customer_id__in=changed)
     existing.delete()
     rows = (
-        invoices.values(
-            "customer_id",
-            "issue_date",
-            "customer__owner_id",
-            "customer__country",
-            "customer__attributes__segment",
+        invoices.values("customer_id", "issue_date")
+        .annotate(
+            amount=Cast(Sum("gross_total"), FloatField()),
+            owner=Coalesce("customer__owner_id", 0),
+            country=Coalesce("customer__country", Value("")),
+            segment=Coalesce(Substr(KeyTextTransform("segment", "customer__attributes"), 1, 40), Value("")),
         )
-        .annotate(total=Sum("gross_total"))
+        .values_list("customer_id", "issue_date", "amount", "owner", "country", "segment")
         .order_by()
     )
-    objects = (
-        CustomerRevenue(
-            customer_id=row["customer_id"],
-            day=row["issue_date"],
-            amount=float(row["total"]),
-            owner_id=row["customer__owner_id"] or 0,
-            country=row["customer__country"] or "",
-            segment=str(row["customer__attributes__segment"] or "")[:40],
-        )
-        for row in rows.iterator(chunk_size=BATCH)
+    # Computed and written by the database: 240,000 rows at 100k customers never pass through Python.
+    return insert_from_query(
+        CustomerRevenue, ["customer_id", "day", "amount", "owner_id", "country", "segment"], rows
     )
-    objects = list(objects)
-    bulk_insert(objects)
-    return len(objects)
 
 
 # --- Conversions (for the next-best-action lift) -------------------------------------------------------
