@@ -182,7 +182,11 @@ class _Numbers:
         return f"{year}-{number:04d}"
 
 
-@seeders.register("billing", order=40)
+@seeders.register(
+    "billing",
+    order=40,
+    bulk_load=("billing.Invoice", "billing.InvoiceLine", "billing.Payment", "billing.DunningNotice"),
+)
 def seed_billing(ctx: DemoContext) -> None:
     """Invoices, lines, payments, notices and ~5 accounting events per customer, all in bulk."""
     rng = ctx.rng("billing")

@@ -161,7 +161,7 @@ def _event(
 
 
 # --- Sales -----------------------------------------------------------------------------------------
-@seeders.register("sales", order=20)
+@seeders.register("sales", order=20, bulk_load=("crm.Contract", "crm.Deal", "crm.Activity"))
 def seed_sales(ctx: DemoContext) -> None:
     """Contracts, deals and calls per persona (about 3 sales events per customer)."""
     rng = ctx.rng("crm.sales")
@@ -400,7 +400,7 @@ def _sales_events(contracts, deals, activities, stages):
 
 
 # --- Service ---------------------------------------------------------------------------------------
-@seeders.register("service", order=30)
+@seeders.register("service", order=30, bulk_load=("crm.Ticket", "crm.Satisfaction"))
 def seed_service(ctx: DemoContext) -> None:
     """Tickets with SLA data, CSAT, the Gruber complaint and the rising late-delivery topic."""
     rng = ctx.rng("crm.service")

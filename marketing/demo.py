@@ -84,7 +84,9 @@ class _Plan:
     change_counts: dict[tuple[int, str, str], int] = field(default_factory=dict)
 
 
-@seeders.register("marketing", order=50, bulk_load=("marketing.Touch", "marketing.ConsentChange"))
+@seeders.register(
+    "marketing", order=50, bulk_load=("marketing.Consent", "marketing.ConsentChange", "marketing.Touch")
+)
 def seed_marketing(ctx: DemoContext) -> None:
     """Segments, 9 campaigns over the last year, consents and touches (~9 events per customer)."""
     rng = ctx.rng("marketing")
