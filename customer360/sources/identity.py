@@ -35,15 +35,22 @@ CUSTOMER_FIELDS = (
 )
 
 
+# Plain strings, not the enum members: keys are hashed for every row of every import, and an enum
+# member hashes in Python, a str in C.
+_EXTERNAL_ID = CustomerIdentity.Kind.EXTERNAL_ID.value
+_EMAIL = CustomerIdentity.Kind.EMAIL.value
+_PHONE = CustomerIdentity.Kind.PHONE.value
+
+
 def identity_keys(values: dict, source_slug: str) -> list[Key]:
     """The exact identifiers of a mapped row, strongest first."""
     keys: list[Key] = []
-    if values.get("external_id"):
-        keys.append((CustomerIdentity.Kind.EXTERNAL_ID, source_slug, str(values["external_id"])[:255]))
-    if values.get("email"):
-        keys.append((CustomerIdentity.Kind.EMAIL, "", str(values["email"])[:255]))
-    if values.get("phone"):
-        keys.append((CustomerIdentity.Kind.PHONE, "", str(values["phone"])[:255]))
+    if external_id := values.get("external_id"):
+        keys.append((_EXTERNAL_ID, source_slug, str(external_id)[:255]))
+    if email := values.get("email"):
+        keys.append((_EMAIL, "", str(email)[:255]))
+    if phone := values.get("phone"):
+        keys.append((_PHONE, "", str(phone)[:255]))
     return keys
 
 
