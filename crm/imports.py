@@ -22,18 +22,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from functools import cache
 
 from django.contrib.contenttypes.models import ContentType
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from crm.models import Deal, Pipeline, Priority, Satisfaction, Stage, Ticket
 from customer360 import bulk, timeline
 from customer360.models import Channel, Department, Direction
-from customer360.sources import identity
-from customer360.sources.mapping import CoercionError, RowError, to_date, to_datetime, to_decimal
+from customer360.sources import identity, records
+from customer360.sources.mapping import CoercionError, to_date, to_datetime, to_decimal
 from customer360.sources.targets import (
     CUSTOMER_TARGET_FIELDS,
     ImportContext,
@@ -107,56 +105,20 @@ CHOICES: dict[str, type] = {
 
 
 # --- Shared helpers --------------------------------------------------------------------------------
-def _english(message: str, **values) -> str:
-    """Titles are stored in English (the catalogue translates the msgids for display); the
-    writers build all titles of a batch inside one ``translation.override("en")``."""
-    return gettext(message) % values
+_column, refusal, present, _english = records.column, records.refusal, records.present, records.english
+_claim, _record, url_maker = records.claim, records.record_events, records.url_maker
+_choices = records.Choices(CHOICES, SYNONYMS)
+parse_choice, not_one_of = _choices.parse, _choices.not_one_of
 
 
 def _eur(amount) -> str:
     return f"EUR {Decimal(amount or 0):,.2f}"
 
 
-def _column(row: PreparedRow, ctx: ImportContext, name: str) -> str:
-    """The file column (or API field) a field's value came from, so a reason names what to fix."""
-    for entry in (getattr(ctx.source, "mapping", None) or {}).get("fields", []):
-        if entry.get("field") == name and entry.get("column") in row.record:
-            return entry["column"]
-    return name
-
-
-def refusal(row: PreparedRow, ctx: ImportContext, name: str, message: str) -> RowResult:
-    """A failed row whose reason names the column and the value, like the mapping's cell errors."""
-    value = row.values.get(name)
-    text = "" if value is None else str(value)
-    return RowResult("failed", str(RowError(_column(row, ctx, name), text, message)))
-
-
 def no_customer(row: PreparedRow, ctx: ImportContext) -> RowResult | None:
     if identity.identity_keys(row.values, ctx.source.slug):
         return None
     return RowResult("failed", gettext("No customer identifier: map an external id, e-mail or phone column."))
-
-
-@cache
-def _choice_lookup(kind: str) -> dict[str, str]:
-    """Folded value, English label and synonym -> value (built once per process)."""
-    choices = CHOICES[kind]
-    with translation.override("en"):
-        lookup = {fold(str(label)): value for value, label in choices.choices}
-    lookup.update(SYNONYMS.get(kind, {}))
-    lookup.update({value: value for value in choices.values})
-    return lookup
-
-
-def parse_choice(kind: str, raw) -> str | None:
-    text = fold(str(raw))
-    lookup = _choice_lookup(kind)
-    return lookup.get(text) or lookup.get(text.replace(" ", "_"))
-
-
-def not_one_of(kind: str) -> str:
-    return gettext("is not one of %(allowed)s") % {"allowed": ", ".join(CHOICES[kind].values)}
 
 
 def as_datetime(value) -> datetime:
@@ -180,10 +142,6 @@ def as_decimal(value) -> Decimal:
     return value if isinstance(value, Decimal) else to_decimal(str(value))
 
 
-def present(values: dict, name: str) -> bool:
-    return values.get(name) not in (None, "")
-
-
 @dataclass
 class Item:
     """A valid row on its way in: its position, external id, cleaned values and what it becomes."""
@@ -196,21 +154,6 @@ class Item:
     new: bool = False
     changed: list[str] = field(default_factory=list)
     events: list[tuple] = field(default_factory=list)  # (kind, key parts, occurred_at)
-
-
-def _claim(items: list[Item], results: list, ctx: ImportContext, entity: str) -> list[Item]:
-    """The first row per external id in this run; later ones are duplicates."""
-    kept = []
-    for item in items:
-        key = (entity, item.external_id)
-        if key in ctx.seen:
-            results[item.index] = RowResult(
-                "duplicate", gettext("The same id appears earlier in this import.")
-            )
-            continue
-        ctx.seen.add(key)
-        kept.append(item)
-    return kept
 
 
 def _resolve_customers(items: list[Item], results: list, ctx: ImportContext, required: str) -> list[Item]:
@@ -258,19 +201,6 @@ def _results(items: list[Item], results: list) -> list[RowResult]:
         status = "created" if item.new else ("updated" if item.changed or item.events else "unchanged")
         results[item.index] = RowResult(status, customer_id=item.obj.customer_id)
     return [r or RowResult("failed") for r in results]
-
-
-def url_maker(view_name: str):
-    """``pk -> url`` of a detail view: one ``reverse`` per batch instead of one per event."""
-    marker = 987654321
-    template = reverse(view_name, args=[marker])
-    return lambda pk: template.replace(str(marker), str(pk))
-
-
-def _record(events: list[timeline.EventData]) -> None:
-    # Sorted by key so that concurrent imports lock unique-index entries in the same order.
-    events.sort(key=lambda e: e.idempotency_key)
-    timeline.record_many(events, count_new=False)
 
 
 # --- Tickets ---------------------------------------------------------------------------------------
@@ -445,18 +375,7 @@ def _ticket_events(item: Item, ctx: ImportContext, source_type_id: int, url) -> 
 
 
 def _validated(rows: list[PreparedRow], ctx: ImportContext, id_field: str, clean_row) -> tuple[list, list]:
-    results: list[RowResult | None] = [None] * len(rows)
-    items = []
-    for index, row in enumerate(rows):
-        external_id = str(row.values.get(id_field) or "").strip()[:100]
-        clean, failure = clean_row(row, ctx) if external_id else ({}, None)
-        if not external_id:
-            failure = refusal(row, ctx, id_field, gettext("is empty, but an id is required"))
-        if failure:
-            results[index] = failure
-        else:
-            items.append(Item(index, row, external_id, clean))
-    return results, items
+    return records.validated(rows, ctx, id_field, clean_row, Item)
 
 
 def write_tickets(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult]:

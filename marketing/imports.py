@@ -30,8 +30,8 @@ from django.utils.translation import gettext, gettext_lazy
 
 from customer360 import bulk, timeline
 from customer360.models import Customer, Department, Direction
-from customer360.sources import identity
-from customer360.sources.mapping import CoercionError, RowError, to_datetime
+from customer360.sources import identity, records
+from customer360.sources.mapping import CoercionError, to_datetime
 from customer360.sources.targets import (
     CUSTOMER_TARGET_FIELDS,
     ImportContext,
@@ -44,6 +44,8 @@ from customer360.sources.targets import (
 from customer360.text import fold
 from marketing.models import Campaign, Consent, Touch
 from marketing.services import INBOUND_STATUSES, consent_withdraw, touch_key, touch_payload, touch_title
+
+_refusal = records.refusal
 
 TOUCHABLE = {Campaign.Status.RUNNING, Campaign.Status.COMPLETED}
 STATUS_SYNONYMS = {
@@ -80,20 +82,6 @@ TOUCH_FIELDS: tuple[TargetField, ...] = (
         aliases=("date", "datum", "timestamp", "time", "zeitpunkt"),
     ),
 )
-
-
-def _column(row: PreparedRow, ctx: ImportContext, name: str) -> str:
-    """The file column (or API field) a field's value came from, so a reason names what to fix."""
-    for entry in (getattr(ctx.source, "mapping", None) or {}).get("fields", []):
-        if entry.get("field") == name and entry.get("column") in row.record:
-            return entry["column"]
-    return name
-
-
-def _refusal(row: PreparedRow, ctx: ImportContext, name: str, message: str) -> RowResult:
-    value = row.values.get(name)
-    text = "" if value is None else str(value)
-    return RowResult("failed", str(RowError(_column(row, ctx, name), text, message)))
 
 
 @cache

@@ -6,18 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from functools import cache
 
 from django.db.models import Sum
-from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from billing.models import ZERO, Invoice, InvoiceLine, Payment, money
-from customer360 import bulk, timeline
-from customer360.sources.mapping import CoercionError, RowError, to_date, to_decimal
+from customer360 import bulk
+from customer360.sources import records
+from customer360.sources.mapping import CoercionError, to_date, to_decimal
 from customer360.sources.targets import ImportContext, PreparedRow, RowResult
-from customer360.text import fold
 
 MAX_AMOUNT = Decimal("9999999999.99")  # MONEY: 12 digits, 2 of them decimals
 
@@ -45,51 +43,11 @@ SYNONYMS: dict[str, dict[str, str]] = {
 }
 CHOICES: dict[str, type] = {"status": Invoice.Status, "method": Payment.Method}
 
-
-def english(message: str, **values) -> str:
-    """Titles are stored in English (the catalogue translates the msgids for display); the
-    writers build all titles of a batch inside one ``translation.override("en")``."""
-    return gettext(message) % values
-
-
-def column(row: PreparedRow, ctx: ImportContext, name: str) -> str:
-    """The file column (or API field) a field's value came from, so a reason names what to fix."""
-    for entry in (getattr(ctx.source, "mapping", None) or {}).get("fields", []):
-        if entry.get("field") == name and entry.get("column") in row.record:
-            return entry["column"]
-    return name
-
-
-def refusal(row: PreparedRow, ctx: ImportContext, name: str, message: str) -> RowResult:
-    """A failed row whose reason names the column and the value, like the mapping's cell errors."""
-    value = row.values.get(name)
-    text = "" if value is None else str(value)
-    return RowResult("failed", str(RowError(column(row, ctx, name), text, message)))
-
-
-def present(values: dict, name: str) -> bool:
-    return values.get(name) not in (None, "")
-
-
-@cache
-def _choice_lookup(kind: str) -> dict[str, str]:
-    """Folded value, English label and synonym -> value (built once per process)."""
-    choices = CHOICES[kind]
-    with translation.override("en"):
-        lookup = {fold(str(label)): value for value, label in choices.choices}
-    lookup.update(SYNONYMS.get(kind, {}))
-    lookup.update({value: value for value in choices.values})
-    return lookup
-
-
-def parse_choice(kind: str, raw) -> str | None:
-    text = fold(str(raw))
-    lookup = _choice_lookup(kind)
-    return lookup.get(text) or lookup.get(text.replace(" ", "_"))
-
-
-def not_one_of(kind: str) -> str:
-    return gettext("is not one of %(allowed)s") % {"allowed": ", ".join(CHOICES[kind].values)}
+# The steps every department's import shares (customer360.sources.records), by the names used here.
+english, column, refusal, present = records.english, records.column, records.refusal, records.present
+claim, record_events = records.claim, records.record_events
+_choices = records.Choices(CHOICES, SYNONYMS)
+parse_choice, not_one_of = _choices.parse, _choices.not_one_of
 
 
 def as_date(value) -> date:
@@ -141,33 +99,7 @@ class Item:
 
 
 def validated(rows: list[PreparedRow], ctx: ImportContext, id_field: str, clean_row) -> tuple[list, list]:
-    results: list[RowResult | None] = [None] * len(rows)
-    items = []
-    for index, row in enumerate(rows):
-        external_id = str(row.values.get(id_field) or "").strip()[:100]
-        clean, failure = clean_row(row, ctx) if external_id else ({}, None)
-        if not external_id:
-            failure = refusal(row, ctx, id_field, gettext("is empty, but an id is required"))
-        if failure:
-            results[index] = failure
-        else:
-            items.append(Item(index, row, external_id, clean))
-    return results, items
-
-
-def claim(items: list[Item], results: list, ctx: ImportContext, entity: str) -> list[Item]:
-    """The first row per external id in this run; later ones are duplicates."""
-    kept = []
-    for item in items:
-        key = (entity, item.external_id)
-        if key in ctx.seen:
-            results[item.index] = RowResult(
-                "duplicate", gettext("The same id appears earlier in this import.")
-            )
-            continue
-        ctx.seen.add(key)
-        kept.append(item)
-    return kept
+    return records.validated(rows, ctx, id_field, clean_row, Item)
 
 
 def existing(queryset, items: list[Item], slug: str) -> dict:
@@ -216,12 +148,4 @@ def results_of(items: list[Item], results: list) -> list[RowResult]:
 
 def invoice_url():
     """``pk -> url`` of the invoice page: one ``reverse`` per batch instead of one per event."""
-    marker = 987654321
-    template = reverse("billing:invoice_detail", args=[marker])
-    return lambda pk: template.replace(str(marker), str(pk))
-
-
-def record_events(events: list[timeline.EventData]) -> None:
-    # Sorted by key so that concurrent imports lock unique-index entries in the same order.
-    events.sort(key=lambda e: e.idempotency_key)
-    timeline.record_many(events, count_new=False)
+    return records.url_maker("billing:invoice_detail")
