@@ -160,3 +160,13 @@ def _site_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.deactivate()
+
+
+@pytest.fixture
+def import_sandbox(settings, tmp_path, monkeypatch):
+    """Uploads under a temporary media root; the duplicate scan after an import (a task of its
+    own) is not queued, tests call it themselves."""
+    from customer360.sources import tasks
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    monkeypatch.setattr(tasks.find_duplicates, "delay", lambda *a, **k: None)

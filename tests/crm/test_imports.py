@@ -1,60 +1,21 @@
 """Import targets crm.ticket and crm.deal: files through the real import service, and the bulk API."""
 
-import csv
-import io
 import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from crm.models import Deal, Satisfaction, Ticket
 from customer360.models import Customer, TimelineEvent
-from customer360.sources import services, tasks
+from customer360.sources import services
 from customer360.sources.models import ImportRun
 from tests.sources.factories import DataSourceFactory
+from tests.sources.importing import counts, errors, kinds, mapping, run_file
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("import_sandbox")]
 VIENNA = ZoneInfo("Europe/Vienna")
-
-
-@pytest.fixture(autouse=True)
-def _media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture(autouse=True)
-def _no_broker(monkeypatch):
-    monkeypatch.setattr(tasks.find_duplicates, "delay", lambda *a, **k: None)
-
-
-def run_file(source, text: str, mapping: dict) -> ImportRun:
-    """Upload, save the mapping and start like the UI does, then run the task synchronously."""
-    run = services.run_create(source=source, uploaded=SimpleUploadedFile("upload.csv", text.encode()))
-    services.run_start(run=run, mapping=mapping)  # its on_commit never fires inside the test
-    tasks.run_import(run.pk)
-    run.refresh_from_db()
-    return run
-
-
-def counts(run) -> tuple:
-    return run.created, run.updated, run.unchanged, run.duplicate, run.failed
-
-
-def errors(run) -> dict[str, str]:
-    with run.error_file.open("rb") as handle:
-        rows = csv.DictReader(io.StringIO(handle.read().decode("utf-8-sig")), delimiter=";")
-        return {row["c360_row"]: row["c360_errors"] for row in rows}
-
-
-def kinds(**filters) -> list[str]:
-    return sorted(TimelineEvent.objects.filter(**filters).values_list("kind", flat=True))
-
-
-def mapping(**columns) -> dict:
-    return {"fields": [{"field": f, "column": c} for f, c in columns.items()], "options": {}}
 
 
 # --- Tickets ---------------------------------------------------------------------------------------

@@ -1,24 +1,23 @@
 """Import target marketing.touch: a provider's report file through the real import service."""
 
-import csv
-import io
 import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from customer360.models import Customer, TimelineEvent
-from customer360.sources import identity, services, tasks
+from customer360.sources import identity, services
 from customer360.sources.models import ImportRun
 from marketing import services as marketing_services
 from marketing.models import Consent, Touch
 from tests.marketing.factories import CampaignFactory, grant, running_campaign
+from tests.sources import importing
 from tests.sources.factories import DataSourceFactory
+from tests.sources.importing import counts, errors
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("import_sandbox")]
 VIENNA = ZoneInfo("Europe/Vienna")
 
 MAPPING = {
@@ -31,6 +30,12 @@ MAPPING = {
     ],
     "options": {},
 }
+
+
+def run_file(source, text: str):
+    return importing.run_file(source, text, MAPPING, "report.csv")
+
+
 REPORT = """Event ID;Campaign;E-Mail;Event;Date
 e1;Spring newsletter;anna@example.com;delivered;2025-03-01 10:00
 e2;spring NEWSLETTER;anna@example.com;open;2025-03-01 11:00
@@ -42,35 +47,6 @@ e7;Draft mailing;anna@example.com;opened;2025-03-01 11:00
 e2;Spring newsletter;anna@example.com;opened;2025-03-01 11:00
 e8;Spring newsletter;bert@example.com;sent;2025-03-01 09:00
 """
-
-
-@pytest.fixture(autouse=True)
-def _media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture(autouse=True)
-def _no_broker(monkeypatch):
-    monkeypatch.setattr(tasks.find_duplicates, "delay", lambda *a, **k: None)
-
-
-def run_file(source, text: str) -> ImportRun:
-    """Upload, save the mapping and start like the UI does, then run the task synchronously."""
-    run = services.run_create(source=source, uploaded=SimpleUploadedFile("report.csv", text.encode()))
-    services.run_start(run=run, mapping=MAPPING)  # its on_commit never fires inside the test
-    tasks.run_import(run.pk)
-    run.refresh_from_db()
-    return run
-
-
-def counts(run) -> tuple:
-    return run.created, run.updated, run.unchanged, run.duplicate, run.failed
-
-
-def errors(run) -> dict[str, str]:
-    with run.error_file.open("rb") as handle:
-        rows = csv.DictReader(io.StringIO(handle.read().decode("utf-8-sig")), delimiter=";")
-        return {row["c360_row"]: row["c360_errors"] for row in rows}
 
 
 @pytest.fixture

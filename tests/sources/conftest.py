@@ -6,18 +6,10 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "sources"
 
 
 @pytest.fixture(autouse=True)
-def _media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
+def _sandbox(import_sandbox):
+    """Every test of data sources runs with the import sandbox of tests/conftest.py."""
 
 
 @pytest.fixture
 def fixture_path():
     return lambda name: FIXTURES / name
-
-
-@pytest.fixture(autouse=True)
-def _no_broker(monkeypatch):
-    """The duplicate scan after an import is a separate task; tests call it themselves."""
-    from customer360.sources import tasks
-
-    monkeypatch.setattr(tasks.find_duplicates, "delay", lambda *a, **k: None)
