@@ -38,6 +38,8 @@ PRODUCTS = [
     ("premium", "Premium plan", Decimal("890.00")),
     ("service", "Service package", Decimal("190.00")),
 ]
+# No call note speaks of deliveries: thousands of routine "feedback on the last delivery" notes would
+# share the planted late-delivery topic and dilute its rise at 100k customers.
 CALL_SUBJECTS = {
     "de": [
         "Kurzer Check-in",
@@ -45,7 +47,7 @@ CALL_SUBJECTS = {
         "Vertragsverlängerung besprochen",
         "Bedarf abgefragt",
         "Termin vereinbart",
-        "Feedback zur letzten Lieferung",
+        "Feedback zu unserem Service",
     ],
     "en": [
         "Quick check-in",
@@ -53,7 +55,7 @@ CALL_SUBJECTS = {
         "Talked about the renewal",
         "Needs assessment",
         "Set up a meeting",
-        "Feedback on the last delivery",
+        "Feedback on our service",
     ],
 }
 OUTCOMES = ["reached", "reached", "reached", "no_answer", "left_message", "completed"]
