@@ -80,7 +80,9 @@ def test_rising_test_needs_significance_count_and_growth():
 def test_planted_delivery_complaints_are_flagged_rising_for_a_fixed_seed(manager):
     """The service demo plants late-delivery tickets doubling in the last 30 days; the call notes of
     sales are there too, as in the full demo, so that routine notes cannot drown the rise."""
-    run_seeders(count=1500, seed=11, today=TODAY, only=["sales", "service", "analytics"], stdout=lambda *_: None)
+    run_seeders(
+        count=1500, seed=11, today=TODAY, only=["sales", "service", "analytics"], stdout=lambda *_: None
+    )
     rising = list(Topic.objects.filter(is_rising=True))
     assert rising, [(t.label, t.count_current, t.count_previous, t.z_score) for t in Topic.objects.all()]
     delivery = [
