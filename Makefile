@@ -25,12 +25,17 @@ install-dev: $(VENV)/.installed-dev
 run: $(VENV)/.installed
 	$(BIN)/python manage.py run_embedded
 
+# Slow tests (fault injection, schemathesis, browser walks) run in CI (CI=true) or with SLOW=1.
+ifeq ($(or $(CI),$(SLOW)),)
+PYTEST_MARK := -m "not slow"
+endif
+
 ## Install dev dependencies and run the whole suite (SQLite, or PostgreSQL when DATABASE_URL is set).
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_MARK) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
