@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import Invoice, Payment
+from customer360.forms import CustomerRefField, ScopedForm
 from customer360.models import Customer
 
 DATE = forms.DateInput(attrs={"type": "date"})
@@ -31,11 +32,10 @@ class InvoiceFilterForm(forms.Form):
     overdue = forms.BooleanField(label=_("Overdue only"), required=False)
 
 
-class InvoiceForm(forms.Form):
-    """The head of an invoice. The customer is picked by number or id (also customers the clerk
-    cannot see yet: accounting writes the first invoice)."""
+class InvoiceForm(ScopedForm):
+    """The head of an invoice. The customer is picked by number or id among those the clerk may see."""
 
-    customer = forms.CharField(label=_("Customer number"), max_length=40, help_text=_("e.g. C-000123"))
+    customer = CustomerRefField(label=_("Customer number"))
     issue_date = forms.DateField(label=_("Issue date"), widget=DATE, initial=timezone.localdate)
     due_date = forms.DateField(label=_("Due date"), widget=DATE)
     notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -45,16 +45,6 @@ class InvoiceForm(forms.Form):
         self.fixed_customer = fixed_customer
         if fixed_customer is not None:
             del self.fields["customer"]
-
-    def clean_customer(self) -> Customer:
-        value = self.cleaned_data["customer"].strip()
-        lookup = {"customer_number__iexact": value}
-        customer = Customer.objects.filter(**lookup).first()
-        if customer is None and value.isdigit():
-            customer = Customer.objects.filter(pk=int(value)).first()
-        if customer is None:
-            raise forms.ValidationError(_("No customer with number %(value)s."), params={"value": value})
-        return customer
 
     def clean(self):
         data = super().clean()

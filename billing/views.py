@@ -19,17 +19,10 @@ from django.views.decorators.http import require_POST
 
 from billing import forms, services, tasks
 from billing.models import DunningPolicy, Invoice, money, open_amount_expression, sum_money
-from customer360 import search
+from customer360 import access, search
 from customer360.models import Customer, Job
 
 PAGE_SIZE = 50
-
-
-def require(user, permission: str, what: str) -> None:
-    if not user.has_perm(permission):
-        raise PermissionDenied(
-            _("%(what)s needs the permission %(permission)s.") % {"what": what, "permission": permission}
-        )
 
 
 def error_text(exc: ValidationError) -> str:
@@ -60,7 +53,7 @@ def filter_invoices(user, params) -> tuple[object, forms.InvoiceFilterForm]:
 
 def invoice_list(request: HttpRequest) -> HttpResponse:
     """Invoices with filters and the open total of everything that matches."""
-    require(request.user, "billing.view_invoice", _("Reading invoices"))
+    access.require(request.user, "billing.view_invoice")
     invoices, form = filter_invoices(request.user, request.GET)
     totals = invoices.aggregate(
         count=Count("id"),
@@ -88,7 +81,7 @@ def _visible_invoice(request: HttpRequest, pk: int) -> Invoice:
 
 
 def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    require(request.user, "billing.view_invoice", _("Reading invoices"))
+    access.require(request.user, "billing.view_invoice")
     invoice = _visible_invoice(request, pk)
     user = request.user
     context = {
@@ -124,7 +117,7 @@ def _save_invoice(request: HttpRequest, invoice: Invoice | None) -> HttpResponse
         {f: getattr(line, f) for f in ("product_code", "description", "quantity", "unit_price", "tax_rate")}
         for line in (invoice.lines.all() if invoice else [])
     ]
-    head = forms.InvoiceForm(request.POST or None, initial=initial, fixed_customer=fixed)
+    head = forms.InvoiceForm(request.POST or None, user=request.user, initial=initial, fixed_customer=fixed)
     lines = forms.InvoiceLineFormSet(request.POST or None, initial=line_initial or None, prefix="lines")
     if request.method == "POST" and head.is_valid() and lines.is_valid():
         data = head.cleaned_data
@@ -151,12 +144,12 @@ def _save_invoice(request: HttpRequest, invoice: Invoice | None) -> HttpResponse
 
 
 def invoice_create(request: HttpRequest) -> HttpResponse:
-    require(request.user, "billing.add_invoice", _("Writing invoices"))
+    access.require(request.user, "billing.add_invoice")
     return _save_invoice(request, None)
 
 
 def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    require(request.user, "billing.change_invoice", _("Editing invoices"))
+    access.require(request.user, "billing.change_invoice")
     invoice = _visible_invoice(request, pk)
     if invoice.status != Invoice.Status.DRAFT:
         messages.error(request, _("Only drafts can be edited; cancel an issued invoice instead."))
@@ -239,7 +232,7 @@ def invoice_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if action not in ACTIONS:
         raise PermissionDenied(_("Unknown action."))
     permission, form_class, call, success = ACTIONS[action]
-    require(request.user, permission, _("This action"))
+    access.require(request.user, permission)
     invoice = _visible_invoice(request, pk)
     form = form_class(request.POST) if form_class else None
     if form is not None and not form.is_valid():
@@ -260,7 +253,7 @@ def invoice_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 def dunning_overview(request: HttpRequest) -> HttpResponse:
     """The policy and its levels, open invoices per level, and the last runs."""
-    require(request.user, "billing.view_dunningpolicy", _("Reading the dunning policy"))
+    access.require(request.user, "billing.view_dunningpolicy")
     policy = DunningPolicy.active()
     levels = list(policy.levels.all()) if policy else []
     per_level = {
@@ -294,7 +287,7 @@ def dunning_overview(request: HttpRequest) -> HttpResponse:
 @require_POST
 def dunning_run_now(request: HttpRequest) -> HttpResponse:
     """Queue the Celery task now; the page then shows its result (notices per level)."""
-    require(request.user, "billing.manage_dunning", _("Running dunning"))
+    access.require(request.user, "billing.manage_dunning")
     job = tasks.start_dunning_run(user=request.user)
     messages.success(request, _("Dunning run started."))
     return redirect(f"{reverse('billing:dunning')}?job={job.pk}")
@@ -302,6 +295,6 @@ def dunning_run_now(request: HttpRequest) -> HttpResponse:
 
 def dunning_job(request: HttpRequest, pk: int) -> HttpResponse:
     """The htmx-polled status of one run."""
-    require(request.user, "billing.view_dunningpolicy", _("Reading the dunning policy"))
+    access.require(request.user, "billing.view_dunningpolicy")
     job = get_object_or_404(Job, pk=pk, kind=tasks.JOB_KIND)
     return render(request, "billing/_dunning_job.html", {"job": job})

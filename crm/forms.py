@@ -8,7 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import Activity, Deal, Product, Stage, Ticket
 from customer360 import roles
-from customer360.models import Channel, Customer
+from customer360.forms import CustomerRefField, ScopedForm
+from customer360.models import Channel
 
 
 def staff_of(*role_names: str):
@@ -20,25 +21,7 @@ def staff_of(*role_names: str):
     )
 
 
-class CustomerRefField(forms.CharField):
-    """A customer picked by number (C-000123) or id. Creating a record for a customer the user cannot
-    see yet is allowed (with the add permission), so this looks among all customers — never for reading."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("label", _("Customer (number or id)"))
-        kwargs.setdefault("max_length", 40)
-        super().__init__(**kwargs)
-
-    def clean(self, value):
-        value = super().clean(value).strip()
-        lookup = {"pk": int(value)} if value.isdigit() else {"customer_number__iexact": value}
-        customer = Customer.objects.filter(**lookup).first()
-        if customer is None:
-            raise forms.ValidationError(_("No customer with this number."))
-        return customer
-
-
-class QuickActivityForm(forms.Form):
+class QuickActivityForm(ScopedForm):
     """The log-a-call form of the sales panel (no choice fields that would query)."""
 
     kind = forms.ChoiceField(label=_("Kind"), choices=Activity.Kind.choices, initial=Activity.Kind.CALL)
@@ -59,7 +42,7 @@ class ActivityForm(QuickActivityForm):
     )
 
 
-class DealForm(forms.Form):
+class DealForm(ScopedForm):
     customer = CustomerRefField()
     title = forms.CharField(label=_("Title"), max_length=200)
     amount = forms.DecimalField(label=_("Amount (EUR)"), min_value=0, max_digits=12, decimal_places=2)
@@ -98,7 +81,7 @@ class LostForm(forms.Form):
     reason = forms.CharField(label=_("Why was it lost?"), max_length=300)
 
 
-class ContractForm(forms.Form):
+class ContractForm(ScopedForm):
     customer = CustomerRefField()
     product = forms.ModelChoiceField(label=_("Product"), queryset=Product.objects.filter(is_active=True))
     start = forms.DateField(label=_("Start"), widget=forms.DateInput(attrs={"type": "date"}))
@@ -108,7 +91,7 @@ class ContractForm(forms.Form):
     value_per_year = forms.DecimalField(label=_("Value per year (EUR)"), required=False, min_value=0)
 
 
-class TicketForm(forms.Form):
+class TicketForm(ScopedForm):
     customer = CustomerRefField()
     subject = forms.CharField(label=_("Subject"), max_length=200)
     description = forms.CharField(

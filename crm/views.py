@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -31,30 +29,11 @@ from crm.forms import (
 )
 from crm.models import Activity, Contract, Deal, Stage, Ticket
 from crm.panels import sales_context
-from customer360 import roles
+from customer360 import access, roles
 from customer360.models import Customer
 from customer360.text import fold
 
 PAGE_SIZE = 50
-
-
-def permission(perm: str):
-    """Require a Django permission; the 403 page names what is missing."""
-
-    def decorator(view):
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if not request.user.is_authenticated:
-                from django.contrib.auth.views import redirect_to_login
-
-                return redirect_to_login(request.get_full_path())
-            if not request.user.has_perm(perm):
-                raise PermissionDenied(_("Your role lacks the permission “%(perm)s”.") % {"perm": perm})
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
 
 
 def visible(model, user):
@@ -86,7 +65,7 @@ def _search(queryset, query: str):
 
 
 # --- Deals -----------------------------------------------------------------------------------------
-@permission("crm.view_deal")
+@access.permission_required("crm.view_deal")
 def deal_list(request: HttpRequest) -> HttpResponse:
     deals = visible(Deal, request.user).select_related("customer", "stage", "owner")
     params = {k: request.GET.get(k, "").strip() for k in ("stage", "owner", "status", "q", "view")}
@@ -120,7 +99,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     return render(request, "crm/deal_list.html", context)
 
 
-@permission("crm.view_deal")
+@access.permission_required("crm.view_deal")
 def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     deal = get_object_or_404(visible(Deal, request.user).select_related("customer", "stage", "owner"), pk=pk)
     activities = deal.activities.select_related("user")[:50]
@@ -137,9 +116,11 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@permission("crm.add_deal")
+@access.permission_required("crm.add_deal")
 def deal_create(request: HttpRequest) -> HttpResponse:
-    form = DealForm(request.POST or None, initial={"customer": request.GET.get("customer", "")})
+    form = DealForm(
+        request.POST or None, user=request.user, initial={"customer": request.GET.get("customer", "")}
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -160,7 +141,7 @@ def deal_create(request: HttpRequest) -> HttpResponse:
     return render(request, "crm/form.html", {"form": form, "title": _("New deal")})
 
 
-@permission("crm.change_deal")
+@access.permission_required("crm.change_deal")
 def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     deal = get_object_or_404(visible(Deal, request.user), pk=pk)
     form = DealEditForm(request.POST or None, instance=deal)
@@ -185,7 +166,7 @@ def _deal_action(request, pk, action):
 
 
 @require_POST
-@permission("crm.change_deal")
+@access.permission_required("crm.change_deal")
 def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
     form = MoveStageForm(request.POST)
     if not form.is_valid():
@@ -199,13 +180,13 @@ def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@permission("crm.change_deal")
+@access.permission_required("crm.change_deal")
 def deal_won(request: HttpRequest, pk: int) -> HttpResponse:
     return _deal_action(request, pk, lambda d: services.deal_mark_won(deal=d, user=request.user))
 
 
 @require_POST
-@permission("crm.change_deal")
+@access.permission_required("crm.change_deal")
 def deal_lost(request: HttpRequest, pk: int) -> HttpResponse:
     reason = request.POST.get("reason", "")
     return _deal_action(
@@ -214,7 +195,7 @@ def deal_lost(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- Activities ------------------------------------------------------------------------------------
-@permission("crm.view_activity")
+@access.permission_required("crm.view_activity")
 def activity_list(request: HttpRequest) -> HttpResponse:
     """My follow-ups due (default) or all visible activities."""
     activities = visible(Activity, request.user).select_related("customer", "user", "deal")
@@ -234,7 +215,7 @@ def activity_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@permission("crm.view_activity")
+@access.permission_required("crm.view_activity")
 def activity_detail(request: HttpRequest, pk: int) -> HttpResponse:
     activity = get_object_or_404(
         visible(Activity, request.user).select_related("customer", "user", "deal"), pk=pk
@@ -242,9 +223,11 @@ def activity_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "crm/activity_detail.html", {"activity": activity})
 
 
-@permission("crm.add_activity")
+@access.permission_required("crm.add_activity")
 def activity_create(request: HttpRequest) -> HttpResponse:
-    form = ActivityForm(request.POST or None, initial={"customer": request.GET.get("customer", "")})
+    form = ActivityForm(
+        request.POST or None, user=request.user, initial={"customer": request.GET.get("customer", "")}
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -267,11 +250,11 @@ def activity_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@permission("crm.add_activity")
+@access.permission_required("crm.add_activity")
 def log_call(request: HttpRequest, customer_pk: int) -> HttpResponse:
     """The sales panel's htmx form: log, then answer with a fresh panel and HX-Trigger."""
     customer = get_object_or_404(Customer.objects.visible_to(request.user), pk=customer_pk)
-    form = QuickActivityForm(request.POST)
+    form = QuickActivityForm(request.POST, user=request.user)
     logged = False
     if form.is_valid():
         data = form.cleaned_data
@@ -298,7 +281,7 @@ def log_call(request: HttpRequest, customer_pk: int) -> HttpResponse:
 
 
 # --- Contracts -------------------------------------------------------------------------------------
-@permission("crm.view_contract")
+@access.permission_required("crm.view_contract")
 def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contract = get_object_or_404(visible(Contract, request.user).select_related("customer", "product"), pk=pk)
     return render(
@@ -308,10 +291,11 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@permission("crm.add_contract")
+@access.permission_required("crm.add_contract")
 def contract_create(request: HttpRequest) -> HttpResponse:
     form = ContractForm(
         request.POST or None,
+        user=request.user,
         initial={"customer": request.GET.get("customer", ""), "start": timezone.localdate()},
     )
     if request.method == "POST" and form.is_valid():
@@ -338,19 +322,19 @@ def _contract_action(request, pk, action):
 
 
 @require_POST
-@permission("crm.change_contract")
+@access.permission_required("crm.change_contract")
 def contract_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _contract_action(request, pk, lambda c: services.contract_cancel(contract=c, user=request.user))
 
 
 @require_POST
-@permission("crm.change_contract")
+@access.permission_required("crm.change_contract")
 def contract_renew(request: HttpRequest, pk: int) -> HttpResponse:
     return _contract_action(request, pk, lambda c: services.contract_renew(contract=c, user=request.user))
 
 
 # --- Tickets ---------------------------------------------------------------------------------------
-@permission("crm.view_ticket")
+@access.permission_required("crm.view_ticket")
 def ticket_list(request: HttpRequest) -> HttpResponse:
     tickets = visible(Ticket, request.user).select_related("customer", "assignee")
     params = {
@@ -387,7 +371,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@permission("crm.view_ticket")
+@access.permission_required("crm.view_ticket")
 def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = get_object_or_404(
         visible(Ticket, request.user).select_related("customer", "assignee", "satisfaction"), pk=pk
@@ -408,9 +392,11 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@permission("crm.add_ticket")
+@access.permission_required("crm.add_ticket")
 def ticket_create(request: HttpRequest) -> HttpResponse:
-    form = TicketForm(request.POST or None, initial={"customer": request.GET.get("customer", "")})
+    form = TicketForm(
+        request.POST or None, user=request.user, initial={"customer": request.GET.get("customer", "")}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             ticket = services.ticket_create(user=request.user, **form.cleaned_data)
@@ -422,7 +408,7 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
     return render(request, "crm/form.html", {"form": form, "title": _("New ticket")})
 
 
-@permission("crm.change_ticket")
+@access.permission_required("crm.change_ticket")
 def ticket_edit(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = get_object_or_404(visible(Ticket, request.user), pk=pk)
     form = TicketEditForm(request.POST or None, instance=ticket)
@@ -448,7 +434,7 @@ def _ticket_action(request, pk, action):
 
 
 @require_POST
-@permission("crm.change_ticket")
+@access.permission_required("crm.change_ticket")
 def ticket_reply(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReplyForm(request.POST)
     if not form.is_valid():
@@ -467,25 +453,25 @@ def ticket_reply(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@permission("crm.change_ticket")
+@access.permission_required("crm.change_ticket")
 def ticket_solve(request: HttpRequest, pk: int) -> HttpResponse:
     return _ticket_action(request, pk, lambda t: services.ticket_solve(ticket=t, user=request.user))
 
 
 @require_POST
-@permission("crm.change_ticket")
+@access.permission_required("crm.change_ticket")
 def ticket_close(request: HttpRequest, pk: int) -> HttpResponse:
     return _ticket_action(request, pk, lambda t: services.ticket_close(ticket=t, user=request.user))
 
 
 @require_POST
-@permission("crm.change_ticket")
+@access.permission_required("crm.change_ticket")
 def ticket_reopen(request: HttpRequest, pk: int) -> HttpResponse:
     return _ticket_action(request, pk, lambda t: services.ticket_reopen(ticket=t, user=request.user))
 
 
 @require_POST
-@permission("crm.add_satisfaction")
+@access.permission_required("crm.add_satisfaction")
 def ticket_csat(request: HttpRequest, pk: int) -> HttpResponse:
     return _ticket_action(
         request,

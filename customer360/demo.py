@@ -299,6 +299,12 @@ def seed_customers(ctx: DemoContext, count: int = 0) -> None:
     )
 
 
+def _assign_departments(ctx: DemoContext) -> None:
+    from customer360 import services
+
+    services.departments_assign_from_records(origin="demo", reason="demo data")
+
+
 def run_seeders(
     *, count: int, seed: int, today: date | None = None, stdout=print, only: list[str] | None = None
 ) -> DemoContext:
@@ -343,6 +349,9 @@ def run_seeders(
         if tables:
             seconds = (timezone.now() - rebuild).total_seconds()
             stdout(f"  indexes and foreign keys of {', '.join(tables)} rebuilt: {seconds:.1f} s")
+        # The demo's departments work with the customers they have records of, as if an admin had
+        # imported each department's records.
+        run("assignments", _assign_departments)
         for key, fn in ordered:
             if seeders.items[key][0] >= READERS_FROM:
                 run(key, fn)

@@ -56,12 +56,14 @@ class StaffProfile(models.Model):
 
 class CustomerQuerySet(models.QuerySet):
     def visible_to(self, user) -> CustomerQuerySet:
-        """The customers ``user`` may see. THE one place where this is decided.
+        """The customers ``user`` may see, and so may create or change records for. THE one place
+        where this is decided; reads and writes both go through it.
 
-        The rule per role comes from ``settings.C360_VISIBILITY``:
-        ``all``; ``team`` (own customers, the team's, and unowned ones); ``department``
-        (customers the user's department has records with, i.e. timeline events of it).
-        A user with several roles gets the union.
+        The rule per role comes from ``settings.C360_VISIBILITY``: ``all``; ``team`` (own customers,
+        the team's, and unowned ones); ``assigned`` (customers assigned to one of the user's
+        departments). Every user also sees the customers assigned to them personally. A user with
+        several roles gets the union. Scope changes only through recorded decisions (ownership,
+        team, a ``CustomerAssignment``), never as a side effect of a user's own records.
         """
         if not user or not user.is_authenticated or not user.is_active:
             return self.none()
@@ -70,16 +72,16 @@ class CustomerQuerySet(models.QuerySet):
         rules = roles.visibility_rules(user)
         if "all" in rules:
             return self
-        condition = Q(pk__in=[])
+        granted = CustomerAssignment.objects.active().filter(user=user)
+        condition = Q(pk__in=granted.values("customer_id"))
         if "team" in rules:
             # The team is read inside the same query, not in a query of its own.
             team = StaffProfile.objects.filter(user=user).exclude(team="").values("team")[:1]
             condition |= Q(owner=user) | Q(owner__isnull=True) | Q(owner__profile__team=Subquery(team))
-        if "department" in rules:
-            departments = roles.departments_of(user)
-            condition |= Q(
-                pk__in=TimelineEvent.objects.filter(department__in=departments).values("customer_id")
-            )
+        departments = roles.departments_of(user)
+        if "assigned" in rules and departments:
+            assigned = CustomerAssignment.objects.active().filter(department__in=departments)
+            condition |= Q(pk__in=assigned.values("customer_id"))
         return self.filter(condition)
 
 
@@ -218,6 +220,72 @@ class CustomerIdentity(models.Model):
         if kind == CustomerIdentity.Kind.PHONE:
             return normalise_phone(value, region)
         return (value or "").strip()
+
+
+class CustomerAssignmentQuerySet(models.QuerySet):
+    def active(self) -> CustomerAssignmentQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class CustomerAssignment(models.Model):
+    """A recorded decision that a department or a person works with a customer, which is what puts
+    the customer into their scope (``Customer.objects.visible_to``). Made by a lead or an admin on
+    the customer page, by an admin's import into a department, or by the migration that replaced
+    the scope derived from records; revoked, never deleted, so the decision stays on record."""
+
+    class Origin(models.TextChoices):
+        MANUAL = "manual", _("Assigned by hand")
+        IMPORT = "import", _("Import into the department")
+        MIGRATION = "migration", _("Department records before assignments existed")
+        DEMO = "demo", _("Demo data")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="assignments")
+    department = models.CharField(_("department"), max_length=20, choices=Department.choices, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("person"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="customer_assignments",
+    )
+    origin = models.CharField(_("origin"), max_length=20, choices=Origin.choices, default=Origin.MANUAL)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("assigned"), default=timezone.now)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = CustomerAssignmentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("customer assignment")
+        verbose_name_plural = _("customer assignments")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(department="") & Q(user__isnull=False))
+                | (~Q(department="") & Q(user__isnull=True)),
+                name="c360_assignment_department_xor_user",
+            ),
+            models.UniqueConstraint(
+                fields=["department", "customer"],
+                condition=Q(revoked_at__isnull=True) & ~Q(department=""),
+                name="c360_assignment_department_active",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "customer"],
+                condition=Q(revoked_at__isnull=True) & Q(user__isnull=False),
+                name="c360_assignment_user_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} -> {self.department or self.user_id}"
 
 
 class TimelineEventQuerySet(models.QuerySet):

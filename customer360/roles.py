@@ -38,4 +38,6 @@ def departments_of(user) -> list[str]:
 
 
 def visibility_rules(user) -> set[str]:
-    return {settings.C360_VISIBILITY.get(r, "none") for r in role_names(user)}
+    """The scope rules of the user's roles; "department", the rule's name before assignments, means "assigned"."""
+    rules = {settings.C360_VISIBILITY.get(r, "none") for r in role_names(user)}
+    return {"assigned" if rule == "department" else rule for rule in rules}

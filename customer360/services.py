@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from customer360 import roles, timeline
-from customer360.models import Channel, Customer, Department, Direction, TimelineEvent
+from customer360 import access, roles, timeline
+from customer360.models import Channel, Customer, CustomerAssignment, Department, Direction, TimelineEvent
 
 
 def note_add(*, customer: Customer, user, text: str, token: str) -> TimelineEvent:
@@ -23,3 +29,83 @@ def note_add(*, customer: Customer, user, text: str, token: str) -> TimelineEven
         idempotency_key=timeline.idempotency_key("core.note", customer.pk, token),
     )
     return event
+
+
+# --- Who works with a customer ---------------------------------------------------------------------
+def customer_assign(
+    *, customer: Customer, by, department: str = "", user=None, reason: str = ""
+) -> CustomerAssignment:
+    """Put ``customer`` into a department's or a person's scope: a lead's or an admin's recorded
+    decision. ``by`` needs the permission and must see the customer; an active assignment of the
+    same kind is returned as it is."""
+    access.require(by, "customer360.add_customerassignment")
+    if not Customer.objects.visible_to(by).filter(pk=customer.pk).exists():
+        raise Http404
+    if bool(department) == (user is not None):
+        raise ValidationError({"department": _("Choose a department or a person, not both.")})
+    if department and department not in ASSIGNABLE_DEPARTMENTS:
+        raise ValidationError({"department": _("This department cannot be assigned customers.")})
+    existing = CustomerAssignment.objects.active().filter(customer=customer, department=department, user=user)
+    if found := existing.first():
+        return found
+    return CustomerAssignment.objects.create(
+        customer=customer,
+        department=department,
+        user=user,
+        reason=reason[:200],
+        granted_by=by,
+        origin=CustomerAssignment.Origin.MANUAL,
+    )
+
+
+def assignment_revoke(*, assignment: CustomerAssignment, by) -> CustomerAssignment:
+    """End an assignment; the row stays as the record of who decided what and when."""
+    access.require(by, "customer360.delete_customerassignment")
+    if assignment.revoked_at is None:
+        assignment.revoked_at = timezone.now()
+        assignment.revoked_by = by
+        assignment.save(update_fields=["revoked_at", "revoked_by"])
+    return assignment
+
+
+def departments_assign(
+    pairs: Iterable[tuple[int, str]], *, origin: str = CustomerAssignment.Origin.IMPORT, reason: str = ""
+) -> None:
+    """Assign customers to departments in bulk (an admin's import into a department, demo data);
+    pairs that are already assigned stay as they are."""
+    rows = {
+        (customer_id, department) for customer_id, department in pairs if department in ASSIGNABLE_DEPARTMENTS
+    }
+    if not rows:
+        return
+    now = timezone.now()
+    CustomerAssignment.objects.bulk_create(
+        [
+            CustomerAssignment(
+                customer_id=c, department=d, origin=origin, reason=reason[:200], created_at=now
+            )
+            for c, d in sorted(rows)
+        ],
+        ignore_conflicts=True,
+        batch_size=5000,
+    )
+
+
+def departments_assign_from_records(*, origin: str, reason: str = "") -> None:
+    """Assign every customer to the departments it has timeline records of (demo data, which
+    stands for what admins imported into each department). One INSERT ... SELECT."""
+    table, events = CustomerAssignment._meta.db_table, TimelineEvent._meta.db_table
+    departments = sorted(ASSIGNABLE_DEPARTMENTS)
+    placeholders = ", ".join(["%s"] * len(departments))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (customer_id, department, user_id, origin, reason, created_at)"  # noqa: S608
+            f" SELECT DISTINCT customer_id, department, NULL, %s, %s, %s FROM {events}"
+            f" WHERE department IN ({placeholders}) ON CONFLICT DO NOTHING",
+            [origin, reason[:200], timezone.now(), *departments],
+        )
+
+
+ASSIGNABLE_DEPARTMENTS = frozenset(
+    {Department.SALES, Department.SERVICE, Department.MARKETING, Department.ACCOUNTING}
+)

@@ -13,6 +13,12 @@ core_patterns = [
     path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
     path("customers/<int:pk>/timeline/", views.customer_timeline, name="customer_timeline"),
     path("customers/<int:pk>/notes/", views.customer_add_note, name="customer_add_note"),
+    path("customers/<int:pk>/access/", views.customer_access, name="customer_access"),
+    path(
+        "customers/<int:pk>/access/<int:assignment_pk>/revoke/",
+        views.customer_access_revoke,
+        name="customer_access_revoke",
+    ),
     path("search/", views.search_typeahead, name="search"),
 ]
 

@@ -5,19 +5,20 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from customer360 import search, services
+from customer360 import access, search, services
 from customer360.brief import brief_for
 from customer360.customer_list import SORT_LABELS, available_condition_filters
 from customer360.customer_list import page as customer_list_page
-from customer360.forms import NoteForm
+from customer360.forms import AssignmentForm, NoteForm
 from customer360.models import Customer, WorkerHeartbeat
 from customer360.registry import panels
 from customer360.timeline_page import TimelinePage
@@ -145,3 +146,48 @@ def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
 
 def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
     return render(request, "404.html", status=404)
+
+
+def customer_access(request: HttpRequest, pk: int) -> HttpResponse:
+    """Who works with this customer, and so may see it: owner, team, departments and people
+    assigned by a lead or an admin. Assigning and revoking are recorded decisions."""
+    access.require(request.user, "customer360.view_customerassignment")
+    customer = access.visible_customer(request.user, pk, Customer.objects.select_related("owner__profile"))
+    form = AssignmentForm(request.POST or None)
+    if request.method == "POST":
+        access.require(request.user, "customer360.add_customerassignment")
+        if form.is_valid():
+            services.customer_assign(
+                customer=customer,
+                by=request.user,
+                department=form.cleaned_data["department"] or "",
+                user=form.cleaned_data["user"],
+                reason=form.cleaned_data["reason"],
+            )
+            messages.success(request, _("Assigned."))
+            return redirect("customer360:customer_access", pk=customer.pk)
+    assignments = customer.assignments.select_related("user", "granted_by", "revoked_by").order_by(
+        "revoked_at", "-created_at"
+    )
+    return render(
+        request,
+        "customer360/customer_access.html",
+        {
+            "customer": customer,
+            "assignments": assignments,
+            "form": form,
+            "can_assign": request.user.has_perm("customer360.add_customerassignment"),
+            "can_revoke": request.user.has_perm("customer360.delete_customerassignment"),
+        },
+    )
+
+
+@require_POST
+def customer_access_revoke(request: HttpRequest, pk: int, assignment_pk: int) -> HttpResponse:
+    """End an assignment (the row stays, with who ended it and when)."""
+    access.require(request.user, "customer360.delete_customerassignment")
+    customer = access.visible_customer(request.user, pk)
+    assignment = get_object_or_404(customer.assignments, pk=assignment_pk)
+    services.assignment_revoke(assignment=assignment, by=request.user)
+    messages.success(request, _("Assignment ended."))
+    return redirect("customer360:customer_access", pk=customer.pk)

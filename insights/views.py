@@ -14,7 +14,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from customer360 import roles
+from customer360 import access, roles
 from customer360.models import Customer, Job, TimelineEvent
 from insights import services
 from insights.models import Action, CustomerScore, ModelVersion, Recommendation
@@ -23,13 +23,8 @@ from insights.panels import panel_context
 MY_LIMIT = 100
 
 
-def _require(request: HttpRequest, perm: str) -> None:
-    if not request.user.has_perm(perm):
-        raise PermissionDenied(_("You need the permission %(perm)s.") % {"perm": perm})
-
-
 def _visible_rec(request: HttpRequest, pk: int) -> Recommendation:
-    _require(request, "insights.change_recommendation")
+    access.require(request.user, "insights.change_recommendation")
     return get_object_or_404(
         Recommendation.objects.visible_to(request.user).select_related("customer"), pk=pk
     )
@@ -88,7 +83,7 @@ def complete(request: HttpRequest, pk: int) -> HttpResponse:
 
 def my_recommendations(request: HttpRequest) -> HttpResponse:
     """The rep's customers by priority, and the accepted ones whose follow-up is due."""
-    _require(request, "insights.view_recommendation")
+    access.require(request.user, "insights.view_recommendation")
     language = get_language() or "en"
     mine = Recommendation.objects.visible_to(request.user).filter(customer__owner=request.user)
     open_recs = list(
@@ -112,7 +107,7 @@ def my_recommendations(request: HttpRequest) -> HttpResponse:
 
 def catalogue(request: HttpRequest) -> HttpResponse:
     """Read-only view of the action catalogue with its rules; admins edit it in the admin."""
-    _require(request, "insights.view_action")
+    access.require(request.user, "insights.view_action")
     language = get_language() or "en"
     actions = list(Action.objects.prefetch_related("rules").order_by("order", "key"))
     rows = [{"action": a, "name": a.name(language), "description": a.description(language)} for a in actions]
@@ -193,14 +188,14 @@ def manager(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def rescore_all(request: HttpRequest) -> HttpResponse:
-    _require(request, "insights.change_action")
+    access.require(request.user, "insights.change_action")
     services.scoring_run_start(user=request.user)
     return redirect("insights:manager")
 
 
 @require_POST
 def retrain(request: HttpRequest) -> HttpResponse:
-    _require(request, "insights.change_action")
+    access.require(request.user, "insights.change_action")
     from insights import tasks
 
     tasks.train_models.delay(force=True)

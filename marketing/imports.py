@@ -301,9 +301,7 @@ def write_touches(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult
     source_type_id = ContentType.objects.get_for_model(Campaign).id
     titles: dict[tuple, str] = {}
     events = [_event(t, when, ctx, source_type_id, titles) for t, when in fresh]
-    # Sorted by key so that concurrent imports lock unique-index entries in the same order.
-    events.sort(key=lambda e: e.idempotency_key)
-    timeline.record_many(events, count_new=False)
+    records.record_events(events)
     _withdraw_consents([(t, w) for t, w in fresh if t.status == Touch.Status.UNSUBSCRIBED], ctx)
     return [r or RowResult("failed") for r in results]
 

@@ -9,17 +9,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from customer360 import access
 from customer360.models import Customer
 from marketing import forms, services
 from marketing.models import Campaign, Consent, ConsentChange, Segment, Touch
 from marketing.segments import RuleError, rules_q, segment_members
 
 PAGE_SIZE = 50
-
-
-def require_perm(user, perm: str) -> None:
-    if not user.has_perm(perm):
-        raise PermissionDenied(_("You need the permission “%(perm)s” for this.") % {"perm": perm})
 
 
 def _error_text(exc: ValidationError) -> str:
@@ -34,7 +30,7 @@ def _after(request: HttpRequest) -> int | None:
 # --- Campaigns -------------------------------------------------------------------------------------
 def campaign_list(request: HttpRequest) -> HttpResponse:
     """Campaigns newest first with their funnel; filter by status and channel; keyset pages."""
-    require_perm(request.user, "marketing.view_campaign")
+    access.require(request.user, "marketing.view_campaign")
     campaigns = Campaign.objects.with_funnel().select_related("audience").order_by("-id")
     status, channel = request.GET.get("status", ""), request.GET.get("channel", "")
     if status:
@@ -62,7 +58,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
 
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Funnel, audience size now, the latest touches of customers the user may see."""
-    require_perm(request.user, "marketing.view_campaign")
+    access.require(request.user, "marketing.view_campaign")
     campaign = get_object_or_404(Campaign.objects.with_funnel().select_related("audience"), pk=pk)
     funnel = [
         {"status": value, "label": label, "count": getattr(campaign, f"n_{value}")}
@@ -92,7 +88,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def campaign_create(request: HttpRequest) -> HttpResponse:
-    require_perm(request.user, "marketing.add_campaign")
+    access.require(request.user, "marketing.add_campaign")
     form = forms.CampaignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         campaign = services.campaign_create(actor=request.user, **form.cleaned_data)
@@ -102,7 +98,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
 
 
 def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    require_perm(request.user, "marketing.change_campaign")
+    access.require(request.user, "marketing.change_campaign")
     campaign = get_object_or_404(Campaign, pk=pk)
     if not campaign.is_editable:
         raise PermissionDenied(_("Only draft or scheduled campaigns can be edited."))
@@ -117,11 +113,11 @@ def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """Schedule, launch, complete or cancel; a refused transition is shown as a message."""
-    require_perm(request.user, "marketing.change_campaign")
+    access.require(request.user, "marketing.change_campaign")
     campaign = get_object_or_404(Campaign, pk=pk)
     try:
         if action == "launch":
-            require_perm(request.user, "marketing.add_touch")
+            access.require(request.user, "marketing.add_touch")
             sent = services.campaign_launch(campaign=campaign, actor=request.user)
             messages.success(request, _("Campaign launched: sent to %(n)s customers.") % {"n": sent})
         elif action == "schedule":
@@ -143,14 +139,15 @@ def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @require_POST
 def campaign_add_customer(request: HttpRequest, pk: int) -> HttpResponse:
     """Send the campaign to one more customer, refused without consent."""
-    require_perm(request.user, "marketing.add_touch")
+    access.require(request.user, "marketing.add_touch")
     campaign = get_object_or_404(Campaign, pk=pk)
     form = forms.AddRecipientForm(request.POST)
     if form.is_valid():
-        # Picking a customer by number is allowed for senders (see the working agreement).
-        customer = Customer.objects.filter(
-            customer_number=form.cleaned_data["customer_number"].strip()
-        ).first()
+        customer = (
+            Customer.objects.visible_to(request.user)
+            .filter(customer_number=form.cleaned_data["customer_number"].strip())
+            .first()
+        )
         if customer is None:
             messages.error(request, _("No customer with this number."))
         else:
@@ -166,7 +163,7 @@ def campaign_add_customer(request: HttpRequest, pk: int) -> HttpResponse:
 
 # --- Segments --------------------------------------------------------------------------------------
 def segment_list(request: HttpRequest) -> HttpResponse:
-    require_perm(request.user, "marketing.view_segment")
+    access.require(request.user, "marketing.view_segment")
     segments = Segment.objects.order_by("name", "id")
     return render(
         request,
@@ -193,12 +190,12 @@ def _editor_context(request, form, segment, rules, errors=None) -> dict:
 def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """The editor: fields, rule rows, the live count (htmx) and save."""
     segment = get_object_or_404(Segment, pk=pk) if pk else None
-    require_perm(request.user, "marketing.view_segment" if segment else "marketing.add_segment")
+    access.require(request.user, "marketing.view_segment" if segment else "marketing.add_segment")
     form = forms.SegmentForm(request.POST or None, instance=segment)
     rules = segment.rules if segment else []
     errors: list[str] = []
     if request.method == "POST":
-        require_perm(request.user, "marketing.change_segment" if segment else "marketing.add_segment")
+        access.require(request.user, "marketing.change_segment" if segment else "marketing.add_segment")
         rules = forms.rules_from_data(request.POST)
         try:
             rules_q(rules)  # validates every rule (and builds it) without running a query
@@ -219,7 +216,7 @@ def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 def segment_count(request: HttpRequest) -> HttpResponse:
     """htmx: the number of customers the editor's current rules select (or what is wrong)."""
-    require_perm(request.user, "marketing.view_segment")
+    access.require(request.user, "marketing.view_segment")
     data = request.POST if request.method == "POST" else request.GET
     rules = forms.rules_from_data(data)
     channel, purpose = data.get("requires_channel", ""), data.get("requires_purpose", "")
@@ -239,7 +236,7 @@ def segment_count(request: HttpRequest) -> HttpResponse:
 
 def rule_row(request: HttpRequest) -> HttpResponse:
     """htmx: one more empty rule row."""
-    require_perm(request.user, "marketing.view_segment")
+    access.require(request.user, "marketing.view_segment")
     index = request.GET.get("index", "0")
     index = min(int(index), forms.MAX_RULE_ROWS - 1) if index.isdigit() else 0
     return render(
@@ -255,7 +252,7 @@ def rule_row(request: HttpRequest) -> HttpResponse:
 
 def segment_members_page(request: HttpRequest, pk: int) -> HttpResponse:
     """The first 50 members the user may see, then keyset pages ("load more")."""
-    require_perm(request.user, "marketing.view_segment")
+    access.require(request.user, "marketing.view_segment")
     segment = get_object_or_404(Segment, pk=pk)
     try:
         members = segment.members(base=Customer.objects.visible_to(request.user)).order_by("id")
@@ -281,23 +278,13 @@ def segment_members_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- Consent ---------------------------------------------------------------------------------------
-def _consent_customer(request: HttpRequest, pk: int) -> Customer:
-    customer = Customer.objects.visible_to(request.user).filter(pk=pk).first()
-    if customer is None and request.user.has_perm("marketing.add_consent"):
-        # Marketing may record the first consent of a customer it has no records with yet.
-        customer = Customer.objects.filter(pk=pk).first()
-    if customer is None:
-        raise Http404
-    return customer
-
-
 def customer_consent(request: HttpRequest, pk: int) -> HttpResponse:
     """Consents of one customer with their history; grant, confirm or withdraw with proof."""
-    require_perm(request.user, "marketing.view_consent")
-    customer = _consent_customer(request, pk)
+    access.require(request.user, "marketing.view_consent")
+    customer = access.visible_customer(request.user, pk)
     grant_form, withdraw_form = forms.ConsentGrantForm(), forms.ConsentWithdrawForm()
     if request.method == "POST":
-        require_perm(request.user, "marketing.change_consent")
+        access.require(request.user, "marketing.change_consent")
         action = request.POST.get("action")
         try:
             if action == "grant":

@@ -46,3 +46,44 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     postcode = "1010"
     country = "AT"
     lifecycle = Customer.Lifecycle.CUSTOMER
+
+
+def assign(customer, *departments: str):
+    """Put ``customer`` into departments' scope, as a lead's recorded decision would."""
+    from customer360.models import CustomerAssignment
+
+    for department in departments:
+        CustomerAssignment.objects.get_or_create(
+            customer=customer, department=department, revoked_at=None, defaults={"reason": "test"}
+        )
+    return customer
+
+
+def assigning_new_customers(department: str):
+    """A context in which every customer created is assigned to ``department`` (the tests of a
+    department's own work, whose customers would come from an import into that department)."""
+    from contextlib import contextmanager
+
+    from django.db.models.signals import post_save
+
+    from customer360.models import Customer
+
+    @contextmanager
+    def context():
+        def handler(sender, instance, created, **kwargs):
+            if created:
+                assign(instance, department)
+
+        post_save.connect(handler, sender=Customer, weak=False, dispatch_uid=f"test-assign-{department}")
+        try:
+            yield
+        finally:
+            post_save.disconnect(sender=Customer, dispatch_uid=f"test-assign-{department}")
+
+    return context()
+
+
+def unassigned(customer):
+    """``customer`` without any department assignment (out of a department's scope)."""
+    customer.assignments.all().delete()
+    return customer

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from billing import services
 from billing.models import DunningLevel, DunningNotice, DunningPolicy, Invoice, InvoiceLine, Payment
-from customer360.models import Customer
+from customer360.api.fields import VisibleCustomerField
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
-
-
-def as_drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
-    """A service refusal as a 400 whose body names the field and the reason."""
-    if hasattr(exc, "message_dict"):
-        return serializers.ValidationError(exc.message_dict)
-    return serializers.ValidationError({"non_field_errors": exc.messages})
 
 
 class InvoiceLineSerializer(serializers.ModelSerializer):
@@ -34,7 +26,7 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
 
 
 class InvoiceSerializer(serializers.ModelSerializer):
-    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
+    customer = VisibleCustomerField()
     customer_number = serializers.CharField(source="customer.customer_number", read_only=True)
     customer_name = serializers.CharField(source="customer.display_name", read_only=True)
     lines = InvoiceLineSerializer(many=True)
@@ -66,38 +58,32 @@ class InvoiceSerializer(serializers.ModelSerializer):
 
     def create(self, validated_data):
         actor = self.context["request"].user
-        try:
-            invoice = services.invoice_create(
-                customer=validated_data["customer"],
-                issue_date=validated_data.get("issue_date"),
-                due_date=validated_data["due_date"],
-                lines=validated_data["lines"],
-                number=validated_data.get("number", ""),
-                notes=validated_data.get("notes", ""),
-                actor=actor,
-            )
-            if validated_data.get("issue"):
-                invoice = services.invoice_issue(invoice=invoice, actor=actor)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
+        invoice = services.invoice_create(
+            customer=validated_data["customer"],
+            issue_date=validated_data.get("issue_date"),
+            due_date=validated_data["due_date"],
+            lines=validated_data["lines"],
+            number=validated_data.get("number", ""),
+            notes=validated_data.get("notes", ""),
+            actor=actor,
+        )
+        if validated_data.get("issue"):
+            invoice = services.invoice_issue(invoice=invoice, actor=actor)
         return invoice
 
     def update(self, invoice, validated_data):
         if "customer" in validated_data and validated_data["customer"] != invoice.customer:
             raise serializers.ValidationError({"customer": "The customer of an invoice cannot change."})
-        try:
-            return services.invoice_update_draft(
-                invoice=invoice,
-                issue_date=validated_data.get("issue_date", invoice.issue_date),
-                due_date=validated_data.get("due_date", invoice.due_date),
-                lines=validated_data.get("lines") or [
-                    {f: getattr(line, f) for f in ("product_code", "description", "quantity", "unit_price", "tax_rate")}
-                    for line in invoice.lines.all()
-                ],
-                notes=validated_data.get("notes", invoice.notes),
-            )  # fmt: skip
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
+        return services.invoice_update_draft(
+            invoice=invoice,
+            issue_date=validated_data.get("issue_date", invoice.issue_date),
+            due_date=validated_data.get("due_date", invoice.due_date),
+            lines=validated_data.get("lines") or [
+                {f: getattr(line, f) for f in ("product_code", "description", "quantity", "unit_price", "tax_rate")}
+                for line in invoice.lines.all()
+            ],
+            notes=validated_data.get("notes", invoice.notes),
+        )  # fmt: skip
 
 
 class PaymentSerializer(serializers.ModelSerializer):
@@ -126,10 +112,7 @@ class PaymentSerializer(serializers.ModelSerializer):
             self.fields["invoice"].queryset = Invoice.objects.visible_to(request.user)
 
     def create(self, validated_data):
-        try:
-            return services.invoice_record_payment(actor=self.context["request"].user, **validated_data)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
+        return services.invoice_record_payment(actor=self.context["request"].user, **validated_data)
 
 
 class RecordPaymentSerializer(serializers.Serializer):

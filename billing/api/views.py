@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import django_filters
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, mixins, permissions, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -16,21 +15,6 @@ from billing.api import serializers as s
 from billing.models import DunningLevel, DunningNotice, DunningPolicy, Invoice, Payment
 from customer360 import search
 from customer360.models import Customer
-
-
-class BillingPermissions(permissions.DjangoModelPermissions):
-    """Model permissions, reading included (Sales, Service and Marketing do not read invoices)."""
-
-    perms_map = {
-        **permissions.DjangoModelPermissions.perms_map,
-        "GET": ["%(app_label)s.view_%(model_name)s"],
-        "HEAD": ["%(app_label)s.view_%(model_name)s"],
-    }
-
-
-def require(request, permission: str) -> None:
-    if not request.user.has_perm(permission):
-        raise exceptions.PermissionDenied(f"This needs the permission {permission}.")
 
 
 class InvoiceFilter(django_filters.FilterSet):
@@ -71,8 +55,18 @@ class InvoiceViewSet(
     changed only through the actions; a draft can be edited (PUT/PATCH)."""
 
     serializer_class = s.InvoiceSerializer
-    permission_classes = [BillingPermissions]
     filterset_class = InvoiceFilter
+    action_permissions = {
+        "record_payment": "billing.add_payment",
+        "issue": "billing.change_invoice",
+        "dispute": "billing.change_invoice",
+        "resolve_dispute": "billing.change_invoice",
+        "promise": "billing.change_invoice",
+        "cancel": "billing.change_invoice",
+        "pause_dunning": "billing.manage_dunning",
+        "resume_dunning": "billing.manage_dunning",
+        "run_dunning": "billing.manage_dunning",
+    }
 
     def get_queryset(self):
         return (
@@ -82,19 +76,14 @@ class InvoiceViewSet(
             .order_by("-issue_date", "-id")
         )
 
-    def _act(self, request, serializer_class, permission: str, call):
-        require(request, permission)
+    def _act(self, request, serializer_class, call):
         invoice = self.get_object()
         data = {}
         if serializer_class is not None:
             serializer = serializer_class(data=request.data)
             serializer.is_valid(raise_exception=True)
             data = serializer.validated_data
-        try:
-            result = call(invoice, data, request.user)
-        except DjangoValidationError as exc:
-            raise s.as_drf_error(exc) from exc
-        return result
+        return call(invoice, data, request.user)
 
     def _invoice_response(self, pk) -> Response:
         return Response(
@@ -107,7 +96,6 @@ class InvoiceViewSet(
         payment = self._act(
             request,
             s.RecordPaymentSerializer,
-            "billing.add_payment",
             lambda i, d, u: services.invoice_record_payment(invoice=i, actor=u, **d),
         )
         return Response(
@@ -120,7 +108,6 @@ class InvoiceViewSet(
         invoice = self._act(
             request,
             None,
-            "billing.change_invoice",
             lambda i, d, u: services.invoice_issue(invoice=i, actor=u),
         )
         return self._invoice_response(invoice.pk)
@@ -129,8 +116,7 @@ class InvoiceViewSet(
     @action(detail=True, methods=["post"])
     def dispute(self, request, pk=None):
         invoice = self._act(
-            request, s.DisputeSerializer, "billing.change_invoice",
-            lambda i, d, u: services.invoice_dispute(invoice=i, reason=d["reason"], actor=u),
+            request, s.DisputeSerializer, lambda i, d, u: services.invoice_dispute(invoice=i, reason=d["reason"], actor=u),
         )  # fmt: skip
         return self._invoice_response(invoice.pk)
 
@@ -138,8 +124,7 @@ class InvoiceViewSet(
     @action(detail=True, methods=["post"], url_path="resolve-dispute")
     def resolve_dispute(self, request, pk=None):
         invoice = self._act(
-            request, s.ResolveDisputeSerializer, "billing.change_invoice",
-            lambda i, d, u: services.invoice_resolve_dispute(invoice=i, note=d["note"], actor=u),
+            request, s.ResolveDisputeSerializer, lambda i, d, u: services.invoice_resolve_dispute(invoice=i, note=d["note"], actor=u),
         )  # fmt: skip
         return self._invoice_response(invoice.pk)
 
@@ -147,8 +132,7 @@ class InvoiceViewSet(
     @action(detail=True, methods=["post"])
     def promise(self, request, pk=None):
         invoice = self._act(
-            request, s.PromiseSerializer, "billing.change_invoice",
-            lambda i, d, u: services.invoice_promise_payment(invoice=i, promised_date=d["promised_date"], note=d["note"], actor=u),
+            request, s.PromiseSerializer, lambda i, d, u: services.invoice_promise_payment(invoice=i, promised_date=d["promised_date"], note=d["note"], actor=u),
         )  # fmt: skip
         return self._invoice_response(invoice.pk)
 
@@ -156,8 +140,7 @@ class InvoiceViewSet(
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         invoice = self._act(
-            request, s.CancelSerializer, "billing.change_invoice",
-            lambda i, d, u: services.invoice_cancel(invoice=i, reason=d["reason"], actor=u),
+            request, s.CancelSerializer, lambda i, d, u: services.invoice_cancel(invoice=i, reason=d["reason"], actor=u),
         )  # fmt: skip
         return self._invoice_response(invoice.pk)
 
@@ -165,8 +148,7 @@ class InvoiceViewSet(
     @action(detail=True, methods=["post"], url_path="pause-dunning")
     def pause_dunning(self, request, pk=None):
         invoice = self._act(
-            request, s.PauseSerializer, "billing.manage_dunning",
-            lambda i, d, u: services.dunning_pause(invoice=i, until=d["until"], reason=d["reason"], actor=u),
+            request, s.PauseSerializer, lambda i, d, u: services.dunning_pause(invoice=i, until=d["until"], reason=d["reason"], actor=u),
         )  # fmt: skip
         return self._invoice_response(invoice.pk)
 
@@ -176,7 +158,6 @@ class InvoiceViewSet(
         invoice = self._act(
             request,
             None,
-            "billing.manage_dunning",
             lambda i, d, u: services.dunning_resume(invoice=i, actor=u),
         )
         return self._invoice_response(invoice.pk)
@@ -185,7 +166,6 @@ class InvoiceViewSet(
     @action(detail=False, methods=["post"], url_path="run-dunning")
     def run_dunning(self, request):
         """Queue the dunning run (the Celery task); the job's result lists notices per level."""
-        require(request, "billing.manage_dunning")
         job = tasks.start_dunning_run(user=request.user)
         return Response({"job": job.pk, "status": job.status}, status=status.HTTP_202_ACCEPTED)
 
@@ -196,7 +176,6 @@ class PaymentViewSet(
     """Payments on visible invoices; creating one books it through the service."""
 
     serializer_class = s.PaymentSerializer
-    permission_classes = [BillingPermissions]
     filterset_fields = ["invoice", "method"]
 
     def get_queryset(self):
@@ -209,7 +188,6 @@ class PaymentViewSet(
 
 class DunningNoticeViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.DunningNoticeSerializer
-    permission_classes = [BillingPermissions]
     filterset_fields = ["invoice", "level", "channel"]
 
     def get_queryset(self):
@@ -224,12 +202,10 @@ class DunningPolicyViewSet(viewsets.ModelViewSet):
     """Read for whoever may view the policy; writes need the model permissions (Admin)."""
 
     serializer_class = s.DunningPolicySerializer
-    permission_classes = [BillingPermissions]
     queryset = DunningPolicy.objects.prefetch_related("levels").order_by("id")
 
 
 class DunningLevelViewSet(viewsets.ModelViewSet):
     serializer_class = s.DunningLevelSerializer
-    permission_classes = [BillingPermissions]
     queryset = DunningLevel.objects.order_by("policy_id", "level")
     filterset_fields = ["policy"]

@@ -4,11 +4,10 @@ for moderators and authors, customer references only for customers the caller ma
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, permissions, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -31,22 +30,6 @@ from collab.views import post_rows
 from customer360.models import Customer
 
 User = get_user_model()
-
-
-class ModelPermissions(permissions.DjangoModelPermissions):
-    """Like DRF's, but reading needs the view permission too."""
-
-    perms_map = {**permissions.DjangoModelPermissions.perms_map, "GET": ["%(app_label)s.view_%(model_name)s"]}
-
-
-def _service_call(fn, **kwargs):
-    """Run a service; its Django validation errors become 400 answers naming the field."""
-    try:
-        return fn(**kwargs)
-    except DjangoValidationError as exc:
-        raise ValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-        ) from exc
 
 
 def reader_context(user, items) -> dict:
@@ -74,7 +57,6 @@ class SpaceViewSet(viewsets.ReadOnlyModelViewSet):
     """Spaces the caller may read; members-only spaces of others answer 404."""
 
     serializer_class = SpaceSerializer
-    permission_classes = [ModelPermissions]
     filter_backends = [DjangoFilterBackend]
     filterset_fields = ["kind", "department", "visibility"]
     queryset = Space.objects.none()
@@ -87,7 +69,6 @@ class PostViewSet(ReaderSerializerMixin, mixins.CreateModelMixin, viewsets.ReadO
     """Posts the caller may read, newest first. Create with ``request`` to ask a department."""
 
     serializer_class = PostSerializer
-    permission_classes = [ModelPermissions]
     filter_backends = [DjangoFilterBackend]
     filterset_fields = ["space", "topic", "author_department"]
     queryset = Post.objects.none()
@@ -115,8 +96,7 @@ class PostViewSet(ReaderSerializerMixin, mixins.CreateModelMixin, viewsets.ReadO
         if space is not None and not Space.objects.readable_by(request.user).filter(pk=space.pk).exists():
             raise ValidationError({"space": "you are not a member of this space"})
         req = values.get("request")
-        post = _service_call(
-            services.post_create,
+        post = services.post_create(
             author=request.user,
             space=space,
             body=values["body"],
@@ -131,7 +111,6 @@ class CommentViewSet(ReaderSerializerMixin, mixins.CreateModelMixin, viewsets.Re
     """Answers on posts the caller may read."""
 
     serializer_class = CommentSerializer
-    permission_classes = [ModelPermissions]
     filter_backends = [DjangoFilterBackend]
     filterset_fields = ["post", "is_accepted"]
     queryset = Comment.objects.none()
@@ -150,9 +129,7 @@ class CommentViewSet(ReaderSerializerMixin, mixins.CreateModelMixin, viewsets.Re
         if not data.validated_data.get("post"):
             raise ValidationError({"post": "this field is required"})
         post = get_object_or_404(Post.objects.visible_to(request.user), pk=data.validated_data["post"])
-        comment = _service_call(
-            services.comment_create, post=post, author=request.user, body=data.validated_data["body"]
-        )
+        comment = services.comment_create(post=post, author=request.user, body=data.validated_data["body"])
         return Response(self.get_serializer(comment).data, status=status.HTTP_201_CREATED)
 
 
@@ -160,7 +137,6 @@ class RequestViewSet(viewsets.ReadOnlyModelViewSet):
     """Requests between departments; answer, assign and resolve as actions."""
 
     serializer_class = RequestSerializer
-    permission_classes = [ModelPermissions]
     filter_backends = [DjangoFilterBackend]
     filterset_fields = ["to_department", "from_department", "status", "priority", "kind"]
     queryset = DepartmentRequest.objects.none()
@@ -179,8 +155,8 @@ class RequestViewSet(viewsets.ReadOnlyModelViewSet):
         req = self.get_object()
         data = CommentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        comment = _service_call(
-            services.comment_create, post=req.post, author=request.user, body=data.validated_data["body"]
+        comment = services.comment_create(
+            post=req.post, author=request.user, body=data.validated_data["body"]
         )
         context = {**self.get_serializer_context(), **reader_context(request.user, [comment])}
         return Response(CommentSerializer(comment, context=context).data, status=status.HTTP_201_CREATED)
@@ -188,7 +164,7 @@ class RequestViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses=RequestSerializer)
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
-        req = _service_call(services.request_resolve, request=self.get_object(), by=request.user)
+        req = services.request_resolve(request=self.get_object(), by=request.user)
         return Response(RequestSerializer(req).data)
 
     @extend_schema(request=AssignSerializer, responses=RequestSerializer)
@@ -200,7 +176,7 @@ class RequestViewSet(viewsets.ReadOnlyModelViewSet):
         assignee = User.objects.filter(pk=data.validated_data["assignee"], is_active=True).first()
         if assignee is None:
             raise ValidationError({"assignee": "no such active user"})
-        req = _service_call(services.request_assign, request=req, assignee=assignee, by=request.user)
+        req = services.request_assign(request=req, assignee=assignee, by=request.user)
         return Response(RequestSerializer(req).data)
 
 
@@ -208,6 +184,7 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     """The caller's own notifications, newest first."""
 
     serializer_class = NotificationSerializer
+    login_only = True  # everyone reads and marks their own notifications
     filter_backends = [DjangoFilterBackend]
     filterset_fields = ["kind"]
     queryset = Notification.objects.none()

@@ -6,17 +6,9 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from crm.models import Activity, Contract, Deal, Pipeline, Product, Satisfaction, Stage, Ticket, TicketMessage
-from customer360.models import Customer
+from customer360.api.fields import VisibleCustomerField
 
 User = get_user_model()
-
-
-class CustomerRef(serializers.PrimaryKeyRelatedField):
-    """Any customer by id: creating a first record for a customer not yet visible is allowed
-    (with the add permission); reading stays scoped by the viewsets."""
-
-    def get_queryset(self):
-        return Customer.objects.all()
 
 
 class ProductSerializer(serializers.ModelSerializer):
@@ -40,7 +32,7 @@ class PipelineSerializer(serializers.ModelSerializer):
 
 
 class ContractSerializer(serializers.ModelSerializer):
-    customer = CustomerRef()
+    customer = VisibleCustomerField()
 
     class Meta:
         model = Contract
@@ -67,7 +59,7 @@ class RenewSerializer(serializers.Serializer):
 
 
 class DealSerializer(serializers.ModelSerializer):
-    customer = CustomerRef()
+    customer = VisibleCustomerField()
     stage = serializers.PrimaryKeyRelatedField(queryset=Stage.objects.all(), required=False)
     stage_name = serializers.CharField(source="stage.name", read_only=True)
     owner = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False, allow_null=True)
@@ -105,7 +97,7 @@ class LostSerializer(serializers.Serializer):
 
 
 class ActivitySerializer(serializers.ModelSerializer):
-    customer = CustomerRef()
+    customer = VisibleCustomerField()
     deal = serializers.PrimaryKeyRelatedField(queryset=Deal.objects.all(), required=False, allow_null=True)
     user = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
@@ -129,7 +121,7 @@ class ActivitySerializer(serializers.ModelSerializer):
 
 
 class TicketSerializer(serializers.ModelSerializer):
-    customer = CustomerRef()
+    customer = VisibleCustomerField()
     assignee = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.all(), required=False, allow_null=True
     )

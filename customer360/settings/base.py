@@ -212,7 +212,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # One permission class and one exception handler for every app (customer360/api).
+    "DEFAULT_PERMISSION_CLASSES": ["customer360.api.permissions.ModelPermission"],
+    "EXCEPTION_HANDLER": "customer360.api.errors.exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -292,15 +294,17 @@ LOGGING = {
 }
 
 # --- Customer 360 -------------------------------------------------------------------------------
-# Who sees which customers, per role: "all", "team" (own, team's and unowned customers) or
-# "department" (customers the user's department has records with, i.e. timeline events).
+# Who sees which customers, per role (README, "Who may see and change what"): "all"; "team" (own,
+# team's and unowned customers); "assigned" (customers assigned to the user's department). Everyone
+# also sees the customers assigned to them personally. Service answers any caller, so it finds
+# every customer; what it sees of one is limited by its permissions (panels, records).
 C360_VISIBILITY = {
     "Admin": "all",
     "Manager": "all",
     "Sales": "team",
-    "Service": "department",
-    "Marketing": "department",
-    "Accounting": "department",
+    "Service": "all",
+    "Marketing": "assigned",
+    "Accounting": "assigned",
 }
 C360_VISIBILITY_OVERRIDE = env_str("C360_VISIBILITY_OVERRIDE")  # e.g. "all" for a small company
 C360_WORKER_HEARTBEAT_MAX_AGE = env_int("C360_WORKER_HEARTBEAT_MAX_AGE", 120)

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
-from customer360 import timeline
+from customer360 import services, timeline
 from customer360.sources.mapping import RowError
 from customer360.sources.targets import ImportContext, PreparedRow, RowResult
 from customer360.text import fold
@@ -87,9 +87,12 @@ def url_maker(view_name: str) -> Callable[[int], str]:
 
 
 def record_events(events: list[timeline.EventData]) -> None:
+    """Record an import's department events. The admin who connected the source into a department
+    decided that the department works with these customers: they are assigned to it (recorded)."""
     # Sorted by key so that concurrent imports lock unique-index entries in the same order.
     events.sort(key=lambda e: e.idempotency_key)
     timeline.record_many(events, count_new=False)
+    services.departments_assign({(e.customer_id, e.department) for e in events}, reason="import")
 
 
 class Choices:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from customer360 import access
 from customer360.models import Customer, DataSource
 from customer360.sources import services
 from customer360.sources.forms import (
@@ -31,19 +32,12 @@ from customer360.sources.targets import import_targets
 _SECRET_SESSION_KEY = "c360_sources_secret_once"
 
 
-def _require(request: HttpRequest, perm: str, what: str) -> None:
-    if not request.user.has_perm(perm):
-        raise PermissionDenied(
-            _("You need the permission “%(what)s” (%(perm)s).") % {"what": what, "perm": perm}
-        )
-
-
 def _may_view(request):
-    _require(request, "customer360.view_datasource", _("view data sources"))
+    access.require(request.user, "customer360.view_datasource")
 
 
 def _may_change(request):
-    _require(request, "customer360.change_datasource", _("change data sources"))
+    access.require(request.user, "customer360.change_datasource")
 
 
 def source_list(request: HttpRequest) -> HttpResponse:
@@ -58,7 +52,7 @@ def source_list(request: HttpRequest) -> HttpResponse:
 
 
 def source_create(request: HttpRequest) -> HttpResponse:
-    _require(request, "customer360.add_datasource", _("add data sources"))
+    access.require(request.user, "customer360.add_datasource")
     form = DataSourceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         source = form.save(commit=False)
@@ -278,7 +272,7 @@ def run_errors(request: HttpRequest, pk: int) -> FileResponse:
 
 # --- Duplicates and merges ----------------------------------------------------------------------
 def duplicate_list(request: HttpRequest) -> HttpResponse:
-    _require(request, "customer360.view_duplicatecandidate", _("view duplicate candidates"))
+    access.require(request.user, "customer360.view_duplicatecandidate")
     candidates = list(DuplicateCandidate.objects.filter(status=DuplicateCandidate.Status.OPEN)[:100])
     ids = {c.customer_a_id for c in candidates} | {c.customer_b_id for c in candidates}
     customers = Customer.objects.visible_to(request.user).in_bulk(list(ids))
@@ -293,7 +287,7 @@ def duplicate_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def duplicate_scan(request: HttpRequest) -> HttpResponse:
-    _require(request, "customer360.add_duplicatecandidate", _("look for duplicates"))
+    access.require(request.user, "customer360.add_duplicatecandidate")
     from customer360.sources.tasks import find_duplicates
 
     transaction.on_commit(lambda: find_duplicates.delay())
@@ -303,7 +297,7 @@ def duplicate_scan(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def duplicate_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
-    _require(request, "customer360.change_duplicatecandidate", _("decide on duplicates"))
+    access.require(request.user, "customer360.change_duplicatecandidate")
     DuplicateCandidate.objects.filter(pk=pk).update(
         status=DuplicateCandidate.Status.DISMISSED, decided_by=request.user
     )
@@ -312,7 +306,7 @@ def duplicate_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
 
 def duplicate_merge(request: HttpRequest, pk: int) -> HttpResponse:
     """Both customers side by side; the admin picks each field, then merges."""
-    _require(request, "customer360.add_customermerge", _("merge customers"))
+    access.require(request.user, "customer360.add_customermerge")
     candidate = get_object_or_404(DuplicateCandidate, pk=pk, status=DuplicateCandidate.Status.OPEN)
     visible = Customer.objects.visible_to(request.user).select_related("owner")
     a = get_object_or_404(visible, pk=candidate.customer_a_id)
@@ -375,7 +369,7 @@ def _display(customer: Customer, name: str) -> str:
 
 @require_POST
 def merge_undo_view(request: HttpRequest, pk: int) -> HttpResponse:
-    _require(request, "customer360.change_customermerge", _("undo merges"))
+    access.require(request.user, "customer360.change_customermerge")
     merge = get_object_or_404(CustomerMerge, pk=pk)
     try:
         restored = merge_undo(merge=merge, user=request.user)

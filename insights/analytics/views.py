@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm.models import Ticket
-from customer360 import roles
+from customer360 import access
 from customer360.models import Customer, Job
 from insights.analytics import listening_charts, services
 from insights.analytics.dashboards import dashboards
@@ -27,11 +27,6 @@ from insights.analytics.models import CustomerSentiment, ListenedMessage, Sugges
 
 DRILL_PAGE = 100
 DRILL_CSV_LIMIT = 100_000
-
-
-def require_manager(user) -> None:
-    if not roles.is_manager_or_admin(user):
-        raise PermissionDenied(_("Dashboards are for managers and administrators."))
 
 
 def chart_context(chart: ChartData, filters: Filters, *, drill_base: str = "", csv_url: str = "") -> dict:
@@ -67,12 +62,12 @@ def chart_context(chart: ChartData, filters: Filters, *, drill_base: str = "", c
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    require_manager(request.user)
+    access.require_manager(request.user)
     return render(request, "analytics/index.html", {"dashboards": dashboards.all()})
 
 
 def dashboard(request: HttpRequest, key: str) -> HttpResponse:
-    require_manager(request.user)
+    access.require_manager(request.user)
     board = dashboards.get(key)
     if board is None:
         raise Http404
@@ -102,7 +97,7 @@ def _chart_def(key: str, chart_key: str):
 
 
 def chart_csv_view(request: HttpRequest, key: str, chart_key: str) -> HttpResponse:
-    require_manager(request.user)
+    access.require_manager(request.user)
     _board, definition = _chart_def(key, chart_key)
     filters, _form = parse_filters(request.GET)
     return chart_csv(definition.build(filters), filters)
@@ -157,7 +152,7 @@ def _drill_rows(spec, page_rows, prefix: str, label_maps: dict) -> list[dict]:
 
 def drill(request: HttpRequest, key: str, chart_key: str) -> HttpResponse:
     """The records behind one bar, restricted to customers the user may see; ``?format=csv`` exports."""
-    require_manager(request.user)
+    access.require_manager(request.user)
     board, definition = _chart_def(key, chart_key)
     if definition.drill is None:
         raise Http404
@@ -211,7 +206,7 @@ def drill(request: HttpRequest, key: str, chart_key: str) -> HttpResponse:
 
 # --- Listening ----------------------------------------------------------------------------------------
 def listening(request: HttpRequest) -> HttpResponse:
-    require_manager(request.user)
+    access.require_manager(request.user)
     filters, _form = parse_filters(request.GET)
     topics = list(Topic.objects.all())
     trend = listening_charts.topic_trend(topics)
@@ -248,7 +243,7 @@ def _score_q(low, high) -> Q:
 
 def topic_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A topic's trend, the messages behind it and the customers who wrote them."""
-    require_manager(request.user)
+    access.require_manager(request.user)
     topic = get_object_or_404(Topic, pk=pk)
     filters, _form = parse_filters(request.GET)
     visible = Customer.objects.visible_to(request.user).values("pk")
@@ -303,7 +298,7 @@ def _topic_drill_base() -> str:
 
 def topic_drill(request: HttpRequest) -> HttpResponse:
     """A point of the topic trend: the topic's messages of that week."""
-    require_manager(request.user)
+    access.require_manager(request.user)
     topic = get_object_or_404(Topic, pk=request.GET.get("series") or 0)
     week = _week(request.GET.get("bucket", ""))
     url = topic.get_absolute_url()
@@ -313,7 +308,7 @@ def topic_drill(request: HttpRequest) -> HttpResponse:
 @require_POST
 def listening_run(request: HttpRequest) -> HttpResponse:
     """Start a listening run in the worker (topics, sentiment, categories)."""
-    require_manager(request.user)
+    access.require_manager(request.user)
     from insights.analytics.tasks import refresh_listening
 
     refresh_listening.delay()
@@ -322,15 +317,9 @@ def listening_run(request: HttpRequest) -> HttpResponse:
 
 
 # --- Category suggestions -----------------------------------------------------------------------------
-def _require_suggestions(user, *, change: bool = False) -> None:
-    needed = "analytics.correct_suggestedcategory" if change else "analytics.view_suggestedcategory"
-    if not user.has_perm(needed):
-        raise PermissionDenied(_("You may not see or correct suggested ticket categories."))
-
-
 def suggestions(request: HttpRequest) -> HttpResponse:
     """Open tickets with the category the classifier suggests; the agent accepts or corrects it."""
-    _require_suggestions(request.user)
+    access.require(request.user, "analytics.view_suggestedcategory")
     visible = Customer.objects.visible_to(request.user).values("pk")
     tickets = list(
         Ticket.objects.open()
@@ -349,7 +338,7 @@ def suggestions(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def suggestion_decide(request: HttpRequest, ticket_pk: int) -> HttpResponse:
-    _require_suggestions(request.user, change=True)
+    access.require(request.user, "analytics.correct_suggestedcategory")
     if not request.user.has_perm("crm.change_ticket"):
         raise PermissionDenied(_("Changing a ticket's category needs the permission to change tickets."))
     visible = Customer.objects.visible_to(request.user)

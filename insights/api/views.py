@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -25,28 +25,9 @@ CUSTOMER_TOP = 10  # a customer has a handful of open recommendations; this only
 CUSTOMER_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="customer id")
 
 
-class RolePermission(permissions.BasePermission):
-    """The Django permission the view names for the current action (view for reads, like the pages)."""
-
-    def has_permission(self, request, view) -> bool:
-        if not request.user or not request.user.is_authenticated:
-            return False
-        return request.user.has_perm(view.required_permission())
-
-
 class InsightsViewSet(viewsets.GenericViewSet):
-    permission_classes = [RolePermission]
     model: type | None = None
     action_permissions: dict[str, str] = {}
-
-    def required_permission(self) -> str:
-        if self.action in self.action_permissions:
-            return self.action_permissions[self.action]
-        opts = self.model._meta
-        verb = {"create": "add", "update": "change", "partial_update": "change", "destroy": "delete"}.get(
-            self.action, "view"
-        )
-        return f"{opts.app_label}.{verb}_{opts.model_name}"
 
 
 class ActionViewSet(

@@ -3,57 +3,18 @@
 from __future__ import annotations
 
 import django_filters
-from django.core.exceptions import PermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.response import Response
 
+from customer360 import access
 from customer360.models import Customer
 from marketing import services
 from marketing.api import serializers as s
 from marketing.models import Campaign, Consent, Segment, Touch
 from marketing.segments import RuleError
-
-
-class ModelPermissions(DjangoModelPermissions):
-    """Like the UI: reading needs the view permission too."""
-
-    perms_map = {
-        **DjangoModelPermissions.perms_map,
-        "GET": ["%(app_label)s.view_%(model_name)s"],
-        "HEAD": ["%(app_label)s.view_%(model_name)s"],
-    }
-
-
-def require(user, perm: str) -> None:
-    if not user.has_perm(perm):
-        raise PermissionDenied(f"You need the permission {perm}.")
-
-
-def as_api_error(exc: DjangoValidationError) -> ValidationError:
-    """A service's ValidationError as a 400 that names the field and the reason."""
-    if hasattr(exc, "error_dict"):
-        return ValidationError(
-            {
-                field: [m for error in errors for m in error.messages]
-                for field, errors in exc.error_dict.items()
-            }
-        )
-    return ValidationError({"non_field_errors": exc.messages})
-
-
-def target_customer(user, customer_id: int, create_perm: str) -> Customer:
-    """A visible customer; users allowed to create the record may also pick any customer by id."""
-    customers = Customer.objects.all() if user.has_perm(create_perm) else Customer.objects.visible_to(user)
-    customer = customers.filter(pk=customer_id).first()
-    if customer is None:
-        raise Http404
-    return customer
 
 
 # --- Consents --------------------------------------------------------------------------------------
@@ -67,8 +28,12 @@ class ConsentViewSet(viewsets.ReadOnlyModelViewSet):
     """Consents of customers the caller may see; grant and withdraw as actions."""
 
     serializer_class = s.ConsentSerializer
-    permission_classes = [ModelPermissions]
     filterset_class = ConsentFilter
+    action_permissions = {
+        "grant": "marketing.add_consent",
+        "withdraw": "marketing.change_consent",
+        "confirm": "marketing.change_consent",
+    }
 
     def get_queryset(self):
         return Consent.objects.of_visible_customers(self.request.user).order_by("id")
@@ -76,36 +41,24 @@ class ConsentViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=s.ConsentGrantSerializer, responses=s.ConsentSerializer)
     @action(detail=False, methods=["post"])
     def grant(self, request):
-        require(request.user, "marketing.add_consent")
         data = self._validated(s.ConsentGrantSerializer, request)
-        customer = target_customer(request.user, data.pop("customer"), "marketing.add_consent")
-        try:
-            consent = services.consent_grant(customer=customer, actor=request.user, **data)
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from None
+        customer = access.visible_customer(request.user, data.pop("customer"))
+        consent = services.consent_grant(customer=customer, actor=request.user, **data)
         return Response(s.ConsentSerializer(consent).data)
 
     @extend_schema(request=s.ConsentWithdrawSerializer, responses=s.ConsentSerializer)
     @action(detail=False, methods=["post"])
     def withdraw(self, request):
-        require(request.user, "marketing.change_consent")
         data = self._validated(s.ConsentWithdrawSerializer, request)
-        customer = target_customer(request.user, data.pop("customer"), "marketing.add_consent")
-        try:
-            consent = services.consent_withdraw(customer=customer, actor=request.user, **data)
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from None
+        customer = access.visible_customer(request.user, data.pop("customer"))
+        consent = services.consent_withdraw(customer=customer, actor=request.user, **data)
         return Response(s.ConsentSerializer(consent).data)
 
     @extend_schema(request=None, responses=s.ConsentSerializer)
     @action(detail=True, methods=["post"])
     def confirm(self, request, pk=None):
-        require(request.user, "marketing.change_consent")
         consent = self.get_object()
-        try:
-            consent = services.consent_confirm(consent=consent, actor=request.user)
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from None
+        consent = services.consent_confirm(consent=consent, actor=request.user)
         return Response(s.ConsentSerializer(consent).data)
 
     @staticmethod
@@ -127,19 +80,18 @@ class CampaignViewSet(viewsets.ModelViewSet):
     """Campaigns with their funnel; launch and record-touch as actions."""
 
     serializer_class = s.CampaignSerializer
-    permission_classes = [ModelPermissions]
     filterset_class = CampaignFilter
+    action_permissions = {
+        "launch": ("marketing.change_campaign", "marketing.add_touch"),
+        "complete": "marketing.change_campaign",
+        "record_touch": "marketing.add_touch",
+    }
 
     def get_queryset(self):
         return Campaign.objects.with_funnel().order_by("-id")
 
     def perform_create(self, serializer):
-        try:
-            serializer.instance = services.campaign_create(
-                actor=self.request.user, **serializer.validated_data
-            )
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from None
+        serializer.instance = services.campaign_create(actor=self.request.user, **serializer.validated_data)
 
     def perform_destroy(self, instance):
         if instance.status != Campaign.Status.DRAFT:
@@ -149,24 +101,15 @@ class CampaignViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses=s.LaunchResultSerializer)
     @action(detail=True, methods=["post"])
     def launch(self, request, pk=None):
-        require(request.user, "marketing.change_campaign")
-        require(request.user, "marketing.add_touch")
         campaign = self.get_object()
-        try:
-            sent = services.campaign_launch(campaign=campaign, actor=request.user)
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from None
+        sent = services.campaign_launch(campaign=campaign, actor=request.user)
         return Response({"sent": sent, "status": campaign.status})
 
     @extend_schema(request=None, responses=s.CampaignSerializer)
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
-        require(request.user, "marketing.change_campaign")
         campaign = self.get_object()
-        try:
-            services.campaign_complete(campaign=campaign)
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from None
+        services.campaign_complete(campaign=campaign)
         return Response(s.CampaignSerializer(self.get_object()).data)
 
     @extend_schema(
@@ -174,18 +117,14 @@ class CampaignViewSet(viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["post"], url_path="record-touch")
     def record_touch(self, request, pk=None):
-        require(request.user, "marketing.add_touch")
         campaign = self.get_object()
         serializer = s.RecordTouchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        customer = target_customer(request.user, data.pop("customer"), "marketing.add_touch")
-        try:
-            touch, created = services.touch_record(
-                campaign=campaign, customer=customer, actor=request.user, **data
-            )
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from None
+        customer = access.visible_customer(request.user, data.pop("customer"))
+        touch, created = services.touch_record(
+            campaign=campaign, customer=customer, actor=request.user, **data
+        )
         return Response(s.TouchSerializer(touch).data, status=201 if created else 200)
 
 
@@ -202,7 +141,6 @@ class TouchViewSet(viewsets.ReadOnlyModelViewSet):
     """Touches of customers the caller may see."""
 
     serializer_class = s.TouchSerializer
-    permission_classes = [ModelPermissions]
     filterset_class = TouchFilter
 
     def get_queryset(self):
@@ -218,7 +156,6 @@ class SegmentViewSet(viewsets.ModelViewSet):
     """Saved rule sets; count and members (customers the caller may see) as actions."""
 
     serializer_class = s.SegmentSerializer
-    permission_classes = [ModelPermissions]
     filterset_fields = ["match", "requires_channel", "requires_purpose"]
 
     def get_queryset(self):

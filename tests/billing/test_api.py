@@ -10,7 +10,7 @@ from billing.models import Invoice
 from customer360.models import TimelineEvent
 from tests.billing.factories import at, make_invoice
 from tests.conftest import client_for
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, unassigned
 
 pytestmark = pytest.mark.django_db
 TODAY = datetime.date(2026, 3, 2)
@@ -142,7 +142,7 @@ def test_permissions_per_role(role_users, invoice, role, read, write):
 
 
 def test_out_of_scope_is_404(accounting_user, rep, rep2):
-    hidden = make_invoice(CustomerFactory(owner=rep2), issue=False)
+    hidden = make_invoice(unassigned(CustomerFactory(owner=rep2)), issue=False)
     for user in (accounting_user, rep):
         client = client_for(user)
         if user == rep:

@@ -13,7 +13,7 @@ from billing.models import Invoice
 from customer360.models import Job, TimelineEvent
 from tests.billing.factories import at, make_invoice
 from tests.conftest import client_for
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, unassigned
 
 pytestmark = pytest.mark.django_db
 TODAY = datetime.date(2026, 3, 2)
@@ -66,7 +66,7 @@ def test_permissions_per_role(role_users, invoice, role, list_status, can_pay):
 
 
 def test_out_of_scope_invoice_is_404_for_accounting(accounting_user, rep):
-    hidden = CustomerFactory(owner=rep)
+    hidden = unassigned(CustomerFactory(owner=rep))
     other = make_invoice(hidden, issue=False)  # a draft by someone else: no accounting event yet
     client = client_for(accounting_user)
     assert client.get(other.get_absolute_url()).status_code == 404

@@ -4,7 +4,6 @@ import factory
 
 from collab import services
 from collab.models import CodeOfConduct, Space
-from customer360 import timeline
 
 
 class SpaceFactory(factory.django.DjangoModelFactory):
@@ -26,14 +25,10 @@ def accept_conduct(*users):
 
 
 def give_department_access(customer, department: str, key: str = ""):
-    """Department-scoped roles see customers their department has records with."""
-    timeline.record(
-        customer=customer,
-        department=department,
-        kind="note.added",
-        title=f"{department} record",
-        idempotency_key=key or f"test:{department}:{customer.pk}",
-    )
+    """Department-scoped roles see the customers assigned to their department."""
+    from tests.factories import assign
+
+    assign(customer, department)
 
 
 def post(author, body, space=None, **kwargs):

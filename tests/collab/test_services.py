@@ -67,19 +67,19 @@ def test_customer_reference_is_canonical_and_records_one_timeline_event(gruber, 
     assert events.count() == 1
 
 
-def test_ambiguous_and_invisible_references_are_refused(gruber, service_user):
+def test_ambiguous_and_invisible_references_are_refused(gruber, accounting_user):
     other = CustomerFactory(first_name="Karin", last_name="Gruber")
     from tests.collab.factories import give_department_access
 
-    give_department_access(other, "service")
+    give_department_access(other, "accounting")
     with pytest.raises(ValidationError) as exc:
-        post(service_user, "about #Gruber")
+        post(accounting_user, "about #Gruber")
     assert "matches several customers" in str(exc.value)
     hidden = CustomerFactory()
     with pytest.raises(ValidationError, match="no customer with this number"):
-        post(service_user, f"about #{hidden.customer_number}")
+        post(accounting_user, f"about #{hidden.customer_number}")
     # A word that matches no customer is just a hashtag.
-    p = post(service_user, "#deliveries are late again")
+    p = post(accounting_user, "#deliveries are late again")
     assert p.customers.count() == 0
 
 

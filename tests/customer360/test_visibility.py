@@ -1,9 +1,10 @@
 """Who may see which customer: decided in Customer.objects.visible_to, enforced as 404."""
 
 import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
 
-from customer360 import timeline
-from customer360.models import Customer, TimelineEvent
+from customer360 import services, timeline
+from customer360.models import Customer, CustomerAssignment, TimelineEvent
 from tests.conftest import client_for
 from tests.factories import CustomerFactory, UserFactory
 
@@ -26,16 +27,89 @@ def test_rep_sees_own_team_and_unowned_customers(rep, customers):
 
 
 @pytest.mark.django_db
-def test_other_departments_see_customers_they_have_records_with(service_user, customers):
-    assert not Customer.objects.visible_to(service_user).exists()
+def test_assigned_departments_see_assigned_customers_and_their_own_records_widen_nothing(
+    accounting_user, manager, customers
+):
+    target = customers["other_team"]
+    assert not Customer.objects.visible_to(accounting_user).exists()
+    # Accounting's own records with a customer do not put it into accounting's scope...
     timeline.record(
-        customer=customers["other_team"],
-        department="service",
-        kind="ticket.opened",
-        title="Ticket opened",
-        idempotency_key="t:1",
+        customer=target,
+        department="accounting",
+        kind="invoice.issued",
+        title="Invoice",
+        idempotency_key="i:1",
     )
-    assert list(Customer.objects.visible_to(service_user)) == [customers["other_team"]]
+    assert not Customer.objects.visible_to(accounting_user).exists()
+    # ...a recorded decision of a lead or an admin does, until it is revoked.
+    assignment = services.customer_assign(customer=target, by=manager, department="accounting", reason="ERP")
+    assert list(Customer.objects.visible_to(accounting_user)) == [target]
+    assert (assignment.granted_by, assignment.origin, assignment.reason) == (manager, "manual", "ERP")
+    services.assignment_revoke(assignment=assignment, by=manager)
+    assert not Customer.objects.visible_to(accounting_user).exists()
+    assignment.refresh_from_db()
+    assert assignment.revoked_by == manager and assignment.revoked_at is not None
+
+
+@pytest.mark.django_db
+def test_a_person_assigned_to_a_customer_sees_it_whatever_their_role(rep, manager, customers):
+    target = customers["other_team"]
+    assert target not in Customer.objects.visible_to(rep)
+    services.customer_assign(customer=target, by=manager, user=rep, reason="holiday cover for rep2")
+    assert target in Customer.objects.visible_to(rep)
+
+
+@pytest.mark.django_db
+def test_only_leads_and_admins_assign_and_only_customers_they_see(rep, accounting_user, manager, customers):
+    with pytest.raises(PermissionDenied):
+        services.customer_assign(customer=customers["own"], by=rep, user=rep, reason="mine")
+    with pytest.raises(PermissionDenied):
+        services.customer_assign(customer=customers["own"], by=accounting_user, department="accounting")
+    with pytest.raises(ValidationError):
+        services.customer_assign(customer=customers["own"], by=manager, department="internal")
+    assert not CustomerAssignment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_service_finds_every_caller(service_user, customers):
+    assert Customer.objects.visible_to(service_user).count() == 4
+
+
+@pytest.mark.django_db
+def test_department_records_become_assignments_for_demo_and_migration(accounting_user, customers):
+    timeline.record(
+        customer=customers["own"],
+        department="accounting",
+        kind="invoice.issued",
+        title="I",
+        idempotency_key="i:2",
+    )
+    services.departments_assign_from_records(origin="demo")
+    services.departments_assign_from_records(origin="demo")  # twice: nothing doubles
+    assert list(Customer.objects.visible_to(accounting_user)) == [customers["own"]]
+    assert CustomerAssignment.objects.get().origin == "demo"
+
+
+@pytest.mark.django_db
+def test_access_page_assigns_and_ends_assignments_for_managers_only(rep, manager, accounting_user, customers):
+    target = customers["other_team"]
+    url = f"/customers/{target.pk}/access/"
+    assert client_for(rep).get(f"/customers/{customers['own'].pk}/access/").status_code == 403
+    client = client_for(manager)
+    page = client.get(url)
+    assert page.status_code == 200 and "No department or person is assigned" in page.content.decode()
+    response = client.post(url, {"department": "accounting", "reason": "Dunning from the ERP"})
+    assert response.status_code == 302
+    assert list(Customer.objects.visible_to(accounting_user)) == [target]
+    text = client.get(url).content.decode()
+    assert "Dunning from the ERP" in text and "Markus Hofer" in text
+    assert (
+        "Choose a department or a person" in client.post(url, {"reason": "nothing chosen"}).content.decode()
+    )
+    assignment = CustomerAssignment.objects.get()
+    assert client.post(f"{url}{assignment.pk}/revoke/").status_code == 302
+    assert not Customer.objects.visible_to(accounting_user).exists()
+    assert "ended" in client.get(url).content.decode()
 
 
 @pytest.mark.django_db

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from customer360.models import TimelineEvent
 from insights.engine import score_customers
 from insights.models import Action, ContactPolicy, ModelVersion, Recommendation
-from tests.factories import CustomerFactory, UserFactory
+from tests.factories import CustomerFactory, UserFactory, assign
 from tests.insights.factories import event, gruber_history, history
 
 pytestmark = pytest.mark.django_db
@@ -109,12 +109,15 @@ def test_rep_sees_only_visible_customers_others_404(rep, rep2, customer):
     assert api(rep2).get(f"/api/insights/recommendations/{foreign.pk}/").status_code == 200
 
 
-def test_marketing_sees_only_customers_with_marketing_history(marketing_user, customer):
+def test_marketing_sees_only_customers_assigned_to_marketing(marketing_user, customer):
     rec = make_rec(customer)
     client = api(marketing_user)
     assert client.get("/api/insights/recommendations/").json()["count"] == 0
     assert client.get(f"/api/insights/recommendations/{rec.pk}/").status_code == 404
+    # Marketing's own history with the customer does not widen its scope; an assignment does.
     history(event(customer, "email.clicked", "marketing", 2, campaign="Premium newsletter"))
+    assert client.get("/api/insights/recommendations/").json()["count"] == 0
+    assign(customer, "marketing")
     assert [r["id"] for r in client.get("/api/insights/recommendations/").json()["results"]] == [rec.pk]
 
 

@@ -57,3 +57,19 @@ def fake_facts():
     yield facts
     for condition in added:
         conditions.items.pop(condition.key, None)
+
+
+@pytest.fixture(autouse=True)
+def _marketing_customers():
+    """Marketing's tests work with customers assigned to marketing (who may see and write for them)."""
+    from tests.factories import assigning_new_customers
+
+    with assigning_new_customers("marketing"):
+        yield
+
+
+@pytest.fixture
+def customer(customer):
+    from tests.factories import assign
+
+    return assign(customer, "marketing")

@@ -6,22 +6,14 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from customer360 import roles
+from customer360.api.permissions import ManagerOrAdmin
 from insights.analytics.dashboards import dashboards
 from insights.analytics.dashboards.charts import number
 from insights.analytics.dashboards.filters import parse_filters
 from insights.analytics.models import Topic
-
-
-class IsManagerOrAdmin(BasePermission):
-    message = "Dashboards are for managers and administrators."
-
-    def has_permission(self, request, view) -> bool:
-        return roles.is_manager_or_admin(request.user)
 
 
 class SeriesSerializer(serializers.Serializer):
@@ -56,7 +48,7 @@ FILTER_PARAMETERS = [
 
 
 class ChartDataView(APIView):
-    permission_classes = [IsManagerOrAdmin]
+    permission_classes = [ManagerOrAdmin]
 
     @extend_schema(parameters=FILTER_PARAMETERS, responses=ChartSerializer)
     def get(self, request, dashboard: str, chart: str):
@@ -92,5 +84,5 @@ class TopicViewSet(viewsets.ReadOnlyModelViewSet):
 
     queryset = Topic.objects.all()
     serializer_class = TopicSerializer
-    permission_classes = [IsManagerOrAdmin]
+    permission_classes = [ManagerOrAdmin]
     filterset_fields = ["is_rising"]
