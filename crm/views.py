@@ -168,6 +168,7 @@ def _deal_action(request, pk, action):
 @require_POST
 @access.permission_required("crm.change_deal")
 def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
+    get_object_or_404(visible(Deal, request.user), pk=pk)  # out of scope: 404 before anything else
     form = MoveStageForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("stage: choose an open stage."))

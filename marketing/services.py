@@ -300,7 +300,11 @@ def campaign_launch(*, campaign: Campaign, actor=None, occurred_at: datetime | N
         if campaign.starts_at is None:
             Campaign.objects.filter(pk=campaign.pk).update(starts_at=when)
             campaign.starts_at = when
-        customer_ids = list(campaign_audience(campaign).values_list("pk", flat=True))
+        audience = campaign_audience(campaign)
+        if getattr(actor, "is_authenticated", False):
+            # A marketer launches to the customers of the audience that marketer may see.
+            audience = audience.filter(pk__in=Customer.objects.visible_to(actor).values("pk"))
+        customer_ids = list(audience.values_list("pk", flat=True))
         Touch.objects.bulk_create(
             [
                 Touch(campaign=campaign, customer_id=pk, status=Touch.Status.SENT, occurred_at=when)
