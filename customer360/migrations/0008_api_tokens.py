@@ -5,6 +5,13 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+from customer360.migration_helpers import grant_permissions, model_permissions
+
+
+def grant(apps, schema_editor):
+    # Admins see every personal token and revoke it (in the Django admin); users manage their own.
+    grant_permissions(apps, {"Admin": model_permissions("customer360", ["apitoken"], actions=("view", "change"))})
+
 
 class Migration(migrations.Migration):
 
@@ -34,4 +41,5 @@ class Migration(migrations.Migration):
                 'ordering': ['-created_at', '-id'],
             },
         ),
+        migrations.RunPython(grant, migrations.RunPython.noop),
     ]
