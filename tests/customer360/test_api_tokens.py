@@ -167,3 +167,15 @@ def test_admins_see_and_revoke_every_token_in_the_admin(rep, admin_user):
 def test_the_user_menu_links_to_the_token_page(rep):
     page = client_for(rep).get("/customers/").content.decode()
     assert 'id="menu-api-tokens" href="/account/api-tokens/"' in page or 'href="/account/api-tokens/"' in page
+
+
+def test_the_token_page_speaks_german(rep):
+    token_client_for(rep, scopes=["customers:read", "crm:read", "crm:write"])
+    page = client_for(rep).get("/account/api-tokens/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    for text in (
+        "Neuer Token",
+        "Kunden und Zeitleiste: lesen",
+        "Vertrieb und Service: lesen und schreiben",
+        "Widerrufen",
+    ):
+        assert text in page
