@@ -179,3 +179,15 @@ def test_the_token_page_speaks_german(rep):
         "Widerrufen",
     ):
         assert text in page
+
+
+def test_token_page_and_token_requests_keep_their_query_counts(rep, customer, django_assert_max_num_queries):
+    for _ in range(5):
+        token_client_for(rep, scopes=["customers:read"])
+    page = client_for(rep)
+    with django_assert_max_num_queries(8):
+        assert page.get("/account/api-tokens/").content.decode().count('data-token="') == 5
+    client = token_client_for(rep, scopes=["customers:read"])
+    client.get("/api/customers/")  # the first use writes last_used_at
+    with django_assert_max_num_queries(6):  # token with its user, roles, the page of customers
+        assert client.get("/api/customers/").status_code == 200
