@@ -447,7 +447,7 @@ class ApiToken(models.Model):
         return api_scope(area, write) in self.scopes
 
     def scope_labels(self) -> list[str]:
-        """ "Sales and service: read and write", in the reader's language."""
+        """Each area the token reaches, e.g. "Sales and service: read and write", in the reader's language."""
         labels = []
         for area, label in API_AREAS.items():
             if self.allows(area, write=True):

@@ -7,6 +7,7 @@ import datetime
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.validators import MaxValueValidator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -66,6 +67,7 @@ class ApiTokenForm(forms.Form):
         return scopes
 
 
+@login_required
 @never_cache
 def token_list(request):
     """GET: the user's tokens and the form; POST: create one and show its secret this once."""
@@ -88,6 +90,7 @@ def token_list(request):
     )
 
 
+@login_required
 @require_POST
 def token_revoke(request, pk: int):
     token = get_object_or_404(request.user.api_tokens, pk=pk)

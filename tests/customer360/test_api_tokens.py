@@ -191,3 +191,8 @@ def test_token_page_and_token_requests_keep_their_query_counts(rep, customer, dj
     client.get("/api/customers/")  # the first use writes last_used_at
     with django_assert_max_num_queries(6):  # token with its user, roles, the page of customers
         assert client.get("/api/customers/").status_code == 200
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(client):
+    response = client.get("/account/api-tokens/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
