@@ -8,6 +8,7 @@ English stop words (if insights offers a shared pipeline later, it can replace `
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import statistics
@@ -252,8 +253,14 @@ def compute(*, now: datetime | None = None, days: int = 90, trend_days: int = 14
     )
 
 
-def network_figure(asks: dict) -> str:
-    """A Sankey diagram 'who asks whom' as an HTML fragment (plotly.js is loaded by the page)."""
+def _figure_spec(figure) -> dict:
+    """The figure as plain JSON for the page's ``json_script`` block; collab/figures.js draws it with
+    the local plotly.js (no inline script, so the page keeps a strict Content-Security-Policy)."""
+    return {"figure": json.loads(figure.to_json()), "config": {"displaylogo": False, "responsive": True}}
+
+
+def network_figure(asks: dict) -> dict | None:
+    """A Sankey diagram 'who asks whom' (plotly.js is loaded by the page)."""
     import plotly.graph_objects as go
 
     keys = [k for k in departments.KEYS if k in asks or any(k in row for row in asks.values())]
@@ -277,12 +284,10 @@ def network_figure(asks: dict) -> str:
         )
     )
     figure.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, height=360)
-    return figure.to_html(
-        full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True}
-    )
+    return _figure_spec(figure)
 
 
-def participation_figure(by_dept: dict) -> str:
+def participation_figure(by_dept: dict) -> dict | None:
     import plotly.graph_objects as go
 
     keys = [k for k in departments.KEYS if k in by_dept]
@@ -296,6 +301,4 @@ def participation_figure(by_dept: dict) -> str:
         ]
     )
     figure.update_layout(barmode="stack", margin={"l": 30, "r": 10, "t": 10, "b": 30}, height=300)
-    return figure.to_html(
-        full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True}
-    )
+    return _figure_spec(figure)

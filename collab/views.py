@@ -508,9 +508,7 @@ def analytics(request: HttpRequest) -> HttpResponse:
                 (departments.LABELS.get(k, k), v) for k, v in data.participation_by_department.items()
             ],
             "times": [(departments.LABELS.get(k, k), v) for k, v in data.times_by_department.items()],
-            "network_figure": mark_safe(feed_analytics.network_figure(data.asks)),  # noqa: S308 - plotly output
-            "participation_figure": mark_safe(  # noqa: S308 - plotly output
-                feed_analytics.participation_figure(data.participation_by_department)
-            ),
+            "network_figure": feed_analytics.network_figure(data.asks),
+            "participation_figure": feed_analytics.participation_figure(data.participation_by_department),
         },
     )

@@ -1,6 +1,17 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from customer360.models import Customer, CustomerIdentity, DataSource, Job, StaffProfile, TimelineEvent
+from customer360.models import (
+    ApiToken,
+    Customer,
+    CustomerIdentity,
+    DataSource,
+    Job,
+    StaffProfile,
+    TimelineEvent,
+)
+from customer360.services import api_token_revoke
 
 
 class IdentityInline(admin.TabularInline):
@@ -35,3 +46,47 @@ class TimelineEventAdmin(admin.ModelAdmin):
 admin.site.register(DataSource)
 admin.site.register(StaffProfile)
 admin.site.register(Job)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Admins see every personal API token and revoke them; secrets exist only as hashes."""
+
+    list_display = [
+        "name",
+        "user",
+        "prefix",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "expires_at"]
+    search_fields = ["name", "prefix", "user__username"]
+    list_select_related = ["user"]
+    readonly_fields = [
+        "user",
+        "name",
+        "prefix",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False  # a token is created by its user, who sees the secret once
+
+    @admin.action(description=_("Revoke the selected tokens"), permissions=["change"])
+    def revoke(self, request, queryset):
+        tokens = list(queryset.filter(revoked_at__isnull=True))
+        for token in tokens:
+            api_token_revoke(token=token, by=request.user)
+        self.message_user(
+            request,
+            ngettext("%(n)d token revoked.", "%(n)d tokens revoked.", len(tokens)) % {"n": len(tokens)},
+            messages.SUCCESS,
+        )

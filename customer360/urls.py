@@ -2,11 +2,12 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from customer360 import views
+from customer360 import token_pages, views
 
 core_patterns = [
     path("customers/", views.customer_list, name="customer_list"),
@@ -20,6 +21,8 @@ core_patterns = [
         name="customer_access_revoke",
     ),
     path("search/", views.search_typeahead, name="search"),
+    path("account/api-tokens/", token_pages.token_list, name="api_tokens"),
+    path("account/api-tokens/<int:pk>/revoke/", token_pages.token_revoke, name="api_token_revoke"),
 ]
 
 urlpatterns = [
@@ -33,7 +36,14 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("customer360.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The HTML docs send anonymous browsers to the login page; the schema answers them 401.
+    # Swagger UI's initializer comes from a second request (?script), not an inline script (CSP).
+    path(
+        "api/docs/",
+        login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
+    path("api/redoc/", login_required(SpectacularRedocView.as_view(url_name="api-schema")), name="api-redoc"),
     path("sales/", include("crm.urls")),
     path("marketing/", include("marketing.urls")),
     path("billing/", include("billing.urls")),

@@ -87,6 +87,26 @@ def client_for(user) -> Client:
     return client
 
 
+def token_client_for(user, scopes: list[str] | None = None):
+    """A DRF client that sends a personal API token of ``user`` (every scope unless given)."""
+    import datetime
+
+    from django.utils import timezone
+    from rest_framework.test import APIClient
+
+    from customer360.models import API_AREAS, api_scope
+    from customer360.services import api_token_create
+
+    if scopes is None:
+        scopes = [api_scope(area, write) for area in API_AREAS for write in (False, True)]
+    _token, secret = api_token_create(
+        user=user, name="test", scopes=scopes, expires_at=timezone.now() + datetime.timedelta(days=30)
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
 @pytest.fixture
 def rep_client(rep):
     return client_for(rep)

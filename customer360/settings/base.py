@@ -60,8 +60,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
     "django_filters",
     "django_htmx",
     "customer360",
@@ -75,6 +76,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -209,11 +212,16 @@ WHITENOISE_USE_FINDERS = DEBUG
 # --- REST API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so that an anonymous API client gets 401 with "WWW-Authenticate: Bearer".
+        "customer360.api.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
-    # One permission class and one exception handler for every app (customer360/api).
-    "DEFAULT_PERMISSION_CLASSES": ["customer360.api.permissions.ModelPermission"],
+    # One permission class and one exception handler for every app (customer360/api); a personal
+    # API token reaches only the areas its scopes name.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "customer360.api.permissions.ModelPermission",
+        "customer360.api.tokens.TokenScopePermission",
+    ],
     "EXCEPTION_HANDLER": "customer360.api.errors.exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -225,6 +233,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "One shared customer model and timeline for sales, service, marketing and dunning.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI and ReDoc from our own static files (drf-spectacular-sidecar): no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Choice sets of the same name in several apps get names of their own in the schema.
     "ENUM_NAME_OVERRIDES": {
@@ -273,6 +286,52 @@ if PRODUCTION:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
 
+# Content-Security-Policy (django-csp), in every run mode: scripts only from our own static files
+# (no inline script, no handlers, no eval); plotly and htmx set inline styles, hence 'unsafe-inline'
+# for styles only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        # ReDoc runs its search index in a worker it builds from a blob.
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# Permissions-Policy (django-permissions-policy): no page of ours needs any of these.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "ambient-light-sensor",
+        "autoplay",
+        "bluetooth",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
+
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend"
@@ -307,6 +366,9 @@ C360_VISIBILITY = {
     "Accounting": "assigned",
 }
 C360_VISIBILITY_OVERRIDE = env_str("C360_VISIBILITY_OVERRIDE")  # e.g. "all" for a small company
+# Personal API tokens: lifetime offered by default and the longest a user may choose (days).
+C360_API_TOKEN_DEFAULT_DAYS = env_int("C360_API_TOKEN_DEFAULT_DAYS", 90)
+C360_API_TOKEN_MAX_DAYS = env_int("C360_API_TOKEN_MAX_DAYS", 365)
 C360_WORKER_HEARTBEAT_MAX_AGE = env_int("C360_WORKER_HEARTBEAT_MAX_AGE", 120)
 # Data sources: largest accepted upload, rows per committed batch, bulk API requests per source.
 C360_IMPORT_MAX_BYTES = env_int("C360_IMPORT_MAX_BYTES", 50 * 1024 * 1024)

@@ -14,6 +14,18 @@
       if (results) { results.innerHTML = ""; }
     }
   });
+  // <select data-autosubmit>: choosing a value submits its form (no inline handlers under our CSP).
+  document.addEventListener("change", function (event) {
+    const field = event.target.closest && event.target.closest("[data-autosubmit]");
+    if (field && field.form) { field.form.requestSubmit ? field.form.requestSubmit() : field.form.submit(); }
+  });
+  // data-count-param="index" data-count-of="<selector>": an htmx request sends how many elements
+  // match (htmx may not evaluate "js:" values under our CSP).
+  document.addEventListener("htmx:configRequest", function (event) {
+    const elt = event.detail.elt;
+    const name = elt && elt.getAttribute("data-count-param");
+    if (name) { event.detail.parameters[name] = String(document.querySelectorAll(elt.getAttribute("data-count-of")).length); }
+  });
   document.addEventListener("click", function (event) {
     const toggle = event.target.closest("[data-toggle-nav]");
     if (toggle) {

@@ -4,18 +4,15 @@ import datetime
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from customer360 import timeline
+from tests.conftest import token_client_for
 from tests.factories import CustomerFactory
 
 
 @pytest.fixture
 def api(rep):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=rep).key}")
-    return client
+    return token_client_for(rep)
 
 
 def _events(customer, n, start=None):

@@ -8,12 +8,12 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from customer360.models import TimelineEvent
 from insights.engine import score_customers
 from insights.models import Action, ContactPolicy, ModelVersion, Recommendation
+from tests.conftest import token_client_for
 from tests.factories import CustomerFactory, UserFactory, assign
 from tests.insights.factories import event, gruber_history, history
 
@@ -82,8 +82,9 @@ def test_user_without_insights_permissions_gets_403(customer):
         assert client.get(url).status_code == 403, url
     assert client.post(f"/api/insights/recommendations/{rec.pk}/accept/").status_code == 403
     assert client.post(f"/api/insights/customers/{customer.pk}/rescore/").status_code == 403
-    anonymous = APIClient().get("/api/insights/recommendations/")  # session auth first: 403, not 401
-    assert anonymous.status_code == 403 and "credentials" in anonymous.json()["detail"]
+    anonymous = APIClient().get("/api/insights/recommendations/")  # token auth first: 401, not 403
+    assert anonymous.status_code == 401 and "credentials" in anonymous.json()["detail"]
+    assert anonymous["WWW-Authenticate"].startswith("Bearer")
     rec.refresh_from_db()
     assert rec.status == "open" and nba_events(customer) == []
 
@@ -123,8 +124,7 @@ def test_marketing_sees_only_customers_assigned_to_marketing(marketing_user, cus
 
 def test_token_authentication(rep, customer):
     make_rec(customer)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=rep).key}")
+    client = token_client_for(rep, scopes=["insights:read"])
     assert client.get("/api/insights/recommendations/").json()["count"] == 1
 
 

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from customer360.api.permissions import ManagerOrAdmin
+from customer360.api.tokens import TokenScopePermission
 from insights.analytics.dashboards import dashboards
 from insights.analytics.dashboards.charts import number
 from insights.analytics.dashboards.filters import parse_filters
@@ -48,7 +49,7 @@ FILTER_PARAMETERS = [
 
 
 class ChartDataView(APIView):
-    permission_classes = [ManagerOrAdmin]
+    permission_classes = [TokenScopePermission, ManagerOrAdmin]
 
     @extend_schema(parameters=FILTER_PARAMETERS, responses=ChartSerializer)
     def get(self, request, dashboard: str, chart: str):
@@ -84,5 +85,5 @@ class TopicViewSet(viewsets.ReadOnlyModelViewSet):
 
     queryset = Topic.objects.all()
     serializer_class = TopicSerializer
-    permission_classes = [ManagerOrAdmin]
+    permission_classes = [TokenScopePermission, ManagerOrAdmin]
     filterset_fields = ["is_rising"]
