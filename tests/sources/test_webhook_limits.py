@@ -243,3 +243,16 @@ def test_a_replayed_successful_delivery_is_a_duplicate_and_writes_nothing(hook, 
         Customer.objects.count(),
         WebhookDelivery.objects.count(),
     ) == before
+
+
+def test_the_refusal_speaks_the_senders_language(hook):
+    _source, secret = hook
+    response = _deliver(
+        secret,
+        b"",
+        CONTENT_LENGTH=str(SIXTY_MB),
+        HTTP_ACCEPT_LANGUAGE="de",
+        **{"wsgi.input": Unreadable()},
+    )
+    assert response.status_code == 413
+    assert response.json()["detail"].startswith(f"Der Anfrageinhalt hat {SIXTY_MB} Bytes")
