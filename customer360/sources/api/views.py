@@ -41,6 +41,7 @@ _RESULT = inline_serializer(
         ),
     },
 )
+_ERROR = inline_serializer("IngestError", {"detail": serializers.CharField()})
 _RECORDS = inline_serializer(
     "IngestRequest", {"records": serializers.ListField(child=serializers.DictField(), max_length=10000)}
 )
@@ -118,7 +119,11 @@ class RecordsView(APIView):
     throttle_classes = [SourceRateThrottle]
     parser_classes = [JSONParser]
 
-    @extend_schema(request=_RECORDS, responses={200: _RESULT}, summary="Push records into a data source")
+    @extend_schema(
+        request=_RECORDS,
+        responses={200: _RESULT, **dict.fromkeys((400, 401, 403, 413, 429), _ERROR)},
+        summary="Push records into a data source",
+    )
     def post(self, request, slug: str):
         # Django's own limit for request bodies; DRF's JSON parser reads the stream and skips it.
         refuse_oversized(request, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
@@ -168,7 +173,7 @@ class WebhookView(APIView):
 
     @extend_schema(
         request=_RECORDS,
-        responses={200: _RESULT},
+        responses={200: _RESULT, **dict.fromkeys((400, 401, 409, 411, 413, 429), _ERROR)},
         summary="Signed webhook into a data source",
         parameters=[
             OpenApiParameter("X-C360-Timestamp", str, OpenApiParameter.HEADER, required=True),
