@@ -6,10 +6,12 @@ signature -> rate per source -> records and delivery in one transaction.
 
 import io
 import json
+import threading
 import time
 
 import pytest
 from django.core.cache import cache
+from django.db import connection, connections
 from django.test import Client
 
 from customer360.models import Customer, TimelineEvent
@@ -256,3 +258,48 @@ def test_the_refusal_speaks_the_senders_language(hook):
     )
     assert response.status_code == 413
     assert response.json()["detail"].startswith(f"Der Anfrageinhalt hat {SIXTY_MB} Bytes")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency needs PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("first_fails", "expected"), [(False, [200, 409]), (True, [200, 500])])
+def test_two_copies_of_one_delivery_at_once_land_once(hook, monkeypatch, first_fails, expected):
+    """The second copy waits on the first one's delivery row: 409 if the first commits; if the first
+    fails, the second goes through (a sender's quick retry is not lost)."""
+    _source, secret = hook
+    real_ingest = services.records_ingest
+    started = threading.Event()
+    order: list[str] = []
+
+    def slow_ingest(**kwargs):
+        first = not started.is_set()
+        started.set()
+        results = real_ingest(**kwargs)
+        if first:
+            time.sleep(0.5)  # the second copy arrives while this transaction is open
+            order.append("first done")
+            if first_fails:
+                raise RuntimeError("worker killed")
+        return results
+
+    monkeypatch.setattr(services, "records_ingest", slow_ingest)
+    body, timestamp = _body(), int(time.time())
+    codes: list[int] = []
+
+    def send(delay):
+        try:
+            time.sleep(delay)
+            client = Client(raise_request_exception=False)
+            codes.append(_deliver(secret, body, timestamp=timestamp, client=client).status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=(delay,)) for delay in (0, 0.2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(codes) == expected
+    assert order == ["first done"]
+    assert TimelineEvent.objects.filter(idempotency_key="newsletter:m1").count() == 1
+    assert WebhookDelivery.objects.count() == 1
