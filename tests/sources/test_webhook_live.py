@@ -116,8 +116,9 @@ def gunicorn(tmp_path):
         log.close()
 
 
-def _post_streaming(port: int, size: int) -> tuple[int, dict, int]:
-    """POST ``size`` bytes in 64 KiB pieces, stopping when the server answers.
+def _post_streaming(port: int, size: int, *, chunked: bool = False) -> tuple[int, dict, int]:
+    """POST ``size`` bytes in 64 KiB pieces (with Content-Length, or chunked without it), stopping
+    when the server answers.
 
     Returns the status, the JSON body and how many body bytes were sent.
     """
@@ -128,13 +129,15 @@ def _post_streaming(port: int, size: int) -> tuple[int, dict, int]:
             "POST /api/sources/newsletter/webhook HTTP/1.1\r\n"
             "Host: 127.0.0.1\r\n"
             "Content-Type: application/json\r\n"
-            f"Content-Length: {size}\r\n"
-            f"X-C360-Timestamp: {timestamp}\r\n"
+            + ("Transfer-Encoding: chunked\r\n" if chunked else f"Content-Length: {size}\r\n")
+            + f"X-C360-Timestamp: {timestamp}\r\n"
             f"X-C360-Signature: {'0' * 64}\r\n"
             "\r\n"
         ).encode()
     )
     piece = b"[" + b" " * 65535
+    if chunked:
+        piece = b"10000\r\n" + piece + b"\r\n"  # one 64 KiB chunk, again and again
     sent, answer = 0, b""
     sock.setblocking(False)
     deadline = time.monotonic() + 60
@@ -176,3 +179,14 @@ def test_a_60_mb_body_is_refused_with_413_and_the_server_memory_stays_flat(gunic
     assert sent < SIXTY_MB  # the server stopped taking it
     growth_mb = (after["VmHWM"] - baseline) / 1024
     assert growth_mb < 8, f"worker peak memory grew by {growth_mb:.1f} MB for a refused 60 MB body"
+
+
+def test_a_chunked_60_mb_body_without_length_is_refused_unread(gunicorn):
+    port, worker = gunicorn
+    assert _post_streaming(port, LIMIT, chunked=True)[0] == 411  # warm-up
+    before = _memory_kb(worker)
+    status, body, sent = _post_streaming(port, SIXTY_MB, chunked=True)
+    after = _memory_kb(worker)
+    assert (status, body) == (411, {"detail": "Send the body with a Content-Length header."})
+    assert sent < SIXTY_MB
+    assert (after["VmRSS"] - before["VmRSS"]) / 1024 < 8

@@ -74,14 +74,7 @@ class LengthRequired(exceptions.APIException):
     default_code = "length_required"
 
 
-def _payload_too_large(size: int | str, limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        _("The request body is %(size)s bytes; the limit is %(limit)s bytes.")
-        % {"size": size, "limit": limit}
-    )
-
-
-def refuse_oversized(request, limit: int) -> None:
+def refuse_oversized(request, limit: int | None) -> None:
     """413 from the Content-Length header alone, before a byte of the body is read.
 
     Django refuses DATA_UPLOAD_MAX_MEMORY_SIZE only when the body is read (and DRF's parsers read the
@@ -97,8 +90,11 @@ def refuse_oversized(request, limit: int) -> None:
         size = int(header)
     except ValueError:
         raise exceptions.ParseError(_("Malformed Content-Length header.")) from None
-    if size > limit:
-        raise _payload_too_large(size, limit)
+    if limit is not None and size > limit:
+        raise PayloadTooLarge(
+            _("The request body is %(size)s bytes; the limit is %(limit)s bytes.")
+            % {"size": size, "limit": limit}
+        )
 
 
 def _too_many(count: int) -> Response:
