@@ -17,7 +17,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from customer360.settings.env import env_bool, env_int, env_list, env_str
+from customer360.settings.env import env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("C360_VAR_DIR", str(BASE_DIR / "var")))
@@ -227,6 +227,20 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Rate limits (README "Rate limits"): per client IP for anonymous requests, per user for signed-in
+    # ones, counted in the cache (Redis in production); 429 with Retry-After above them. The ingestion
+    # API has its own throttles (C360_SOURCE_API_RATE, C360_WEBHOOK_IP_RATE below).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_rate("C360_API_ANON_RATE", "300/min"),
+        "user": env_rate("C360_API_USER_RATE", "1200/min"),
+    },
+    # The client IP is REMOTE_ADDR; X-Forwarded-For counts only behind that many trusted reverse
+    # proxies (DRF's default None would take the header from anyone, and a forged one evades throttles).
+    "NUM_PROXIES": env_int("C360_NUM_PROXIES", 0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Customer 360 API",
@@ -373,7 +387,11 @@ C360_WORKER_HEARTBEAT_MAX_AGE = env_int("C360_WORKER_HEARTBEAT_MAX_AGE", 120)
 # Data sources: largest accepted upload, rows per committed batch, bulk API requests per source.
 C360_IMPORT_MAX_BYTES = env_int("C360_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 C360_IMPORT_BATCH_SIZE = env_int("C360_IMPORT_BATCH_SIZE", 2000)
-C360_SOURCE_API_RATE = env_str("C360_SOURCE_API_RATE", "120/min")
+C360_SOURCE_API_RATE = env_rate("C360_SOURCE_API_RATE", "120/min")
+# Webhooks: requests per client IP (counted before the signature check; the per-source rate above
+# counts only verified deliveries) and the largest body (413 from Content-Length, before reading it).
+C360_WEBHOOK_IP_RATE = env_rate("C360_WEBHOOK_IP_RATE", "600/min")
+C360_WEBHOOK_MAX_BYTES = env_int("C360_WEBHOOK_MAX_BYTES", 10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int(
     "DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024
 )  # 10,000-row API requests

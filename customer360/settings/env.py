@@ -8,6 +8,7 @@ one line that names the variable, so a misconfigured deployment fails at start w
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -59,3 +60,11 @@ def env_list(name: str, default: list[str] | None = None, *, required: bool = Fa
     if value is None:
         return list(default or [])
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_rate(name: str, default: str) -> str:
+    """A throttle rate as DRF reads it: ``<number>/<s|m|h|d>`` (``120/min`` and ``5/second`` too)."""
+    value = env_str(name, default)
+    if not re.fullmatch(r"\d+/[smhd][a-z]*", value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate (use e.g. 120/min or 10/second)")
+    return value

@@ -6,7 +6,13 @@ import tempfile
 os.environ.setdefault("C360_VAR_DIR", tempfile.mkdtemp(prefix="c360-test-"))
 
 from customer360.settings.base import *  # noqa: E402,F403
-from customer360.settings.base import CACHES, IS_POSTGRES, REDIS_URL, STATIC_ROOT  # noqa: E402
+from customer360.settings.base import (  # noqa: E402
+    CACHES,
+    IS_POSTGRES,
+    REDIS_URL,
+    REST_FRAMEWORK,
+    STATIC_ROOT,
+)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = False
@@ -16,6 +22,9 @@ if REDIS_URL:
     CACHES["default"]["KEY_PREFIX"] = "c360test"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The suite sends many API requests as the same user from one address; tests of the rate limits
+# set small rates themselves.
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "100000/min", "user": "100000/min"}}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

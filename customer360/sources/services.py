@@ -40,6 +40,7 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_BATCH = 2000
 API_MAX_RECORDS = 10_000
 WEBHOOK_TOLERANCE_SECONDS = 300
+DEFAULT_WEBHOOK_MAX_BYTES = 10 * 1024 * 1024
 PREVIEW_ROWS = 20
 
 
@@ -103,11 +104,17 @@ class WebhookRejected(Exception):
         self.status = status
 
 
-def webhook_accept(*, source: DataSource | None, timestamp: str, signature: str, body: bytes) -> None:
-    """Verify a webhook call and remember it; raise :class:`WebhookRejected` otherwise.
+def webhook_max_bytes() -> int:
+    """The largest webhook body; a larger Content-Length is refused before the body is read."""
+    return int(getattr(settings, "C360_WEBHOOK_MAX_BYTES", DEFAULT_WEBHOOK_MAX_BYTES))
 
-    Order matters: the signature is checked before anything is stored, and the replay guard is a
-    unique row, so two deliveries of one signed request cannot both pass.
+
+def webhook_verify(
+    *, source: DataSource | None, timestamp: str, signature: str, body: bytes
+) -> WebhookDelivery:
+    """Check a webhook call's source, timestamp and signature; raise :class:`WebhookRejected` otherwise.
+
+    Returns the delivery, not yet saved: :func:`webhook_ingest` stores it together with its records.
     """
     if source is None or not source.is_active or not source.webhook_secret:
         raise WebhookRejected(_("Unknown or inactive webhook source."))
@@ -121,13 +128,27 @@ def webhook_accept(*, source: DataSource | None, timestamp: str, signature: str,
     expected = webhook_signature(source.webhook_secret, timestamp, body)
     if not signature or not hmac.compare_digest(signature, expected):
         raise WebhookRejected(_("The signature does not match."))
-    try:
-        with transaction.atomic():
-            WebhookDelivery.objects.create(source=source, signature=signature, timestamp=sent_at)
-    except IntegrityError:
-        raise WebhookRejected(_("This request was already delivered (replay)."), status=409) from None
+    return WebhookDelivery(source=source, signature=signature, timestamp=sent_at)
+
+
+def webhook_ingest(*, delivery: WebhookDelivery, records: list) -> list[dict]:
+    """Write a verified delivery's records and remember the delivery, in one transaction.
+
+    A failed ingest rolls the delivery back with the records, so the sender's retry is accepted; a
+    replay of a delivery that went through raises :class:`WebhookRejected` (409) and writes nothing.
+    The replay guard is the unique (source, signature) row: on PostgreSQL a concurrent second copy
+    waits on it until the first commits (then 409) or rolls back (then it goes through).
+    """
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                delivery.save(force_insert=True)
+        except IntegrityError:
+            raise WebhookRejected(_("This request was already delivered (replay)."), status=409) from None
+        results = records_ingest(source=delivery.source, records=records, channel=Channel.OTHER)
     cutoff = timezone.now() - timezone.timedelta(seconds=4 * WEBHOOK_TOLERANCE_SECONDS)
-    WebhookDelivery.objects.filter(source=source, received_at__lt=cutoff).delete()
+    WebhookDelivery.objects.filter(source=delivery.source, received_at__lt=cutoff).delete()
+    return results
 
 
 # --- Uploads, preview, runs ---------------------------------------------------------------------

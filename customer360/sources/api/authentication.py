@@ -49,7 +49,12 @@ class IsSourceWithToken:
 
 
 class SourceRateThrottle(SimpleRateThrottle):
-    """Requests per data source (not per IP): ``C360_SOURCE_API_RATE``, default 120/min."""
+    """Requests per data source: ``C360_SOURCE_API_RATE``, default 120/min.
+
+    Counts only requests that proved to come from the source: ``request.auth`` is the DataSource,
+    set by :class:`SourceTokenAuthentication` or by the webhook view once the signature is verified.
+    Anything else is not counted here, so nobody who merely knows a slug can use up a source's rate.
+    """
 
     scope = "c360_source"
 
@@ -59,9 +64,24 @@ class SourceRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view) -> str | None:
         source = request.auth
         if isinstance(source, DataSource):
-            return f"throttle_c360_source_{source.pk}"
-        slug = view.kwargs.get("slug")
-        return f"throttle_c360_source_slug_{slug}" if slug else None
+            return self.cache_format % {"scope": self.scope, "ident": source.pk}
+        return None
+
+
+class WebhookIPThrottle(SimpleRateThrottle):
+    """Webhook requests per client IP, counted before the signature is checked:
+    ``C360_WEBHOOK_IP_RATE``, default 600/min.
+
+    The IP is REMOTE_ADDR, or X-Forwarded-For behind ``NUM_PROXIES`` trusted proxies (DRF's ``get_ident``).
+    """
+
+    scope = "c360_webhook_ip"
+
+    def get_rate(self) -> str:
+        return getattr(settings, "C360_WEBHOOK_IP_RATE", "600/min")
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 class SourceTokenScheme(OpenApiAuthenticationExtension):

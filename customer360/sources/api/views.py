@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,7 +19,10 @@ from customer360.sources.api.authentication import (
     IsSourceWithToken,
     SourceRateThrottle,
     SourceTokenAuthentication,
+    WebhookIPThrottle,
 )
+
+logger = logging.getLogger(__name__)
 
 _RESULT = inline_serializer(
     "IngestResult",
@@ -36,6 +41,7 @@ _RESULT = inline_serializer(
         ),
     },
 )
+_ERROR = inline_serializer("IngestError", {"detail": serializers.CharField()})
 _RECORDS = inline_serializer(
     "IngestRequest", {"records": serializers.ListField(child=serializers.DictField(), max_length=10000)}
 )
@@ -58,6 +64,39 @@ def _summary(results: list[dict]) -> dict:
     return {**counts, "results": results}
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+
+class LengthRequired(exceptions.APIException):
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_code = "length_required"
+
+
+def refuse_oversized(request, limit: int | None) -> None:
+    """413 from the Content-Length header alone, before a byte of the body is read.
+
+    Django refuses DATA_UPLOAD_MAX_MEMORY_SIZE only when the body is read (and DRF's parsers read the
+    stream directly, bypassing it), so the header is checked first. A body without Content-Length
+    (chunked) is refused with 411: Django would read it as empty anyway.
+    """
+    header = request.META.get("CONTENT_LENGTH")
+    if not header:
+        if request.META.get("HTTP_TRANSFER_ENCODING"):
+            raise LengthRequired(_("Send the body with a Content-Length header."))
+        return
+    try:
+        size = int(header)
+    except ValueError:
+        raise exceptions.ParseError(_("Malformed Content-Length header.")) from None
+    if limit is not None and size > limit:
+        raise PayloadTooLarge(
+            _("The request body is %(size)s bytes; the limit is %(limit)s bytes.")
+            % {"size": size, "limit": limit}
+        )
+
+
 def _too_many(count: int) -> Response:
     return Response(
         {
@@ -76,8 +115,14 @@ class RecordsView(APIView):
     throttle_classes = [SourceRateThrottle]
     parser_classes = [JSONParser]
 
-    @extend_schema(request=_RECORDS, responses={200: _RESULT}, summary="Push records into a data source")
+    @extend_schema(
+        request=_RECORDS,
+        responses={200: _RESULT, **dict.fromkeys((400, 401, 403, 413, 429), _ERROR)},
+        summary="Push records into a data source",
+    )
     def post(self, request, slug: str):
+        # Django's own limit for request bodies; DRF's JSON parser reads the stream and skips it.
+        refuse_oversized(request, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         records = _records_of(request.data)
         if records is None:
             return Response({"detail": _('Send a JSON list of records or {"records": [...]}.')}, status=400)
@@ -88,27 +133,43 @@ class RecordsView(APIView):
 
 
 class RawBodyParser(BaseParser):
-    """Keeps the exact bytes: the signature is computed over the raw body."""
+    """Keeps the exact bytes (the signature is computed over the raw body), at most
+    ``C360_WEBHOOK_MAX_BYTES`` of them: a bounded read, whatever the headers said."""
 
     media_type = "*/*"
 
     def parse(self, stream, media_type=None, parser_context=None) -> bytes:
-        return stream.read() if stream else b""
+        if stream is None:
+            return b""
+        limit = services.webhook_max_bytes()
+        body = stream.read(limit + 1)
+        if len(body) > limit:
+            raise PayloadTooLarge(
+                _("The request body is larger than the limit of %(limit)s bytes.") % {"limit": limit}
+            )
+        return body
 
 
 class WebhookView(APIView):
     """POST signed with X-C360-Timestamp and X-C360-Signature (hex HMAC-SHA256 over
     ``"<timestamp>.<raw body>"`` with the source's secret). Wrong signature: 401, nothing stored;
-    a timestamp older than 5 minutes: 401; a replay: 409."""
+    a timestamp older than 5 minutes: 401; a replay: 409; a body over the limit: 413; too many
+    requests from one IP, or for one source: 429.
+
+    The checks run in this order, each before the next costs anything: the body's size (from
+    Content-Length, unread), the rate per client IP, the signature (the body is read, bounded), the
+    rate per source (only verified deliveries count, so a stranger who knows the slug cannot block
+    the sender), then records and delivery in one transaction (a failed ingest can be retried).
+    """
 
     authentication_classes: list = []
     permission_classes: list = []
-    throttle_classes = [SourceRateThrottle]
+    throttle_classes: list = []  # both throttles run in post(), around the signature check
     parser_classes = [RawBodyParser]
 
     @extend_schema(
         request=_RECORDS,
-        responses={200: _RESULT},
+        responses={200: _RESULT, **dict.fromkeys((400, 401, 409, 411, 413, 429), _ERROR)},
         summary="Signed webhook into a data source",
         parameters=[
             OpenApiParameter("X-C360-Timestamp", str, OpenApiParameter.HEADER, required=True),
@@ -116,17 +177,24 @@ class WebhookView(APIView):
         ],
     )
     def post(self, request, slug: str):
-        body = request.data if isinstance(request.data, bytes) else b""
+        refuse_oversized(request, services.webhook_max_bytes())
+        self._throttle(WebhookIPThrottle(), request)
         source = DataSource.objects.filter(slug=slug, kind=DataSource.Kind.WEBHOOK).first()
+        body = request.data if isinstance(request.data, bytes) else b""
         try:
-            services.webhook_accept(
+            delivery = services.webhook_verify(
                 source=source,
                 timestamp=request.headers.get("X-C360-Timestamp", ""),
                 signature=request.headers.get("X-C360-Signature", ""),
                 body=body,
             )
         except services.WebhookRejected as exc:
+            logger.warning(
+                "webhook %s refused from %s: %s", slug, WebhookIPThrottle().get_ident(request), exc
+            )
             return Response({"detail": str(exc)}, status=exc.status)
+        request.auth = delivery.source  # the signature authenticated the source
+        self._throttle(SourceRateThrottle(), request)
         try:
             records = _records_of(json.loads(body or b"null"))
         except (ValueError, UnicodeDecodeError):
@@ -137,5 +205,12 @@ class WebhookView(APIView):
             )
         if len(records) > services.API_MAX_RECORDS:
             return _too_many(len(records))
-        results = services.records_ingest(source=source, records=records, channel=Channel.OTHER)
+        try:
+            results = services.webhook_ingest(delivery=delivery, records=records)
+        except services.WebhookRejected as exc:
+            return Response({"detail": str(exc)}, status=exc.status)
         return Response(_summary(results))
+
+    def _throttle(self, throttle, request) -> None:
+        if not throttle.allow_request(request, self):
+            self.throttled(request, throttle.wait())
