@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from customer360.models import Customer, CustomerIdentity, DataSource, Job, StaffProfile, TimelineEvent
+from customer360.models import (
+    Customer,
+    CustomerIdentity,
+    DataSource,
+    Job,
+    RoleSecurityPolicy,
+    StaffProfile,
+    TimelineEvent,
+)
 
 
 class IdentityInline(admin.TabularInline):
@@ -35,3 +43,11 @@ class TimelineEventAdmin(admin.ModelAdmin):
 admin.site.register(DataSource)
 admin.site.register(StaffProfile)
 admin.site.register(Job)
+
+
+@admin.register(RoleSecurityPolicy)
+class RoleSecurityPolicyAdmin(admin.ModelAdmin):
+    """Which roles must confirm each sign-in with an authenticator app."""
+
+    list_display = ["group", "require_second_factor"]
+    list_editable = ["require_second_factor"]

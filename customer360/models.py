@@ -386,5 +386,6 @@ class WorkerHeartbeat(models.Model):
         return f"{self.name} @ {self.seen_at:%H:%M:%S}"
 
 
-# Data-source models live in their own module; importing them here registers them with Django.
+# Data-source and sign-in models live in modules of their own; importing them registers them.
 from customer360.sources.models import *  # noqa: E402,F403
+from customer360.signin.models import *  # noqa: E402,F403,I001
