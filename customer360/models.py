@@ -387,5 +387,5 @@ class WorkerHeartbeat(models.Model):
 
 
 # Data-source and sign-in models live in modules of their own; importing them registers them.
+from customer360.signin.models import *  # noqa: E402,F403
 from customer360.sources.models import *  # noqa: E402,F403
-from customer360.signin.models import *  # noqa: E402,F403,I001

@@ -69,7 +69,11 @@ class SessionTimeoutMiddleware:
             session[LAST_SEEN_AT] = now
         elif now - signed_in_at >= settings.C360_SESSION_MAX_AGE:
             hours = settings.C360_SESSION_MAX_AGE / 3600
-            self._end(request, "absolute", _("Your session ended after %(hours)g hours. Please log in again.") % {"hours": hours})
+            self._end(
+                request,
+                "absolute",
+                _("Your session ended after %(hours)g hours. Please log in again.") % {"hours": hours},
+            )
         elif now - last_seen_at >= settings.C360_SESSION_IDLE_TIMEOUT:
             minutes = settings.C360_SESSION_IDLE_TIMEOUT / 60
             self._end(

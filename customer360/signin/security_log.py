@@ -23,7 +23,9 @@ def client_address(request) -> str:
 def log_sign_in_failure(sender, credentials, request=None, **kwargs) -> None:
     # Only the username is taken from the credentials; Django has masked the password already,
     # and it must not reach a log even masked.
-    logger.warning("sign-in failed: username=%r ip=%s", credentials.get("username", ""), client_address(request))
+    logger.warning(
+        "sign-in failed: username=%r ip=%s", credentials.get("username", ""), client_address(request)
+    )
 
 
 @receiver(user_locked_out, dispatch_uid="c360_sign_in_locked_out")

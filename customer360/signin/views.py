@@ -118,7 +118,9 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 def two_factor_remove(request: HttpRequest) -> HttpResponse:
     """Disconnect the authenticator app, unless the user's role requires one."""
     if RoleSecurityPolicy.objects.requiring_second_factor(request.user):
-        messages.error(request, _("Your role requires an authenticator app; you can replace it, not remove it."))
+        messages.error(
+            request, _("Your role requires an authenticator app; you can replace it, not remove it.")
+        )
     else:
         TOTPDevice.objects.filter(user=request.user).delete()
         messages.success(request, _("Your authenticator app is disconnected."))
