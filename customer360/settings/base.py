@@ -201,12 +201,10 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # each failure is a row in the admin (never the password)
 AXES_VERBOSE = False  # our own "customer360.security" lines say what matters
 AXES_LOCKOUT_CALLABLE = "customer360.signin.views.locked_out"
-# Behind a reverse proxy the client address is the n-th from the right in X-Forwarded-For.
-AXES_IPWARE_PROXY_COUNT = env_int("C360_TRUSTED_PROXY_COUNT", 1 if PRODUCTION else 0) or None
-AXES_IPWARE_PROXY_ORDER = "right-most"
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
-)
+# Behind C360_TRUSTED_PROXY_COUNT reverse proxies the client address is the n-th from the right
+# in X-Forwarded-For (each proxy appends the address it saw); 0 reads REMOTE_ADDR only.
+C360_TRUSTED_PROXY_COUNT = env_int("C360_TRUSTED_PROXY_COUNT", 1 if PRODUCTION else 0)
+AXES_CLIENT_IP_CALLABLE = "customer360.signin.security_log.client_ip"
 # Sessions end after C360_SESSION_MAX_AGE seconds in any case and after C360_SESSION_IDLE_TIMEOUT
 # seconds without a request. The last-seen time is written at most once a minute (no session write
 # per page view).
@@ -327,6 +325,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # Failed sign-ins, lockouts and second-factor events: username and address, never a password.
         "customer360.security": {"level": "INFO"},
+        "axes": {"level": "WARNING"},  # its INFO lines repeat every sign-in
     },
 }
 

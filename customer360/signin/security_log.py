@@ -6,10 +6,23 @@ import logging
 
 from axes.helpers import get_client_ip_address
 from axes.signals import user_locked_out
+from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
 
 logger = logging.getLogger("customer360.security")
+
+
+def client_ip(request) -> str | None:
+    """The client's address: REMOTE_ADDR, or behind C360_TRUSTED_PROXY_COUNT proxies the address
+    the outermost trusted proxy saw (what a client puts in X-Forwarded-For itself stays left of it)."""
+    proxies = settings.C360_TRUSTED_PROXY_COUNT
+    if proxies > 0:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [part for part in forwarded if part]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR")
 
 
 def client_address(request) -> str:
