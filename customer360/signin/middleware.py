@@ -14,7 +14,7 @@ from django.contrib import auth, messages
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
-from django.http import JsonResponse
+from django.http import HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -140,7 +140,9 @@ class SecondFactorMiddleware:
                 {"detail": _("Confirm your sign-in with the code from your authenticator app first.")},
                 status=403,
             )
+        if getattr(request, "htmx", False):
+            # A fragment asked for by a page that was allowed (the second-factor pages): refused
+            # quietly, the page itself already leads on.
+            return HttpResponseForbidden()
         target = "two_factor_verify" if has_authenticator(user) else "two_factor_setup"
-        path = request.htmx.current_url_abs_path if getattr(request, "htmx", False) else None
-        url = f"{reverse(target)}?{urlencode({'next': path or request.get_full_path()})}"
-        return HttpResponseClientRedirect(url) if getattr(request, "htmx", False) else redirect(url)
+        return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")

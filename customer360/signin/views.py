@@ -76,7 +76,8 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
             return redirect(_next_url(request))
         security_log.second_factor_failed(request, user)
         form.add_error("token", _("This code is not valid. Wait for the next code and try again."))
-    return render(request, "signin/two_factor_verify.html", {"form": form, "next": _next_url(request)})
+    context = {"form": form, "next": _next_url(request), "hide_topbar": True}
+    return render(request, "signin/two_factor_verify.html", context)
 
 
 @second_factor_exempt
@@ -110,6 +111,8 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
         "next": _next_url(request),
         "required": RoleSecurityPolicy.objects.requiring_second_factor(user),
+        # Before the sign-in is confirmed, nothing else can be used: no menu, search or bell.
+        "hide_topbar": not user.is_verified(),
     }
     return render(request, "signin/two_factor_setup.html", context)
 

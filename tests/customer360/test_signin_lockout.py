@@ -125,7 +125,13 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(client, rep, settin
     assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.5"}
     # Another client behind the same proxy is not locked out; the locked one is.
     forwarded = {"REMOTE_ADDR": "10.9.9.9", "HTTP_X_FORWARDED_FOR": "203.0.113.6"}
-    assert client.post("/accounts/login/", {"username": "rep", "password": "demo"}, **forwarded).status_code == 302
+    assert (
+        client.post("/accounts/login/", {"username": "rep", "password": "demo"}, **forwarded).status_code
+        == 302
+    )
     client.logout()
     forwarded["HTTP_X_FORWARDED_FOR"] = "203.0.113.5"
-    assert client.post("/accounts/login/", {"username": "rep", "password": "demo"}, **forwarded).status_code == 429
+    assert (
+        client.post("/accounts/login/", {"username": "rep", "password": "demo"}, **forwarded).status_code
+        == 429
+    )

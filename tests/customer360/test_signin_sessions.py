@@ -84,7 +84,9 @@ def test_an_htmx_request_after_the_session_ended_reloads_the_login_page(rep):
         client = client_for(rep)
     with _at(start, minutes=31):
         response = client.get(
-            "/search/?q=gru", HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL="http://testserver/customers/?page=2"
+            "/search/?q=gru",
+            HTTP_HX_REQUEST="true",
+            HTTP_HX_CURRENT_URL="http://testserver/customers/?page=2",
         )
     assert response["HX-Redirect"] == "/accounts/login/?next=%2Fcustomers%2F%3Fpage%3D2"
 

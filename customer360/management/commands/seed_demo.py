@@ -63,4 +63,6 @@ class Command(BaseCommand):
             )
         )
         # Printed once, for the person running the command (logins that existed keep their password).
-        self.stdout.write(f"Demo logins (password '{password}'): {', '.join(u[0] for u in DEMO_USERS if u[0] in users)}")
+        self.stdout.write(
+            f"Demo logins (password '{password}'): {', '.join(u[0] for u in DEMO_USERS if u[0] in users)}"
+        )
