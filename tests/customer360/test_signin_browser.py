@@ -38,9 +38,9 @@ def test_ten_wrong_passwords_lock_the_account(browser, live_server, screenshot_d
     assert "Sign-in is locked after 10 failed attempts" in message
     assert "Try again in 30 minutes" in message
     assert page.url.endswith("/accounts/login/")
+    page.screenshot(path=str(screenshot_dir / "signin-locked-1366.png"), full_page=True)
     page.goto(f"{live_server.url}/customers/")
     assert "/accounts/login/" in page.url  # not signed in
-    page.screenshot(path=str(screenshot_dir / "signin-locked-1366.png"), full_page=True)
     page.close()
 
 
