@@ -135,3 +135,21 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(client, rep, settin
         client.post("/accounts/login/", {"username": "rep", "password": "demo"}, **forwarded).status_code
         == 429
     )
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "expected"),
+    [
+        (0, "203.0.113.5", "10.9.9.9"),  # no proxy: what a client writes there is ignored
+        (1, "198.51.100.1, 203.0.113.5", "203.0.113.5"),
+        (2, "198.51.100.1, 203.0.113.5, 10.0.0.2", "203.0.113.5"),
+        (2, "203.0.113.5", "10.9.9.9"),  # fewer entries than proxies: the direct peer
+        (1, "", "10.9.9.9"),
+    ],
+)
+def test_the_client_address_is_read_behind_the_trusted_proxies(settings, rf, proxies, forwarded, expected):
+    from customer360.signin.security_log import client_ip
+
+    settings.C360_TRUSTED_PROXY_COUNT = proxies
+    request = rf.get("/", REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == expected
