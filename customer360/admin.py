@@ -8,6 +8,7 @@ from customer360.models import (
     CustomerIdentity,
     DataSource,
     Job,
+    RoleSecurityPolicy,
     StaffProfile,
     TimelineEvent,
 )
@@ -90,3 +91,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
             ngettext("%(n)d token revoked.", "%(n)d tokens revoked.", len(tokens)) % {"n": len(tokens)},
             messages.SUCCESS,
         )
+
+
+@admin.register(RoleSecurityPolicy)
+class RoleSecurityPolicyAdmin(admin.ModelAdmin):
+    """Which roles must confirm each sign-in with an authenticator app."""
+
+    list_display = ["group", "require_second_factor"]
+    list_editable = ["require_second_factor"]

@@ -10,3 +10,5 @@ class Customer360Config(AppConfig):
     def ready(self) -> None:
         # Every app's panels.py registers its panels, menu entries and audiences with the core.
         autodiscover_modules("panels")
+        # Signal receivers of the sign-in: the session clock starts at login, failures are logged.
+        from customer360.signin import middleware, security_log  # noqa: F401

@@ -135,18 +135,21 @@ class _Seeders:
 seeders = _Seeders()
 
 
-def create_demo_users() -> dict[str, object]:
-    """The demo logins, one per role, password "demo"."""
+def create_demo_users(*, password: str = DEMO_PASSWORD, staff_admin: bool = True) -> dict[str, object]:
+    """The demo logins, one per role, password "demo". In production (``staff_admin=False``) the
+    admin login is left out: no staff admin with a known password is ever created there."""
     User = get_user_model()
     users = {}
-    password = make_password(DEMO_PASSWORD)  # hashing is slow by design: once, for every demo login
+    hashed = make_password(password)  # hashing is slow by design: once, for every demo login
     for username, first, last, role, team, title in DEMO_USERS:
+        if role == roles.ADMIN and not staff_admin:
+            continue
         user, created = User.objects.get_or_create(
             username=username,
             defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"},
         )
         if created:
-            user.password = password
+            user.password = hashed
             user.is_staff = role == roles.ADMIN
             user.save()
         user.groups.add(Group.objects.get(name=role))
@@ -306,14 +309,23 @@ def _assign_departments(ctx: DemoContext) -> None:
 
 
 def run_seeders(
-    *, count: int, seed: int, today: date | None = None, stdout=print, only: list[str] | None = None
+    *,
+    count: int,
+    seed: int,
+    today: date | None = None,
+    stdout=print,
+    only: list[str] | None = None,
+    password: str = DEMO_PASSWORD,
+    staff_admin: bool = True,
 ) -> DemoContext:
-    """Seed ``count`` customers and every registered department's history, in one transaction."""
+    """Seed ``count`` customers and every registered department's history, in one transaction.
+
+    ``password`` and ``staff_admin`` go to :func:`create_demo_users`."""
     from django.utils.module_loading import autodiscover_modules
 
     autodiscover_modules("demo")
     with transaction.atomic():
-        users = create_demo_users()
+        users = create_demo_users(password=password, staff_admin=staff_admin)
         source, _ = DataSource.objects.get_or_create(
             slug="demo",
             defaults={"name": "Demo data", "kind": DataSource.Kind.DEMO, "department": Department.SYSTEM},

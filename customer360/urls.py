@@ -1,13 +1,13 @@
 """Root URLs: the core's pages and every app's, the API, admin, health, language switch."""
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from customer360 import token_pages, views
+from customer360.signin import views as signin_views
 
 core_patterns = [
     path("customers/", views.customer_list, name="customer_list"),
@@ -28,9 +28,8 @@ core_patterns = [
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="customer360:customer_list", permanent=False)),
     path("", include((core_patterns, "customer360"))),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("customer360.signin.urls")),
+    path("i18n/setlang/", signin_views.set_language, name="set_language"),
     path("health/", views.health, name="health"),
     path("sources/", include("customer360.sources.urls")),
     path("admin/", admin.site.urls),

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -97,6 +98,7 @@ def customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "customer360/_timeline.html", {"customer": customer, "timeline": timeline})
 
 
+@login_not_required
 @never_cache
 def health(request: HttpRequest) -> HttpResponse:
     """Database, broker and worker heartbeat; 200 when all are ok, 503 otherwise."""

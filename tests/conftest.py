@@ -82,8 +82,14 @@ def role_users(rep, service_user, marketing_user, accounting_user, manager, admi
 
 
 def client_for(user) -> Client:
+    """A client logged in as ``user``; a user whose role requires the second factor (Admin) gets a
+    confirmed authenticator app and a session that has confirmed it, as after a real sign-in."""
     client = Client()
     client.force_login(user)
+    from customer360.signin.policy import second_factor_required
+
+    if second_factor_required(user):
+        confirm_second_factor(client, user)
     return client
 
 
@@ -105,6 +111,34 @@ def token_client_for(user, scopes: list[str] | None = None):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     return client
+
+
+def authenticator_for(user):
+    """The user's confirmed authenticator app (TOTP), created when missing."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(user=user, name="test phone", confirmed=True)
+
+
+def totp_code(device, offset: int = 0) -> str:
+    """The code the authenticator app shows now (``offset`` steps later or earlier)."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() + offset * device.step
+    return f"{totp.token():0{device.digits}d}"
+
+
+def confirm_second_factor(client: Client, user) -> None:
+    """Mark the client's session as confirmed with the user's authenticator app (django_otp.login)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = authenticator_for(user).persistent_id
+    session.save()
 
 
 @pytest.fixture

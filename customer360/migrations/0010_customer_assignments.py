@@ -41,7 +41,7 @@ def grant(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customer360', '0008_api_tokens'),
+        ('customer360', '0009_role_security_policy'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

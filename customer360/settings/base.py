@@ -11,6 +11,7 @@ Two modes, chosen by ``C360_ENV``:
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -65,6 +66,9 @@ INSTALLED_APPS = [
     "csp",
     "django_filters",
     "django_htmx",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "customer360",
     "crm",
     "marketing",
@@ -84,10 +88,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "customer360.middleware.LoginRequiredMiddleware",
+    "customer360.signin.middleware.SessionTimeoutMiddleware",
+    "customer360.signin.middleware.LoginRequiredMiddleware",
+    "customer360.signin.middleware.SecondFactorMiddleware",
+    # Last: turns a lockout seen during sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "customer360.urls"
@@ -180,10 +189,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-AUTHENTICATION_BACKENDS = ["customer360.auth.PermissionBackend"]
+# django-axes first: it refuses a locked-out account or address before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "customer360.auth.PermissionBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "customer360:customer_list"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in and sessions (README "Sign-in and sessions"). Lockout: after C360_LOGIN_FAILURE_LIMIT
+# failed sign-ins for one username OR from one address, sign-in is refused for the cool-off time.
+AXES_FAILURE_LIMIT = env_int("C360_LOGIN_FAILURE_LIMIT", 10)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("C360_LOGIN_LOCKOUT_MINUTES", 30))
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # each failure is a row in the admin (never the password)
+AXES_VERBOSE = False  # our own "customer360.security" lines say what matters
+AXES_LOCKOUT_CALLABLE = "customer360.signin.views.locked_out"
+# Behind C360_TRUSTED_PROXY_COUNT reverse proxies the client address is the n-th from the right
+# in X-Forwarded-For (each proxy appends the address it saw); 0 reads REMOTE_ADDR only.
+C360_TRUSTED_PROXY_COUNT = env_int("C360_TRUSTED_PROXY_COUNT", 1 if PRODUCTION else 0)
+AXES_CLIENT_IP_CALLABLE = "customer360.signin.security_log.client_ip"
+# Sessions end after C360_SESSION_MAX_AGE seconds in any case and after C360_SESSION_IDLE_TIMEOUT
+# seconds without a request. The last-seen time is written at most once a minute (no session write
+# per page view).
+C360_SESSION_MAX_AGE = env_int("C360_SESSION_MAX_AGE", 8 * 3600)
+C360_SESSION_IDLE_TIMEOUT = env_int("C360_SESSION_IDLE_TIMEOUT", 30 * 60)
+C360_SESSION_TOUCH_INTERVAL = 60
+SESSION_COOKIE_AGE = C360_SESSION_MAX_AGE
+OTP_TOTP_ISSUER = env_str("C360_TOTP_ISSUER", "Customer 360")
+PASSWORD_RESET_TIMEOUT = env_int("C360_PASSWORD_RESET_TIMEOUT", 3600)
 
 # --- Internationalisation -----------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -240,7 +273,7 @@ REST_FRAMEWORK = {
     },
     # The client IP is REMOTE_ADDR; X-Forwarded-For counts only behind that many trusted reverse
     # proxies (DRF's default None would take the header from anyone, and a forged one evades throttles).
-    "NUM_PROXIES": env_int("C360_NUM_PROXIES", 0),
+    "NUM_PROXIES": C360_TRUSTED_PROXY_COUNT,  # the same trusted proxies as sign-in (above)
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Customer 360 API",
@@ -363,7 +396,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Failed sign-ins, lockouts and second-factor events: username and address, never a password.
+        "customer360.security": {"level": "INFO"},
+        "axes": {"level": "WARNING"},  # its INFO lines repeat every sign-in
+    },
 }
 
 # --- Customer 360 -------------------------------------------------------------------------------

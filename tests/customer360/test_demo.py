@@ -1,6 +1,7 @@
 """seed_demo: deterministic for a seed, demo users per role, written through the write path."""
 
 import datetime
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -66,3 +67,38 @@ def test_seed_demo_if_empty_does_nothing_the_second_time():
     call_command("seed_demo", customers=10, seed=1, today=TODAY.isoformat())
     call_command("seed_demo", customers=10, seed=1, today=TODAY.isoformat(), if_empty=True)
     assert Customer.objects.count() == 10
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_production_mode_without_the_flag(settings):
+    from django.core.management.base import CommandError
+
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="refuses to run in production mode"):
+        call_command("seed_demo", customers=5)
+    assert not get_user_model().objects.exists()
+    assert not Customer.objects.exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_in_production_creates_no_staff_admin_and_no_known_password(settings):
+    import io
+
+    settings.PRODUCTION = True
+    out = io.StringIO()
+    call_command("seed_demo", customers=5, allow_production=True, stdout=out)
+    users = get_user_model().objects.all()
+    assert not users.filter(is_staff=True).exists()
+    assert not users.filter(groups__name="Admin").exists()
+    assert "admin" not in set(users.values_list("username", flat=True))
+    rep = users.get(username="rep")
+    assert not rep.check_password("demo")
+    password = re.search(r"password '([^']+)'", out.getvalue()).group(1)
+    assert rep.check_password(password)
+
+
+@pytest.mark.django_db
+def test_seed_demo_outside_production_keeps_the_demo_logins():
+    call_command("seed_demo", customers=5, stdout=__import__("io").StringIO())
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_staff and admin.check_password("demo")

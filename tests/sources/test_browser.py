@@ -5,6 +5,7 @@ import pytest
 
 from customer360.celery import app as celery_app
 from customer360.sources.models import ImportRun
+from tests.conftest import authenticator_for, totp_code
 from tests.factories import UserFactory
 
 
@@ -22,14 +23,18 @@ def test_admin_connects_a_csv_source(browser, live_server, screenshot_dir, fixtu
 
 
 def _walk_through(browser, live_server, screenshot_dir, fixture_path, tmp_path):
-    UserFactory(username="sabine", role="Admin")
-    for width, tag in ((1280, "desktop"), (390, "phone")):
+    device = authenticator_for(UserFactory(username="sabine", role="Admin"))
+    for step, (width, tag) in enumerate(((1280, "desktop"), (390, "phone"))):
         page = browser.new_page(viewport={"width": width, "height": 900})
         page.goto(f"{live_server.url}/accounts/login/")
         page.fill("#id_username", "sabine")
         page.fill("#id_password", "demo")
         page.press("#id_password", "Enter")
-        page.wait_for_load_state()
+        # Admins confirm the sign-in with their authenticator app; each code is accepted once.
+        page.wait_for_url("**/accounts/two-factor/**")
+        page.fill("#id_token", totp_code(device, offset=step))
+        page.press("#id_token", "Enter")
+        page.wait_for_url("**/customers/")
         page.goto(f"{live_server.url}/sources/")
         page.click("#new-source")
         page.fill("#id_name", f"ERP export {tag}")

@@ -1,7 +1,12 @@
-"""``manage.py seed_demo --customers N --seed S``: deterministic demo data for every department."""
+"""``manage.py seed_demo --customers N --seed S``: deterministic demo data for every department.
 
+In production mode (C360_ENV=production) it refuses to run unless given ``--allow-production``;
+even then the logins get a random password (printed once) and no staff admin is created."""
+
+import secrets
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date
 
@@ -17,8 +22,19 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument("--today", help="reference date YYYY-MM-DD (default: today)")
         parser.add_argument("--if-empty", action="store_true", help="do nothing when customers exist")
+        parser.add_argument(
+            "--allow-production",
+            action="store_true",
+            help="seed a production installation (demo logins get a random password, no admin login)",
+        )
 
-    def handle(self, *args, customers, seed, today, if_empty, **options):
+    def handle(self, *args, customers, seed, today, if_empty, allow_production, **options):
+        if settings.PRODUCTION and not allow_production:
+            raise CommandError(
+                "seed_demo refuses to run in production mode (C360_ENV=production): it would create "
+                "logins with a known password. Pass --allow-production to seed anyway (random password, "
+                "no admin login)."
+            )
         if if_empty and Customer.objects.exists():
             self.stdout.write("Demo data already present; nothing to do.")
             return
@@ -29,7 +45,15 @@ class Command(BaseCommand):
             raise CommandError("--today must be YYYY-MM-DD")
         started = time.perf_counter()
         events_before = TimelineEvent.objects.count()
-        run_seeders(count=customers, seed=seed, today=reference, stdout=self.stdout.write)
+        password = secrets.token_urlsafe(12) if settings.PRODUCTION else DEMO_PASSWORD
+        users = run_seeders(
+            count=customers,
+            seed=seed,
+            today=reference,
+            stdout=self.stdout.write,
+            password=password,
+            staff_admin=not settings.PRODUCTION,
+        ).users
         elapsed = time.perf_counter() - started
         events = TimelineEvent.objects.count() - events_before
         self.stdout.write(
@@ -38,4 +62,7 @@ class Command(BaseCommand):
                 f"({events / elapsed if elapsed else 0:.0f} events/s)."
             )
         )
-        self.stdout.write(f"Demo logins (password '{DEMO_PASSWORD}'): {', '.join(u[0] for u in DEMO_USERS)}")
+        # Printed once, for the person running the command (logins that existed keep their password).
+        self.stdout.write(
+            f"Demo logins (password '{password}'): {', '.join(u[0] for u in DEMO_USERS if u[0] in users)}"
+        )
