@@ -196,3 +196,34 @@ def test_token_page_and_token_requests_keep_their_query_counts(rep, customer, dj
 def test_anonymous_visitors_are_sent_to_the_login_page(client):
     response = client.get("/account/api-tokens/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize(
+    ("area", "read_url", "write_url"),
+    [
+        ("crm", "/api/crm/tickets/", "/api/crm/tickets/"),
+        ("billing", "/api/billing/invoices/", "/api/billing/invoices/"),
+        ("marketing", "/api/marketing/consents/", "/api/marketing/consents/grant/"),
+        ("collab", "/api/collab/posts/", "/api/collab/posts/"),
+        ("insights", "/api/insights/recommendations/", "/api/insights/customers/1/rescore/"),
+    ],
+)
+def test_every_area_checks_the_token_scope_on_top_of_the_users_permissions(
+    admin_user, area, read_url, write_url
+):
+    """The department APIs share the core permission class: a token reads and writes only the areas
+    its scopes name, whatever its user may do."""
+    other = token_client_for(admin_user, scopes=["customers:read"])
+    refused = other.get(read_url)
+    assert refused.status_code == 403 and f"{area}:read" in refused.json()["detail"]
+    reader = token_client_for(admin_user, scopes=[f"{area}:read"])
+    assert reader.get(read_url).status_code == 200
+    refused = reader.post(write_url, {}, format="json")
+    assert refused.status_code == 403 and f"{area}:write" in refused.json()["detail"]
+
+
+def test_dashboards_api_needs_the_analytics_scope(manager):
+    assert token_client_for(manager, scopes=["crm:read"]).get("/api/analytics/topics/").status_code == 403
+    assert (
+        token_client_for(manager, scopes=["analytics:read"]).get("/api/analytics/topics/").status_code == 200
+    )
