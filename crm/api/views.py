@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from crm import services
 from crm.api import serializers as s
 from crm.models import Activity, Contract, Deal, Pipeline, Product, Stage, Ticket
+from customer360.api import filters as api_filters
 from customer360.models import Customer
 from customer360.text import fold
 
@@ -132,7 +133,7 @@ class ContractViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         return Response(s.ContractSerializer(contract).data)
 
 
-class DealFilter(filters.FilterSet):
+class DealFilter(api_filters.FilterSet):
     class Meta:
         model = Deal
         fields = ["status", "stage", "owner", "customer"]
@@ -212,9 +213,9 @@ class ActivityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         return Response(self.get_serializer(activity).data, status=status.HTTP_201_CREATED)
 
 
-class TicketFilter(filters.FilterSet):
+class TicketFilter(api_filters.FilterSet):
     sla = filters.ChoiceFilter(choices=[("breached", "breached"), ("ok", "ok")], method="filter_sla")
-    open = filters.BooleanFilter(method="filter_open")
+    open = api_filters.StrictBooleanFilter(method="filter_open")
 
     class Meta:
         model = Ticket
@@ -273,7 +274,9 @@ class TicketViewSet(
         )
 
     @extend_schema(
-        request=s.TicketMessageSerializer, responses=s.TicketMessageSerializer, parameters=[IDEMPOTENCY]
+        request=s.TicketMessageSerializer,
+        responses={201: s.TicketMessageSerializer},
+        parameters=[IDEMPOTENCY],
     )
     @action(detail=True, methods=["post"])
     def reply(self, request, pk=None):
@@ -291,7 +294,7 @@ class TicketViewSet(
         return Response(s.TicketMessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=s.TicketMessageSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def messages(self, request, pk=None):
         ticket = self.get_object()
         return Response(s.TicketMessageSerializer(ticket.messages.select_related("author"), many=True).data)

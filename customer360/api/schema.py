@@ -83,6 +83,14 @@ class AutoSchema(SpectacularAutoSchema):
                 schema["oneOf"] = [schema.pop("allOf")[0], {"type": "string", "enum": [""]}]
         return schema
 
+    def _get_filter_parameters(self):
+        # django-filter ignores an empty value (``?status=``): the schema says so.
+        parameters = super()._get_filter_parameters()
+        for parameter in parameters:
+            if parameter.get("in") == "query":
+                parameter["allowEmptyValue"] = True
+        return parameters
+
     def _resolve_path_parameters(self, variables):
         # The routers' id regex (1 to 18 digits) is an integer that fits a bigint.
         parameters = super()._resolve_path_parameters(variables)
