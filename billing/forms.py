@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.models import Invoice, Payment
 from customer360.models import Customer
+from customer360.text import whole_number
 
 DATE = forms.DateInput(attrs={"type": "date"})
 
@@ -50,8 +51,8 @@ class InvoiceForm(forms.Form):
         value = self.cleaned_data["customer"].strip()
         lookup = {"customer_number__iexact": value}
         customer = Customer.objects.filter(**lookup).first()
-        if customer is None and value.isdigit():
-            customer = Customer.objects.filter(pk=int(value)).first()
+        if customer is None and whole_number(value) is not None:
+            customer = Customer.objects.filter(pk=whole_number(value)).first()
         if customer is None:
             raise forms.ValidationError(_("No customer with number %(value)s."), params={"value": value})
         return customer

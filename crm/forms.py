@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.models import Activity, Deal, Product, Stage, Ticket
 from customer360 import roles
 from customer360.models import Channel, Customer
+from customer360.text import whole_number
 
 
 def staff_of(*role_names: str):
@@ -31,7 +32,8 @@ class CustomerRefField(forms.CharField):
 
     def clean(self, value):
         value = super().clean(value).strip()
-        lookup = {"pk": int(value)} if value.isdigit() else {"customer_number__iexact": value}
+        pk = whole_number(value)
+        lookup = {"pk": pk} if pk is not None else {"customer_number__iexact": value}
         customer = Customer.objects.filter(**lookup).first()
         if customer is None:
             raise forms.ValidationError(_("No customer with this number."))

@@ -126,3 +126,33 @@ def test_schema_declares_unowned_customers_international_emails_and_error_answer
     assert path_id["schema"]["type"] == "integer"
     dismiss = schema["components"]["schemas"]["Recommendation"]["properties"]["dismiss_reason"]
     assert {"$ref": "#/components/schemas/BlankEnum"} in dismiss["oneOf"]
+
+
+BAD_NUMBERS = ["²", "-2.9e264", "99999999999999999999", "null,null", "abc"]
+
+
+@pytest.mark.parametrize("value", BAD_NUMBERS)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/sales/deals/?stage={v}&owner={v}",
+        "/sales/tickets/?assignee={v}",
+        "/marketing/campaigns/?after={v}",
+        "/marketing/segments/rule-row/?index={v}",
+        "/billing/invoices/new/?customer={v}",
+        "/billing/dunning/?job={v}",
+        "/feed/?before={v}",
+        "/feed/analytics/?days={v}",
+        "/dashboards/listening/trend/?series={v}",
+        "/customers/?page={v}&cursor={v}",
+    ],
+)
+def test_pages_survive_query_parameters_that_are_no_numbers(admin_user, url, value):
+    response = client_for(admin_user).get(url.format(v=value))
+    assert response.status_code in (200, 302, 404), response.status_code
+
+
+@pytest.mark.parametrize("value", BAD_NUMBERS)
+def test_customer_page_timeline_survives_bad_cursor(admin_user, customer, value):
+    response = client_for(admin_user).get(f"/customers/{customer.pk}/timeline/", {"cursor": value})
+    assert response.status_code == 200
