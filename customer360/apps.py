@@ -10,3 +10,6 @@ class Customer360Config(AppConfig):
     def ready(self) -> None:
         # Every app's panels.py registers its panels, menu entries and audiences with the core.
         autodiscover_modules("panels")
+        from customer360.api.fields import use_bounded_datetimes
+
+        use_bounded_datetimes()

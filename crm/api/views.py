@@ -187,8 +187,11 @@ class DealViewSet(
     @action(detail=True, methods=["post"])
     def lost(self, request, pk=None):
         deal = self.get_object()
-        reason = request.data.get("reason", "") if hasattr(request.data, "get") else ""
-        deal = run(services.deal_mark_lost, deal=deal, user=request.user, reason=str(reason))
+        data = s.LostSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        deal = run(
+            services.deal_mark_lost, deal=deal, user=request.user, reason=data.validated_data["reason"]
+        )
         return Response(s.DealSerializer(deal).data)
 
 

@@ -70,6 +70,19 @@ _DEFAULTS = {
     models.ForeignKey: {"filter_class": IdFilter},
     models.OneToOneField: {"filter_class": IdFilter},
     models.BooleanField: {"filter_class": StrictBooleanFilter},
+    **{
+        field: {"filter_class": IntegerFilter}
+        for field in (
+            models.IntegerField,
+            models.SmallIntegerField,
+            models.BigIntegerField,
+            models.PositiveIntegerField,
+            models.PositiveSmallIntegerField,
+            models.PositiveBigIntegerField,
+            models.AutoField,
+            models.BigAutoField,
+        )
+    },
 }
 
 

@@ -91,6 +91,13 @@ class AutoSchema(SpectacularAutoSchema):
                 parameter["allowEmptyValue"] = True
         return parameters
 
+    def _get_pagination_parameters(self):
+        # DRF's paginator reads an empty ``?page=`` as the first page.
+        parameters = super()._get_pagination_parameters()
+        for parameter in parameters:
+            parameter["allowEmptyValue"] = True
+        return parameters
+
     def _resolve_path_parameters(self, variables):
         # The routers' id regex (1 to 18 digits) is an integer that fits a bigint.
         parameters = super()._resolve_path_parameters(variables)
