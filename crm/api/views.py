@@ -321,7 +321,7 @@ class TicketViewSet(
     def reopen(self, request, pk=None):
         return self._change(services.ticket_reopen)
 
-    @extend_schema(request=s.SatisfactionSerializer, responses=s.SatisfactionSerializer)
+    @extend_schema(request=s.SatisfactionSerializer, responses={201: s.SatisfactionSerializer})
     @action(detail=True, methods=["post"])
     def csat(self, request, pk=None):
         ticket = self.get_object()

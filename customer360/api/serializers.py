@@ -82,7 +82,7 @@ class TimelineQuerySerializer(serializers.Serializer):
         required=False, allow_blank=True, max_length=60, help_text="exact kind, or a prefix ending in '.'"
     )
     q = serializers.CharField(
-        required=False, allow_blank=True, max_length=200, help_text="text inside title or summary"
+        required=False, allow_blank=True, max_length=100, help_text="text inside title or summary"
     )
 
 
