@@ -21,6 +21,7 @@ from billing import forms, services, tasks
 from billing.models import DunningPolicy, Invoice, money, open_amount_expression, sum_money
 from customer360 import access, search
 from customer360.models import Customer, Job
+from customer360.text import whole_number
 
 PAGE_SIZE = 50
 
@@ -109,8 +110,9 @@ def _save_invoice(request: HttpRequest, invoice: Invoice | None) -> HttpResponse
     initial = {}
     if invoice:
         initial = {"issue_date": invoice.issue_date, "due_date": invoice.due_date, "notes": invoice.notes}
-    elif request.GET.get("customer", "").isdigit():
-        customer = Customer.objects.visible_to(request.user).filter(pk=request.GET["customer"]).first()
+    elif whole_number(request.GET.get("customer")) is not None:
+        customer_id = whole_number(request.GET.get("customer"))
+        customer = Customer.objects.visible_to(request.user).filter(pk=customer_id).first()
         if customer:
             initial = {"customer": customer.customer_number}
     line_initial = [
@@ -267,8 +269,8 @@ def dunning_overview(request: HttpRequest) -> HttpResponse:
     for level in levels:
         level.open_row = per_level.get(level.level, {"count": 0, "amount": 0})
     job = None
-    if request.GET.get("job", "").isdigit():
-        job = Job.objects.filter(pk=request.GET["job"], kind=tasks.JOB_KIND).first()
+    if whole_number(request.GET.get("job")) is not None:
+        job = Job.objects.filter(pk=whole_number(request.GET.get("job")), kind=tasks.JOB_KIND).first()
     runs = list(Job.objects.filter(kind=tasks.JOB_KIND)[:5])
     return render(
         request,

@@ -32,6 +32,7 @@ from collab.models import (
 )
 from customer360 import roles, search
 from customer360.models import Customer
+from customer360.text import whole_number
 
 PAGE_SIZE = 20
 
@@ -86,10 +87,11 @@ def _conduct_redirect(request: HttpRequest, next_url: str = "") -> HttpResponse 
 
 def _page(posts, request: HttpRequest) -> tuple[list[Post], int | None]:
     before = request.GET.get("before", "")
-    if before.isdigit():
-        anchor = Post.objects.filter(pk=int(before)).values_list("created_at", flat=True).first()
+    before_id = whole_number(before)
+    if before_id is not None:
+        anchor = Post.objects.filter(pk=before_id).values_list("created_at", flat=True).first()
         if anchor is not None:
-            posts = posts.filter(Q(created_at__lt=anchor) | Q(created_at=anchor, pk__lt=int(before)))
+            posts = posts.filter(Q(created_at__lt=anchor) | Q(created_at=anchor, pk__lt=before_id))
     rows = list(posts.order_by("-created_at", "-id")[: PAGE_SIZE + 1])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
@@ -487,7 +489,7 @@ def analytics(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied(_("Feed analytics are for the Manager and Admin roles."))
     try:
         days = max(7, min(int(request.GET.get("days", "90")), 730))
-    except ValueError:
+    except (ValueError, OverflowError):
         days = 90
     data = feed_analytics.compute(days=days)
     keys = departments.KEYS

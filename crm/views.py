@@ -31,7 +31,7 @@ from crm.models import Activity, Contract, Deal, Stage, Ticket
 from crm.panels import sales_context
 from customer360 import access, roles
 from customer360.models import Customer
-from customer360.text import fold
+from customer360.text import fold, whole_number
 
 PAGE_SIZE = 50
 
@@ -69,12 +69,12 @@ def _search(queryset, query: str):
 def deal_list(request: HttpRequest) -> HttpResponse:
     deals = visible(Deal, request.user).select_related("customer", "stage", "owner")
     params = {k: request.GET.get(k, "").strip() for k in ("stage", "owner", "status", "q", "view")}
-    if params["stage"].isdigit():
-        deals = deals.filter(stage_id=int(params["stage"]))
+    if whole_number(params["stage"]) is not None:
+        deals = deals.filter(stage_id=whole_number(params["stage"]))
     if params["owner"] == "me":
         deals = deals.filter(owner=request.user)
-    elif params["owner"].isdigit():
-        deals = deals.filter(owner_id=int(params["owner"]))
+    elif whole_number(params["owner"]) is not None:
+        deals = deals.filter(owner_id=whole_number(params["owner"]))
     if params["status"] in Deal.Status.values:
         deals = deals.filter(status=params["status"])
     deals = _search(deals, params["q"])
@@ -351,8 +351,8 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         tickets = tickets.filter(category=params["category"])
     if params["assignee"] == "me":
         tickets = tickets.filter(assignee=request.user)
-    elif params["assignee"].isdigit():
-        tickets = tickets.filter(assignee_id=int(params["assignee"]))
+    elif whole_number(params["assignee"]) is not None:
+        tickets = tickets.filter(assignee_id=whole_number(params["assignee"]))
     if params["sla"] == "breached":
         tickets = tickets.breached()
     elif params["sla"] == "ok":

@@ -14,6 +14,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from customer360 import roles
+from customer360.text import whole_number
 
 
 def require(user, *permissions: str) -> None:
@@ -49,10 +50,8 @@ def visible_customer(user, pk, queryset=None):
     from customer360.models import Customer
 
     base = queryset if queryset is not None else Customer.objects.all()
-    try:
-        customer = base.visible_to(user).filter(pk=int(pk)).first()
-    except (TypeError, ValueError, OverflowError):
-        customer = None
+    number = pk if isinstance(pk, int) else whole_number(str(pk))
+    customer = base.visible_to(user).filter(pk=number).first() if number is not None else None
     if customer is None:
         raise Http404
     return customer

@@ -11,4 +11,7 @@ class Customer360Config(AppConfig):
         # Every app's panels.py registers its panels, menu entries and audiences with the core.
         autodiscover_modules("panels")
         # Signal receivers of the sign-in: the session clock starts at login, failures are logged.
+        from customer360.api.fields import use_bounded_datetimes
         from customer360.signin import middleware, security_log  # noqa: F401
+
+        use_bounded_datetimes()

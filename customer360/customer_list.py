@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from customer360 import search
 from customer360.models import Customer
 from customer360.registry import conditions
+from customer360.text import whole_number
 
 PAGE_SIZE = 50
 
@@ -102,9 +103,9 @@ def filtered_customers(user, params) -> tuple[QuerySet[Customer], dict]:
         active["owner"] = owner
     for f in available_condition_filters():
         raw = params.get(f.param, "").strip()
-        if raw.isdigit():
+        if whole_number(raw) is not None:
             condition = conditions.items[f.condition_key]
-            customers = customers.filter(condition.build(f.op, int(raw)))
+            customers = customers.filter(condition.build(f.op, whole_number(raw)))
             active[f.param] = raw
     return customers, active
 

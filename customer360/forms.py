@@ -3,6 +3,8 @@ import uuid
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from customer360.text import whole_number
+
 
 class NoteForm(forms.Form):
     text = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 2}), max_length=4000)
@@ -28,8 +30,8 @@ class CustomerRefField(forms.CharField):
         value = super().clean(value).strip()
         customers = Customer.objects.visible_to(self.user)
         customer = customers.filter(customer_number__iexact=value).first() if value else None
-        if customer is None and value.isdigit() and len(value) <= 18:
-            customer = customers.filter(pk=int(value)).first()
+        if customer is None and (pk := whole_number(value)) is not None:
+            customer = customers.filter(pk=pk).first()
         if customer is None:
             raise forms.ValidationError(_("No customer with number %(value)s."), params={"value": value})
         return customer

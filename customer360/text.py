@@ -42,3 +42,14 @@ def normalise_phone(value: str, region: str = "AT") -> str:
     if not phonenumbers.is_possible_number(parsed):
         return ""
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def whole_number(text: str | None) -> int | None:
+    """A non-negative whole number typed into a query string or form (an id, a count), else None.
+
+    ASCII digits only, at most 18 of them: ``"²".isdigit()`` is true but ``int("²")`` fails, and more
+    digits than PostgreSQL's bigint holds used to reach the database as a 500."""
+    text = (text or "").strip()
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    return None

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from customer360 import access
 from customer360.models import Customer
+from customer360.text import whole_number
 from marketing import forms, services
 from marketing.models import Campaign, Consent, ConsentChange, Segment, Touch
 from marketing.segments import RuleError, rules_q, segment_members
@@ -24,7 +25,7 @@ def _error_text(exc: ValidationError) -> str:
 
 def _after(request: HttpRequest) -> int | None:
     value = request.GET.get("after", "")
-    return int(value) if value.isdigit() else None
+    return whole_number(value)
 
 
 # --- Campaigns -------------------------------------------------------------------------------------
@@ -238,7 +239,7 @@ def rule_row(request: HttpRequest) -> HttpResponse:
     """htmx: one more empty rule row."""
     access.require(request.user, "marketing.view_segment")
     index = request.GET.get("index", "0")
-    index = min(int(index), forms.MAX_RULE_ROWS - 1) if index.isdigit() else 0
+    index = min(whole_number(index) or 0, forms.MAX_RULE_ROWS - 1)
     return render(
         request,
         "marketing/_rule_row.html",

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from billing import services
 from billing.models import DunningLevel, DunningNotice, DunningPolicy, Invoice, InvoiceLine, Payment
-from customer360.api.fields import VisibleCustomerField
+from customer360.api.fields import BoundedDateTimeField, VisibleCustomerField
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -117,7 +117,7 @@ class PaymentSerializer(serializers.ModelSerializer):
 
 class RecordPaymentSerializer(serializers.Serializer):
     amount = serializers.DecimalField(**MONEY)
-    received_at = serializers.DateTimeField(required=False, allow_null=True)
+    received_at = BoundedDateTimeField(required=False, allow_null=True)
     method = serializers.ChoiceField(choices=Payment.Method.choices, default=Payment.Method.BANK_TRANSFER)
     reference = serializers.CharField(required=False, allow_blank=True, max_length=120, default="")
 

@@ -1,9 +1,9 @@
 from django.urls import include, path
-from rest_framework.routers import SimpleRouter
 
 from billing.api import views
+from customer360.api.routers import IdSimpleRouter
 
-router = SimpleRouter()
+router = IdSimpleRouter()
 router.register("invoices", views.InvoiceViewSet, basename="billing-invoice")
 router.register("payments", views.PaymentViewSet, basename="billing-payment")
 router.register("notices", views.DunningNoticeViewSet, basename="billing-notice")

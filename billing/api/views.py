@@ -14,16 +14,17 @@ from billing import services, tasks
 from billing.api import serializers as s
 from billing.models import DunningLevel, DunningNotice, DunningPolicy, Invoice, Payment
 from customer360 import search
+from customer360.api import filters as api_filters
 from customer360.models import Customer
 
 
-class InvoiceFilter(django_filters.FilterSet):
+class InvoiceFilter(api_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Invoice.Status.choices)
-    dunning_level = django_filters.NumberFilter()
-    dunning_level_min = django_filters.NumberFilter(field_name="dunning_level", lookup_expr="gte")
-    customer = django_filters.NumberFilter(field_name="customer_id")
-    overdue = django_filters.BooleanFilter(method="filter_overdue")
-    open = django_filters.BooleanFilter(method="filter_open")
+    dunning_level = api_filters.IntegerFilter()
+    dunning_level_min = api_filters.IntegerFilter(field_name="dunning_level", lookup_expr="gte")
+    customer = api_filters.IdFilter(field_name="customer_id")
+    overdue = api_filters.StrictBooleanFilter(method="filter_overdue")
+    open = api_filters.StrictBooleanFilter(method="filter_open")
     due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lt")
     due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte")
     q = django_filters.CharFilter(method="filter_q", label="invoice number or customer search")

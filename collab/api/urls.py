@@ -1,9 +1,9 @@
 from django.urls import include, path
-from rest_framework.routers import DefaultRouter
 
 from collab.api import views
+from customer360.api.routers import IdRouter
 
-router = DefaultRouter()
+router = IdRouter()
 router.register("spaces", views.SpaceViewSet, basename="collab-space")
 router.register("posts", views.PostViewSet, basename="collab-post")
 router.register("comments", views.CommentViewSet, basename="collab-comment")

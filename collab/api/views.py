@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -27,6 +26,7 @@ from collab.api.serializers import (
 )
 from collab.models import Comment, DepartmentRequest, Notification, Post, Space
 from collab.views import post_rows
+from customer360.api.filters import FilterBackend, query_bool, query_id
 from customer360.models import Customer
 
 User = get_user_model()
@@ -57,7 +57,7 @@ class SpaceViewSet(viewsets.ReadOnlyModelViewSet):
     """Spaces the caller may read; members-only spaces of others answer 404."""
 
     serializer_class = SpaceSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_fields = ["kind", "department", "visibility"]
     queryset = Space.objects.none()
 
@@ -69,15 +69,15 @@ class PostViewSet(ReaderSerializerMixin, mixins.CreateModelMixin, viewsets.ReadO
     """Posts the caller may read, newest first. Create with ``request`` to ask a department."""
 
     serializer_class = PostSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_fields = ["space", "topic", "author_department"]
     queryset = Post.objects.none()
 
     def get_queryset(self):
         posts = post_rows(Post.objects.visible_to(self.request.user)).order_by("-created_at", "-id")
-        customer = self.request.query_params.get("customer", "")
-        if customer.isdigit():
-            visible = Customer.objects.visible_to(self.request.user).filter(pk=int(customer))
+        customer = query_id(self.request, "customer") if self.action == "list" else None
+        if customer is not None:
+            visible = Customer.objects.visible_to(self.request.user).filter(pk=customer)
             posts = posts.filter(customers__in=visible)
         return posts
 
@@ -111,7 +111,7 @@ class CommentViewSet(ReaderSerializerMixin, mixins.CreateModelMixin, viewsets.Re
     """Answers on posts the caller may read."""
 
     serializer_class = CommentSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_fields = ["post", "is_accepted"]
     queryset = Comment.objects.none()
 
@@ -137,7 +137,7 @@ class RequestViewSet(viewsets.ReadOnlyModelViewSet):
     """Requests between departments; answer, assign and resolve as actions."""
 
     serializer_class = RequestSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_fields = ["to_department", "from_department", "status", "priority", "kind"]
     queryset = DepartmentRequest.objects.none()
 
@@ -185,13 +185,13 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = NotificationSerializer
     login_only = True  # everyone reads and marks their own notifications
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_fields = ["kind"]
     queryset = Notification.objects.none()
 
     def get_queryset(self):
         rows = Notification.objects.filter(recipient=self.request.user).order_by("-created_at", "-id")
-        if self.request.query_params.get("unread") in {"1", "true"}:
+        if self.action == "list" and query_bool(self.request, "unread"):
             rows = rows.filter(read_at__isnull=True)
         return rows
 

@@ -93,7 +93,8 @@ class MoveSerializer(serializers.Serializer):
 
 
 class LostSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=300)
+    # Optional here: an empty reason is refused by the service, naming lost_reason.
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
 class ActivitySerializer(serializers.ModelSerializer):

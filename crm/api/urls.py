@@ -1,9 +1,9 @@
 from django.urls import include, path
-from rest_framework.routers import DefaultRouter
 
 from crm.api import views
+from customer360.api.routers import IdRouter
 
-router = DefaultRouter()
+router = IdRouter()
 router.register("products", views.ProductViewSet, basename="crm-product")
 router.register("pipelines", views.PipelineViewSet, basename="crm-pipeline")
 router.register("stages", views.StageViewSet, basename="crm-stage")

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from crm import services
 from crm.api import serializers as s
 from crm.models import Activity, Contract, Deal, Pipeline, Product, Stage, Ticket
+from customer360.api import filters as api_filters
 from customer360.models import Customer
 from customer360.text import fold
 
@@ -102,7 +103,7 @@ class ContractViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         return Response(s.ContractSerializer(contract).data)
 
 
-class DealFilter(filters.FilterSet):
+class DealFilter(api_filters.FilterSet):
     class Meta:
         model = Deal
         fields = ["status", "stage", "owner", "customer"]
@@ -156,8 +157,9 @@ class DealViewSet(
     @action(detail=True, methods=["post"])
     def lost(self, request, pk=None):
         deal = self.get_object()
-        reason = request.data.get("reason", "") if hasattr(request.data, "get") else ""
-        deal = services.deal_mark_lost(deal=deal, user=request.user, reason=str(reason))
+        data = s.LostSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        deal = services.deal_mark_lost(deal=deal, user=request.user, reason=data.validated_data["reason"])
         return Response(s.DealSerializer(deal).data)
 
 
@@ -180,9 +182,9 @@ class ActivityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         return Response(self.get_serializer(activity).data, status=status.HTTP_201_CREATED)
 
 
-class TicketFilter(filters.FilterSet):
+class TicketFilter(api_filters.FilterSet):
     sla = filters.ChoiceFilter(choices=[("breached", "breached"), ("ok", "ok")], method="filter_sla")
-    open = filters.BooleanFilter(method="filter_open")
+    open = api_filters.StrictBooleanFilter(method="filter_open")
 
     class Meta:
         model = Ticket
@@ -240,7 +242,9 @@ class TicketViewSet(
         )
 
     @extend_schema(
-        request=s.TicketMessageSerializer, responses=s.TicketMessageSerializer, parameters=[IDEMPOTENCY]
+        request=s.TicketMessageSerializer,
+        responses={201: s.TicketMessageSerializer},
+        parameters=[IDEMPOTENCY],
     )
     @action(detail=True, methods=["post"])
     def reply(self, request, pk=None):
@@ -257,7 +261,7 @@ class TicketViewSet(
         return Response(s.TicketMessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=s.TicketMessageSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def messages(self, request, pk=None):
         ticket = self.get_object()
         return Response(s.TicketMessageSerializer(ticket.messages.select_related("author"), many=True).data)
@@ -281,7 +285,7 @@ class TicketViewSet(
     def reopen(self, request, pk=None):
         return self._change(services.ticket_reopen)
 
-    @extend_schema(request=s.SatisfactionSerializer, responses=s.SatisfactionSerializer)
+    @extend_schema(request=s.SatisfactionSerializer, responses={201: s.SatisfactionSerializer})
     @action(detail=True, methods=["post"])
     def csat(self, request, pk=None):
         ticket = self.get_object()

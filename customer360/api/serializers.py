@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from customer360.models import Customer, TimelineEvent
+from customer360.models import Channel, Customer, Department, TimelineEvent
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -64,3 +64,28 @@ class CustomerDetailSerializer(CustomerSerializer):
 
     class Meta(CustomerSerializer.Meta):
         fields = [*CustomerSerializer.Meta.fields, "key_facts"]
+
+
+class TimelineQuerySerializer(serializers.Serializer):
+    """The timeline endpoint's query parameters; an invalid one answers 400 naming it."""
+
+    cursor = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="opaque cursor from the previous page's `next`",
+    )
+    size = serializers.IntegerField(required=False, min_value=1, max_value=200, default=25)
+    department = serializers.ChoiceField(choices=Department.choices, required=False, allow_blank=True)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False, allow_blank=True)
+    kind = serializers.CharField(
+        required=False, allow_blank=True, max_length=60, help_text="exact kind, or a prefix ending in '.'"
+    )
+    q = serializers.CharField(
+        required=False, allow_blank=True, max_length=100, help_text="text inside title or summary"
+    )
+
+
+class TimelinePageSerializer(serializers.Serializer):
+    next = serializers.CharField(allow_null=True, help_text="cursor of the next page, null on the last one")
+    results = TimelineEventSerializer(many=True)

@@ -1,9 +1,9 @@
 from django.urls import include, path
-from rest_framework.routers import DefaultRouter
 
+from customer360.api.routers import IdRouter
 from customer360.api.views import CustomerViewSet
 
-router = DefaultRouter()
+router = IdRouter()
 router.register("customers", CustomerViewSet, basename="customer")
 
 urlpatterns = [

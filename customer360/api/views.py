@@ -1,13 +1,19 @@
 """Customers and their timeline over the API: the same scope and data as the pages."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from customer360 import search
-from customer360.api.serializers import CustomerDetailSerializer, CustomerSerializer, TimelineEventSerializer
+from customer360.api.serializers import (
+    CustomerDetailSerializer,
+    CustomerSerializer,
+    TimelineEventSerializer,
+    TimelinePageSerializer,
+    TimelineQuerySerializer,
+)
 from customer360.facts import key_facts
 from customer360.models import Customer
 from customer360.timeline_page import filtered_events, page_after
@@ -31,21 +37,14 @@ class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
         data["key_facts"] = key_facts(request, customer)
         return Response(data)
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("cursor", str, description="opaque cursor from the previous page's `next`"),
-            OpenApiParameter("department", str),
-            OpenApiParameter("channel", str),
-            OpenApiParameter("kind", str, description="exact kind, or a prefix ending in '.'"),
-            OpenApiParameter("q", str, description="text inside title or summary"),
-        ],
-        responses=TimelineEventSerializer(many=True),
-    )
-    @action(detail=True, methods=["get"])
+    @extend_schema(parameters=[TimelineQuerySerializer], responses=TimelinePageSerializer)
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def timeline(self, request, pk=None):
         """The customer's timeline, newest first, cursor-paginated (never OFFSET)."""
         customer = get_object_or_404(self.get_queryset(), pk=pk)
-        events, _filters = filtered_events(request.user, customer, request.query_params)
-        size = min(int(request.query_params.get("size", "25") or 25), 200)
-        rows, next_cursor = page_after(events, request.query_params.get("cursor", ""), size=size)
+        query = TimelineQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        events, _filters = filtered_events(request.user, customer, params)
+        rows, next_cursor = page_after(events, params.get("cursor", ""), size=params["size"])
         return Response({"next": next_cursor, "results": TimelineEventSerializer(rows, many=True).data})

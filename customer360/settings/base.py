@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "customer360.middleware.NulQueryParameterMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -256,10 +257,13 @@ REST_FRAMEWORK = {
         "customer360.api.tokens.TokenScopePermission",
     ],
     "EXCEPTION_HANDLER": "customer360.api.errors.exception_handler",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON only: one request format, the one the schema declares (form encodings turned "0" into False).
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DEFAULT_FILTER_BACKENDS": ["customer360.api.filters.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "customer360.api.schema.AutoSchema",
     # Rate limits (README "Rate limits"): per client IP for anonymous requests, per user for signed-in
     # ones, counted in the cache (Redis in production); 429 with Retry-After above them. The ingestion
     # API has its own throttles (C360_SOURCE_API_RATE, C360_WEBHOOK_IP_RATE below).

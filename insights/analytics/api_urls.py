@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.routers import DefaultRouter
 
+from customer360.api.routers import IdRouter
 from insights.analytics.api.views import ChartDataView, TopicViewSet
 
-router = DefaultRouter()
+router = IdRouter()
 router.register("topics", TopicViewSet, basename="analytics-topic")
 
 urlpatterns = [

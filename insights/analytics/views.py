@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from crm.models import Ticket
 from customer360 import access
 from customer360.models import Customer, Job
+from customer360.text import whole_number
 from insights.analytics import listening_charts, services
 from insights.analytics.dashboards import dashboards
 from insights.analytics.dashboards.charts import ChartData, chart_csv, csv_response, figure_json
@@ -299,7 +300,7 @@ def _topic_drill_base() -> str:
 def topic_drill(request: HttpRequest) -> HttpResponse:
     """A point of the topic trend: the topic's messages of that week."""
     access.require_manager(request.user)
-    topic = get_object_or_404(Topic, pk=request.GET.get("series") or 0)
+    topic = get_object_or_404(Topic, pk=whole_number(request.GET.get("series")) or 0)
     week = _week(request.GET.get("bucket", ""))
     url = topic.get_absolute_url()
     return redirect(f"{url}?week={week.isoformat()}" if week else url)

@@ -1,9 +1,9 @@
 from django.urls import include, path
-from rest_framework.routers import DefaultRouter
 
+from customer360.api.routers import IdRouter
 from insights.api import views
 
-router = DefaultRouter()
+router = IdRouter()
 router.register("actions", views.ActionViewSet, basename="insights-action")
 router.register("recommendations", views.RecommendationViewSet, basename="insights-recommendation")
 router.register("customers", views.CustomerViewSet, basename="insights-customer")

@@ -15,6 +15,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from customer360.api import filters as api_filters
 from customer360.models import Customer
 from insights import services
 from insights.api import serializers as s
@@ -41,9 +42,9 @@ class ActionViewSet(
     filterset_fields = ["department", "channel", "is_active", "is_offer"]
 
 
-class RecommendationFilter(filters.FilterSet):
-    customer = filters.NumberFilter(field_name="customer_id")
-    action = filters.NumberFilter(field_name="action_id")
+class RecommendationFilter(api_filters.FilterSet):
+    customer = api_filters.IdFilter(field_name="customer_id")
+    action = api_filters.IdFilter(field_name="action_id")
     action_key = filters.CharFilter(field_name="action__key")
     status = filters.ChoiceFilter(choices=Recommendation.Status.choices)
     owner = filters.ChoiceFilter(
@@ -155,6 +156,7 @@ class CustomerViewSet(InsightsViewSet):
         "rescore": "insights.change_recommendation",
     }
     pagination_class = None
+    serializer_class = s.RescoreSerializer  # what OPTIONS describes (it was a 500 without one)
 
     def get_queryset(self):
         return Customer.objects.visible_to(self.request.user)

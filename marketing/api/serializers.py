@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from customer360.api.fields import BoundedDateTimeField
 from marketing.models import Campaign, Consent, ConsentChannel, Purpose, Segment, Touch
 from marketing.segments import clean_rules
 
@@ -45,7 +46,7 @@ class ConsentGrantSerializer(ConsentTargetSerializer):
     source = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     wording_version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     confirmed = serializers.BooleanField(required=False, default=False)
-    occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    occurred_at = BoundedDateTimeField(required=False, allow_null=True, default=None)
 
 
 class ConsentWithdrawSerializer(ConsentTargetSerializer):
@@ -54,7 +55,7 @@ class ConsentWithdrawSerializer(ConsentTargetSerializer):
         choices=Consent.Method.choices, required=False, allow_blank=True, default=""
     )
     source = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    occurred_at = BoundedDateTimeField(required=False, allow_null=True, default=None)
 
 
 class FunnelSerializer(serializers.Serializer):
@@ -108,7 +109,7 @@ class CampaignSerializer(serializers.ModelSerializer):
 class RecordTouchSerializer(serializers.Serializer):
     customer = serializers.IntegerField(min_value=1)
     status = serializers.ChoiceField(choices=Touch.Status.choices)
-    occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    occurred_at = BoundedDateTimeField(required=False, allow_null=True, default=None)
     external_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
 

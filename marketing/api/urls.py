@@ -1,9 +1,9 @@
 from django.urls import include, path
-from rest_framework.routers import DefaultRouter
 
+from customer360.api.routers import IdRouter
 from marketing.api.views import CampaignViewSet, ConsentViewSet, SegmentViewSet, TouchViewSet
 
-router = DefaultRouter()
+router = IdRouter()
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("touches", TouchViewSet, basename="touch")
 router.register("consents", ConsentViewSet, basename="consent")

@@ -10,6 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from customer360 import access
+from customer360.api import filters as api_filters
 from customer360.models import Customer
 from marketing import services
 from marketing.api import serializers as s
@@ -18,7 +19,7 @@ from marketing.segments import RuleError
 
 
 # --- Consents --------------------------------------------------------------------------------------
-class ConsentFilter(django_filters.FilterSet):
+class ConsentFilter(api_filters.FilterSet):
     class Meta:
         model = Consent
         fields = ["customer", "channel", "purpose", "status"]
@@ -70,7 +71,7 @@ class ConsentViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 # --- Campaigns -------------------------------------------------------------------------------------
-class CampaignFilter(django_filters.FilterSet):
+class CampaignFilter(api_filters.FilterSet):
     class Meta:
         model = Campaign
         fields = ["status", "channel", "purpose", "audience"]
@@ -128,7 +129,7 @@ class CampaignViewSet(viewsets.ModelViewSet):
         return Response(s.TouchSerializer(touch).data, status=201 if created else 200)
 
 
-class TouchFilter(django_filters.FilterSet):
+class TouchFilter(api_filters.FilterSet):
     occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 

@@ -26,10 +26,13 @@ def test_request_flow_over_the_api(gruber, service_user, accounting_user):
     request_id = body["request"]["id"]
     inbox = clerk.get("/api/collab/requests/", {"to_department": "accounting", "status": "open"}).json()
     assert [r["id"] for r in inbox["results"]] == [request_id]
-    assert clerk.post(f"/api/collab/requests/{request_id}/answer/", {"body": "Paused."}).status_code == 201
-    assigned = clerk.post(f"/api/collab/requests/{request_id}/assign/", {"assignee": accounting_user.pk})
+    json = "application/json"  # the API parses JSON only
+    answer = clerk.post(f"/api/collab/requests/{request_id}/answer/", {"body": "Paused."}, content_type=json)
+    assert answer.status_code == 201
+    url = f"/api/collab/requests/{request_id}/assign/"
+    assigned = clerk.post(url, {"assignee": accounting_user.pk}, content_type=json)
     assert assigned.json()["assignee"] == "accounting"
-    bad = clerk.post(f"/api/collab/requests/{request_id}/assign/", {"assignee": service_user.pk})
+    bad = clerk.post(url, {"assignee": service_user.pk}, content_type=json)
     assert bad.status_code == 400 and "assignee" in bad.json()
     resolved = clerk.post(f"/api/collab/requests/{request_id}/resolve/").json()
     assert resolved["status"] == "resolved" and resolved["first_answer_seconds"] is not None
