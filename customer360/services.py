@@ -116,8 +116,8 @@ def departments_assign_from_records(*, origin: str, reason: str = "") -> None:
     placeholders = ", ".join(["%s"] * len(departments))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (customer_id, department, user_id, origin, reason, created_at)"  # noqa: S608
-            f" SELECT DISTINCT customer_id, department, NULL, %s, %s, %s FROM {events}"
+            f"INSERT INTO {table} (customer_id, department, origin, reason, created_at)"  # noqa: S608
+            f" SELECT DISTINCT customer_id, department, %s, %s, %s FROM {events}"
             f" WHERE department IN ({placeholders}) ON CONFLICT DO NOTHING",
             [origin, reason[:200], timezone.now(), *departments],
         )

@@ -20,8 +20,8 @@ def assign_from_records(apps, schema_editor):
     placeholders = ", ".join(["%s"] * len(DEPARTMENTS))
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (customer_id, department, user_id, origin, reason, created_at)"
-            f" SELECT DISTINCT customer_id, department, NULL, 'migration', '', CURRENT_TIMESTAMP"
+            f"INSERT INTO {table} (customer_id, department, origin, reason, created_at)"
+            f" SELECT DISTINCT customer_id, department, 'migration', '', CURRENT_TIMESTAMP"
             f" FROM {events} WHERE department IN ({placeholders})",
             DEPARTMENTS,
         )
