@@ -472,6 +472,17 @@ def ticket_reopen(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@access.permission_required("crm.change_ticket")
+def ticket_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Waiting for the customer (the SLA clock pauses) or back to open (it runs again)."""
+    return _ticket_action(
+        request,
+        pk,
+        lambda t: services.ticket_set_status(ticket=t, user=request.user, status=request.POST.get("status", "")),
+    )
+
+
+@require_POST
 @access.permission_required("crm.add_satisfaction")
 def ticket_csat(request: HttpRequest, pk: int) -> HttpResponse:
     return _ticket_action(

@@ -150,6 +150,8 @@ class TicketSerializer(serializers.ModelSerializer):
             "sla_breached_resolution",
             "first_response_breached_at",
             "resolution_breached_at",
+            "sla_paused_since",
+            "sla_paused_minutes",
             "sla_state",
         ]
         read_only_fields = [
