@@ -240,7 +240,8 @@ for _condition in (
 
 # --- brief ---------------------------------------------------------------------------------------
 def open_amount_text(invoice: Invoice) -> str:
-    """"EUR 1,250.00 open: invoice EUR 1,240.00 + dunning fees EUR 10.00" (the panel's wording)."""
+    """The open amount and what it includes, in the panel's words: "EUR 1,250.00 open: invoice
+    EUR 1,240.00 + dunning fees EUR 10.00"."""
     language = (translation.get_language() or "en")[:2]
     total = format_money(invoice.open_amount, invoice.currency, language)
     if not invoice.open_fees:

@@ -61,7 +61,16 @@ class ActivityAdmin(admin.ModelAdmin):
 
 @admin.register(BusinessHours)
 class BusinessHoursAdmin(admin.ModelAdmin):
-    list_display = ["name", "start", "end", "weekdays", "timezone", "country", "subdivision", "holiday_categories"]
+    list_display = [
+        "name",
+        "start",
+        "end",
+        "weekdays",
+        "timezone",
+        "country",
+        "subdivision",
+        "holiday_categories",
+    ]
 
 
 @admin.register(ClosingDay)

@@ -310,7 +310,8 @@ class BusinessHours(models.Model):
             tz=self.timezone,
             country=self.country.strip().upper(),
             subdivision=self.subdivision.strip(),
-            categories=tuple(c.strip() for c in self.holiday_categories.split(",") if c.strip()) or ("public",),
+            categories=tuple(c.strip() for c in self.holiday_categories.split(",") if c.strip())
+            or ("public",),
             closing_days=closing_days or {},
         )
 
@@ -331,7 +332,9 @@ class ClosingDay(models.Model):
     closes_at = models.TimeField(
         _("closes at"), null=True, blank=True, help_text=_("Empty: closed all day; a time: a half day.")
     )
-    every_year = models.BooleanField(_("every year"), default=False, help_text=_("Repeat on this day each year."))
+    every_year = models.BooleanField(
+        _("every year"), default=False, help_text=_("Repeat on this day each year.")
+    )
 
     class Meta:
         verbose_name = _("closing day")
@@ -391,7 +394,9 @@ class TicketQuerySet(models.QuerySet):
         return self.filter(
             Q(sla_breached_first_response=True)
             | Q(sla_breached_resolution=True)
-            | Q(status__in=Ticket.RUNNING_STATUSES, first_response_at__isnull=True, first_response_due__lt=now)
+            | Q(
+                status__in=Ticket.RUNNING_STATUSES, first_response_at__isnull=True, first_response_due__lt=now
+            )
             | Q(status__in=Ticket.RUNNING_STATUSES, resolution_due__lt=now)
         )
 

@@ -478,7 +478,9 @@ def ticket_status(request: HttpRequest, pk: int) -> HttpResponse:
     return _ticket_action(
         request,
         pk,
-        lambda t: services.ticket_set_status(ticket=t, user=request.user, status=request.POST.get("status", "")),
+        lambda t: services.ticket_set_status(
+            ticket=t, user=request.user, status=request.POST.get("status", "")
+        ),
     )
 
 

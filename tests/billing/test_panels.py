@@ -74,7 +74,10 @@ def test_panel_on_the_360_page_for_a_rep(rep, customer, gruber):
     panel = panel[: panel.index("</section>")]
     assert "23 days" in panel and "Level 2" in panel
     # One invoice of EUR 1,240.00 with EUR 10.00 dunning fees: every amount says what it includes.
-    assert "EUR 1,250.00 open: <span class=\"small\">invoices EUR 1,240.00 + dunning fees EUR 10.00</span>" in panel
+    assert (
+        'EUR 1,250.00 open: <span class="small">invoices EUR 1,240.00 + dunning fees EUR 10.00</span>'
+        in panel
+    )
     assert "EUR 1,250.00 open (invoice EUR 1,240.00 + dunning fees EUR 10.00), 23 days overdue" in panel
     assert "/billing/invoices/" not in panel  # reps see the facts, not the invoice pages
 

@@ -81,7 +81,9 @@ def test_a_vienna_only_holiday_against_another_austrian_state():
     assert vienna(categories=categories).holiday_name(date(2027, 11, 15)) == "Saint Leopold's Day"
     tyrol = Hours(country="AT", subdivision="7", categories=categories)
     assert tyrol.holiday_name(date(2027, 11, 15)) == ""
-    assert add_business_minutes(at(2027, 11, 12, 16), 120, vienna(categories=categories)) == at(2027, 11, 16, 9)
+    assert add_business_minutes(at(2027, 11, 12, 16), 120, vienna(categories=categories)) == at(
+        2027, 11, 16, 9
+    )
     assert add_business_minutes(at(2027, 11, 12, 16), 120, tyrol) == at(2027, 11, 15, 9)
 
 

@@ -28,7 +28,9 @@ def test_the_default_company_calendar_is_vienna_with_the_admins_closing_days(ser
         ticket = make_ticket(service_user)  # normal: 480 min first response
     assert ticket.first_response_due == at(2026, 12, 28, 15)  # not 25 December
     # The admin closes 24 December every year from 12:00 (entered once, for 2025).
-    ClosingDay.objects.create(date=date(2025, 12, 24), name="Heiliger Abend", closes_at=time(12), every_year=True)
+    ClosingDay.objects.create(
+        date=date(2025, 12, 24), name="Heiliger Abend", closes_at=time(12), every_year=True
+    )
     with time_machine.travel(at(2026, 12, 24, 10), tick=False):
         ticket = make_ticket(service_user)
     assert ticket.first_response_due == at(2026, 12, 28, 14)  # 2 h on the 24th, 6 h on the 28th
@@ -129,6 +131,11 @@ def test_status_route_refuses_other_statuses_and_needs_the_change_permission(ser
     client_for(service_user).post(reverse("crm:ticket_status", args=[ticket.pk]), {"status": "closed"})
     ticket.refresh_from_db()
     assert ticket.status == "new"
-    assert client_for(rep).post(reverse("crm:ticket_status", args=[ticket.pk]), {"status": "waiting"}).status_code == 403
+    assert (
+        client_for(rep)
+        .post(reverse("crm:ticket_status", args=[ticket.pk]), {"status": "waiting"})
+        .status_code
+        == 403
+    )
     ticket.refresh_from_db()
     assert ticket.status == "new"
