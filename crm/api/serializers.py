@@ -165,6 +165,12 @@ class TicketUpdateSerializer(TicketSerializer):
     customer = serializers.PrimaryKeyRelatedField(read_only=True)
 
 
+class TicketStatusSerializer(serializers.Serializer):
+    """Waiting for the customer (the SLA clock pauses) or open (it runs again)."""
+
+    status = serializers.ChoiceField(choices=[Ticket.Status.WAITING, Ticket.Status.OPEN])
+
+
 class TicketMessageSerializer(serializers.ModelSerializer):
     author = serializers.SlugRelatedField(slug_field="username", read_only=True)
 

@@ -12,6 +12,7 @@ from crm.models import BusinessHours, ClosingDay, Ticket
 from crm.tasks import check_sla_breaches
 from tests.conftest import client_for
 from tests.crm.factories import make_ticket
+from tests.crm.test_api import api
 
 pytestmark = pytest.mark.django_db
 VIENNA = ZoneInfo("Europe/Vienna")
@@ -139,3 +140,19 @@ def test_status_route_refuses_other_statuses_and_needs_the_change_permission(ser
     )
     ticket.refresh_from_db()
     assert ticket.status == "new"
+
+
+def test_the_api_pauses_and_resumes_the_clock(service_user, rep):
+    with time_machine.travel(at(2026, 3, 9, 9), tick=False):
+        ticket = make_ticket(service_user, priority="high")
+    url = f"/api/crm/tickets/{ticket.pk}/status/"
+    with time_machine.travel(at(2026, 3, 9, 10), tick=False):
+        body = api(service_user).post(url, {"status": "waiting"}, format="json").json()
+    assert body["status"] == "waiting" and body["sla_state"] == "paused"
+    assert body["sla_paused_since"] is not None
+    with time_machine.travel(at(2026, 3, 9, 12), tick=False):
+        body = api(service_user).post(url, {"status": "open"}, format="json").json()
+    assert body["sla_paused_minutes"] == 120 and body["sla_paused_since"] is None
+    refused = api(service_user).post(url, {"status": "closed"}, format="json")
+    assert refused.status_code == 400 and "status" in refused.json()
+    assert api(rep).post(url, {"status": "waiting"}, format="json").status_code == 403
