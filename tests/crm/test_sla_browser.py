@@ -54,7 +54,7 @@ def test_ticket_page_pause_and_360_money(browser, live_server, screenshot_dir, w
     clock = page.locator(".sla-clock")
     clock.wait_for()
     assert words["paused"] in clock.inner_text()
-    box = clock.bounding_box()
+    box = clock.locator("dd").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= width
     page.screenshot(path=str(screenshot_dir / f"sla-ticket-paused-{language}-{width}.png"), full_page=True)
     page.click(f"text={words['resume']}")
