@@ -9,6 +9,8 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crm.business_hours import Hours, add_business_minutes, business_minutes_between
 
@@ -116,3 +118,17 @@ def test_unknown_country_or_state_is_refused():
         Hours(country="XX")
     with pytest.raises(ValueError):
         Hours(country="AT", subdivision="BY")
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    start=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2028, 12, 31)),
+    minutes=st.integers(min_value=1, max_value=6000),
+)
+def test_due_times_never_fall_on_a_closed_day_and_count_back_exactly(start, minutes):
+    calendar = vienna(closing_days={date(2026, 12, 24): time(12), date(2027, 12, 24): None})
+    start = start.replace(second=0, microsecond=0, tzinfo=VIENNA_TZ)
+    due = add_business_minutes(start, minutes, calendar)
+    assert calendar.opening(due.date()) is not None
+    assert not calendar.holiday_name(due.date())
+    assert business_minutes_between(start, due, calendar) == minutes
