@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from crm import services
@@ -117,14 +118,27 @@ def test_the_ticket_page_pauses_resumes_and_shows_the_pause(service_user):
         assert response.status_code == 302
         page = client.get(ticket.get_absolute_url()).content.decode()
     assert "Waiting for customer" in page
+    assert "Waiting for the customer: the SLA clock is paused." in page
     assert "Paused" in page and "while the ticket waits for the customer" in page
     assert "Customer answered: resume the SLA clock" in page
     with time_machine.travel(at(2026, 3, 10, 10), tick=False):
-        client.post(reverse("crm:ticket_status", args=[ticket.pk]), {"status": "open"})
+        client.post(
+            reverse("crm:ticket_status", args=[ticket.pk]), {"status": "open"}, HTTP_ACCEPT_LANGUAGE="de"
+        )
         page = client.get(ticket.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="de").content.decode()
     ticket.refresh_from_db()
     assert ticket.status == "open" and ticket.sla_paused_minutes == 9 * 60
     assert "9 Std. 0 Min." in page  # German: the pause in business time
+    assert "Die SLA-Uhr läuft wieder; die Fälligkeiten haben sich um die Pause verschoben." in page
+
+
+def test_the_admin_calendar_refuses_an_unknown_state():
+    row = BusinessHours(name="Munich", country="DE", subdivision="XX")
+    with pytest.raises(ValidationError):
+        row.full_clean()
+    BusinessHours(
+        name="Munich", country="DE", subdivision="BY", holiday_categories="public, catholic"
+    ).full_clean()
 
 
 def test_status_route_refuses_other_statuses_and_needs_the_change_permission(service_user, rep):
