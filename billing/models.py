@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import DecimalField, ExpressionWrapper, F, Q, Sum, Value
-from django.db.models.functions import Coalesce, Length
+from django.db.models.functions import Coalesce, Greatest, Length
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -71,6 +71,16 @@ def open_amount_expression() -> ExpressionWrapper:
     """SQL for what is still owed: gross + dunning fees - paid."""
     return ExpressionWrapper(
         F("gross_total") + F("fees_total") - F("paid_amount"), output_field=DecimalField(**MONEY)
+    )
+
+
+def open_principal_expression() -> Greatest:
+    """SQL for the unpaid part of the invoices themselves, without dunning fees (payments settle
+    the invoice amount first); open amount - open principal = the dunning fees still owed."""
+    return Greatest(
+        ExpressionWrapper(F("gross_total") - F("paid_amount"), output_field=DecimalField(**MONEY)),
+        Value(ZERO),
+        output_field=DecimalField(**MONEY),
     )
 
 
@@ -172,6 +182,11 @@ class Invoice(models.Model):
         if self.status in (self.Status.DRAFT, self.Status.CANCELLED):
             return ZERO
         return max(money(self.gross_total - self.paid_amount), ZERO)
+
+    @property
+    def open_fees(self) -> Decimal:
+        """The dunning fees still owed: open amount = open principal + open fees."""
+        return max(self.open_amount - self.open_principal, ZERO)
 
     def recalculate_totals(self, lines=None) -> None:
         """Set net, tax and gross from the lines (each line rounded on its own)."""

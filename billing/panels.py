@@ -7,11 +7,19 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Max, Min, Q, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from billing.models import ZERO, Invoice, Payment, format_money, open_amount_expression, sum_money
+from billing.models import (
+    ZERO,
+    Invoice,
+    Payment,
+    format_money,
+    open_amount_expression,
+    open_principal_expression,
+    sum_money,
+)
 from customer360.registry import (
     BriefItem,
     BriefSource,
@@ -44,13 +52,17 @@ def open_invoices(customer) -> list[Invoice]:
 
 
 def panel_context(request, customer) -> dict:
-    """Key billing facts of one customer in three queries, however many invoices there are."""
+    """Key billing facts of one customer in three queries, however many invoices there are.
+
+    ``open_amount`` is what the customer still owes (invoices + dunning fees), ``open_principal``
+    the invoices alone and ``open_fees`` the fees: the panel and the brief quote them the same way."""
     today = timezone.localdate()
     is_open = Q(status__in=Invoice.OPEN_STATUSES)
     facts = Invoice.objects.filter(customer=customer).aggregate(
         lifetime=sum_money("paid_amount", filter=~Q(status=Invoice.Status.CANCELLED)),
         open_count=Count("id", filter=is_open),
         open_amount=sum_money(open_amount_expression(), filter=is_open),
+        open_principal=sum_money(open_principal_expression(), filter=is_open),
         max_level=Max("dunning_level", filter=is_open),
         oldest_due=Min("due_date", filter=is_open & Q(due_date__lt=today)),
         promises=Count("id", filter=is_open & Q(promise_to_pay_date__gte=today)),
@@ -68,6 +80,8 @@ def panel_context(request, customer) -> dict:
         invoice.overdue_days = invoice.days_overdue(today)
     return {
         **facts,
+        # Money on the 360 page always says what it includes: the open amount is invoices + fees.
+        "open_fees": max(facts["open_amount"] - facts["open_principal"], ZERO),
         "max_level": facts["max_level"] or 0,
         "oldest_overdue_days": (today - facts["oldest_due"]).days if facts["oldest_due"] else 0,
         "revenue_12m": revenue_12m,
@@ -225,6 +239,20 @@ for _condition in (
 
 
 # --- brief ---------------------------------------------------------------------------------------
+def open_amount_text(invoice: Invoice) -> str:
+    """The open amount and what it includes, in the panel's words: "EUR 1,250.00 open: invoice
+    EUR 1,240.00 + dunning fees EUR 10.00"."""
+    language = (translation.get_language() or "en")[:2]
+    total = format_money(invoice.open_amount, invoice.currency, language)
+    if not invoice.open_fees:
+        return _("%(total)s open") % {"total": total}
+    return _("%(total)s open: invoice %(principal)s + dunning fees %(fees)s") % {
+        "total": total,
+        "principal": format_money(invoice.open_principal, invoice.currency, language),
+        "fees": format_money(invoice.open_fees, invoice.currency, language),
+    }
+
+
 def brief_items(customer, user) -> list[BriefItem]:
     """Red: the worst overdue invoice; avoid: upgrades at level 2+; info: payment promises. One query."""
     today = timezone.localdate()
@@ -239,7 +267,7 @@ def brief_items(customer, user) -> list[BriefItem]:
             "number": worst.number,
             "days": worst.days_overdue(today),
             "level": worst.dunning_level,
-            "amount": format_money(worst.open_principal, worst.currency),
+            "amount": open_amount_text(worst),
         }
         if len(overdue) > 1:
             text += " " + _("and %(count)s more overdue invoices") % {"count": len(overdue) - 1}

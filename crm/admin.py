@@ -3,6 +3,7 @@ from django.contrib import admin
 from crm.models import (
     Activity,
     BusinessHours,
+    ClosingDay,
     Contract,
     Deal,
     Pipeline,
@@ -60,7 +61,25 @@ class ActivityAdmin(admin.ModelAdmin):
 
 @admin.register(BusinessHours)
 class BusinessHoursAdmin(admin.ModelAdmin):
-    list_display = ["name", "start", "end", "weekdays", "timezone"]
+    list_display = [
+        "name",
+        "start",
+        "end",
+        "weekdays",
+        "timezone",
+        "country",
+        "subdivision",
+        "holiday_categories",
+    ]
+
+
+@admin.register(ClosingDay)
+class ClosingDayAdmin(admin.ModelAdmin):
+    """The company's own closing days (24/31 December, bridge days) on top of the public holidays."""
+
+    list_display = ["date", "name", "closes_at", "every_year"]
+    list_filter = ["every_year"]
+    date_hierarchy = "date"
 
 
 @admin.register(SlaPolicy)

@@ -489,6 +489,8 @@ def _ticket_for(c: DemoCustomer, rng: random.Random, ctx, agents, now, late_numb
     score, comment = None, ""
     if still_open:
         ticket.status = rng.choice(["new", "open", "waiting"])
+        if ticket.status == "waiting":
+            ticket.sla_paused_since = min(opened + timedelta(hours=3), now)
     else:
         ticket.first_response_at = opened + timedelta(hours=rng.uniform(0.5, 20))
         ticket.solved_at = min(opened + timedelta(days=rng.uniform(0.2, 6)), now - timedelta(hours=1))

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.business_hours import Hours, add_business_minutes
+from crm.business_hours import Hours, add_business_minutes, business_minutes_between
 from customer360.models import Channel, Customer
 
 
@@ -254,7 +254,8 @@ class Activity(models.Model):
 
 # --- Service ---------------------------------------------------------------------------------------
 class BusinessHours(models.Model):
-    """The working hours SLA targets are counted in (one row; defaults when there is none)."""
+    """The company's business calendar SLA targets are counted in (one row; defaults when there is
+    none): working hours, the public holidays of a country and state, and the closing days."""
 
     name = models.CharField(_("name"), max_length=80, default="Standard")
     start = models.TimeField(_("opens"), default=time(8, 0))
@@ -263,13 +264,37 @@ class BusinessHours(models.Model):
         _("working weekdays"), max_length=7, default="01234", help_text=_("0 = Monday … 6 = Sunday")
     )
     timezone = models.CharField(_("time zone"), max_length=60, default="Europe/Vienna")
+    country = models.CharField(
+        _("public holidays of country"),
+        max_length=2,
+        blank=True,
+        default="AT",
+        help_text=_("ISO code, e.g. AT or DE; empty: no public holidays."),
+    )
+    subdivision = models.CharField(
+        _("state"),
+        max_length=10,
+        blank=True,
+        default="9",
+        help_text=_("The state's code in the holidays library, e.g. 9 = Vienna, BY = Bavaria, BE = Berlin."),
+    )
+    holiday_categories = models.CharField(
+        _("holiday categories"),
+        max_length=60,
+        default="public",
+        help_text=_(
+            "Comma-separated categories of the holidays library: public; also e.g. catholic "
+            "(Assumption Day in Bavaria) or bank (Saint Leopold's Day in Vienna)."
+        ),
+    )
 
     class Meta:
-        verbose_name = _("business hours")
-        verbose_name_plural = _("business hours")
+        verbose_name = _("business calendar")
+        verbose_name_plural = _("business calendars")
 
     def __str__(self) -> str:
-        return f"{self.name} {self.start:%H:%M}-{self.end:%H:%M}"
+        where = "-".join(part for part in (self.country, self.subdivision) if part)
+        return f"{self.name} {self.start:%H:%M}-{self.end:%H:%M} {where}".strip()
 
     def clean(self) -> None:
         try:
@@ -277,18 +302,62 @@ class BusinessHours(models.Model):
         except (ValueError, KeyError) as exc:
             raise ValidationError(str(exc)) from exc
 
-    def as_hours(self) -> Hours:
+    def as_hours(self, closing_days: dict | None = None) -> Hours:
         return Hours(
             start=self.start,
             end=self.end,
             weekdays=frozenset(int(d) for d in self.weekdays if d.isdigit()),
             tz=self.timezone,
+            country=self.country.strip().upper(),
+            subdivision=self.subdivision.strip(),
+            categories=tuple(c.strip() for c in self.holiday_categories.split(",") if c.strip())
+            or ("public",),
+            closing_days=closing_days or {},
         )
 
     @classmethod
     def current(cls) -> Hours:
+        """The company calendar with its closing days (two queries)."""
         row = cls.objects.order_by("pk").first()
-        return row.as_hours() if row else Hours()
+        closing = ClosingDay.calendar()
+        return row.as_hours(closing) if row else Hours(closing_days=closing)
+
+
+class ClosingDay(models.Model):
+    """A day the company is closed (or closes early) beyond the public holidays: set by an admin,
+    e.g. 24 and 31 December, a company outing, a bridge day."""
+
+    date = models.DateField(_("date"), unique=True)
+    name = models.CharField(_("name"), max_length=80)
+    closes_at = models.TimeField(
+        _("closes at"), null=True, blank=True, help_text=_("Empty: closed all day; a time: a half day.")
+    )
+    every_year = models.BooleanField(
+        _("every year"), default=False, help_text=_("Repeat on this day each year.")
+    )
+
+    class Meta:
+        verbose_name = _("closing day")
+        verbose_name_plural = _("closing days")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.name}"
+
+    @classmethod
+    def calendar(cls, today: date | None = None) -> dict[date, time | None]:
+        """date -> closing time (None: all day); yearly days repeated from last year to three years ahead."""
+        year = (today or timezone.localdate()).year
+        days: dict[date, time | None] = {}
+        for row in cls.objects.all():
+            if row.every_year:
+                for y in range(year - 1, year + 4):
+                    try:
+                        days.setdefault(row.date.replace(year=y), row.closes_at)
+                    except ValueError:  # 29 February in a common year
+                        continue
+            days[row.date] = row.closes_at
+        return days
 
 
 class Priority(models.TextChoices):
@@ -319,13 +388,16 @@ class TicketQuerySet(models.QuerySet):
         return self.filter(status__in=Ticket.OPEN_STATUSES)
 
     def breached(self, now: datetime | None = None) -> TicketQuerySet:
-        """Flagged tickets and open tickets past a due time the periodic check has not flagged yet."""
+        """Flagged tickets and running tickets past a due time the periodic check has not flagged yet
+        (a ticket waiting for the customer has its clock paused, so it is not late while it waits)."""
         now = now or timezone.now()
         return self.filter(
             Q(sla_breached_first_response=True)
             | Q(sla_breached_resolution=True)
-            | Q(status__in=Ticket.OPEN_STATUSES, first_response_at__isnull=True, first_response_due__lt=now)
-            | Q(status__in=Ticket.OPEN_STATUSES, resolution_due__lt=now)
+            | Q(
+                status__in=Ticket.RUNNING_STATUSES, first_response_at__isnull=True, first_response_due__lt=now
+            )
+            | Q(status__in=Ticket.RUNNING_STATUSES, resolution_due__lt=now)
         )
 
 
@@ -350,6 +422,8 @@ class Ticket(models.Model):
 
     Priority = Priority
     OPEN_STATUSES = ("new", "open", "waiting", "reopened")
+    # Open statuses whose SLA clock runs; it pauses while the ticket waits for the customer.
+    RUNNING_STATUSES = ("new", "open", "reopened")
     TRANSITIONS = {
         "new": {"open", "waiting", "solved"},
         "open": {"waiting", "solved"},
@@ -390,6 +464,10 @@ class Ticket(models.Model):
     resolution_breached_at = models.DateTimeField(null=True, blank=True)
     # Counts reopenings so that solve/close/CSAT of each round get idempotency keys of their own.
     reopen_count = models.PositiveIntegerField(default=0, editable=False)
+    # The SLA clock pauses while the ticket waits for the customer: since when, and the business
+    # minutes of all finished pauses (the due times were moved on by them).
+    sla_paused_since = models.DateTimeField(_("SLA clock paused since"), null=True, blank=True)
+    sla_paused_minutes = models.PositiveIntegerField(_("SLA clock paused (business minutes)"), default=0)
     # Set by imports (crm.imports): the data source's slug and the ticket's id there.
     external_source = models.CharField(max_length=80, blank=True, default="", editable=False)
     external_id = models.CharField(_("external id"), max_length=100, blank=True, default="", editable=False)
@@ -425,22 +503,36 @@ class Ticket(models.Model):
 
     @property
     def sla_state(self) -> str:
-        """ "breached", "ok" or "" (no SLA) — read by lists and panels without extra queries."""
+        """ "breached", "paused" (waiting for the customer), "ok" or "" (no SLA), without queries."""
         if self.sla_breached_first_response or self.sla_breached_resolution:
             return "breached"
         now = timezone.now()
-        if self.is_open and (
+        if self.status in self.RUNNING_STATUSES and (
             (self.first_response_at is None and self.first_response_due and self.first_response_due < now)
             or (self.resolution_due and self.resolution_due < now)
         ):
             return "breached"
+        if self.sla_paused and self.resolution_due:
+            return "paused"
         return "ok" if self.resolution_due else ""
 
     def can_become(self, status: str) -> bool:
         return status in self.TRANSITIONS.get(self.status, set())
 
-    def transition_to(self, status: str, *, at: datetime | None = None) -> None:
-        """Change the status in memory, or refuse with a reason naming the field "status"."""
+    @property
+    def sla_paused(self) -> bool:
+        return self.status == self.Status.WAITING
+
+    @property
+    def sla_paused_hours_minutes(self) -> tuple[int, int]:
+        """The finished pauses as (hours, minutes) of business time, for display."""
+        return divmod(self.sla_paused_minutes, 60)
+
+    def transition_to(self, status: str, *, at: datetime | None = None, hours: Hours | None = None) -> None:
+        """Change the status in memory, or refuse with a reason naming the field "status".
+
+        Entering "waiting" pauses the SLA clock; leaving it moves the running due times on by the
+        business minutes of the pause (``hours``: the calendar, read when not given)."""
         if not self.can_become(status):
             raise refuse(
                 "status",
@@ -448,6 +540,10 @@ class Ticket(models.Model):
                 % {"current": self.get_status_display(), "new": Ticket.Status(status).label},
             )
         at = at or timezone.now()
+        if status == self.Status.WAITING:
+            self.sla_paused_since = at
+        elif self.status == self.Status.WAITING:
+            self.sla_resume(at, hours or BusinessHours.current())
         if status == self.Status.SOLVED:
             self.solved_at = at
         elif status == self.Status.CLOSED:
@@ -457,12 +553,31 @@ class Ticket(models.Model):
             self.reopen_count += 1
         self.status = status
 
+    def sla_resume(self, at: datetime, hours: Hours) -> int:
+        """End a pause in memory: move the running due times on by its business minutes; return them."""
+        if self.sla_paused_since is None:
+            return 0
+        paused = business_minutes_between(self.sla_paused_since, at, hours)
+        self.sla_paused_since = None
+        if paused:
+            self.sla_paused_minutes += paused
+            if self.resolution_due:
+                self.resolution_due = add_business_minutes(self.resolution_due, paused, hours)
+            if self.first_response_due and self.first_response_at is None:
+                self.first_response_due = add_business_minutes(self.first_response_due, paused, hours)
+        return paused
+
     def compute_due_times(self, policy: SlaPolicy | None, hours: Hours) -> None:
+        """Due times from the opening, the policy and the calendar, plus the finished pauses."""
         if policy is None:
             self.first_response_due = self.resolution_due = None
             return
-        self.first_response_due = add_business_minutes(self.opened_at, policy.first_response_minutes, hours)
-        self.resolution_due = add_business_minutes(self.opened_at, policy.resolution_minutes, hours)
+        paused = self.sla_paused_minutes
+        first_pause = paused if self.first_response_at is None else 0
+        self.first_response_due = add_business_minutes(
+            self.opened_at, policy.first_response_minutes + first_pause, hours
+        )
+        self.resolution_due = add_business_minutes(self.opened_at, policy.resolution_minutes + paused, hours)
 
 
 class TicketMessage(models.Model):

@@ -639,14 +639,23 @@ def ticket_reopen(*, ticket: Ticket, user) -> Ticket:
 
 
 def ticket_set_status(*, ticket: Ticket, user, status: str) -> Ticket:
-    """Set open/waiting (no customer-facing action, so no event); solve/close/reopen have their own."""
+    """Set open/waiting (no customer-facing action, so no event); solve/close/reopen have their own.
+    Waiting for the customer pauses the SLA clock; back to open moves the due times on by the pause."""
     if status not in (Ticket.Status.OPEN, Ticket.Status.WAITING):
         raise refuse("status", gettext("Use the solve, close or reopen actions for this status."))
     with transaction.atomic():
         ticket = _locked_ticket(ticket)
         if ticket.status != status:
             ticket.transition_to(status)
-            ticket.save(update_fields=["status"])
+            ticket.save(
+                update_fields=[
+                    "status",
+                    "sla_paused_since",
+                    "sla_paused_minutes",
+                    "first_response_due",
+                    "resolution_due",
+                ]
+            )
     return ticket
 
 
@@ -702,13 +711,15 @@ BREACHES = (
 def ticket_flag_sla_breaches(*, now: datetime | None = None, limit: int = 5000) -> int:
     """Flag every SLA breach once and record ticket.sla_breached once per breach; return how many.
 
-    A conditional UPDATE claims each breach, so concurrent runs (or a rerun) never flag twice.
+    A conditional UPDATE claims each breach, so concurrent runs (or a rerun) never flag twice. The
+    due times already hold the calendar (holidays, closing days) and the finished pauses, so the
+    check is one indexed filter per clock; a ticket waiting for the customer is skipped (paused).
     """
     now = now or timezone.now()
     flagged = 0
     for name, flag, at_field, due_field, done_field in BREACHES:
         late = Q(
-            **{f"{done_field}__isnull": True, f"{due_field}__lt": now, "status__in": Ticket.OPEN_STATUSES}
+            **{f"{done_field}__isnull": True, f"{due_field}__lt": now, "status__in": Ticket.RUNNING_STATUSES}
         ) | Q(**{f"{done_field}__gt": F(due_field)})
         ids = list(
             Ticket.objects.filter(late, **{flag: False}).order_by("pk").values_list("pk", flat=True)[:limit]

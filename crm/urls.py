@@ -28,5 +28,6 @@ urlpatterns = [
     path("tickets/<int:pk>/solve/", views.ticket_solve, name="ticket_solve"),
     path("tickets/<int:pk>/close/", views.ticket_close, name="ticket_close"),
     path("tickets/<int:pk>/reopen/", views.ticket_reopen, name="ticket_reopen"),
+    path("tickets/<int:pk>/status/", views.ticket_status, name="ticket_status"),
     path("tickets/<int:pk>/csat/", views.ticket_csat, name="ticket_csat"),
 ]

@@ -423,15 +423,21 @@ def ticket_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _ticket_action(request, pk, action):
+def _ticket_action(request, pk, action, done=None):
     ticket = get_object_or_404(visible(Ticket, request.user), pk=pk)
     try:
-        action(ticket)
+        result = action(ticket)
     except ValidationError as exc:
         refused(request, exc)
     else:
-        messages.success(request, _("Done."))
+        messages.success(request, done(result) if done else _("Done."))
     return redirect(ticket)
+
+
+def _status_done(ticket: Ticket) -> str:
+    if ticket.status == Ticket.Status.WAITING:
+        return _("Waiting for the customer: the SLA clock is paused.")
+    return _("The SLA clock runs again; the due times moved on by the pause.")
 
 
 @require_POST
@@ -469,6 +475,20 @@ def ticket_close(request: HttpRequest, pk: int) -> HttpResponse:
 @access.permission_required("crm.change_ticket")
 def ticket_reopen(request: HttpRequest, pk: int) -> HttpResponse:
     return _ticket_action(request, pk, lambda t: services.ticket_reopen(ticket=t, user=request.user))
+
+
+@require_POST
+@access.permission_required("crm.change_ticket")
+def ticket_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Waiting for the customer (the SLA clock pauses) or back to open (it runs again)."""
+    return _ticket_action(
+        request,
+        pk,
+        lambda t: services.ticket_set_status(
+            ticket=t, user=request.user, status=request.POST.get("status", "")
+        ),
+        done=_status_done,
+    )
 
 
 @require_POST

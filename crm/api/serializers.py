@@ -150,6 +150,8 @@ class TicketSerializer(serializers.ModelSerializer):
             "sla_breached_resolution",
             "first_response_breached_at",
             "resolution_breached_at",
+            "sla_paused_since",
+            "sla_paused_minutes",
             "sla_state",
         ]
         read_only_fields = [
@@ -161,6 +163,12 @@ class TicketSerializer(serializers.ModelSerializer):
 
 class TicketUpdateSerializer(TicketSerializer):
     customer = serializers.PrimaryKeyRelatedField(read_only=True)
+
+
+class TicketStatusSerializer(serializers.Serializer):
+    """Waiting for the customer (the SLA clock pauses) or open (it runs again)."""
+
+    status = serializers.ChoiceField(choices=[Ticket.Status.WAITING, Ticket.Status.OPEN])
 
 
 class TicketMessageSerializer(serializers.ModelSerializer):

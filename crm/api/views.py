@@ -213,6 +213,7 @@ class TicketViewSet(
         "solve": "crm.change_ticket",
         "close": "crm.change_ticket",
         "reopen": "crm.change_ticket",
+        "set_status": "crm.change_ticket",
         "csat": "crm.add_satisfaction",
         "messages": "crm.view_ticket",
     }
@@ -284,6 +285,18 @@ class TicketViewSet(
     @action(detail=True, methods=["post"])
     def reopen(self, request, pk=None):
         return self._change(services.ticket_reopen)
+
+    @extend_schema(request=s.TicketStatusSerializer, responses=s.TicketSerializer)
+    @action(detail=True, methods=["post"], url_path="status")
+    def set_status(self, request, pk=None):
+        """Wait for the customer (pauses the SLA clock) or open again (moves the due times on)."""
+        ticket = self.get_object()
+        data = s.TicketStatusSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ticket = services.ticket_set_status(
+            ticket=ticket, user=request.user, status=data.validated_data["status"]
+        )
+        return Response(s.TicketSerializer(ticket).data)
 
     @extend_schema(request=s.SatisfactionSerializer, responses={201: s.SatisfactionSerializer})
     @action(detail=True, methods=["post"])

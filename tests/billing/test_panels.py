@@ -59,6 +59,7 @@ def test_panel_facts_in_three_queries(rep, customer, gruber, django_assert_max_n
         ctx = panels.panel_context(request, customer)
     assert ctx["open_count"] == 1
     assert ctx["open_amount"] == Decimal("1250.00")
+    assert (ctx["open_principal"], ctx["open_fees"]) == (Decimal("1240.00"), Decimal("10.00"))
     assert ctx["max_level"] == 2
     assert ctx["oldest_overdue_days"] == 23
     assert ctx["lifetime"] == Decimal("600.00")
@@ -71,7 +72,13 @@ def test_panel_on_the_360_page_for_a_rep(rep, customer, gruber):
     page = client_for(rep).get(customer.get_absolute_url()).content.decode()
     panel = page[page.index('data-panel="billing"') :]
     panel = panel[: panel.index("</section>")]
-    assert "23 days" in panel and "Level 2" in panel and "1,250.00" in panel
+    assert "23 days" in panel and "Level 2" in panel
+    # One invoice of EUR 1,240.00 with EUR 10.00 dunning fees: every amount says what it includes.
+    assert (
+        'EUR 1,250.00 open: <span class="small">invoices EUR 1,240.00 + dunning fees EUR 10.00</span>'
+        in panel
+    )
+    assert "EUR 1,250.00 open (invoice EUR 1,240.00 + dunning fees EUR 10.00), 23 days overdue" in panel
     assert "/billing/invoices/" not in panel  # reps see the facts, not the invoice pages
 
 
@@ -89,7 +96,11 @@ def test_panel_query_count_does_not_grow_with_invoices(rep, customer, django_ass
 def test_brief_items_for_gruber(rep, customer, gruber):
     items = brief_sources.items["billing"].items(customer, rep)
     assert [(i.level, i.text) for i in items] == [
-        ("red", "Invoice 2026-0142 is 23 days overdue (dunning level 2, EUR 1,240.00)"),
+        (
+            "red",
+            "Invoice 2026-0142 is 23 days overdue "
+            "(dunning level 2, EUR 1,250.00 open: invoice EUR 1,240.00 + dunning fees EUR 10.00)",
+        ),
         ("avoid", "Do not pitch upgrades: dunning level 2"),
     ]
     services.invoice_promise_payment(invoice=gruber, promised_date=datetime.date(2026, 3, 10))
@@ -141,3 +152,18 @@ def test_conditions_pick_the_right_customers(rep):
     assert conditions.items["billing.dunning_level"].value_type == "int"
     with pytest.raises(ValueError):
         conditions.items["billing.open_invoices"].build("like", 1)
+
+
+def test_the_360_page_quotes_the_same_amounts_in_panel_and_brief(rep, customer, gruber):
+    page = client_for(rep).get(customer.get_absolute_url()).content.decode()
+    # The brief and the panel both say "1,250.00 open" and split it the same way; no bare 1,240.00.
+    assert page.count("EUR 1,250.00 open") == 3  # brief, panel total, panel invoice line
+    assert page.count("invoice EUR 1,240.00 + dunning fees EUR 10.00") == 2  # brief, invoice line
+    german = client_for(rep).get(customer.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "EUR 1.250,00 offen: Rechnung EUR 1.240,00 + Mahngebühren EUR 10,00" in german
+
+
+def test_without_fees_the_panel_says_open_without_a_split(rep, customer):
+    overdue(customer, 9, 1, amount="100.00")
+    page = client_for(rep).get(customer.get_absolute_url()).content.decode()
+    assert "EUR 120.00 open" in page and "dunning fees" not in page  # 100.00 + 20 % VAT

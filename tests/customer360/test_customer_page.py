@@ -130,3 +130,20 @@ def test_brief_says_what_changed_since_this_reps_last_contact(rep, rep2, custome
     assert brief.changes[-1] == "3 events on the timeline (Service 2, Accounting 1)"
     # Another rep's calls are not this rep's last contact.
     assert brief_for(type(customer).objects.get(pk=customer.pk), rep2).since is None
+
+
+@pytest.mark.django_db
+def test_timeline_says_no_match_when_a_filter_matches_nothing(rep, customer):
+    client = client_for(rep)
+    empty = client.get(f"/customers/{customer.pk}/timeline/").content.decode()
+    assert "Nothing on the timeline yet." in empty
+    timeline.record(
+        customer=customer, department="sales", kind="note.added", title="A note", idempotency_key="flt:1"
+    )
+    filtered = client.get(f"/customers/{customer.pk}/timeline/?department=accounting").content.decode()
+    assert "No events match these filters." in filtered
+    assert "Nothing on the timeline yet." not in filtered
+    german = client.get(
+        f"/customers/{customer.pk}/timeline/?q=nichts", HTTP_ACCEPT_LANGUAGE="de"
+    ).content.decode()
+    assert "Keine Ereignisse passen zu diesen Filtern." in german
