@@ -431,7 +431,9 @@ def _write_postgresql(*, scope: Q, chosen: pd.DataFrame, reasons, run, now, scor
         records = zip(*parts, reasons, _model_version_ids(chosen), strict=True)
         with cursor.cursor.copy(f"COPY {_INCOMING} ({', '.join(_INCOMING_COLUMNS)}) FROM STDIN") as copy:
             for cid, aid, rank, *numbers, exploring, reason, version in records:
-                copy.write_row((int(cid), int(aid), int(rank), *numbers, bool(exploring), Jsonb(reason), version))
+                copy.write_row(
+                    (int(cid), int(aid), int(rank), *numbers, bool(exploring), Jsonb(reason), version)
+                )
         cursor.execute(
             f"UPDATE {recs} AS r SET status = %s, decided_at = %s WHERE r.id IN ({sql}) "  # noqa: S608
             f"AND NOT EXISTS (SELECT 1 FROM {_INCOMING} i "

@@ -267,7 +267,7 @@ class CustomerScore(models.Model):
 # Priority bands for people: priority is roughly the expected value in EUR (propensity x value)
 # weighted by context and lever, so fixed thresholds read the same on every page.
 PRIORITY_BANDS = (("high", 300.0), ("medium", 100.0), ("low", float("-inf")))
-BAND_LABELS = {"high": _("High"), "medium": _("Medium"), "low": _("Low")}
+BAND_LABELS = {"high": _("High priority"), "medium": _("Medium priority"), "low": _("Low priority")}
 
 
 class RecommendationQuerySet(models.QuerySet):
@@ -357,7 +357,7 @@ class Recommendation(models.Model):
 
     @property
     def band(self) -> str:
-        """"high", "medium" or "low" (see ``PRIORITY_BANDS``)."""
+        """ "high", "medium" or "low" (see ``PRIORITY_BANDS``)."""
         return next(name for name, low in PRIORITY_BANDS if self.priority >= low)
 
     @property

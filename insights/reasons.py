@@ -24,10 +24,15 @@ def sentence(texts: list[str], *, exploring: bool = False) -> str:
     items = [t for t in texts if t and not (exploring and t in explore)]
     if not items:
         return ""
-    joined = items[0] if len(items) == 1 else _("%(list)s and %(last)s") % {
-        "list": ", ".join(items[:-1]),
-        "last": items[-1],
-    }
+    joined = (
+        items[0]
+        if len(items) == 1
+        else _("%(list)s and %(last)s")
+        % {
+            "list": ", ".join(items[:-1]),
+            "last": items[-1],
+        }
+    )
     return _("Recommended because: %(reasons)s.") % {"reasons": joined}
 
 

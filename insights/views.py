@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-
 from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
@@ -82,7 +81,9 @@ def accept(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         lambda rec: services.recommendation_accept(recommendation_id=rec.pk, user=request.user),
-        _("The recommendation had been updated since the page was loaded; your acceptance was recorded on the current one."),
+        _(
+            "The recommendation had been updated since the page was loaded; your acceptance was recorded on the current one."
+        ),
     )
 
 
@@ -96,7 +97,9 @@ def dismiss(request: HttpRequest, pk: int) -> HttpResponse:
         lambda rec: services.recommendation_dismiss(
             recommendation_id=rec.pk, user=request.user, reason=reason, note=note
         ),
-        _("The recommendation had been updated since the page was loaded; your dismissal was recorded on the current one."),
+        _(
+            "The recommendation had been updated since the page was loaded; your dismissal was recorded on the current one."
+        ),
     )
 
 
@@ -110,7 +113,9 @@ def complete(request: HttpRequest, pk: int) -> HttpResponse:
         lambda rec: services.recommendation_complete(
             recommendation_id=rec.pk, user=request.user, outcome=outcome, note=note
         ),
-        _("The recommendation had been updated since the page was loaded; the outcome was recorded on the current one."),
+        _(
+            "The recommendation had been updated since the page was loaded; the outcome was recorded on the current one."
+        ),
     )
 
 

@@ -81,7 +81,9 @@ def _retried(rec: Recommendation, replay: dict, user) -> Recommendation | None:
     user after the recommendation was closed, showing exactly this feedback."""
     later = (
         Recommendation.objects.select_related("customer", "action", "decided_by")
-        .filter(customer_id=rec.customer_id, action_id=rec.action_id, decided_by=user, pk__gt=rec.pk, **replay)
+        .filter(
+            customer_id=rec.customer_id, action_id=rec.action_id, decided_by=user, pk__gt=rec.pk, **replay
+        )
         .order_by("-pk")
         .first()
     )
@@ -149,7 +151,9 @@ class RecommendationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, In
             return Response(body, status=status.HTTP_409_CONFLICT)
         return super().handle_exception(exc)
 
-    @extend_schema(request=s.AcceptSerializer, responses={200: s.RecommendationDetailSerializer, 409: s.ClosedSerializer})
+    @extend_schema(
+        request=s.AcceptSerializer, responses={200: s.RecommendationDetailSerializer, 409: s.ClosedSerializer}
+    )
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
         rec = self.get_object()
@@ -164,7 +168,10 @@ class RecommendationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, In
         )
         return self._answer(rec)
 
-    @extend_schema(request=s.DismissSerializer, responses={200: s.RecommendationDetailSerializer, 409: s.ClosedSerializer})
+    @extend_schema(
+        request=s.DismissSerializer,
+        responses={200: s.RecommendationDetailSerializer, 409: s.ClosedSerializer},
+    )
     @action(detail=True, methods=["post"])
     def dismiss(self, request, pk=None):
         rec = self.get_object()
@@ -181,7 +188,10 @@ class RecommendationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, In
         )
         return self._answer(rec)
 
-    @extend_schema(request=s.CompleteSerializer, responses={200: s.RecommendationDetailSerializer, 409: s.ClosedSerializer})
+    @extend_schema(
+        request=s.CompleteSerializer,
+        responses={200: s.RecommendationDetailSerializer, 409: s.ClosedSerializer},
+    )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         rec = self.get_object()

@@ -173,7 +173,10 @@ def test_panel_button_for_a_vanished_id_refreshes_the_panel(rep_client, rep2, sc
     assert "That recommendation is no longer there" in response.content.decode()
     assert rep_client.post(reverse("insights:accept", args=[pk])).status_code == 404
     # Another team's rep learns nothing about the customer through the fallback.
-    assert client_for(rep2).post(reverse("insights:accept", args=[pk]), {"customer": scored.pk}).status_code == 404
+    assert (
+        client_for(rep2).post(reverse("insights:accept", args=[pk]), {"customer": scored.pk}).status_code
+        == 404
+    )
 
 
 # --- the API -----------------------------------------------------------------------------------------------
