@@ -145,7 +145,7 @@ class RecommendationDetailSerializer(RecommendationSerializer):
         return rec.action.talking_points(_language())
 
 
-class ClosedSerializer(serializers.Serializer):
+class RecommendationClosedSerializer(serializers.Serializer):
     """409: the recommendation was superseded by a rescoring or expired and has no open successor."""
 
     detail = serializers.CharField(help_text="what happened, in plain words")

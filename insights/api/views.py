@@ -152,7 +152,7 @@ class RecommendationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, In
         return super().handle_exception(exc)
 
     @extend_schema(
-        request=s.AcceptSerializer, responses={200: s.RecommendationDetailSerializer, 409: s.ClosedSerializer}
+        request=s.AcceptSerializer, responses={200: s.RecommendationDetailSerializer, 409: s.RecommendationClosedSerializer}
     )
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
@@ -170,7 +170,7 @@ class RecommendationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, In
 
     @extend_schema(
         request=s.DismissSerializer,
-        responses={200: s.RecommendationDetailSerializer, 409: s.ClosedSerializer},
+        responses={200: s.RecommendationDetailSerializer, 409: s.RecommendationClosedSerializer},
     )
     @action(detail=True, methods=["post"])
     def dismiss(self, request, pk=None):
@@ -190,7 +190,7 @@ class RecommendationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, In
 
     @extend_schema(
         request=s.CompleteSerializer,
-        responses={200: s.RecommendationDetailSerializer, 409: s.ClosedSerializer},
+        responses={200: s.RecommendationDetailSerializer, 409: s.RecommendationClosedSerializer},
     )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):

@@ -201,3 +201,16 @@ def test_api_feedback_on_a_replaced_recommendation(rep, scored):
     retried = client.post(url, {}, content_type="application/json")
     assert retried.status_code == 200 and retried.json()["id"] == new.pk
     assert len(_events(scored, "nba.accepted")) == 1
+
+
+def test_api_lists_bands_and_filters_by_band(rep, scored):
+    client = client_for(rep)
+    rows = client.get("/api/insights/recommendations/", {"customer": scored.pk}).json()["results"]
+    by_key = {r["action_key"]: r for r in rows}
+    recovery = by_key["service_recovery_call"]
+    assert recovery["priority_band"] == "high" and recovery["priority"] >= 300
+    assert recovery["expected_value"] == pytest.approx(recovery["propensity"] * recovery["value"])
+    high = client.get("/api/insights/recommendations/", {"customer": scored.pk, "band": "high"}).json()
+    assert {r["priority_band"] for r in high["results"]} == {"high"}
+    assert high["count"] == sum(1 for r in rows if r["priority"] >= 300)
+    assert client.get("/api/insights/recommendations/", {"band": "huge"}).status_code == 400
