@@ -152,7 +152,8 @@ class RecommendationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, In
         return super().handle_exception(exc)
 
     @extend_schema(
-        request=s.AcceptSerializer, responses={200: s.RecommendationDetailSerializer, 409: s.RecommendationClosedSerializer}
+        request=s.AcceptSerializer,
+        responses={200: s.RecommendationDetailSerializer, 409: s.RecommendationClosedSerializer},
     )
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):

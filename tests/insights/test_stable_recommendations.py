@@ -214,3 +214,19 @@ def test_api_lists_bands_and_filters_by_band(rep, scored):
     assert {r["priority_band"] for r in high["results"]} == {"high"}
     assert high["count"] == sum(1 for r in rows if r["priority"] >= 300)
     assert client.get("/api/insights/recommendations/", {"band": "huge"}).status_code == 400
+
+
+def test_an_expired_one_without_successor_says_when_it_expired(rep_client, scored):
+    old = _open(scored)["renewal_call"]
+    services.recommendations_expire(now=timezone.now() + timedelta(days=15))
+    response = rep_client.post(reverse("insights:accept", args=[old.pk]), {"customer": scored.pk})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "“Renewal call” expired on" in html and "without being acted on" in html
+    old.refresh_from_db()
+    assert old.status == "expired" and not _events(scored, "nba.accepted")
+    german = rep_client.post(
+        f"/api/insights/recommendations/{old.pk}/accept/", {}, content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="de",
+    )  # fmt: skip
+    assert german.status_code == 409 and "ohne Bearbeitung abgelaufen" in german.json()["detail"]
