@@ -300,7 +300,7 @@ def score_customers(
     now: datetime | None = None,
     catalogue: Catalogue | None = None,
 ) -> ScoreResult:
-    """Rescore customers (a list of ids or an id range) and replace their open recommendations."""
+    """Rescore customers (a list of ids or an id range); their open recommendations are updated in place."""
     now = now or timezone.now()
     catalogue = catalogue or load_catalogue()
     scope = (
@@ -345,15 +345,25 @@ def _model_version_ids(chosen: pd.DataFrame) -> list[int | None]:
     return [None if pd.isna(v) else int(v) for v in chosen["model_version_id"].to_numpy(dtype=object)]
 
 
+_RESCORED_FIELDS = ("rank", "priority", "propensity", "value", "context_weight", "lever", "is_exploration",
+                    "reasons", "model_version", "run", "scored_at")  # fmt: skip
+
+
 def _write_generic(*, scope: Q, chosen: pd.DataFrame, reasons, run, now, scores) -> int:
-    """Replace the open recommendations and the scores through the ORM (SQLite and others)."""
+    """Rescored recommendations through the ORM (SQLite and others): an open one for the same customer
+    and action is updated in place (same id), new ones are created, open ones no longer chosen are
+    superseded (kept, so that a rep acting on them gets an answer, not a 404)."""
     open_recs = Recommendation.objects.filter(scope, status=Recommendation.Status.OPEN)
-    first_seen = {(c, a): t for c, a, t in open_recs.values_list("customer_id", "action_id", "created_at")}
-    open_recs.delete()
-    new = [
-        Recommendation(
-            customer_id=int(record.customer_id),
-            action_id=int(record.action_id),
+    existing = {(c, a): pk for pk, c, a in open_recs.values_list("pk", "customer_id", "action_id")}
+    changed, new = [], []
+    for record, reason, version in zip(
+        chosen.itertuples(index=False), reasons, _model_version_ids(chosen), strict=True
+    ):
+        key = (int(record.customer_id), int(record.action_id))
+        rec = Recommendation(
+            pk=existing.pop(key, None),
+            customer_id=key[0],
+            action_id=key[1],
             rank=int(record.rank),
             priority=float(record.priority),
             propensity=float(record.propensity),
@@ -364,13 +374,15 @@ def _write_generic(*, scope: Q, chosen: pd.DataFrame, reasons, run, now, scores)
             reasons=reason,
             model_version_id=version,
             run=run,
-            created_at=first_seen.get((int(record.customer_id), int(record.action_id)), now),
+            created_at=now,
             scored_at=now,
         )
-        for record, reason, version in zip(
-            chosen.itertuples(index=False), reasons, _model_version_ids(chosen), strict=True
+        (changed if rec.pk else new).append(rec)
+    if existing:
+        Recommendation.objects.filter(pk__in=list(existing.values())).update(
+            status=Recommendation.Status.SUPERSEDED, decided_at=now
         )
-    ]
+    Recommendation.objects.bulk_update(changed, _RESCORED_FIELDS, batch_size=500)
     Recommendation.objects.bulk_create(new, batch_size=2000)
     customer_ids, holdout, candidate_counts = scores
     CustomerScore.objects.bulk_create(
@@ -383,13 +395,19 @@ def _write_generic(*, scope: Q, chosen: pd.DataFrame, reasons, run, now, scores)
         unique_fields=["customer"],
         update_fields=["run", "scored_at", "holdout", "candidates"],
     )
-    return len(new)
+    return len(chosen)
+
+
+_INCOMING = "nba_incoming"  # a temporary table per connection, emptied at every use and every commit
+_INCOMING_COLUMNS = ("customer_id", "action_id", "rank", "priority", "propensity", "value", "context_weight",
+                     "lever", "is_exploration", "reasons", "model_version_id")  # fmt: skip
 
 
 def _write_postgresql(*, scope: Q, chosen: pd.DataFrame, reasons, run, now, scores) -> int:
-    """The same in four statements: one DELETE ... RETURNING of the open recommendations (their
-    first-seen times carry over), COPY of the new ones, one DELETE and one COPY of the scores.
-    No model instances and no per-value parameter adaptation: that was most of a chunk's time."""
+    """The same, set-based: COPY the scored rows into a temporary table, supersede the open
+    recommendations that are not among them (one UPDATE), then one INSERT ... ON CONFLICT on the
+    "one open per customer and action" index that updates the open ones in place and adds the new
+    ones; the scores as before (one DELETE, one COPY). No model instances, no per-row statements."""
     from psycopg.types.json import Jsonb
 
     open_recs = Recommendation.objects.filter(scope, status=Recommendation.Status.OPEN)
@@ -399,27 +417,38 @@ def _write_postgresql(*, scope: Q, chosen: pd.DataFrame, reasons, run, now, scor
     customer_ids, holdout, candidate_counts = scores
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {recs} WHERE id IN ({sql}) RETURNING customer_id, action_id, created_at",  # noqa: S608
-            params,
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {_INCOMING} (customer_id bigint, action_id bigint, "
+            "rank smallint, priority double precision, propensity double precision, value double precision, "
+            "context_weight double precision, lever double precision, is_exploration boolean, reasons jsonb, "
+            "model_version_id bigint) ON COMMIT DELETE ROWS"
         )
-        first_seen = {(c, a): t for c, a, t in cursor.fetchall()}
-        columns = ("customer_id", "action_id", "status", "rank", "priority", "propensity", "value",
-                   "context_weight", "lever", "is_exploration", "reasons", "model_version_id", "run_id",
-                   "created_at", "scored_at", "dismiss_reason", "outcome", "note")  # fmt: skip
+        cursor.execute(f"TRUNCATE {_INCOMING}")
         parts = [
             chosen[c].to_numpy().tolist()
             for c in ("customer_id", "action_id", "rank", "priority", "propensity", "value",
                       "context_weight", "lever", "is_exploration")
         ]  # fmt: skip
         records = zip(*parts, reasons, _model_version_ids(chosen), strict=True)
-        with cursor.cursor.copy(f"COPY {recs} ({', '.join(columns)}) FROM STDIN") as copy:
+        with cursor.cursor.copy(f"COPY {_INCOMING} ({', '.join(_INCOMING_COLUMNS)}) FROM STDIN") as copy:
             for cid, aid, rank, *numbers, exploring, reason, version in records:
-                cid, aid = int(cid), int(aid)
-                created = first_seen.get((cid, aid), now)
                 copy.write_row(
-                    (cid, aid, "open", int(rank), *numbers, bool(exploring), Jsonb(reason), version,
-                     run_id, created, now, "", "", "")
-                )  # fmt: skip
+                    (int(cid), int(aid), int(rank), *numbers, bool(exploring), Jsonb(reason), version)
+                )
+        cursor.execute(
+            f"UPDATE {recs} AS r SET status = %s, decided_at = %s WHERE r.id IN ({sql}) "  # noqa: S608
+            f"AND NOT EXISTS (SELECT 1 FROM {_INCOMING} i "
+            "WHERE i.customer_id = r.customer_id AND i.action_id = r.action_id)",
+            [Recommendation.Status.SUPERSEDED, now, *params],
+        )
+        rescored = ", ".join(f"{c} = EXCLUDED.{c}" for c in (*_INCOMING_COLUMNS[2:], "run_id", "scored_at"))
+        cursor.execute(
+            f"INSERT INTO {recs} ({', '.join(_INCOMING_COLUMNS)}, status, run_id, created_at, scored_at, "  # noqa: S608
+            "dismiss_reason, outcome, note) "
+            f"SELECT {', '.join(_INCOMING_COLUMNS)}, 'open', %s, %s, %s, '', '', '' FROM {_INCOMING} "
+            "ON CONFLICT (customer_id, action_id) WHERE status = 'open' "
+            f"DO UPDATE SET {rescored}",
+            [run_id, now, now],
+        )
         table = CustomerScore._meta.db_table
         cursor.execute(f"DELETE FROM {table} WHERE customer_id = ANY(%s)", [customer_ids.tolist()])  # noqa: S608
         with cursor.cursor.copy(

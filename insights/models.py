@@ -264,12 +264,30 @@ class CustomerScore(models.Model):
         return f"customer {self.customer_id} scored {self.scored_at:%Y-%m-%d %H:%M}"
 
 
+# Priority bands for people: priority is roughly the expected value in EUR (propensity x value)
+# weighted by context and lever, so fixed thresholds read the same on every page.
+PRIORITY_BANDS = (("high", 300.0), ("medium", 100.0), ("low", float("-inf")))
+BAND_LABELS = {"high": _("High priority"), "medium": _("Medium priority"), "low": _("Low priority")}
+
+
 class RecommendationQuerySet(models.QuerySet):
     def visible_to(self, user) -> RecommendationQuerySet:
         return self.filter(customer__in=Customer.objects.visible_to(user))
 
     def open(self) -> RecommendationQuerySet:
         return self.filter(status=Recommendation.Status.OPEN)
+
+    def in_band(self, band: str) -> RecommendationQuerySet:
+        """Recommendations whose priority falls in the band ("high", "medium" or "low")."""
+        bounds = dict(PRIORITY_BANDS)
+        if band not in bounds:
+            return self
+        names = [name for name, _low in PRIORITY_BANDS]
+        index = names.index(band)
+        queryset = self.filter(priority__gte=bounds[band]) if band != "low" else self
+        if index > 0:
+            queryset = queryset.filter(priority__lt=bounds[names[index - 1]])
+        return queryset
 
 
 class Recommendation(models.Model):
@@ -281,6 +299,7 @@ class Recommendation(models.Model):
         DISMISSED = "dismissed", _("Dismissed")
         COMPLETED = "completed", _("Completed")
         EXPIRED = "expired", _("Expired")
+        SUPERSEDED = "superseded", _("Superseded")
 
     class DismissReason(models.TextChoices):
         NOT_RELEVANT = "not_relevant", _("Not relevant")
@@ -335,6 +354,25 @@ class Recommendation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action.key} for customer {self.customer_id} ({self.status})"
+
+    @property
+    def band(self) -> str:
+        """ "high", "medium" or "low" (see ``PRIORITY_BANDS``)."""
+        return next(name for name, low in PRIORITY_BANDS if self.priority >= low)
+
+    @property
+    def band_label(self) -> str:
+        return str(BAND_LABELS[self.band])
+
+    @property
+    def expected_value(self) -> float:
+        """What the action is expected to bring: the chance the customer takes it times its value."""
+        return self.propensity * self.value
+
+    @property
+    def is_closed_by_engine(self) -> bool:
+        """Superseded by a rescoring or expired: nobody decided it, the engine moved on."""
+        return self.status in (self.Status.SUPERSEDED, self.Status.EXPIRED)
 
     def reason_texts(self, language: str = "en") -> list[str]:
         key = "de" if language.startswith("de") else "en"

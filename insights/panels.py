@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from customer360 import roles
 from customer360.registry import NavItem, Panel, navigation, panels
 from insights.models import CustomerScore, Recommendation
+from insights.reasons import sentence
 
 
 def panel_context(request, customer) -> dict:
@@ -26,6 +27,7 @@ def panel_context(request, customer) -> dict:
             "rec": rec,
             "name": rec.action.name(language),
             "reasons": rec.reason_texts(language),
+            "sentence": sentence(rec.reason_texts(language), exploring=rec.is_exploration),
             "talking_points": rec.action.talking_points(language),
         }
         for rec in recs

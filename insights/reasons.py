@@ -15,6 +15,27 @@ FIXED = {
 }
 
 
+def sentence(texts: list[str], *, exploring: bool = False) -> str:
+    """The reasons as one sentence in the active language ("Recommended because: a, b and c."). The exploration
+    marker is left out: pages explain exploration next to the action instead."""
+    from django.utils.translation import gettext as _
+
+    explore = set(FIXED["explore"])
+    items = [t for t in texts if t and not (exploring and t in explore)]
+    if not items:
+        return ""
+    joined = (
+        items[0]
+        if len(items) == 1
+        else _("%(list)s and %(last)s")
+        % {
+            "list": ", ".join(items[:-1]),
+            "last": items[-1],
+        }
+    )
+    return _("Recommended because: %(reasons)s.") % {"reasons": joined}
+
+
 def text_pair(key: str) -> dict:
     en, de = FIXED[key]
     return {"en": en, "de": de}

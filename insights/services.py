@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from customer360 import timeline
@@ -33,8 +34,19 @@ class FeedbackError(ValueError):
     """The recommendation is not in a state that allows this (e.g. already dismissed)."""
 
 
+class RecommendationClosed(FeedbackError):
+    """The engine closed the recommendation (superseded by a rescoring, or expired) and there is no
+    open one for the same customer and action to take the feedback: the message says so in plain words."""
+
+    def __init__(self, message: str, recommendation: Recommendation):
+        super().__init__(message)
+        self.recommendation = recommendation
+
+
 # --- feedback ---------------------------------------------------------------------------------------
 def _record_feedback(rec: Recommendation, *, kind: str, title: str, user, payload: dict) -> None:
+    if getattr(rec, "replaced", None) is not None:
+        payload = {**payload, "replaced_recommendation_id": rec.replaced.pk}
     timeline.record(
         customer=rec.customer_id,
         department=Department.SYSTEM,
@@ -48,8 +60,46 @@ def _record_feedback(rec: Recommendation, *, kind: str, title: str, user, payloa
     )
 
 
-def _claim(rec_id: int, allowed: Iterable[str]) -> Recommendation:
+def closed_message(rec: Recommendation) -> str:
+    """Why a recommendation can no longer be acted on, for the rep, in plain words."""
+    when = timezone.localtime(rec.decided_at).strftime("%Y-%m-%d %H:%M") if rec.decided_at else ""
+    name = rec.action.name(get_language() or "en")
+    if rec.status == Recommendation.Status.EXPIRED:
+        return _(
+            "“%(action)s” expired on %(when)s without being acted on and is no longer recommended for "
+            "this customer. The current recommendations are shown."
+        ) % {"action": name, "when": when}
+    return _(
+        "“%(action)s” is no longer recommended for this customer: new information changed the "
+        "recommendations on %(when)s. The current recommendations are shown."
+    ) % {"action": name, "when": when}
+
+
+def recommendation_successor(rec: Recommendation) -> Recommendation | None:
+    """The open recommendation for the same customer and action (locked), if the engine has one."""
+    return (
+        Recommendation.objects.select_for_update()
+        .select_related("action")
+        .filter(customer_id=rec.customer_id, action_id=rec.action_id, status=Recommendation.Status.OPEN)
+        .first()
+    )
+
+
+def _claim(rec_id: int, allowed: Iterable[str], *, keep_closed: bool = False) -> Recommendation:
+    """The recommendation to record the feedback on, locked. One the engine closed (superseded or
+    expired) hands the feedback on to its successor, the open one for the same customer and action
+    (``.replaced`` then names the closed one); without a successor the feedback is refused in plain
+    words, or, with ``keep_closed`` (a dismissal is still worth keeping), recorded on the closed one."""
     rec = Recommendation.objects.select_for_update().select_related("action").get(pk=rec_id)
+    if rec.is_closed_by_engine:
+        successor = recommendation_successor(rec)
+        if successor is not None:
+            successor.replaced = rec
+            rec = successor
+        elif keep_closed:
+            return rec
+        else:
+            raise RecommendationClosed(closed_message(rec), rec)
     if rec.status not in allowed:
         raise FeedbackError(
             _("This recommendation is already %(status)s.") % {"status": rec.get_status_display()}
@@ -60,7 +110,8 @@ def _claim(rec_id: int, allowed: Iterable[str]) -> Recommendation:
 def recommendation_accept(
     *, recommendation_id: int, user, follow_up_on: date | None = None
 ) -> Recommendation:
-    """The rep takes the recommendation on; a timeline event and a (pending) training label."""
+    """The rep takes the recommendation on; a timeline event and a (pending) training label.
+    Returns the recommendation the acceptance was recorded on (its successor if it was replaced)."""
     with transaction.atomic():
         rec = _claim(recommendation_id, [Recommendation.Status.OPEN])
         rec.status = Recommendation.Status.ACCEPTED
@@ -79,11 +130,15 @@ def recommendation_accept(
 
 
 def recommendation_dismiss(*, recommendation_id: int, user, reason: str, note: str = "") -> Recommendation:
-    """The rep dismisses it with a reason; the action rests for the cool-down."""
+    """The rep dismisses it with a reason; the action rests for the cool-down. A dismissal of a
+    replaced recommendation lands on its successor, or, without one, on the closed recommendation
+    itself (so that the action still rests)."""
     if reason not in Recommendation.DismissReason.values:
         raise FeedbackError(_("Unknown dismissal reason."))
     with transaction.atomic():
-        rec = _claim(recommendation_id, [Recommendation.Status.OPEN, Recommendation.Status.ACCEPTED])
+        rec = _claim(
+            recommendation_id, [Recommendation.Status.OPEN, Recommendation.Status.ACCEPTED], keep_closed=True
+        )
         rec.status = Recommendation.Status.DISMISSED
         rec.decided_at = timezone.now()
         rec.decided_by = user

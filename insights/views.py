@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,41 +19,71 @@ from django.views.decorators.http import require_POST
 from customer360 import access, roles
 from customer360.models import Customer, Job, TimelineEvent
 from insights import services
-from insights.models import Action, CustomerScore, ModelVersion, Recommendation
+from insights.models import BAND_LABELS, Action, CustomerScore, ModelVersion, Recommendation
 from insights.panels import panel_context
+from insights.reasons import sentence
 
 MY_LIMIT = 100
+MY_PAGE_SIZE = 25
 
 
-def _visible_rec(request: HttpRequest, pk: int) -> Recommendation:
-    access.require(request.user, "insights.change_recommendation")
-    return get_object_or_404(
-        Recommendation.objects.visible_to(request.user).select_related("customer"), pk=pk
-    )
-
-
-def _panel(request: HttpRequest, customer: Customer, error: str = "") -> HttpResponse:
+def _panel(request: HttpRequest, customer: Customer, error: str = "", notice: str = "") -> HttpResponse:
     ctx = panel_context(request, customer)
     ctx["error"] = error
+    ctx["notice"] = notice
     response = render(request, "insights/_panel.html", {"ctx": ctx, "customer": customer})
     response["HX-Trigger"] = "timeline-changed"
     return response
 
 
-def _feedback(request: HttpRequest, pk: int, apply) -> HttpResponse:
-    rec = _visible_rec(request, pk)
-    error = ""
+def _gone(request: HttpRequest) -> HttpResponse:
+    """A recommendation id that no longer exists (replaced before recommendations kept their ids):
+    the panel of the customer the button belonged to, with a sentence, instead of a bare 404."""
+    customer_id = request.POST.get("customer", "")
+    customer = (
+        Customer.objects.visible_to(request.user).filter(pk=int(customer_id)).first()
+        if customer_id.isdigit()
+        else None
+    )
+    if customer is None:
+        raise Http404
+    return _panel(
+        request,
+        customer,
+        notice=_("That recommendation is no longer there. The current recommendations are shown."),
+    )
+
+
+def _feedback(request: HttpRequest, pk: int, apply, done: str) -> HttpResponse:
+    """Run a feedback service for a recommendation the user may see and answer with the refreshed
+    panel: a refusal in plain words, and a note when the feedback went to the recommendation that
+    replaced the one on screen."""
+    access.require(request.user, "insights.change_recommendation")
+    rec = Recommendation.objects.visible_to(request.user).select_related("customer").filter(pk=pk).first()
+    if rec is None:
+        return _gone(request)
+    error = notice = ""
     try:
-        apply(rec)
+        recorded = apply(rec)
+    except services.RecommendationClosed as exc:
+        notice = str(exc)
     except services.FeedbackError as exc:
         error = str(exc)
-    return _panel(request, rec.customer, error)
+    else:
+        if recorded.pk != rec.pk:
+            notice = done
+    return _panel(request, rec.customer, error, notice)
 
 
 @require_POST
 def accept(request: HttpRequest, pk: int) -> HttpResponse:
     return _feedback(
-        request, pk, lambda rec: services.recommendation_accept(recommendation_id=rec.pk, user=request.user)
+        request,
+        pk,
+        lambda rec: services.recommendation_accept(recommendation_id=rec.pk, user=request.user),
+        _(
+            "The recommendation had been updated since the page was loaded; your acceptance was recorded on the current one."
+        ),
     )
 
 
@@ -64,6 +96,9 @@ def dismiss(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         lambda rec: services.recommendation_dismiss(
             recommendation_id=rec.pk, user=request.user, reason=reason, note=note
+        ),
+        _(
+            "The recommendation had been updated since the page was loaded; your dismissal was recorded on the current one."
         ),
     )
 
@@ -78,19 +113,40 @@ def complete(request: HttpRequest, pk: int) -> HttpResponse:
         lambda rec: services.recommendation_complete(
             recommendation_id=rec.pk, user=request.user, outcome=outcome, note=note
         ),
+        _(
+            "The recommendation had been updated since the page was loaded; the outcome was recorded on the current one."
+        ),
     )
 
 
 def my_recommendations(request: HttpRequest) -> HttpResponse:
-    """The rep's customers by priority, and the accepted ones whose follow-up is due."""
+    """The rep's customers by priority (the top action per customer; every open one of an action when
+    filtered by it), paged, filterable by action and priority band, "no contact now" only on request;
+    and the accepted ones whose follow-up is due."""
     access.require(request.user, "insights.view_recommendation")
     language = get_language() or "en"
     mine = Recommendation.objects.visible_to(request.user).filter(customer__owner=request.user)
-    open_recs = list(
-        mine.filter(status=Recommendation.Status.OPEN, rank=1)
-        .select_related("customer", "action")
-        .order_by("-priority", "id")[:MY_LIMIT]
-    )
+    actions = list(Action.objects.filter(is_active=True).order_by("order", "key"))
+    params = {
+        "action": request.GET.get("action", ""),
+        "band": request.GET.get("band", ""),
+        "quiet": request.GET.get("quiet", "") == "1",
+    }
+    open_recs = mine.filter(status=Recommendation.Status.OPEN)
+    if params["action"] in {a.key for a in actions}:
+        open_recs = open_recs.filter(action__key=params["action"])
+    else:
+        params["action"] = ""
+        open_recs = open_recs.filter(rank=1)
+    if params["band"] in BAND_LABELS:
+        open_recs = open_recs.in_band(params["band"])
+    else:
+        params["band"] = ""
+    if not params["quiet"] and not params["action"]:
+        open_recs = open_recs.exclude(action__is_no_contact=True)
+    page = Paginator(
+        open_recs.select_related("customer", "action").order_by("-priority", "id"), MY_PAGE_SIZE
+    ).get_page(request.GET.get("page"))
     due = list(
         mine.filter(
             status=Recommendation.Status.ACCEPTED, follow_up_on__lte=timezone.localdate() + timedelta(days=2)
@@ -99,10 +155,28 @@ def my_recommendations(request: HttpRequest) -> HttpResponse:
         .order_by("follow_up_on", "id")[:MY_LIMIT]
     )
     rows = [
-        {"rec": r, "name": r.action.name(language), "reasons": r.reason_texts(language)} for r in open_recs
+        {
+            "rec": r,
+            "name": r.action.name(language),
+            "sentence": sentence(r.reason_texts(language), exploring=r.is_exploration),
+        }
+        for r in page
     ]
     follow_ups = [{"rec": r, "name": r.action.name(language)} for r in due]
-    return render(request, "insights/my_recommendations.html", {"rows": rows, "follow_ups": follow_ups})
+    query = urlencode({k: ("1" if v is True else v) for k, v in params.items() if v})
+    return render(
+        request,
+        "insights/my_recommendations.html",
+        {
+            "rows": rows,
+            "page": page,
+            "query": query,
+            "params": params,
+            "actions": [(a.key, a.name(language)) for a in actions],
+            "bands": list(BAND_LABELS.items()),
+            "follow_ups": follow_ups,
+        },
+    )
 
 
 def catalogue(request: HttpRequest) -> HttpResponse:

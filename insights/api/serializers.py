@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from insights.features import features
-from insights.models import Action, ModelVersion, Recommendation
+from insights.models import BAND_LABELS, Action, ModelVersion, Recommendation
 
 
 def _language() -> str:
@@ -72,6 +72,10 @@ class RecommendationSerializer(serializers.ModelSerializer):
     action_name = serializers.SerializerMethodField()
     reasons = serializers.SerializerMethodField()
     decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    priority_band = serializers.ChoiceField(
+        source="band", choices=list(BAND_LABELS), read_only=True, help_text="high, medium or low"
+    )
+    expected_value = serializers.FloatField(read_only=True, help_text="propensity x value (EUR)")
 
     class Meta:
         model = Recommendation
@@ -85,6 +89,8 @@ class RecommendationSerializer(serializers.ModelSerializer):
             "status",
             "rank",
             "priority",
+            "priority_band",
+            "expected_value",
             "propensity",
             "value",
             "context_weight",
@@ -114,16 +120,37 @@ class RecommendationDetailSerializer(RecommendationSerializer):
 
     action_description = serializers.SerializerMethodField()
     talking_points = serializers.SerializerMethodField()
+    replaced_recommendation = serializers.SerializerMethodField(
+        help_text="After feedback on a recommendation that a rescoring had replaced: its id (the feedback "
+        "was recorded on this one, its successor for the same customer and action)."
+    )
 
     class Meta(RecommendationSerializer.Meta):
-        fields = [*RecommendationSerializer.Meta.fields, "action_description", "talking_points"]
+        fields = [
+            *RecommendationSerializer.Meta.fields,
+            "action_description",
+            "talking_points",
+            "replaced_recommendation",
+        ]
         read_only_fields = fields
+
+    def get_replaced_recommendation(self, rec: Recommendation) -> int | None:
+        replaced = getattr(rec, "replaced", None)
+        return replaced.pk if replaced is not None else None
 
     def get_action_description(self, rec: Recommendation) -> str:
         return rec.action.description(_language())
 
     def get_talking_points(self, rec: Recommendation) -> list[str]:
         return rec.action.talking_points(_language())
+
+
+class RecommendationClosedSerializer(serializers.Serializer):
+    """409: the recommendation was superseded by a rescoring or expired and has no open successor."""
+
+    detail = serializers.CharField(help_text="what happened, in plain words")
+    status = serializers.ChoiceField(choices=Recommendation.Status.choices)
+    current = RecommendationDetailSerializer(many=True, help_text="the customer's open recommendations now")
 
 
 class AcceptSerializer(serializers.Serializer):

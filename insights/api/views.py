@@ -3,7 +3,10 @@
 Recommendations of customers the caller may not see answer 404. Feedback calls the services, so
 each accept/dismiss/complete writes exactly one timeline event; repeating the same feedback (a
 retried request) answers 200 with the recommendation as it is, any other refused transition 400
-``{"status": [reason]}``.
+``{"status": [reason]}``. Feedback on a recommendation that a rescoring superseded (or that expired)
+is recorded on its successor, the open one for the same customer and action (200 with the successor,
+``replaced_recommendation`` naming the old id); without a successor the answer is 409 with the state
+in plain words and the customer's current recommendations (a dismissal is then kept on the old one).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from customer360.api import filters as api_filters
 from customer360.models import Customer
 from insights import services
 from insights.api import serializers as s
-from insights.models import Action, ModelVersion, Recommendation
+from insights.models import BAND_LABELS, Action, ModelVersion, Recommendation
 
 CUSTOMER_TOP = 10  # a customer has a handful of open recommendations; this only bounds the answer
 
@@ -43,6 +46,9 @@ class ActionViewSet(
 
 
 class RecommendationFilter(api_filters.FilterSet):
+    band = filters.ChoiceFilter(
+        choices=list(BAND_LABELS.items()), method="filter_band", label="priority band: high, medium or low"
+    )
     customer = api_filters.IdFilter(field_name="customer_id")
     action = api_filters.IdFilter(field_name="action_id")
     action_key = filters.CharFilter(field_name="action__key")
@@ -53,10 +59,37 @@ class RecommendationFilter(api_filters.FilterSet):
 
     class Meta:
         model = Recommendation
-        fields = ["customer", "action", "action_key", "status", "owner"]
+        fields = ["customer", "action", "action_key", "status", "owner", "band"]
+
+    def filter_band(self, queryset, name, value):
+        return queryset.in_band(value)
 
     def filter_owner(self, queryset, name, value):
         return queryset.filter(customer__owner=self.request.user) if value == "me" else queryset
+
+
+class Closed(Exception):
+    """Feedback on a recommendation the engine closed, without a successor: answered with 409."""
+
+    def __init__(self, exc: services.RecommendationClosed):
+        self.message = str(exc)
+        self.recommendation = exc.recommendation
+
+
+def _retried(rec: Recommendation, replay: dict, user) -> Recommendation | None:
+    """A retry of feedback that went to a successor: the same customer and action, decided by the same
+    user after the recommendation was closed, showing exactly this feedback."""
+    later = (
+        Recommendation.objects.select_related("customer", "action", "decided_by")
+        .filter(
+            customer_id=rec.customer_id, action_id=rec.action_id, decided_by=user, pk__gt=rec.pk, **replay
+        )
+        .order_by("-pk")
+        .first()
+    )
+    if later is not None:
+        later.replaced = rec
+    return later
 
 
 def _feedback(rec: Recommendation, fn, *, replay: dict, **kwargs) -> Recommendation:
@@ -64,6 +97,11 @@ def _feedback(rec: Recommendation, fn, *, replay: dict, **kwargs) -> Recommendat
     request is a retry: answer with it unchanged (the service wrote its one event the first time)."""
     try:
         return fn(recommendation_id=rec.pk, **kwargs)
+    except services.RecommendationClosed as exc:
+        retried = _retried(rec, replay, kwargs["user"])
+        if retried is not None:
+            return retried
+        raise Closed(exc) from exc
     except services.FeedbackError as exc:
         current = Recommendation.objects.select_related("customer", "action", "decided_by").get(pk=rec.pk)
         if all(getattr(current, field) == value for field, value in replay.items()):
@@ -95,7 +133,28 @@ class RecommendationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, In
     def _answer(self, rec: Recommendation) -> Response:
         return Response(s.RecommendationDetailSerializer(rec, context=self.get_serializer_context()).data)
 
-    @extend_schema(request=s.AcceptSerializer, responses=s.RecommendationDetailSerializer)
+    def handle_exception(self, exc):
+        if isinstance(exc, Closed):
+            current = (
+                Recommendation.objects.open()
+                .filter(customer_id=exc.recommendation.customer_id)
+                .select_related("customer", "action", "decided_by")
+                .order_by("rank", "-priority")[:CUSTOMER_TOP]
+            )
+            body = {
+                "detail": exc.message,
+                "status": exc.recommendation.status,
+                "current": s.RecommendationDetailSerializer(
+                    current, many=True, context=self.get_serializer_context()
+                ).data,
+            }
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        return super().handle_exception(exc)
+
+    @extend_schema(
+        request=s.AcceptSerializer,
+        responses={200: s.RecommendationDetailSerializer, 409: s.RecommendationClosedSerializer},
+    )
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
         rec = self.get_object()
@@ -110,7 +169,10 @@ class RecommendationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, In
         )
         return self._answer(rec)
 
-    @extend_schema(request=s.DismissSerializer, responses=s.RecommendationDetailSerializer)
+    @extend_schema(
+        request=s.DismissSerializer,
+        responses={200: s.RecommendationDetailSerializer, 409: s.RecommendationClosedSerializer},
+    )
     @action(detail=True, methods=["post"])
     def dismiss(self, request, pk=None):
         rec = self.get_object()
@@ -127,7 +189,10 @@ class RecommendationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, In
         )
         return self._answer(rec)
 
-    @extend_schema(request=s.CompleteSerializer, responses=s.RecommendationDetailSerializer)
+    @extend_schema(
+        request=s.CompleteSerializer,
+        responses={200: s.RecommendationDetailSerializer, 409: s.RecommendationClosedSerializer},
+    )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         rec = self.get_object()

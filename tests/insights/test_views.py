@@ -99,3 +99,91 @@ def test_manager_view_and_permission(manager_client, rep_client, scored, rep):
     html = manager_client.get(reverse("insights:manager")).content.decode()
     assert "Acceptance and conversion by action" in html and "100 %" in html
     assert rep_client.get(reverse("insights:manager")).status_code == 403
+
+
+# --- "My recommendations" (issue #16, build 2) ---------------------------------------------------------------
+def _rec(customer, key, priority, rank=1, **fields):
+    return Recommendation.objects.create(
+        customer=customer,
+        action=Action.objects.get(key=key),
+        rank=rank,
+        priority=priority,
+        propensity=fields.pop("propensity", 0.25),
+        value=fields.pop("value", 800),
+        reasons=fields.pop("reasons", [{"en": "dunning level 2", "de": "Mahnstufe 2"}]),
+        **fields,
+    )
+
+
+@pytest.fixture
+def my_recs(rep):
+    customers = CustomerFactory.create_batch(30, owner=rep)
+    for i, c in enumerate(customers[:27]):
+        _rec(c, "renewal_call", 1000 - i)  # high
+    _rec(customers[27], "upsell", 150, value=400)  # medium
+    _rec(customers[28], "upsell", 40, is_exploration=True, reasons=[
+        {"en": "clicked Premium newsletter twice", "de": "Premium newsletter zweimal geklickt"},
+        {"en": "new action, being tried out", "de": "neue Aktion, wird erprobt"},
+    ])  # fmt: skip
+    _rec(customers[29], "no_contact", 2000, reasons=[{"en": "open complaint 5 days", "de": "x"}])
+    _rec(customers[0], "upsell", 900, rank=2)
+    return customers
+
+
+def _rows(html: str) -> list[str]:
+    return [part.split('"', 1)[0] for part in html.split('<tr data-action="')[1:]]
+
+
+def test_my_recommendations_pages_hide_no_contact_and_show_bands(
+    rep_client, my_recs, django_assert_max_num_queries
+):
+    url = reverse("insights:my_recommendations")
+    rep_client.get(url)
+    with django_assert_max_num_queries(14):
+        html = rep_client.get(url).content.decode()
+    assert _rows(html) == ["renewal_call"] * 25
+    assert "Page 1 of 2" in html and "no_contact" not in _rows(html)
+    assert "High priority" in html and "expected value EUR 200" in html  # 0.25 x 800
+    assert "Recommended because: dunning level 2." in html
+    assert ">1000<" not in html  # no bare priority numbers
+    second = rep_client.get(url, {"page": 2}).content.decode()
+    assert _rows(second) == ["renewal_call", "renewal_call", "upsell", "upsell"]
+    assert "Medium priority" in second and "Low priority" in second
+    trial = second.split('data-band="low"', 1)[1]
+    assert 'title="Being tried out: we do not know yet how well this action works' in trial
+    assert "Recommended because: clicked Premium newsletter twice." in trial
+    assert "new action, being tried out" not in second
+    with_quiet = rep_client.get(url, {"quiet": "1"}).content.decode()
+    assert _rows(with_quiet)[0] == "no_contact"
+
+
+def test_my_recommendations_filter_by_action_and_band(rep_client, my_recs):
+    url = reverse("insights:my_recommendations")
+    upsell = rep_client.get(url, {"action": "upsell"}).content.decode()
+    assert _rows(upsell) == ["upsell", "upsell", "upsell"]  # every open one of the action, any rank
+    assert "(no. 2 for this customer)" in upsell
+    medium = rep_client.get(url, {"band": "medium"}).content.decode()
+    assert _rows(medium) == ["upsell"] and "Medium priority" in medium
+    both = rep_client.get(url, {"action": "upsell", "band": "high"}).content.decode()
+    assert _rows(both) == ["upsell"] and "expected value EUR 200" in both
+    paged = rep_client.get(url, {"band": "high", "page": "2"}).content.decode()
+    assert 'href="?band=high&amp;page=1"' in paged
+    nothing = rep_client.get(url, {"action": "win_back"}).content.decode()
+    assert "No recommendations match these filters." in nothing
+    unknown = rep_client.get(url, {"action": "nope", "band": "huge"}).content.decode()
+    assert len(_rows(unknown)) == 25  # unknown values are ignored, not a 500
+
+
+def test_my_recommendations_in_german(rep, my_recs):
+    html = (
+        client_for(rep)
+        .get(reverse("insights:my_recommendations"), HTTP_ACCEPT_LANGUAGE="de")
+        .content.decode()
+    )
+    assert "Hohe Priorität" in html and "Empfohlen wegen: Mahnstufe 2." in html
+    assert "erwarteter Wert EUR 200" in html
+    second = client_for(rep).get(
+        reverse("insights:my_recommendations"), {"action": "upsell"}, HTTP_ACCEPT_LANGUAGE="de"
+    )
+    assert 'title="Wird erprobt: Wir wissen noch nicht' in second.content.decode()
+    assert "(Nr. 2 für diesen Kunden)" in second.content.decode()
