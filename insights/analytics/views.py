@@ -6,6 +6,7 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import quote
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Max, Q
@@ -22,7 +23,13 @@ from customer360.models import Customer, Job
 from customer360.text import whole_number
 from insights.analytics import listening_charts, services
 from insights.analytics.dashboards import dashboards
-from insights.analytics.dashboards.charts import ChartData, chart_csv, csv_response, figure_json
+from insights.analytics.dashboards.charts import (
+    ChartData,
+    chart_csv,
+    csv_response,
+    figure_json,
+    people_names,
+)
 from insights.analytics.dashboards.filters import Filters, parse_filters
 from insights.analytics.models import CustomerSentiment, ListenedMessage, SuggestedCategory, Topic
 
@@ -105,8 +112,10 @@ def chart_csv_view(request: HttpRequest, key: str, chart_key: str) -> HttpRespon
 
 
 def _label_maps(model, paths: list[str]) -> dict[str, dict]:
-    """Display labels of choice fields among ``paths`` (e.g. "status" -> {"open": "Open"})."""
-    maps = {}
+    """Display labels of choice fields among ``paths`` (e.g. "status" -> {"open": "Open"}) and people's
+    names for paths that end at a user (e.g. "owner" -> {7: "Rita Berger"}; one query for all)."""
+    maps, user_paths = {}, []
+    user_model = get_user_model()
     for path in paths:
         current, field = model, None
         try:
@@ -115,8 +124,13 @@ def _label_maps(model, paths: list[str]) -> dict[str, dict]:
                 current = field.related_model or current
         except FieldDoesNotExist:
             continue
-        if field is not None and getattr(field, "choices", None):
+        if field is not None and field.related_model is user_model:
+            user_paths.append(path)
+        elif field is not None and getattr(field, "choices", None):
             maps[path] = {k: str(v) for k, v in field.flatchoices}
+    if user_paths:
+        names = people_names()
+        maps.update(dict.fromkeys(user_paths, names))
     return maps
 
 

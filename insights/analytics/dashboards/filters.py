@@ -141,13 +141,16 @@ def team_members(team: str):
 
 
 def period_bounds(period: str, today: date) -> tuple[date, date]:
+    """The one definition of the preset periods, inclusive local dates ending today. "Last 12 months"
+    is the 12 months ending today (on 2 Dec 2026: 3 Dec 2025 - 2 Dec 2026; on 29 Feb 2024:
+    1 Mar 2023 - 29 Feb 2024), not the calendar year (that is "Year to date")."""
     if period == "30d":
         return today - timedelta(days=29), today
     if period == "90d":
         return today - timedelta(days=89), today
     if period == "ytd":
         return date(today.year, 1, 1), today
-    return month_start(add_months(today, -11)), today
+    return add_months(today, -12) + timedelta(days=1), today
 
 
 class FilterForm(forms.Form):
@@ -185,8 +188,21 @@ class FilterForm(forms.Form):
             (c, c) for c in ("AT", "DE", "CH", "GB", "IT")
         ]
 
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if data.get("period") == "custom" and start and end and start > end:
+            # Refused with a message, not silently replaced by the default period.
+            self.add_error(
+                "end",
+                _("The end date (%(end)s) is before the start date (%(start)s); choose a later end date.")
+                % {"start": start.isoformat(), "end": end.isoformat()},
+            )
+        return data
+
     def filters(self, today: date | None = None) -> Filters:
-        """The valid filters; invalid values fall back to their defaults (a dashboard always renders)."""
+        """The valid filters; invalid values fall back to their defaults (a dashboard always renders,
+        and the form carries the error that the filter bar shows)."""
         today = today or timezone.localdate()
         # Valid fields are kept even when another one is invalid (cleaned_data holds them).
         self.is_valid()
