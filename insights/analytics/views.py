@@ -9,7 +9,8 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Max, Q
+from django.db.models import Count, F, Max, Q, Window
+from django.db.models.functions import RowNumber
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -31,6 +32,7 @@ from insights.analytics.dashboards.charts import (
     people_names,
 )
 from insights.analytics.dashboards.filters import Filters, parse_filters
+from insights.analytics.forms import TopicLabelForm
 from insights.analytics.models import CustomerSentiment, ListenedMessage, SuggestedCategory, Topic
 
 DRILL_PAGE = 100
@@ -222,10 +224,15 @@ def drill(request: HttpRequest, key: str, chart_key: str) -> HttpResponse:
 # --- Listening ----------------------------------------------------------------------------------------
 def listening(request: HttpRequest) -> HttpResponse:
     access.require_manager(request.user)
-    filters, _form = parse_filters(request.GET)
+    filters, form = parse_filters(request.GET)
     topics = list(Topic.objects.all())
-    trend = listening_charts.topic_trend(topics)
-    mood = CustomerSentiment.objects.aggregate(
+    examples = _examples(topics, filters, Customer.objects.visible_to(request.user).values("pk"))
+    for topic in topics:
+        topic.examples = examples.get(topic.pk, [])
+    trend = listening_charts.topic_trend(topics, filters)
+    mood = CustomerSentiment.objects.filter(
+        filters.customer_q(), filters.owner_q("customer__owner")
+    ).aggregate(
         negative=Count("pk", filter=_score_q(None, -0.2)),
         neutral=Count("pk", filter=_score_q(-0.2, 0.2)),
         positive=Count("pk", filter=_score_q(0.2, None)),
@@ -234,6 +241,8 @@ def listening(request: HttpRequest) -> HttpResponse:
         request,
         "analytics/listening.html",
         {
+            "form": form,
+            "filters": filters,
             "topics": topics,
             "rising": [t for t in topics if t.is_rising],
             "trend": chart_context(trend, filters, drill_base=_topic_drill_base())
@@ -245,6 +254,32 @@ def listening(request: HttpRequest) -> HttpResponse:
             "last_message": ListenedMessage.objects.aggregate(at=Max("occurred_at"))["at"],
         },
     )
+
+
+EXAMPLES_PER_TOPIC = 2
+
+
+def _examples(topics: list[Topic], filters: Filters, visible) -> dict[int, list[ListenedMessage]]:
+    """The messages that fit each topic best (highest weight) in the period and scope of the filters,
+    for all topics in one query (a window function ranks them per topic)."""
+    if not topics:
+        return {}
+    ranked = (
+        ListenedMessage.objects.filter(
+            filters.in_period("occurred_at"),
+            filters.customer_q(),
+            filters.owner_q("customer__owner"),
+            topic__in=topics,
+            customer__in=visible,
+        )
+        .annotate(rank=Window(RowNumber(), partition_by=F("topic_id"), order_by=[F("topic_weight").desc(), F("pk").desc()]))
+        .filter(rank__lte=EXAMPLES_PER_TOPIC)
+        .only("pk", "topic_id", "text", "url", "occurred_at")
+    )  # fmt: skip
+    found: dict[int, list[ListenedMessage]] = {}
+    for message in ranked:
+        found.setdefault(message.topic_id, []).append(message)
+    return found
 
 
 def _score_q(low, high) -> Q:
@@ -284,7 +319,7 @@ def topic_detail(request: HttpRequest, pk: int) -> HttpResponse:
             kind=row["customer__kind"], first_name=row["customer__first_name"], last_name=row["customer__last_name"],
             company=row["customer__company"], customer_number=row["customer__customer_number"],
         ).display_name  # fmt: skip
-    trend = listening_charts.topic_trend([topic])
+    trend = listening_charts.topic_trend([topic], filters)
     return render(
         request,
         "analytics/topic_detail.html",
@@ -296,8 +331,26 @@ def topic_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if trend.categories
             else None,
             "week": week,
+            "label_form": TopicLabelForm(initial={"label": topic.label if topic.label_is_custom else ""})
+            if request.user.has_perm("analytics.change_topic")
+            else None,
         },
     )
+
+
+@require_POST
+def topic_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    """A manager gives a topic a readable name (kept across listening runs)."""
+    access.require_manager(request.user)
+    access.require(request.user, "analytics.change_topic")
+    topic = get_object_or_404(Topic, pk=pk)
+    form = TopicLabelForm(request.POST)
+    if form.is_valid():
+        services.topic_rename(topic=topic, label=form.cleaned_data["label"], user=request.user)
+        messages.success(request, _("The topic is now called “%(label)s”.") % {"label": topic.label})
+    else:
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+    return redirect(topic.get_absolute_url())
 
 
 def _week(text: str) -> date | None:

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -28,6 +29,7 @@ PERIODS = [
     ("custom", _("Custom")),
 ]
 DEFAULT_PERIOD = "12m"
+INVERTED = "inverted_range"  # the error code of a custom range that ends before it starts
 
 
 def month_start(day: date) -> date:
@@ -195,8 +197,13 @@ class FilterForm(forms.Form):
             # Refused with a message, not silently replaced by the default period.
             self.add_error(
                 "end",
-                _("The end date (%(end)s) is before the start date (%(start)s); choose a later end date.")
-                % {"start": start.isoformat(), "end": end.isoformat()},
+                ValidationError(
+                    _(
+                        "The end date (%(end)s) is before the start date (%(start)s); choose a later end date."
+                    ),
+                    code=INVERTED,
+                    params={"start": start.isoformat(), "end": end.isoformat()},
+                ),
             )
         return data
 
@@ -223,6 +230,10 @@ class FilterForm(forms.Form):
             country=data.get("country") or "",
             today=today,
         )
+
+
+def inverted_range(form: FilterForm) -> bool:
+    return form.has_error("end", code=INVERTED)
 
 
 def parse_filters(query, today: date | None = None) -> tuple[Filters, FilterForm]:
