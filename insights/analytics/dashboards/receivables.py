@@ -35,6 +35,7 @@ INVOICE_COLUMNS = [
     (gettext_lazy("Issued"), "issue_date"),
     (gettext_lazy("Due"), "due_date"),
     (gettext_lazy("Gross (EUR)"), "gross_total"),
+    (gettext_lazy("Dunning fees (EUR)"), "fees_total"),
     (gettext_lazy("Paid (EUR)"), "paid_amount"),
     (gettext_lazy("Dunning level"), "dunning_level"),
     (gettext_lazy("Status"), "status"),
