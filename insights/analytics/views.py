@@ -273,12 +273,14 @@ def _examples(topics: list[Topic], filters: Filters, visible) -> dict[int, list[
             customer__in=visible,
         )
         .annotate(rank=Window(RowNumber(), partition_by=F("topic_id"), order_by=[F("topic_weight").desc(), F("pk").desc()]))
-        .filter(rank__lte=EXAMPLES_PER_TOPIC)
+        .filter(rank__lte=3 * EXAMPLES_PER_TOPIC)  # room to skip repeated texts
         .only("pk", "topic_id", "text", "url", "occurred_at")
     )  # fmt: skip
     found: dict[int, list[ListenedMessage]] = {}
-    for message in ranked:
-        found.setdefault(message.topic_id, []).append(message)
+    for message in ranked.order_by("topic_id", "rank"):
+        chosen = found.setdefault(message.topic_id, [])
+        if len(chosen) < EXAMPLES_PER_TOPIC and all(m.text != message.text for m in chosen):
+            chosen.append(message)
     return found
 
 

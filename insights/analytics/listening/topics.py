@@ -89,6 +89,7 @@ def find_topics(texts: list[str], *, n_topics: int = 10, seed: int = 0, top_term
 
 
 _WORD = re.compile(r"\w+")
+_CLAUSE = re.compile(r"[.,;:!?()\n]+")
 PHRASE_WORDS = (2, 3)
 
 
@@ -100,18 +101,9 @@ def top_phrase(texts: list[str], terms: list[str]) -> str:
     documents: Counter = Counter()  # folded phrase -> messages containing it
     written: dict[tuple, Counter] = defaultdict(Counter)  # folded phrase -> its written forms
     for text in texts:
-        words = _WORD.findall(text)
-        folded = [fold(w) for w in words]
         seen = set()
-        for n in PHRASE_WORDS:
-            for i in range(len(words) - n + 1):
-                key = tuple(folded[i : i + n])
-                if key in seen or key[0] in STOP_WORDS or key[-1] in STOP_WORDS or key[0].isdigit():
-                    continue
-                if not any(stem(word) in wanted for word in key):
-                    continue
-                seen.add(key)
-                written[key][" ".join(words[i : i + n])] += 1
+        for clause in _CLAUSE.split(text):  # a phrase never runs across a full stop or a comma
+            _phrases(clause, wanted, seen, written)
         documents.update(seen)
     # More messages first; a longer phrase wins when it is nearly as common as a shorter one.
     ranked = sorted(documents.items(), key=lambda kv: (kv[1] * (1 + 0.3 * (len(kv[0]) - 2)), len(kv[0])))
@@ -119,6 +111,20 @@ def top_phrase(texts: list[str], terms: list[str]) -> str:
         return ""
     phrase = written[ranked[-1][0]].most_common(1)[0][0]
     return phrase[:1].upper() + phrase[1:]
+
+
+def _phrases(clause: str, wanted: set[str], seen: set, written: dict) -> None:
+    """Collect the clause's candidate phrases (no stop word at either end, a top term inside)."""
+    words = _WORD.findall(clause)
+    folded = [fold(w) for w in words]
+    for n in PHRASE_WORDS:
+        for i in range(len(words) - n + 1):
+            key = tuple(folded[i : i + n])
+            if key in seen or key[0] in STOP_WORDS or key[-1] in STOP_WORDS or key[0].isdigit():
+                continue
+            if any(stem(word) in wanted for word in key):
+                seen.add(key)
+                written[key][" ".join(words[i : i + n])] += 1
 
 
 @dataclass(frozen=True)
