@@ -280,6 +280,9 @@ def csv_response(filename: str, header: list[str], rows) -> HttpResponse:
 
 def chart_csv(chart: ChartData, filters: Filters) -> HttpResponse:
     header = [chart.x_title or _("Category")] + [s.name for s in chart.series]
-    rows = ([row["label"], *[number(v) for v in row["values"]]] for row in chart.rows())
+    # No figure (e.g. DSO without sales) stays an empty cell, not a zero.
+    rows = (
+        [row["label"], *[None if v is None else number(v) for v in row["values"]]] for row in chart.rows()
+    )
     filename = f"{chart.key.replace('.', '-')}_{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv"
     return csv_response(filename, header, rows)
