@@ -303,6 +303,8 @@ def test_drill_downs_show_peoples_names(world, manager, rep):
         rows = drill_csv(client, "sales", "sales.win_rate", str(rep.pk), "won")
         page = client.get(f"/dashboards/sales/sales.win_rate/drill/?period=12m&bucket={rep.pk}&series=won")
         tickets = drill_csv(client, "service", "service.volume", "complaint")
+        recommendations = drill_csv(client, "nba", "nba.by_rep", str(rep.pk), "shown")
     assert rows and {r["Owner"] for r in rows} == {"Rita Berger"}
     assert "Rita Berger" in page.content.decode() and ">rep<" not in page.content.decode()
     assert tickets and {r["Assignee"] for r in tickets} == {"Rita Berger"}
+    assert recommendations and {r["Rep (customer owner)"] for r in recommendations} == {"Rita Berger"}

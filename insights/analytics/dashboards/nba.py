@@ -36,6 +36,7 @@ STATUSES = [
 REC_COLUMNS = [
     (gettext_lazy("Action"), "action__key"),
     (gettext_lazy("Status"), "status"),
+    (gettext_lazy("Rep (customer owner)"), "customer__owner"),
     (gettext_lazy("Created"), "created_at"),
     (gettext_lazy("Decided"), "decided_at"),
 ]
