@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,9 +16,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from customer360 import access, roles
-from customer360.models import Customer, Job, TimelineEvent
+from customer360.models import Customer, Job
 from insights import services
-from insights.models import BAND_LABELS, Action, CustomerScore, ModelVersion, Recommendation
+from insights.analytics import kpis
+from insights.analytics.dashboards.filters import parse_filters
+from insights.models import BAND_LABELS, Action, ModelVersion, Recommendation
 from insights.panels import panel_context
 from insights.reasons import sentence
 
@@ -196,33 +197,6 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def lift_over_holdout(days: int = 30) -> dict:
-    """Share of customers with a success event in the last ``days``: treated vs. hold-out, with a
-    95 % Wald interval for the difference."""
-    kinds = set()
-    for action in Action.objects.filter(is_active=True):
-        kinds.update(action.success_kind_list)
-    since = timezone.now() - timedelta(days=days)
-    success = TimelineEvent.objects.filter(
-        customer_id=OuterRef("customer_id"), kind__in=kinds, occurred_at__gte=since
-    )
-    rows = (
-        CustomerScore.objects.annotate(won=Exists(success))
-        .values("holdout")
-        .annotate(n=Count("pk"), k=Count("pk", filter=Q(won=True)))
-        .order_by()
-    )
-    stats = {row["holdout"]: row for row in rows}
-    treated, held = stats.get(False, {"n": 0, "k": 0}), stats.get(True, {"n": 0, "k": 0})
-    p1, p0 = _rate(treated["k"], treated["n"]), _rate(held["k"], held["n"])
-    result = {"treated": treated, "holdout": held, "p_treated": p1, "p_holdout": p0, "days": days}
-    if p1 is not None and p0 is not None:
-        diff = p1 - p0
-        se = math.sqrt(p1 * (1 - p1) / treated["n"] + p0 * (1 - p0) / held["n"])
-        result.update(diff=diff, low=diff - 1.96 * se, high=diff + 1.96 * se, lift=(p1 / p0 if p0 else None))
-    return result
-
-
 def manager(request: HttpRequest) -> HttpResponse:
     """Acceptance and conversion by action, AUC per model version, lift over the hold-out."""
     if not roles.is_manager_or_admin(request.user):
@@ -246,6 +220,8 @@ def manager(request: HttpRequest) -> HttpResponse:
             }
         )
     versions = ModelVersion.objects.select_related("action").order_by("action__order", "-version")[:100]
+    # The same period and filters as the NBA dashboard, so both show the same lift.
+    filters, form = parse_filters(request.GET)
     job = Job.objects.filter(kind="insights.rescore").order_by("-created_at").first()
     return render(
         request,
@@ -253,7 +229,9 @@ def manager(request: HttpRequest) -> HttpResponse:
         {
             "rows": rows,
             "versions": versions,
-            "lift": lift_over_holdout(),
+            "lift": kpis.lift(filters),
+            "filters": filters,
+            "period_form": form,
             "job": job,
             "can_run": request.user.has_perm("insights.change_action"),
         },

@@ -6,17 +6,23 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from insights.analytics.dashboards.charts import ChartData, Series
+from insights.analytics.dashboards.filters import Filters
 from insights.analytics.models import Topic, TopicTrend
 
 MAX_LINES = 6
 WEEKS = 26
 
 
-def topic_trend(topics: list[Topic]) -> ChartData:
-    """Share of messages per week for the given topics (at most six, most active now first)."""
+def topic_trend(topics: list[Topic], filters: Filters | None = None) -> ChartData:
+    """Share of messages per week for the given topics (at most six, most active now first); the
+    weeks starting in the filters' period, else the last 26."""
     chosen = sorted(topics, key=lambda t: (-t.is_rising, -t.count_current, t.number))[:MAX_LINES]
-    rows = list(TopicTrend.objects.filter(topic__in=chosen).values_list("topic_id", "week", "share"))
-    weeks = sorted({week for _t, week, _s in rows})[-WEEKS:]
+    trend = TopicTrend.objects.filter(topic__in=chosen)
+    if filters is not None:
+        trend = trend.filter(filters.in_period_dates("week"))
+    rows = list(trend.values_list("topic_id", "week", "share"))
+    weeks = sorted({week for _t, week, _s in rows})
+    weeks = weeks if filters is not None else weeks[-WEEKS:]
     share = {(t, w): s for t, w, s in rows}
     return ChartData(
         key="listening.trend",

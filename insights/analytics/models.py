@@ -91,7 +91,9 @@ class RollupState(models.Model):
 
 # --- Listening ---------------------------------------------------------------------------------------
 class Topic(models.Model):
-    """A theme customers write about, found by NMF over TF-IDF; labelled by its top terms.
+    """A theme customers write about, found by NMF over TF-IDF; labelled by the phrase its messages
+    share most (or its top terms when none is shared). A manager may rename it (``label_is_custom``);
+    the name then passes to the topic with the most similar terms in the next run.
 
     Topics are replaced by every listening run (``run_id`` names the core Job that found them).
     ``is_rising`` is set when the share of messages in the current period grows significantly
@@ -101,6 +103,7 @@ class Topic(models.Model):
     run_id = models.BigIntegerField(default=0)
     number = models.PositiveSmallIntegerField()
     label = models.CharField(_("label"), max_length=200)
+    label_is_custom = models.BooleanField(_("named by a manager"), default=False)
     terms = models.JSONField(default=list, blank=True)
     messages = models.PositiveIntegerField(_("messages"), default=0)
     customers = models.PositiveIntegerField(_("customers"), default=0)
@@ -124,6 +127,15 @@ class Topic(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("analytics:topic_detail", args=[self.pk])
+
+    @property
+    def keywords(self) -> str:
+        return " · ".join(str(t) for t in self.terms[:4])
+
+    def similarity(self, terms: list[str]) -> float:
+        """Overlap (Jaccard) of this topic's terms with ``terms``."""
+        mine, theirs = set(self.terms), set(terms)
+        return len(mine & theirs) / len(mine | theirs) if mine | theirs else 0.0
 
     @property
     def growth(self) -> float | None:

@@ -18,7 +18,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Substr, TruncDate
 from django.utils import timezone
 
-from billing.models import Invoice, Payment
+from billing.models import DunningNotice, Invoice, Payment
 from crm.models import Contract
 from customer360.bulk import bulk_insert, insert_from_query
 from customer360.models import Customer, TimelineEvent
@@ -169,6 +169,16 @@ def paid_rows(days):
                     lambda r: "", "amount")  # fmt: skip
 
 
+def fee_rows(days):
+    """Dunning fees charged per local day a notice was sent (invoices not cancelled): they are owed
+    like the invoice itself, so receivables include them (otherwise paid fees make them negative)."""
+    notices = DunningNotice.objects.exclude(
+        invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.CANCELLED]
+    )
+    return _grouped(notices.filter(days_q("sent_at", days), fee__gt=0), "sent_at", "invoice__customer__", [],
+                    lambda r: "", "fee")  # fmt: skip
+
+
 MARKETING_TOUCH_KINDS = Q(department="marketing") & ~Q(kind__startswith="consent.")
 FAMILIES = [
     Family("marketing.touch", touch_rows, MARKETING_TOUCH_KINDS),
@@ -177,6 +187,7 @@ FAMILIES = [
     Family("customers.lost", lost_customer_rows, None),
     Family("marketing.segment_size", segment_size_rows, None),
     Family("billing.invoiced", invoiced_rows, Q(kind="invoice.issued")),
+    Family("billing.fees", fee_rows, Q(kind__in=["dunning.notice", "dunning.handed_over"])),
     Family(
         "billing.paid", paid_rows, Q(kind__in=["payment.received", "invoice.paid", "invoice.partially_paid"])
     ),

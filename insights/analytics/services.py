@@ -28,7 +28,7 @@ from customer360.words import language_of
 from insights.analytics import risk, rollups
 from insights.analytics.listening import categorise, sentiment
 from insights.analytics.listening.messages import new_texts
-from insights.analytics.listening.topics import find_topics, rising_test
+from insights.analytics.listening.topics import find_topics, rising_test, top_phrase
 from insights.analytics.models import (
     CategoryModelVersion,
     CustomerRisk,
@@ -160,14 +160,17 @@ def topics_refresh(
     )
     rows = list(window.values_list("pk", "text"))
     result = find_topics([t for _pk, t in rows], n_topics=n_topics, seed=seed)
+    labels = _topic_labels(result, [t for _pk, t in rows])
     with transaction.atomic():
+        named = list(Topic.objects.filter(label_is_custom=True))
         Topic.objects.all().delete()  # messages keep existing; their topic becomes empty
         topics = Topic.objects.bulk_create(
             [
-                Topic(run_id=run_id, number=i, label=result.labels[i][:200], terms=terms, period_end=today)
+                Topic(run_id=run_id, number=i, label=labels[i][:200], terms=terms, period_end=today)
                 for i, terms in enumerate(result.terms)
             ]
         )
+        _keep_manager_labels(named, topics)
         update_rows(
             ListenedMessage,
             ["topic_id", "topic_weight"],
@@ -179,6 +182,43 @@ def topics_refresh(
         )
         _topic_statistics(topics, window, current_start, previous_start, period_end)
     return topics
+
+
+def _topic_labels(result, texts: list[str]) -> list[str]:
+    """Each topic's top phrase among its messages (a sample of 2,000), else its top terms."""
+    by_topic: dict[int, list[str]] = defaultdict(list)
+    for text, index in zip(texts, result.assignment, strict=True):
+        if index >= 0 and len(by_topic[int(index)]) < 2000:
+            by_topic[int(index)].append(text)
+    return [top_phrase(by_topic[i], terms) or result.labels[i] for i, terms in enumerate(result.terms)]
+
+
+def _keep_manager_labels(named: list[Topic], topics: list[Topic]) -> None:
+    """A name a manager gave passes to the new topic whose terms are most like the old one's (at
+    least half of them shared), so a rerun does not undo the manager's work."""
+    taken = set()
+    for old in named:
+        scored = [(old.similarity(t.terms), t) for t in topics if t.pk not in taken]
+        score, best = max(scored, key=lambda st: st[0], default=(0.0, None))
+        if best is not None and score >= 0.5:
+            best.label, best.label_is_custom = old.label, True
+            taken.add(best.pk)
+    changed = [t for t in topics if t.pk in taken]
+    if changed:
+        Topic.objects.bulk_update(changed, ["label", "label_is_custom"])
+
+
+def topic_rename(*, topic: Topic, label: str, user) -> Topic:
+    """A manager names a topic; an empty name returns it to the phrase the run found."""
+    label = " ".join(label.split())[:200]
+    if label:
+        topic.label, topic.label_is_custom = label, True
+    else:
+        topic.label_is_custom = False
+        texts = list(topic.message_set.values_list("text", flat=True)[:2000])
+        topic.label = (top_phrase(texts, topic.terms) or topic.keywords)[:200]
+    topic.save(update_fields=["label", "label_is_custom"])
+    return topic
 
 
 def _topic_statistics(topics: list[Topic], window, current_start, previous_start, period_end) -> None:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("listening/", views.listening, name="listening"),
     path("listening/run/", views.listening_run, name="listening_run"),
     path("listening/topics/<int:pk>/", views.topic_detail, name="topic_detail"),
+    path("listening/topics/<int:pk>/name/", views.topic_rename, name="topic_rename"),
     path("listening/trend/", views.topic_drill, name="topic_drill"),
     path("listening/suggestions/", views.suggestions, name="suggestions"),
     path("listening/suggestions/<int:ticket_pk>/", views.suggestion_decide, name="suggestion_decide"),

@@ -6,9 +6,11 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import quote
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Max, Q
+from django.db.models import Count, F, Max, Q, Window
+from django.db.models.functions import RowNumber
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -22,8 +24,15 @@ from customer360.models import Customer, Job
 from customer360.text import whole_number
 from insights.analytics import listening_charts, services
 from insights.analytics.dashboards import dashboards
-from insights.analytics.dashboards.charts import ChartData, chart_csv, csv_response, figure_json
+from insights.analytics.dashboards.charts import (
+    ChartData,
+    chart_csv,
+    csv_response,
+    figure_json,
+    people_names,
+)
 from insights.analytics.dashboards.filters import Filters, parse_filters
+from insights.analytics.forms import TopicLabelForm
 from insights.analytics.models import CustomerSentiment, ListenedMessage, SuggestedCategory, Topic
 
 DRILL_PAGE = 100
@@ -105,8 +114,10 @@ def chart_csv_view(request: HttpRequest, key: str, chart_key: str) -> HttpRespon
 
 
 def _label_maps(model, paths: list[str]) -> dict[str, dict]:
-    """Display labels of choice fields among ``paths`` (e.g. "status" -> {"open": "Open"})."""
-    maps = {}
+    """Display labels of choice fields among ``paths`` (e.g. "status" -> {"open": "Open"}) and people's
+    names for paths that end at a user (e.g. "owner" -> {7: "Rita Berger"}; one query for all)."""
+    maps, user_paths = {}, []
+    user_model = get_user_model()
     for path in paths:
         current, field = model, None
         try:
@@ -115,8 +126,13 @@ def _label_maps(model, paths: list[str]) -> dict[str, dict]:
                 current = field.related_model or current
         except FieldDoesNotExist:
             continue
-        if field is not None and getattr(field, "choices", None):
+        if field is not None and field.related_model is user_model:
+            user_paths.append(path)
+        elif field is not None and getattr(field, "choices", None):
             maps[path] = {k: str(v) for k, v in field.flatchoices}
+    if user_paths:
+        names = people_names()
+        maps.update(dict.fromkeys(user_paths, names))
     return maps
 
 
@@ -208,10 +224,15 @@ def drill(request: HttpRequest, key: str, chart_key: str) -> HttpResponse:
 # --- Listening ----------------------------------------------------------------------------------------
 def listening(request: HttpRequest) -> HttpResponse:
     access.require_manager(request.user)
-    filters, _form = parse_filters(request.GET)
+    filters, form = parse_filters(request.GET)
     topics = list(Topic.objects.all())
-    trend = listening_charts.topic_trend(topics)
-    mood = CustomerSentiment.objects.aggregate(
+    examples = _examples(topics, filters, Customer.objects.visible_to(request.user).values("pk"))
+    for topic in topics:
+        topic.examples = examples.get(topic.pk, [])
+    trend = listening_charts.topic_trend(topics, filters)
+    mood = CustomerSentiment.objects.filter(
+        filters.customer_q(), filters.owner_q("customer__owner")
+    ).aggregate(
         negative=Count("pk", filter=_score_q(None, -0.2)),
         neutral=Count("pk", filter=_score_q(-0.2, 0.2)),
         positive=Count("pk", filter=_score_q(0.2, None)),
@@ -220,6 +241,8 @@ def listening(request: HttpRequest) -> HttpResponse:
         request,
         "analytics/listening.html",
         {
+            "form": form,
+            "filters": filters,
             "topics": topics,
             "rising": [t for t in topics if t.is_rising],
             "trend": chart_context(trend, filters, drill_base=_topic_drill_base())
@@ -231,6 +254,44 @@ def listening(request: HttpRequest) -> HttpResponse:
             "last_message": ListenedMessage.objects.aggregate(at=Max("occurred_at"))["at"],
         },
     )
+
+
+EXAMPLES_PER_TOPIC = 2
+
+
+EXAMPLES_RECENT_DAYS = 30
+
+
+def _examples(topics: list[Topic], filters: Filters, visible) -> dict[int, list[ListenedMessage]]:
+    """The messages that fit each topic best (highest weight) in the period and scope of the filters.
+
+    One query ranks them per topic (a window function) over the last 30 days of the period, which
+    keeps the sort small at 100k customers; topics without a message there get a second query over
+    the whole period. At most two queries, whatever the number of topics."""
+    if not topics:
+        return {}
+    scope = Q(filters.customer_q(), filters.owner_q("customer__owner"), customer__in=visible)
+    recent = max(filters.start_at, filters.end_at - timedelta(days=EXAMPLES_RECENT_DAYS))
+    found = _ranked_examples(topics, scope & Q(occurred_at__gte=recent, occurred_at__lt=filters.end_at))
+    missing = [t for t in topics if t.pk not in found]
+    if missing and recent > filters.start_at:
+        found.update(_ranked_examples(missing, scope & filters.in_period("occurred_at")))
+    return found
+
+
+def _ranked_examples(topics: list[Topic], condition: Q) -> dict[int, list[ListenedMessage]]:
+    ranked = (
+        ListenedMessage.objects.filter(condition, topic__in=topics)
+        .annotate(rank=Window(RowNumber(), partition_by=F("topic_id"), order_by=[F("topic_weight").desc(), F("pk").desc()]))
+        .filter(rank__lte=3 * EXAMPLES_PER_TOPIC)  # room to skip repeated texts
+        .only("pk", "topic_id", "text", "url", "occurred_at")
+    )  # fmt: skip
+    found: dict[int, list[ListenedMessage]] = {}
+    for message in ranked.order_by("topic_id", "rank"):
+        chosen = found.setdefault(message.topic_id, [])
+        if len(chosen) < EXAMPLES_PER_TOPIC and all(m.text != message.text for m in chosen):
+            chosen.append(message)
+    return found
 
 
 def _score_q(low, high) -> Q:
@@ -270,7 +331,7 @@ def topic_detail(request: HttpRequest, pk: int) -> HttpResponse:
             kind=row["customer__kind"], first_name=row["customer__first_name"], last_name=row["customer__last_name"],
             company=row["customer__company"], customer_number=row["customer__customer_number"],
         ).display_name  # fmt: skip
-    trend = listening_charts.topic_trend([topic])
+    trend = listening_charts.topic_trend([topic], filters)
     return render(
         request,
         "analytics/topic_detail.html",
@@ -282,8 +343,26 @@ def topic_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if trend.categories
             else None,
             "week": week,
+            "label_form": TopicLabelForm(initial={"label": topic.label if topic.label_is_custom else ""})
+            if request.user.has_perm("analytics.change_topic")
+            else None,
         },
     )
+
+
+@require_POST
+def topic_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    """A manager gives a topic a readable name (kept across listening runs)."""
+    access.require_manager(request.user)
+    access.require(request.user, "analytics.change_topic")
+    topic = get_object_or_404(Topic, pk=pk)
+    form = TopicLabelForm(request.POST)
+    if form.is_valid():
+        services.topic_rename(topic=topic, label=form.cleaned_data["label"], user=request.user)
+        messages.success(request, _("The topic is now called “%(label)s”.") % {"label": topic.label})
+    else:
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+    return redirect(topic.get_absolute_url())
 
 
 def _week(text: str) -> date | None:

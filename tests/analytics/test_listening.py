@@ -200,3 +200,71 @@ def test_banking77_command_fails_below_target(tmp_path):
     (tmp_path / "test.csv").write_text("text,category\nalpha beta,y\ngamma delta,x\n", encoding="utf-8")
     with pytest.raises(CommandError, match="below the target"):
         call_command("listening_evaluate_banking77", data=tmp_path)
+
+
+# --- topic names ----------------------------------------------------------------------------------------
+def test_top_phrase_is_what_the_messages_share_as_customers_wrote_it():
+    from insights.analytics.listening.topics import top_phrase
+
+    texts = [
+        "Ich habe die Rechnung doppelt bekommen, bitte prüfen",
+        "Rechnung doppelt bekommen!!",
+        "Die Rechnung doppelt bekommen und zweimal abgebucht",
+        "Lieferung kam zu spät",
+    ]
+    assert top_phrase(texts, ["rechnung", "doppelt", "bekommen", "zweimal"]) == "Rechnung doppelt bekommen"
+    assert top_phrase(["Lieferung kam", "Paket weg"], ["lieferung"]) == ""  # shared by no two messages
+
+
+def _two_topics():
+    now = timezone.now()
+    late = CustomerFactory(last_name="Lieferfrust")
+    for i in range(12):
+        Ticket.objects.create(customer=late, subject="Lieferung leider verspätet", description="Wieder zu spät",
+                              opened_at=now - timedelta(days=i))  # fmt: skip
+    for i in range(12):
+        Ticket.objects.create(customer=CustomerFactory(), subject="Rechnung doppelt erhalten",
+                              description="Bitte Gutschrift", opened_at=now - timedelta(days=40 + i))  # fmt: skip
+    services.listening_refresh(n_topics=2)
+    return next(t for t in Topic.objects.all() if "lieferung" in t.terms)
+
+
+@pytest.mark.django_db
+def test_topics_have_a_readable_label_keywords_examples_and_the_filter_bar(manager_client):
+    topic = _two_topics()
+    assert " · " not in topic.label and topic.label[0].isupper()  # a phrase, not a keyword string
+    page = manager_client.get("/dashboards/listening/").content.decode()
+    assert 'class="filters"' in page and 'name="period"' in page and 'name="country"' in page
+    assert f"Keywords: {topic.keywords}" in page
+    assert "Lieferung leider verspätet. Wieder zu spät</a>”" in page  # an example message under the topic
+    assert "Erhalten Bitte" not in page  # a phrase never runs across a full stop
+    # The period filters the examples: nothing of the last 30 days is older than 30 days.
+    old = manager_client.get("/dashboards/listening/?period=custom&start=2020-01-01&end=2020-12-31")
+    assert 'class="examples' not in old.content.decode()
+
+
+@pytest.mark.django_db
+def test_manager_renames_a_topic_and_the_name_survives_the_next_run(manager_client, rep):
+    topic = _two_topics()
+    page = manager_client.get(topic.get_absolute_url()).content.decode()
+    assert 'id="topic-name"' in page
+    response = manager_client.post(
+        f"/dashboards/listening/topics/{topic.pk}/name/", {"label": "  Late  deliveries "}
+    )
+    assert response.status_code == 302
+    topic.refresh_from_db()
+    assert (topic.label, topic.label_is_custom) == ("Late deliveries", True)
+    services.listening_refresh(n_topics=2)  # replaces the topics
+    renamed = next(t for t in Topic.objects.all() if "lieferung" in t.terms)
+    assert renamed.pk != topic.pk and (renamed.label, renamed.label_is_custom) == ("Late deliveries", True)
+    # Empty: back to the phrase the messages share.
+    manager_client.post(f"/dashboards/listening/topics/{renamed.pk}/name/", {"label": ""})
+    renamed.refresh_from_db()
+    assert not renamed.label_is_custom and renamed.label != "Late deliveries"
+    # A rep may not rename (and does not see the dashboards at all).
+    from tests.conftest import client_for
+
+    assert (
+        client_for(rep).post(f"/dashboards/listening/topics/{renamed.pk}/name/", {"label": "x"}).status_code
+        == 403
+    )

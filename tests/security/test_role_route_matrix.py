@@ -303,7 +303,9 @@ def test_writes_naming_an_out_of_scope_customer_change_nothing(world, role_users
                 client.post(path, body, content_type="application/json"),
             ):
                 # 415: the API takes JSON only, so the form-encoded write is refused before anything else.
-                if answer.status_code >= 500 or (bound and answer.status_code not in (400, 403, 404, 405, 415)):
+                if answer.status_code >= 500 or (
+                    bound and answer.status_code not in (400, 403, 404, 405, 415)
+                ):
                     failures.append(f"{role} POST {path}: {answer.status_code}")
     assert not failures, "\n".join(failures)
     assert snapshot(out["customer"]) == before

@@ -13,7 +13,7 @@ from customer360.api.permissions import ManagerOrAdmin
 from customer360.api.tokens import TokenScopePermission
 from insights.analytics.dashboards import dashboards
 from insights.analytics.dashboards.charts import number
-from insights.analytics.dashboards.filters import parse_filters
+from insights.analytics.dashboards.filters import inverted_range, parse_filters
 from insights.analytics.models import Topic
 
 
@@ -51,13 +51,15 @@ FILTER_PARAMETERS = [
 class ChartDataView(APIView):
     permission_classes = [TokenScopePermission, ManagerOrAdmin]
 
-    @extend_schema(parameters=FILTER_PARAMETERS, responses=ChartSerializer)
+    @extend_schema(parameters=FILTER_PARAMETERS, responses={200: ChartSerializer, 400: OpenApiTypes.OBJECT})
     def get(self, request, dashboard: str, chart: str):
         board = dashboards.get(dashboard)
         definition = board.chart(chart) if board else None
         if definition is None:
             raise Http404
-        filters, _form = parse_filters(request.query_params)
+        filters, form = parse_filters(request.query_params)
+        if inverted_range(form):
+            raise serializers.ValidationError({"end": form.errors["end"]})
         data = definition.build(filters)
         payload = {
             "key": data.key,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import plotly.io as pio
+from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.http import HttpResponse
@@ -121,6 +122,18 @@ class _Dashboards:
 dashboards = _Dashboards()
 
 
+def people_names(ids=None) -> dict[int, str]:
+    """Users' display names (first and last name, the user name only when there is none), by id;
+    all staff when ``ids`` is None (a few hundred rows at most)."""
+    users = get_user_model().objects.all()
+    if ids is not None:
+        users = users.filter(pk__in=[i for i in ids if i])
+    return {
+        pk: f"{first} {last}".strip() or username
+        for pk, username, first, last in users.values_list("id", "username", "first_name", "last_name")
+    }
+
+
 def number(value) -> float:
     """Numbers for plotly and tables: Decimals and None become floats."""
     if value is None:
@@ -131,6 +144,28 @@ def number(value) -> float:
 
 
 # --- plotly ------------------------------------------------------------------------------------------
+def _is_count(values: list) -> bool:
+    return bool(values) and all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+
+
+def integer_axis(series: list[Series], stacked: bool) -> dict:
+    """Axis settings for counts: whole-number ticks (1, 2, 5, 10, 20, 50, ...) and no decimals, so a
+    count axis never reads 14.99. Empty dict when a series on the axis is not a count."""
+    if not series or not all(_is_count(s.values) for s in series):
+        return {}
+    if stacked:
+        top = max((sum(column) for column in zip(*(s.values for s in series), strict=True)), default=0)
+    else:
+        top = max((max(s.values) for s in series), default=0)
+    step = 1
+    while top / step > 8:
+        for factor in (2, 2.5, 2):  # 1 -> 2 -> 5 -> 10 -> 20 -> 50 ...
+            step = int(step * factor)
+            if top / step <= 8:
+                break
+    return {"tickformat": ",d", "tick0": 0, "dtick": step, "rangemode": "tozero"}
+
+
 @functools.cache
 def _template() -> dict:
     """The "plotly_white" template as plain JSON (resolved once: building validated graph objects per
@@ -149,7 +184,7 @@ def figure(chart: ChartData) -> dict:
     for i, series in enumerate(chart.series):
         colour = OKABE_ITO[i % len(OKABE_ITO)]
         custom = [[bucket, series.key if series.drill else ""] for bucket, _ in chart.categories]
-        values = [number(v) for v in series.values]
+        values = [None if v is None else number(v) for v in series.values]  # a gap, not a zero
         if chart.kind == "line" or series.axis == "y2":
             has_y2 = has_y2 or series.axis == "y2"
             data.append(
@@ -184,6 +219,8 @@ def figure(chart: ChartData) -> dict:
         "yaxis": {"title": {"text": chart.y_title}, "automargin": True, "rangemode": "tozero"},
         "hovermode": "closest",
     }
+    bars = [s for s in chart.series if s.axis != "y2"]
+    layout["yaxis"].update(integer_axis(bars, stacked=chart.kind == "stack"))
     if chart.horizontal:
         layout["xaxis"], layout["yaxis"] = layout["yaxis"], {**layout["xaxis"], "autorange": "reversed"}
     if has_y2:
@@ -193,6 +230,7 @@ def figure(chart: ChartData) -> dict:
             "side": "right",
             "rangemode": "tozero",
             "showgrid": False,
+            **integer_axis([s for s in chart.series if s.axis == "y2"], stacked=False),
         }
     return {"data": data, "layout": layout}
 
@@ -242,6 +280,9 @@ def csv_response(filename: str, header: list[str], rows) -> HttpResponse:
 
 def chart_csv(chart: ChartData, filters: Filters) -> HttpResponse:
     header = [chart.x_title or _("Category")] + [s.name for s in chart.series]
-    rows = ([row["label"], *[number(v) for v in row["values"]]] for row in chart.rows())
+    # No figure (e.g. DSO without sales) stays an empty cell, not a zero.
+    rows = (
+        [row["label"], *[None if v is None else number(v) for v in row["values"]]] for row in chart.rows()
+    )
     filename = f"{chart.key.replace('.', '-')}_{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv"
     return csv_response(filename, header, rows)

@@ -33,6 +33,7 @@ CUSTOMER_COLUMNS = [
     (gettext_lazy("Number"), "customer_number"),
     (gettext_lazy("Country"), "country"),
     (gettext_lazy("Lifecycle"), "lifecycle"),
+    (gettext_lazy("Owner"), "owner"),
     (gettext_lazy("Created"), "created_at"),
 ]
 TOP_SHARES = [1, 5, 10, 20, 50, 100]

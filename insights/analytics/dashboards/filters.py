@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -28,6 +29,7 @@ PERIODS = [
     ("custom", _("Custom")),
 ]
 DEFAULT_PERIOD = "12m"
+INVERTED = "inverted_range"  # the error code of a custom range that ends before it starts
 
 
 def month_start(day: date) -> date:
@@ -141,13 +143,16 @@ def team_members(team: str):
 
 
 def period_bounds(period: str, today: date) -> tuple[date, date]:
+    """The one definition of the preset periods, inclusive local dates ending today. "Last 12 months"
+    is the 12 months ending today (on 2 Dec 2026: 3 Dec 2025 - 2 Dec 2026; on 29 Feb 2024:
+    1 Mar 2023 - 29 Feb 2024), not the calendar year (that is "Year to date")."""
     if period == "30d":
         return today - timedelta(days=29), today
     if period == "90d":
         return today - timedelta(days=89), today
     if period == "ytd":
         return date(today.year, 1, 1), today
-    return month_start(add_months(today, -11)), today
+    return add_months(today, -12) + timedelta(days=1), today
 
 
 class FilterForm(forms.Form):
@@ -185,8 +190,26 @@ class FilterForm(forms.Form):
             (c, c) for c in ("AT", "DE", "CH", "GB", "IT")
         ]
 
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if data.get("period") == "custom" and start and end and start > end:
+            # Refused with a message, not silently replaced by the default period.
+            self.add_error(
+                "end",
+                ValidationError(
+                    _(
+                        "The end date (%(end)s) is before the start date (%(start)s); choose a later end date."
+                    ),
+                    code=INVERTED,
+                    params={"start": start.isoformat(), "end": end.isoformat()},
+                ),
+            )
+        return data
+
     def filters(self, today: date | None = None) -> Filters:
-        """The valid filters; invalid values fall back to their defaults (a dashboard always renders)."""
+        """The valid filters; invalid values fall back to their defaults (a dashboard always renders,
+        and the form carries the error that the filter bar shows)."""
         today = today or timezone.localdate()
         # Valid fields are kept even when another one is invalid (cleaned_data holds them).
         self.is_valid()
@@ -207,6 +230,10 @@ class FilterForm(forms.Form):
             country=data.get("country") or "",
             today=today,
         )
+
+
+def inverted_range(form: FilterForm) -> bool:
+    return form.has_error("end", code=INVERTED)
 
 
 def parse_filters(query, today: date | None = None) -> tuple[Filters, FilterForm]:

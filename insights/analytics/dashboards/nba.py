@@ -8,18 +8,23 @@ the scored customers of each group (the hold-out is drawn at random before any r
 
 from __future__ import annotations
 
-import math
-
-from django.contrib.auth import get_user_model
 from django.db.models import Count, Q
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
-from customer360.models import Customer, TimelineEvent
-from insights.analytics.dashboards.charts import ChartData, ChartDef, Dashboard, Drill, Series, dashboards
+from customer360.models import Customer
+from insights.analytics import kpis
+from insights.analytics.dashboards.charts import (
+    ChartData,
+    ChartDef,
+    Dashboard,
+    Drill,
+    Series,
+    dashboards,
+    people_names,
+)
 from insights.analytics.dashboards.filters import Filters
-from insights.analytics.models import CustomerConversion
-from insights.analytics.rollups import success_kinds
+from insights.analytics.rollups import success_kinds  # noqa: F401 - tests import it from here
 from insights.models import Action, CustomerScore, ModelVersion, Recommendation
 
 STATUSES = [
@@ -31,10 +36,10 @@ STATUSES = [
 REC_COLUMNS = [
     (gettext_lazy("Action"), "action__key"),
     (gettext_lazy("Status"), "status"),
+    (gettext_lazy("Rep (customer owner)"), "customer__owner"),
     (gettext_lazy("Created"), "created_at"),
     (gettext_lazy("Decided"), "decided_at"),
 ]
-Z95 = 1.96
 
 
 def _recommendations(f: Filters):
@@ -84,12 +89,7 @@ def by_rep(f: Filters) -> ChartData:
     rows = list(
         _recommendations(f).values("customer__owner").annotate(**_status_counts()).order_by("customer__owner")
     )
-    names = {
-        u.pk: u.get_full_name() or u.username
-        for u in get_user_model().objects.filter(
-            pk__in=[r["customer__owner"] for r in rows if r["customer__owner"]]
-        )
-    }
+    names = people_names(r["customer__owner"] for r in rows)
     return ChartData(
         key="nba.by_rep",
         title=_("Recommendations by rep"),
@@ -117,58 +117,36 @@ def _group(f: Filters, holdout: bool):
     )
 
 
-def _converted_ids(f: Filters):
-    """Customers with a success event in the period. For periods ending today (every preset) the
-    incrementally refreshed ``CustomerConversion`` answers without touching the timeline."""
-    if f.end >= f.today:
-        return CustomerConversion.objects.filter(last_success_at__gte=f.start_at).values("customer_id")
-    return TimelineEvent.objects.filter(f.in_period("occurred_at"), kind__in=success_kinds()).values(
-        "customer_id"
-    )
-
-
 def _converted(f: Filters, holdout: bool):
-    return _group(f, holdout).filter(pk__in=_converted_ids(f))
+    return _group(f, holdout).filter(pk__in=kpis.converted_customer_ids(f))
 
 
 def lift(f: Filters) -> ChartData:
     """Conversion of customers who get recommendations vs the random hold-out, with the lift and
-    its 95 % confidence interval (normal approximation of the difference of two proportions)."""
-    converted = _converted_ids(f)
-    scores = CustomerScore.objects.filter(
-        f.scope(customer_prefix="customer__", owner_field="customer__owner")
-    )
-    # One pass over the scored customers, grouped by group, so the converted subquery is hashed once
-    # (a FILTER per group evaluated it twice).
-    totals = {
-        row["holdout"]: (row["n"], row["converted"])
-        for row in scores.values("holdout")
-        .annotate(n=Count("pk"), converted=Count("pk", filter=Q(customer_id__in=converted)))
-        .order_by()
-    }
-    counts = {name: totals.get(holdout, (0, 0)) for name, holdout in (("treated", False), ("holdout", True))}
-    rates = {k: (c / n if n else 0.0) for k, (n, c) in counts.items()}
-    (n1, _c1), (n0, _c0) = counts["treated"], counts["holdout"]
-    p1, p0 = rates["treated"], rates["holdout"]
-    difference = p1 - p0
-    se = math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0) if n1 and n0 else 0.0
-    low, high = difference - Z95 * se, difference + Z95 * se
+    its 95 % confidence interval (``kpis.lift``, the one definition the performance page shows too)."""
+    result = kpis.lift(f)
+    low, high = result.interval_points
     return ChartData(
         key="nba.lift",
         title=_("Conversion: recommendations vs hold-out"),
         categories=[("treated", _("With recommendations")), ("holdout", _("Hold-out"))],
         series=[
-            Series(_("Conversion %"), [round(100 * p1, 2), round(100 * p0, 2)], key="rate", drill=False),
-            Series(_("Converted customers"), [counts["treated"][1], counts["holdout"][1]], key="converted"),
-            Series(_("Customers"), [n1, n0], key="customers", axis="y2"),
+            Series(
+                _("Conversion %"),
+                [result.percent_treated, result.percent_holdout],
+                key="rate",
+                drill=False,
+            ),
+            Series(_("Converted customers"), [result.treated_converted, result.holdout_converted], key="converted"),
+            Series(_("Customers"), [result.treated, result.holdout], key="customers", axis="y2"),
         ],
         x_title=_("Group"),
         y_title=_("% / customers"),
         y2_title=_("Customers"),
         note=_("Lift %(lift)+.2f points (95%% CI %(low)+.2f to %(high)+.2f)")
-        % {"lift": 100 * difference, "low": 100 * low, "high": 100 * high},
-        extra={"lift": difference, "ci": (low, high)},
-    )
+        % {"lift": result.points, "low": low, "high": high},
+        extra={"lift": result.difference, "ci": result.interval, "kpi": result},
+    )  # fmt: skip
 
 
 def drill_lift(f: Filters, bucket: str, series: str) -> Drill:

@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, DecimalField, F, Q, Sum, Value
+from django.db.models import Count, DecimalField, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from billing.models import DunningNotice, Invoice, Payment, open_amount_expression
 from customer360.models import TimelineEvent
+from insights.analytics import kpis
 from insights.analytics.dashboards.charts import (
     ChartData,
     ChartDef,
@@ -34,6 +35,7 @@ INVOICE_COLUMNS = [
     (gettext_lazy("Issued"), "issue_date"),
     (gettext_lazy("Due"), "due_date"),
     (gettext_lazy("Gross (EUR)"), "gross_total"),
+    (gettext_lazy("Dunning fees (EUR)"), "fees_total"),
     (gettext_lazy("Paid (EUR)"), "paid_amount"),
     (gettext_lazy("Dunning level"), "dunning_level"),
     (gettext_lazy("Status"), "status"),
@@ -45,7 +47,6 @@ AGEING = [
     ("61-90", gettext_lazy("61-90 days"), 61, 90),
     ("90+", gettext_lazy("over 90 days"), 91, None),
 ]
-DSO_DAYS = 90
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 ZERO = Value(Decimal("0"), output_field=MONEY)
 
@@ -105,9 +106,10 @@ def drill_ageing(f: Filters, bucket: str, series: str) -> Drill:
 
 
 def _month_ends(f: Filters) -> list[tuple[str, date]]:
-    """(bucket, day) for each month of the period: its last day, or the period's end for the last one."""
+    """(bucket, day) for each month of the period: its last day, or the period's end for the last one
+    (every month of the period: "last 12 months" starts in the same month a year ago)."""
     ends = []
-    for first in f.months[-12:]:
+    for first in f.months:
         last = min(add_months(first, 1) - timedelta(days=1), f.end)
         ends.append((first.strftime("%Y-%m"), last))
     return ends
@@ -122,35 +124,34 @@ def _after(day: date) -> datetime:
 
 
 def dso(f: Filters) -> ChartData:
-    """Days sales outstanding at each month end: receivables / invoiced in the last 90 days x 90.
+    """Receivables and days sales outstanding at each month end (``kpis.receivables``, ``kpis.dso``).
 
-    From the daily roll-ups: receivables at D = invoiced up to D - paid up to D.
+    From the daily roll-ups: receivables at D = invoiced + dunning fees up to D - paid up to D.
     """
     ends = _month_ends(f)
-    rollups = DailyRollup.objects.filter(f.rollup_q(), metric__in=["billing.invoiced", "billing.paid"])
-    invoiced, paid = Q(metric="billing.invoiced"), Q(metric="billing.paid")
+    rollups = DailyRollup.objects.filter(
+        f.rollup_q(), metric__in=["billing.invoiced", "billing.fees", "billing.paid"]
+    )
+    invoiced, fees, paid = Q(metric="billing.invoiced"), Q(metric="billing.fees"), Q(metric="billing.paid")
+    up_to = {f"{name}{i}": (condition & Q(day__lte=d)) for i, (_b, d) in enumerate(ends)
+             for name, condition in (("invoiced", invoiced), ("fees", fees), ("paid", paid))}  # fmt: skip
     totals = rollups.aggregate(
-        **{
-            f"ar{i}": Coalesce(Sum("amount", filter=invoiced & Q(day__lte=d)), ZERO)
-            for i, (_b, d) in enumerate(ends)
-        },
-        **{
-            f"paid{i}": Coalesce(Sum("amount", filter=paid & Q(day__lte=d)), ZERO)
-            for i, (_b, d) in enumerate(ends)
-        },
+        **{key: Coalesce(Sum("amount", filter=condition), ZERO) for key, condition in up_to.items()},
         **{
             f"sales{i}": Coalesce(
-                Sum("amount", filter=invoiced & Q(day__lte=d, day__gt=d - timedelta(days=DSO_DAYS))), ZERO
+                Sum("amount", filter=invoiced & Q(day__lte=d, day__gt=d - timedelta(days=kpis.DSO_DAYS))),
+                ZERO,
             )
             for i, (_b, d) in enumerate(ends)
         },
     )
     receivables, values = [], []
     for i in range(len(ends)):
-        outstanding = number(totals[f"ar{i}"]) - number(totals[f"paid{i}"])
-        sales = number(totals[f"sales{i}"])
-        receivables.append(round(outstanding, 2))
-        values.append(round(outstanding / sales * DSO_DAYS, 1) if sales else 0.0)
+        outstanding = kpis.receivables(
+            number(totals[f"invoiced{i}"]), number(totals[f"fees{i}"]), number(totals[f"paid{i}"])
+        )
+        receivables.append(outstanding)
+        values.append(kpis.dso(outstanding, number(totals[f"sales{i}"])))
     return ChartData(
         key="receivables.dso",
         title=_("Days sales outstanding (DSO)"),
@@ -162,16 +163,33 @@ def dso(f: Filters) -> ChartData:
         x_title=_("Month end"),
         y_title=_("EUR"),
         y2_title=_("Days"),
-        note=_("DSO = receivables at month end / invoiced in the 90 days before x 90."),
+        note=_(
+            "Receivables = invoiced + dunning fees - paid up to the month end (the last one: today). "
+            "DSO = receivables / invoiced in the 90 days before x 90."
+        ),
     )
 
 
+def _sum_by(rows, field: str) -> Coalesce:
+    """Sum of ``field`` of ``rows`` (payments or notices) per invoice, as a subquery (two joined sums
+    would multiply each other's rows)."""
+    total = (
+        rows.filter(invoice=OuterRef("pk")).order_by().values("invoice").annotate(s=Sum(field)).values("s")
+    )
+    return Coalesce(Subquery(total, output_field=MONEY), ZERO)
+
+
 def drill_dso(f: Filters, bucket: str, series: str) -> Drill:
-    """Invoices still (partly) unpaid at that month end."""
+    """Invoices still (partly) unpaid at that month end: gross + fees charged by then > paid by then
+    (the invoices whose open amounts make up the receivables of that bar)."""
     day = dict(_month_ends(f))[bucket]
-    paid_by = Coalesce(Sum("payments__amount", filter=Q(payments__received_at__lt=_after(day))), ZERO)
+    paid_by = _sum_by(Payment.objects.filter(received_at__lt=_after(day)), "amount")
+    fees_by = _sum_by(DunningNotice.objects.filter(sent_at__lt=_after(day)), "fee")
     invoices = (
-        _billed(f).filter(issue_date__lte=day).annotate(paid_by=paid_by).filter(paid_by__lt=F("gross_total"))
+        _billed(f)
+        .filter(issue_date__lte=day)
+        .annotate(paid_by=paid_by, fees_by=fees_by)
+        .filter(paid_by__lt=F("gross_total") + F("fees_by"))
     )
     return Drill(
         _("Invoices unpaid at month end"), invoices, INVOICE_COLUMNS, url_name="billing:invoice_detail"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-from django.contrib.auth import get_user_model
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils.formats import date_format
@@ -13,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm.models import Deal, Stage
+from insights.analytics import kpis
 from insights.analytics.dashboards.charts import (
     ChartData,
     ChartDef,
@@ -21,6 +21,7 @@ from insights.analytics.dashboards.charts import (
     Series,
     dashboards,
     number,
+    people_names,
 )
 from insights.analytics.dashboards.filters import Filters, add_months, month_start
 
@@ -29,7 +30,7 @@ DEAL_COLUMNS = [
     (gettext_lazy("Stage"), "stage__name"),
     (gettext_lazy("Amount (EUR)"), "amount"),
     (gettext_lazy("Expected close"), "expected_close"),
-    (gettext_lazy("Owner"), "owner__username"),
+    (gettext_lazy("Owner"), "owner"),
     (gettext_lazy("Status"), "status"),
 ]
 FORECAST_MONTHS = 6
@@ -158,17 +159,13 @@ def win_rate_by_owner(f: Filters) -> ChartData:
         )
         .order_by("owner")
     )
-    names = {
-        u.pk: (u.get_full_name() or u.username)
-        for u in get_user_model().objects.filter(pk__in=[r["owner"] for r in rows if r["owner"]])
-    }
+    names = people_names(r["owner"] for r in rows)
     categories, won, lost, rate, days = [], [], [], [], []
     for row in rows:
         categories.append((str(row["owner"] or 0), names.get(row["owner"], _("No owner"))))
         won.append(row["won"])
         lost.append(row["lost"])
-        total = row["won"] + row["lost"]
-        rate.append(round(100 * row["won"] / total, 1) if total else 0.0)
+        rate.append(kpis.win_rate(row["won"], row["lost"]))
         days.append(round(_days(row["cycle"]), 1))
     return ChartData(
         key="sales.win_rate",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from crm.models import Priority, Satisfaction, Ticket
 from customer360.models import Channel
+from insights.analytics import kpis
 from insights.analytics.dashboards.charts import ChartData, ChartDef, Dashboard, Drill, Series, dashboards
 from insights.analytics.dashboards.filters import Filters, add_months
 
@@ -24,6 +25,7 @@ TICKET_COLUMNS = [
     (gettext_lazy("Channel"), "channel"),
     (gettext_lazy("Priority"), "priority"),
     (gettext_lazy("Status"), "status"),
+    (gettext_lazy("Assignee"), "assignee"),
     (gettext_lazy("Opened"), "opened_at"),
 ]
 # (key, label, lower bound, upper bound) of the time distributions.
@@ -84,12 +86,7 @@ def drill_volume(f: Filters, bucket: str, series: str) -> Drill:
 
 
 def _breached(now) -> Q:
-    return (
-        Q(sla_breached_first_response=True)
-        | Q(sla_breached_resolution=True)
-        | Q(status__in=Ticket.OPEN_STATUSES, first_response_at__isnull=True, first_response_due__lt=now)
-        | Q(status__in=Ticket.OPEN_STATUSES, resolution_due__lt=now)
-    )
+    return kpis.sla_breached(now)
 
 
 def sla(f: Filters) -> ChartData:
@@ -108,7 +105,7 @@ def sla(f: Filters) -> ChartData:
         row = rows.get(value, {"total": 0, "breached": 0})
         met.append(row["total"] - row["breached"])
         late.append(row["breached"])
-        rate.append(round(100 * (row["total"] - row["breached"]) / row["total"], 1) if row["total"] else 0.0)
+        rate.append(kpis.sla_attainment(row["total"], row["breached"]))
     return ChartData(
         key="service.sla",
         title=_("SLA compliance by priority"),
@@ -205,7 +202,7 @@ def csat(f: Filters) -> ChartData:
         )
         .annotate(month=TruncMonth("created_at"))
         .values("month")
-        .annotate(score=Avg("score"), n=Count("id"))
+        .annotate(score=kpis.CSAT_AVERAGE, n=Count("id"))
         .order_by()
     }
     months = f.months
@@ -217,7 +214,7 @@ def csat(f: Filters) -> ChartData:
             Series(_("Ratings"), [rows.get(m, {}).get("n", 0) for m in months], key="n"),
             Series(
                 _("Average score (1-5)"),
-                [round(rows[m]["score"], 2) if m in rows else None for m in months],
+                [kpis.csat(rows[m]["score"]) if m in rows else None for m in months],
                 key="score",
                 axis="y2",
                 drill=False,

@@ -7,6 +7,7 @@ Pure functions over lists of texts (no database), so they are easy to test and t
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from sklearn.decomposition import NMF
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from customer360.text import fold
 from customer360.words import STOP_WORDS, analyse, stem, tokens
 
 MAX_FIT = 30000  # texts the factorisation is fitted on; every distinct text is then transformed
@@ -84,6 +86,45 @@ def find_topics(texts: list[str], *, n_topics: int = 10, seed: int = 0, top_term
     best = np.where(totals > 0, best, -1)
     rows = np.fromiter((index[t] for t in texts), dtype=np.int64, count=len(texts))
     return TopicResult(terms, best[rows], share[rows])
+
+
+_WORD = re.compile(r"\w+")
+_CLAUSE = re.compile(r"[.,;:!?()\n]+")
+PHRASE_WORDS = (2, 3)
+
+
+def top_phrase(texts: list[str], terms: list[str]) -> str:
+    """The phrase (two or three consecutive words, as customers wrote them) that most of the topic's
+    messages share and that contains one of its top terms: "Rechnung doppelt bekommen" instead of
+    "rechnung · doppelt · bekommen · zweimal". Empty when no phrase occurs in two messages."""
+    wanted = {stem(fold(t)) for t in terms}
+    documents: Counter = Counter()  # folded phrase -> messages containing it
+    written: dict[tuple, Counter] = defaultdict(Counter)  # folded phrase -> its written forms
+    for text in texts:
+        seen = set()
+        for clause in _CLAUSE.split(text):  # a phrase never runs across a full stop or a comma
+            _phrases(clause, wanted, seen, written)
+        documents.update(seen)
+    # More messages first; a longer phrase wins when it is nearly as common as a shorter one.
+    ranked = sorted(documents.items(), key=lambda kv: (kv[1] * (1 + 0.3 * (len(kv[0]) - 2)), len(kv[0])))
+    if not ranked or ranked[-1][1] < 2:
+        return ""
+    phrase = written[ranked[-1][0]].most_common(1)[0][0]
+    return phrase[:1].upper() + phrase[1:]
+
+
+def _phrases(clause: str, wanted: set[str], seen: set, written: dict) -> None:
+    """Collect the clause's candidate phrases (no stop word at either end, a top term inside)."""
+    words = _WORD.findall(clause)
+    folded = [fold(w) for w in words]
+    for n in PHRASE_WORDS:
+        for i in range(len(words) - n + 1):
+            key = tuple(folded[i : i + n])
+            if key in seen or key[0] in STOP_WORDS or key[-1] in STOP_WORDS or key[0].isdigit():
+                continue
+            if any(stem(word) in wanted for word in key):
+                seen.add(key)
+                written[key][" ".join(words[i : i + n])] += 1
 
 
 @dataclass(frozen=True)
