@@ -254,7 +254,7 @@ def compute(*, now: datetime | None = None, days: int = 90, trend_days: int = 14
 
 
 def _figure_spec(figure) -> dict:
-    """The figure as plain JSON for the page's ``json_script`` block; collab/figures.js draws it with
+    """The figure as plain JSON for the page's ``json_script`` block; c360/charts.js draws it with
     the local plotly.js (no inline script, so the page keeps a strict Content-Security-Policy)."""
     return {"figure": json.loads(figure.to_json()), "config": {"displaylogo": False, "responsive": True}}
 

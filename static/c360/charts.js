@@ -1,5 +1,6 @@
-// Draws the dashboard figures (JSON built in Python) with the local plotly.js, and makes a click on a
-// bar or point open the records behind it. The data tables below each chart work without this.
+// Draws the figures of dashboards and feed analytics (JSON built in Python, in <script type="application/json">)
+// with the local plotly.js, and makes a click on a bar or point open the records behind it where the
+// figure names a drill-down. The data tables below each chart work without this.
 (function () {
   "use strict";
   if (typeof Plotly === "undefined") { return; }
