@@ -15,6 +15,7 @@ from rest_framework import authentication, exceptions, permissions
 
 from customer360.models import API_AREAS, API_TOKEN_PREFIX, ApiToken, api_scope
 from customer360.services import api_token_for
+from customer360.signin.security_log import client_ip
 
 logger = logging.getLogger("customer360.security")
 
@@ -35,7 +36,9 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         token = api_token_for(header[1])
         if token is None:
             logger.warning(
-                "rejected api token %s… from %s", header[1][: len(API_TOKEN_PREFIX) + 6], _client_ip(request)
+                "rejected api token %s… from %s",
+                header[1][: len(API_TOKEN_PREFIX) + 6],
+                client_ip(request) or "-",
             )
             raise exceptions.AuthenticationFailed(_("Invalid, expired or revoked token."))
         token.touch()
@@ -73,10 +76,6 @@ class TokenScopePermission(permissions.BasePermission):
             "scope": api_scope(area or "?", write)
         }
         return False
-
-
-def _client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
