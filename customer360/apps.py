@@ -8,7 +8,9 @@ class Customer360Config(AppConfig):
     verbose_name = _("Customer 360")
 
     def ready(self) -> None:
-        # Every app's panels.py registers its panels, menu entries and audiences with the core.
+        # Every app's events.py declares the timeline event kinds it records (customer360.events);
+        # its panels.py registers its panels, menu entries and audiences with the core.
+        autodiscover_modules("events")
         autodiscover_modules("panels")
         # Signal receivers of the sign-in: the session clock starts at login, failures are logged.
         from customer360.api.fields import use_bounded_datetimes

@@ -9,7 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q, Subquery
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from customer360 import roles
@@ -360,6 +360,25 @@ class TimelineEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d} {self.kind}: {self.title}"
+
+    def _rendered(self) -> tuple[str, str]:
+        # Per language: a page may render the same event object once, a test in two languages.
+        language = translation.get_language() or ""
+        cache = self.__dict__.setdefault("_c360_rendered", {})
+        if language not in cache:
+            from customer360 import events
+
+            cache[language] = events.render(self)
+        return cache[language]
+
+    @property
+    def display_title(self) -> str:
+        """The title in the reader's language (declared kinds render from the payload)."""
+        return self._rendered()[0]
+
+    @property
+    def display_summary(self) -> str:
+        return self._rendered()[1]
 
 
 class DataSource(models.Model):

@@ -1,0 +1,298 @@
+"""Declared event kinds: one declaration per kind, read by everything that writes or reads events.
+
+Each app declares the kinds it records in its own ``events.py`` (autodiscovered by the core)::
+
+    TICKET_OPENED = events.declare(
+        "ticket.opened",
+        department=Department.SERVICE,
+        channel=Channel.WEB,
+        direction=Direction.INBOUND,
+        contact=True,
+        tags={"complaint"},
+        label=_("Ticket opened"),
+        fields=[Field("number"), Field("subject")],
+        title=_("Ticket %(number)s opened: %(subject)s"),
+    )
+
+Services, imports and demo seeders build their events through the declaration
+(``TICKET_OPENED.event(...)`` for :func:`customer360.timeline.record_many`, ``TICKET_OPENED.record(...)``
+for one), so title, payload fields, channel and audience are the same on every path. The stored
+``title``/``summary`` are the English rendering (search and a fallback); pages render the title in
+the reader's language and number formats at read time from the payload (:func:`render`). An event of
+an undeclared kind (an imported custom event), or one whose payload lacks a declared field, keeps
+its stored text.
+
+The core reads kind sets from here (:func:`kinds`) and never names a department's kinds itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.utils import formats, timezone, translation
+from django.utils.dateparse import parse_date, parse_datetime
+
+logger = logging.getLogger(__name__)
+
+
+# --- formatting of payload values in the reader's locale ---------------------------------------------
+def money(value: Any, currency: str = "EUR") -> str:
+    """``1240`` -> "EUR 1,240.00" (en) / "EUR 1.240,00" (de)."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return f"{currency or 'EUR'} {formats.number_format(amount, 2, use_l10n=True, force_grouping=True)}"
+
+
+def number(value: Any, decimals: int | None = None) -> str:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    if decimals is None:
+        decimals = 0 if amount == amount.to_integral_value() else 2
+    return formats.number_format(amount, decimals, use_l10n=True, force_grouping=True)
+
+
+def day(value: Any) -> str:
+    """A date in the locale's short format (13.01.2027 / 01/13/2027)."""
+    if isinstance(value, str):
+        value = parse_datetime(value) or parse_date(value) or value
+    if isinstance(value, datetime):
+        value = timezone.localtime(value) if timezone.is_aware(value) else value
+        value = value.date()
+    if isinstance(value, date):
+        return formats.date_format(value, "SHORT_DATE_FORMAT")
+    return str(value)
+
+
+def _text(value: Any, payload: dict) -> str:
+    return "" if value is None else str(value)
+
+
+_FORMATS: dict[str, Callable[[Any, dict], str]] = {
+    "text": _text,
+    "money": lambda value, payload: money(value, payload.get("currency", "EUR")),
+    "number": lambda value, payload: number(value),
+    "int": lambda value, payload: number(value, 0),
+    "date": lambda value, payload: day(value),
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """A payload field of a kind. ``format`` is "text", "money" (with the payload's ``currency``),
+    "number", "int", "date", or ``callable(value) -> str`` (e.g. a translated choice label)."""
+
+    name: str
+    format: str | Callable[[Any], str] = "text"
+    required: bool = True
+
+    def render(self, value: Any, payload: dict) -> str:
+        if callable(self.format):
+            return str(self.format(value))
+        return _FORMATS[self.format](value, payload)
+
+
+@dataclass(frozen=True)
+class EventKind:
+    """The declaration of one kind of timeline event."""
+
+    kind: str
+    department: str
+    label: Any
+    title: Any  # a (lazy) translatable template with %(field)s placeholders
+    fields: tuple[Field, ...] = ()
+    summary: Any = ""
+    channel: str = "other"
+    direction: str = "internal"
+    contact: bool = False
+    tags: frozenset[str] = frozenset()
+
+    # --- building ------------------------------------------------------------------------------------
+    def payload(self, **values: Any) -> dict:
+        """The payload with every declared field; unknown names are refused (they would drift)."""
+        names = {f.name for f in self.fields}
+        unknown = set(values) - names - {"currency"}
+        if unknown:
+            raise ValueError(f"{self.kind}: undeclared payload fields {sorted(unknown)}")
+        missing = [f.name for f in self.fields if f.required and f.name not in values]
+        if missing:
+            raise ValueError(f"{self.kind}: payload lacks {missing}")
+        return {key: _jsonable(value) for key, value in values.items()}
+
+    def texts(self, payload: dict) -> tuple[str, str]:
+        """Title and summary in the active language (English when none is active)."""
+        values = {f.name: f.render(payload.get(f.name), payload) for f in self.fields}
+        title = str(self.title) % values
+        summary = str(self.summary) % values if self.summary else ""
+        return title, summary
+
+    def stored_texts(self, payload: dict) -> tuple[str, str]:
+        with translation.override("en"):
+            return self.texts(payload)
+
+    def event(
+        self,
+        *,
+        customer_id: int,
+        key: str,
+        payload: dict,
+        occurred_at: datetime | None = None,
+        channel: str | None = None,
+        direction: str | None = None,
+        actor_id: int | None = None,
+        actor_label: str = "",
+        source_type_id: int | None = None,
+        source_id: str = "",
+        source_url: str = "",
+        audience: str = "",
+        summary: str | None = None,
+    ):
+        """An :class:`customer360.timeline.EventData` for :func:`customer360.timeline.record_many`.
+        ``summary`` given explicitly (free text a user wrote, e.g. a call note) replaces the declared one."""
+        from customer360.timeline import EventData
+
+        title, declared_summary = self.stored_texts(payload)
+        return EventData(
+            customer_id=customer_id,
+            department=self.department,
+            kind=self.kind,
+            title=title,
+            summary=declared_summary if summary is None else summary,
+            idempotency_key=key,
+            occurred_at=occurred_at,
+            channel=channel or self.channel,
+            direction=direction or self.direction,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            source_type_id=source_type_id,
+            source_id=source_id,
+            source_url=source_url,
+            payload=payload,
+            audience=audience,
+        )
+
+    def record(
+        self,
+        *,
+        customer,
+        key: str,
+        payload: dict,
+        occurred_at: datetime | None = None,
+        channel: str | None = None,
+        direction: str | None = None,
+        actor=None,
+        actor_label: str = "",
+        source=None,
+        audience: str = "",
+        summary: str | None = None,
+    ):
+        """Record one event of this kind through :func:`customer360.timeline.record`."""
+        from customer360 import timeline
+
+        title, declared_summary = self.stored_texts(payload)
+        return timeline.record(
+            customer=customer,
+            department=self.department,
+            kind=self.kind,
+            title=title,
+            summary=declared_summary if summary is None else summary,
+            idempotency_key=key,
+            occurred_at=occurred_at,
+            channel=channel or self.channel,
+            direction=direction or self.direction,
+            actor=actor,
+            actor_label=actor_label,
+            source=source,
+            payload=payload,
+            audience=audience,
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+# --- the registry ------------------------------------------------------------------------------------
+_kinds: dict[str, EventKind] = {}
+
+
+def declare(
+    kind: str,
+    *,
+    department: str,
+    label: Any,
+    title: Any,
+    fields: Iterable[Field] = (),
+    summary: Any = "",
+    channel: str = "other",
+    direction: str = "internal",
+    contact: bool = False,
+    tags: Iterable[str] = (),
+) -> EventKind:
+    """Declare (and register) a kind; a second declaration of the same kind is a programming error."""
+    declaration = EventKind(
+        kind=kind,
+        department=str(department),
+        label=label,
+        title=title,
+        fields=tuple(fields),
+        summary=summary,
+        channel=str(channel),
+        direction=str(direction),
+        contact=contact,
+        tags=frozenset(tags),
+    )
+    existing = _kinds.get(kind)
+    if existing is not None and existing != declaration:
+        raise ValueError(f"event kind {kind!r} is declared twice")
+    _kinds[kind] = declaration
+    return declaration
+
+
+def get(kind: str) -> EventKind | None:
+    return _kinds.get(kind)
+
+
+def all_kinds() -> list[EventKind]:
+    return sorted(_kinds.values(), key=lambda k: k.kind)
+
+
+def kinds(
+    *, contact: bool | None = None, tag: str | None = None, department: str | None = None
+) -> tuple[str, ...]:
+    """Kind names matching every given criterion, e.g. ``kinds(contact=True)`` or ``kinds(tag="complaint")``."""
+    return tuple(
+        k.kind
+        for k in all_kinds()
+        if (contact is None or k.contact == contact)
+        and (tag is None or tag in k.tags)
+        and (department is None or k.department == department)
+    )
+
+
+def render(event) -> tuple[str, str]:
+    """Title and summary of a stored event in the active language: declared kinds render from their
+    payload; undeclared kinds and payloads missing a declared field keep the stored text."""
+    declaration = _kinds.get(event.kind)
+    payload = event.payload if isinstance(event.payload, dict) else {}
+    if declaration is None or any(f.required and f.name not in payload for f in declaration.fields):
+        return event.title, event.summary
+    try:
+        title, summary = declaration.texts(payload)
+    except (KeyError, TypeError, ValueError):
+        logger.warning("event %s of kind %s could not be rendered", event.pk, event.kind)
+        return event.title, event.summary
+    # A summary written by a person (a call note) is stored and shown as written.
+    return title, summary or event.summary
