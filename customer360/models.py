@@ -45,6 +45,27 @@ class Direction(models.TextChoices):
     INTERNAL = "internal", _("Internal")
 
 
+class ExternalRecord(models.Model):
+    """A record that may come from another system: its source and id there, unique per source.
+
+    Department models inherit it (with ``class Meta(ExternalRecord.Meta)``) instead of repeating the
+    two fields and the constraint; the constraint is named ``<app>_<model>_external_id``.
+    """
+
+    external_source = models.CharField(max_length=80, blank=True, default="", editable=False)
+    external_id = models.CharField(_("external id"), max_length=100, blank=True, default="", editable=False)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_source", "external_id"],
+                condition=~Q(external_id=""),
+                name="%(app_label)s_%(class)s_external_id",
+            ),
+        ]
+
+
 class StaffProfile(models.Model):
     """What the app knows about an employee beyond the login: team and job title."""
 
