@@ -9,6 +9,7 @@ COPY marketing marketing
 COPY billing billing
 COPY collab collab
 COPY insights insights
+COPY analytics analytics
 COPY templates templates
 COPY static static
 COPY locale locale

@@ -6,7 +6,6 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from collab.models import Space
-from customer360 import roles
 from customer360.models import Department, TimelineEvent
 from customer360.registry import NavItem, Panel, audiences, navigation, panels
 
@@ -50,14 +49,5 @@ navigation.register(
         url_name="collab:moderation",
         order=72,
         permission="collab.moderate_post",
-    )
-)
-navigation.register(
-    NavItem(
-        key="feed-analytics",
-        label=_("Feed analytics"),
-        url_name="collab:analytics",
-        order=73,
-        roles=(roles.MANAGER, roles.ADMIN),
     )
 )

@@ -1,4 +1,5 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from collab import views
 
@@ -24,5 +25,8 @@ urlpatterns = [
     path("notifications/<int:pk>/", views.notification_open, name="notification_open"),
     path("customers/autocomplete/", views.customer_autocomplete, name="customer_autocomplete"),
     path("search/", views.feed_search, name="search"),
-    path("analytics/", views.analytics, name="analytics"),
+    # The page moved to analytics; old links and bookmarks still work.
+    path(
+        "analytics/", RedirectView.as_view(pattern_name="analytics:feed", query_string=True, permanent=True)
+    ),
 ]

@@ -15,7 +15,6 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from collab import analytics as feed_analytics
 from collab import departments, markup, services
 from collab.forms import AssignForm, CommentForm, EditForm, ModerateForm, PostForm, ReportForm, SpaceForm
 from collab.models import (
@@ -30,7 +29,7 @@ from collab.models import (
     Space,
     is_moderator,
 )
-from customer360 import roles, search
+from customer360 import search
 from customer360.models import Customer
 from customer360.text import whole_number
 
@@ -480,37 +479,3 @@ def feed_search(request: HttpRequest) -> HttpResponse:
         rows = list(post_rows(posts).order_by("-created_at", "-id")[:50])
         personalise(request.user, rows)
     return render(request, "collab/search.html", {"posts": rows, "query": query, "kind": kind})
-
-
-# --- analytics -----------------------------------------------------------------------------------
-def analytics(request: HttpRequest) -> HttpResponse:
-    """Internal listening for managers."""
-    if not roles.is_manager_or_admin(request.user):
-        raise PermissionDenied(_("Feed analytics are for the Manager and Admin roles."))
-    try:
-        days = max(7, min(int(request.GET.get("days", "90")), 730))
-    except (ValueError, OverflowError):
-        days = 90
-    data = feed_analytics.compute(days=days)
-    keys = departments.KEYS
-    matrix = [(departments.LABELS[src], [data.asks.get(src, {}).get(dst, 0) for dst in keys]) for src in keys]
-    answer_matrix = [
-        (departments.LABELS[src], [data.answers.get(src, {}).get(dst, 0) for dst in keys]) for src in keys
-    ]
-    return render(
-        request,
-        "collab/analytics.html",
-        {
-            "data": data,
-            "days": days,
-            "labels": [departments.LABELS[k] for k in keys],
-            "ask_matrix": matrix,
-            "answer_matrix": answer_matrix,
-            "participation": [
-                (departments.LABELS.get(k, k), v) for k, v in data.participation_by_department.items()
-            ],
-            "times": [(departments.LABELS.get(k, k), v) for k, v in data.times_by_department.items()],
-            "network_figure": feed_analytics.network_figure(data.asks),
-            "participation_figure": feed_analytics.participation_figure(data.participation_by_department),
-        },
-    )

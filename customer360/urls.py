@@ -48,7 +48,7 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("feed/", include("collab.urls")),
     path("insights/", include("insights.urls")),
-    path("dashboards/", include("insights.analytics.urls")),
+    path("dashboards/", include("analytics.urls")),
 ]
 
 handler403 = "customer360.views.permission_denied"

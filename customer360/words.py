@@ -1,6 +1,6 @@
 """Words of German and English texts: tokens, stop words, a light stemmer, the language.
 
-Shared by listening to customers (insights.analytics) and to the internal feed (collab), so both
+Shared by listening to customers (analytics) and to the internal feed (collab), so both
 read text the same way.
 
 Customers write in German and English, often mixed, with and without umlauts ("verspätet",

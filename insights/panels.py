@@ -64,15 +64,6 @@ navigation.register(
 )
 navigation.register(
     NavItem(
-        key="nba_performance",
-        label=_("NBA performance"),
-        url_name="insights:manager",
-        order=80,
-        roles=(roles.MANAGER, roles.ADMIN),
-    )
-)
-navigation.register(
-    NavItem(
         key="nba_catalogue",
         label=_("Action catalogue"),
         url_name="insights:catalogue",

@@ -1,4 +1,5 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from insights import views
 
@@ -7,7 +8,11 @@ app_name = "insights"
 urlpatterns = [
     path("", views.my_recommendations, name="my_recommendations"),
     path("catalogue/", views.catalogue, name="catalogue"),
-    path("performance/", views.manager, name="manager"),
+    # The page moved to analytics (which may read insights); old links and bookmarks still work.
+    path(
+        "performance/",
+        RedirectView.as_view(pattern_name="analytics:nba_performance", query_string=True, permanent=True),
+    ),
     path("performance/rescore/", views.rescore_all, name="rescore_all"),
     path("performance/retrain/", views.retrain, name="retrain"),
     path("jobs/<int:pk>/", views.job_progress, name="job"),

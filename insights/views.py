@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -18,9 +16,7 @@ from django.views.decorators.http import require_POST
 from customer360 import access, roles
 from customer360.models import Customer, Job
 from insights import services
-from insights.analytics import kpis
-from insights.analytics.dashboards.filters import parse_filters
-from insights.models import BAND_LABELS, Action, ModelVersion, Recommendation
+from insights.models import BAND_LABELS, Action, Recommendation
 from insights.panels import panel_context
 from insights.reasons import sentence
 
@@ -193,56 +189,11 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _rate(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
-
-
-def manager(request: HttpRequest) -> HttpResponse:
-    """Acceptance and conversion by action, AUC per model version, lift over the hold-out."""
-    if not roles.is_manager_or_admin(request.user):
-        raise PermissionDenied(_("Only managers and admins see the NBA performance."))
-    S = Recommendation.Status
-    by_action = Action.objects.annotate(
-        shown=Count("recommendations"),
-        open=Count("recommendations", filter=Q(recommendations__status=S.OPEN)),
-        accepted=Count("recommendations", filter=Q(recommendations__status__in=[S.ACCEPTED, S.COMPLETED])),
-        dismissed=Count("recommendations", filter=Q(recommendations__status=S.DISMISSED)),
-        converted=Count("recommendations", filter=Q(recommendations__outcome="success")),
-    ).order_by("order", "key")
-    rows = []
-    for a in by_action:
-        decided = a.accepted + a.dismissed
-        rows.append(
-            {
-                "action": a,
-                "acceptance": _rate(a.accepted, decided),
-                "conversion": _rate(a.converted, a.accepted),
-            }
-        )
-    versions = ModelVersion.objects.select_related("action").order_by("action__order", "-version")[:100]
-    # The same period and filters as the NBA dashboard, so both show the same lift.
-    filters, form = parse_filters(request.GET)
-    job = Job.objects.filter(kind="insights.rescore").order_by("-created_at").first()
-    return render(
-        request,
-        "insights/manager.html",
-        {
-            "rows": rows,
-            "versions": versions,
-            "lift": kpis.lift(filters),
-            "filters": filters,
-            "period_form": form,
-            "job": job,
-            "can_run": request.user.has_perm("insights.change_action"),
-        },
-    )
-
-
 @require_POST
 def rescore_all(request: HttpRequest) -> HttpResponse:
     access.require(request.user, "insights.change_action")
     services.scoring_run_start(user=request.user)
-    return redirect("insights:manager")
+    return redirect("analytics:nba_performance")
 
 
 @require_POST
@@ -251,7 +202,7 @@ def retrain(request: HttpRequest) -> HttpResponse:
     from insights import tasks
 
     tasks.train_models.delay(force=True)
-    return redirect("insights:manager")
+    return redirect("analytics:nba_performance")
 
 
 def job_progress(request: HttpRequest, pk: int) -> HttpResponse:

@@ -14,5 +14,5 @@ urlpatterns = [
     path("billing/", include("billing.api.urls")),
     path("collab/", include("collab.api.urls")),
     path("insights/", include("insights.api.urls")),
-    path("analytics/", include("insights.analytics.api_urls")),
+    path("analytics/", include("analytics.api_urls")),
 ]

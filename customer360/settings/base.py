@@ -75,7 +75,7 @@ INSTALLED_APPS = [
     "billing",
     "collab",
     "insights",
-    "insights.analytics",
+    "analytics",
 ]
 
 MIDDLEWARE = [

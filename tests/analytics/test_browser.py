@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from insights.analytics import services
+from analytics import services
 from tests.analytics.factories import build_world
 from tests.factories import UserFactory
 

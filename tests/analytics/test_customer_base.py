@@ -12,14 +12,14 @@ from decimal import Decimal
 import pytest
 import time_machine
 
+from analytics import services
+from analytics.dashboards import dashboards
+from analytics.dashboards.customers import TOP_SHARES
+from analytics.dashboards.filters import Filters, period_bounds
+from analytics.models import CustomerRevenue, CustomerRisk
 from billing.models import Invoice
 from customer360 import timeline
 from customer360.models import Customer
-from insights.analytics import services
-from insights.analytics.dashboards import dashboards
-from insights.analytics.dashboards.customers import TOP_SHARES
-from insights.analytics.dashboards.filters import Filters, period_bounds
-from insights.analytics.models import CustomerRevenue, CustomerRisk
 from tests.analytics.factories import TODAY, at
 from tests.factories import CustomerFactory
 

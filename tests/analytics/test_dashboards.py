@@ -14,14 +14,14 @@ import pytest
 import time_machine
 from django.db.models import Count, Sum
 
+from analytics import services
+from analytics.dashboards import dashboards
+from analytics.dashboards.charts import figure, safe_cell
+from analytics.dashboards.filters import Filters, period_bounds
+from analytics.models import CustomerRisk
 from billing.models import Invoice
 from crm.models import Deal, Ticket
 from customer360.models import Customer, TimelineEvent
-from insights.analytics import services
-from insights.analytics.dashboards import dashboards
-from insights.analytics.dashboards.charts import figure, safe_cell
-from insights.analytics.dashboards.filters import Filters, period_bounds
-from insights.analytics.models import CustomerRisk
 from marketing.models import ConsentChange, Touch
 from tests.analytics.factories import TODAY, at, build_world
 from tests.conftest import client_for
@@ -212,7 +212,7 @@ def test_customer_base_numbers_equal_the_orm(world):
 
 
 def test_nba_numbers_equal_the_orm(world, rep):
-    from insights.analytics.dashboards.nba import success_kinds
+    from analytics.dashboards.nba import success_kinds
     from insights.models import Recommendation
 
     f = year()
@@ -335,8 +335,8 @@ def test_filters_change_the_numbers(world, manager):
 
 
 def test_incremental_rollup_refresh_only_touches_new_days(world):
+    from analytics.models import RollupState
     from customer360 import timeline
-    from insights.analytics.models import RollupState
 
     before = build("marketing.funnel", year()).value(str(world.campaign.pk), "opened")
     cora = world.customers["cora"]

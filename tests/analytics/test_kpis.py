@@ -15,13 +15,13 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from analytics import services
+from analytics.dashboards.charts import ChartData, Series, figure
+from analytics.dashboards.filters import Filters, period_bounds
+from analytics.rollups import success_kinds
 from billing.models import DunningNotice, Invoice, Payment
 from crm.models import Deal, Satisfaction, Ticket
 from customer360.models import TimelineEvent
-from insights.analytics import services
-from insights.analytics.dashboards.charts import ChartData, Series, figure
-from insights.analytics.dashboards.filters import Filters, period_bounds
-from insights.analytics.rollups import success_kinds
 from insights.models import CustomerScore
 from tests.analytics.factories import TODAY, at, build_world
 from tests.conftest import client_for
@@ -128,8 +128,8 @@ def test_nba_lift_agrees_on_dashboard_performance_page_api_and_drill_down(world,
     with time_machine.travel(at(TODAY), tick=False):
         client = client_for(manager)
         dashboard = client.get("/dashboards/nba/?period=12m").content.decode()
-        performance = client.get("/insights/performance/?period=12m").content.decode()
-        performance_default = client.get("/insights/performance/").content.decode()
+        performance = client.get("/dashboards/performance/?period=12m").content.decode()
+        performance_default = client.get("/dashboards/performance/").content.decode()
         data = api(client, "nba", "nba.lift")
         treated_rows = drill_csv(client, "nba", "nba.lift", "treated", "converted")
         holdout_rows = drill_csv(client, "nba", "nba.lift", "holdout", "customers")

@@ -10,14 +10,14 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from analytics import services
+from analytics.listening import sentiment
+from analytics.listening.categorise import BANKING77_TARGET
+from analytics.listening.topics import find_topics, rising_test
+from analytics.models import CustomerSentiment, ListenedMessage, SuggestedCategory, Topic
 from crm.models import Ticket
 from customer360.demo import run_seeders
 from customer360.words import content_tokens, language_of
-from insights.analytics import services
-from insights.analytics.listening import sentiment
-from insights.analytics.listening.categorise import BANKING77_TARGET
-from insights.analytics.listening.topics import find_topics, rising_test
-from insights.analytics.models import CustomerSentiment, ListenedMessage, SuggestedCategory, Topic
 from tests.conftest import shared_data
 from tests.factories import CustomerFactory
 
@@ -204,7 +204,7 @@ def test_banking77_command_fails_below_target(tmp_path):
 
 # --- topic names ----------------------------------------------------------------------------------------
 def test_top_phrase_is_what_the_messages_share_as_customers_wrote_it():
-    from insights.analytics.listening.topics import top_phrase
+    from analytics.listening.topics import top_phrase
 
     texts = [
         "Ich habe die Rechnung doppelt bekommen, bitte prüfen",

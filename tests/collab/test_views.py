@@ -180,7 +180,7 @@ def test_moderation_queue_and_analytics_are_role_gated(gruber, service_user, rep
     p = post(service_user, "rude words")
     client_for(rep).post(reverse("collab:post_report", args=[p.pk]), {"reason": "rude"})
     assert client_for(rep).get(reverse("collab:moderation")).status_code == 403
-    assert client_for(rep).get(reverse("collab:analytics")).status_code == 403
+    assert client_for(rep).get(reverse("analytics:feed")).status_code == 403
     queue = client_for(manager).get(reverse("collab:moderation"))
     assert [q.pk for q in queue.context["posts"]] == [p.pk]
     response = client_for(manager).post(
@@ -191,7 +191,7 @@ def test_moderation_queue_and_analytics_are_role_gated(gruber, service_user, rep
     assert (
         "hidden by a moderator" in client_for(service_user).get(p.get_absolute_url()).content.decode().lower()
     )
-    assert client_for(manager).get(reverse("collab:analytics")).status_code == 200
+    assert client_for(manager).get(reverse("analytics:feed")).status_code == 200
 
 
 def test_customer_autocomplete_lists_only_visible_customers(gruber, marketing_user, service_user):

@@ -142,7 +142,7 @@ BAD_NUMBERS = ["²", "-2.9e264", "99999999999999999999", "null,null", "abc"]
         "/billing/invoices/new/?customer={v}",
         "/billing/dunning/?job={v}",
         "/feed/?before={v}",
-        "/feed/analytics/?days={v}",
+        "/dashboards/feed/?days={v}",
         "/dashboards/listening/trend/?series={v}",
         "/customers/?page={v}&cursor={v}",
     ],

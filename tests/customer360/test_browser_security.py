@@ -9,9 +9,9 @@ from urllib.parse import urlparse
 
 import pytest
 
+from analytics import services as analytics
 from customer360.demo import run_seeders
 from customer360.models import ApiToken, Customer
-from insights.analytics import services as analytics
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -67,7 +67,7 @@ def test_main_pages_run_under_the_csp_without_violations(browser, live_server, d
         "customer-360": f"/customers/{customer.pk}/",
         "dashboard": "/dashboards/sales/",
         "feed": "/feed/",
-        "feed-analytics": "/feed/analytics/",
+        "feed-analytics": "/dashboards/feed/",
         "campaigns": "/marketing/campaigns/",
         "api-tokens": "/account/api-tokens/",
     }

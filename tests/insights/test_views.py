@@ -96,9 +96,9 @@ def test_manager_view_and_permission(manager_client, rep_client, scored, rep):
     from insights import services
 
     services.recommendation_accept(recommendation_id=rec.pk, user=rep)
-    html = manager_client.get(reverse("insights:manager")).content.decode()
+    html = manager_client.get(reverse("analytics:nba_performance")).content.decode()
     assert "Acceptance and conversion by action" in html and "100 %" in html
-    assert rep_client.get(reverse("insights:manager")).status_code == 403
+    assert rep_client.get(reverse("analytics:nba_performance")).status_code == 403
 
 
 # --- "My recommendations" (issue #16, build 2) ---------------------------------------------------------------

@@ -1,0 +1,161 @@
+"""The one definition of each key figure. Every page, chart, drill-down and API that shows a KPI gets
+it from here, so the NBA dashboard and the NBA performance page cannot disagree again.
+
+The periods the figures are computed over are defined once too, in
+``analytics.dashboards.filters`` (``period_bounds``: "last 12 months" = the 12 months ending
+today).
+
+- Lift: conversion of scored customers who get recommendations minus conversion of the random
+  hold-out, in percentage points, with a 95 % Wald interval for the difference of two proportions.
+  Conversion = a success event (any active action's ``success_kinds``) inside the period.
+- Receivables at a day D: gross invoiced + dunning fees charged up to D - payments received up to D
+  (drafts and cancelled invoices excluded); the same as the sum of the open amounts when D is today.
+- DSO at D: receivables at D / gross invoiced in the 90 days up to D x 90.
+- Win rate: won / (won + lost) deals closed in the period, in %.
+- CSAT: the average satisfaction score (1-5) of the ratings given in the period.
+- SLA attainment: tickets with an SLA opened in the period that breached neither their first
+  response nor their resolution target (open ones count as breached once a target has passed), in %.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Avg, Count, Q
+
+from analytics.dashboards.filters import Filters
+from analytics.models import CustomerConversion
+from analytics.rollups import success_kinds
+from customer360.models import TimelineEvent
+from insights.models import CustomerScore
+
+Z95 = 1.96
+DSO_DAYS = 90
+
+
+def percent(part: float, whole: float, digits: int = 1) -> float | None:
+    """``part`` of ``whole`` in %, rounded; None when there is nothing to divide by."""
+    return round(100 * part / whole, digits) if whole else None
+
+
+# --- Next-best action: lift over the random hold-out --------------------------------------------------
+@dataclass(frozen=True)
+class Lift:
+    """Treated vs hold-out: customers and converted customers of each group."""
+
+    treated: int
+    treated_converted: int
+    holdout: int
+    holdout_converted: int
+
+    @property
+    def rate_treated(self) -> float | None:
+        return self.treated_converted / self.treated if self.treated else None
+
+    @property
+    def rate_holdout(self) -> float | None:
+        return self.holdout_converted / self.holdout if self.holdout else None
+
+    @property
+    def percent_treated(self) -> float | None:
+        return percent(self.treated_converted, self.treated, 2)
+
+    @property
+    def percent_holdout(self) -> float | None:
+        return percent(self.holdout_converted, self.holdout, 2)
+
+    @property
+    def known(self) -> bool:
+        return bool(self.treated and self.holdout)
+
+    @property
+    def difference(self) -> float:
+        """Lift as a fraction (0.1285 = +12.85 points); 0 while a group is empty."""
+        return (self.rate_treated - self.rate_holdout) if self.known else 0.0
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        if not self.known:
+            return 0.0, 0.0
+        p1, p0 = self.rate_treated, self.rate_holdout
+        se = math.sqrt(p1 * (1 - p1) / self.treated + p0 * (1 - p0) / self.holdout)
+        return self.difference - Z95 * se, self.difference + Z95 * se
+
+    @property
+    def points(self) -> float:
+        """The lift in percentage points, rounded as every page shows it."""
+        return round(100 * self.difference, 2)
+
+    @property
+    def interval_points(self) -> tuple[float, float]:
+        low, high = self.interval
+        return round(100 * low, 2), round(100 * high, 2)
+
+
+def converted_customer_ids(f: Filters):
+    """Customers with a success event in the period (a subquery of customer ids). For periods ending
+    today (every preset) the incrementally refreshed ``CustomerConversion`` answers without touching
+    the timeline."""
+    if f.end >= f.today:
+        return CustomerConversion.objects.filter(last_success_at__gte=f.start_at).values("customer_id")
+    return TimelineEvent.objects.filter(f.in_period("occurred_at"), kind__in=success_kinds()).values(
+        "customer_id"
+    )
+
+
+def lift(f: Filters) -> Lift:
+    """The lift of the recommendations over the hold-out for the filters' period and scope."""
+    converted = converted_customer_ids(f)
+    scores = CustomerScore.objects.filter(
+        f.scope(customer_prefix="customer__", owner_field="customer__owner")
+    )
+    # One pass over the scored customers, grouped by group, so the converted subquery is hashed once.
+    totals = {
+        row["holdout"]: (row["n"], row["converted"])
+        for row in scores.values("holdout")
+        .annotate(n=Count("pk"), converted=Count("pk", filter=Q(customer_id__in=converted)))
+        .order_by()
+    }
+    (n1, c1), (n0, c0) = totals.get(False, (0, 0)), totals.get(True, (0, 0))
+    return Lift(treated=n1, treated_converted=c1, holdout=n0, holdout_converted=c0)
+
+
+# --- Receivables and DSO ------------------------------------------------------------------------------
+def receivables(invoiced: float, fees: float, paid: float) -> float:
+    """What customers owe at a day from the running totals up to that day."""
+    return round(invoiced + fees - paid, 2)
+
+
+def dso(receivables_amount: float, sales: float) -> float | None:
+    """Days sales outstanding; None without sales in the 90 days before (no meaningful figure)."""
+    return round(receivables_amount / sales * DSO_DAYS, 1) if sales > 0 else None
+
+
+# --- Sales and service --------------------------------------------------------------------------------
+def win_rate(won: int, lost: int) -> float | None:
+    return percent(won, won + lost)
+
+
+def sla_attainment(total: int, breached: int) -> float | None:
+    return percent(total - breached, total)
+
+
+def sla_breached(now: datetime) -> Q:
+    """Over ``crm.Ticket``: a target was missed, or an open ticket is past one already."""
+    from crm.models import Ticket
+
+    return (
+        Q(sla_breached_first_response=True)
+        | Q(sla_breached_resolution=True)
+        | Q(status__in=Ticket.OPEN_STATUSES, first_response_at__isnull=True, first_response_due__lt=now)
+        | Q(status__in=Ticket.OPEN_STATUSES, resolution_due__lt=now)
+    )
+
+
+CSAT_AVERAGE = Avg("score")  # over ``crm.Satisfaction`` rows
+
+
+def csat(average: float | None) -> float | None:
+    return round(average, 2) if average is not None else None

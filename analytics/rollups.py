@@ -1,0 +1,288 @@
+"""Daily roll-ups: the heavy aggregates dashboards read instead of scanning large tables.
+
+Each family is one SQL ``GROUP BY`` per refresh (day x key x owner x country x segment). The
+incremental refresh recomputes only the days that have new timeline events since the family's
+watermark (events are the one place every department records what happened, with ``recorded_at``).
+Per-customer roll-ups (revenue, conversions) are rebuilt for the customers with new events instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Count, F, FloatField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, Substr, TruncDate
+from django.utils import timezone
+
+from analytics.models import CustomerRevenue, DailyRollup
+from billing.models import DunningNotice, Invoice, Payment
+from crm.models import Contract
+from customer360.bulk import bulk_insert, insert_from_query
+from customer360.models import Customer, TimelineEvent
+from marketing.models import ConsentChange, Segment, Touch
+
+BATCH = 5000
+# A run may miss events committed while it ran; the next run looks back this far behind its watermark.
+WATERMARK_OVERLAP = timedelta(minutes=10)
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    return start, start + timedelta(days=1)
+
+
+def days_q(field: str, days: Iterable[date] | None) -> Q:
+    """Rows of ``field`` (a datetime) on any of ``days``; everything when ``days`` is None."""
+    if days is None:
+        return Q()
+    if not days:
+        return Q(pk__in=[])
+    # One index-friendly range over the span; rows of days in between that are not dirty are
+    # dropped in ``rebuild`` (cheaper than an OR of hundreds of day ranges).
+    start, _end = _day_bounds(min(days))
+    _start, end = _day_bounds(max(days))
+    return Q(**{f"{field}__gte": start, f"{field}__lt": end})
+
+
+@dataclass(frozen=True)
+class Family:
+    """A roll-up family: how to aggregate it and which timeline events make its days dirty."""
+
+    metric: str
+    rows: Callable[[Iterable[date] | None], Iterable[DailyRollup]]
+    dirty_events: Q | None  # None: always fully rebuilt (snapshots, small families)
+
+
+def _grouped(
+    queryset: QuerySet,
+    when: str,
+    customer: str,
+    key_fields: list[str],
+    key: Callable[[dict], str],
+    amount: str | None = None,
+):
+    """``queryset`` grouped by local day of ``when``, ``key_fields`` and the customer's dimensions;
+    ``amount`` names a field to sum."""
+    # A DateField is its own day; a DateTimeField is cut to the local day.
+    try:
+        is_date = queryset.model._meta.get_field(when).get_internal_type() == "DateField"
+    except FieldDoesNotExist:  # an annotation such as "lost_at" (a datetime)
+        is_date = False
+    values = queryset.annotate(day=F(when) if is_date else TruncDate(when)).values(
+        "day", *key_fields, f"{customer}owner_id", f"{customer}country", f"{customer}attributes__segment"
+    )
+    totals = {"n": Count("id")}
+    if amount:
+        totals["total"] = Sum(amount)
+    for row in values.annotate(**totals).order_by():
+        yield DailyRollup(
+            day=row["day"],
+            key=key(row),
+            owner_id=row[f"{customer}owner_id"] or 0,
+            country=row[f"{customer}country"] or "",
+            segment=str(row[f"{customer}attributes__segment"] or "")[:40],
+            count=row["n"],
+            amount=row.get("total") or 0,
+        )
+
+
+def touch_rows(days):
+    """Campaign touches per campaign and status ("12:opened")."""
+    return _grouped(
+        Touch.objects.filter(days_q("occurred_at", days)),
+        "occurred_at",
+        "customer__",
+        ["campaign_id", "status"],
+        lambda r: f"{r['campaign_id']}:{r['status']}",
+    )
+
+
+def consent_rows(days):
+    """Consent changes by new status ("granted", "withdrawn", "pending")."""
+    return _grouped(
+        ConsentChange.objects.filter(days_q("changed_at", days)),
+        "changed_at",
+        "consent__customer__",
+        ["new_status"],
+        lambda r: r["new_status"],
+    )
+
+
+def new_customer_rows(days):
+    return _grouped(Customer.objects.filter(days_q("created_at", days)), "created_at", "", [], lambda r: "")
+
+
+def lost_customers() -> QuerySet:
+    """Customers without an active contract whose last contract was cancelled, with ``lost_at``."""
+    last_cancellation = (
+        Contract.objects.filter(
+            customer=OuterRef("pk"), status=Contract.Status.CANCELLED, cancelled_at__isnull=False
+        )
+        .order_by("-cancelled_at")
+        .values("cancelled_at")[:1]
+    )
+    return (
+        Customer.objects.annotate(lost_at=Subquery(last_cancellation))
+        .filter(lost_at__isnull=False)
+        .exclude(pk__in=Contract.objects.active().values("customer_id"))
+    )
+
+
+def lost_customer_rows(days):
+    return _grouped(lost_customers(), "lost_at", "", [], lambda r: "")
+
+
+def segment_size_rows(days):
+    """Today's member count of every marketing segment (a snapshot, one query per segment)."""
+    today = timezone.localdate()
+    for segment in Segment.objects.order_by("id")[:50]:
+        members = segment.members(base=Customer.objects.all())
+        for row in (
+            members.values("owner_id", "country", "attributes__segment").annotate(n=Count("id")).order_by()
+        ):
+            yield DailyRollup(
+                day=today,
+                key=str(segment.pk),
+                owner_id=row["owner_id"] or 0,
+                country=row["country"] or "",
+                segment=str(row["attributes__segment"] or "")[:40],
+                count=row["n"],
+            )
+
+
+def invoiced_rows(days):
+    """Gross invoiced per issue date (drafts and cancelled invoices excluded): DSO's sales."""
+    invoices = Invoice.objects.exclude(status__in=[Invoice.Status.DRAFT, Invoice.Status.CANCELLED])
+    if days is not None:
+        invoices = invoices.filter(issue_date__gte=min(days), issue_date__lte=max(days))
+    return _grouped(invoices, "issue_date", "customer__", [], lambda r: "", "gross_total")
+
+
+def paid_rows(days):
+    """Payments per local day received (on invoices that are not cancelled): DSO's collections."""
+    payments = Payment.objects.exclude(invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.CANCELLED])
+    return _grouped(payments.filter(days_q("received_at", days)), "received_at", "invoice__customer__", [],
+                    lambda r: "", "amount")  # fmt: skip
+
+
+def fee_rows(days):
+    """Dunning fees charged per local day a notice was sent (invoices not cancelled): they are owed
+    like the invoice itself, so receivables include them (otherwise paid fees make them negative)."""
+    notices = DunningNotice.objects.exclude(
+        invoice__status__in=[Invoice.Status.DRAFT, Invoice.Status.CANCELLED]
+    )
+    return _grouped(notices.filter(days_q("sent_at", days), fee__gt=0), "sent_at", "invoice__customer__", [],
+                    lambda r: "", "fee")  # fmt: skip
+
+
+MARKETING_TOUCH_KINDS = Q(department="marketing") & ~Q(kind__startswith="consent.")
+FAMILIES = [
+    Family("marketing.touch", touch_rows, MARKETING_TOUCH_KINDS),
+    Family("marketing.consent", consent_rows, Q(kind__in=["consent.given", "consent.withdrawn"])),
+    Family("customers.new", new_customer_rows, Q(kind="customer.created")),
+    Family("customers.lost", lost_customer_rows, None),
+    Family("marketing.segment_size", segment_size_rows, None),
+    Family("billing.invoiced", invoiced_rows, Q(kind="invoice.issued")),
+    Family("billing.fees", fee_rows, Q(kind__in=["dunning.notice", "dunning.handed_over"])),
+    Family(
+        "billing.paid", paid_rows, Q(kind__in=["payment.received", "invoice.paid", "invoice.partially_paid"])
+    ),
+]
+
+
+def dirty_days(condition: Q, since: datetime) -> set[date]:
+    """Local days of events of this family recorded after ``since``."""
+    return set(
+        TimelineEvent.objects.filter(condition, recorded_at__gt=since - WATERMARK_OVERLAP)
+        .annotate(day=TruncDate("occurred_at"))
+        .values_list("day", flat=True)
+        .distinct()
+    )
+
+
+def rebuild(family: Family, days: set[date] | None) -> int:
+    """Replace the family's rows of ``days`` (all rows when None); return the rows written."""
+    existing = DailyRollup.objects.filter(metric=family.metric)
+    if days is not None:
+        existing = existing.filter(day__in=sorted(days))
+    existing.delete()
+    merged: dict[tuple, DailyRollup] = {}
+    for row in family.rows(days):
+        if days is not None and row.day not in days:
+            continue
+        row.metric = family.metric
+        identity = (row.day, row.key, row.owner_id, row.country, row.segment)
+        if identity in merged:  # e.g. the same segment value written differently
+            merged[identity].count += row.count
+        else:
+            merged[identity] = row
+    bulk_insert(merged.values())
+    return len(merged)
+
+
+# --- Revenue per customer (for the revenue concentration) ---------------------------------------------
+def customer_revenue_rebuild(since: datetime | None) -> int:
+    """Refresh ``CustomerRevenue``: everyone (``since`` None) or the customers with invoice events
+    (issued, cancelled, ...) recorded after ``since``. Returns the rows written."""
+    invoices = Invoice.objects.exclude(status__in=[Invoice.Status.DRAFT, Invoice.Status.CANCELLED])
+    existing = CustomerRevenue.objects.all()
+    if since is not None:
+        changed = TimelineEvent.objects.filter(
+            kind__startswith="invoice.", recorded_at__gt=since - WATERMARK_OVERLAP
+        ).values("customer_id")
+        invoices = invoices.filter(customer_id__in=changed)
+        existing = existing.filter(customer_id__in=changed)
+    existing.delete()
+    rows = (
+        invoices.values("customer_id", "issue_date")
+        .annotate(
+            amount=Cast(Sum("gross_total"), FloatField()),
+            owner=Coalesce("customer__owner_id", 0),
+            country=Coalesce("customer__country", Value("")),
+            segment=Coalesce(Substr(KeyTextTransform("segment", "customer__attributes"), 1, 40), Value("")),
+        )
+        .values_list("customer_id", "issue_date", "amount", "owner", "country", "segment")
+        .order_by()
+    )
+    # Computed and written by the database: 240,000 rows at 100k customers never pass through Python.
+    return insert_from_query(
+        CustomerRevenue, ["customer_id", "day", "amount", "owner_id", "country", "segment"], rows
+    )
+
+
+# --- Conversions (for the next-best-action lift) -------------------------------------------------------
+def success_kinds() -> list[str]:
+    """Event kinds that count as success for any active action."""
+    from insights.models import Action
+
+    kinds = set()
+    for text in Action.objects.filter(is_active=True).values_list("success_kinds", flat=True):
+        kinds.update(k.strip() for k in text.split(",") if k.strip())
+    return sorted(kinds)
+
+
+def conversions_rebuild(since: datetime | None) -> int:
+    """Refresh ``CustomerConversion``: everyone (``since`` None) or the customers with success events
+    recorded after ``since``."""
+    from analytics.models import CustomerConversion
+
+    events = TimelineEvent.objects.filter(kind__in=success_kinds())
+    if since is not None:
+        customers = events.filter(recorded_at__gt=since - WATERMARK_OVERLAP).values("customer_id")
+        events = events.filter(customer_id__in=customers)
+    else:
+        CustomerConversion.objects.all().delete()
+    rows = events.values("customer_id").annotate(last=Max("occurred_at")).order_by()
+    objects = [CustomerConversion(customer_id=r["customer_id"], last_success_at=r["last"]) for r in rows]
+    CustomerConversion.objects.bulk_create(
+        objects,
+        batch_size=BATCH,
+        update_conflicts=True,
+        unique_fields=["customer"],
+        update_fields=["last_success_at"],
+    )
+    return len(objects)
