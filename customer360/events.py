@@ -37,6 +37,9 @@ from typing import Any
 from django.utils import formats, timezone, translation
 from django.utils.dateparse import parse_date, parse_datetime
 
+from customer360 import timeline
+from customer360.models import TimelineEvent
+
 logger = logging.getLogger(__name__)
 
 
@@ -157,10 +160,8 @@ class EventKind:
     ):
         """An :class:`customer360.timeline.EventData` for :func:`customer360.timeline.record_many`.
         ``summary`` given explicitly (free text a user wrote, e.g. a call note) replaces the declared one."""
-        from customer360.timeline import EventData
-
         title, declared_summary = self.stored_texts(payload)
-        return EventData(
+        return timeline.EventData(
             customer_id=customer_id,
             department=self.department,
             kind=self.kind,
@@ -195,8 +196,6 @@ class EventKind:
         summary: str | None = None,
     ):
         """Record one event of this kind through :func:`customer360.timeline.record`."""
-        from customer360 import timeline
-
         title, declared_summary = self.stored_texts(payload)
         return timeline.record(
             customer=customer,
@@ -296,3 +295,6 @@ def render(event) -> tuple[str, str]:
         return event.title, event.summary
     # A summary written by a person (a call note) is stored and shown as written.
     return title, summary or event.summary
+
+
+TimelineEvent.renderer = staticmethod(render)

@@ -382,14 +382,16 @@ class TimelineEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d} {self.kind}: {self.title}"
 
+    #: ``renderer(event) -> (title, summary)`` in the active language; customer360.events (the registry
+    #: of declared kinds) installs its own when it is loaded, so this module needs no import of it.
+    renderer = staticmethod(lambda event: (event.title, event.summary))
+
     def _rendered(self) -> tuple[str, str]:
         # Per language: a page may render the same event object once, a test in two languages.
         language = translation.get_language() or ""
         cache = self.__dict__.setdefault("_c360_rendered", {})
         if language not in cache:
-            from customer360 import events
-
-            cache[language] = events.render(self)
+            cache[language] = self.renderer(self)
         return cache[language]
 
     @property

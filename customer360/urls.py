@@ -1,7 +1,8 @@
 """Root URLs: the core's pages and every app's, the API, admin, health, language switch."""
 
 from django.contrib import admin
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_not_required, login_required
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
@@ -27,6 +28,11 @@ core_patterns = [
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="customer360:customer_list", permanent=False)),
+    # Browsers ask for /favicon.ico on their own (PDFs, JSON, the API docs); pages link the SVG.
+    path(
+        "favicon.ico",
+        login_not_required(RedirectView.as_view(url=static("c360/favicon.svg"), permanent=True)),
+    ),
     path("", include((core_patterns, "customer360"))),
     path("accounts/", include("customer360.signin.urls")),
     path("i18n/setlang/", signin_views.set_language, name="set_language"),
@@ -53,3 +59,4 @@ urlpatterns = [
 
 handler403 = "customer360.views.permission_denied"
 handler404 = "customer360.views.page_not_found"
+handler500 = "customer360.views.server_error"

@@ -29,7 +29,9 @@ if C360_ENV not in {"embedded", "production"}:
 PRODUCTION = C360_ENV == "production"
 EMBEDDED = not PRODUCTION
 
-DEBUG = env_bool("DEBUG", default=EMBEDDED)
+# Off unless asked for (DEBUG=true): even the embedded default runs as users run it, with the
+# app's own 404/500 pages instead of Django's debug page listing every URL pattern.
+DEBUG = env_bool("DEBUG", default=False)
 
 
 def _embedded_secret_key() -> str:
@@ -241,7 +243,10 @@ STORAGES = {
 }
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
-WHITENOISE_USE_FINDERS = DEBUG
+# Embedded mode serves static files straight from the apps (no collectstatic step); production
+# serves the collected, compressed and hashed copies.
+WHITENOISE_USE_FINDERS = DEBUG or EMBEDDED
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- REST API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -391,6 +396,13 @@ EMAIL_BACKEND = env_str(
 )
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL exclude each other: set one of them")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "customer360@localhost")
 
 # Logs carry ids, never names, e-mail addresses or other personal data.
