@@ -4,11 +4,15 @@ go (there is no one left to contact); touches stay as campaign figures without e
 
 from __future__ import annotations
 
+import csv
+import io
+
 from django.db.models import CharField, Value
 from django.db.models.functions import Cast, Concat
 from django.utils.translation import gettext_lazy as _
 
 from customer360.privacy.registry import SubjectData, rows, subject_data
+from customer360.sources.reading import neutralise
 from marketing.models import Consent, ConsentChange, ConsentWording, Touch
 
 
@@ -55,6 +59,17 @@ def consent_proof(customer) -> list[dict]:
             }
         )
     return proof
+
+
+def proof_csv(proof: list[dict]) -> str:
+    """The proof rows as CSV (formulas neutralised: the text comes from forms and imports)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    columns = list(proof[0]) if proof else ["channel", "purpose", "new_status", "changed_at"]
+    writer.writerow(columns)
+    for row in proof:
+        writer.writerow([neutralise("" if row.get(c) is None else str(row.get(c))) for c in columns])
+    return buffer.getvalue()
 
 
 def export(customer) -> dict[str, list[dict]]:
