@@ -23,7 +23,14 @@ class Needles:
     @classmethod
     def of(cls, customer, identities: list[tuple[str, str, str]]) -> Needles:
         full = f"{customer.first_name} {customer.last_name}".strip()
-        terms = {full, customer.last_name, customer.email, customer.phone, customer.customer_number}
+        terms = {
+            full,
+            customer.first_name,
+            customer.last_name,
+            customer.email,
+            customer.phone,
+            customer.customer_number,
+        }
         if customer.kind == "organisation":
             terms.add(customer.company)
         for kind, _source, value in identities:

@@ -49,17 +49,26 @@ def test_export_holds_records_from_every_app_and_loads_back(admin_user, rep):
     # The JSON reads back with the numbers the 360 page and the database show.
     profile = json.loads(archive.read("core/profile.json"))
     assert profile[0]["email"] == EMAIL
-    assert len(json.loads(archive.read("core/timeline.json"))) == TimelineEvent.objects.filter(
-        customer=world.customer
-    ).count()
-    assert len(json.loads(archive.read("billing/invoices.json"))) == Invoice.objects.filter(
-        customer=world.customer
-    ).count()
-    assert len(json.loads(archive.read("crm/tickets.json"))) == Ticket.objects.filter(customer=world.customer).count()
+    assert (
+        len(json.loads(archive.read("core/timeline.json")))
+        == TimelineEvent.objects.filter(customer=world.customer).count()
+    )
+    assert (
+        len(json.loads(archive.read("billing/invoices.json")))
+        == Invoice.objects.filter(customer=world.customer).count()
+    )
+    assert (
+        len(json.loads(archive.read("crm/tickets.json")))
+        == Ticket.objects.filter(customer=world.customer).count()
+    )
     proof = json.loads(archive.read("marketing/consent_proof.json"))
-    assert proof[0]["wording_text"] == "Ich möchte den Newsletter erhalten." and proof[0]["method"] == "web_form"
+    assert (
+        proof[0]["wording_text"] == "Ich möchte den Newsletter erhalten." and proof[0]["method"] == "web_form"
+    )
     assert len(json.loads(archive.read("collab/posts.json"))) == 1
-    assert json.loads(archive.read("insights/recommendations.json"))[0]["reasons"] == [{"text": "2 offene Tickets"}]
+    assert json.loads(archive.read("insights/recommendations.json"))[0]["reasons"] == [
+        {"text": "2 offene Tickets"}
+    ]
     readme = archive.read("README.txt").decode()
     assert "crm/tickets.json / .csv: 1 rows" in readme
 
@@ -72,7 +81,9 @@ def test_the_privacy_page_is_for_admins_only(rep, manager, admin_user):
     page = client_for(admin_user).get(url)
     assert page.status_code == 200 and "Request erasure" in page.content.decode()
     other_admin = UserFactory(username="admin2", role="Admin", is_staff=True)
-    assert client_for(other_admin).get(f"/customers/{world.customer.pk}/privacy/exports/999/").status_code == 404
+    assert (
+        client_for(other_admin).get(f"/customers/{world.customer.pk}/privacy/exports/999/").status_code == 404
+    )
 
 
 def test_consent_proof_downloads_on_its_own(rep, marketing_user, service_user):
@@ -84,10 +95,14 @@ def test_consent_proof_downloads_on_its_own(rep, marketing_user, service_user):
     as_json = client.get(f"/marketing/customers/{world.customer.pk}/consent/proof/")
     assert as_json.status_code == 200
     proof = json.loads(as_json.content)["consent_proof"]
-    assert [(p["channel"], p["purpose"], p["new_status"]) for p in proof] == [("email", "newsletter", "granted")]
+    assert [(p["channel"], p["purpose"], p["new_status"]) for p in proof] == [
+        ("email", "newsletter", "granted")
+    ]
     assert proof[0]["source"] == "https://example.com/form" and proof[0]["wording_version"] == "v1"
     assert proof[0]["wording_text"] == "Ich möchte den Newsletter erhalten."
-    as_csv = client.get(f"/marketing/customers/{world.customer.pk}/consent/proof/?format=csv").content.decode()
+    as_csv = client.get(
+        f"/marketing/customers/{world.customer.pk}/consent/proof/?format=csv"
+    ).content.decode()
     assert as_csv.splitlines()[0].startswith("channel,purpose") and "Newsletter erhalten" in as_csv
     # Out of scope (service has no assignment of this customer) or without the right: refused.
     refused = client_for(service_user).get(f"/marketing/customers/{world.customer.pk}/consent/proof/")

@@ -56,7 +56,9 @@ def build_world(user) -> World:
     customer = Customer.objects.get(email=EMAIL)
     other = Customer.objects.get(email="otto@example.at")
     make_deal(user, customer, title="Premium für Franziska Huber")
-    ticket = make_ticket(user, customer, subject="Huber: Lieferung verspätet", description=f"Rückruf an {PHONE}")
+    ticket = make_ticket(
+        user, customer, subject="Huber: Lieferung verspätet", description=f"Rückruf an {PHONE}"
+    )
     from crm import services as crm_services
 
     crm_services.ticket_reply(ticket=ticket, user=user, body="Liebe Frau Huber, wir kümmern uns.")
@@ -69,13 +71,17 @@ def build_world(user) -> World:
     invoice = make_invoice(customer, amount="100.00")
     from billing import services as billing_services
 
-    billing_services.invoice_record_payment(invoice=invoice, amount=Decimal("50.00"), reference="Huber Franziska")
+    billing_services.invoice_record_payment(
+        invoice=invoice, amount=Decimal("50.00"), reference="Huber Franziska"
+    )
     invoice.refresh_from_db()
     accept_conduct(user)
     note = post(user, f"Wer kennt #{customer.customer_number}? Sie hat angerufen ({EMAIL}).")
     from collab import services as collab_services
 
-    collab_services.comment_create(post=note, author=user, body=f"Ja, #{customer.customer_number} ist Stammkundin.")
+    collab_services.comment_create(
+        post=note, author=user, body=f"Ja, #{customer.customer_number} ist Stammkundin."
+    )
     Recommendation.objects.create(
         customer=customer,
         action=Action.objects.order_by("pk").first(),

@@ -35,7 +35,9 @@ _RESULT = inline_serializer(
             "IngestRowResult",
             {
                 "index": serializers.IntegerField(),
-                "status": serializers.ChoiceField(choices=["accepted", "duplicate", "rejected", "suppressed"]),
+                "status": serializers.ChoiceField(
+                    choices=["accepted", "duplicate", "rejected", "suppressed"]
+                ),
                 "reason": serializers.CharField(),
             },
             many=True,
