@@ -8,3 +8,6 @@ class AnalyticsConfig(AppConfig):
     name = "analytics"
     label = "analytics"
     verbose_name = _("Dashboards and listening")
+
+    def ready(self) -> None:
+        import analytics.privacy  # noqa: F401  (subject access and erasure)

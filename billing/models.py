@@ -104,7 +104,7 @@ class Invoice(models.Model):
     MAX_DUNNING_LEVEL = 4
 
     customer = models.ForeignKey(
-        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="invoices"
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="invoices"
     )
     number = models.CharField(_("number"), max_length=20, unique=True, help_text=_("e.g. 2026-0142"))
     issue_date = models.DateField(_("issue date"), default=timezone.localdate)

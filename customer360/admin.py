@@ -28,6 +28,10 @@ class CustomerAdmin(admin.ModelAdmin):
     raw_id_fields = ["owner"]
     inlines = [IdentityInline]
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        """Erasure (customer page > Privacy) is the only way to remove a person."""
+        return False
+
 
 @admin.register(TimelineEvent)
 class TimelineEventAdmin(admin.ModelAdmin):

@@ -17,3 +17,6 @@ class Customer360Config(AppConfig):
         from customer360.signin import middleware, security_log  # noqa: F401
 
         use_bounded_datetimes()
+        # The core's part of subject access and erasure, and the workers that run them.
+        import customer360.privacy.core  # noqa: F401
+        import customer360.privacy.tasks  # noqa: F401

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.db.models import Q, Subquery
+from django.db.models import ProtectedError, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -77,7 +79,50 @@ class StaffProfile(models.Model):
         return f"{self.user} ({self.team or '-'})"
 
 
+class CustomerDeletionRefused(ProtectedError):
+    """Customers are never deleted directly: erasure (a request approved by a second person) is
+    the only way to remove a person, and it keeps the invoices the law requires."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            str(
+                _(
+                    "A customer cannot be deleted. To remove a person's data, file an erasure "
+                    "request on the customer's privacy page."
+                )
+            ),
+            set(),
+        )
+
+
+_customer_deletion_allowed: ContextVar[bool] = ContextVar("c360_customer_deletion_allowed", default=False)
+
+
+@contextmanager
+def customer_deletion_allowed():
+    """The few internal paths that may delete customer rows: a merge deletes the merged customer
+    after moving every record to the kept one; an import that lost a race folds its fresh
+    customer into the winner. Nothing else may (see :class:`CustomerDeletionRefused`)."""
+    token = _customer_deletion_allowed.set(True)
+    try:
+        yield
+    finally:
+        _customer_deletion_allowed.reset(token)
+
+
+def _refuse_customer_deletion() -> None:
+    if not _customer_deletion_allowed.get():
+        raise CustomerDeletionRefused
+
+
 class CustomerQuerySet(models.QuerySet):
+    def delete(self):
+        _refuse_customer_deletion()
+        return super().delete()
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
     def visible_to(self, user) -> CustomerQuerySet:
         """The customers ``user`` may see, and so may create or change records for. THE one place
         where this is decided; reads and writes both go through it.
@@ -181,6 +226,10 @@ class Customer(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("customer360:customer_detail", args=[self.pk])
+
+    def delete(self, *args, **kwargs):
+        _refuse_customer_deletion()
+        return super().delete(*args, **kwargs)
 
     @property
     def display_name(self) -> str:
@@ -580,5 +629,6 @@ class ApiToken(models.Model):
 
 
 # Data-source and sign-in models live in modules of their own; importing them registers them.
+from customer360.privacy.models import *  # noqa: E402,F403
 from customer360.signin.models import *  # noqa: E402,F403
 from customer360.sources.models import *  # noqa: E402,F403

@@ -8,6 +8,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from customer360 import token_pages, views
+from customer360.privacy import views as privacy_views
 from customer360.signin import views as signin_views
 
 core_patterns = [
@@ -20,6 +21,22 @@ core_patterns = [
         "customers/<int:pk>/access/<int:assignment_pk>/revoke/",
         views.customer_access_revoke,
         name="customer_access_revoke",
+    ),
+    path("customers/<int:pk>/privacy/", privacy_views.customer_privacy, name="customer_privacy"),
+    path(
+        "customers/<int:pk>/privacy/exports/<int:export_pk>/",
+        privacy_views.export_progress,
+        name="privacy_export_progress",
+    ),
+    path(
+        "customers/<int:pk>/privacy/exports/<int:export_pk>/download/",
+        privacy_views.export_download,
+        name="privacy_export_download",
+    ),
+    path(
+        "customers/<int:pk>/privacy/erasure/<int:request_pk>/<str:decision>/",
+        privacy_views.erasure_decide,
+        name="privacy_erasure_decide",
     ),
     path("search/", views.search_typeahead, name="search"),
     path("account/api-tokens/", token_pages.token_list, name="api_tokens"),

@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_POST
 
-from customer360 import access, search, services
+from customer360 import access, roles, search, services
 from customer360.brief import brief_for
 from customer360.customer_list import SORT_LABELS, available_condition_filters
 from customer360.customer_list import page as customer_list_page
@@ -72,6 +72,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "timeline": timeline,
             "brief": brief_for(customer, request.user),
             "note_form": NoteForm(),
+            "can_privacy": roles.has_role(request.user, roles.ADMIN),
         },
     )
 

@@ -9,6 +9,7 @@ class InsightsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
+        import insights.privacy  # noqa: F401  (subject access and erasure)
         from customer360.timeline import customer_changed
         from insights.models import Action, ActionRule, ContactPolicy, ModelVersion
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from marketing.models import Campaign, Consent, ConsentChange, Segment, Touch
+from marketing.models import Campaign, Consent, ConsentChange, ConsentWording, Segment, Touch
 
 
 class ConsentChangeInline(admin.TabularInline):
@@ -49,3 +49,11 @@ class TouchAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     raw_id_fields = ["campaign", "customer"]
     list_select_related = ["campaign", "customer"]
+
+
+@admin.register(ConsentWording)
+class ConsentWordingAdmin(admin.ModelAdmin):
+    """The texts people were shown when they consented (the proof names the version)."""
+
+    list_display = ["version", "language", "valid_from"]
+    search_fields = ["version", "text"]

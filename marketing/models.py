@@ -101,6 +101,27 @@ class Consent(models.Model):
         return f"{self.get_channel_display()} {self.get_purpose_display().lower()}"
 
 
+class ConsentWording(models.Model):
+    """The text a person was shown when they consented, per wording version and language: the
+    proof of WHAT they agreed to (``Consent.wording_version`` names the version)."""
+
+    version = models.CharField(_("version"), max_length=40)
+    language = models.CharField(_("language"), max_length=8, default="de")
+    text = models.TextField(_("text shown"))
+    valid_from = models.DateField(_("valid from"), default=timezone.localdate)
+
+    class Meta:
+        verbose_name = _("consent wording")
+        verbose_name_plural = _("consent wordings")
+        ordering = ["-valid_from", "version", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "language"], name="mkt_wording_version_language"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} ({self.language})"
+
+
 class ConsentChange(models.Model):
     """One change of a consent (old -> new status) with who did it and the proof at that moment."""
 

@@ -22,4 +22,5 @@ urlpatterns = [
     path("segments/<int:pk>/", views.segment_edit, name="segment_edit"),
     path("segments/<int:pk>/members/", views.segment_members_page, name="segment_members"),
     path("customers/<int:pk>/consent/", views.customer_consent, name="customer_consent"),
+    path("customers/<int:pk>/consent/proof/", views.customer_consent_proof, name="customer_consent_proof"),
 ]

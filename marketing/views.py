@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -14,6 +17,7 @@ from customer360.models import Customer
 from customer360.text import whole_number
 from marketing import forms, services
 from marketing.models import Campaign, Consent, ConsentChange, Segment, Touch
+from marketing.privacy import consent_proof, proof_csv
 from marketing.segments import RuleError, rules_q, segment_members
 
 PAGE_SIZE = 50
@@ -329,3 +333,23 @@ def customer_consent(request: HttpRequest, pk: int) -> HttpResponse:
             "can_change": request.user.has_perm("marketing.change_consent"),
         },
     )
+
+
+def customer_consent_proof(request: HttpRequest, pk: int) -> HttpResponse:
+    """The consent proof on its own (GDPR Art. 7(1)): what the person agreed to, when, how, and
+    the text shown, as JSON (default) or CSV (``?format=csv``)."""
+    access.require(request.user, "marketing.view_consent")
+    customer = access.visible_customer(request.user, pk)
+    proof = consent_proof(customer)
+    name = f"consent-proof-{customer.customer_number}"
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(proof_csv(proof), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        return response
+    body = {"customer": customer.customer_number, "consent_proof": proof}
+    response = HttpResponse(
+        json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, indent=1),
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{name}.json"'
+    return response

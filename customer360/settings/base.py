@@ -446,6 +446,9 @@ C360_SOURCE_API_RATE = env_rate("C360_SOURCE_API_RATE", "120/min")
 # counts only verified deliveries) and the largest body (413 from Content-Length, before reading it).
 C360_WEBHOOK_IP_RATE = env_rate("C360_WEBHOOK_IP_RATE", "600/min")
 C360_WEBHOOK_MAX_BYTES = env_int("C360_WEBHOOK_MAX_BYTES", 10 * 1024 * 1024)
+# Key of the suppression list's HMAC (erased people's identifiers); derived from SECRET_KEY when
+# unset. Set it once and keep it: a new key makes the list match nobody.
+C360_SUPPRESSION_KEY = env_str("C360_SUPPRESSION_KEY") or ""
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int(
     "DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024
 )  # 10,000-row API requests

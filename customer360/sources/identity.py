@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
 
-from customer360.models import Customer, CustomerIdentity, next_customer_number
+from customer360.models import Customer, CustomerIdentity, customer_deletion_allowed, next_customer_number
 
 Key = tuple[str, str, str]  # (kind, source, value)
 
@@ -168,6 +168,7 @@ def resolve(rows: Sequence[dict], *, source_slug: str, create: bool = True) -> l
     if winners:
         for loser, winner in winners.items():
             CustomerIdentity.objects.filter(customer_id=loser).update(customer_id=winner)
-        Customer.objects.filter(pk__in=list(winners)).delete()
+        with customer_deletion_allowed():  # fresh customers of this batch, identities moved above
+            Customer.objects.filter(pk__in=list(winners)).delete()
         result = [(winners[cid], False) if cid in winners else (cid, created) for cid, created in result]
     return result

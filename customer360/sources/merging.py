@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customer360 import timeline
-from customer360.models import Customer, Department
+from customer360.models import Customer, Department, customer_deletion_allowed
 from customer360.sources.models import CustomerMerge, DuplicateCandidate
 
 #: Fields the admin chooses one by one on the merge screen.
@@ -148,7 +148,8 @@ def customer_merge(
         record.moved = json.loads(json.dumps(moved, cls=DjangoJSONEncoder))
         record.removed = removed
         merged_id = merged.pk
-        Customer.objects.filter(pk=merged_id).delete()
+        with customer_deletion_allowed():  # every record moved to the kept customer above
+            Customer.objects.filter(pk=merged_id).delete()
         kept.save()
         record.save()
         if candidate is not None:

@@ -268,6 +268,21 @@ def _fingerprints(table: Table) -> list[str]:
 
 
 def _write_batch(target: ImportTarget, rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult]:
+    """One batch: rows of erased people are refused (the suppression list), the others are
+    written in one transaction."""
+    from customer360.privacy.suppression import filter_rows
+
+    allowed, refused = filter_rows(rows, source_slug=ctx.source.slug)
+    if not refused:
+        return _write_allowed(target, rows, ctx)
+    written = iter(_write_allowed(target, allowed, ctx) if allowed else [])
+    return [
+        RowResult("suppressed", refused[position]) if position in refused else next(written)
+        for position in range(len(rows))
+    ]
+
+
+def _write_allowed(target: ImportTarget, rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult]:
     """One batch in one transaction; a deadlock between concurrent imports is retried."""
     for attempt in range(4):
         seen_before = set(ctx.seen)
@@ -314,8 +329,9 @@ def run_execute(*, run: ImportRun) -> ImportRun:
             prepared.append(PreparedRow(number, values, record, prints[start + offset]))
         results = _write_batch(target, prepared, ctx) if prepared else []
         for row, result in zip(prepared, results, strict=True):
-            counts[result.status] += 1
-            if result.status == "failed":
+            # A suppressed row (an erased person) counts as failed and lands in the error file.
+            counts["failed" if result.status == "suppressed" else result.status] += 1
+            if result.status in ("failed", "suppressed"):
                 bad.append((row.number, row.record, result.reason))
         run.add_progress(done=len(chunk), counts=counts)
     if bad:
@@ -352,6 +368,7 @@ API_STATUS = {
     "unchanged": "duplicate",
     "duplicate": "duplicate",
     "failed": "rejected",
+    "suppressed": "suppressed",
 }
 
 

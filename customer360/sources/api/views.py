@@ -30,11 +30,14 @@ _RESULT = inline_serializer(
         "accepted": serializers.IntegerField(),
         "duplicate": serializers.IntegerField(),
         "rejected": serializers.IntegerField(),
+        "suppressed": serializers.IntegerField(),
         "results": inline_serializer(
             "IngestRowResult",
             {
                 "index": serializers.IntegerField(),
-                "status": serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"]),
+                "status": serializers.ChoiceField(
+                    choices=["accepted", "duplicate", "rejected", "suppressed"]
+                ),
                 "reason": serializers.CharField(),
             },
             many=True,
@@ -58,7 +61,8 @@ def _records_of(data) -> list | None:
 
 
 def _summary(results: list[dict]) -> dict:
-    counts = dict.fromkeys(("accepted", "duplicate", "rejected"), 0)
+    # "suppressed": the record names a person erased on request (the reason names the request).
+    counts = dict.fromkeys(("accepted", "duplicate", "rejected", "suppressed"), 0)
     for result in results:
         counts[result["status"]] += 1
     return {**counts, "results": results}
