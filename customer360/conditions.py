@@ -170,7 +170,7 @@ def _clean_leaf(rule, facts: Mapping[str, Fact]) -> dict:
             op, value = "eq", op == "true"
         elif op in LIST_OPS:
             items = raw if isinstance(raw, list | tuple) else str(raw or "").split(",")
-            value = [coerce(fact, item) for item in items if str(item).strip()]
+            value = [coerce(fact, str(item).strip()) for item in items if str(item).strip()]
             if not value:
                 raise ValueError(_("expected a comma-separated list"))
         else:
@@ -256,9 +256,7 @@ def to_q(node, *, depth: int = 0) -> Q:
     """One ``Q`` over Customer for the tree (or a flat rule list, meaning all of them)."""
     if depth > MAX_NESTING:
         raise RuleError(_("Segments refer to each other too deeply."))
-    return fold(
-        clean(node), lambda rule: leaf_q(rule, depth=depth), all_=_and, any_=_or, not_=lambda q: ~q
-    )
+    return fold(clean(node), lambda rule: leaf_q(rule, depth=depth), all_=_and, any_=_or, not_=lambda q: ~q)
 
 
 def matching(node, *, base: QuerySet | None = None, depth: int = 0) -> QuerySet:

@@ -9,11 +9,10 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from customer360.conditions import RuleError, clean
 from customer360.models import Customer
 from marketing import services
-from marketing.models import Consent
-from customer360.conditions import RuleError, clean
-from marketing.models import segment_members
+from marketing.models import Consent, segment_members
 from tests.factories import CustomerFactory
 from tests.marketing.factories import SegmentFactory, grant, running_campaign
 
