@@ -6,9 +6,12 @@ reasons refer to.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.utils.translation import gettext_lazy as _
 
 
+@dataclass(frozen=True)
 class Feature:
     """A named per-customer fact. ``reason_en``/``reason_de`` turn a notable value into plain words
     (``{v}`` the value, ``{n}`` the value as a count word, ``{t}`` a text feature named by ``text``)."""
