@@ -27,7 +27,13 @@ from insights.features import features
 
 CONDITION_PREFIX = "condition:"
 _VALUE_TYPES = {"num": "decimal", "bool": "bool", "cat": "str", "text": "str"}
-_OPERATORS = {"num": compiler.NUMBER_OPS, "bool": ("eq",), "cat": ("eq", "ne"), "text": ("eq", "ne")}
+# "is true"/"is false" on a number or a text (non-zero, non-empty) stay allowed for stored rules.
+_OPERATORS = {
+    "num": (*compiler.NUMBER_OPS, *compiler.BOOL_OPS),
+    "bool": ("eq",),
+    "cat": ("eq", "ne", *compiler.BOOL_OPS),
+    "text": ("eq", "ne", *compiler.BOOL_OPS),
+}
 
 
 def _leaf(rule: dict) -> dict:

@@ -32,6 +32,9 @@ FRAME = pd.DataFrame(
         ({"field": "lifecycle", "op": "ne", "value": "churned"}, [True, False, True]),
         ({"field": "has_contract", "op": "true"}, [True, False, True]),
         ({"field": "has_contract", "op": "eq", "value": "no"}, [False, True, False]),
+        ({"field": "has_contract", "op": "ne", "value": "ja"}, [False, True, False]),
+        ({"field": "dunning_level", "op": "true"}, [False, True, True]),
+        ({"field": "lifecycle", "op": "false"}, [False, False, True]),
         ({"field": "last_csat", "op": "lte", "value": "2"}, [False, True, False]),
         ({"field": "unknown_fact", "op": "eq", "value": "1"}, [False, False, False]),
         ({"field": "dunning_level", "op": "gt", "value": "__import__('os')"}, [False, False, False]),
@@ -71,7 +74,7 @@ def test_validate_names_problems():
     assert rules.validate({"field": "condition:customer.city", "op": "eq", "value": "Wien"}) == []
     assert rules.validate({"field": "nope", "op": "exec"}) == ["unknown field."]
     assert rules.validate({"field": "dunning_level", "op": "exec", "value": "1"}) == [
-        "unknown operator 'exec' (allowed: eq, ne, gt, gte, lt, lte, in, not_in)."
+        "unknown operator 'exec' (allowed: eq, ne, gt, gte, lt, lte, true, false, in, not_in)."
     ]
     assert rules.validate({"field": "has_contract", "op": "eq", "value": "maybe"}) == [
         "bad value 'maybe', expected yes or no."
