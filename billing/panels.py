@@ -24,6 +24,7 @@ from customer360.registry import (
     BriefItem,
     BriefSource,
     Condition,
+    ListFilter,
     NavItem,
     Panel,
     brief_sources,
@@ -223,7 +224,8 @@ def dunning_paused_condition(op: str, value) -> Q:
 
 for _condition in (
     Condition("billing.dunning_level", gettext_lazy("Dunning level (highest open invoice)"), "accounting", "int",
-              dunning_level_condition, NUMBER_OPS, order=40),
+              dunning_level_condition, NUMBER_OPS, order=40,
+              list_filter=ListFilter("dunning_level", "gte", gettext_lazy("Dunning level at least"))),
     Condition("billing.overdue_days", gettext_lazy("Days overdue (oldest open invoice)"), "accounting", "int",
               overdue_days_condition, NUMBER_OPS, order=41),
     Condition("billing.overdue_amount", gettext_lazy("Overdue amount (EUR)"), "accounting", "decimal",

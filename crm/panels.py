@@ -16,6 +16,7 @@ from customer360.registry import (
     BriefItem,
     BriefSource,
     Condition,
+    ListFilter,
     NavItem,
     Panel,
     brief_sources,
@@ -233,6 +234,7 @@ for condition in (
         value_type="int",
         build=lambda op, value: _count_condition(Ticket.objects.open(), op, value),
         operators=INT_OPS,
+        list_filter=ListFilter("open_tickets", "gte", _("Open tickets at least")),
     ),
     Condition(
         key="crm.last_csat",

@@ -11,6 +11,10 @@ class Customer360Config(AppConfig):
         # Every app's events.py declares the timeline event kinds it records (customer360.events);
         # its panels.py registers its panels, menu entries and audiences with the core.
         autodiscover_modules("events")
+        # The core's own conditions (customer.*) first; apps add theirs in panels.py.
+        from customer360.conditions import register_customer_conditions
+
+        register_customer_conditions()
         autodiscover_modules("panels")
         # Signal receivers of the sign-in: the session clock starts at login, failures are logged.
         from customer360.api.fields import use_bounded_datetimes

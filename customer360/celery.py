@@ -56,3 +56,14 @@ def _announce_ready(sender=None, **kwargs):
     from customer360.tasks import write_heartbeat
 
     write_heartbeat(getattr(sender, "hostname", "worker"))
+
+
+def task(name: str):
+    """The registered task called ``name``.
+
+    Services enqueue work by task name through this, so that a ``tasks`` module may import its
+    ``services`` (tasks are thin wrappers around services) without an import cycle back.
+    """
+    if name not in app.tasks:
+        app.loader.import_default_modules()  # runs the (lazy) autodiscovery of every app's tasks.py
+    return app.tasks[name]

@@ -6,17 +6,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
+from customer360 import conditions as compiler
 from customer360 import search
 from customer360.models import Customer
-from customer360.registry import conditions
-from customer360.text import whole_number
+from customer360.registry import ListFilter, conditions
 
 PAGE_SIZE = 50
 
@@ -29,26 +28,26 @@ SORTS = {
 SORT_LABELS = {"name": _("Name"), "-created": _("Newest first"), "number": _("Customer number")}
 
 
-@dataclass(frozen=True)
-class ConditionFilter:
-    """A list filter backed by a registered condition (shown only when the condition exists)."""
-
-    param: str
-    condition_key: str
-    op: str
-    label: str
-    value_type: str = "int"
+def available_condition_filters() -> list[ListFilter]:
+    """The list filters the apps registered with their conditions (see ``Condition.list_filter``)."""
+    return [c.list_filter for c in conditions.all() if c.list_filter is not None]
 
 
-CONDITION_FILTERS = [
-    ConditionFilter("dunning_level", "billing.dunning_level", "gte", _("Dunning level at least")),
-    ConditionFilter("open_tickets", "crm.open_tickets", "gte", _("Open tickets at least")),
-    ConditionFilter("segment", "marketing.in_segment", "eq", _("Segment"), value_type="int"),
-]
-
-
-def available_condition_filters() -> list[ConditionFilter]:
-    return [f for f in CONDITION_FILTERS if f.condition_key in conditions.items]
+def _condition_filters(params) -> tuple[Q, dict]:
+    """The registered filters the request sets, compiled by the core's condition compiler; a value
+    that does not fit the condition (a word where a number belongs) is ignored, like an empty one."""
+    combined, active = Q(), {}
+    for condition in conditions.all():
+        f = condition.list_filter
+        raw = params.get(f.param, "").strip() if f else ""
+        if not raw:
+            continue
+        try:
+            combined &= compiler.to_q({"field": condition.key, "op": f.op, "value": raw})
+        except compiler.RuleError:
+            continue
+        active[f.param] = raw
+    return combined, active
 
 
 def _encode(values: list) -> str:
@@ -101,13 +100,9 @@ def filtered_customers(user, params) -> tuple[QuerySet[Customer], dict]:
     elif owner == "none":
         customers = customers.filter(owner__isnull=True)
         active["owner"] = owner
-    for f in available_condition_filters():
-        raw = params.get(f.param, "").strip()
-        if whole_number(raw) is not None:
-            condition = conditions.items[f.condition_key]
-            customers = customers.filter(condition.build(f.op, whole_number(raw)))
-            active[f.param] = raw
-    return customers, active
+    condition_q, condition_active = _condition_filters(params)
+    active.update(condition_active)
+    return customers.filter(condition_q), active
 
 
 def page(user, params) -> dict:

@@ -88,7 +88,8 @@ audiences = _Audiences()
 # --- Customer conditions -------------------------------------------------------------------------
 # Facts about customers that any department knows, as ORM conditions over Customer. Marketing
 # segments, next-best-action rules and the customer list filters use them by key, so no app has to
-# import another one. Example (billing/panels.py):
+# import another one; customer360.conditions compiles rule trees over them (the core registers the
+# customer.* conditions there). Example (billing/panels.py):
 #
 #     conditions.register(Condition(
 #         key="billing.dunning_level", label=_("Dunning level"), department="accounting",
@@ -117,12 +118,24 @@ def compare(field_name: str, op: str, value) -> Q:
 
 
 @dataclass(frozen=True)
+class ListFilter:
+    """How the customer list offers a condition as a filter: the query parameter, the operator
+    applied to the typed number the user enters, and the label next to the input."""
+
+    param: str
+    op: str
+    label: str
+
+
+@dataclass(frozen=True)
 class Condition:
     """A named, typed fact about a customer that can be filtered on.
 
     ``build(op, value)`` returns a ``Q`` over ``Customer``. ``value_type`` is one of
     "bool", "int", "decimal", "str", "choice"; ``choices`` lists (value, label) for "choice".
     For "bool" conditions ``build`` receives op "eq" and value True or False.
+    Rules combine conditions into trees that :mod:`customer360.conditions` compiles;
+    ``list_filter`` (optional) also offers the condition on the customer list.
     """
 
     key: str
@@ -133,6 +146,7 @@ class Condition:
     operators: tuple[str, ...] = ("eq",)
     choices: tuple = ()
     order: int = 100
+    list_filter: ListFilter | None = None
 
 
 conditions = _Registry()

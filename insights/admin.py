@@ -2,7 +2,6 @@ from django import forms
 from django.contrib import admin
 
 from insights import rules as rule_engine
-from insights.features import features
 from insights.models import Action, ActionRule, ContactPolicy, ModelVersion, Recommendation
 
 
@@ -14,7 +13,7 @@ class ActionRuleForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         problems = rule_engine.validate(
-            {"field": data.get("field", ""), "op": data.get("op", "")}, features.items.keys()
+            {"field": data.get("field", ""), "op": data.get("op", ""), "value": data.get("value", "")}
         )
         if problems:
             raise forms.ValidationError("; ".join(problems))

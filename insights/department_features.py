@@ -33,9 +33,16 @@ def _frame(rows, columns) -> pd.DataFrame:
 def overlay(
     frame: pd.DataFrame, ids: list[int] | None, id_range: tuple[int, int] | None, now: datetime
 ) -> None:
-    """Update ``frame`` (one row per customer, column ``customer_id``) in place; four queries."""
+    """Update ``frame`` (one row per customer, column ``customer_id``) in place; five queries."""
     scope = _scope(ids, id_range)
     today = timezone.localdate(now)
+    _overlay_invoices(frame, scope, today)
+    _overlay_tickets(frame, scope)
+    _overlay_contracts(frame, scope, today)
+    _overlay_consents(frame, scope)
+
+
+def _overlay_invoices(frame: pd.DataFrame, scope: Q, today) -> None:
     customer = frame["customer_id"]
     invoices = _frame(
         Invoice.objects.open()
@@ -50,14 +57,17 @@ def overlay(
         .order_by(),
         ["customer_id", "level", "owed", "overdue"],
     )
-    if not invoices.empty:
-        level = customer.map(invoices["level"])
-        has = level.notna()
-        frame["dunning_level"] = np.maximum(frame["dunning_level"], level.fillna(0)).astype("int64")
-        frame.loc[has, "overdue_amount"] = (
-            customer[has].map(invoices["owed"]).fillna(0).astype(float).round(2)
-        )
-        frame.loc[has, "overdue_invoices"] = customer[has].map(invoices["overdue"]).fillna(0).astype("int64")
+    if invoices.empty:
+        return
+    level = customer.map(invoices["level"])
+    has = level.notna()
+    frame["dunning_level"] = np.maximum(frame["dunning_level"], level.fillna(0)).astype("int64")
+    frame.loc[has, "overdue_amount"] = customer[has].map(invoices["owed"]).fillna(0).astype(float).round(2)
+    frame.loc[has, "overdue_invoices"] = customer[has].map(invoices["overdue"]).fillna(0).astype("int64")
+
+
+def _overlay_tickets(frame: pd.DataFrame, scope: Q) -> None:
+    customer = frame["customer_id"]
     tickets = _frame(
         Ticket.objects.open()
         .filter(scope)
@@ -67,13 +77,18 @@ def overlay(
         .order_by(),
         ["customer_id", "n", "complaints"],
     )
-    if not tickets.empty:
-        frame["open_tickets"] = np.maximum(
-            frame["open_tickets"], customer.map(tickets["n"]).fillna(0)
-        ).astype("int64")
-        frame["open_complaints"] = np.maximum(
-            frame["open_complaints"], customer.map(tickets["complaints"]).fillna(0)
-        ).astype("int64")
+    if tickets.empty:
+        return
+    frame["open_tickets"] = np.maximum(frame["open_tickets"], customer.map(tickets["n"]).fillna(0)).astype(
+        "int64"
+    )
+    frame["open_complaints"] = np.maximum(
+        frame["open_complaints"], customer.map(tickets["complaints"]).fillna(0)
+    ).astype("int64")
+
+
+def _overlay_contracts(frame: pd.DataFrame, scope: Q, today) -> None:
+    customer = frame["customer_id"]
     contracts = _frame(
         Contract.objects.active()
         .filter(scope)
@@ -83,12 +98,17 @@ def overlay(
         .order_by(),
         ["customer_id", "renewal"],
     )
-    if not contracts.empty:
-        active = customer.isin(contracts.index)
-        frame.loc[active, "has_contract"] = True
-        renewal = pd.to_datetime(customer[active].map(contracts["renewal"]))
-        days = (renewal - pd.Timestamp(today)).dt.days
-        frame.loc[active & days.reindex(frame.index).notna(), "days_to_renewal"] = days.dropna().astype(float)
+    if contracts.empty:
+        return
+    active = customer.isin(contracts.index)
+    frame.loc[active, "has_contract"] = True
+    renewal = pd.to_datetime(customer[active].map(contracts["renewal"]))
+    days = (renewal - pd.Timestamp(today)).dt.days
+    frame.loc[active & days.reindex(frame.index).notna(), "days_to_renewal"] = days.dropna().astype(float)
+
+
+def _overlay_consents(frame: pd.DataFrame, scope: Q) -> None:
+    customer = frame["customer_id"]
     active = set(Consent.objects.active().filter(scope).values_list("pk", flat=True))
     consents = pd.DataFrame(
         list(Consent.objects.filter(scope).values_list("pk", "customer_id", "channel", "purpose").order_by()),

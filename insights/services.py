@@ -15,6 +15,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from customer360 import timeline
+from customer360.celery import task
 from customer360.models import Customer, Department, Job
 from insights.models import Action, ContactPolicy, Recommendation, ScoringChunk, ScoringRun
 
@@ -202,33 +203,31 @@ def customers_rescore_request(*, customer_ids: Iterable[int]) -> int:
     client = _redis()
     if client is None:
         return _request_per_customer(ids)
-    from insights import tasks
-
     pipe = client.pipeline(transaction=False)
     for start in range(0, len(ids), 10_000):
         pipe.sadd(cache.make_key(PENDING_SET), *ids[start : start + 10_000])
     pipe.set(cache.make_key(DRAIN_FLAG), 1, nx=True, ex=PENDING_TIMEOUT)
     *added, scheduled = pipe.execute()
     if scheduled:
-        tasks.rescore_pending.apply_async(countdown=DEBOUNCE_SECONDS)
+        task("insights.tasks.rescore_pending").apply_async(countdown=DEBOUNCE_SECONDS)
     return int(sum(added))
 
 
 def _request_per_customer(ids: list[int]) -> int:
     """Without Redis: a cache mark per customer and one task per customer (or per chunk)."""
-    from insights import tasks
-
     fresh = [c for c in ids if cache.add(PENDING_KEY.format(c), 1, PENDING_TIMEOUT)]
     if not fresh:
         return 0
     if len(fresh) > MANY:
         for start in range(0, len(fresh), BATCH_CHUNK):
-            tasks.rescore_customers.apply_async(
+            task("insights.tasks.rescore_customers").apply_async(
                 args=[fresh[start : start + BATCH_CHUNK]], countdown=DEBOUNCE_SECONDS
             )
     else:
         for customer_id in fresh:
-            tasks.rescore_customer.apply_async(args=[customer_id], countdown=DEBOUNCE_SECONDS)
+            task("insights.tasks.rescore_customer").apply_async(
+                args=[customer_id], countdown=DEBOUNCE_SECONDS
+            )
     return len(fresh)
 
 
@@ -275,10 +274,8 @@ def pending_rescore_drain(*, claim: str) -> int:
     )
     ids = sorted(int(m) for m in members)
     if len(ids) > MANY:
-        from insights import tasks
-
         for start in range(0, len(ids), BATCH_CHUNK):
-            tasks.rescore_customers.apply_async(args=[ids[start : start + BATCH_CHUNK]])
+            task("insights.tasks.rescore_customers").apply_async(args=[ids[start : start + BATCH_CHUNK]])
     elif ids:
         from insights.engine import cached_catalogue, score_customers
 
@@ -322,10 +319,10 @@ def scoring_run_start(*, user=None, chunk_size: int = BATCH_CHUNK, queue: str | 
 def _dispatch_chunks(chunk_ids: list[int], queue: str | None) -> None:
     from celery import group
 
-    from insights import tasks
-
     options = {"queue": queue} if queue else {}
-    group(tasks.score_chunk.s(chunk_id).set(**options) for chunk_id in chunk_ids).apply_async()
+    group(
+        task("insights.tasks.score_chunk").s(chunk_id).set(**options) for chunk_id in chunk_ids
+    ).apply_async()
 
 
 def scoring_chunk_run(*, chunk_id: int) -> bool:

@@ -1,13 +1,11 @@
-"""Facts marketing offers to segments, NBA rules and filters (registered in ``panels.py``).
-
-Besides its own facts (consent, engagement) marketing registers the shared customer's fields,
-because segments are the first user of them; other apps may use them too.
+"""Facts marketing offers to segments, NBA rules and filters (registered in ``panels.py``):
+consent, engagement, unsubscribes and segment membership. The customer's own fields (customer.*)
+belong to the core (customer360.conditions), which also compiles the rules.
 """
 
 from __future__ import annotations
 
 import operator
-import re
 from datetime import timedelta
 
 from django.db.models import Count, Q
@@ -15,11 +13,9 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from customer360.models import Customer
-from customer360.registry import Condition, compare, conditions
-from marketing.models import Consent, ConsentChannel, Purpose, Touch
+from customer360.registry import Condition, ListFilter, compare, conditions
+from marketing.models import Consent, ConsentChannel, Purpose, Segment, Touch
 
-TEXT_OPS = ("eq", "ne", "contains")
 NUMBER_OPS = ("eq", "ne", "gt", "gte", "lt", "lte")
 ZERO_TESTS = {
     "eq": operator.eq,
@@ -29,7 +25,6 @@ ZERO_TESTS = {
     "lt": operator.lt,
     "lte": operator.le,
 }
-_ATTRIBUTE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*$")  # no "__": no lookups
 
 
 def _holds_for_zero(op: str, value: int) -> bool:
@@ -53,18 +48,6 @@ def _touches_since(status: str, days: int):
     return Touch.objects.filter(status=status, occurred_at__gte=timezone.now() - timedelta(days=days))
 
 
-def _text(field: str):
-    """Case-insensitive text comparison on a customer field (Wien = wien)."""
-
-    def build(op: str, value: str) -> Q:
-        if op == "contains":
-            return Q(**{f"{field}__icontains": value})
-        same = Q(**{f"{field}__iexact": value})
-        return ~same if op == "ne" else same
-
-    return build
-
-
 def _consent(op: str, value: str) -> Q:
     channel, purpose = value.split("/", 1)
     allowed = Q(
@@ -73,24 +56,11 @@ def _consent(op: str, value: str) -> Q:
     return ~allowed if op == "ne" else allowed
 
 
-def _attribute(op: str, value: str) -> Q:
-    key, sep, wanted = value.partition("=")
-    key = key.strip()
-    if not sep or not _ATTRIBUTE_KEY.match(key):
-        raise ValueError(_("expected key=value, the key made of letters, digits and single underscores"))
-    return compare(f"attributes__{key}", op, wanted.strip())
-
-
 def _in_segment(op: str, value: int, depth: int = 1) -> Q:
-    from marketing.models import Segment
-    from marketing.segments import segment_members
-
     segment = Segment.objects.filter(pk=value).first()
     if segment is None:
         raise ValueError(_("no segment with id %(id)s") % {"id": value})
-    members = segment_members(
-        rules=segment.rules, match=segment.match, required_consent=segment.required_consent, depth=depth
-    )
+    members = segment.members(depth=depth)
     inside = Q(pk__in=members.values("pk"))
     return ~inside if op == "ne" else inside
 
@@ -115,57 +85,7 @@ CONSENT_CHOICES = tuple(
 
 
 def register() -> None:
-    """Register the customer fields and marketing's own facts with the core."""
-    customer_text = [
-        ("customer.city", _("City"), "city"),
-        ("customer.postcode", _("Postcode"), "postcode"),
-    ]
-    for key, label, field in customer_text:
-        conditions.register(
-            Condition(
-                key=key,
-                label=label,
-                department="system",
-                value_type="str",
-                operators=TEXT_OPS,
-                build=_text(field),
-                order=10,
-            )
-        )
-    conditions.register(
-        Condition(
-            key="customer.country",
-            label=_("Country"),
-            department="system",
-            value_type="str",
-            operators=("eq", "ne"),
-            build=lambda op, value: compare("country", op, str(value).upper()),
-            order=10,
-        )
-    )
-    conditions.register(
-        Condition(
-            key="customer.lifecycle",
-            label=_("Lifecycle"),
-            department="system",
-            value_type="choice",
-            choices=tuple(Customer.Lifecycle.choices),
-            operators=("eq", "ne"),
-            build=lambda op, value: compare("lifecycle", op, value),
-            order=10,
-        )
-    )
-    conditions.register(
-        Condition(
-            key="customer.attribute",
-            label=_("Attribute (key=value)"),
-            department="system",
-            value_type="str",
-            operators=("eq", "ne"),
-            build=_attribute,
-            order=11,
-        )
-    )
+    """Register marketing's own facts with the core (the customer.* fields are the core's)."""
     conditions.register(
         Condition(
             key="marketing.consent",
@@ -215,5 +135,6 @@ def register() -> None:
             operators=("eq", "ne"),
             build=_in_segment,
             order=53,
+            list_filter=ListFilter("segment", "eq", _("Segment")),
         )
     )

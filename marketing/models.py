@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from customer360 import conditions
 from customer360.models import Customer
 
 
@@ -192,13 +193,26 @@ class Segment(models.Model):
             return self.requires_channel, self.requires_purpose
         return None
 
-    def members(self, base=None):
+    def members(self, base=None, *, depth: int = 0):
         """Customers matching the rules (within ``base``, e.g. ``visible_to(user)``)."""
-        from marketing.segments import segment_members
-
         return segment_members(
-            rules=self.rules, match=self.match, required_consent=self.required_consent, base=base
+            rules=self.rules, match=self.match, required_consent=self.required_consent, base=base, depth=depth
         )
+
+
+def segment_members(
+    *, rules, match: str = "all", required_consent: tuple[str, str] | None = None, base=None, depth: int = 0
+) -> models.QuerySet:
+    """Customers matching ``rules`` (compiled by the core's condition compiler); with
+    ``required_consent`` only those who currently allow that contact. Raises
+    ``customer360.conditions.RuleError`` naming each bad rule."""
+    customers = conditions.matching(conditions.from_rules(rules, match), base=base, depth=depth)
+    if required_consent:
+        channel, purpose = required_consent
+        customers = customers.filter(
+            pk__in=Consent.objects.active().filter(channel=channel, purpose=purpose).values("customer_id")
+        )
+    return customers
 
 
 class CampaignQuerySet(models.QuerySet):

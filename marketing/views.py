@@ -12,13 +12,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from customer360 import access
+from customer360 import access, conditions
+from customer360.conditions import RuleError
 from customer360.models import Customer
 from customer360.text import whole_number
 from marketing import forms, services
-from marketing.models import Campaign, Consent, ConsentChange, Segment, Touch
+from marketing.models import Campaign, Consent, ConsentChange, Segment, Touch, segment_members
 from marketing.privacy import consent_proof, proof_csv
-from marketing.segments import RuleError, rules_q, segment_members
 
 PAGE_SIZE = 50
 
@@ -203,7 +203,7 @@ def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         access.require(request.user, "marketing.change_segment" if segment else "marketing.add_segment")
         rules = forms.rules_from_data(request.POST)
         try:
-            rules_q(rules)  # validates every rule (and builds it) without running a query
+            conditions.to_q(rules)  # validates every rule (and builds it) without running a query
         except RuleError as exc:
             errors = exc.messages
         if form.is_valid() and not errors:

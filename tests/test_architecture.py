@@ -57,3 +57,108 @@ def test_readme_starts_with_the_two_commands():
     head = (ROOT / "README.md").read_text().split("\n## ", 1)[0]
     assert "make run" in head
     assert "make test" in head
+
+
+# --- Size: no module over 600 lines, no function over 60 (issue #17) --------------------------------
+APPS = ("customer360", "crm", "marketing", "billing", "collab", "insights", "analytics")
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 60
+# Offenders still being split in parallel branches (crm: "evcrm", billing/marketing: "evbill") and
+# three long core functions. The list may only shrink: an entry that is no longer too long fails
+# the test too, so whoever fixes one removes it here.
+SIZE_ALLOWED = {
+    "crm/imports.py",
+    "crm/models.py",
+    "crm/services.py",
+    "crm/services.py:activity_log",
+    "billing/services.py",
+    "billing/services.py:invoice_record_payment",
+    "billing/services.py:dunning_escalate",
+    "marketing/services.py:touch_record",
+    "customer360/bulk.py:deferred_indexes",
+    "customer360/sources/identity.py:resolve",
+    "customer360/sources/merging.py:customer_merge",
+}
+
+
+def _size_offenders() -> set[str]:
+    """Modules and functions of the apps that are too long (demo seeders and migrations excepted)."""
+    import ast
+
+    found = set()
+    for app in APPS:
+        for path in sorted((ROOT / app).rglob("*.py")):
+            if "migrations" in path.parts or path.name == "demo.py":
+                continue
+            name = path.relative_to(ROOT).as_posix()
+            text = path.read_text()
+            if len(text.splitlines()) > MAX_MODULE_LINES:
+                found.add(name)
+            for node in ast.walk(ast.parse(text)):
+                is_function = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                if is_function and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES:
+                    found.add(f"{name}:{node.name}")
+    return found
+
+
+def test_no_module_over_600_lines_and_no_function_over_60():
+    offenders = _size_offenders()
+    assert sorted(offenders - SIZE_ALLOWED) == [], "too long: split them by concern"
+    assert sorted(SIZE_ALLOWED - offenders) == [], "short enough now: remove them from SIZE_ALLOWED"
+
+
+def test_size_check_sees_a_long_function(tmp_path, monkeypatch):
+    """The check itself: a 61-line function in an app is found (so the test above can fail)."""
+    app = tmp_path / "crm"
+    app.mkdir()
+    (app / "long.py").write_text("def f():\n" + "    x = 1\n" * 60)
+    (app / "demo.py").write_text("def seed():\n" + "    x = 1\n" * 80)
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert _size_offenders() == {"crm/long.py:f"}
+
+
+# --- No import cycles inside the apps (issue #17) ---------------------------------------------------
+# customer360.models <-> timeline <-> events came with the declared event kinds; left to that work.
+CYCLES_ALLOWED = [["customer360.events", "customer360.models", "customer360.timeline"]]
+
+
+def _import_cycles() -> list[list[str]]:
+    """Groups of modules that import each other (strongly connected components), via grimp."""
+    import grimp
+
+    packages = [app for app in APPS if (ROOT / app).is_dir()]
+    graph = grimp.build_graph(*packages, cache_dir=None)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_import_cycles():
+    """services <-> tasks and models <-> segments were cycles; services enqueue tasks by name now."""
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 5000))
+    assert sorted(c for c in _import_cycles() if c not in CYCLES_ALLOWED) == []

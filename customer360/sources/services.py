@@ -22,6 +22,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from customer360.celery import task
 from customer360.models import Channel, DataSource
 from customer360.sources.mapping import RowError, apply_mapping
 from customer360.sources.models import ImportRun, WebhookDelivery
@@ -242,8 +243,6 @@ def _required_errors(target: ImportTarget, mapping: dict, values: dict) -> list[
 
 def run_start(*, run: ImportRun, mapping: dict, user=None) -> None:
     """Save the mapping on the source (reused next time), queue the run, start the task after commit."""
-    from customer360.sources.tasks import run_import
-
     source = run.source
     source.mapping = {"fields": mapping.get("fields", [])}
     source.options = mapping.get("options", {})
@@ -251,7 +250,7 @@ def run_start(*, run: ImportRun, mapping: dict, user=None) -> None:
     ImportRun.objects.filter(pk=run.pk).update(
         mapping=mapping, status=ImportRun.Status.QUEUED, error="", done=0, total=0
     )
-    transaction.on_commit(lambda: run_import.delay(run.pk))
+    transaction.on_commit(lambda: task("customer360.sources.tasks.run_import").delay(run.pk))
 
 
 def _fingerprints(table: Table) -> list[str]:

@@ -6,9 +6,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from customer360 import conditions
 from customer360.api.fields import BoundedDateTimeField
 from marketing.models import Campaign, Consent, ConsentChannel, Purpose, Segment, Touch
-from marketing.segments import clean_rules
 
 
 class ConsentSerializer(serializers.ModelSerializer):
@@ -149,7 +149,7 @@ class SegmentSerializer(serializers.ModelSerializer):
     def validate_rules(self, rules):
         rules = [dict(rule) for rule in rules]
         try:
-            clean_rules(rules)  # stored as given (JSON-safe); typed again on every evaluation
+            conditions.clean(rules)  # stored as given (JSON-safe); typed again on every evaluation
             return rules
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.messages) from None

@@ -11,11 +11,11 @@ from rest_framework.response import Response
 
 from customer360 import access
 from customer360.api import filters as api_filters
+from customer360.conditions import RuleError
 from customer360.models import Customer
 from marketing import services
 from marketing.api import serializers as s
 from marketing.models import Campaign, Consent, Segment, Touch
-from marketing.segments import RuleError
 
 
 # --- Consents --------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 from django.db.models import Q
 
 from customer360.customer_list import PAGE_SIZE
-from customer360.registry import Condition, conditions
+from customer360.registry import Condition, ListFilter, conditions
 from tests.conftest import client_for
 from tests.factories import CustomerFactory
 
@@ -59,6 +59,7 @@ def test_condition_filters_come_from_the_registry(rep):
             value_type="int",
             build=lambda op, value: Q(attributes__level__gte=value),
             operators=("gte",),
+            list_filter=ListFilter("dunning_level", "gte", "Dunning level at least"),
         )
     )
     try:

@@ -32,6 +32,9 @@ FRAME = pd.DataFrame(
         ({"field": "lifecycle", "op": "ne", "value": "churned"}, [True, False, True]),
         ({"field": "has_contract", "op": "true"}, [True, False, True]),
         ({"field": "has_contract", "op": "eq", "value": "no"}, [False, True, False]),
+        ({"field": "has_contract", "op": "ne", "value": "ja"}, [False, True, False]),
+        ({"field": "dunning_level", "op": "true"}, [False, True, True]),
+        ({"field": "lifecycle", "op": "false"}, [False, False, True]),
         ({"field": "last_csat", "op": "lte", "value": "2"}, [False, True, False]),
         ({"field": "unknown_fact", "op": "eq", "value": "1"}, [False, False, False]),
         ({"field": "dunning_level", "op": "gt", "value": "__import__('os')"}, [False, False, False]),
@@ -41,9 +44,10 @@ def test_operators(rule, expected):
     assert rules.evaluate(rule, FRAME).tolist() == expected
 
 
-def test_unknown_operator_is_refused():
-    with pytest.raises(ValueError):
-        rules.evaluate({"field": "dunning_level", "op": "__class__", "value": "1"}, FRAME)
+def test_unknown_operator_holds_nowhere_and_is_named():
+    rule = {"field": "dunning_level", "op": "__class__", "value": "1"}
+    assert rules.evaluate(rule, FRAME).tolist() == [False, False, False]
+    assert "unknown operator '__class__'" in rules.validate(rule)[0]
 
 
 def test_any_of_groups():
@@ -53,13 +57,27 @@ def test_any_of_groups():
         {"field": "has_contract", "op": "false"},
     ]
     assert rules.all_hold(group, FRAME).tolist() == [False, True, False]
+    assert rules.all_hold([], FRAME).tolist() == [True, True, True]
+
+
+def test_rule_rows_become_one_condition_tree():
+    rows = [
+        {"field": "a", "op": "eq", "value": "1"},
+        {"field": "b", "op": "eq", "value": "1", "group": 2},
+        {"field": "c", "op": "eq", "value": "1", "group": 2},
+    ]
+    assert rules.tree(rows) == {"all": [rows[0], {"any": [rows[1], rows[2]]}]}
 
 
 def test_validate_names_problems():
-    assert rules.validate({"field": "dunning_level", "op": "gte"}, ["dunning_level"]) == []
-    assert rules.validate({"field": "nope", "op": "exec"}, ["dunning_level"]) == [
-        "unknown operator 'exec'",
-        "unknown fact 'nope'",
+    assert rules.validate({"field": "dunning_level", "op": "gte", "value": "2"}) == []
+    assert rules.validate({"field": "condition:customer.city", "op": "eq", "value": "Wien"}) == []
+    assert rules.validate({"field": "nope", "op": "exec"}) == ["unknown field."]
+    assert rules.validate({"field": "dunning_level", "op": "exec", "value": "1"}) == [
+        "unknown operator 'exec' (allowed: eq, ne, gt, gte, lt, lte, true, false, in, not_in)."
+    ]
+    assert rules.validate({"field": "has_contract", "op": "eq", "value": "maybe"}) == [
+        "bad value 'maybe', expected yes or no."
     ]
 
 
@@ -118,3 +136,47 @@ def test_no_recommendation_breaks_a_rule(states, dismissed):
             )
         if action.key == "payment_plan_offer":
             assert state["dunning_level"] >= 1
+
+
+@pytest.mark.django_db
+def test_segments_and_nba_rules_agree_on_true():
+    """Both read rules through the core compiler: "ja" is yes in both, "maybe" is refused in both
+    (a segment names it, an NBA rule holds nowhere, so an eligibility rule blocks)."""
+    from django.db.models import Q
+
+    from customer360.conditions import RuleError
+    from customer360.models import Customer
+    from customer360.registry import Condition
+    from customer360.registry import conditions as registry
+    from marketing.models import segment_members
+    from tests.factories import CustomerFactory
+
+    def _vip(op, value) -> Q:
+        vips = Q(pk__in=Customer.objects.filter(attributes__vip=True).values("pk"))
+        return vips if value else ~vips
+
+    registry.register(
+        Condition(
+            "test.vip",
+            "VIP",
+            "sales",
+            "bool",
+            _vip,
+        )
+    )
+    try:
+        vip, other = CustomerFactory(attributes={"vip": True}), CustomerFactory(attributes={})
+        frame = pd.DataFrame({"customer_id": [vip.pk, other.pk]})
+        for op, value, expected in [("eq", "ja", [True, False]), ("ne", "ja", [False, True])]:
+            rule = {"field": "test.vip", "op": op, "value": value}
+            members = {c.pk for c in segment_members(rules=[rule])}
+            assert [pk in members for pk in (vip.pk, other.pk)] == expected
+            nba = {**rule, "field": "condition:test.vip"}
+            assert rules.evaluate(nba, frame).tolist() == expected
+        with pytest.raises(RuleError):
+            segment_members(rules=[{"field": "test.vip", "op": "eq", "value": "maybe"}])
+        maybe = {"field": "condition:test.vip", "op": "eq", "value": "maybe"}
+        assert rules.evaluate(maybe, frame).tolist() == [False, False]
+        assert rules.validate(maybe) == ["bad value 'maybe', expected yes or no."]
+    finally:
+        registry.items.pop("test.vip")

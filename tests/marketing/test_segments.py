@@ -9,10 +9,10 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from customer360.conditions import RuleError, clean
 from customer360.models import Customer
 from marketing import services
-from marketing.models import Consent
-from marketing.segments import RuleError, clean_rules, segment_members
+from marketing.models import Consent, segment_members
 from tests.factories import CustomerFactory
 from tests.marketing.factories import SegmentFactory, grant, running_campaign
 
@@ -146,7 +146,7 @@ def test_bad_rules_are_refused_naming_the_rule(rule, expected):
 
 def test_every_bad_rule_is_named():
     with pytest.raises(RuleError) as exc:
-        clean_rules([{"field": "customer.city", "op": "eq", "value": "Wien"}, {"field": "x"}, {"field": "y"}])
+        clean([{"field": "customer.city", "op": "eq", "value": "Wien"}, {"field": "x"}, {"field": "y"}])
     assert [m.split(":")[0] for m in exc.value.messages] == ["Rule 2 (x)", "Rule 3 (y)"]
 
 

@@ -33,61 +33,61 @@ class Command(BaseCommand):
         if not csv.exists():
             raise CommandError(f"{csv} does not exist")
         data = bank_marketing.read(csv, limit)
-        attributes = bank_marketing.attributes_of(data)
         numbers = [f"BANK-{i + 1:06d}" for i in range(len(data))]
         with transaction.atomic():
             seed_actions(Action, ActionRule, [TERM_DEPOSIT_ACTION])
-            Customer.objects.bulk_create(
-                [
-                    Customer(
-                        customer_number=number,
-                        first_name="Client",
-                        last_name=number,
-                        country="PT",
-                        phone=f"+3512{i:08d}",
-                        preferred_language="en",
-                        lifecycle=Customer.Lifecycle.CUSTOMER,
-                        created_at=moment - timedelta(days=365),
-                        attributes=attrs,
-                        search_key=f"client {number.lower()}",
-                    )
-                    for i, (number, moment, attrs) in enumerate(
-                        zip(numbers, data["contact_at"], attributes, strict=True)
-                    )
-                ],
-                batch_size=2000,
-                ignore_conflicts=True,
-            )
+            Customer.objects.bulk_create(_customers(numbers, data), batch_size=2000, ignore_conflicts=True)
             ids = dict(
                 Customer.objects.filter(customer_number__in=numbers).values_list("customer_number", "pk")
             )
-            source_type = ContentType.objects.get_for_model(Customer).id
-            new = timeline.record_many(
-                (
-                    timeline.EventData(
-                        customer_id=ids[number],
-                        department="sales",
-                        kind="call.logged",
-                        title=f"Term deposit call: {'accepted' if y == 'yes' else 'declined'}",
-                        idempotency_key=timeline.idempotency_key("bank_marketing", number, "call"),
-                        occurred_at=moment,
-                        channel="phone",
-                        direction="outbound",
-                        actor_label="Bank marketing import",
-                        source_type_id=source_type,
-                        source_id=str(ids[number]),
-                        source_url=f"/customers/{ids[number]}/",
-                        payload={
-                            "activity_id": None,
-                            "outcome": "accepted" if y == "yes" else "declined",
-                            "topic": bank_marketing.TOPIC,
-                            "campaign": "Term deposit",
-                        },
-                    )
-                    for number, moment, y in zip(numbers, data["contact_at"], data["y"], strict=True)
-                ),
-                announce=False,
-            )
+            new = timeline.record_many(_call_events(numbers, data, ids), announce=False)
         self.stdout.write(
             f"Imported {len(ids)} customers and {new} new call events (column 'duration' is not imported)."
+        )
+
+
+def _customers(numbers: list[str], data) -> list[Customer]:
+    """One customer per bank client, with the client's columns as attributes."""
+    attributes = bank_marketing.attributes_of(data)
+    return [
+        Customer(
+            customer_number=number,
+            first_name="Client",
+            last_name=number,
+            country="PT",
+            phone=f"+3512{i:08d}",
+            preferred_language="en",
+            lifecycle=Customer.Lifecycle.CUSTOMER,
+            created_at=moment - timedelta(days=365),
+            attributes=attrs,
+            search_key=f"client {number.lower()}",
+        )
+        for i, (number, moment, attrs) in enumerate(zip(numbers, data["contact_at"], attributes, strict=True))
+    ]
+
+
+def _call_events(numbers: list[str], data, ids: dict[str, int]):
+    """The past term-deposit call of each client, with its outcome (the training label)."""
+    source_type = ContentType.objects.get_for_model(Customer).id
+    for number, moment, y in zip(numbers, data["contact_at"], data["y"], strict=True):
+        outcome = "accepted" if y == "yes" else "declined"
+        yield timeline.EventData(
+            customer_id=ids[number],
+            department="sales",
+            kind="call.logged",
+            title=f"Term deposit call: {outcome}",
+            idempotency_key=timeline.idempotency_key("bank_marketing", number, "call"),
+            occurred_at=moment,
+            channel="phone",
+            direction="outbound",
+            actor_label="Bank marketing import",
+            source_type_id=source_type,
+            source_id=str(ids[number]),
+            source_url=f"/customers/{ids[number]}/",
+            payload={
+                "activity_id": None,
+                "outcome": outcome,
+                "topic": bank_marketing.TOPIC,
+                "campaign": "Term deposit",
+            },
         )

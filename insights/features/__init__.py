@@ -1,0 +1,55 @@
+"""Per-customer features across all departments: a registry and one vectorised builder.
+
+The package is split by concern; the public names stay importable from ``insights.features``:
+
+* :mod:`~insights.features.registry`: the named features (kind, label, words for reasons);
+* :mod:`~insights.features.frames`: customers, event counts and state events from the database;
+* :mod:`~insights.features.compute`: the pure-pandas builder shared by scoring and training.
+"""
+
+from insights.features.compute import build_features, build_features_at, compute_features, model_columns
+from insights.features.frames import (
+    CLOSED_DEAL,
+    CLOSED_TICKET,
+    CONTACT_KINDS,
+    COUNT_WINDOWS,
+    DEPARTMENTS,
+    INVOICE_CLOSED,
+    PAYLOAD_FIELDS,
+    PURCHASE_KINDS,
+    STATE_KINDS,
+    counts_at,
+    load_counts,
+    load_customers,
+    load_raw_events,
+    load_state_events,
+    state_at,
+)
+from insights.features.registry import CONSENT_CHANNELS, CONSENT_PURPOSES, Feature, FeatureRegistry, features
+
+__all__ = [
+    "CLOSED_DEAL",
+    "CLOSED_TICKET",
+    "CONSENT_CHANNELS",
+    "CONSENT_PURPOSES",
+    "CONTACT_KINDS",
+    "COUNT_WINDOWS",
+    "DEPARTMENTS",
+    "INVOICE_CLOSED",
+    "PAYLOAD_FIELDS",
+    "PURCHASE_KINDS",
+    "STATE_KINDS",
+    "Feature",
+    "FeatureRegistry",
+    "build_features",
+    "build_features_at",
+    "compute_features",
+    "counts_at",
+    "features",
+    "load_counts",
+    "load_customers",
+    "load_raw_events",
+    "load_state_events",
+    "model_columns",
+    "state_at",
+]
