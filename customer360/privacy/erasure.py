@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from customer360 import roles
+from customer360 import celery, roles
 from customer360.models import Customer, CustomerIdentity
 from customer360.privacy import suppression
 from customer360.privacy.models import ErasureRequest
@@ -47,8 +47,6 @@ _OPEN = (ErasureRequest.Status.REQUESTED, ErasureRequest.Status.APPROVED, Erasur
 
 def erasure_request_approve(*, request: ErasureRequest, user) -> ErasureRequest:
     """A second administrator approves; the worker executes after commit."""
-    from customer360.privacy.tasks import execute_erasure
-
     if not can_handle_erasure(user):
         raise PermissionDenied(_("Only administrators may approve an erasure."))
     if request.requested_by_id == user.pk:
@@ -58,7 +56,7 @@ def erasure_request_approve(*, request: ErasureRequest, user) -> ErasureRequest:
     )
     if not changed:
         raise ValidationError(_("Only a request waiting for approval can be approved."))
-    transaction.on_commit(lambda: execute_erasure.delay(request.pk))
+    transaction.on_commit(lambda: celery.task("customer360.privacy.tasks.execute_erasure").delay(request.pk))
     request.refresh_from_db()
     return request
 

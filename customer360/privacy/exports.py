@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from customer360 import celery
 from customer360.models import Customer
 from customer360.privacy.models import SubjectExport
 from customer360.privacy.registry import subject_data
@@ -46,10 +47,10 @@ Files in this export:
 
 def subject_export_start(*, customer: Customer, user) -> SubjectExport:
     """Queue an export; the worker starts after commit."""
-    from customer360.privacy.tasks import build_subject_export
-
     export = SubjectExport.objects.create(customer=customer, requested_by=user)
-    transaction.on_commit(lambda: build_subject_export.delay(export.pk))
+    transaction.on_commit(
+        lambda: celery.task("customer360.privacy.tasks.build_subject_export").delay(export.pk)
+    )
     return export
 
 
