@@ -309,6 +309,25 @@ def consent_refusal(customer: Customer, channel: str, purpose: str) -> str | Non
     }
 
 
+def _check_touchable(campaign: Campaign) -> None:
+    if campaign.status not in {Campaign.Status.RUNNING, Campaign.Status.COMPLETED}:
+        raise ValidationError(
+            {
+                "campaign": _("The campaign is %(status)s; touches need a running campaign.")
+                % {"status": campaign.get_status_display().lower()}
+            }
+        )
+
+
+def _check_sendable(campaign: Campaign, customer: Customer) -> None:
+    """A send needs a running campaign and the customer's current consent."""
+    if campaign.status != Campaign.Status.RUNNING:
+        raise ValidationError({"campaign": _("Only a running campaign sends.")})
+    refusal = consent_refusal(customer, campaign.channel, campaign.purpose)
+    if refusal:
+        raise ValidationError({"customer": refusal})
+
+
 def touch_record(
     *,
     campaign: Campaign,
@@ -325,13 +344,7 @@ def touch_record(
     ``external_id`` it returns the existing touch and adds nothing.
     """
     _check_choice("status", status, Touch.Status.values)
-    if campaign.status not in {Campaign.Status.RUNNING, Campaign.Status.COMPLETED}:
-        raise ValidationError(
-            {
-                "campaign": _("The campaign is %(status)s; touches need a running campaign.")
-                % {"status": campaign.get_status_display().lower()}
-            }
-        )
+    _check_touchable(campaign)
     external_id = ("" if external_id is None else str(external_id))[:100]
     when = occurred_at or timezone.now()
     with transaction.atomic():
@@ -341,11 +354,7 @@ def touch_record(
         if existing is not None:
             return existing, False
         if status == Touch.Status.SENT:
-            if campaign.status != Campaign.Status.RUNNING:
-                raise ValidationError({"campaign": _("Only a running campaign sends.")})
-            refusal = consent_refusal(customer, campaign.channel, campaign.purpose)
-            if refusal:
-                raise ValidationError({"customer": refusal})
+            _check_sendable(campaign, customer)
         touch, created = Touch.objects.get_or_create(
             campaign=campaign,
             customer=customer,
