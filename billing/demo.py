@@ -9,7 +9,6 @@ partly paid; churner: the last invoice cancelled or handed over to collection; g
 from __future__ import annotations
 
 import random
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,20 +17,14 @@ from decimal import Decimal
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Max
 
-from billing.models import (
-    ZERO,
-    DunningNotice,
-    DunningPolicy,
-    Invoice,
-    InvoiceLine,
-    Payment,
-    format_date,
-    format_money,
-    money,
-)
+from billing import events as billing_events
+from billing.models import ZERO, DunningNotice, DunningPolicy, Invoice, InvoiceLine, Payment, money
+from billing.services import notice_values, payment_received_values
 from customer360.bulk import bulk_insert
 from customer360.demo import DemoContext, DemoCustomer, seeders
-from customer360.timeline import EventData, record_many
+from customer360.events import EventKind
+from customer360.sources import records
+from customer360.timeline import record_many
 
 PAYMENT_TERM = 14
 PRODUCTS = [
@@ -260,92 +253,31 @@ def _children(
     rng: random.Random,
     moment: Callable[[int, random.Random], datetime],
 ) -> None:
-    today = ctx.today
     invoice_type = ContentType.objects.get_for_model(Invoice).id
+    url = records.url_maker("billing:invoice_detail")
     lines, payments, notices, events = [], [], [], []
-    per_customer = defaultdict(int)
     for plan in plans:
         invoice = plan.invoice
-        url = f"/billing/invoices/{invoice.pk}/"
-        base = {
-            "customer_id": invoice.customer_id,
-            "department": "accounting",
-            "source_type_id": invoice_type,
-            "source_id": str(invoice.pk),
-            "source_url": url,
-            "actor_label": "Demo data",
-        }
+        event = _event_maker(invoice, events, invoice_type, url)
         for line in plan.lines:
             line.invoice_id = invoice.pk
             lines.append(line)
-        gross = format_money(invoice.gross_total)
-        events.append(EventData(
-            **base, kind="invoice.issued", channel="email", direction="outbound",
-            title=f"Invoice {invoice.number} issued: {gross}, due {format_date(invoice.due_date)}",
-            occurred_at=moment(plan.issued_days_ago, rng), idempotency_key=f"demo:billing:{invoice.pk}:issued",
-            payload={"invoice_id": invoice.pk, "number": invoice.number, "amount": str(invoice.gross_total)},
-        ))  # fmt: skip
-        paid = ZERO
-        fees = ZERO
-        for n in range(1, plan.level + 1):
-            level = levels.get(n)
-            if level is None:
-                continue
-            sent_on = invoice.due_date + timedelta(days=thresholds[n])
-            principal = money(invoice.gross_total - paid)
-            language = plan.customer.language if plan.customer.language in ("de", "en") else "de"
-            shown = Invoice(number=invoice.number, due_date=invoice.due_date, status=Invoice.Status.OVERDUE,
-                            gross_total=invoice.gross_total, fees_total=fees, paid_amount=paid)  # fmt: skip
-            sent_at = moment((today - sent_on).days, rng)
-            notices.append(DunningNotice(
-                invoice_id=invoice.pk, level=n, fee=level.fee, channel=level.channel, language=language,
-                text=level.render(shown, language), open_amount=shown.open_amount, sent_at=sent_at,
-            ))  # fmt: skip
-            fees += level.fee
-            kind = "dunning.handed_over" if level.hands_over else "dunning.notice"
-            verb = "handed over to collection" if level.hands_over else "overdue"
-            events.append(EventData(
-                **base, kind=kind, channel=level.channel, direction="outbound", occurred_at=sent_at,
-                title=f"Invoice {invoice.number} {verb}: level {n}, {format_money(principal)}",
-                summary=f"{level.name} by {level.channel.replace('email', 'e-mail')}, fee {format_money(level.fee)}",
-                idempotency_key=f"demo:billing:{invoice.pk}:overdue:{n}",
-                payload={"invoice_id": invoice.pk, "level": n, "fee": str(level.fee),
-                         "open_amount": str(money(invoice.gross_total + fees - paid))},
-            ))  # fmt: skip
-        for k, (days_ago, amount) in enumerate(plan.payments):
-            received_at = moment(max(days_ago, 0), rng)
-            payments.append(Payment(invoice_id=invoice.pk, amount=amount, received_at=received_at,
-                                    reference=f"DEMO-{invoice.number}-{k + 1}", created_at=received_at))  # fmt: skip
-            paid += amount
-            rest = money(invoice.gross_total + invoice.fees_total - paid)
-            if rest <= 0:
-                title = f"Payment {format_money(amount)} received: invoice {invoice.number} paid in full"
-            else:
-                title = f"Payment {format_money(amount)} received: invoice {invoice.number}, {format_money(rest)} still open"
-            events.append(EventData(
-                **base, kind="payment.received", direction="inbound", occurred_at=received_at, title=title,
-                idempotency_key=f"demo:billing:{invoice.pk}:payment:{k + 1}",
-                payload={"invoice_id": invoice.pk, "amount": str(amount), "open_amount": str(rest),
-                         "paid_in_full": rest <= 0},
-            ))  # fmt: skip
+        event(
+            billing_events.INVOICE_ISSUED, "issued", moment(plan.issued_days_ago, rng),
+            amount=invoice.gross_total, due_date=invoice.due_date,
+        )  # fmt: skip
+        _replay(ctx, plan, levels, thresholds, rng, moment, event, payments, notices)
         if plan.cancelled:
-            events.append(EventData(
-                **base, kind="invoice.cancelled", direction="internal", title=f"Invoice {invoice.number} cancelled",
-                occurred_at=moment(max(plan.issued_days_ago - 5, 0), rng),
-                idempotency_key=f"demo:billing:{invoice.pk}:cancelled", summary=invoice.cancelled_reason,
-                payload={"invoice_id": invoice.pk, "number": invoice.number},
-            ))  # fmt: skip
+            event(billing_events.INVOICE_CANCELLED, "cancelled", moment(max(plan.issued_days_ago - 5, 0), rng),
+                  summary=invoice.cancelled_reason)  # fmt: skip
         if plan.disputed:
-            events.append(EventData(
-                **base, kind="invoice.disputed", direction="inbound",
-                title=f"Invoice {invoice.number} disputed: dunning stopped",
-                occurred_at=moment(max(plan.issued_days_ago - 3, 0), rng),
-                idempotency_key=f"demo:billing:{invoice.pk}:disputed", summary=invoice.dispute_reason,
-                payload={"invoice_id": invoice.pk, "number": invoice.number},
-            ))  # fmt: skip
-        per_customer[invoice.customer_id] += 1
+            event(billing_events.INVOICE_DISPUTED, "disputed", moment(max(plan.issued_days_ago - 3, 0), rng),
+                  summary=invoice.dispute_reason)  # fmt: skip
     bulk_insert(lines)
-    bulk_insert(payments)
+    _insert_payments([p[0] for p in payments])
+    for payment, key, values, event in payments:
+        values["payment_id"] = payment.pk
+        event(billing_events.PAYMENT_RECEIVED, key, payment.received_at, **values)
     bulk_insert(notices)
     record_many(events, announce=False, count_new=False)
     customers = max(len(ctx.customers), 1)
@@ -353,3 +285,67 @@ def _children(
         f"    billing: {len(plans)} invoices, {len(payments)} payments, {len(notices)} notices, "
         f"{len(events)} events ({len(events) / customers:.1f} per customer)"
     )
+
+
+def _event_maker(invoice: Invoice, events: list, invoice_type: int, url) -> Callable:
+    """``event(kind, key, when, summary=, channel=, **values)`` appends one event of ``invoice``."""
+
+    def event(kind: EventKind, key: str, when: datetime, summary=None, channel=None, **values) -> None:
+        events.append(
+            kind.event(
+                customer_id=invoice.customer_id,
+                key=f"demo:billing:{invoice.pk}:{key}",
+                payload=kind.payload(**billing_events.invoice_fields(invoice), **values),
+                occurred_at=when,
+                actor_label="Demo data",
+                source_type_id=invoice_type,
+                source_id=str(invoice.pk),
+                source_url=url(invoice.pk),
+                summary=summary,
+                channel=channel,
+            )
+        )
+
+    return event
+
+
+def _insert_payments(payments: list[Payment]) -> None:
+    before = Payment.objects.aggregate(m=Max("id"))["m"] or 0
+    bulk_insert(payments, with_ids=True)
+    if payments and payments[0].pk is None:  # a backend without RETURNING: read the keys back
+        ids = dict(Payment.objects.filter(id__gt=before).values_list("reference", "id").iterator())
+        for payment in payments:
+            payment.pk = ids[payment.reference]
+
+
+def _replay(ctx, plan, levels, thresholds, rng, moment, event, payments, notices) -> None:
+    """The invoice's notices and payments in the order they happened, each event with the payload
+    the services write at that moment (the invoice as it stood then)."""
+    invoice, today = plan.invoice, ctx.today
+    # The invoice as it stood after each step: fees charged so far, payments so far.
+    then = Invoice(pk=invoice.pk, number=invoice.number, currency=invoice.currency, due_date=invoice.due_date,
+                   status=Invoice.Status.OVERDUE, gross_total=invoice.gross_total)  # fmt: skip
+    for n in range(1, plan.level + 1):
+        level = levels.get(n)
+        if level is None:
+            continue
+        sent_on = invoice.due_date + timedelta(days=thresholds[n])
+        language = plan.customer.language if plan.customer.language in ("de", "en") else "de"
+        sent_at = moment((today - sent_on).days, rng)
+        notices.append(DunningNotice(
+            invoice_id=invoice.pk, level=n, fee=level.fee, channel=level.channel, language=language,
+            text=level.render(then, language), open_amount=then.open_amount, sent_at=sent_at,
+        ))  # fmt: skip
+        then.fees_total += level.fee
+        then.dunning_level = n
+        kind = billing_events.DUNNING_HANDED_OVER if level.hands_over else billing_events.DUNNING_NOTICE
+        values = notice_values(then, level, days_overdue=thresholds[n])
+        event(kind, f"overdue:{n}", sent_at, channel=level.channel, **values)
+    then.fees_total = invoice.fees_total
+    for k, (days_ago, amount) in enumerate(plan.payments):
+        received_at = moment(max(days_ago, 0), rng)
+        payment = Payment(invoice_id=invoice.pk, amount=amount, received_at=received_at,
+                          reference=f"DEMO-{invoice.number}-{k + 1}", created_at=received_at)  # fmt: skip
+        then.apply_payment(amount, today)
+        # The event needs the payment's id: built once the payments are inserted (in _children).
+        payments.append((payment, f"payment:{k + 1}", payment_received_values(then, payment), event))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -20,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from customer360.models import Customer
+from customer360.models import Customer, ExternalRecord
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -88,7 +89,16 @@ def sum_money(expression, filter: Q | None = None) -> Coalesce:  # noqa: A002 - 
     return Coalesce(Sum(expression, filter=filter), Value(ZERO), output_field=DecimalField(**MONEY))
 
 
-class Invoice(models.Model):
+class PaymentRefusal(NamedTuple):
+    """Why an amount cannot be booked on an invoice: a reason code, the field it concerns and what
+    is still open. Services and imports word it their own way (a sentence, a column's refusal)."""
+
+    field: str  # "status" or "amount"
+    reason: str  # "cancelled", "draft", "not_positive", "paid", "more_than_open"
+    open_amount: Decimal
+
+
+class Invoice(ExternalRecord):
     """A bill to a customer: lines, payments against it and its dunning state."""
 
     class Status(models.TextChoices):
@@ -136,13 +146,10 @@ class Invoice(models.Model):
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
-    # Set by imports (billing.imports): the data source's slug and the invoice's id there.
-    external_source = models.CharField(max_length=80, blank=True, default="", editable=False)
-    external_id = models.CharField(_("external id"), max_length=100, blank=True, default="", editable=False)
 
     objects = InvoiceQuerySet.as_manager()
 
-    class Meta:
+    class Meta(ExternalRecord.Meta):
         verbose_name = _("invoice")
         verbose_name_plural = _("invoices")
         ordering = ["-issue_date", "-id"]
@@ -153,13 +160,9 @@ class Invoice(models.Model):
             models.Index(fields=["dunning_level", "status"], name="billing_inv_level"),
         ]
         constraints = [
+            *ExternalRecord.Meta.constraints,
             models.CheckConstraint(condition=Q(dunning_level__lte=4), name="billing_inv_level_max"),
             models.CheckConstraint(condition=Q(paid_amount__gte=0), name="billing_inv_paid_positive"),
-            models.UniqueConstraint(
-                fields=["external_source", "external_id"],
-                condition=~Q(external_id=""),
-                name="billing_invoice_external_id",
-            ),
         ]
 
     def __str__(self) -> str:
@@ -231,6 +234,45 @@ class Invoice(models.Model):
             return self.Status.PARTIALLY_PAID
         return self.Status.ISSUED
 
+    # --- the rules of money coming in (services and imports alike) --------------------------------
+    def payment_refusal(self, amount: Decimal, *, paid: Decimal | None = None) -> PaymentRefusal | None:
+        """Why ``amount`` cannot be booked on this invoice, or ``None`` when it can.
+
+        Drafts and cancelled invoices are not paid; nothing beyond what is open (fees included).
+        ``paid`` is what the invoice's payments add up to, when an import books against them: an
+        invoice that a file marked "paid" before its payments arrived takes them as its parts.
+        """
+        booked = self.paid_amount if paid is None else paid
+        open_amount = max(money(self.gross_total + self.fees_total - booked), ZERO)
+        if self.status == self.Status.CANCELLED:
+            return PaymentRefusal("status", "cancelled", open_amount)
+        if self.status == self.Status.DRAFT:
+            return PaymentRefusal("status", "draft", open_amount)
+        if amount <= 0:
+            return PaymentRefusal("amount", "not_positive", open_amount)
+        if open_amount <= 0:
+            return PaymentRefusal("amount", "paid", open_amount)
+        if amount > open_amount:
+            return PaymentRefusal("amount", "more_than_open", open_amount)
+        return None
+
+    def apply_payment(self, amount: Decimal, today: date | None = None) -> bool:
+        """Book ``amount`` (negative: a payment corrected downwards) on the paid amount and settle:
+        paid in full settles the invoice and ends a dispute (nothing left to dispute or to dun);
+        otherwise money and due date decide the status, unless it is disputed. Paid stays paid (an
+        imported "paid" invoice may take its payments later). Returns whether it is paid in full.
+        The caller checked :meth:`payment_refusal` and saves."""
+        self.revision += 1
+        if self.status == self.Status.PAID:
+            return True
+        self.paid_amount = money(self.paid_amount + amount)
+        if self.paid_amount >= self.gross_total + self.fees_total:
+            self.status, self.disputed = self.Status.PAID, False
+            return True
+        if not self.disputed:
+            self.status = self.settled_status(today)
+        return False
+
     @staticmethod
     def next_number(year: int) -> str:
         """The next free number of the form 2026-0142 (the unique constraint guards races).
@@ -286,7 +328,7 @@ class InvoiceLine(models.Model):
         return self.net_amount + self.tax_amount
 
 
-class Payment(models.Model):
+class Payment(ExternalRecord):
     """Money received against an invoice; partial payments are normal."""
 
     class Method(models.TextChoices):
@@ -307,23 +349,16 @@ class Payment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
-    # Set by imports (billing.imports): the data source's slug and the payment's id there.
-    external_source = models.CharField(max_length=80, blank=True, default="", editable=False)
-    external_id = models.CharField(_("external id"), max_length=100, blank=True, default="", editable=False)
 
-    class Meta:
+    class Meta(ExternalRecord.Meta):
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
         ordering = ["-received_at", "-id"]
         constraints = [
+            *ExternalRecord.Meta.constraints,
             # A bank reference arrives once per invoice: a re-imported statement never pays twice.
             models.UniqueConstraint(
                 fields=["invoice", "reference"], condition=~Q(reference=""), name="billing_payment_reference"
-            ),
-            models.UniqueConstraint(
-                fields=["external_source", "external_id"],
-                condition=~Q(external_id=""),
-                name="billing_payment_external_id",
             ),
         ]
 

@@ -16,9 +16,10 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing import events
 from billing.models import (
     DunningLevel,
     DunningNotice,
@@ -26,21 +27,15 @@ from billing.models import (
     Invoice,
     InvoiceLine,
     Payment,
-    format_date,
     format_money,
     money,
 )
 from customer360 import timeline
-from customer360.models import Channel, Customer, Department, Direction
+from customer360.events import EventKind
+from customer360.models import Customer
 
 logger = logging.getLogger(__name__)
 Status = Invoice.Status
-
-
-def _english(message: str, **values) -> str:
-    """A timeline title: marked for translation, stored in English (the reader's language varies)."""
-    with translation.override("en"):
-        return _(message) % values
 
 
 def _amount(invoice: Invoice, amount: Decimal) -> str:
@@ -52,21 +47,17 @@ def _locked(invoice: Invoice | int) -> Invoice:
     return Invoice.objects.select_for_update().select_related("customer").get(pk=pk)
 
 
-def _record(invoice: Invoice, *, kind: str, title: str, key: tuple, actor=None, **extra):
-    """The one timeline event of an invoice action."""
-    payload = {"invoice_id": invoice.pk, "number": invoice.number, **extra.pop("payload", {})}
-    return timeline.record(
+def _record(
+    invoice: Invoice, kind: EventKind, *, key: tuple, actor=None, values: dict | None = None, **extra
+):
+    """The one timeline event of an invoice action, built by its declaration (billing.events)."""
+    return kind.record(
         customer=invoice.customer_id,
-        department=Department.ACCOUNTING,
-        kind=kind,
-        title=title,
-        idempotency_key=timeline.idempotency_key(*key),
+        key=timeline.idempotency_key(*key),
+        payload=kind.payload(**events.invoice_fields(invoice), **(values or {})),
         actor=actor,
         actor_label="" if actor else "Billing",
-        source=extra.pop("source", invoice),
-        payload=payload,
-        channel=extra.pop("channel", Channel.INTERNAL),
-        direction=extra.pop("direction", Direction.INTERNAL),
+        source=invoice,
         **extra,
     )
 
@@ -84,6 +75,35 @@ def _require_open(invoice: Invoice, action: str) -> None:
                 % {"number": invoice.number, "status": invoice.get_status_display().lower(), "action": action}
             }
         )
+
+
+def payment_received_values(invoice: Invoice, payment: Payment) -> dict:
+    """The payload of ``payment.received`` after ``payment`` was applied to ``invoice`` (services,
+    imports and demo data alike)."""
+    return {
+        "payment_id": payment.pk,
+        "amount": payment.amount,
+        "open_amount": invoice.open_amount,
+        "paid_in_full": invoice.status == Status.PAID,
+        "dunning_level": invoice.dunning_level,
+    }
+
+
+def _check_payment(invoice: Invoice, amount: Decimal) -> None:
+    """The invoice's payment rule (:meth:`Invoice.payment_refusal`) as the services' sentence."""
+    refusal = invoice.payment_refusal(amount)
+    if refusal is None:
+        return
+    values = {"number": invoice.number, "amount": _amount(invoice, amount)}
+    messages = {
+        "cancelled": _("Invoice %(number)s is cancelled; a cancelled invoice cannot be paid."),
+        "draft": _("Invoice %(number)s is a draft; issue it before booking payments."),
+        "not_positive": _("The amount must be positive."),
+        "paid": _("Invoice %(number)s is already paid in full."),
+        "more_than_open": _("%(amount)s is more than the open amount of %(open)s."),
+    }
+    values["open"] = _amount(invoice, refusal.open_amount)
+    raise ValidationError({refusal.field: messages[refusal.reason] % values})
 
 
 # --- invoices ------------------------------------------------------------------------------------
@@ -206,18 +226,10 @@ def invoice_issue(*, invoice: Invoice, actor=None) -> Invoice:
     invoice.save()
     _record(
         invoice,
-        kind="invoice.issued",
-        title=_english(
-            "Invoice %(number)s issued: %(amount)s, due %(due)s",
-            number=invoice.number,
-            amount=_amount(invoice, invoice.gross_total),
-            due=format_date(invoice.due_date),
-        ),
+        events.INVOICE_ISSUED,
         key=("billing.invoice", invoice.pk, "issued"),
         actor=actor,
-        channel=Channel.EMAIL,
-        direction=Direction.OUTBOUND,
-        payload={"amount": str(invoice.gross_total), "due_date": invoice.due_date.isoformat()},
+        values={"amount": invoice.gross_total, "due_date": invoice.due_date},
     )
     return invoice
 
@@ -247,34 +259,7 @@ def invoice_record_payment(
         existing = invoice.payments.filter(reference=reference).first()
         if existing is not None:
             return existing
-    if invoice.status == Status.CANCELLED:
-        raise ValidationError(
-            {
-                "status": _("Invoice %(number)s is cancelled; a cancelled invoice cannot be paid.")
-                % {"number": invoice.number}
-            }
-        )
-    if invoice.status == Status.DRAFT:
-        raise ValidationError(
-            {
-                "status": _("Invoice %(number)s is a draft; issue it before booking payments.")
-                % {"number": invoice.number}
-            }
-        )
-    if amount <= 0:
-        raise ValidationError({"amount": _("The amount must be positive.")})
-    open_amount = invoice.open_amount
-    if invoice.status == Status.PAID or open_amount <= 0:
-        raise ValidationError(
-            {"amount": _("Invoice %(number)s is already paid in full.") % {"number": invoice.number}}
-        )
-    if amount > open_amount:
-        raise ValidationError(
-            {
-                "amount": _("%(amount)s is more than the open amount of %(open)s.")
-                % {"amount": _amount(invoice, amount), "open": _amount(invoice, open_amount)}
-            }
-        )
+    _check_payment(invoice, amount)
     payment = Payment.objects.create(
         invoice=invoice,
         amount=amount,
@@ -283,44 +268,15 @@ def invoice_record_payment(
         reference=reference,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    invoice.paid_amount = money(invoice.paid_amount + amount)
-    paid_in_full = invoice.paid_amount >= invoice.gross_total + invoice.fees_total
-    if paid_in_full:
-        invoice.status = Status.PAID
-        invoice.disputed = False  # settled: nothing left to dispute or to dun
-    elif not invoice.disputed:
-        invoice.status = invoice.settled_status()
-    _bump(invoice)
+    invoice.apply_payment(amount)
     invoice.save()
-    if paid_in_full:
-        title = _english(
-            "Payment %(amount)s received: invoice %(number)s paid in full",
-            amount=_amount(invoice, amount),
-            number=invoice.number,
-        )
-    else:
-        title = _english(
-            "Payment %(amount)s received: invoice %(number)s, %(open)s still open",
-            amount=_amount(invoice, amount),
-            number=invoice.number,
-            open=_amount(invoice, invoice.open_amount),
-        )
     _record(
         invoice,
-        kind="payment.received",
-        title=title,
+        events.PAYMENT_RECEIVED,
         key=("billing.payment", payment.pk, "received"),
         actor=actor,
         occurred_at=payment.received_at,
-        direction=Direction.INBOUND,
-        channel=Channel.OTHER,
-        payload={
-            "payment_id": payment.pk,
-            "amount": str(amount),
-            "open_amount": str(invoice.open_amount),
-            "paid_in_full": paid_in_full,
-            "dunning_level": invoice.dunning_level,
-        },
+        values=payment_received_values(invoice, payment),
     )
     return payment
 
@@ -345,8 +301,7 @@ def invoice_cancel(*, invoice: Invoice, reason: str = "", actor=None) -> Invoice
     invoice.save()
     _record(
         invoice,
-        kind="invoice.cancelled",
-        title=_english("Invoice %(number)s cancelled", number=invoice.number),
+        events.INVOICE_CANCELLED,
         summary=reason,
         key=("billing.invoice", invoice.pk, "cancelled", revision),
         actor=actor,
@@ -372,12 +327,10 @@ def invoice_dispute(*, invoice: Invoice, reason: str, actor=None) -> Invoice:
     invoice.save()
     _record(
         invoice,
-        kind="invoice.disputed",
-        title=_english("Invoice %(number)s disputed: dunning stopped", number=invoice.number),
+        events.INVOICE_DISPUTED,
         summary=invoice.dispute_reason,
         key=("billing.invoice", invoice.pk, "disputed", revision),
         actor=actor,
-        direction=Direction.INBOUND,
     )
     return invoice
 
@@ -398,8 +351,7 @@ def invoice_resolve_dispute(
     invoice.save()
     _record(
         invoice,
-        kind="invoice.dispute_resolved",
-        title=_english("Dispute about invoice %(number)s resolved", number=invoice.number),
+        events.INVOICE_DISPUTE_RESOLVED,
         summary=note,
         key=("billing.invoice", invoice.pk, "dispute_resolved", revision),
         actor=actor,
@@ -422,18 +374,11 @@ def invoice_promise_payment(
     invoice.save()
     _record(
         invoice,
-        kind="payment.promised",
-        title=_english(
-            "Payment of invoice %(number)s promised by %(date)s (%(amount)s)",
-            number=invoice.number,
-            date=format_date(promised_date),
-            amount=_amount(invoice, invoice.open_amount),
-        ),
+        events.PAYMENT_PROMISED,
         summary=note,
         key=("billing.invoice", invoice.pk, "promised", revision),
         actor=actor,
-        direction=Direction.INBOUND,
-        payload={"promised_date": promised_date.isoformat(), "open_amount": str(invoice.open_amount)},
+        values={"promised_date": promised_date, "open_amount": invoice.open_amount},
     )
     return invoice
 
@@ -453,22 +398,13 @@ def dunning_pause(
     invoice.dunning_paused, invoice.dunning_paused_until = True, until
     revision = _bump(invoice)
     invoice.save()
-    if until:
-        title = _english(
-            "Dunning of invoice %(number)s paused until %(date)s",
-            number=invoice.number,
-            date=format_date(until),
-        )
-    else:
-        title = _english("Dunning of invoice %(number)s paused", number=invoice.number)
     _record(
         invoice,
-        kind="dunning.paused",
-        title=title,
+        events.DUNNING_PAUSED,
         summary=reason,
         key=("billing.invoice", invoice.pk, "dunning_paused", revision),
         actor=actor,
-        payload={"until": until.isoformat() if until else None, "level": invoice.dunning_level},
+        values={"until": until, "level": invoice.dunning_level},
     )
     return invoice
 
@@ -486,16 +422,29 @@ def dunning_resume(*, invoice: Invoice, actor=None) -> Invoice:
     invoice.save()
     _record(
         invoice,
-        kind="dunning.resumed",
-        title=_english("Dunning of invoice %(number)s resumed", number=invoice.number),
+        events.DUNNING_RESUMED,
         key=("billing.invoice", invoice.pk, "dunning_resumed", revision),
         actor=actor,
-        payload={"level": invoice.dunning_level},
+        values={"level": invoice.dunning_level},
     )
     return invoice
 
 
 # --- the daily dunning run -----------------------------------------------------------------------
+def notice_values(invoice: Invoice, level: DunningLevel, *, days_overdue: int) -> dict:
+    """The payload of a dunning notice's event, after its fee was charged to ``invoice``: the text
+    quotes the open principal and names the fee apart (services and demo data alike)."""
+    return {
+        "level": level.level,
+        "amount": invoice.open_principal,
+        "open_amount": invoice.open_amount,
+        "fee": level.fee,
+        "level_name": level.name,
+        "notice_channel": level.channel,
+        "days_overdue": days_overdue,
+    }
+
+
 @dataclass
 class DunningRunResult:
     """What one run did: invoices newly marked overdue and notices per level."""
@@ -607,43 +556,12 @@ def dunning_escalate(*, invoice_id: int, level: DunningLevel, today: date) -> Du
         # A notice for this level exists (e.g. the level was lowered by hand): undo the claim.
         transaction.set_rollback(True)
         return None
-    amount = _amount(invoice, invoice.open_principal)
-    if level.hands_over:
-        kind = "dunning.handed_over"
-        title = _english(
-            "Invoice %(number)s handed over to collection: level %(level)s, %(amount)s",
-            number=invoice.number,
-            level=level.level,
-            amount=amount,
-        )
-    else:
-        kind = "dunning.notice"
-        title = _english(
-            "Invoice %(number)s overdue: level %(level)s, %(amount)s",
-            number=invoice.number,
-            level=level.level,
-            amount=amount,
-        )
     _record(
         invoice,
-        kind=kind,
-        title=title,
-        summary=_english(
-            "%(name)s by %(channel)s, fee %(fee)s",
-            name=level.name,
-            channel=level.channel.replace("email", "e-mail"),
-            fee=_amount(invoice, level.fee),
-        ),
+        events.DUNNING_HANDED_OVER if level.hands_over else events.DUNNING_NOTICE,
         key=("billing.invoice", invoice.pk, "overdue", level.level),
         channel=level.channel,
-        direction=Direction.OUTBOUND,
         occurred_at=now,
-        payload={
-            "level": level.level,
-            "fee": str(level.fee),
-            "open_amount": str(invoice.open_amount),
-            "days_overdue": invoice.days_overdue(today),
-            "notice_id": notice.pk,
-        },
+        values=notice_values(invoice, level, days_overdue=invoice.days_overdue(today)),
     )
     return notice

@@ -110,9 +110,11 @@ class EventKind:
     kind: str
     department: str
     label: Any
-    title: Any  # a (lazy) translatable template with %(field)s placeholders
+    # A (lazy) translatable template with %(field)s placeholders, or ``callable(payload)`` choosing
+    # one of several templates (e.g. "paid in full" or "... still open"), so each stays one sentence.
+    title: Any
     fields: tuple[Field, ...] = ()
-    summary: Any = ""
+    summary: Any = ""  # like ``title``
     channel: str = "other"
     direction: str = "internal"
     contact: bool = False
@@ -133,9 +135,9 @@ class EventKind:
     def texts(self, payload: dict) -> tuple[str, str]:
         """Title and summary in the active language (English when none is active)."""
         values = {f.name: f.render(payload.get(f.name), payload) for f in self.fields}
-        title = str(self.title) % values
-        summary = str(self.summary) % values if self.summary else ""
-        return title, summary
+        title = str(_template(self.title, payload)) % values
+        summary = _template(self.summary, payload)
+        return title, (str(summary) % values if summary else "")
 
     def stored_texts(self, payload: dict) -> tuple[str, str]:
         with translation.override("en"):
@@ -213,6 +215,10 @@ class EventKind:
             payload=payload,
             audience=audience,
         )
+
+
+def _template(template: Any, payload: dict) -> Any:
+    return template(payload) if callable(template) else template
 
 
 def _jsonable(value: Any) -> Any:

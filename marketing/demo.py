@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
@@ -15,9 +16,10 @@ from django.utils import timezone
 from customer360 import timeline
 from customer360.bulk import bulk_insert, insert_rows
 from customer360.demo import DemoContext, DemoCustomer, seeders
-from customer360.models import Department, Direction
+from customer360.sources import records
+from marketing import events
 from marketing.models import Campaign, Consent, ConsentChange, Segment, Touch
-from marketing.services import INBOUND_STATUSES, consent_words, touch_payload, touch_title
+from marketing.services import consent_words
 
 CHUNK = 2000
 # A million touches at 100k customers: plain rows, not model instances.
@@ -125,18 +127,20 @@ def seed_marketing(ctx: DemoContext) -> None:
         "consent": ContentType.objects.get_for_model(Consent).id,
         "campaign": ContentType.objects.get_for_model(Campaign).id,
     }
-    texts = {
-        (c.pk, status): touch_title(status, c.name, c.channel)
+    # One event per campaign and status, copied per touch (events.touch_event).
+    templates = {
+        (c.pk, status): events.touch_template(
+            c, status, actor_label="Demo data", source_type_id=types["campaign"]
+        )
         for c in sent_campaigns
         for status in Touch.Status.values
     }
-    payloads = {c.pk: touch_payload(c) for c in sent_campaigns}
     total = 0
     for offset in range(0, len(ctx.customers), CHUNK):
         plan = _Plan()
         for customer in ctx.customers[offset : offset + CHUNK]:
             grants = _plan_consents(ctx, rng, customer, plan, now)
-            _plan_touches(ctx, rng, customer, grants, sent_campaigns, plan, now, texts, payloads, types)
+            _plan_touches(rng, customer, grants, sent_campaigns, plan, now, templates)
         total += _write(plan, types)
     ctx.stdout(f"    marketing: {total} events for {len(ctx.customers)} customers")
 
@@ -172,7 +176,7 @@ def _plan_consents(
         )
         plan.consents.append(consent)
         plan.by_key[(customer.id, channel, purpose)] = consent
-        _plan_change(plan, consent, "", consent.status, granted, "consent.given", "")
+        _plan_change(plan, consent, "", consent.status, granted, "")
         withdrawn = None
         if customer.persona == "gruber" and channel == "phone":
             withdrawn = ctx.moment(45, rng)
@@ -180,22 +184,18 @@ def _plan_consents(
         if withdrawn:
             consent.status, consent.withdrawn_at, consent.withdrawal_reason = "withdrawn", withdrawn, reason
             consent.updated_at = withdrawn
-            _plan_change(plan, consent, "granted", "withdrawn", withdrawn, "consent.withdrawn", reason)
+            _plan_change(plan, consent, "granted", "withdrawn", withdrawn, reason)
         if not pending:
             grants[(channel, purpose)] = [confirmed or granted, withdrawn]
     return grants
 
 
-def _plan_change(
-    plan: _Plan, consent: Consent, old: str, new: str, when: datetime, kind: str, reason: str
-) -> None:
-    words = consent_words(consent.channel, consent.purpose)
-    if kind == "consent.withdrawn":
-        title = f"Consent withdrawn: {words}"
-    elif new == Consent.Status.PENDING:
-        title = f"Consent requested: {words} (awaiting e-mail confirmation)"
-    else:
-        title = f"Consent given: {words} ({consent.get_method_display()})"
+@cache
+def _consent_url():
+    return records.url_maker("marketing:customer_consent")
+
+
+def _plan_change(plan: _Plan, consent: Consent, old: str, new: str, when: datetime, reason: str) -> None:
     key = (consent.customer_id, consent.channel, consent.purpose)
     n = plan.change_counts[key] = plan.change_counts.get(key, -1) + 1
     change = ConsentChange(
@@ -207,23 +207,22 @@ def _plan_change(
         wording_version=consent.wording_version,
         reason=reason,
     )
-    event = timeline.EventData(
+    # The consent as it stood after this change (the demo plans its later changes already).
+    then = Consent(channel=consent.channel, purpose=consent.purpose, status=new, method=consent.method)
+    kind, values = events.consent_values(then, old)
+    event = kind.event(
         customer_id=consent.customer_id,
-        department=Department.MARKETING,
-        kind=kind,
-        title=title,
-        idempotency_key=f"demo:marketing:consent:{consent.customer_id}:{consent.channel}:{consent.purpose}:{n}",
+        key=f"demo:marketing:consent:{consent.customer_id}:{consent.channel}:{consent.purpose}:{n}",
+        payload=kind.payload(**values),
         occurred_at=when,
         channel=consent.channel,
-        direction=Direction.INBOUND,
         actor_label="Demo data",
-        source_url=f"/marketing/customers/{consent.customer_id}/consent/",
-        payload={"channel": consent.channel, "purpose": consent.purpose, "status": new},
+        source_url=_consent_url()(consent.customer_id),
     )
     plan.changes.append((consent.customer_id, consent.channel, consent.purpose, change, event))
 
 
-def _plan_touches(ctx, rng, customer, grants, campaigns, plan, now, texts, payloads, types) -> None:
+def _plan_touches(rng, customer, grants, campaigns, plan, now, templates) -> None:
     p_open, p_click, p_convert = ENGAGEMENT.get(customer.persona, ENGAGEMENT["ordinary"])
     received = []
     # A contact-frequency cap: customers who rarely read get about three of four mailings.
@@ -256,20 +255,12 @@ def _plan_touches(ctx, rng, customer, grants, campaigns, plan, now, texts, paylo
             when = min(when, now - timedelta(minutes=5))
             plan.touches.append((campaign.pk, customer.id, status, when, external_id))
             plan.events.append(
-                timeline.EventData(
+                events.touch_event(
+                    templates[(campaign.pk, status)],
                     customer_id=customer.id,
-                    department=Department.MARKETING,
-                    kind=f"{campaign.channel}.{status}",
-                    title=texts[(campaign.pk, status)],
-                    idempotency_key=f"demo:marketing:touch:{campaign.pk}:{customer.id}:{status}:{external_id}",
+                    campaign_id=campaign.pk,
+                    external_id=external_id,
                     occurred_at=when,
-                    channel=campaign.channel,
-                    direction=Direction.INBOUND if status in INBOUND_STATUSES else Direction.OUTBOUND,
-                    actor_label="Demo data",
-                    source_type_id=types["campaign"],
-                    source_id=str(campaign.pk),
-                    source_url=f"/marketing/campaigns/{campaign.pk}/",
-                    payload=payloads[campaign.pk],
                 )
             )
         if campaign is unsubscribe_from:
@@ -309,7 +300,7 @@ def _plan_unsubscribe(plan: _Plan, customer: DemoCustomer, campaign: Campaign, w
     old = consent.status
     consent.status, consent.withdrawn_at, consent.withdrawal_reason = "withdrawn", when, reason
     consent.updated_at = when
-    _plan_change(plan, consent, old, "withdrawn", when, "consent.withdrawn", reason)
+    _plan_change(plan, consent, old, "withdrawn", when, reason)
 
 
 def _write(plan: _Plan, types: dict) -> int:

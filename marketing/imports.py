@@ -29,7 +29,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_lazy
 
 from customer360 import bulk, timeline
-from customer360.models import Customer, Department, Direction
+from customer360.models import Customer, Department
 from customer360.sources import identity, records
 from customer360.sources.mapping import CoercionError, to_datetime
 from customer360.sources.targets import (
@@ -42,8 +42,9 @@ from customer360.sources.targets import (
     import_targets,
 )
 from customer360.text import fold
+from marketing import events
 from marketing.models import Campaign, Consent, Touch
-from marketing.services import INBOUND_STATUSES, consent_withdraw, touch_key, touch_payload, touch_title
+from marketing.services import consent_withdraw
 
 _refusal = records.refusal
 
@@ -183,27 +184,24 @@ def _existing(touches: list[_Touch]) -> set[tuple]:
 
 
 def _event(
-    touch: _Touch, when: datetime, ctx: ImportContext, source_type_id: int, titles: dict
+    touch: _Touch, when: datetime, ctx: ImportContext, source_type_id: int, templates: dict
 ) -> timeline.EventData:
     campaign = touch.campaign
-    title_key = (campaign.pk, touch.status)
-    if title_key not in titles:  # the same few titles for a whole batch
-        titles[title_key] = touch_title(touch.status, campaign.name, campaign.channel)
-    return timeline.EventData(
+    key = (campaign.pk, touch.status)
+    if key not in templates:  # the same few events for a whole batch, copied per touch
+        templates[key] = events.touch_template(
+            campaign,
+            touch.status,
+            actor_id=ctx.actor_id,
+            actor_label=ctx.source.name[:120],
+            source_type_id=source_type_id,
+        )
+    return events.touch_event(
+        templates[key],
         customer_id=touch.customer_id,
-        department=Department.MARKETING,
-        kind=f"{campaign.channel}.{touch.status}",
-        title=titles[title_key],
-        idempotency_key=touch_key(campaign.pk, touch.customer_id, touch.status, touch.external_id),
+        campaign_id=campaign.pk,
+        external_id=touch.external_id,
         occurred_at=when,
-        channel=campaign.channel,
-        direction=Direction.INBOUND if touch.status in INBOUND_STATUSES else Direction.OUTBOUND,
-        actor_id=ctx.actor_id,
-        actor_label=ctx.source.name[:120],
-        source_type_id=source_type_id,
-        source_id=str(campaign.pk),
-        source_url=campaign.get_absolute_url(),
-        payload=touch_payload(campaign),
     )
 
 
@@ -299,9 +297,8 @@ def write_touches(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult
         ignore_conflicts=True,
     )
     source_type_id = ContentType.objects.get_for_model(Campaign).id
-    titles: dict[tuple, str] = {}
-    events = [_event(t, when, ctx, source_type_id, titles) for t, when in fresh]
-    records.record_events(events)
+    templates: dict[tuple, timeline.EventData] = {}
+    records.record_events([_event(t, when, ctx, source_type_id, templates) for t, when in fresh])
     _withdraw_consents([(t, w) for t, w in fresh if t.status == Touch.Status.UNSUBSCRIBED], ctx)
     return [r or RowResult("failed") for r in results]
 

@@ -12,41 +12,20 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customer360 import timeline
-from customer360.models import Customer, Department, Direction
+from customer360.models import Customer
+from marketing import events
 from marketing.models import Campaign, Consent, ConsentChange, ConsentChannel, Purpose, Segment, Touch
 
 CHANNEL_WORDS = {"email": "e-mail", "phone": "phone", "letter": "letter", "sms": "SMS"}
-INBOUND_STATUSES = {
-    Touch.Status.OPENED,
-    Touch.Status.CLICKED,
-    Touch.Status.CONVERTED,
-    Touch.Status.UNSUBSCRIBED,
-}
-# "%(campaign)s" and "%(channel)s" are filled in; the verb says what the customer (or we) did.
-TOUCH_TITLES = {
-    Touch.Status.SENT: 'Sent "%(campaign)s" (%(channel)s)',
-    Touch.Status.DELIVERED: 'Delivered "%(campaign)s" (%(channel)s)',
-    Touch.Status.OPENED: 'Opened "%(campaign)s" (%(channel)s)',
-    Touch.Status.CLICKED: 'Clicked "%(campaign)s" (%(channel)s)',
-    Touch.Status.CONVERTED: 'Converted on "%(campaign)s" (%(channel)s)',
-    Touch.Status.BOUNCED: 'Bounced: "%(campaign)s" (%(channel)s)',
-    Touch.Status.UNSUBSCRIBED: 'Unsubscribed from "%(campaign)s" (%(channel)s)',
-}
 
 
 def consent_words(channel: str, purpose: str) -> str:
-    """E.g. "e-mail newsletter", "phone offers"."""
+    """E.g. "e-mail newsletter", "phone offers" (for messages; events render their own words)."""
     return f"{CHANNEL_WORDS.get(channel, channel)} {purpose}"
-
-
-def touch_title(status: str, campaign_name: str, channel: str) -> str:
-    # Stored in English (the timeline keeps one text); the catalogue translates the template.
-    with translation.override("en"):
-        return _(TOUCH_TITLES[status]) % {"campaign": campaign_name, "channel": CHANNEL_WORDS[channel]}
 
 
 def _check_choice(field: str, value: str, choices) -> None:
@@ -65,7 +44,7 @@ def _locked_consent(customer: Customer, channel: str, purpose: str) -> Consent:
 
 
 def _record_consent_change(
-    *, consent: Consent, old_status: str, kind: str, title: str, actor, when: datetime, reason: str = ""
+    *, consent: Consent, old_status: str, actor, when: datetime, reason: str = ""
 ) -> ConsentChange:
     consent.updated_at = when
     consent.save()
@@ -80,18 +59,15 @@ def _record_consent_change(
         wording_version=consent.wording_version,
         reason=reason,
     )
-    timeline.record(
+    kind, values = events.consent_values(consent, old_status)
+    kind.record(
         customer=consent.customer_id,
-        department=Department.MARKETING,
-        kind=kind,
-        title=title,
-        idempotency_key=timeline.idempotency_key("marketing.consent", consent.pk, "change", change.pk),
+        key=timeline.idempotency_key("marketing.consent", consent.pk, "change", change.pk),
+        payload=kind.payload(**values),
         occurred_at=when,
         channel=consent.channel,
-        direction=Direction.INBOUND,
         actor=actor,
         source=consent,
-        payload={"channel": consent.channel, "purpose": consent.purpose, "status": consent.status},
     )
     return change
 
@@ -126,18 +102,7 @@ def consent_grant(
         consent.confirmed_at = when if channel == ConsentChannel.EMAIL and confirmed else None
         consent.method, consent.source, consent.wording_version = method, source[:200], wording_version[:40]
         consent.withdrawn_at, consent.withdrawal_reason = None, ""
-        words = consent_words(channel, purpose)
-        with translation.override("en"):
-            if needs_opt_in:
-                title = _("Consent requested: %(what)s (awaiting e-mail confirmation)") % {"what": words}
-            else:
-                title = _("Consent given: %(what)s (%(method)s)") % {
-                    "what": words,
-                    "method": consent.get_method_display(),
-                }
-        _record_consent_change(
-            consent=consent, old_status=old, kind="consent.given", title=title, actor=actor, when=when
-        )
+        _record_consent_change(consent=consent, old_status=old, actor=actor, when=when)
     return consent
 
 
@@ -158,13 +123,7 @@ def consent_confirm(*, consent: Consent, actor=None, occurred_at: datetime | Non
         old = consent.status
         consent.status = Consent.Status.GRANTED
         consent.confirmed_at = when
-        with translation.override("en"):
-            title = _("Consent confirmed: %(what)s (double opt-in)") % {
-                "what": consent_words(consent.channel, consent.purpose)
-            }
-        _record_consent_change(
-            consent=consent, old_status=old, kind="consent.given", title=title, actor=actor, when=when
-        )
+        _record_consent_change(consent=consent, old_status=old, actor=actor, when=when)
     return consent
 
 
@@ -199,17 +158,7 @@ def consent_withdraw(
             consent.method = method
         if source:
             consent.source = source[:200]
-        with translation.override("en"):
-            title = _("Consent withdrawn: %(what)s") % {"what": consent_words(channel, purpose)}
-        _record_consent_change(
-            consent=consent,
-            old_status=old,
-            kind="consent.withdrawn",
-            title=title,
-            actor=actor,
-            when=when,
-            reason=reason[:200],
-        )
+        _record_consent_change(consent=consent, old_status=old, actor=actor, when=when, reason=reason[:200])
     return consent
 
 
@@ -313,28 +262,13 @@ def campaign_launch(*, campaign: Campaign, actor=None, occurred_at: datetime | N
             batch_size=2000,
             ignore_conflicts=True,
         )
-        title = touch_title(Touch.Status.SENT, campaign.name, campaign.channel)
         source_type_id = ContentType.objects.get_for_model(Campaign).id
         actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+        template = events.touch_template(
+            campaign, Touch.Status.SENT, occurred_at=when, actor_id=actor_id, source_type_id=source_type_id
+        )
         timeline.record_many(
-            (
-                timeline.EventData(
-                    customer_id=pk,
-                    department=Department.MARKETING,
-                    kind=f"{campaign.channel}.{Touch.Status.SENT}",
-                    title=title,
-                    idempotency_key=touch_key(campaign.pk, pk, Touch.Status.SENT, ""),
-                    occurred_at=when,
-                    channel=campaign.channel,
-                    direction=Direction.OUTBOUND,
-                    actor_id=actor_id,
-                    source_type_id=source_type_id,
-                    source_id=str(campaign.pk),
-                    source_url=campaign.get_absolute_url(),
-                    payload=touch_payload(campaign),
-                )
-                for pk in customer_ids
-            ),
+            (events.touch_event(template, customer_id=pk, campaign_id=campaign.pk) for pk in customer_ids),
             count_new=False,
         )
     return len(customer_ids)
@@ -354,14 +288,6 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
 
 
 # --- Touches ---------------------------------------------------------------------------------------
-def touch_key(campaign_id: int, customer_id: int, status: str, external_id: str) -> str:
-    return timeline.idempotency_key("marketing.touch", campaign_id, customer_id, status, external_id)
-
-
-def touch_payload(campaign: Campaign) -> dict:
-    return {"campaign_id": campaign.pk, "campaign": campaign.name, "purpose": campaign.purpose}
-
-
 def consent_refusal(customer: Customer, channel: str, purpose: str) -> str | None:
     """Why ``customer`` may not be contacted on channel+purpose, or None when they may."""
     consent = Consent.objects.filter(customer=customer, channel=channel, purpose=purpose).first()
@@ -383,6 +309,25 @@ def consent_refusal(customer: Customer, channel: str, purpose: str) -> str | Non
     }
 
 
+def _check_touchable(campaign: Campaign) -> None:
+    if campaign.status not in {Campaign.Status.RUNNING, Campaign.Status.COMPLETED}:
+        raise ValidationError(
+            {
+                "campaign": _("The campaign is %(status)s; touches need a running campaign.")
+                % {"status": campaign.get_status_display().lower()}
+            }
+        )
+
+
+def _check_sendable(campaign: Campaign, customer: Customer) -> None:
+    """A send needs a running campaign and the customer's current consent."""
+    if campaign.status != Campaign.Status.RUNNING:
+        raise ValidationError({"campaign": _("Only a running campaign sends.")})
+    refusal = consent_refusal(customer, campaign.channel, campaign.purpose)
+    if refusal:
+        raise ValidationError({"customer": refusal})
+
+
 def touch_record(
     *,
     campaign: Campaign,
@@ -399,13 +344,7 @@ def touch_record(
     ``external_id`` it returns the existing touch and adds nothing.
     """
     _check_choice("status", status, Touch.Status.values)
-    if campaign.status not in {Campaign.Status.RUNNING, Campaign.Status.COMPLETED}:
-        raise ValidationError(
-            {
-                "campaign": _("The campaign is %(status)s; touches need a running campaign.")
-                % {"status": campaign.get_status_display().lower()}
-            }
-        )
+    _check_touchable(campaign)
     external_id = ("" if external_id is None else str(external_id))[:100]
     when = occurred_at or timezone.now()
     with transaction.atomic():
@@ -415,11 +354,7 @@ def touch_record(
         if existing is not None:
             return existing, False
         if status == Touch.Status.SENT:
-            if campaign.status != Campaign.Status.RUNNING:
-                raise ValidationError({"campaign": _("Only a running campaign sends.")})
-            refusal = consent_refusal(customer, campaign.channel, campaign.purpose)
-            if refusal:
-                raise ValidationError({"customer": refusal})
+            _check_sendable(campaign, customer)
         touch, created = Touch.objects.get_or_create(
             campaign=campaign,
             customer=customer,
@@ -429,18 +364,15 @@ def touch_record(
         )
         if not created:
             return touch, False
-        timeline.record(
+        kind = events.TOUCHES[(campaign.channel, status)]
+        template = events.touch_template(campaign, status)
+        kind.record(
             customer=customer,
-            department=Department.MARKETING,
-            kind=f"{campaign.channel}.{status}",
-            title=touch_title(status, campaign.name, campaign.channel),
-            idempotency_key=touch_key(campaign.pk, customer.pk, status, external_id),
+            key=events.touch_key(campaign.pk, customer.pk, status, external_id),
+            payload=template.payload,
             occurred_at=when,
-            channel=campaign.channel,
-            direction=Direction.INBOUND if status in INBOUND_STATUSES else Direction.OUTBOUND,
             actor=actor,
             source=campaign,
-            payload=touch_payload(campaign),
         )
         if status == Touch.Status.UNSUBSCRIBED:
             consent_withdraw(

@@ -7,33 +7,29 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
-from django.utils import timezone, translation
-from django.utils.translation import gettext, gettext_lazy, gettext_noop
+from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
+from billing import events
 from billing.imports.rows import (
     Item,
     as_amount,
     as_date,
     booked_per_invoice,
-    claim,
-    english,
     existing,
     insert_new,
     invoice_url,
     noon,
     not_one_of,
     parse_choice,
-    present,
-    record_events,
-    refusal,
     results_of,
     validated,
 )
-from billing.models import ZERO, Invoice, InvoiceLine, format_date, format_money
+from billing.models import ZERO, Invoice, InvoiceLine, format_money
 from customer360 import bulk, timeline
-from customer360.models import Channel, Department, Direction
 from customer360.sources import identity
 from customer360.sources.mapping import CoercionError
+from customer360.sources.records import claim, present, record_events, refusal
 from customer360.sources.targets import (
     CUSTOMER_TARGET_FIELDS,
     ImportContext,
@@ -98,27 +94,6 @@ INVOICE_FIELDS: tuple[TargetField, ...] = (
     ),
     TargetField("paid_on", gettext_lazy("Paid on"), "date", aliases=("bezahlt am", "paid date", "paid at")),
 )
-
-INVOICE_EVENTS = {
-    # kind: (title, channel, direction), as billing.services records them
-    "invoice.issued": (
-        gettext_noop("Invoice %(number)s issued: %(amount)s, due %(due)s"),
-        Channel.EMAIL,
-        Direction.OUTBOUND,
-    ),
-    "invoice.paid": (gettext_noop("Invoice %(number)s paid: %(amount)s"), Channel.OTHER, Direction.INBOUND),
-    "invoice.cancelled": (gettext_noop("Invoice %(number)s cancelled"), Channel.INTERNAL, Direction.INTERNAL),
-    "invoice.disputed": (
-        gettext_noop("Invoice %(number)s disputed: dunning stopped"),
-        Channel.INTERNAL,
-        Direction.INBOUND,
-    ),
-    "invoice.dispute_resolved": (
-        gettext_noop("Dispute about invoice %(number)s resolved"),
-        Channel.INTERNAL,
-        Direction.INTERNAL,
-    ),
-}
 
 
 def _clean_invoice(row: PreparedRow, ctx: ImportContext) -> tuple[dict, RowResult | None]:
@@ -241,16 +216,16 @@ def _apply_state(item: Item, family: str | None, wanted: str, booked: Decimal, t
     invoice.revision += 1
     item.changed.append("revision")
     if family in (None, "draft"):
-        item.events.append(("invoice.issued", ("issued",), noon(invoice.issue_date, now)))
+        item.events.append((events.INVOICE_ISSUED, ("issued",), noon(invoice.issue_date, now)))
     if family == "disputed" and FAMILY[status] == "open":
-        item.events.append(("invoice.dispute_resolved", ("dispute_resolved", invoice.revision), now))
+        item.events.append((events.INVOICE_DISPUTE_RESOLVED, ("dispute_resolved", invoice.revision), now))
     if status == Status.PAID:
         paid_on = item.clean.get("paid_on")
-        item.events.append(("invoice.paid", ("paid",), noon(paid_on, now) if paid_on else now))
+        item.events.append((events.INVOICE_PAID, ("paid",), noon(paid_on, now) if paid_on else now))
     elif status == Status.CANCELLED:
-        item.events.append(("invoice.cancelled", ("cancelled",), now))
+        item.events.append((events.INVOICE_CANCELLED, ("cancelled",), now))
     elif status == Status.DISPUTED:
-        item.events.append(("invoice.disputed", ("disputed", invoice.revision), now))
+        item.events.append((events.INVOICE_DISPUTED, ("disputed", invoice.revision), now))
 
 
 def _apply_invoice(
@@ -297,38 +272,25 @@ def _free_numbers(items: list[Item], results: list, ctx: ImportContext) -> list[
 
 def _invoice_events(item: Item, ctx: ImportContext, source_type_id: int, url) -> list[timeline.EventData]:
     invoice: Invoice = item.obj
-    events = []
+    result = []
     for kind, parts, when in item.events:
-        title, channel, direction = INVOICE_EVENTS[kind]
-        payload = {"invoice_id": invoice.pk, "number": invoice.number}
-        if kind in ("invoice.issued", "invoice.paid"):
-            payload.update(amount=str(invoice.gross_total), due_date=invoice.due_date.isoformat())
-        events.append(
-            timeline.EventData(
+        values = events.invoice_fields(invoice)
+        if kind in (events.INVOICE_ISSUED, events.INVOICE_PAID):
+            values.update(amount=invoice.gross_total, due_date=invoice.due_date)
+        result.append(
+            kind.event(
                 customer_id=invoice.customer_id,
-                department=Department.ACCOUNTING,
-                kind=kind,
-                title=english(
-                    title,
-                    number=invoice.number,
-                    amount=format_money(invoice.gross_total, invoice.currency),
-                    due=format_date(invoice.due_date),
-                ),
-                idempotency_key=timeline.idempotency_key(
-                    ctx.source.slug, "billing.invoice", item.external_id, *parts
-                ),
+                key=timeline.idempotency_key(ctx.source.slug, "billing.invoice", item.external_id, *parts),
+                payload=kind.payload(**values),
                 occurred_at=when,
-                channel=channel,
-                direction=direction,
                 actor_id=ctx.actor_id,
                 actor_label=ctx.source.name[:120],
                 source_type_id=source_type_id,
                 source_id=str(invoice.pk),
                 source_url=url(invoice.pk),
-                payload=payload,
             )
         )
-    return events
+    return result
 
 
 def write_invoices(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult]:
@@ -378,6 +340,5 @@ def write_invoices(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResul
         names = sorted({name for i in updated for name in i.changed} | {"updated_at"})
         Invoice.objects.bulk_update([i.obj for i in updated], names, batch_size=1000)
     source_type_id, url = ContentType.objects.get_for_model(Invoice).id, invoice_url()
-    with translation.override("en"):
-        record_events([event for item in ready for event in _invoice_events(item, ctx, source_type_id, url)])
+    record_events([event for item in ready for event in _invoice_events(item, ctx, source_type_id, url)])
     return results_of(ready, results)

@@ -3,38 +3,32 @@ follow as in the services, one event payment.received per payment."""
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
+from billing.events import PAYMENT_RECEIVED, invoice_fields
 from billing.imports.rows import (
     Item,
     as_amount,
     as_date,
     booked_per_invoice,
-    claim,
-    english,
     existing,
     insert_new,
     invoice_url,
     noon,
     not_one_of,
     parse_choice,
-    present,
-    record_events,
-    refusal,
     results_of,
     validated,
 )
 from billing.models import ZERO, Invoice, Payment, format_money
+from billing.services import payment_received_values
 from customer360 import timeline
-from customer360.models import Channel, Department, Direction
 from customer360.sources import identity
 from customer360.sources.mapping import CoercionError
+from customer360.sources.records import claim, present, record_events, refusal
 from customer360.sources.targets import (
     CUSTOMER_TARGET_FIELDS,
     ImportContext,
@@ -96,9 +90,6 @@ PAYMENT_FIELDS: tuple[TargetField, ...] = (
     ),
     TargetField("method", gettext_lazy("Method"), aliases=("zahlungsart", "zahlart", "payment method")),
 )
-
-PAID_IN_FULL = gettext_noop("Payment %(amount)s received: invoice %(number)s paid in full")
-STILL_OPEN = gettext_noop("Payment %(amount)s received: invoice %(number)s, %(open)s still open")
 
 
 def _clean_payment(row: PreparedRow, ctx: ImportContext) -> tuple[dict, RowResult | None]:
@@ -162,17 +153,13 @@ def _named_customers(items: list[Item], slug: str) -> dict[int, tuple[str, int]]
     return named
 
 
-def _settle(invoice: Invoice, booked: Decimal, today: date) -> None:
-    """What the services do after a payment: paid in full settles the invoice (and ends a dispute),
-    otherwise money and due date decide unless it is disputed. Paid stays paid."""
-    invoice.revision += 1
-    if invoice.status == Status.PAID:
-        return
-    invoice.paid_amount = booked
-    if booked >= invoice.gross_total + invoice.fees_total:
-        invoice.status, invoice.disputed = Status.PAID, False
-    elif not invoice.disputed:
-        invoice.status = invoice.settled_status(today)
+IMPORT_REFUSALS = {
+    "cancelled": ("invoice", gettext_noop("is a %(status)s invoice, which cannot be paid")),
+    "draft": ("invoice", gettext_noop("is a %(status)s invoice, which cannot be paid")),
+    "not_positive": ("amount", gettext_noop("is more than the open amount of %(open)s")),
+    "paid": ("amount", gettext_noop("is more than the open amount of %(open)s")),
+    "more_than_open": ("amount", gettext_noop("is more than the open amount of %(open)s")),
+}
 
 
 def _payment_problem(item: Item, invoice: Invoice | None, payment: Payment | None, owner, booked) -> tuple:
@@ -190,16 +177,15 @@ def _payment_problem(item: Item, invoice: Invoice | None, payment: Payment | Non
     more = item.clean["amount"] - (payment.amount if payment else ZERO)
     if more <= 0 and payment is not None:
         return "", ""
-    if invoice.status in (Status.DRAFT, Status.CANCELLED):
-        return "invoice", gettext("is a %(status)s invoice, which cannot be paid") % {
-            "status": invoice.get_status_display().lower()
-        }
-    due = invoice.gross_total + invoice.fees_total
-    if booked + more > due:
-        return "amount", gettext("is more than the open amount of %(open)s") % {
-            "open": format_money(max(due - booked, ZERO), invoice.currency)
-        }
-    return "", ""
+    # The invoice's own payment rule, against what its payments add up to (Invoice.payment_refusal).
+    refusal = invoice.payment_refusal(more, paid=booked)
+    if refusal is None:
+        return "", ""
+    name, message = IMPORT_REFUSALS[refusal.reason]
+    return name, gettext(message) % {
+        "status": invoice.get_status_display().lower(),
+        "open": format_money(refusal.open_amount, invoice.currency),
+    }
 
 
 def _apply_payment(item: Item, payment: Payment | None, booked: dict, ctx: ImportContext, today, now):
@@ -232,51 +218,32 @@ def _apply_payment(item: Item, payment: Payment | None, booked: dict, ctx: Impor
     item.obj = payment
     if more:
         booked[invoice.pk] = booked.get(invoice.pk, ZERO) + more
-        _settle(invoice, booked[invoice.pk], today)
+        invoice.apply_payment(more, today)
     if item.new:
-        facts = {
-            "open_amount": str(invoice.open_amount),
-            "paid_in_full": invoice.status == Status.PAID,
-            "dunning_level": invoice.dunning_level,
-        }
-        item.events.append(("payment.received", ("received",), payment.received_at, facts))
+        # The payload is taken now: a later row of the batch may pay the same invoice further.
+        state = (invoice.open_amount, invoice.status == Status.PAID)
+        item.events.append((PAYMENT_RECEIVED, ("received",), payment.received_at, state))
 
 
 def _payment_events(item: Item, ctx: ImportContext, source_type_id: int, url) -> list[timeline.EventData]:
     payment: Payment = item.obj
     invoice = item.invoice
     events = []
-    for kind, parts, when, facts in item.events:
-        amount = format_money(payment.amount, invoice.currency)
-        if facts["paid_in_full"]:
-            title = english(PAID_IN_FULL, amount=amount, number=invoice.number)
-        else:
-            open_amount = format_money(Decimal(facts["open_amount"]), invoice.currency)
-            title = english(STILL_OPEN, amount=amount, number=invoice.number, open=open_amount)
+    for kind, parts, when, (open_amount, paid_in_full) in item.events:
+        values = payment_received_values(invoice, payment)
+        # As this row left the invoice, not as the batch's later rows leave it.
+        values.update(open_amount=open_amount, paid_in_full=paid_in_full)
         events.append(
-            timeline.EventData(
+            kind.event(
                 customer_id=invoice.customer_id,
-                department=Department.ACCOUNTING,
-                kind=kind,
-                title=title,
-                idempotency_key=timeline.idempotency_key(
-                    ctx.source.slug, "billing.payment", item.external_id, *parts
-                ),
+                key=timeline.idempotency_key(ctx.source.slug, "billing.payment", item.external_id, *parts),
+                payload=kind.payload(**invoice_fields(invoice), **values),
                 occurred_at=when,
-                channel=Channel.OTHER,
-                direction=Direction.INBOUND,
                 actor_id=ctx.actor_id,
                 actor_label=ctx.source.name[:120],
                 source_type_id=source_type_id,
                 source_id=str(invoice.pk),
                 source_url=url(invoice.pk),
-                payload={
-                    "invoice_id": invoice.pk,
-                    "number": invoice.number,
-                    "payment_id": payment.pk,
-                    "amount": str(payment.amount),
-                    **facts,
-                },
             )
         )
     return events
@@ -321,6 +288,5 @@ def write_payments(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResul
     fields = ["status", "paid_amount", "disputed", "revision", "updated_at"]
     Invoice.objects.bulk_update(list(settled.values()), fields, batch_size=1000)
     source_type_id, url = ContentType.objects.get_for_model(Invoice).id, invoice_url()
-    with translation.override("en"):
-        record_events([event for item in ready for event in _payment_events(item, ctx, source_type_id, url)])
+    record_events([event for item in ready for event in _payment_events(item, ctx, source_type_id, url)])
     return results_of(ready, results)

@@ -43,9 +43,6 @@ SYNONYMS: dict[str, dict[str, str]] = {
 }
 CHOICES: dict[str, type] = {"status": Invoice.Status, "method": Payment.Method}
 
-# The steps every department's import shares (customer360.sources.records), by the names used here.
-english, column, refusal, present = records.english, records.column, records.refusal, records.present
-claim, record_events = records.claim, records.record_events
 _choices = records.Choices(CHOICES, SYNONYMS)
 parse_choice, not_one_of = _choices.parse, _choices.not_one_of
 

@@ -92,7 +92,7 @@ def test_invoice_file_creates_invoices_with_their_state_and_events_then_reruns_u
     ]
     issued = TimelineEvent.objects.get(idempotency_key="erp:billing.invoice:RE-1:issued")
     assert (issued.title, issued.kind, issued.channel, issued.direction) == (
-        "Invoice 2025-0001 issued: EUR 1,240.00, due 2025-03-15",
+        "Invoice 2025-0001 issued: EUR 1,240.00, due 03/15/2025",
         "invoice.issued",
         "email",
         "outbound",
@@ -103,6 +103,7 @@ def test_invoice_file_creates_invoices_with_their_state_and_events_then_reruns_u
         "invoice_id": first.pk,
         "number": "2025-0001",
         "amount": "1240.00",
+        "currency": "EUR",
         "due_date": "2025-03-15",
     }
     paid = TimelineEvent.objects.get(idempotency_key="erp:billing.invoice:RE-2:paid")
@@ -245,6 +246,7 @@ def test_payment_file_pays_invoices_like_the_services_and_refuses_unknown_invoic
         "open_amount": "0.00",
         "paid_in_full": True,
         "dunning_level": 0,
+        "currency": "EUR",
     }
     assert errors(run) == {
         "4": 'Column "Rechnung": "RE-404" matches no invoice: neither an imported invoice id nor an invoice '

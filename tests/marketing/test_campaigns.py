@@ -50,6 +50,7 @@ def test_launch_sends_only_to_allowed_members_once(marketing_user):
         "campaign_id": campaign.pk,
         "campaign": "Premium newsletter",
         "purpose": "newsletter",
+        "channel": "email",
     }
     # A later touch_record for the same send is the same touch, not a second event.
     services.touch_record(campaign=campaign, customer=vienna, status="sent")
