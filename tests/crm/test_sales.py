@@ -29,7 +29,13 @@ def test_deal_lifecycle_writes_one_event_per_action_even_when_retried(rep):
     assert kinds(deal.customer) == ["deal.created", "deal.stage_changed", "deal.won"]
     moved = TimelineEvent.objects.get(kind="deal.stage_changed")
     assert moved.title == "Deal Premium moved from Qualification to Proposal"
-    assert moved.payload == {"deal_id": deal.pk, "amount": "890.00", "stage": "Proposal"}
+    assert moved.payload == {
+        "deal_id": deal.pk,
+        "title": "Premium",
+        "amount": "890.00",
+        "stage": "Proposal",
+        "previous_stage": "Qualification",
+    }
 
 
 def test_moving_back_and_forth_records_each_move(rep):
