@@ -237,10 +237,13 @@ class Deal(ExternalRecord):
         stage (read from the pipeline when not given)."""
         return self._close(self.Status.WON, stage=stage, at=at)
 
-    def lose(self, *, reason: str, stage: Stage | None = None, at: datetime | None = None) -> bool:
-        """Close as lost with a reason in memory; False when lost already, refused when won."""
+    def lose(
+        self, *, reason: str, stage: Stage | None = None, at: datetime | None = None, mirror: bool = False
+    ) -> bool:
+        """Close as lost with a reason in memory; False when lost already, refused when won.
+        ``mirror``: another system closed it (an import), which may not have said why."""
         reason = (reason or "").strip()
-        if not reason:
+        if not reason and not mirror:
             raise refuse("lost_reason", gettext("Say why the deal was lost."))
         if self.status == self.Status.LOST:
             return False

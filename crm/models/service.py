@@ -318,6 +318,9 @@ class Ticket(ExternalRecord):
         """Take the status another system reports (an import) through the same transitions; return
         the statuses passed. A solved ticket reopens before it is open again; an unsolved one is solved
         (at ``solved_at``, else ``at``) before it is closed (then at the same moment)."""
+        if status == self.Status.SOLVED and self.status == self.Status.CLOSED:
+            self.status = status  # the other system took back the closing: nothing happens here
+            return []
         steps = []
         if self.status in self.SOLVED_STATUSES and status not in self.SOLVED_STATUSES:
             steps.append(self.Status.REOPENED)
