@@ -15,7 +15,8 @@ Tags the core and insights read (``events.kinds(tag=...)``):
 
 from __future__ import annotations
 
-from django.utils.translation import gettext, gettext_lazy as _
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from crm.models import Activity, Contract, Deal, Ticket
 from customer360 import events
@@ -27,7 +28,7 @@ SALES, SERVICE = Department.SALES, Department.SERVICE
 
 # --- rendering of choice values in the reader's language ----------------------------------------------
 def outcome_suffix(value) -> str:
-    """" (Reached)" after a call's subject; nothing when no outcome was given."""
+    """ " (Reached)" after a call's subject; nothing when no outcome was given."""
     if value in Activity.Outcome.values:
         return f" ({Activity.Outcome(value).label})"
     return ""
@@ -135,7 +136,9 @@ DEAL_STAGE_CHANGED = _deal(
     _("Deal %(title)s moved from %(previous_stage)s to %(stage)s"),
     Field("previous_stage"),
 )
-DEAL_WON = _deal("deal.won", _("Deal won"), _("Deal won: %(title)s, %(amount)s"), tags={"deal_closed", "purchase"})
+DEAL_WON = _deal(
+    "deal.won", _("Deal won"), _("Deal won: %(title)s, %(amount)s"), tags={"deal_closed", "purchase"}
+)
 DEAL_LOST = _deal(
     "deal.lost",
     _("Deal lost"),
@@ -212,7 +215,9 @@ _TICKET_FIELDS = (
 )
 
 
-def _ticket(kind, label, title, *extra: Field, direction=Direction.INTERNAL, channel="", tags=(), contact=False):
+def _ticket(
+    kind, label, title, *extra: Field, direction=Direction.INTERNAL, channel="", tags=(), contact=False
+):
     return events.declare(
         kind,
         department=SERVICE,
@@ -280,7 +285,8 @@ CSAT_RECEIVED = _ticket(
 )
 # Kinds whose event travels on the ticket's channel (the others are internal).
 ON_TICKET_CHANNEL = frozenset(
-    k.kind for k in (TICKET_OPENED, TICKET_REPLIED, TICKET_SOLVED, TICKET_CLOSED, TICKET_REOPENED, CSAT_RECEIVED)
+    k.kind
+    for k in (TICKET_OPENED, TICKET_REPLIED, TICKET_SOLVED, TICKET_CLOSED, TICKET_REOPENED, CSAT_RECEIVED)
 )
 TICKET_STATUS_KINDS = {
     Ticket.Status.SOLVED: TICKET_SOLVED,
@@ -297,7 +303,11 @@ def ticket_values(kind: events.EventKind, ticket: Ticket, *, summary: str = "", 
     elif kind is CSAT_RECEIVED:
         summary = extra.get("comment", "")
     payload = kind.payload(
-        ticket_id=ticket.pk, subject=ticket.subject, category=ticket.category, priority=ticket.priority, **extra
+        ticket_id=ticket.pk,
+        subject=ticket.subject,
+        category=ticket.category,
+        priority=ticket.priority,
+        **extra,
     )
     channel = ticket.channel if kind.kind in ON_TICKET_CHANNEL else kind.channel
     return {"payload": payload, "channel": channel, "summary": summary}

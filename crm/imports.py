@@ -162,7 +162,11 @@ def _clean_ticket(row: PreparedRow, ctx: ImportContext) -> tuple[dict, RowResult
                 return {}, refusal(row, ctx, name, CHOICE_WORDS.not_one_of(name))
     name = ""
     try:
-        for name, convert in (("opened_at", records.as_datetime), ("solved_at", records.as_datetime), ("csat", records.as_decimal)):
+        for name, convert in (
+            ("opened_at", records.as_datetime),
+            ("solved_at", records.as_datetime),
+            ("csat", records.as_decimal),
+        ):
             if present(values, name):
                 clean[name] = convert(values[name])
     except CoercionError as exc:
@@ -267,7 +271,9 @@ def _ticket_events(item: Item, ctx: ImportContext, source_type_id: int, url) -> 
 
 def _prepare_tickets(items: list[Item], results: list, ctx: ImportContext, known: dict, now) -> tuple:
     """Apply every known and every new row; rows whose rating cannot be taken are refused."""
-    fresh = records.resolve_customers([i for i in items if i.external_id not in known], results, ctx, "subject")
+    fresh = records.resolve_customers(
+        [i for i in items if i.external_id not in known], results, ctx, "subject"
+    )
     ready, ratings, hours = [], [], None
     for item in [i for i in items if i.external_id in known] + fresh:
         status = _ticket_status(item.obj, item.clean, item.new)

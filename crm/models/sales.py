@@ -10,7 +10,8 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy as _
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from crm.models.base import CustomerRecordQuerySet, refuse
 from customer360.models import Customer, ExternalRecord

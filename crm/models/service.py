@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy as _
+from django.utils.translation import gettext_lazy as _
 
 from crm.business_hours import Hours, add_business_minutes, business_minutes_between
 from crm.models.base import CustomerRecordQuerySet, refuse

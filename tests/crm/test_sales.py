@@ -97,10 +97,16 @@ def test_activity_log_event_kinds_and_payload(rep, customer):
     make_activity(rep, customer, kind="meeting")
     make_activity(rep, customer, kind="note")
     assert Activity.objects.count() == 3
-    assert kinds(customer) == ["call.logged", "meeting.logged", "note.added"]
+    # A sales note is crm's "note.logged"; "note.added" is the core's free note on the timeline.
+    assert kinds(customer) == ["call.logged", "meeting.logged", "note.logged"]
     event = TimelineEvent.objects.get(kind="call.logged")
     assert event.channel == "phone" and event.title == "Call: Check-in (Reached)"
-    assert event.payload == {"activity_id": call.pk, "outcome": "reached", "follow_up": follow.isoformat()}
+    assert event.payload == {
+        "activity_id": call.pk,
+        "subject": "Check-in",
+        "outcome": "reached",
+        "follow_up": follow.isoformat(),
+    }
     with pytest.raises(ValidationError) as refused:
         make_activity(rep, customer, deal=make_deal(rep))
     assert "deal" in refused.value.message_dict
