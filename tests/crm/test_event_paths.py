@@ -139,7 +139,7 @@ def test_every_crm_kind_renders_in_german_with_german_formats(rep):
         moved = TimelineEvent.objects.get(kind="deal.stage_changed")
         assert moved.display_title.startswith("Verkaufschance Premium von Qualification nach Proposal")
         logged = TimelineEvent.objects.get(source_id=str(call.pk), kind="call.logged")
-        assert logged.display_title == "Anruf: Rückruf (Nicht erreicht)"
+        assert logged.display_title == "Anruf: Rückruf (Keine Antwort)"
     crm_kinds = [events.get(k) for k in events.kinds(department="sales") + events.kinds(department="service")]
     with translation.override("en"):
         english = [(str(k.label), str(k.title)) for k in crm_kinds]
