@@ -6,8 +6,7 @@ from types import SimpleNamespace
 import pytest
 from django.apps import apps
 from django.db import connection
-from django.utils import timezone
-from django.utils import translation
+from django.utils import timezone, translation
 
 from crm import services
 from customer360.models import TimelineEvent
