@@ -17,6 +17,7 @@ from decimal import Decimal
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
+from crm import events
 from crm.models import (
     Activity,
     BusinessHours,
@@ -30,6 +31,8 @@ from crm.models import (
 )
 from customer360.bulk import bulk_insert
 from customer360.demo import DemoContext, DemoCustomer, seeders
+from customer360.events import EventKind
+from customer360.sources.records import url_maker
 from customer360.timeline import EventData, record_many
 
 BATCH = 2000
@@ -144,22 +147,26 @@ def _ct(model) -> int:
     return ContentType.objects.get_for_model(model).id
 
 
-def _event(
-    customer_id, kind, title, key, when, source_type, source_id, url, department, **extra
-) -> EventData:
-    return EventData(
-        customer_id=customer_id,
-        department=department,
-        kind=kind,
-        title=title,
-        idempotency_key=f"demo:crm:{key}",
-        occurred_at=when,
-        actor_label="Demo data",
-        source_type_id=source_type,
-        source_id=str(source_id),
-        source_url=url,
-        **extra,
-    )
+class Events:
+    """Builds the demo's events of one model through the declarations (crm.events), with the link
+    to the record's page (one ``reverse`` per batch)."""
+
+    def __init__(self, model, view_name: str) -> None:
+        self.type_id = _ct(model)
+        self.url = url_maker(view_name)
+
+    def __call__(self, kind: EventKind, obj, key: str, when, *, values: dict, actor_id=None) -> EventData:
+        return kind.event(
+            customer_id=obj.customer_id,
+            key=f"demo:crm:{key}",
+            occurred_at=when,
+            actor_id=actor_id,
+            actor_label="Demo data",
+            source_type_id=self.type_id,
+            source_id=str(obj.pk),
+            source_url=self.url(obj.pk),
+            **values,
+        )
 
 
 # --- Sales -----------------------------------------------------------------------------------------
@@ -303,101 +310,40 @@ def _deal_for(c: DemoCustomer, rng, owner, open_stages, won, lost, ctx):
 
 
 def _sales_events(contracts, deals, activities, stages):
-    ct_contract, ct_deal, ct_activity = _ct(Contract), _ct(Deal), _ct(Activity)
-    for contract, c in contracts:
-        url = f"/sales/contracts/{contract.pk}/"
-        payload = {"contract_id": contract.pk, "product": contract.product.code}
-        yield _event(
-            c.id,
-            "contract.started",
-            f"Contract started: {contract.product.name}",
-            f"contract:{contract.pk}:started",
-            contract.created_at,
-            ct_contract,
-            contract.pk,
-            url,
-            "sales",
-            channel="internal",
-            payload=payload,
+    contract_event = Events(Contract, "crm:contract_detail")
+    for contract, _c in contracts:
+        key = f"contract:{contract.pk}"
+        started = events.contract_values(events.CONTRACT_STARTED, contract)
+        yield contract_event(
+            events.CONTRACT_STARTED, contract, f"{key}:started", contract.created_at, values=started
         )
         if contract.status == Contract.Status.CANCELLED:
-            yield _event(
-                c.id,
-                "contract.cancelled",
-                f"Contract cancelled: {contract.product.name}",
-                f"contract:{contract.pk}:cancelled",
+            cancelled = events.contract_values(events.CONTRACT_CANCELLED, contract)
+            yield contract_event(
+                events.CONTRACT_CANCELLED,
+                contract,
+                f"{key}:cancelled",
                 contract.cancelled_at,
-                ct_contract,
-                contract.pk,
-                url,
-                "sales",
-                channel="internal",
-                payload=payload,
+                values=cancelled,
             )
-    for deal, c, created in deals:
-        url = f"/sales/deals/{deal.pk}/"
-        payload = {"deal_id": deal.pk, "amount": str(deal.amount), "stage": deal.stage.name}
-        yield _event(
-            c.id,
-            "deal.created",
-            f"Deal created: {deal.title}, EUR {deal.amount:,.2f}",
-            f"deal:{deal.pk}:created",
-            created,
-            ct_deal,
-            deal.pk,
-            url,
-            "sales",
-            channel="internal",
-            payload=payload,
-        )
-        if deal.status == Deal.Status.WON:
-            yield _event(
-                c.id,
-                "deal.won",
-                f"Deal won: {deal.title}, EUR {deal.amount:,.2f}",
-                f"deal:{deal.pk}:won",
-                deal.closed_at,
-                ct_deal,
-                deal.pk,
-                url,
-                "sales",
-                channel="internal",
-                payload=payload,
-            )
-        elif deal.status == Deal.Status.LOST:
-            yield _event(
-                c.id,
-                "deal.lost",
-                f"Deal lost: {deal.title} ({deal.lost_reason})",
-                f"deal:{deal.pk}:lost",
-                deal.closed_at,
-                ct_deal,
-                deal.pk,
-                url,
-                "sales",
-                channel="internal",
-                payload=payload,
-            )
-    outcome_labels = dict(Activity.Outcome.choices)
+    deal_event = Events(Deal, "crm:deal_detail")
+    for deal, _c, created in deals:
+        key = f"deal:{deal.pk}"
+        values = events.deal_values(events.DEAL_CREATED, deal)
+        yield deal_event(events.DEAL_CREATED, deal, f"{key}:created", created, values=values)
+        closing = {Deal.Status.WON: events.DEAL_WON, Deal.Status.LOST: events.DEAL_LOST}.get(deal.status)
+        if closing is not None:
+            values = events.deal_values(closing, deal)
+            yield deal_event(closing, deal, f"{key}:{deal.status}", deal.closed_at, values=values)
+    activity_event = Events(Activity, "crm:activity_detail")
     for a in activities:
-        yield _event(
-            a.customer_id,
-            "call.logged",
-            f"Call: {a.subject} ({outcome_labels[a.outcome]})",
+        yield activity_event(
+            events.ACTIVITY_KINDS[a.kind],
+            a,
             f"activity:{a.pk}:logged",
             a.occurred_at,
-            ct_activity,
-            a.pk,
-            f"/sales/activities/{a.pk}/",
-            "sales",
-            channel="phone",
-            direction="outbound",
+            values=events.activity_values(a),
             actor_id=a.user_id,
-            payload={
-                "activity_id": a.pk,
-                "outcome": a.outcome,
-                "follow_up": a.follow_up_date.isoformat() if a.follow_up_date else None,
-            },
         )
 
 
@@ -527,76 +473,22 @@ def _gruber_ticket(c: DemoCustomer, ctx, agents, now):
 
 
 def _service_events(tickets: list[Ticket], ratings: list[Satisfaction]):
-    ct = _ct(Ticket)
+    event = Events(Ticket, "crm:ticket_detail")
     for t in tickets:
-        url = f"/sales/tickets/{t.pk}/"
-        payload = {"ticket_id": t.pk, "category": t.category, "priority": t.priority}
-        label = "Complaint opened" if t.category == "complaint" else "Ticket opened"
-        yield _event(
-            t.customer_id,
-            "ticket.opened",
-            f"{label}: {t.subject}",
-            f"ticket:{t.pk}:opened",
-            t.opened_at,
-            ct,
-            t.pk,
-            url,
-            "service",
-            channel=t.channel,
-            direction="inbound",
-            summary=t.description,
-            payload=payload,
-        )
+        key = f"ticket:{t.pk}"
+        values = events.ticket_values(events.TICKET_OPENED, t)
+        yield event(events.TICKET_OPENED, t, f"{key}:opened", t.opened_at, values=values)
         if t.solved_at:
-            yield _event(
-                t.customer_id,
-                "ticket.solved",
-                f"Ticket solved: {t.subject}",
-                f"ticket:{t.pk}:solved",
-                t.solved_at,
-                ct,
-                t.pk,
-                url,
-                "service",
-                channel=t.channel,
-                payload=payload,
-                actor_id=t.assignee_id,
+            values = events.ticket_values(events.TICKET_SOLVED, t)
+            yield event(
+                events.TICKET_SOLVED, t, f"{key}:solved", t.solved_at, values=values, actor_id=t.assignee_id
             )
         if t.sla_breached_resolution:
-            yield _event(
-                t.customer_id,
-                "ticket.sla_breached",
-                f"Resolution overdue (SLA breached): {t.subject}",
-                f"ticket:{t.pk}:sla_breached:resolution",
-                t.resolution_breached_at,
-                ct,
-                t.pk,
-                url,
-                "service",
-                channel="internal",
-                payload={**payload, "sla": "resolution"},
-            )
+            values = events.ticket_values(events.TICKET_SLA_BREACHED, t, sla="resolution")
+            when = t.resolution_breached_at
+            yield event(events.TICKET_SLA_BREACHED, t, f"{key}:sla_breached:resolution", when, values=values)
     by_id = {t.pk: t for t in tickets}
     for r in ratings:
         t = by_id[r.ticket_id]
-        yield _event(
-            t.customer_id,
-            "csat.received",
-            f"Satisfaction {r.score}/5 for ticket: {t.subject}",
-            f"ticket:{t.pk}:csat",
-            r.created_at,
-            ct,
-            t.pk,
-            f"/sales/tickets/{t.pk}/",
-            "service",
-            channel=t.channel,
-            direction="inbound",
-            summary=r.comment,
-            payload={
-                "ticket_id": t.pk,
-                "category": t.category,
-                "priority": t.priority,
-                "score": r.score,
-                "comment": r.comment,
-            },
-        )
+        values = events.ticket_values(events.CSAT_RECEIVED, t, score=r.score, comment=r.comment)
+        yield event(events.CSAT_RECEIVED, t, f"ticket:{t.pk}:csat", r.created_at, values=values)

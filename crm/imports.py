@@ -19,19 +19,22 @@ from a past opening would flag every historical ticket as breached.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
-from django.utils import timezone, translation
-from django.utils.translation import gettext, gettext_lazy, gettext_noop
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
-from crm.models import Deal, Pipeline, Priority, Satisfaction, Stage, Ticket
-from customer360 import bulk, timeline
-from customer360.models import Channel, Department, Direction
-from customer360.sources import identity, records
-from customer360.sources.mapping import CoercionError, to_date, to_datetime, to_decimal
+from crm import events
+from crm.models import BusinessHours, Deal, Pipeline, Priority, Satisfaction, Stage, Ticket
+from customer360 import timeline
+from customer360.models import Channel, Department
+from customer360.sources import records
+from customer360.sources.mapping import CoercionError
+from customer360.sources.records import Item, present, refusal
 from customer360.sources.targets import (
     CUSTOMER_TARGET_FIELDS,
     ImportContext,
@@ -43,7 +46,7 @@ from customer360.sources.targets import (
 )
 from customer360.text import fold
 
-SOLVED_STATES = {Ticket.Status.SOLVED, Ticket.Status.CLOSED}
+SOLVED_STATES = set(Ticket.SOLVED_STATUSES)
 MAX_AMOUNT = Decimal("9999999999.99")  # Deal.amount: 12 digits, 2 of them decimals
 
 # Words source systems use for our choice values (compared after ``fold``).
@@ -104,103 +107,13 @@ CHOICES: dict[str, type] = {
 }
 
 
-# --- Shared helpers --------------------------------------------------------------------------------
-_column, refusal, present, _english = records.column, records.refusal, records.present, records.english
-_claim, _record, url_maker = records.claim, records.record_events, records.url_maker
-_choices = records.Choices(CHOICES, SYNONYMS)
-parse_choice, not_one_of = _choices.parse, _choices.not_one_of
+CHOICE_WORDS = records.Choices(CHOICES, SYNONYMS)
 
 
-def _eur(amount) -> str:
-    return f"EUR {Decimal(amount or 0):,.2f}"
-
-
-def no_customer(row: PreparedRow, ctx: ImportContext) -> RowResult | None:
-    if identity.identity_keys(row.values, ctx.source.slug):
-        return None
-    return RowResult("failed", gettext("No customer identifier: map an external id, e-mail or phone column."))
-
-
-def as_datetime(value) -> datetime:
-    """Values are typed by the mapping already; a mapping may still have forced plain text."""
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return datetime.combine(value, time.min, tzinfo=timezone.get_default_timezone())
-    return to_datetime(str(value))
-
-
-def as_date(value) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return to_date(str(value))
-
-
-def as_decimal(value) -> Decimal:
-    return value if isinstance(value, Decimal) else to_decimal(str(value))
-
-
-@dataclass
-class Item:
-    """A valid row on its way in: its position, external id, cleaned values and what it becomes."""
-
-    index: int
-    row: PreparedRow
-    external_id: str
-    clean: dict
-    obj: object = None
-    new: bool = False
-    changed: list[str] = field(default_factory=list)
-    events: list[tuple] = field(default_factory=list)  # (kind, key parts, occurred_at)
-
-
-def _resolve_customers(items: list[Item], results: list, ctx: ImportContext, required: str) -> list[Item]:
-    """New records need their customer: found or created by identity resolution, in bulk."""
-    creatable = []
-    for item in items:
-        failure = no_customer(item.row, ctx)
-        if failure is None and not present(item.clean, required):
-            failure = refusal(item.row, ctx, required, gettext("is empty, but a new record needs it"))
-        if failure:
-            results[item.index] = failure
-        else:
-            creatable.append(item)
-    resolved = identity.resolve([i.row.values for i in creatable], source_slug=ctx.source.slug)
-    for item, (customer_id, _created) in zip(creatable, resolved, strict=True):
-        item.obj.customer_id = customer_id
-        item.new = True
-    return creatable
-
-
-def _insert_new(model, items: list[Item], slug: str) -> None:
-    """Bulk-insert new records; a concurrent import of the same ids loses quietly (unique key),
-    and the primary keys are read back by the natural key."""
-    if not items:
-        return
-    bulk.bulk_insert([i.obj for i in items], ignore_conflicts=True)
-    pks = dict(
-        model.objects.filter(external_source=slug, external_id__in=[i.external_id for i in items])
-        .exclude(external_id="")
-        .values_list("external_id", "pk")
-    )
-    for item in items:
-        item.obj.pk = pks[item.external_id]
-
-
-def _existing(model, items: list[Item], slug: str, *related: str) -> dict:
-    # The exclude repeats the unique constraint's condition so PostgreSQL can use its partial index.
-    ids = [i.external_id for i in items]
-    rows = model.objects.filter(external_source=slug, external_id__in=ids).exclude(external_id="")
-    return {obj.external_id: obj for obj in rows.select_related(*related)}
-
-
-def _results(items: list[Item], results: list) -> list[RowResult]:
-    for item in items:
-        status = "created" if item.new else ("updated" if item.changed or item.events else "unchanged")
-        results[item.index] = RowResult(status, customer_id=item.obj.customer_id)
-    return [r or RowResult("failed") for r in results]
+def _refused(item: Item, ctx: ImportContext, exc: ValidationError) -> RowResult:
+    """A model rule's refusal as the row's: the field it names and its reason."""
+    name, reasons = next(iter(exc.message_dict.items()))
+    return refusal(item.row, ctx, name, reasons[0])
 
 
 # --- Tickets ---------------------------------------------------------------------------------------
@@ -244,12 +157,16 @@ def _clean_ticket(row: PreparedRow, ctx: ImportContext) -> tuple[dict, RowResult
             clean[name] = str(values[name]).strip()[:limit]
     for name in ("category", "priority", "channel", "status"):
         if present(values, name):
-            clean[name] = parse_choice(name, values[name])
+            clean[name] = CHOICE_WORDS.parse(name, values[name])
             if clean[name] is None:
-                return {}, refusal(row, ctx, name, not_one_of(name))
+                return {}, refusal(row, ctx, name, CHOICE_WORDS.not_one_of(name))
     name = ""
     try:
-        for name, convert in (("opened_at", as_datetime), ("solved_at", as_datetime), ("csat", as_decimal)):
+        for name, convert in (
+            ("opened_at", records.as_datetime),
+            ("solved_at", records.as_datetime),
+            ("csat", records.as_decimal),
+        ):
             if present(values, name):
                 clean[name] = convert(values[name])
     except CoercionError as exc:
@@ -284,33 +201,25 @@ def _rating_problem(item: Item, status: str) -> str:
     return ""
 
 
-def _apply_ticket(item: Item, status: str, now: datetime) -> Satisfaction | None:
-    """Apply the row to the (new or known) ticket: changed fields and the events they mean."""
+def _apply_ticket(item: Item, status: str, now: datetime, hours) -> Satisfaction | None:
+    """Apply the row to the (new or known) ticket through the model's transitions: changed fields
+    and the events they mean; the rating to add, if any."""
     ticket, clean, new = item.obj, item.clean, item.new
     changed = item.changed
     for name in ("subject", "description", "category", "priority", "channel", "opened_at"):
         if name in clean and getattr(ticket, name) != clean[name]:
             setattr(ticket, name, clean[name])
             changed.append(name)
-    old = None if new else ticket.status
     if new:
-        item.events.append(("ticket.opened", ("opened",), ticket.opened_at))
-    if new or status != old:
-        if old in SOLVED_STATES and status not in SOLVED_STATES:
-            ticket.reopen_count += 1
-            ticket.solved_at = ticket.closed_at = None
-            changed += ["reopen_count", "solved_at", "closed_at"]
-            item.events.append(("ticket.reopened", ("reopened", ticket.reopen_count), now))
-        if status in SOLVED_STATES and old not in SOLVED_STATES:
-            ticket.solved_at = clean.get("solved_at") or now
-            changed.append("solved_at")
-            item.events.append(("ticket.solved", ("solved", ticket.reopen_count), ticket.solved_at))
-        if status == Ticket.Status.CLOSED:
-            ticket.closed_at = ticket.solved_at if new or old not in SOLVED_STATES else now
-            changed.append("closed_at")
-            item.events.append(("ticket.closed", ("closed", ticket.reopen_count), ticket.closed_at))
-        ticket.status = status
-        changed.append("status")
+        item.events.append((events.TICKET_OPENED, ("opened",), ticket.opened_at))
+    passed = ticket.follow(status, at=now, solved_at=clean.get("solved_at"), hours=hours)
+    for step in passed:
+        kind = events.TICKET_STATUS_KINDS.get(step)
+        when = {Ticket.Status.SOLVED: ticket.solved_at, Ticket.Status.CLOSED: ticket.closed_at}.get(step, now)
+        if kind is not None:
+            item.events.append((kind, (step, ticket.reopen_count), when))
+    if passed:
+        changed += [*TICKET_STATE_FIELDS]
     elif status in SOLVED_STATES and clean.get("solved_at") and clean["solved_at"] != ticket.solved_at:
         ticket.solved_at = clean["solved_at"]
         changed.append("solved_at")
@@ -320,88 +229,80 @@ def _apply_ticket(item: Item, status: str, now: datetime) -> Satisfaction | None
     if "csat" not in clean or rating is not None:
         return None
     when = ticket.solved_at or now
-    item.events.append(("csat.received", ("csat",), when))
+    item.events.append((events.CSAT_RECEIVED, ("csat",), when))
     return Satisfaction(
         ticket=ticket, score=clean["csat"], comment=clean.get("csat_comment", ""), created_at=when
     )
 
 
-TICKET_TITLES = {
-    "ticket.opened": gettext_noop("Ticket opened: %(subject)s"),
-    "ticket.solved": gettext_noop("Ticket solved: %(subject)s"),
-    "ticket.closed": gettext_noop("Ticket closed: %(subject)s"),
-    "ticket.reopened": gettext_noop("Ticket reopened: %(subject)s"),
-    "csat.received": gettext_noop("Satisfaction %(score)s/5 for ticket: %(subject)s"),
-}
-TICKET_DIRECTIONS = {"ticket.opened": Direction.INBOUND, "csat.received": Direction.INBOUND}
+# What a transition may change (Ticket.transition_to), written back in bulk.
+TICKET_STATE_FIELDS = (
+    "status",
+    "solved_at",
+    "closed_at",
+    "reopen_count",
+    "sla_paused_since",
+    "sla_paused_minutes",
+    "first_response_due",
+    "resolution_due",
+)
 
 
 def _ticket_events(item: Item, ctx: ImportContext, source_type_id: int, url) -> list[timeline.EventData]:
     ticket: Ticket = item.obj
-    events = []
-    for kind, parts, when in item.events:
-        payload = {"ticket_id": ticket.pk, "category": ticket.category, "priority": ticket.priority}
-        summary = ""
-        title = TICKET_TITLES[kind]
-        if kind == "ticket.opened":
-            summary = ticket.description[:2000]
-            if ticket.category == Ticket.Category.COMPLAINT:
-                title = gettext_noop("Complaint opened: %(subject)s")
-        elif kind == "csat.received":
-            summary = item.clean.get("csat_comment", "")
-            payload.update(score=item.clean["csat"], comment=summary)
-        events.append(
-            timeline.EventData(
-                customer_id=ticket.customer_id,
-                department=Department.SERVICE,
-                kind=kind,
-                title=_english(title, subject=ticket.subject, score=item.clean.get("csat")),
-                idempotency_key=timeline.idempotency_key(
-                    ctx.source.slug, "crm.ticket", item.external_id, *parts
-                ),
-                occurred_at=when,
-                channel=ticket.channel,
-                direction=TICKET_DIRECTIONS.get(kind, Direction.INTERNAL),
-                summary=summary,
-                actor_id=ctx.actor_id,
-                actor_label=ctx.source.name[:120],
-                source_type_id=source_type_id,
-                source_id=str(ticket.pk),
-                source_url=url(ticket.pk),
-                payload=payload,
-            )
+    extra = {}
+    if "csat" in item.clean:
+        extra = {"score": item.clean["csat"], "comment": item.clean.get("csat_comment", "")}
+    return [
+        kind.event(
+            customer_id=ticket.customer_id,
+            key=timeline.idempotency_key(ctx.source.slug, "crm.ticket", item.external_id, *parts),
+            occurred_at=when,
+            actor_id=ctx.actor_id,
+            actor_label=ctx.source.name[:120],
+            source_type_id=source_type_id,
+            source_id=str(ticket.pk),
+            source_url=url(ticket.pk),
+            **events.ticket_values(kind, ticket, **(extra if kind is events.CSAT_RECEIVED else {})),
         )
-    return events
+        for kind, parts, when in item.events
+    ]
 
 
-def _validated(rows: list[PreparedRow], ctx: ImportContext, id_field: str, clean_row) -> tuple[list, list]:
-    return records.validated(rows, ctx, id_field, clean_row, Item)
-
-
-def write_tickets(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult]:
-    """Tickets by (source, ticket id): new ones with their customer, known ones updated; events
-    ticket.opened / solved / closed / reopened and csat.received, once per state."""
-    slug, now = ctx.source.slug, timezone.now()
-    results, items = _validated(rows, ctx, "ticket_id", _clean_ticket)
-    items = _claim(items, results, ctx, "crm.ticket")
-    known = _existing(Ticket, items, slug, "satisfaction")
-    for item in items:
-        item.obj = known.get(item.external_id) or Ticket(
-            external_source=slug, external_id=item.external_id, channel=Channel.OTHER, opened_at=now
-        )
-    fresh = _resolve_customers([i for i in items if i.external_id not in known], results, ctx, "subject")
-    ready, ratings = [], []
+def _prepare_tickets(items: list[Item], results: list, ctx: ImportContext, known: dict, now) -> tuple:
+    """Apply every known and every new row; rows whose rating cannot be taken are refused."""
+    fresh = records.resolve_customers(
+        [i for i in items if i.external_id not in known], results, ctx, "subject"
+    )
+    ready, ratings, hours = [], [], None
     for item in [i for i in items if i.external_id in known] + fresh:
         status = _ticket_status(item.obj, item.clean, item.new)
         problem = _rating_problem(item, status)
         if problem:
             results[item.index] = refusal(item.row, ctx, "csat", problem)
             continue
-        rating = _apply_ticket(item, status, now)
+        if hours is None and item.obj.status == Ticket.Status.WAITING:
+            hours = BusinessHours.current()  # the pause ends in business minutes
+        rating = _apply_ticket(item, status, now, hours)
         if rating is not None:
             ratings.append((item, rating))
         ready.append(item)
-    _insert_new(Ticket, [i for i in ready if i.new], slug)
+    return ready, ratings
+
+
+def write_tickets(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult]:
+    """Tickets by (source, ticket id): new ones with their customer, known ones updated; events
+    ticket.opened / solved / closed / reopened and csat.received, once per state."""
+    slug, now = ctx.source.slug, timezone.now()
+    results, items = records.validated(rows, ctx, "ticket_id", _clean_ticket, Item)
+    items = records.claim(items, results, ctx, "crm.ticket")
+    known = records.existing(Ticket.objects, items, slug, "satisfaction")
+    for item in items:
+        item.obj = known.get(item.external_id) or Ticket(
+            external_source=slug, external_id=item.external_id, channel=Channel.OTHER, opened_at=now
+        )
+    ready, ratings = _prepare_tickets(items, results, ctx, known, now)
+    records.insert_new(Ticket, [i for i in ready if i.new], slug)
     updated = [i for i in ready if not i.new and i.changed]
     if updated:
         names = sorted({name for i in updated for name in i.changed})
@@ -409,10 +310,9 @@ def write_tickets(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult
     for item, rating in ratings:
         rating.ticket_id = item.obj.pk
     Satisfaction.objects.bulk_create([r for _i, r in ratings], ignore_conflicts=True, batch_size=1000)
-    source_type_id, url = ContentType.objects.get_for_model(Ticket).id, url_maker("crm:ticket_detail")
-    with translation.override("en"):
-        _record([event for item in ready for event in _ticket_events(item, ctx, source_type_id, url)])
-    return _results(ready, results)
+    type_id, url = ContentType.objects.get_for_model(Ticket).id, records.url_maker("crm:ticket_detail")
+    records.record_events([event for item in ready for event in _ticket_events(item, ctx, type_id, url)])
+    return records.results_of(ready, results)
 
 
 # --- Deals -----------------------------------------------------------------------------------------
@@ -472,9 +372,9 @@ def _deal_cleaner(stages: Stages):
             if present(values, name):
                 clean[name] = str(values[name]).strip()[:limit]
         if present(values, "status"):
-            clean["status"] = parse_choice("deal_status", values["status"])
+            clean["status"] = CHOICE_WORDS.parse("deal_status", values["status"])
             if clean["status"] is None:
-                return {}, refusal(row, ctx, "status", not_one_of("deal_status"))
+                return {}, refusal(row, ctx, "status", CHOICE_WORDS.not_one_of("deal_status"))
         if present(values, "stage"):
             clean["stage"] = stages.by_name.get(fold(str(values["stage"])))
             if clean["stage"] is None:
@@ -486,10 +386,10 @@ def _deal_cleaner(stages: Stages):
         name = ""
         try:
             for name, convert in (
-                ("amount", as_decimal),
-                ("expected_close", as_date),
-                ("created_at", as_datetime),
-                ("closed_at", as_datetime),
+                ("amount", records.as_decimal),
+                ("expected_close", records.as_date),
+                ("created_at", records.as_datetime),
+                ("closed_at", records.as_datetime),
             ):
                 if present(values, name):
                     clean[name] = convert(values[name])
@@ -529,6 +429,8 @@ def _deal_target(item: Item, stages: Stages) -> tuple[str, Stage | None, str]:
 
 
 def _apply_deal(item: Item, status: str, stage: Stage, now: datetime) -> None:
+    """Apply the row to the deal through the model's rules (move, win, lose); a refusal of theirs
+    propagates as ValidationError and refuses the row."""
     deal: Deal = item.obj
     clean, changed = item.clean, item.changed
     for name in ("title", "amount", "expected_close", "lost_reason"):
@@ -538,66 +440,71 @@ def _apply_deal(item: Item, status: str, stage: Stage, now: datetime) -> None:
     if item.new:
         deal.created_at = clean.get("created_at") or now
         deal.stage = stage
-        item.events.append(("deal.created", ("created",), deal.created_at))
-    elif deal.status == Deal.Status.OPEN and status == Deal.Status.OPEN and stage.pk != deal.stage_id:
-        previous = deal.stage.name
-        deal.stage = stage
-        deal.stage_changes += 1
-        changed += ["stage", "stage_changes"]
-        item.events.append(("deal.stage_changed", ("stage", deal.stage_changes, stage.pk), now, previous))
-    if status != Deal.Status.OPEN and (item.new or deal.status == Deal.Status.OPEN):
-        deal.stage, deal.status = stage, status
-        deal.closed_at = clean.get("closed_at") or now
-        changed += ["stage", "status", "closed_at"]
-        item.events.append((f"deal.{status}", (status,), deal.closed_at))
+        item.events.append((events.DEAL_CREATED, ("created",), deal.created_at))
+    elif deal.status == Deal.Status.OPEN and status == Deal.Status.OPEN:
+        previous = deal.move_to_stage(stage)
+        if previous is not None:
+            changed += ["stage", "stage_changes"]
+            parts = ("stage", deal.stage_changes, stage.pk)
+            item.events.append((events.DEAL_STAGE_CHANGED, parts, now, {"previous_stage": previous}))
+    at = clean.get("closed_at") or now
+    closed = (
+        deal.win(stage=stage, at=at)
+        if status == Deal.Status.WON
+        else deal.lose(reason=deal.lost_reason, stage=stage, at=at, mirror=True)
+        if status == Deal.Status.LOST
+        else False
+    )
+    if closed:
+        changed += ["stage", "status", "closed_at", "lost_reason"]
+        kind = events.DEAL_WON if status == Deal.Status.WON else events.DEAL_LOST
+        item.events.append((kind, (status,), deal.closed_at))
     if item.new:
         changed.clear()
-
-
-def _deal_title(kind: str, deal: Deal, extra: tuple) -> str:
-    if kind == "deal.created":
-        return _english(
-            gettext_noop("Deal created: %(title)s, %(amount)s"), title=deal.title, amount=_eur(deal.amount)
-        )
-    if kind == "deal.won":
-        return _english(
-            gettext_noop("Deal won: %(title)s, %(amount)s"), title=deal.title, amount=_eur(deal.amount)
-        )
-    if kind == "deal.lost" and deal.lost_reason:
-        return _english(
-            gettext_noop("Deal lost: %(title)s (%(reason)s)"), title=deal.title, reason=deal.lost_reason
-        )
-    if kind == "deal.lost":
-        return _english(gettext_noop("Deal lost: %(title)s"), title=deal.title)
-    return _english(
-        gettext_noop("Deal %(title)s moved from %(old)s to %(new)s"),
-        title=deal.title,
-        old=extra[0],
-        new=deal.stage.name,
-    )
 
 
 def _deal_events(item: Item, ctx: ImportContext, source_type_id: int, url) -> list[timeline.EventData]:
     deal: Deal = item.obj
     return [
-        timeline.EventData(
+        kind.event(
             customer_id=deal.customer_id,
-            department=Department.SALES,
-            kind=kind,
-            title=_deal_title(kind, deal, tuple(extra)),
-            idempotency_key=timeline.idempotency_key(ctx.source.slug, "crm.deal", item.external_id, *parts),
+            key=timeline.idempotency_key(ctx.source.slug, "crm.deal", item.external_id, *parts),
             occurred_at=when,
-            channel=Channel.INTERNAL,
-            direction=Direction.INTERNAL,
             actor_id=ctx.actor_id,
             actor_label=ctx.source.name[:120],
             source_type_id=source_type_id,
             source_id=str(deal.pk),
             source_url=url(deal.pk),
-            payload={"deal_id": deal.pk, "amount": str(deal.amount), "stage": deal.stage.name},
+            **events.deal_values(kind, deal, **(extra[0] if extra else {})),
         )
         for kind, parts, when, *extra in item.events
     ]
+
+
+def _deal_problem(item: Item, problem: str) -> str:
+    deal: Deal = item.obj
+    if problem == "stage" and (item.new or deal.status == Deal.Status.OPEN):
+        return gettext("is a closing stage, but the status is open")
+    return gettext("cannot be applied: the deal is already %(status)s") % {
+        "status": deal.get_status_display().lower()
+    }
+
+
+def _prepare_deals(items: list[Item], results: list, ctx: ImportContext, known: dict, stages, now) -> list:
+    fresh = records.resolve_customers([i for i in items if i.external_id not in known], results, ctx, "title")
+    ready = []
+    for item in [i for i in items if i.external_id in known] + fresh:
+        status, stage, problem = _deal_target(item, stages)
+        if problem:
+            results[item.index] = refusal(item.row, ctx, problem, _deal_problem(item, problem))
+            continue
+        try:
+            _apply_deal(item, status, stage, now)
+        except ValidationError as exc:
+            results[item.index] = _refused(item, ctx, exc)
+            continue
+        ready.append(item)
+    return ready
 
 
 def write_deals(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult]:
@@ -607,35 +514,20 @@ def write_deals(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult]:
     stages = Stages.load()
     if stages.first_open() is None:
         return [RowResult("failed", gettext("No sales pipeline with open stages is set up.")) for _ in rows]
-    results, items = _validated(rows, ctx, "deal_id", _deal_cleaner(stages))
-    items = _claim(items, results, ctx, "crm.deal")
-    known = _existing(Deal, items, slug, "stage")
+    results, items = records.validated(rows, ctx, "deal_id", _deal_cleaner(stages), Item)
+    items = records.claim(items, results, ctx, "crm.deal")
+    known = records.existing(Deal.objects, items, slug, "stage")
     for item in items:
         item.obj = known.get(item.external_id) or Deal(external_source=slug, external_id=item.external_id)
-    fresh = _resolve_customers([i for i in items if i.external_id not in known], results, ctx, "title")
-    ready = []
-    for item in [i for i in items if i.external_id in known] + fresh:
-        status, stage, problem = _deal_target(item, stages)
-        if problem:
-            deal: Deal = item.obj
-            message = gettext("cannot be applied: the deal is already %(status)s") % {
-                "status": deal.get_status_display().lower()
-            }
-            if problem == "stage" and (item.new or deal.status == Deal.Status.OPEN):
-                message = gettext("is a closing stage, but the status is open")
-            results[item.index] = refusal(item.row, ctx, problem, message)
-            continue
-        _apply_deal(item, status, stage, now)
-        ready.append(item)
-    _insert_new(Deal, [i for i in ready if i.new], slug)
+    ready = _prepare_deals(items, results, ctx, known, stages, now)
+    records.insert_new(Deal, [i for i in ready if i.new], slug)
     updated = [i for i in ready if not i.new and i.changed]
     if updated:
         names = sorted({name for i in updated for name in i.changed})
         Deal.objects.bulk_update([i.obj for i in updated], names, batch_size=1000)
-    source_type_id, url = ContentType.objects.get_for_model(Deal).id, url_maker("crm:deal_detail")
-    with translation.override("en"):
-        _record([event for item in ready for event in _deal_events(item, ctx, source_type_id, url)])
-    return _results(ready, results)
+    type_id, url = ContentType.objects.get_for_model(Deal).id, records.url_maker("crm:deal_detail")
+    records.record_events([event for item in ready for event in _deal_events(item, ctx, type_id, url)])
+    return records.results_of(ready, results)
 
 
 import_targets.register(

@@ -36,11 +36,6 @@ from customer360.text import fold, whole_number
 PAGE_SIZE = 50
 
 
-def visible(model, user):
-    """Records of customers the user may see (others answer 404)."""
-    return model.objects.filter(customer__in=Customer.objects.visible_to(user))
-
-
 def refused(request: HttpRequest, exc: ValidationError) -> None:
     for field, reasons in exc.message_dict.items():
         for reason in reasons:
@@ -67,7 +62,7 @@ def _search(queryset, query: str):
 # --- Deals -----------------------------------------------------------------------------------------
 @access.permission_required("crm.view_deal")
 def deal_list(request: HttpRequest) -> HttpResponse:
-    deals = visible(Deal, request.user).select_related("customer", "stage", "owner")
+    deals = Deal.objects.visible_to(request.user).select_related("customer", "stage", "owner")
     params = {k: request.GET.get(k, "").strip() for k in ("stage", "owner", "status", "q", "view")}
     if whole_number(params["stage"]) is not None:
         deals = deals.filter(stage_id=whole_number(params["stage"]))
@@ -101,7 +96,9 @@ def deal_list(request: HttpRequest) -> HttpResponse:
 
 @access.permission_required("crm.view_deal")
 def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    deal = get_object_or_404(visible(Deal, request.user).select_related("customer", "stage", "owner"), pk=pk)
+    deal = get_object_or_404(
+        Deal.objects.visible_to(request.user).select_related("customer", "stage", "owner"), pk=pk
+    )
     activities = deal.activities.select_related("user")[:50]
     return render(
         request,
@@ -143,7 +140,7 @@ def deal_create(request: HttpRequest) -> HttpResponse:
 
 @access.permission_required("crm.change_deal")
 def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    deal = get_object_or_404(visible(Deal, request.user), pk=pk)
+    deal = get_object_or_404(Deal.objects.visible_to(request.user), pk=pk)
     form = DealEditForm(request.POST or None, instance=deal)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -155,7 +152,7 @@ def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _deal_action(request, pk, action):
-    deal = get_object_or_404(visible(Deal, request.user).select_related("stage"), pk=pk)
+    deal = get_object_or_404(Deal.objects.visible_to(request.user).select_related("stage"), pk=pk)
     try:
         action(deal)
     except ValidationError as exc:
@@ -168,7 +165,7 @@ def _deal_action(request, pk, action):
 @require_POST
 @access.permission_required("crm.change_deal")
 def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
-    get_object_or_404(visible(Deal, request.user), pk=pk)  # out of scope: 404 before anything else
+    get_object_or_404(Deal.objects.visible_to(request.user), pk=pk)  # out of scope: 404 before anything else
     form = MoveStageForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("stage: choose an open stage."))
@@ -199,7 +196,7 @@ def deal_lost(request: HttpRequest, pk: int) -> HttpResponse:
 @access.permission_required("crm.view_activity")
 def activity_list(request: HttpRequest) -> HttpResponse:
     """My follow-ups due (default) or all visible activities."""
-    activities = visible(Activity, request.user).select_related("customer", "user", "deal")
+    activities = Activity.objects.visible_to(request.user).select_related("customer", "user", "deal")
     scope = request.GET.get("scope", "follow_ups")
     today = timezone.localdate()
     if scope == "follow_ups":
@@ -219,7 +216,7 @@ def activity_list(request: HttpRequest) -> HttpResponse:
 @access.permission_required("crm.view_activity")
 def activity_detail(request: HttpRequest, pk: int) -> HttpResponse:
     activity = get_object_or_404(
-        visible(Activity, request.user).select_related("customer", "user", "deal"), pk=pk
+        Activity.objects.visible_to(request.user).select_related("customer", "user", "deal"), pk=pk
     )
     return render(request, "crm/activity_detail.html", {"activity": activity})
 
@@ -284,7 +281,9 @@ def log_call(request: HttpRequest, customer_pk: int) -> HttpResponse:
 # --- Contracts -------------------------------------------------------------------------------------
 @access.permission_required("crm.view_contract")
 def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    contract = get_object_or_404(visible(Contract, request.user).select_related("customer", "product"), pk=pk)
+    contract = get_object_or_404(
+        Contract.objects.visible_to(request.user).select_related("customer", "product"), pk=pk
+    )
     return render(
         request,
         "crm/contract_detail.html",
@@ -312,7 +311,7 @@ def contract_create(request: HttpRequest) -> HttpResponse:
 
 
 def _contract_action(request, pk, action):
-    contract = get_object_or_404(visible(Contract, request.user), pk=pk)
+    contract = get_object_or_404(Contract.objects.visible_to(request.user), pk=pk)
     try:
         action(contract)
     except ValidationError as exc:
@@ -337,7 +336,7 @@ def contract_renew(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Tickets ---------------------------------------------------------------------------------------
 @access.permission_required("crm.view_ticket")
 def ticket_list(request: HttpRequest) -> HttpResponse:
-    tickets = visible(Ticket, request.user).select_related("customer", "assignee")
+    tickets = Ticket.objects.visible_to(request.user).select_related("customer", "assignee")
     params = {
         k: request.GET.get(k, "").strip() for k in ("status", "priority", "category", "assignee", "sla", "q")
     }
@@ -375,7 +374,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 @access.permission_required("crm.view_ticket")
 def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = get_object_or_404(
-        visible(Ticket, request.user).select_related("customer", "assignee", "satisfaction"), pk=pk
+        Ticket.objects.visible_to(request.user).select_related("customer", "assignee", "satisfaction"), pk=pk
     )
     satisfaction = getattr(ticket, "satisfaction", None) if hasattr(ticket, "satisfaction") else None
     return render(
@@ -411,7 +410,7 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
 
 @access.permission_required("crm.change_ticket")
 def ticket_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    ticket = get_object_or_404(visible(Ticket, request.user), pk=pk)
+    ticket = get_object_or_404(Ticket.objects.visible_to(request.user), pk=pk)
     form = TicketEditForm(request.POST or None, instance=ticket)
     if request.method == "POST" and form.is_valid():
         fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
@@ -424,7 +423,7 @@ def ticket_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _ticket_action(request, pk, action, done=None):
-    ticket = get_object_or_404(visible(Ticket, request.user), pk=pk)
+    ticket = get_object_or_404(Ticket.objects.visible_to(request.user), pk=pk)
     try:
         result = action(ticket)
     except ValidationError as exc:

@@ -17,7 +17,6 @@ from crm import services
 from crm.api import serializers as s
 from crm.models import Activity, Contract, Deal, Pipeline, Product, Stage, Ticket
 from customer360.api import filters as api_filters
-from customer360.models import Customer
 from customer360.text import fold
 
 IDEMPOTENCY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)
@@ -28,9 +27,6 @@ class CrmViewSet(viewsets.GenericViewSet):
     model = None
     action_permissions: dict[str, str] = {}
     search_field = ""
-
-    def scoped(self, queryset):
-        return queryset.filter(customer__in=Customer.objects.visible_to(self.request.user))
 
     def searched(self, queryset):
         query = self.request.query_params.get("q", "").strip()
@@ -77,7 +73,7 @@ class ContractViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     action_permissions = {"cancel": "crm.change_contract", "renew": "crm.change_contract"}
 
     def get_queryset(self):
-        return self.scoped(Contract.objects.all()).order_by("-start", "-id")
+        return Contract.objects.visible_to(self.request.user).order_by("-start", "-id")
 
     @extend_schema(parameters=[IDEMPOTENCY])
     def create(self, request, *args, **kwargs):
@@ -125,7 +121,9 @@ class DealViewSet(
         return s.DealUpdateSerializer if self.action in ("update", "partial_update") else s.DealSerializer
 
     def get_queryset(self):
-        return self.searched(self.scoped(Deal.objects.select_related("stage"))).order_by("-created_at", "-id")
+        return self.searched(Deal.objects.visible_to(self.request.user).select_related("stage")).order_by(
+            "-created_at", "-id"
+        )
 
     @extend_schema(parameters=[SEARCH])
     def list(self, request, *args, **kwargs):
@@ -170,7 +168,7 @@ class ActivityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     search_field = "subject"
 
     def get_queryset(self):
-        return self.searched(self.scoped(Activity.objects.select_related("user"))).order_by(
+        return self.searched(Activity.objects.visible_to(self.request.user).select_related("user")).order_by(
             "-occurred_at", "-id"
         )
 
@@ -222,7 +220,7 @@ class TicketViewSet(
         return s.TicketUpdateSerializer if self.action in ("update", "partial_update") else s.TicketSerializer
 
     def get_queryset(self):
-        return self.searched(self.scoped(Ticket.objects.all())).order_by("-opened_at", "-id")
+        return self.searched(Ticket.objects.visible_to(self.request.user)).order_by("-opened_at", "-id")
 
     @extend_schema(parameters=[SEARCH])
     def list(self, request, *args, **kwargs):

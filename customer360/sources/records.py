@@ -8,14 +8,18 @@ same for every department, so they live here, in the core that every app may imp
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
 from functools import cache
 
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from customer360 import services, timeline
-from customer360.sources.mapping import RowError
+from customer360 import bulk, services, timeline
+from customer360.sources import identity
+from customer360.sources.mapping import RowError, to_date, to_datetime, to_decimal
 from customer360.sources.targets import ImportContext, PreparedRow, RowResult
 from customer360.text import fold
 
@@ -121,3 +125,97 @@ class Choices:
 
     def not_one_of(self, kind: str) -> str:
         return gettext("is not one of %(allowed)s") % {"allowed": ", ".join(self.fields[kind].values)}
+
+
+# --- typed values (the mapping types them already; a mapping may still have forced plain text) --------
+def as_datetime(value) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value, time.min, tzinfo=timezone.get_default_timezone())
+    return to_datetime(str(value))
+
+
+def as_date(value) -> date:
+    if isinstance(value, datetime):
+        return timezone.localdate(value) if timezone.is_aware(value) else value.date()
+    if isinstance(value, date):
+        return value
+    return to_date(str(value))
+
+
+def as_decimal(value) -> Decimal:
+    return value if isinstance(value, Decimal) else to_decimal(str(value))
+
+
+# --- rows on their way to records ---------------------------------------------------------------------
+@dataclass
+class Item:
+    """A valid row on its way in: its position, external id, cleaned values and what it becomes."""
+
+    index: int
+    row: PreparedRow
+    external_id: str
+    clean: dict
+    obj: object = None
+    new: bool = False
+    changed: list[str] = field(default_factory=list)
+    events: list[tuple] = field(default_factory=list)  # (declared kind, key parts, occurred_at, ...)
+
+    @property
+    def customer_id(self) -> int | None:
+        return getattr(self.obj, "customer_id", None)
+
+
+def existing(queryset, items: list, slug: str, *related: str) -> dict:
+    """The known records of these rows by external id (one query)."""
+    # The exclude repeats the unique constraint's condition so PostgreSQL can use its partial index.
+    ids = [i.external_id for i in items]
+    rows = queryset.filter(external_source=slug, external_id__in=ids).exclude(external_id="")
+    return {obj.external_id: obj for obj in rows.select_related(*related).order_by("pk")}
+
+
+def resolve_customers(items: list, results: list, ctx: ImportContext, required: str) -> list:
+    """New records need their customer: found or created by identity resolution, in bulk. Rows
+    without a customer identifier or without ``required`` get their refusal in ``results``."""
+    creatable = []
+    for item in items:
+        failure = None
+        if not identity.identity_keys(item.row.values, ctx.source.slug):
+            failure = RowResult(
+                "failed", gettext("No customer identifier: map an external id, e-mail or phone column.")
+            )
+        elif not present(item.clean, required):
+            failure = refusal(item.row, ctx, required, gettext("is empty, but a new record needs it"))
+        if failure:
+            results[item.index] = failure
+        else:
+            creatable.append(item)
+    resolved = identity.resolve([i.row.values for i in creatable], source_slug=ctx.source.slug)
+    for item, (customer_id, _created) in zip(creatable, resolved, strict=True):
+        item.obj.customer_id = customer_id
+        item.new = True
+    return creatable
+
+
+def insert_new(model, items: list, slug: str) -> None:
+    """Bulk-insert new records; a concurrent import of the same ids loses quietly (unique key),
+    and the primary keys are read back by the natural key."""
+    if not items:
+        return
+    bulk.bulk_insert([i.obj for i in items], ignore_conflicts=True)
+    pks = dict(
+        model.objects.filter(external_source=slug, external_id__in=[i.external_id for i in items])
+        .exclude(external_id="")
+        .values_list("external_id", "pk")
+    )
+    for item in items:
+        item.obj.pk = pks[item.external_id]
+
+
+def results_of(items: list, results: list) -> list[RowResult]:
+    """Created, updated or unchanged per written row; refused rows keep their refusal."""
+    for item in items:
+        status = "created" if item.new else ("updated" if item.changed or item.events else "unchanged")
+        results[item.index] = RowResult(status, customer_id=item.customer_id)
+    return [r or RowResult("failed") for r in results]

@@ -207,7 +207,12 @@ def test_deal_file_maps_stages_and_statuses_with_events_then_reruns_unchanged():
     ]
     won = TimelineEvent.objects.get(idempotency_key="erp:crm.deal:D-2:won")
     assert won.title == "Deal won: Basic plan, EUR 290.00"
-    assert won.payload == {"deal_id": deals["D-2"].pk, "amount": "290.00", "stage": "Won"}
+    assert won.payload == {
+        "deal_id": deals["D-2"].pk,
+        "title": "Basic plan",
+        "amount": "290.00",
+        "stage": "Won",
+    }
     assert errors(run) == {
         "5": 'Column "Phase": "Angebot" is not a stage of the pipeline "Sales" '
         "(Qualification, Proposal, Negotiation, Won, Lost)",

@@ -29,7 +29,13 @@ def test_deal_lifecycle_writes_one_event_per_action_even_when_retried(rep):
     assert kinds(deal.customer) == ["deal.created", "deal.stage_changed", "deal.won"]
     moved = TimelineEvent.objects.get(kind="deal.stage_changed")
     assert moved.title == "Deal Premium moved from Qualification to Proposal"
-    assert moved.payload == {"deal_id": deal.pk, "amount": "890.00", "stage": "Proposal"}
+    assert moved.payload == {
+        "deal_id": deal.pk,
+        "title": "Premium",
+        "amount": "890.00",
+        "stage": "Proposal",
+        "previous_stage": "Qualification",
+    }
 
 
 def test_moving_back_and_forth_records_each_move(rep):
@@ -91,10 +97,16 @@ def test_activity_log_event_kinds_and_payload(rep, customer):
     make_activity(rep, customer, kind="meeting")
     make_activity(rep, customer, kind="note")
     assert Activity.objects.count() == 3
-    assert kinds(customer) == ["call.logged", "meeting.logged", "note.added"]
+    # A sales note is crm's "note.logged"; "note.added" is the core's free note on the timeline.
+    assert kinds(customer) == ["call.logged", "meeting.logged", "note.logged"]
     event = TimelineEvent.objects.get(kind="call.logged")
     assert event.channel == "phone" and event.title == "Call: Check-in (Reached)"
-    assert event.payload == {"activity_id": call.pk, "outcome": "reached", "follow_up": follow.isoformat()}
+    assert event.payload == {
+        "activity_id": call.pk,
+        "subject": "Check-in",
+        "outcome": "reached",
+        "follow_up": follow.isoformat(),
+    }
     with pytest.raises(ValidationError) as refused:
         make_activity(rep, customer, deal=make_deal(rep))
     assert "deal" in refused.value.message_dict

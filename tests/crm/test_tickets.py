@@ -31,7 +31,12 @@ def test_high_priority_ticket_opened_friday_afternoon_gets_business_hour_due_tim
     assert ticket.resolution_due == datetime(2026, 3, 11, 13, 0, tzinfo=VIENNA)
     event = events("ticket.opened", ticket).get()
     assert event.title == "Complaint opened: Lieferung verspätet"
-    assert event.payload == {"ticket_id": ticket.pk, "category": "complaint", "priority": "high"}
+    assert event.payload == {
+        "ticket_id": ticket.pk,
+        "subject": "Lieferung verspätet",
+        "category": "complaint",
+        "priority": "high",
+    }
 
 
 def test_periodic_check_flags_a_breach_exactly_once(service_user):

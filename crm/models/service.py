@@ -1,9 +1,8 @@
-"""Sales (products, contracts, pipelines, deals, activities) and service (tickets, SLA, CSAT)."""
+"""Service: the business calendar, SLA policies, tickets with their messages and ratings."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import date, datetime, time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,244 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.business_hours import Hours, add_business_minutes, business_minutes_between
-from customer360.models import Channel, Customer
+from crm.models.base import CustomerRecordQuerySet, refuse
+from customer360.models import Channel, Customer, ExternalRecord
 
 
-def refuse(field: str, message) -> ValidationError:
-    """A refused action as a ValidationError naming the field (API: 400 ``{field: [reason]}``)."""
-    return ValidationError({field: [message]})
-
-
-# --- Sales -----------------------------------------------------------------------------------------
-class Product(models.Model):
-    """Something a customer can own under a contract (a plan, a service package)."""
-
-    name = models.CharField(_("name"), max_length=120)
-    code = models.SlugField(_("code"), max_length=40, unique=True)
-    price = models.DecimalField(_("price per year (EUR)"), max_digits=12, decimal_places=2, default=0)
-    is_active = models.BooleanField(_("active"), default=True)
-
-    class Meta:
-        verbose_name = _("product")
-        verbose_name_plural = _("products")
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class ContractQuerySet(models.QuerySet):
-    def active(self) -> ContractQuerySet:
-        return self.filter(status=Contract.Status.ACTIVE)
-
-    def renewal_due(self, within_days: int = 90, today: date | None = None) -> ContractQuerySet:
-        today = today or timezone.localdate()
-        return self.active().filter(
-            renewal_date__gte=today, renewal_date__lte=today + timedelta(days=within_days)
-        )
-
-
-class Contract(models.Model):
-    """A subscription: what a customer owns, from when, and when it renews."""
-
-    class Status(models.TextChoices):
-        ACTIVE = "active", _("Active")
-        CANCELLED = "cancelled", _("Cancelled")
-        EXPIRED = "expired", _("Expired")
-
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contracts")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="contracts")
-    start = models.DateField(_("start"))
-    end = models.DateField(_("end"), null=True, blank=True)
-    renewal_date = models.DateField(_("renewal date"), null=True, blank=True, db_index=True)
-    value_per_year = models.DecimalField(
-        _("value per year (EUR)"), max_digits=12, decimal_places=2, default=0
-    )
-    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.ACTIVE)
-    renewals = models.PositiveIntegerField(default=0, editable=False)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    objects = ContractQuerySet.as_manager()
-
-    class Meta:
-        verbose_name = _("contract")
-        verbose_name_plural = _("contracts")
-        ordering = ["-start", "-id"]
-        indexes = [models.Index(fields=["customer", "status"], name="crm_contract_customer")]
-
-    def __str__(self) -> str:
-        return f"{self.product} ({self.get_status_display()})"
-
-    def get_absolute_url(self) -> str:
-        return reverse("crm:contract_detail", args=[self.pk])
-
-
-class Pipeline(models.Model):
-    """An ordered set of stages that deals move through."""
-
-    name = models.CharField(_("name"), max_length=80, unique=True)
-    is_default = models.BooleanField(_("default"), default=False)
-
-    class Meta:
-        verbose_name = _("pipeline")
-        verbose_name_plural = _("pipelines")
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @classmethod
-    def default(cls) -> Pipeline:
-        return cls.objects.filter(is_default=True).first() or cls.objects.order_by("pk").first()
-
-
-class Stage(models.Model):
-    """A step of a pipeline with its win probability; won/lost stages end a deal."""
-
-    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
-    name = models.CharField(_("name"), max_length=80)
-    order = models.PositiveSmallIntegerField(_("order"), default=0)
-    probability = models.PositiveSmallIntegerField(
-        _("probability %"), default=0, validators=[MaxValueValidator(100)]
-    )
-    is_won = models.BooleanField(_("won stage"), default=False)
-    is_lost = models.BooleanField(_("lost stage"), default=False)
-
-    class Meta:
-        verbose_name = _("stage")
-        verbose_name_plural = _("stages")
-        ordering = ["pipeline", "order", "id"]
-        constraints = [models.UniqueConstraint(fields=["pipeline", "name"], name="crm_stage_unique_name")]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def is_closing(self) -> bool:
-        return self.is_won or self.is_lost
-
-
-class DealQuerySet(models.QuerySet):
-    def open(self) -> DealQuerySet:
-        return self.filter(status=Deal.Status.OPEN)
-
-
-class Deal(models.Model):
-    """A sales opportunity with a customer, moving through the stages of a pipeline."""
-
-    class Status(models.TextChoices):
-        OPEN = "open", _("Open")
-        WON = "won", _("Won")
-        LOST = "lost", _("Lost")
-
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="deals")
-    title = models.CharField(_("title"), max_length=200)
-    amount = models.DecimalField(_("amount (EUR)"), max_digits=12, decimal_places=2, default=Decimal("0"))
-    expected_close = models.DateField(_("expected close"), null=True, blank=True)
-    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="deals")
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="deals"
-    )
-    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.OPEN)
-    lost_reason = models.CharField(_("lost reason"), max_length=300, blank=True)
-    # Counts stage changes so that each move has an idempotency key of its own.
-    stage_changes = models.PositiveIntegerField(default=0, editable=False)
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
-    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
-    # Set by imports (crm.imports): the data source's slug and the deal's id there.
-    external_source = models.CharField(max_length=80, blank=True, default="", editable=False)
-    external_id = models.CharField(_("external id"), max_length=100, blank=True, default="", editable=False)
-
-    objects = DealQuerySet.as_manager()
-
-    class Meta:
-        verbose_name = _("deal")
-        verbose_name_plural = _("deals")
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(fields=["customer", "status"], name="crm_deal_customer"),
-            models.Index(fields=["status", "stage"], name="crm_deal_status_stage"),
-        ]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["external_source", "external_id"],
-                condition=~Q(external_id=""),
-                name="crm_deal_external_id",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.title
-
-    def get_absolute_url(self) -> str:
-        return reverse("crm:deal_detail", args=[self.pk])
-
-    def ensure_open(self, field: str = "status") -> None:
-        if self.status != self.Status.OPEN:
-            raise refuse(field, _("The deal is already %(status)s.") % {"status": self.get_status_display()})
-
-
-class Activity(models.Model):
-    """A contact with a customer: call, meeting, e-mail, visit or note, with outcome and follow-up."""
-
-    class Kind(models.TextChoices):
-        CALL = "call", _("Call")
-        MEETING = "meeting", _("Meeting")
-        EMAIL = "email", _("E-mail")
-        VISIT = "visit", _("Visit")
-        NOTE = "note", _("Note")
-
-    class Outcome(models.TextChoices):
-        REACHED = "reached", _("Reached")
-        NO_ANSWER = "no_answer", _("No answer")
-        LEFT_MESSAGE = "left_message", _("Left message")
-        COMPLETED = "completed", _("Completed")
-        RESCHEDULED = "rescheduled", _("Rescheduled")
-        NOT_INTERESTED = "not_interested", _("Not interested")
-
-    # kind -> (timeline event kind, channel)
-    EVENTS = {
-        "call": ("call.logged", Channel.PHONE),
-        "meeting": ("meeting.logged", Channel.IN_PERSON),
-        "email": ("email.logged", Channel.EMAIL),
-        "visit": ("visit.logged", Channel.IN_PERSON),
-        "note": ("note.added", Channel.INTERNAL),
-    }
-
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="activities")
-    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.CALL)
-    subject = models.CharField(_("subject"), max_length=200)
-    notes = models.TextField(_("notes"), blank=True)
-    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices, blank=True)
-    occurred_at = models.DateTimeField(_("when"), default=timezone.now)
-    follow_up_date = models.DateField(_("follow-up"), null=True, blank=True)
-    follow_up_done = models.BooleanField(_("follow-up done"), default=False)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="activities"
-    )
-    deal = models.ForeignKey(
-        Deal, on_delete=models.SET_NULL, null=True, blank=True, related_name="activities"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        verbose_name = _("activity")
-        verbose_name_plural = _("activities")
-        ordering = ["-occurred_at", "-id"]
-        indexes = [
-            models.Index(fields=["customer", "-occurred_at"], name="crm_activity_customer"),
-            models.Index(fields=["user", "follow_up_date"], name="crm_activity_follow_up"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.subject}"
-
-    def get_absolute_url(self) -> str:
-        return reverse("crm:activity_detail", args=[self.pk])
-
-
-# --- Service ---------------------------------------------------------------------------------------
 class BusinessHours(models.Model):
     """The company's business calendar SLA targets are counted in (one row; defaults when there is
     none): working hours, the public holidays of a country and state, and the closing days."""
@@ -383,7 +148,7 @@ class SlaPolicy(models.Model):
         return f"{self.get_priority_display()}: {self.first_response_minutes}/{self.resolution_minutes}"
 
 
-class TicketQuerySet(models.QuerySet):
+class TicketQuerySet(CustomerRecordQuerySet):
     def open(self) -> TicketQuerySet:
         return self.filter(status__in=Ticket.OPEN_STATUSES)
 
@@ -401,7 +166,7 @@ class TicketQuerySet(models.QuerySet):
         )
 
 
-class Ticket(models.Model):
+class Ticket(ExternalRecord):
     """A customer's request to service, with SLA due times counted in business hours."""
 
     class Status(models.TextChoices):
@@ -424,6 +189,7 @@ class Ticket(models.Model):
     OPEN_STATUSES = ("new", "open", "waiting", "reopened")
     # Open statuses whose SLA clock runs; it pauses while the ticket waits for the customer.
     RUNNING_STATUSES = ("new", "open", "reopened")
+    SOLVED_STATUSES = ("solved", "closed")
     TRANSITIONS = {
         "new": {"open", "waiting", "solved"},
         "open": {"waiting", "solved"},
@@ -468,13 +234,10 @@ class Ticket(models.Model):
     # minutes of all finished pauses (the due times were moved on by them).
     sla_paused_since = models.DateTimeField(_("SLA clock paused since"), null=True, blank=True)
     sla_paused_minutes = models.PositiveIntegerField(_("SLA clock paused (business minutes)"), default=0)
-    # Set by imports (crm.imports): the data source's slug and the ticket's id there.
-    external_source = models.CharField(max_length=80, blank=True, default="", editable=False)
-    external_id = models.CharField(_("external id"), max_length=100, blank=True, default="", editable=False)
 
     objects = TicketQuerySet.as_manager()
 
-    class Meta:
+    class Meta(ExternalRecord.Meta):
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
         ordering = ["-opened_at", "-id"]
@@ -482,13 +245,6 @@ class Ticket(models.Model):
             models.Index(fields=["customer", "status"], name="crm_ticket_customer"),
             models.Index(fields=["status", "priority"], name="crm_ticket_status"),
             models.Index(fields=["category", "opened_at"], name="crm_ticket_category"),
-        ]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["external_source", "external_id"],
-                condition=~Q(external_id=""),
-                name="crm_ticket_external_id",
-            ),
         ]
 
     def __str__(self) -> str:
@@ -528,12 +284,15 @@ class Ticket(models.Model):
         """The finished pauses as (hours, minutes) of business time, for display."""
         return divmod(self.sla_paused_minutes, 60)
 
-    def transition_to(self, status: str, *, at: datetime | None = None, hours: Hours | None = None) -> None:
+    def transition_to(
+        self, status: str, *, at: datetime | None = None, hours: Hours | None = None, mirror: bool = False
+    ) -> None:
         """Change the status in memory, or refuse with a reason naming the field "status".
 
         Entering "waiting" pauses the SLA clock; leaving it moves the running due times on by the
-        business minutes of the pause (``hours``: the calendar, read when not given)."""
-        if not self.can_become(status):
+        business minutes of the pause (``hours``: the calendar, read when not given). ``mirror``: the
+        change already happened in the system an import mirrors, so it is applied, not judged."""
+        if not (mirror or self.can_become(status)):
             raise refuse(
                 "status",
                 _("A ticket that is %(current)s cannot become %(new)s.")
@@ -549,9 +308,47 @@ class Ticket(models.Model):
         elif status == self.Status.CLOSED:
             self.closed_at = at
         elif status == self.Status.REOPENED:
-            self.solved_at = None
+            self.solved_at = self.closed_at = None
             self.reopen_count += 1
         self.status = status
+
+    def follow(
+        self, status: str, *, at: datetime, solved_at: datetime | None = None, hours: Hours | None = None
+    ) -> list[str]:
+        """Take the status another system reports (an import) through the same transitions; return
+        the statuses passed. A solved ticket reopens before it is open again; an unsolved one is solved
+        (at ``solved_at``, else ``at``) before it is closed (then at the same moment)."""
+        if status == self.Status.SOLVED and self.status == self.Status.CLOSED:
+            self.status = status  # the other system took back the closing: nothing happens here
+            return []
+        steps = []
+        if self.status in self.SOLVED_STATUSES and status not in self.SOLVED_STATUSES:
+            steps.append(self.Status.REOPENED)
+        if status in self.SOLVED_STATUSES and self.status not in self.SOLVED_STATUSES:
+            steps.append(self.Status.SOLVED)
+        steps.append(status)
+        passed: list[str] = []
+        for step in dict.fromkeys(steps):
+            if step == self.status:
+                continue
+            when = (solved_at or at) if step == self.Status.SOLVED else at
+            if step == self.Status.CLOSED and self.Status.SOLVED in passed:
+                when = self.solved_at
+            self.transition_to(step, at=when, hours=hours, mirror=True)
+            passed.append(step)
+        return passed
+
+    def note_reply(self, at: datetime) -> list[str]:
+        """A reply reached the customer: the first one answers the first-response SLA, and a new or
+        reopened ticket is open from now on. Returns the changed fields."""
+        changed = []
+        if self.first_response_at is None:
+            self.first_response_at = at
+            changed.append("first_response_at")
+        if self.status in (self.Status.NEW, self.Status.REOPENED):
+            self.status = self.Status.OPEN
+            changed.append("status")
+        return changed
 
     def sla_resume(self, at: datetime, hours: Hours) -> int:
         """End a pause in memory: move the running due times on by its business minutes; return them."""
