@@ -22,6 +22,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from collab import departments, markup
+from collab.events import INTERNAL_POST, INTERNAL_REQUEST
 from collab.models import (
     Acceptance,
     CodeOfConduct,
@@ -39,7 +40,8 @@ from collab.models import (
     is_moderator,
 )
 from customer360 import search, timeline
-from customer360.models import Channel, Customer, Department, Direction
+from customer360.events import EventKind
+from customer360.models import Customer
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -249,23 +251,22 @@ def _notify_mentions(*, post: Post, text: str, source_key: str, actor, url: str)
     )
 
 
-def timeline_title(post: Post, customer: Customer | None = None) -> str:
-    """The English title of the timeline event of ``post`` on ``customer``'s timeline."""
+def customer_event_payload(post: Post, customer: Customer | None, request=None) -> tuple[EventKind, dict]:
+    """The declaration and payload of ``post``'s event on ``customer``'s timeline (service and demo
+    alike): a request names the receiving department, a discussion its space."""
+    who = post.author.get_full_name() or post.author.get_username()
     text = markup.plain(strip_references(post.body, customer), 120)
-    with translation.override("en"):
-        who = post.author.get_full_name() or post.author.get_username()
-        request = getattr(post, "request", None) if post.pk else None
-        if request is not None:
-            return _("Internal request to %(dept)s by %(who)s: %(text)s") % {
-                "dept": departments.LABELS.get(request.to_department, request.to_department),
-                "who": who,
-                "text": text,
-            }
-        return _("Internal discussion in %(space)s by %(who)s: %(text)s") % {
-            "space": post.space.name,
-            "who": who,
-            "text": text,
-        }
+    references = {"post_id": post.pk, "space_id": post.space_id, "request_id": getattr(request, "pk", None)}
+    if request is not None:
+        return INTERNAL_REQUEST, INTERNAL_REQUEST.payload(
+            dept=request.to_department, who=who, text=text, **references
+        )
+    return INTERNAL_POST, INTERNAL_POST.payload(space=post.space.name, who=who, text=text, **references)
+
+
+def customer_event_summary(post: Post, customer: Customer | None) -> str:
+    """The post's text for one customer's timeline (stored as written, not rendered)."""
+    return markup.plain(strip_references(post.body, customer), 1000)
 
 
 def strip_references(text: str, customer: Customer | None = None) -> str:
@@ -284,25 +285,16 @@ def strip_references(text: str, customer: Customer | None = None) -> str:
 def _record_customer_events(post: Post, customers: Iterable[Customer]) -> None:
     """ONE timeline event per (post, customer), visible only to readers of the space."""
     request = getattr(post, "request", None)
-    kind = "internal.request" if request is not None else "internal.post"
     for customer in customers:
-        timeline.record(
+        declaration, payload = customer_event_payload(post, customer, request)
+        declaration.record(
             customer=customer,
-            department=Department.INTERNAL,
-            kind=kind,
-            title=timeline_title(post, customer),
-            summary=markup.plain(strip_references(post.body, customer), 1000),
-            idempotency_key=timeline.idempotency_key("collab.post", post.pk, "customer", customer.pk),
+            key=timeline.idempotency_key("collab.post", post.pk, "customer", customer.pk),
+            payload=payload,
+            summary=customer_event_summary(post, customer),
             occurred_at=post.created_at,
-            channel=Channel.INTERNAL,
-            direction=Direction.INTERNAL,
             actor=post.author,
             source=post,
-            payload={
-                "post_id": post.pk,
-                "space_id": post.space_id,
-                "request_id": getattr(request, "pk", None),
-            },
             audience=post.space.audience,
         )
 

@@ -10,6 +10,8 @@ class Customer360Config(AppConfig):
     def ready(self) -> None:
         # Every app's events.py declares the timeline event kinds it records (customer360.events);
         # its panels.py registers its panels, menu entries and audiences with the core.
+        from customer360 import events_core  # noqa: F401 - the core's own kinds
+
         autodiscover_modules("events")
         autodiscover_modules("panels")
         # Signal receivers of the sign-in: the session clock starts at login, failures are logged.

@@ -154,15 +154,17 @@ class EventKind:
         source_url: str = "",
         audience: str = "",
         summary: str | None = None,
+        department: str | None = None,
     ):
         """An :class:`customer360.timeline.EventData` for :func:`customer360.timeline.record_many`.
-        ``summary`` given explicitly (free text a user wrote, e.g. a call note) replaces the declared one."""
+        ``summary`` given explicitly (free text a user wrote, e.g. a call note) replaces the declared one;
+        ``department`` replaces the declared one for kinds any department records (a note, an import)."""
         from customer360.timeline import EventData
 
         title, declared_summary = self.stored_texts(payload)
         return EventData(
             customer_id=customer_id,
-            department=self.department,
+            department=department or self.department,
             kind=self.kind,
             title=title,
             summary=declared_summary if summary is None else summary,
@@ -193,6 +195,7 @@ class EventKind:
         source=None,
         audience: str = "",
         summary: str | None = None,
+        department: str | None = None,
     ):
         """Record one event of this kind through :func:`customer360.timeline.record`."""
         from customer360 import timeline
@@ -200,7 +203,7 @@ class EventKind:
         title, declared_summary = self.stored_texts(payload)
         return timeline.record(
             customer=customer,
-            department=self.department,
+            department=department or self.department,
             kind=self.kind,
             title=title,
             summary=declared_summary if summary is None else summary,
