@@ -24,6 +24,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from customer360 import events
 from customer360.models import Customer, TimelineEvent
 
 
@@ -229,7 +230,6 @@ for _channel in CONSENT_CHANNELS:
         )
 
 DEPARTMENTS = ("sales", "service", "marketing", "accounting")
-CONTACT_KINDS = ("call.logged", "meeting.logged", "visit.logged", "email.logged")
 PURCHASE_KINDS = ("deal.won", "payment.received", "invoice.paid", "contract.started", "contract.renewed")
 CLOSED_TICKET = ("ticket.solved", "ticket.closed")
 CLOSED_DEAL = ("deal.won", "deal.lost")
@@ -575,7 +575,8 @@ def _add_count_features(out: pd.DataFrame, counts: pd.DataFrame, as_of: pd.Serie
     purchases = tally.kinds_where(lambda k: k in PURCHASE_KINDS)
     out["frequency_365"] = tally.total(purchases, 365)
     out["days_since_last_event"] = tally.days_since(every)
-    out["days_since_last_contact"] = tally.days_since(tally.kinds_where(lambda k: k in CONTACT_KINDS))
+    contact_kinds = set(events.kinds(contact=True))  # from the registry: every app's contact kinds
+    out["days_since_last_contact"] = tally.days_since(tally.kinds_where(lambda k: k in contact_kinds))
     out["recency_days"] = tally.days_since(purchases)
 
 
