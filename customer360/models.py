@@ -328,7 +328,9 @@ class TimelineEvent(models.Model):
     occurred_at = models.DateTimeField(_("occurred"))
     recorded_at = models.DateTimeField(_("recorded"), default=timezone.now)
     department = models.CharField(_("department"), max_length=20, choices=Department.choices)
-    kind = models.CharField(_("kind"), max_length=60, help_text=_("e.g. invoice.overdue, ticket.opened"))
+    kind = models.CharField(
+        _("kind"), max_length=60, help_text=_("e.g. customer.created, or a kind a department declares")
+    )
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, default=Channel.OTHER)
     direction = models.CharField(
         _("direction"), max_length=10, choices=Direction.choices, default=Direction.INTERNAL
