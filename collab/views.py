@@ -30,7 +30,9 @@ from collab.models import (
     Space,
     is_moderator,
 )
-from customer360 import roles, search
+from customer360 import search
+from customer360.access import permission_required, require_manager
+from customer360.forms import add_refusal
 from customer360.models import Customer
 from customer360.text import whole_number
 
@@ -68,14 +70,6 @@ def personalise(user, items) -> None:
     visible = visible_references(user, items)
     for item in items:
         item.html = mark_safe(markup.personalise(item.body_html, visible))  # noqa: S308 - sanitised by nh3
-
-
-def _form_error(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _conduct_redirect(request: HttpRequest, next_url: str = "") -> HttpResponse | None:
@@ -118,7 +112,7 @@ def _create_post(request: HttpRequest, form: PostForm) -> Post | None:
             request=request_data,
         )
     except ValidationError as exc:
-        _form_error(form, exc)
+        add_refusal(form, exc)
         return None
 
 
@@ -257,7 +251,7 @@ def post_edit(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.post_edit(post=post, editor=request.user, body=form.cleaned_data["body"])
         except ValidationError as exc:
-            _form_error(form, exc)
+            add_refusal(form, exc)
         else:
             messages.success(request, _("Saved. The previous version is kept in the history."))
             return redirect(post)
@@ -313,9 +307,8 @@ def post_report(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@permission_required("collab.moderate_post")
 def post_moderate(request: HttpRequest, pk: int) -> HttpResponse:
-    if not is_moderator(request.user):
-        raise PermissionDenied(_("Moderating needs the permission collab.moderate_post."))
     post = _visible_post(request, pk)
     form = ModerateForm(request.POST)
     if not form.is_valid():
@@ -388,10 +381,9 @@ def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 
 # --- moderation, code of conduct ---------------------------------------------------------------
+@permission_required("collab.moderate_post")
 def moderation(request: HttpRequest) -> HttpResponse:
     """Reported posts waiting for a decision, and everything hidden."""
-    if not is_moderator(request.user):
-        raise PermissionDenied(_("The moderation queue needs the permission collab.moderate_post."))
     open_reports = Report.objects.filter(handled_at__isnull=True)
     posts = list(
         post_rows(Post.objects.filter(Q(pk__in=open_reports.values("post_id")) | Q(is_hidden=True)))
@@ -485,8 +477,7 @@ def feed_search(request: HttpRequest) -> HttpResponse:
 # --- analytics -----------------------------------------------------------------------------------
 def analytics(request: HttpRequest) -> HttpResponse:
     """Internal listening for managers."""
-    if not roles.is_manager_or_admin(request.user):
-        raise PermissionDenied(_("Feed analytics are for the Manager and Admin roles."))
+    require_manager(request.user)
     try:
         days = max(7, min(int(request.GET.get("days", "90")), 730))
     except (ValueError, OverflowError):

@@ -13,6 +13,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from customer360 import roles
+from customer360.progress import Progress
 from customer360.registry import audiences
 from customer360.text import fold, fold_loose, normalise_email, normalise_phone
 
@@ -444,7 +445,7 @@ class DataSource(models.Model):
         return self.name
 
 
-class Job(models.Model):
+class Job(Progress, models.Model):
     """Long work done by a worker, visible to the user: status, progress, error."""
 
     class Status(models.TextChoices):
@@ -472,20 +473,6 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.status})"
-
-    @property
-    def percent(self) -> int:
-        if self.status == self.Status.DONE:
-            return 100
-        return int(100 * self.done / self.total) if self.total else 0
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in {self.Status.DONE, self.Status.FAILED}
-
-    def advance(self, by: int = 1) -> None:
-        """Add progress atomically in the database (several workers may advance one job)."""
-        Job.objects.filter(pk=self.pk).update(done=models.F("done") + by)
 
 
 class WorkerHeartbeat(models.Model):
