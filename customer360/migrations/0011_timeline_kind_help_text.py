@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customer360', '0010_customer_assignments'),
+        ("customer360", "0010_customer_assignments"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='timelineevent',
-            name='kind',
-            field=models.CharField(help_text='e.g. customer.created, or a kind a department declares', max_length=60, verbose_name='kind'),
+            model_name="timelineevent",
+            name="kind",
+            field=models.CharField(
+                help_text="e.g. customer.created, or a kind a department declares",
+                max_length=60,
+                verbose_name="kind",
+            ),
         ),
     ]
