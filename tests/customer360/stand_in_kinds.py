@@ -13,9 +13,12 @@ from customer360 import events
 
 STAND_INS = {
     # kind: (department, contact, tags)
+    # the contacts the brief and the NBA features counted before the registry: logged by staff
     "call.logged": ("sales", True, ()),
     "meeting.logged": ("sales", True, ()),
-    "ticket.opened": ("service", True, ("complaint", "inbound_message")),
+    "visit.logged": ("sales", True, ()),
+    "email.logged": ("sales", True, ()),
+    "ticket.opened": ("service", False, ("complaint", "inbound_message")),
     "invoice.paid": ("accounting", False, ("purchase",)),
     "payment.received": ("accounting", False, ("payment",)),
     "consent.withdrawn": ("marketing", False, ("consent",)),
