@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.translation import gettext as _
 
 from analytics import feed
 from collab import departments
-from customer360 import roles
+from customer360.access import require_manager
 
 
 def feed_analytics_page(request: HttpRequest) -> HttpResponse:
     """Internal listening for managers: the feed analysed like customer communication."""
-    if not roles.is_manager_or_admin(request.user):
-        raise PermissionDenied(_("Feed analytics are for the Manager and Admin roles."))
+    require_manager(request.user)
     try:
         days = max(7, min(int(request.GET.get("days", "90")), 730))
     except (ValueError, OverflowError):

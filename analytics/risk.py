@@ -47,11 +47,7 @@ def compute_scores() -> dict[int, tuple[int, list[str]]]:
             ).values_list("customer_id", flat=True)
         ),
         "active": set(Contract.objects.active().values_list("customer_id", flat=True)),
-        "open_complaint": set(
-            Ticket.objects.open()
-            .filter(category=Ticket.Category.COMPLAINT)
-            .values_list("customer_id", flat=True)
-        ),
+        "open_complaint": set(Ticket.objects.open_complaints().values_list("customer_id", flat=True)),
         "dunning": set(
             Invoice.objects.open().filter(dunning_level__gte=2).values_list("customer_id", flat=True)
         ),

@@ -127,26 +127,18 @@ class _Writer:
     def customer_events(self, post: Post, customers) -> None:
         request = DepartmentRequest.objects.filter(post=post).first()
         for customer in customers:
+            declaration, payload = services.customer_event_payload(post, customer, request)
             self.events.append(
-                timeline.EventData(
+                declaration.event(
                     customer_id=customer.pk,
-                    department="internal",
-                    kind="internal.request" if request else "internal.post",
-                    title=services.timeline_title(post, customer),
-                    summary=markup.plain(services.strip_references(post.body, customer), 1000),
-                    idempotency_key=f"demo:collab:post:{post.pk}:customer:{customer.pk}",
+                    key=f"demo:collab:post:{post.pk}:customer:{customer.pk}",
+                    payload=payload,
+                    summary=services.customer_event_summary(post, customer),
                     occurred_at=post.created_at,
-                    channel="internal",
-                    direction="internal",
                     actor_id=post.author_id,
                     source_type_id=self.post_type_id,
                     source_id=str(post.pk),
                     source_url=post.get_absolute_url(),
-                    payload={
-                        "post_id": post.pk,
-                        "space_id": post.space_id,
-                        "request_id": getattr(request, "pk", None),
-                    },
                     audience=post.space.audience,
                 )
             )

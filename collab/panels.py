@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from collab.models import Space
 from customer360.models import Department, TimelineEvent
-from customer360.registry import NavItem, Panel, audiences, navigation, panels
+from customer360.registry import HeaderWidget, NavItem, Panel, audiences, header_widgets, navigation, panels
 
 
 def space_audiences(user) -> list[str]:
@@ -40,6 +40,7 @@ panels.register(
     )
 )
 
+header_widgets.register(HeaderWidget(key="collab.bell", template="collab/_bell_lazy.html", order=10))
 navigation.register(NavItem(key="feed", label=_("Feed"), url_name="collab:feed", order=70))
 navigation.register(NavItem(key="requests", label=_("Requests"), url_name="collab:requests", order=71))
 navigation.register(

@@ -30,6 +30,8 @@ from collab.models import (
     is_moderator,
 )
 from customer360 import search
+from customer360.access import permission_required
+from customer360.forms import add_refusal
 from customer360.models import Customer
 from customer360.text import whole_number
 
@@ -67,14 +69,6 @@ def personalise(user, items) -> None:
     visible = visible_references(user, items)
     for item in items:
         item.html = mark_safe(markup.personalise(item.body_html, visible))  # noqa: S308 - sanitised by nh3
-
-
-def _form_error(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _conduct_redirect(request: HttpRequest, next_url: str = "") -> HttpResponse | None:
@@ -117,7 +111,7 @@ def _create_post(request: HttpRequest, form: PostForm) -> Post | None:
             request=request_data,
         )
     except ValidationError as exc:
-        _form_error(form, exc)
+        add_refusal(form, exc)
         return None
 
 
@@ -256,7 +250,7 @@ def post_edit(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.post_edit(post=post, editor=request.user, body=form.cleaned_data["body"])
         except ValidationError as exc:
-            _form_error(form, exc)
+            add_refusal(form, exc)
         else:
             messages.success(request, _("Saved. The previous version is kept in the history."))
             return redirect(post)
@@ -312,9 +306,8 @@ def post_report(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@permission_required("collab.moderate_post")
 def post_moderate(request: HttpRequest, pk: int) -> HttpResponse:
-    if not is_moderator(request.user):
-        raise PermissionDenied(_("Moderating needs the permission collab.moderate_post."))
     post = _visible_post(request, pk)
     form = ModerateForm(request.POST)
     if not form.is_valid():
@@ -387,10 +380,9 @@ def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 
 # --- moderation, code of conduct ---------------------------------------------------------------
+@permission_required("collab.moderate_post")
 def moderation(request: HttpRequest) -> HttpResponse:
     """Reported posts waiting for a decision, and everything hidden."""
-    if not is_moderator(request.user):
-        raise PermissionDenied(_("The moderation queue needs the permission collab.moderate_post."))
     open_reports = Report.objects.filter(handled_at__isnull=True)
     posts = list(
         post_rows(Post.objects.filter(Q(pk__in=open_reports.values("post_id")) | Q(is_hidden=True)))

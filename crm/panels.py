@@ -110,7 +110,7 @@ def service_context(request, customer: Customer) -> dict:
     return {
         "open_tickets": open_tickets[:10],
         "open_count": len(open_tickets),
-        "open_complaint": any(t.category == Ticket.Category.COMPLAINT for t in open_tickets),
+        "open_complaint": any(t.is_open_complaint for t in open_tickets),
         "last_csat": last_satisfaction(customer),
         "can_create": request.user.has_perm("crm.add_ticket"),
     }
@@ -225,7 +225,7 @@ for condition in (
         label=_("Has an open complaint"),
         department="service",
         value_type="bool",
-        build=_bool(lambda: Ticket.objects.open().filter(category=Ticket.Category.COMPLAINT)),
+        build=_bool(lambda: Ticket.objects.open_complaints()),
     ),
     Condition(
         key="crm.open_tickets",
@@ -285,7 +285,7 @@ def service_brief(customer: Customer, user) -> list[BriefItem]:
     items: list[BriefItem] = []
     now = timezone.now()
     open_tickets = open_tickets_of(customer)
-    complaints = [t for t in open_tickets if t.category == Ticket.Category.COMPLAINT]
+    complaints = [t for t in open_tickets if t.is_open_complaint]
     for ticket in complaints[:3]:
         days = (now - ticket.opened_at).days
         items.append(

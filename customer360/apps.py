@@ -10,6 +10,8 @@ class Customer360Config(AppConfig):
     def ready(self) -> None:
         # Every app's events.py declares the timeline event kinds it records (customer360.events);
         # its panels.py registers its panels, menu entries and audiences with the core.
+        from customer360 import events_core  # noqa: F401 - the core's own kinds
+
         autodiscover_modules("events")
         # The core's own conditions (customer.*) first; apps add theirs in panels.py.
         from customer360.conditions import register_customer_conditions

@@ -10,10 +10,9 @@ from django.db.models import Count, F, Min, Q, Subquery
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from customer360 import events
 from customer360.models import Customer, Department, TimelineEvent
 from customer360.registry import BriefItem, brief_sources
-
-CONTACT_KINDS = ("call.logged", "meeting.logged", "visit.logged", "email.logged")
 
 
 @dataclass
@@ -33,7 +32,7 @@ def _events_since_last_contact(customer: Customer, user) -> tuple[datetime | Non
     """In ONE query: the time of this user's last contact and, per department, how many events
     came after it. The contact itself is counted in ``total`` so "no rows" means "no contact"."""
     last_contact = (
-        TimelineEvent.objects.filter(customer=customer, actor=user, kind__in=CONTACT_KINDS)
+        TimelineEvent.objects.filter(customer=customer, actor=user, kind__in=events.kinds(contact=True))
         .order_by("-occurred_at", "-id")
         .values("occurred_at")[:1]
     )

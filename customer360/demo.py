@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from customer360 import roles, timeline
 from customer360.bulk import bulk_insert, deferred_indexes
+from customer360.events_core import CUSTOMER_CREATED
 from customer360.models import Customer, CustomerIdentity, DataSource, Department, StaffProfile
 
 PERSONAS = {
@@ -285,15 +286,12 @@ def seed_customers(ctx: DemoContext, count: int = 0) -> None:
     bulk_insert(identities, ignore_conflicts=True)
     timeline.record_many(
         (
-            timeline.EventData(
+            CUSTOMER_CREATED.event(
                 customer_id=c.id,
-                department=Department.SYSTEM,
-                kind="customer.created",
-                title="Customer created",
+                payload=CUSTOMER_CREATED.payload(),
                 occurred_at=c.created_at,
-                channel="other",
                 actor_label="Demo data",
-                idempotency_key=f"demo:customer:{c.id}:created",
+                key=f"demo:customer:{c.id}:created",
             )
             for c in ctx.customers
         ),

@@ -2,20 +2,20 @@
 
 Each app declares the kinds it records in its own ``events.py`` (autodiscovered by the core)::
 
-    TICKET_OPENED = events.declare(
-        "ticket.opened",
+    REPAIR_BOOKED = events.declare(
+        "repair.booked",
         department=Department.SERVICE,
         channel=Channel.WEB,
         direction=Direction.INBOUND,
         contact=True,
-        tags={"complaint"},
-        label=_("Ticket opened"),
+        tags={"inbound_message"},
+        label=_("Repair booked"),
         fields=[Field("number"), Field("subject")],
-        title=_("Ticket %(number)s opened: %(subject)s"),
+        title=_("Repair %(number)s booked: %(subject)s"),
     )
 
 Services, imports and demo seeders build their events through the declaration
-(``TICKET_OPENED.event(...)`` for :func:`customer360.timeline.record_many`, ``TICKET_OPENED.record(...)``
+(``REPAIR_BOOKED.event(...)`` for :func:`customer360.timeline.record_many`, ``REPAIR_BOOKED.record(...)``
 for one), so title, payload fields, channel and audience are the same on every path. The stored
 ``title``/``summary`` are the English rendering (search and a fallback); pages render the title in
 the reader's language and number formats at read time from the payload (:func:`render`). An event of
@@ -23,6 +23,9 @@ an undeclared kind (an imported custom event), or one whose payload lacks a decl
 its stored text.
 
 The core reads kind sets from here (:func:`kinds`) and never names a department's kinds itself.
+Tags with an agreed meaning: "complaint" (ticket kinds of complaints), "purchase" (order/invoice
+kinds meaning revenue), "payment", "consent", "inbound_message" (messages from the customer, for
+listening); ``contact=True`` marks a contact with the customer (the brief's "last contact").
 """
 
 from __future__ import annotations
@@ -159,13 +162,15 @@ class EventKind:
         source_url: str = "",
         audience: str = "",
         summary: str | None = None,
+        department: str | None = None,
     ):
         """An :class:`customer360.timeline.EventData` for :func:`customer360.timeline.record_many`.
-        ``summary`` given explicitly (free text a user wrote, e.g. a call note) replaces the declared one."""
+        ``summary`` given explicitly (free text a user wrote, e.g. a call note) replaces the declared one;
+        ``department`` replaces the declared one for kinds any department records (a note, an import)."""
         title, declared_summary = self.stored_texts(payload)
         return timeline.EventData(
             customer_id=customer_id,
-            department=self.department,
+            department=department or self.department,
             kind=self.kind,
             title=title,
             summary=declared_summary if summary is None else summary,
@@ -196,12 +201,13 @@ class EventKind:
         source=None,
         audience: str = "",
         summary: str | None = None,
+        department: str | None = None,
     ):
         """Record one event of this kind through :func:`customer360.timeline.record`."""
         title, declared_summary = self.stored_texts(payload)
         return timeline.record(
             customer=customer,
-            department=self.department,
+            department=department or self.department,
             kind=self.kind,
             title=title,
             summary=declared_summary if summary is None else summary,

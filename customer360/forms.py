@@ -1,9 +1,26 @@
 import uuid
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from customer360.text import whole_number
+
+
+# --- A service's refusal on a page (the API's twin is customer360.api.errors) --------------------
+def add_refusal(form: forms.Form, exc: ValidationError) -> None:
+    """Put a service's ValidationError onto ``form``: errors of a field the form has under that field,
+    the rest above the form. The page then answers 400 with the form shown again."""
+    if hasattr(exc, "error_dict"):
+        for field, messages in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def refusal_text(exc: ValidationError) -> str:
+    """A service's ValidationError as one line for a message on a page without a form."""
+    return " ".join(str(message) for message in exc.messages)
 
 
 class NoteForm(forms.Form):

@@ -14,6 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from customer360 import roles
+from customer360.progress import Progress
 from customer360.registry import audiences
 from customer360.text import fold, fold_loose, normalise_email, normalise_phone
 
@@ -376,7 +377,9 @@ class TimelineEvent(models.Model):
     occurred_at = models.DateTimeField(_("occurred"))
     recorded_at = models.DateTimeField(_("recorded"), default=timezone.now)
     department = models.CharField(_("department"), max_length=20, choices=Department.choices)
-    kind = models.CharField(_("kind"), max_length=60, help_text=_("e.g. invoice.overdue, ticket.opened"))
+    kind = models.CharField(
+        _("kind"), max_length=60, help_text=_("e.g. customer.created, or a kind a department declares")
+    )
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, default=Channel.OTHER)
     direction = models.CharField(
         _("direction"), max_length=10, choices=Direction.choices, default=Direction.INTERNAL
@@ -492,7 +495,7 @@ class DataSource(models.Model):
         return self.name
 
 
-class Job(models.Model):
+class Job(Progress, models.Model):
     """Long work done by a worker, visible to the user: status, progress, error."""
 
     class Status(models.TextChoices):
@@ -520,20 +523,6 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.status})"
-
-    @property
-    def percent(self) -> int:
-        if self.status == self.Status.DONE:
-            return 100
-        return int(100 * self.done / self.total) if self.total else 0
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in {self.Status.DONE, self.Status.FAILED}
-
-    def advance(self, by: int = 1) -> None:
-        """Add progress atomically in the database (several workers may advance one job)."""
-        Job.objects.filter(pk=self.pk).update(done=models.F("done") + by)
 
 
 class WorkerHeartbeat(models.Model):

@@ -4,6 +4,7 @@ Apps register in their ``panels.py`` (autodiscovered when the core app is ready)
 
 * ``panels``: blocks of the customer 360 page (key facts of one department);
 * ``navigation``: entries of the main menu;
+* ``header_widgets``: small templates in the page header next to the user menu (e.g. the feed's bell);
 * ``audiences``: which restricted timeline audiences a user belongs to;
 * ``conditions``: named facts about customers as ORM conditions (segments, NBA rules, filters);
 * ``brief_sources``: red flags and hints for the "before your call" brief.
@@ -47,6 +48,17 @@ class NavItem:
     roles: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class HeaderWidget:
+    """A template included in every page's header (for signed-in users), e.g. a notification bell.
+    It should load its content lazily (htmx) so that every page stays one cheap render."""
+
+    key: str
+    template: str
+    order: int = 100
+    permission: str = ""
+
+
 @dataclass
 class _Registry:
     items: dict = field(default_factory=dict)
@@ -60,6 +72,7 @@ class _Registry:
 
 panels = _Registry()
 navigation = _Registry()
+header_widgets = _Registry()
 
 
 class _Audiences:

@@ -15,15 +15,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customer360 import access, roles, timeline
+from customer360.events_core import NOTE_ADDED
 from customer360.models import (
     API_AREAS,
     API_TOKEN_PREFIX,
     ApiToken,
-    Channel,
     Customer,
     CustomerAssignment,
     Department,
-    Direction,
     TimelineEvent,
     api_scope,
 )
@@ -34,16 +33,13 @@ logger = logging.getLogger(__name__)
 def note_add(*, customer: Customer, user, text: str, token: str) -> TimelineEvent:
     """A free note by any employee, filed under the author's department."""
     departments = roles.departments_of(user)
-    event, _created = timeline.record(
+    event, _created = NOTE_ADDED.record(
         customer=customer,
         department=departments[0] if departments else Department.INTERNAL,
-        kind="note.added",
-        title=_("Note by %(name)s") % {"name": user.get_full_name() or user.get_username()},
+        payload=NOTE_ADDED.payload(name=user.get_full_name() or user.get_username()),
         summary=text,
-        channel=Channel.INTERNAL,
-        direction=Direction.INTERNAL,
         actor=user,
-        idempotency_key=timeline.idempotency_key("core.note", customer.pk, token),
+        key=timeline.idempotency_key("core.note", customer.pk, token),
     )
     return event
 

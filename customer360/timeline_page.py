@@ -12,9 +12,17 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from customer360.models import Customer, TimelineEvent
+from customer360 import events
+from customer360.models import Channel, Customer, Department, TimelineEvent
 
 PAGE_SIZE = 25
+
+
+def filter_choices() -> dict[str, list[tuple[str, str]]]:
+    """The timeline filter options: departments and channels from the core's choices, kinds from
+    the registry of declared kinds (labels in the reader's language), so no list names a department."""
+    kinds = sorted(((k.kind, str(k.label)) for k in events.all_kinds()), key=lambda pair: pair[1].lower())
+    return {"departments": Department.choices, "channels": Channel.choices, "kinds": kinds}
 
 
 def encode_cursor(event: TimelineEvent) -> str:

@@ -24,7 +24,7 @@ from customer360.customer_list import page as customer_list_page
 from customer360.forms import AssignmentForm, NoteForm
 from customer360.models import Customer, WorkerHeartbeat
 from customer360.registry import panels
-from customer360.timeline_page import TimelinePage
+from customer360.timeline_page import TimelinePage, filter_choices
 
 
 def customer_list(request: HttpRequest) -> HttpResponse:
@@ -70,6 +70,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "blocks": blocks,
             "badges": badges,
             "timeline": timeline,
+            "timeline_filters": filter_choices(),
             "brief": brief_for(customer, request.user),
             "note_form": NoteForm(),
             "can_privacy": roles.has_role(request.user, roles.ADMIN),

@@ -10,6 +10,7 @@ from customer360 import timeline
 from customer360.bulk import bulk_insert
 from customer360.demo import DemoContext, seeders
 from insights.catalogue import seed_actions
+from insights.events import NBA_COMPLETED, NBA_DISMISSED, action_names
 from insights.models import Action, ActionRule, Recommendation
 
 # persona -> [(action key, probability of success when tried)]
@@ -31,7 +32,6 @@ def seed_insights(ctx: DemoContext) -> None:
 
     seed_actions(Action, ActionRule)
     actions = dict(Action.objects.values_list("key", "pk"))
-    names = dict(Action.objects.values_list("pk", "name_en"))
     rng = ctx.rng("insights")
     reps = [ctx.users["rep"].pk, ctx.users["rep2"].pk]
     past: list[Recommendation] = []
@@ -70,30 +70,31 @@ def seed_insights(ctx: DemoContext) -> None:
             past.append(rec)
     bulk_insert(past, with_ids=True)
     source_type = ContentType.objects.get_for_model(Recommendation).id
-    kinds = {
-        Recommendation.Status.COMPLETED: "nba.completed",
-        Recommendation.Status.DISMISSED: "nba.dismissed",
-    }
+    actions = {action.pk: action for action in Action.objects.all()}
     timeline.record_many(
-        (
-            timeline.EventData(
-                customer_id=rec.customer_id,
-                department="system",
-                kind=kinds[rec.status],
-                title=f"Recommendation {rec.status}: {names[rec.action_id]}",
-                idempotency_key=f"demo:insights:{rec.customer_id}:{rec.action_id}:{rec.created_at:%Y%m%d}",
-                occurred_at=rec.decided_at,
-                channel="internal",
-                actor_id=rec.decided_by_id,
-                source_type_id=source_type,
-                source_id=str(rec.pk or ""),
-                source_url=f"/customers/{rec.customer_id}/",
-                payload={"action": rec.action_id, "outcome": rec.outcome, "reason": rec.dismiss_reason},
-            )
-            for rec in past
-        ),
+        (_feedback_event(rec, actions[rec.action_id], source_type) for rec in past),
         announce=False,
         count_new=False,
     )
     run = scoring_run_inline()
     ctx.stdout(f"    {len(past)} past recommendations; scored {run.job.total} customers")
+
+
+def _feedback_event(rec: Recommendation, action: Action, source_type: int):
+    """The past decision's timeline event, built through the declarations as the services build it."""
+    if rec.status == Recommendation.Status.COMPLETED:
+        declaration, values = NBA_COMPLETED, {"outcome": rec.outcome}
+    else:
+        declaration, values = NBA_DISMISSED, {"reason": rec.dismiss_reason}
+    return declaration.event(
+        customer_id=rec.customer_id,
+        key=f"demo:insights:{rec.customer_id}:{rec.action_id}:{rec.created_at:%Y%m%d}",
+        payload=declaration.payload(
+            recommendation_id=rec.pk, action=action.key, action_name=action_names(action), **values
+        ),
+        occurred_at=rec.decided_at,
+        actor_id=rec.decided_by_id,
+        source_type_id=source_type,
+        source_id=str(rec.pk or ""),
+        source_url=f"/customers/{rec.customer_id}/",
+    )

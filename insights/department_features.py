@@ -72,7 +72,7 @@ def _overlay_tickets(frame: pd.DataFrame, scope: Q) -> None:
         Ticket.objects.open()
         .filter(scope)
         .values("customer_id")
-        .annotate(n=Count("id"), complaints=Count("id", filter=Q(category="complaint")))
+        .annotate(n=Count("id"), complaints=Count("id", filter=Ticket.open_complaint_q()))
         .values_list("customer_id", "n", "complaints")
         .order_by(),
         ["customer_id", "n", "complaints"],

@@ -16,7 +16,8 @@ from django.utils.translation import gettext as _
 
 from customer360 import timeline
 from customer360.celery import task
-from customer360.models import Customer, Department, Job
+from customer360.models import Customer, Job
+from insights.events import NBA_ACCEPTED, NBA_COMPLETED, NBA_DISMISSED, action_names
 from insights.models import Action, ContactPolicy, Recommendation, ScoringChunk, ScoringRun
 
 logger = logging.getLogger(__name__)
@@ -45,19 +46,17 @@ class RecommendationClosed(FeedbackError):
 
 
 # --- feedback ---------------------------------------------------------------------------------------
-def _record_feedback(rec: Recommendation, *, kind: str, title: str, user, payload: dict) -> None:
+def _record_feedback(rec: Recommendation, *, declaration, user, **values) -> None:
+    """One timeline event per decision, built through the insights declarations (as the demo does)."""
     if getattr(rec, "replaced", None) is not None:
-        payload = {**payload, "replaced_recommendation_id": rec.replaced.pk}
-    timeline.record(
+        values["replaced_recommendation_id"] = rec.replaced.pk
+    declaration.record(
         customer=rec.customer_id,
-        department=Department.SYSTEM,
-        kind=kind,
-        title=title,
-        idempotency_key=timeline.idempotency_key("insights.recommendation", rec.pk, kind),
-        channel="internal",
-        direction="internal",
+        key=timeline.idempotency_key("insights.recommendation", rec.pk, declaration.kind),
         actor=user,
-        payload={"recommendation_id": rec.pk, "action": rec.action.key, **payload},
+        payload=declaration.payload(
+            recommendation_id=rec.pk, action=rec.action.key, action_name=action_names(rec.action), **values
+        ),
     )
 
 
@@ -120,13 +119,7 @@ def recommendation_accept(
         rec.decided_by = user
         rec.follow_up_on = follow_up_on or (timezone.localdate() + timedelta(days=7))
         rec.save(update_fields=["status", "decided_at", "decided_by", "follow_up_on"])
-        _record_feedback(
-            rec,
-            kind="nba.accepted",
-            title=f"Recommendation accepted: {rec.action.name_en}",
-            user=user,
-            payload={},
-        )
+        _record_feedback(rec, declaration=NBA_ACCEPTED, user=user)
     return rec
 
 
@@ -146,14 +139,7 @@ def recommendation_dismiss(*, recommendation_id: int, user, reason: str, note: s
         rec.dismiss_reason = reason
         rec.note = note[:500]
         rec.save(update_fields=["status", "decided_at", "decided_by", "dismiss_reason", "note"])
-        label = Recommendation.DismissReason(reason).label
-        _record_feedback(
-            rec,
-            kind="nba.dismissed",
-            title=f"Recommendation dismissed: {rec.action.name_en} ({label})",
-            user=user,
-            payload={"reason": reason},
-        )
+        _record_feedback(rec, declaration=NBA_DISMISSED, user=user, reason=reason)
     return rec
 
 
@@ -169,13 +155,7 @@ def recommendation_complete(*, recommendation_id: int, user, outcome: str, note:
         rec.outcome = outcome
         rec.note = note[:500]
         rec.save(update_fields=["status", "decided_at", "decided_by", "outcome", "note"])
-        _record_feedback(
-            rec,
-            kind="nba.completed",
-            title=f"Recommendation completed: {rec.action.name_en} ({Recommendation.Outcome(outcome).label})",
-            user=user,
-            payload={"outcome": outcome},
-        )
+        _record_feedback(rec, declaration=NBA_COMPLETED, user=user, outcome=outcome)
     return rec
 
 

@@ -20,12 +20,13 @@ from collab.services.posts import (
     RequestData,
     _create_request,
     _record_customer_events,
+    customer_event_payload,
+    customer_event_summary,
     post_create,
     post_edit,
     reaction_toggle,
     resolve_references,
     strip_references,
-    timeline_title,
 )
 from collab.services.requests import (
     request_assign,
@@ -68,5 +69,6 @@ __all__ = [
     "space_reader_ids",
     "spaces_ensure_departments",
     "strip_references",
-    "timeline_title",
+    "customer_event_payload",
+    "customer_event_summary",
 ]

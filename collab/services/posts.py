@@ -9,11 +9,12 @@ from datetime import date, datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from collab import departments, markup
+from collab.events import INTERNAL_POST, INTERNAL_REQUEST
 from collab.models import (
     DepartmentRequest,
     Notification,
@@ -26,7 +27,8 @@ from collab.services.conduct import _require_conduct
 from collab.services.notifications import _mention_targets, _notify, _notify_mentions, department_members
 from collab.services.spaces import space_for_department
 from customer360 import search, timeline
-from customer360.models import Channel, Customer, Department, Direction
+from customer360.events import EventKind
+from customer360.models import Customer
 
 MAX_REFERENCES = 10
 
@@ -81,23 +83,22 @@ def resolve_references(*, author, body: str) -> tuple[str, list[Customer]]:
     return markup.replace_references(body, mapping), list(found.values())
 
 
-def timeline_title(post: Post, customer: Customer | None = None) -> str:
-    """The English title of the timeline event of ``post`` on ``customer``'s timeline."""
+def customer_event_payload(post: Post, customer: Customer | None, request=None) -> tuple[EventKind, dict]:
+    """The declaration and payload of ``post``'s event on ``customer``'s timeline (service and demo
+    alike): a request names the receiving department, a discussion its space."""
+    who = post.author.get_full_name() or post.author.get_username()
     text = markup.plain(strip_references(post.body, customer), 120)
-    with translation.override("en"):
-        who = post.author.get_full_name() or post.author.get_username()
-        request = getattr(post, "request", None) if post.pk else None
-        if request is not None:
-            return _("Internal request to %(dept)s by %(who)s: %(text)s") % {
-                "dept": departments.LABELS.get(request.to_department, request.to_department),
-                "who": who,
-                "text": text,
-            }
-        return _("Internal discussion in %(space)s by %(who)s: %(text)s") % {
-            "space": post.space.name,
-            "who": who,
-            "text": text,
-        }
+    references = {"post_id": post.pk, "space_id": post.space_id, "request_id": getattr(request, "pk", None)}
+    if request is not None:
+        return INTERNAL_REQUEST, INTERNAL_REQUEST.payload(
+            dept=request.to_department, who=who, text=text, **references
+        )
+    return INTERNAL_POST, INTERNAL_POST.payload(space=post.space.name, who=who, text=text, **references)
+
+
+def customer_event_summary(post: Post, customer: Customer | None) -> str:
+    """The post's text for one customer's timeline (stored as written, not rendered)."""
+    return markup.plain(strip_references(post.body, customer), 1000)
 
 
 def strip_references(text: str, customer: Customer | None = None) -> str:
@@ -116,25 +117,16 @@ def strip_references(text: str, customer: Customer | None = None) -> str:
 def _record_customer_events(post: Post, customers: Iterable[Customer]) -> None:
     """ONE timeline event per (post, customer), visible only to readers of the space."""
     request = getattr(post, "request", None)
-    kind = "internal.request" if request is not None else "internal.post"
     for customer in customers:
-        timeline.record(
+        declaration, payload = customer_event_payload(post, customer, request)
+        declaration.record(
             customer=customer,
-            department=Department.INTERNAL,
-            kind=kind,
-            title=timeline_title(post, customer),
-            summary=markup.plain(strip_references(post.body, customer), 1000),
-            idempotency_key=timeline.idempotency_key("collab.post", post.pk, "customer", customer.pk),
+            key=timeline.idempotency_key("collab.post", post.pk, "customer", customer.pk),
+            payload=payload,
+            summary=customer_event_summary(post, customer),
             occurred_at=post.created_at,
-            channel=Channel.INTERNAL,
-            direction=Direction.INTERNAL,
             actor=post.author,
             source=post,
-            payload={
-                "post_id": post.pk,
-                "space_id": post.space_id,
-                "request_id": getattr(request, "pk", None),
-            },
             audience=post.space.audience,
         )
 

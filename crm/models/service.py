@@ -152,6 +152,11 @@ class TicketQuerySet(CustomerRecordQuerySet):
     def open(self) -> TicketQuerySet:
         return self.filter(status__in=Ticket.OPEN_STATUSES)
 
+    def open_complaints(self) -> TicketQuerySet:
+        """THE definition of an "open complaint" (panels, brief, conditions, NBA features, risk):
+        an open ticket of the complaint category. See also :attr:`Ticket.is_open_complaint`."""
+        return self.filter(Ticket.open_complaint_q())
+
     def breached(self, now: datetime | None = None) -> TicketQuerySet:
         """Flagged tickets and running tickets past a due time the periodic check has not flagged yet
         (a ticket waiting for the customer has its clock paused, so it is not late while it waits)."""
@@ -252,6 +257,20 @@ class Ticket(ExternalRecord):
 
     def get_absolute_url(self) -> str:
         return reverse("crm:ticket_detail", args=[self.pk])
+
+    @staticmethod
+    def open_complaint_q() -> Q:
+        """The condition behind ``Ticket.objects.open_complaints()``, for aggregates (Count filters)."""
+        return Q(status__in=Ticket.OPEN_STATUSES, category=Ticket.Category.COMPLAINT)
+
+    @property
+    def is_complaint(self) -> bool:
+        return self.category == self.Category.COMPLAINT
+
+    @property
+    def is_open_complaint(self) -> bool:
+        """The in-memory twin of ``Ticket.objects.open_complaints()``."""
+        return self.is_open and self.is_complaint
 
     @property
     def is_open(self) -> bool:

@@ -20,7 +20,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customer360 import timeline
-from customer360.models import Customer, Department, customer_deletion_allowed
+from customer360.events_core import CUSTOMER_MERGE_UNDONE, CUSTOMER_MERGED
+from customer360.models import Customer, customer_deletion_allowed
 from customer360.sources.models import CustomerMerge, DuplicateCandidate
 
 #: Fields the admin chooses one by one on the merge screen.
@@ -158,14 +159,16 @@ def customer_merge(
                 decided_by=record.performed_by,
                 decided_at=timezone.now(),
             )
-        timeline.record(
+        CUSTOMER_MERGED.record(
             customer=kept,
-            department=Department.SYSTEM,
-            kind="customer.merged",
-            title=_("Merged %(other)s into this customer") % {"other": record.merged_label},
-            idempotency_key=timeline.idempotency_key("customer.merged", record.pk),
+            key=timeline.idempotency_key("customer.merged", record.pk),
             actor=user,
-            payload={"merge_id": record.pk, "merged_customer_id": merged_id, "moved": record.moved_count},
+            payload=CUSTOMER_MERGED.payload(
+                other=record.merged_label,
+                merge_id=record.pk,
+                merged_customer_id=merged_id,
+                moved=record.moved_count,
+            ),
         )
     return record
 
@@ -199,13 +202,12 @@ def merge_undo(*, merge: CustomerMerge, user=None) -> Customer:
             DuplicateCandidate.objects.filter(pk=merge.candidate_id).update(
                 status=DuplicateCandidate.Status.OPEN, decided_by=None, decided_at=None
             )
-        timeline.record(
+        CUSTOMER_MERGE_UNDONE.record(
             customer=kept,
-            department=Department.SYSTEM,
-            kind="customer.merge_undone",
-            title=_("Undid the merge of %(other)s") % {"other": merge.merged_label},
-            idempotency_key=timeline.idempotency_key("customer.merge_undone", merge.pk),
+            key=timeline.idempotency_key("customer.merge_undone", merge.pk),
             actor=user,
-            payload={"merge_id": merge.pk, "merged_customer_id": merged_id},
+            payload=CUSTOMER_MERGE_UNDONE.payload(
+                other=merge.merged_label, merge_id=merge.pk, merged_customer_id=merged_id
+            ),
         )
     return restored

@@ -13,6 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from customer360.progress import Progress
+
 __all__ = ["CustomerMerge", "DuplicateCandidate", "ImportRun", "WebhookDelivery"]
 
 
@@ -20,7 +22,7 @@ def _upload_path(instance: ImportRun, filename: str) -> str:
     return f"sources/uploads/{timezone.now():%Y/%m}/{filename}"
 
 
-class ImportRun(models.Model):
+class ImportRun(Progress, models.Model):
     """One upload of a file into a data source: status, progress, counts and the error file."""
 
     class Status(models.TextChoices):
@@ -67,23 +69,12 @@ class ImportRun(models.Model):
         return reverse("sources:run_detail", args=[self.pk])
 
     @property
-    def percent(self) -> int:
-        if self.status == self.Status.DONE:
-            return 100
-        return min(100, int(100 * self.done / self.total)) if self.total else 0
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in {self.Status.DONE, self.Status.FAILED}
-
-    @property
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.COUNTS}
 
     def add_progress(self, *, done: int, counts: dict[str, int]) -> None:
-        """Add a committed batch to the visible progress (one UPDATE, safe for concurrent readers)."""
-        changes = {name: F(name) + counts.get(name, 0) for name in self.COUNTS if counts.get(name)}
-        ImportRun.objects.filter(pk=self.pk).update(done=F("done") + done, **changes)
+        """Add a committed batch to the visible progress and its row counts (:meth:`Progress.advance`)."""
+        self.advance(done, **{name: counts.get(name, 0) for name in self.COUNTS})
 
 
 class WebhookDelivery(models.Model):

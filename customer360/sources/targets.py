@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from customer360 import timeline
+from customer360.events_core import CUSTOMER_CREATED
 from customer360.models import Channel, Customer, Department, Direction
 from customer360.sources import identity
 from customer360.sources.mapping import json_safe
@@ -212,12 +213,11 @@ def write_customers(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResu
     if new_ids:
         timeline.record_many(
             (
-                timeline.EventData(
+                CUSTOMER_CREATED.event(
                     customer_id=cid,
                     department=ctx.source.department,
-                    kind="customer.created",
-                    title=_("Customer imported from %(source)s") % {"source": ctx.source.name},
-                    idempotency_key=timeline.idempotency_key("customer.created", cid),
+                    payload=CUSTOMER_CREATED.payload(source=ctx.source.name[:120]),
+                    key=timeline.idempotency_key("customer.created", cid),
                     channel=ctx.channel,
                     direction=Direction.INBOUND,
                     actor_id=ctx.actor_id,

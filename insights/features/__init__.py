@@ -11,7 +11,6 @@ from insights.features.compute import build_features, build_features_at, compute
 from insights.features.frames import (
     CLOSED_DEAL,
     CLOSED_TICKET,
-    CONTACT_KINDS,
     COUNT_WINDOWS,
     DEPARTMENTS,
     INVOICE_CLOSED,
@@ -32,7 +31,6 @@ __all__ = [
     "CLOSED_TICKET",
     "CONSENT_CHANNELS",
     "CONSENT_PURPOSES",
-    "CONTACT_KINDS",
     "COUNT_WINDOWS",
     "DEPARTMENTS",
     "INVOICE_CLOSED",

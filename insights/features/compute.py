@@ -13,10 +13,10 @@ import pandas as pd
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from customer360 import events
 from insights.features.frames import (
     CLOSED_DEAL,
     CLOSED_TICKET,
-    CONTACT_KINDS,
     COUNT_WINDOWS,
     DAY,
     DEPARTMENTS,
@@ -179,7 +179,8 @@ def _add_count_features(out: pd.DataFrame, counts: pd.DataFrame, as_of: pd.Serie
     purchases = tally.kinds_where(lambda k: k in PURCHASE_KINDS)
     out["frequency_365"] = tally.total(purchases, 365)
     out["days_since_last_event"] = tally.days_since(every)
-    out["days_since_last_contact"] = tally.days_since(tally.kinds_where(lambda k: k in CONTACT_KINDS))
+    contact_kinds = set(events.kinds(contact=True))  # from the registry: every app's contact kinds
+    out["days_since_last_contact"] = tally.days_since(tally.kinds_where(lambda k: k in contact_kinds))
     out["recency_days"] = tally.days_since(purchases)
 
 

@@ -17,7 +17,6 @@ from django.db.models.fields.json import KeyTextTransform
 from customer360.models import Customer, TimelineEvent
 
 DEPARTMENTS = ("sales", "service", "marketing", "accounting")
-CONTACT_KINDS = ("call.logged", "meeting.logged", "visit.logged", "email.logged")
 PURCHASE_KINDS = ("deal.won", "payment.received", "invoice.paid", "contract.started", "contract.renewed")
 CLOSED_TICKET = ("ticket.solved", "ticket.closed")
 CLOSED_DEAL = ("deal.won", "deal.lost")

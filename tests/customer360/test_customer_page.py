@@ -93,7 +93,7 @@ def test_empty_note_is_refused_with_a_message(rep, customer):
 
 
 @pytest.mark.django_db
-def test_brief_says_what_changed_since_this_reps_last_contact(rep, rep2, customer):
+def test_brief_says_what_changed_since_this_reps_last_contact(rep, rep2, customer, stand_in_kinds):
     from customer360.brief import brief_for
 
     assert brief_for(customer, rep).since is None

@@ -2,6 +2,7 @@ import pytest
 
 from insights import services
 from insights.engine import forget_catalogue
+from tests.customer360.stand_in_kinds import stand_in_kinds  # noqa: F401 - contact kinds until crm declares them
 
 
 @pytest.fixture(autouse=True)

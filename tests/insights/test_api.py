@@ -8,6 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from customer360.models import TimelineEvent
@@ -178,8 +179,12 @@ def test_dismiss_needs_a_known_reason_and_writes_one_event(rep, customer):
     assert event_row.payload == {
         "recommendation_id": rec.pk,
         "action": "renewal_call",
+        "action_name": {"en": "Renewal call", "de": "Verlängerungsgespräch"},
         "reason": "bad_timing",
     }
+    assert event_row.title == "Recommendation dismissed: Renewal call (Bad timing)"
+    with translation.override("de"):
+        assert event_row.display_title == "Empfehlung abgelehnt: Verlängerungsgespräch (Schlechter Zeitpunkt)"
     assert event_row.actor_id == rep.pk
     other_reason = client.post(url, {"reason": "declined"})
     assert other_reason.status_code == 400 and "status" in other_reason.json()

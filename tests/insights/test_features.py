@@ -16,7 +16,7 @@ def now():
     return timezone.now()
 
 
-def test_gruber_features_by_hand(customer, now):
+def test_gruber_features_by_hand(customer, now, stand_in_kinds):
     gruber_history(customer, now)
     row = build_features([customer.pk], now=now).loc[customer.pk]
     assert row["dunning_level"] == 2  # the newer notice of invoice 9
