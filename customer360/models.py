@@ -456,6 +456,19 @@ class WorkerHeartbeat(models.Model):
         return f"{self.name} @ {self.seen_at:%H:%M:%S}"
 
 
+class PendingChange(models.Model):
+    """A customer whose ``customer_changed`` announcement could not be delivered (the broker was
+    unreachable): kept here, in the same database as the change, and announced again by the beat
+    task ``customer360.tasks.announce_pending_changes`` once the broker is back (customer360/outbox.py).
+    A plain id, not a foreign key: the announcement of an erased customer is simply dropped."""
+
+    customer_id = models.BigIntegerField(unique=True)
+    changed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id} @ {self.changed_at:%H:%M:%S}"
+
+
 # The API's areas (first path segment under /api/); a personal token carries "<area>:read" and/or
 # "<area>:write" per area. /api/sources/ is absent on purpose: it answers only data-source tokens.
 API_AREAS: dict[str, str] = {
