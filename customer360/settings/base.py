@@ -206,6 +206,9 @@ if CELERY_BROKER_URL.startswith("redis"):
     # see customer360/outbox.py) instead of holding the request.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": C360_VISIBILITY_TIMEOUT,
+        # How often a worker looks for tasks of a dead worker whose visibility timeout has passed.
+        "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+        "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
         "socket_connect_timeout": 2,
         "socket_timeout": 5,
     }
