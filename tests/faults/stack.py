@@ -97,14 +97,26 @@ class Stack:
 
     # --- PostgreSQL -------------------------------------------------------------------------------
     def pg_init(self) -> None:
-        _as_postgres(str(PG_BIN / "initdb"), "-D", str(self.pg_data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
+        _as_postgres(
+            str(PG_BIN / "initdb"), "-D", str(self.pg_data), "-A", "trust", "-U", "postgres", "-E", "UTF8"
+        )
         self.pg_start()
-        _as_postgres(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "c360")
+        _as_postgres(
+            str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "c360"
+        )
 
     def _pg_ctl(self, *args: str) -> None:
         options = f"-p {self.pg_port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off -c max_connections=60"
         _as_postgres(
-            str(PG_BIN / "pg_ctl"), "-D", str(self.pg_data), "-l", str(self.dir / "pg.log"), "-o", options, "-w", *args
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(self.pg_data),
+            "-l",
+            str(self.dir / "pg.log"),
+            "-o",
+            options,
+            "-w",
+            *args,
         )
 
     def pg_start(self) -> None:
@@ -153,7 +165,12 @@ class Stack:
     # --- the application --------------------------------------------------------------------------
     def manage(self, *args: str, timeout: float = 300) -> str:
         result = subprocess.run(  # noqa: S603
-            [PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout
+            [PYTHON, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         assert result.returncode == 0, result.stderr[-3000:]
         return result.stdout
@@ -198,7 +215,14 @@ class Stack:
     def worker(self, name: str, *, beat: bool = False, concurrency: int = 1) -> subprocess.Popen:
         log = open(self.dir / f"worker-{name}.log", "ab")  # noqa: SIM115 - the process owns it
         args = [PYTHON, "-m", "celery", "-A", "customer360", "worker", "-Q", "default,ml"]
-        args += ["--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--loglevel", "INFO"]
+        args += [
+            "--concurrency",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+        ]
         args += ["--hostname", f"{name}@faults"]
         if beat:
             args += ["--beat", "--schedule", str(self.dir / f"beat-{name}")]
@@ -217,7 +241,9 @@ class Stack:
     def close(self) -> None:
         self.redis_stop()
         if (self.pg_data / "postmaster.pid").exists():
-            _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.pg_data), "stop", "-m", "immediate", check=False)
+            _as_postgres(
+                str(PG_BIN / "pg_ctl"), "-D", str(self.pg_data), "stop", "-m", "immediate", check=False
+            )
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -116,7 +116,11 @@ def test_a_change_announced_while_the_broker_is_down_is_kept_and_announced_later
     try:
         timeline.customer_changed.connect(unreachable, weak=False)
         event, created = timeline.record(
-            customer=customer, department="sales", kind="call.logged", title="Call", idempotency_key="outbox:1"
+            customer=customer,
+            department="sales",
+            kind="call.logged",
+            title="Call",
+            idempotency_key="outbox:1",
         )
         assert created and TimelineEvent.objects.filter(pk=event.pk).exists()
         assert list(PendingChange.objects.values_list("customer_id", flat=True)) == [customer.pk]

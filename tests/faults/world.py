@@ -1,6 +1,6 @@
 """The data the fault tests work on, created in the stack's database by a Django shell."""
 
-WORLD = r'''
+WORLD = r"""
 import datetime, json
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.models import Group
@@ -29,7 +29,7 @@ source_token = sources.source_issue_token(source=source)
 ids = list(Customer.objects.filter(owner=user).order_by("pk").values_list("pk", flat=True))
 print(json.dumps({"session": session.session_key, "token": token, "source": source.slug,
                   "source_token": source_token, "customers": ids}))
-'''
+"""
 
 
 def world_code(customers: int) -> str:
