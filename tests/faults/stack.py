@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -56,10 +56,8 @@ def _stop_group(process: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 
         os.killpg(process.pid, sig)
         process.wait(timeout=timeout)
     except (subprocess.TimeoutExpired, ProcessLookupError):
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait(timeout=10)
 
 

@@ -84,9 +84,12 @@ def test_sigkill_worker_during_full_rescoring(stack, world):
             "print(json.dumps({'run': run.pk, 'job': run.job_id}))"
         )
         run, job = started["run"], started["job"]
-        done = lambda: stack.sql(
-            "SELECT count(*) FROM insights_scoringchunk WHERE run_id=%s AND done", (run,)
-        )[0][0]  # noqa: E731
+
+        def done():
+            return stack.sql("SELECT count(*) FROM insights_scoringchunk WHERE run_id=%s AND done", (run,))[
+                0
+            ][0]  # noqa: E731
+
         assert wait_for(lambda: done() >= 3, timeout=90), stack.log("worker-rescore-1.log")
         chunks_before = done()
         stack.stop(first, signal.SIGKILL)
@@ -274,6 +277,6 @@ def test_redis_stopped_while_users_work(stack, world):
             stack.redis_start()
     assert calls and saved == len(calls)
     assert all(isinstance(code, int) and code < 500 for code in pages if not str(code).startswith("call"))
-    assert set(k for k in pages if str(k).startswith("call")) == {"call 201"}
+    assert {k for k in pages if str(k).startswith("call")} == {"call 201"}
     assert health and set(health) == {(503, True)}
     assert count == len(calls), stack.log("worker-redis.log")
