@@ -17,16 +17,38 @@ app.conf.update(
     result_serializer="json",
     accept_content=["json"],
     task_ignore_result=True,
-    # Our tasks are idempotent, so a task interrupted by a dying worker is simply run again.
+    # Our tasks are idempotent, so a task interrupted by a dying worker is simply run again: it is
+    # acknowledged only after it ran, and a worker killed mid-task (SIGKILL, OOM) puts it back.
+    # Redis redelivers unacknowledged tasks after the visibility timeout, which settings keep above
+    # every time limit (C360_VISIBILITY_TIMEOUT > C360_LONG_TASK_TIME_LIMIT), so a task that still
+    # runs is never delivered twice. One task prefetched at a time: a long chunk does not hold
+    # others hostage behind it.
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
+    # A publish while the broker is down gives up after about a second; callers keep the work in
+    # the database (customer360/outbox.py) and a beat task sends it once the broker is back.
+    task_publish_retry_policy={
+        "max_retries": 2,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
+    },
     broker_connection_retry_on_startup=True,
     task_default_queue="default",
-    task_routes={"insights.tasks.train_*": {"queue": "ml"}, "analytics.refresh_listening": {"queue": "ml"}},
+    task_routes={
+        "insights.tasks.train_*": {"queue": "ml"},
+        "analytics.refresh_listening": {"queue": "ml"},
+        "analytics.listening_step": {"queue": "ml"},
+        "analytics.ticket_categories_step": {"queue": "ml"},
+    },
     timezone=os.environ.get("TIME_ZONE", "Europe/Vienna"),
     beat_schedule={
         "worker-heartbeat": {"task": "customer360.tasks.worker_heartbeat", "schedule": 30.0},
+        "announce-pending-changes": {
+            "task": "customer360.tasks.announce_pending_changes",
+            "schedule": float(os.environ.get("C360_PENDING_CHANGES_INTERVAL", "30")),
+        },
         "crm-check-sla-breaches": {"task": "crm.tasks.check_sla_breaches", "schedule": 300.0},
         "collab-remind-overdue": {
             "task": "collab.tasks.remind_overdue_requests",

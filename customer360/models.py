@@ -535,6 +535,19 @@ class WorkerHeartbeat(models.Model):
         return f"{self.name} @ {self.seen_at:%H:%M:%S}"
 
 
+class PendingChange(models.Model):
+    """A customer whose ``customer_changed`` announcement could not be delivered (the broker was
+    unreachable): kept here, in the same database as the change, and announced again by the beat
+    task ``customer360.tasks.announce_pending_changes`` once the broker is back (customer360/outbox.py).
+    A plain id, not a foreign key: the announcement of an erased customer is simply dropped."""
+
+    customer_id = models.BigIntegerField(unique=True)
+    changed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id} @ {self.changed_at:%H:%M:%S}"
+
+
 # API token, data-source, privacy and sign-in models live in modules of their own; importing them
 # registers them with Django.
 from customer360.privacy.models import *  # noqa: E402,F403

@@ -31,3 +31,13 @@ def record_event(customer_id: int, department: str, kind: str, title: str, idemp
         idempotency_key=idempotency_key,
         actor_label="worker",
     )
+
+
+@shared_task(name="customer360.tasks.announce_pending_changes")
+def announce_pending_changes() -> int:
+    """Beat: announce again the customer changes kept while the broker was unreachable, so each
+    customer changed during a Redis outage is rescored once Redis is back."""
+    from customer360 import outbox
+    from customer360.models import TimelineEvent
+
+    return outbox.drain(timeline.customer_changed, TimelineEvent)

@@ -25,6 +25,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
+from customer360 import outbox
 from customer360.models import Channel, Customer, Direction, TimelineEvent
 
 logger = logging.getLogger(__name__)
@@ -63,11 +64,13 @@ def idempotency_key(*parts: Any) -> str:
 
 
 def announce_customer_changed(customer_ids: Iterable[int]) -> None:
-    """Send ``customer_changed`` once the current transaction has committed."""
+    """Send ``customer_changed`` once the current transaction has committed. A receiver that fails
+    (the broker is down) does not fail the request: the customers are kept in the database and
+    announced again once the broker is back (customer360/outbox.py)."""
     ids = sorted({int(i) for i in customer_ids})
     if not ids:
         return
-    transaction.on_commit(lambda: customer_changed.send(sender=TimelineEvent, customer_ids=ids))
+    transaction.on_commit(lambda: outbox.deliver(customer_changed, TimelineEvent, ids))
 
 
 def _source_fields(source: models.Model | None) -> dict:

@@ -76,4 +76,4 @@ urlpatterns = [
 
 handler403 = "customer360.views.permission_denied"
 handler404 = "customer360.views.page_not_found"
-handler500 = "customer360.views.server_error"
+handler500 = "customer360.outage.server_error"

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
@@ -105,13 +105,24 @@ def customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
 @login_not_required
 @never_cache
 def health(request: HttpRequest) -> HttpResponse:
-    """Database, broker and worker heartbeat; 200 when all are ok, 503 otherwise."""
-    checks = {"database": _check_database(), "broker": _check_broker(), "worker": _check_worker()}
+    """Database, Redis (cache), broker and worker heartbeat; 200 when all are ok, 503 otherwise
+    (with Retry-After, and naming what fails)."""
+    checks = {"database": _check_database()}
+    if settings.REDIS_URL:
+        checks["redis"] = _check_redis()
+    checks.update({"broker": _check_broker(), "worker": _check_worker()})
     healthy = all(c["ok"] for c in checks.values())
     status = 200 if healthy else 503
-    if request.GET.get("format") == "json":
-        return JsonResponse({"status": "ok" if healthy else "failing", "checks": checks}, status=status)
-    return render(request, "customer360/health.html", {"checks": checks, "healthy": healthy}, status=status)
+    if request.GET.get("format") == "json" or not checks["database"]["ok"]:
+        # Without the database the page shell (menus, the user) cannot be drawn: JSON then.
+        response = JsonResponse({"status": "ok" if healthy else "failing", "checks": checks}, status=status)
+    else:
+        response = render(
+            request, "customer360/health.html", {"checks": checks, "healthy": healthy}, status=status
+        )
+    if not healthy:
+        response["Retry-After"] = "30"
+    return response
 
 
 def _check_database() -> dict:
@@ -123,6 +134,21 @@ def _check_database() -> dict:
         return {"ok": False, "detail": exc.__class__.__name__}
 
 
+def _check_redis() -> dict:
+    """One PING with a short timeout (the cache degrades silently; this is where it shows)."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            client.ping()
+        finally:
+            client.close()
+        return {"ok": True, "detail": "Redis"}
+    except Exception as exc:  # health reports every failure instead of raising
+        return {"ok": False, "detail": f"Redis unreachable ({exc.__class__.__name__})"}
+
+
 def _check_broker() -> dict:
     from customer360.celery import app
 
@@ -132,11 +158,15 @@ def _check_broker() -> dict:
             transport = conn.transport_cls
         return {"ok": True, "detail": str(transport)}
     except Exception as exc:  # health reports every failure instead of raising
-        return {"ok": False, "detail": exc.__class__.__name__}
+        name = "Redis" if settings.CELERY_BROKER_URL.startswith("redis") else "broker"
+        return {"ok": False, "detail": f"{name} unreachable ({exc.__class__.__name__})"}
 
 
 def _check_worker() -> dict:
-    latest = WorkerHeartbeat.objects.order_by("-seen_at").first()
+    try:
+        latest = WorkerHeartbeat.objects.order_by("-seen_at").first()
+    except DatabaseError as exc:
+        return {"ok": False, "detail": exc.__class__.__name__}
     if latest is None:
         return {"ok": False, "detail": "no heartbeat yet"}
     age = (timezone.now() - latest.seen_at).total_seconds()

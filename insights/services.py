@@ -358,11 +358,18 @@ def models_train(*, action_keys: list[str] | None = None, force: bool = False) -
     """Train every active action's model (or the named ones); {key: new version or None}."""
     from insights.training import train_action
 
-    actions = Action.objects.filter(is_active=True, is_no_contact=False)
-    if action_keys:
-        actions = actions.filter(key__in=action_keys)
     result: dict[str, int | None] = {}
-    for action in actions:
+    for action in _trainable(action_keys):
         version = train_action(action, force=force)
         result[action.key] = version.version if version else None
     return result
+
+
+def _trainable(action_keys: list[str] | None):
+    actions = Action.objects.filter(is_active=True, is_no_contact=False).order_by("key")
+    return actions.filter(key__in=action_keys) if action_keys else actions
+
+
+def models_to_train(*, action_keys: list[str] | None = None) -> list[str]:
+    """The keys of the actions a training run covers (one Celery task each)."""
+    return [action.key for action in _trainable(action_keys)]

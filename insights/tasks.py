@@ -7,6 +7,7 @@ acknowledgement is safe: a task interrupted by a dying worker simply runs again.
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
 
 # The engine (pandas, scikit-learn) is imported by the worker's parent, before the pool forks.
@@ -47,6 +48,20 @@ def expire_recommendations() -> None:
     services.recommendations_expire()
 
 
-@shared_task(name="insights.tasks.train_models", acks_late=True, soft_time_limit=3000, time_limit=3600)
+LONG = {
+    "soft_time_limit": settings.C360_LONG_TASK_SOFT_TIME_LIMIT,
+    "time_limit": settings.C360_LONG_TASK_TIME_LIMIT,
+}
+
+
+@shared_task(name="insights.tasks.train_models", acks_late=True)
 def train_models(action_keys: list[str] | None = None, force: bool = False) -> None:
-    services.models_train(action_keys=action_keys, force=force)
+    """One training task per action instead of one long task for all: each has the long time limit
+    (below the broker's visibility timeout), and a redelivery repeats one action, not all."""
+    for key in services.models_to_train(action_keys=action_keys):
+        train_action.delay(key, force=force)
+
+
+@shared_task(name="insights.tasks.train_action", acks_late=True, **LONG)
+def train_action(action_key: str, force: bool = False) -> None:
+    services.models_train(action_keys=[action_key], force=force)

@@ -100,6 +100,8 @@ MIDDLEWARE = [
     "customer360.signin.middleware.SecondFactorMiddleware",
     # Last: turns a lockout seen during sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
+    # A view's database connection error is a 503 with Retry-After (customer360/outage.py).
+    "customer360.outage.DatabaseOutageMiddleware",
 ]
 
 ROOT_URLCONF = "customer360.urls"
@@ -153,7 +155,14 @@ if PRODUCTION and not REDIS_URL and not env_str("CELERY_BROKER_URL"):
     raise ImproperlyConfigured("REDIS_URL (or CELERY_BROKER_URL) must be set in production")
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Degrades to a miss while Redis is unreachable (customer360/cache.py): no page fails with it.
+    CACHES = {
+        "default": {
+            "BACKEND": "customer360.cache.DegradingRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1, "retry_on_timeout": False},
+        }
+    }
 else:
     # Shared between the web server and the worker processes of the embedded mode.
     CACHES = {
@@ -177,12 +186,35 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
-elif CELERY_BROKER_URL.startswith("redis"):
-    # A task that is not acknowledged within this time is delivered again (acks_late).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Time limits (README "Operations: Celery"): every task ends within C360_LONG_TASK_TIME_LIMIT at the
+# latest; longer work is split into tasks of its own (import chunks, scoring chunks, one training
+# task per action), never given an hour.
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
+C360_LONG_TASK_SOFT_TIME_LIMIT = env_int("C360_LONG_TASK_SOFT_TIME_LIMIT", 840)
+C360_LONG_TASK_TIME_LIMIT = env_int("C360_LONG_TASK_TIME_LIMIT", 900)
+# Redis redelivers a task that is not acknowledged within the visibility timeout (late acks), even
+# while the first delivery still runs. It must therefore be longer than every task's hard time
+# limit, so only a task whose worker died is delivered again, never one that is still running.
+C360_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 2 * C360_LONG_TASK_TIME_LIMIT)
+if max(CELERY_TASK_TIME_LIMIT, C360_LONG_TASK_TIME_LIMIT) >= C360_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must be longer than every task time limit "
+        "(CELERY_TASK_TIME_LIMIT, C360_LONG_TASK_TIME_LIMIT), or a running task is delivered twice"
+    )
+if CELERY_BROKER_URL.startswith("redis"):
+    # A publish during a Redis outage fails within seconds (the change is then kept in the database,
+    # see customer360/outbox.py) instead of holding the request.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": C360_VISIBILITY_TIMEOUT,
+        # How often a worker looks for tasks of a dead worker whose visibility timeout has passed.
+        "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+        "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+    }
+    CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Auth ---------------------------------------------------------------------------------------
@@ -327,8 +359,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Security (production) ----------------------------------------------------------------------
-# Sessions are written through to the database and read from the cache (Redis in production).
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions live in the database only: a Redis outage must not sign anyone out or fail a page, and a
+# session ended (sign-out) while Redis was unreachable must not come back from a stale cache copy.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 if PRODUCTION:

@@ -15,7 +15,7 @@ def _boom(request):
 
 
 urlpatterns = [path("boom/", _boom), path("api/boom/", _boom)]
-handler500 = "customer360.views.server_error"
+handler500 = "customer360.outage.server_error"
 
 
 def test_debug_is_off_unless_asked_for():

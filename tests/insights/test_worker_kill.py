@@ -39,7 +39,15 @@ def _start_worker(queue: str, var_dir: Path, log: Path) -> subprocess.Popen:
         "DJANGO_SETTINGS_MODULE": "customer360.settings.base",
         "DATABASE_URL": _database_url(),
         "C360_VAR_DIR": str(var_dir),
-        "CELERY_VISIBILITY_TIMEOUT": "8",  # unacknowledged tasks of the dead worker come back soon
+        # Unacknowledged tasks of the dead worker come back soon; the time limits shrink with the
+        # visibility timeout, which settings keep above every limit.
+        "CELERY_VISIBILITY_TIMEOUT": "8",
+        "CELERY_TASK_SOFT_TIME_LIMIT": "5",
+        "CELERY_TASK_TIME_LIMIT": "6",
+        "C360_LONG_TASK_SOFT_TIME_LIMIT": "6",
+        "C360_LONG_TASK_TIME_LIMIT": "7",
+        "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+        "CELERY_UNACKED_RESTORE_THROTTLE": "1",
     }
     command = [sys.executable, "-m", "celery", "-A", "customer360", "worker", "-Q", queue, "-c", "2",
                "-n", f"{queue}-{uuid.uuid4().hex[:6]}@%h", "-l", "WARNING",
