@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customer360', '0010_customer_assignments'),
+        ('customer360', '0012_timeline_kind_help_text'),
     ]
 
     operations = [
