@@ -1,8 +1,7 @@
 """Root URLs: the core's pages and every app's, the API, admin, health, language switch."""
 
 from django.contrib import admin
-from django.contrib.auth.decorators import login_not_required, login_required
-from django.templatetags.static import static
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
@@ -46,10 +45,7 @@ core_patterns = [
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="customer360:customer_list", permanent=False)),
     # Browsers ask for /favicon.ico on their own (PDFs, JSON, the API docs); pages link the SVG.
-    path(
-        "favicon.ico",
-        login_not_required(RedirectView.as_view(url=static("c360/favicon.svg"), permanent=True)),
-    ),
+    path("favicon.ico", views.favicon),
     path("", include((core_patterns, "customer360"))),
     path("accounts/", include("customer360.signin.urls")),
     path("i18n/setlang/", signin_views.set_language, name="set_language"),

@@ -8,6 +8,7 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
+from analytics.models import ListenedMessage
 from customer360.models import Customer
 from insights.models import Action, Recommendation
 from marketing import services as marketing_services
@@ -89,6 +90,15 @@ def build_world(user) -> World:
         propensity=0.2,
         value=25,
         reasons=[{"text": "2 offene Tickets"}],
+    )
+    # What listening read of the customer's own words (analytics keeps it for sentiment and topics).
+    ListenedMessage.objects.create(
+        source=ListenedMessage.Source.TICKET,
+        source_id=1,
+        customer=customer,
+        occurred_at=datetime.datetime.now(tz=datetime.UTC),
+        text="Die Lieferung ist schon wieder zu spät.",
+        sentiment=-0.5,
     )
     return World(customer, other, source, run, invoice, invoice.gross_total, invoice.paid_amount)
 
