@@ -170,6 +170,42 @@ def _settle_pending_checks(cursor) -> None:
     cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
+def _droppable(cursor, table: str) -> list[tuple[str, str, str]]:
+    """(table, drop, create) for the foreign keys and secondary indexes of ``table`` when it is
+    empty; nothing for a table that holds rows (dropping would lock and rebuild a live table)."""
+    quoted = connection.ops.quote_name(table)
+    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {quoted})")  # noqa: S608 - name from metadata
+    if cursor.fetchone()[0]:
+        return []
+    found = []
+    cursor.execute(
+        """
+        SELECT c.conname, pg_get_constraintdef(c.oid)
+        FROM pg_constraint c WHERE c.conrelid = %s::regclass AND c.contype = 'f'
+        """,
+        [table],
+    )
+    for name, definition in cursor.fetchall():
+        constraint = connection.ops.quote_name(name)
+        found.append(
+            (
+                table,
+                f"ALTER TABLE {quoted} DROP CONSTRAINT {constraint}",
+                f"ALTER TABLE {quoted} ADD CONSTRAINT {constraint} {definition}",
+            )
+        )
+    cursor.execute(
+        """
+        SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+        FROM pg_index i
+        WHERE i.indrelid = %s::regclass AND NOT i.indisunique AND NOT i.indisprimary
+        """,
+        [table],
+    )
+    found.extend((table, f"DROP INDEX {name}", definition) for name, definition in cursor.fetchall())
+    return found
+
+
 @contextmanager
 def deferred_indexes(*models: type[models.Model]):
     """Bulk-load mode for tables that are empty now (PostgreSQL only; elsewhere it does nothing).
@@ -193,37 +229,7 @@ def deferred_indexes(*models: type[models.Model]):
     deferred: list[tuple[str, str, str]] = []  # (table, drop statement, create statement)
     with connection.cursor() as cursor:
         for model in models:
-            table = model._meta.db_table
-            quoted = connection.ops.quote_name(table)
-            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {quoted})")  # noqa: S608 - name from metadata
-            if cursor.fetchone()[0]:
-                continue
-            cursor.execute(
-                """
-                SELECT c.conname, pg_get_constraintdef(c.oid)
-                FROM pg_constraint c WHERE c.conrelid = %s::regclass AND c.contype = 'f'
-                """,
-                [table],
-            )
-            for name, definition in cursor.fetchall():
-                constraint = connection.ops.quote_name(name)
-                deferred.append(
-                    (
-                        table,
-                        f"ALTER TABLE {quoted} DROP CONSTRAINT {constraint}",
-                        f"ALTER TABLE {quoted} ADD CONSTRAINT {constraint} {definition}",
-                    )
-                )
-            cursor.execute(
-                """
-                SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
-                FROM pg_index i
-                WHERE i.indrelid = %s::regclass AND NOT i.indisunique AND NOT i.indisprimary
-                """,
-                [table],
-            )
-            for name, definition in cursor.fetchall():
-                deferred.append((table, f"DROP INDEX {name}", definition))
+            deferred.extend(_droppable(cursor, model._meta.db_table))
         _settle_pending_checks(cursor)
         for _table, drop, _create in deferred:
             cursor.execute(drop)

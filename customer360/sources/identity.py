@@ -98,14 +98,12 @@ def _create_customers(customers: list[Customer]) -> None:
     raise IntegrityError("could not allocate customer numbers")
 
 
-def resolve(rows: Sequence[dict], *, source_slug: str, create: bool = True) -> list[tuple[int | None, bool]]:
-    """``(customer id, created)`` for every row (``None`` when the row has no identifier or
-    ``create`` is false and nothing matched). Call inside a transaction."""
-    keys_per_row = [identity_keys(values, source_slug) for values in rows]
-    all_keys: set[Key] = {key for keys in keys_per_row for key in keys}
-    found = lookup(all_keys)
-
-    result: list[tuple[int | None, bool]] = [(None, False)] * len(rows)
+def _match(
+    keys_per_row: list, found: dict, create: bool
+) -> tuple[list[tuple[int | None, bool]], list[list[int]]]:
+    """Rows matched to existing customers, and groups of the other rows that share an identifier
+    (each group becomes one new customer)."""
+    result: list[tuple[int | None, bool]] = [(None, False)] * len(keys_per_row)
     group_of_key: dict[Key, int] = {}
     groups: list[list[int]] = []  # row indexes that will share one new customer
     attached: dict[Key, int] = {}  # identifiers this batch attaches to existing customers
@@ -126,16 +124,12 @@ def resolve(rows: Sequence[dict], *, source_slug: str, create: bool = True) -> l
         groups[group].append(index)
         for key in keys:
             group_of_key.setdefault(key, group)
+    return result, groups
 
-    customers = [new_customer(rows[members[0]]) for members in groups]
-    if customers:
-        _create_customers(customers)
-    for members, customer in zip(groups, customers, strict=True):
-        for index in members:
-            result[index] = (customer.pk, True)
 
-    # Every identifier not yet known is attached to the row's customer. Sorted, so concurrent
-    # imports take the unique-index locks in the same order and cannot deadlock each other.
+def _attach_new_identifiers(keys_per_row: list, result: list, found: dict) -> dict[Key, int]:
+    """Every identifier not yet known is attached to the row's customer. Sorted, so concurrent
+    imports take the unique-index locks in the same order and cannot deadlock each other."""
     pending: dict[Key, int] = {}
     for index, keys in enumerate(keys_per_row):
         customer_id = result[index][0]
@@ -153,22 +147,40 @@ def resolve(rows: Sequence[dict], *, source_slug: str, create: bool = True) -> l
             ignore_conflicts=True,
             batch_size=5000,
         )
-    if not customers:
-        return result
+    return pending
 
-    # Did another import win a race for one of our new customers' identifiers? Then use its
-    # customer and fold ours (with whatever identifiers it did get) into it.
+
+def _settle_races(pending: dict[Key, int], new_ids: set[int], result: list) -> list:
+    """Did another import win a race for one of our new customers' identifiers? Then use its
+    customer and fold ours (with whatever identifiers it did get) into it."""
     owners = lookup(set(pending))
-    new_ids = {c.pk for c in customers}
     winners: dict[int, int] = {}
     for key, intended in pending.items():
         owner = owners.get(key)
         if intended in new_ids and owner is not None and owner != intended:
             winners.setdefault(intended, owner)
-    if winners:
-        for loser, winner in winners.items():
-            CustomerIdentity.objects.filter(customer_id=loser).update(customer_id=winner)
-        with customer_deletion_allowed():  # fresh customers of this batch, identities moved above
-            Customer.objects.filter(pk__in=list(winners)).delete()
-        result = [(winners[cid], False) if cid in winners else (cid, created) for cid, created in result]
-    return result
+    if not winners:
+        return result
+    for loser, winner in winners.items():
+        CustomerIdentity.objects.filter(customer_id=loser).update(customer_id=winner)
+    with customer_deletion_allowed():  # fresh customers of this batch, identities moved above
+        Customer.objects.filter(pk__in=list(winners)).delete()
+    return [(winners[cid], False) if cid in winners else (cid, created) for cid, created in result]
+
+
+def resolve(rows: Sequence[dict], *, source_slug: str, create: bool = True) -> list[tuple[int | None, bool]]:
+    """``(customer id, created)`` for every row (``None`` when the row has no identifier or
+    ``create`` is false and nothing matched). Call inside a transaction."""
+    keys_per_row = [identity_keys(values, source_slug) for values in rows]
+    found = lookup({key for keys in keys_per_row for key in keys})
+    result, groups = _match(keys_per_row, found, create)
+    customers = [new_customer(rows[members[0]]) for members in groups]
+    if customers:
+        _create_customers(customers)
+    for members, customer in zip(groups, customers, strict=True):
+        for index in members:
+            result[index] = (customer.pk, True)
+    pending = _attach_new_identifiers(keys_per_row, result, found)
+    if not customers:
+        return result
+    return _settle_races(pending, {c.pk for c in customers}, result)

@@ -107,6 +107,48 @@ def _move(model, fk: models.Field, from_id: int, to_id: int) -> tuple[list, list
     return moved, removed
 
 
+def _take_chosen_fields(kept: Customer, merged: Customer, chosen: dict[str, str]) -> None:
+    for name in MERGE_FIELDS:
+        if chosen.get(name) == "merged":
+            field = Customer._meta.get_field(name)
+            setattr(kept, field.attname, getattr(merged, field.attname))
+    kept.attributes = {**merged.attributes, **kept.attributes}
+
+
+def _move_all(from_id: int, to_id: int) -> tuple[dict[str, list], list]:
+    """Move every row of every app that points at ``from_id`` to ``to_id``; rows that would
+    collide with one the kept customer has (a unique key) are removed and kept as serialized."""
+    moved: dict[str, list] = {}
+    removed: list = []
+    for model, fk in customer_relations():
+        pks, gone = _move(model, fk, from_id, to_id)
+        if pks:
+            moved[f"{model._meta.label_lower}.{fk.name}"] = pks
+        removed.extend(gone)
+    return moved, removed
+
+
+def _after_merge(record: CustomerMerge, candidate: DuplicateCandidate | None, user, merged_id: int) -> None:
+    """Close the duplicate candidate and put the merge on the kept customer's timeline."""
+    if candidate is not None:
+        DuplicateCandidate.objects.filter(pk=candidate.pk).update(
+            status=DuplicateCandidate.Status.MERGED,
+            decided_by=record.performed_by,
+            decided_at=timezone.now(),
+        )
+    CUSTOMER_MERGED.record(
+        customer=record.kept,
+        key=timeline.idempotency_key("customer.merged", record.pk),
+        actor=user,
+        payload=CUSTOMER_MERGED.payload(
+            other=record.merged_label,
+            merge_id=record.pk,
+            merged_customer_id=merged_id,
+            moved=record.moved_count,
+        ),
+    )
+
+
 def customer_merge(
     *,
     kept: Customer,
@@ -134,18 +176,8 @@ def customer_merge(
             candidate=candidate,
             performed_by=user if getattr(user, "is_authenticated", False) else None,
         )
-        for name in MERGE_FIELDS:
-            if chosen.get(name) == "merged":
-                field = Customer._meta.get_field(name)
-                setattr(kept, field.attname, getattr(merged, field.attname))
-        kept.attributes = {**merged.attributes, **kept.attributes}
-        moved: dict[str, list] = {}
-        removed: list = []
-        for model, fk in customer_relations():
-            pks, gone = _move(model, fk, merged.pk, kept.pk)
-            if pks:
-                moved[f"{model._meta.label_lower}.{fk.name}"] = pks
-            removed.extend(gone)
+        _take_chosen_fields(kept, merged, chosen)
+        moved, removed = _move_all(merged.pk, kept.pk)
         record.moved = json.loads(json.dumps(moved, cls=DjangoJSONEncoder))
         record.removed = removed
         merged_id = merged.pk
@@ -153,23 +185,7 @@ def customer_merge(
             Customer.objects.filter(pk=merged_id).delete()
         kept.save()
         record.save()
-        if candidate is not None:
-            DuplicateCandidate.objects.filter(pk=candidate.pk).update(
-                status=DuplicateCandidate.Status.MERGED,
-                decided_by=record.performed_by,
-                decided_at=timezone.now(),
-            )
-        CUSTOMER_MERGED.record(
-            customer=kept,
-            key=timeline.idempotency_key("customer.merged", record.pk),
-            actor=user,
-            payload=CUSTOMER_MERGED.payload(
-                other=record.merged_label,
-                merge_id=record.pk,
-                merged_customer_id=merged_id,
-                moved=record.moved_count,
-            ),
-        )
+        _after_merge(record, candidate, user, merged_id)
     return record
 
 
