@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from customer360.audit.tracking import tracked
 from customer360.models import Customer
 
 CENT = Decimal("0.01")
@@ -88,6 +89,7 @@ def sum_money(expression, filter: Q | None = None) -> Coalesce:  # noqa: A002 - 
     return Coalesce(Sum(expression, filter=filter), Value(ZERO), output_field=DecimalField(**MONEY))
 
 
+@tracked
 class Invoice(models.Model):
     """A bill to a customer: lines, payments against it and its dunning state."""
 
@@ -286,6 +288,7 @@ class InvoiceLine(models.Model):
         return self.net_amount + self.tax_amount
 
 
+@tracked
 class Payment(models.Model):
     """Money received against an invoice; partial payments are normal."""
 

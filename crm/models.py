@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.business_hours import Hours, add_business_minutes, business_minutes_between
+from customer360.audit.tracking import tracked
 from customer360.models import Channel, Customer
 
 
@@ -138,6 +139,7 @@ class DealQuerySet(models.QuerySet):
         return self.filter(status=Deal.Status.OPEN)
 
 
+@tracked
 class Deal(models.Model):
     """A sales opportunity with a customer, moving through the stages of a pipeline."""
 
@@ -193,6 +195,7 @@ class Deal(models.Model):
             raise refuse(field, _("The deal is already %(status)s.") % {"status": self.get_status_display()})
 
 
+@tracked
 class Activity(models.Model):
     """A contact with a customer: call, meeting, e-mail, visit or note, with outcome and follow-up."""
 
@@ -401,6 +404,7 @@ class TicketQuerySet(models.QuerySet):
         )
 
 
+@tracked
 class Ticket(models.Model):
     """A customer's request to service, with SLA due times counted in business hours."""
 
