@@ -541,7 +541,7 @@ class ApiToken(models.Model):
 # Data-source models live in their own module; importing them here registers them with Django.
 
 
-# Data-source and sign-in models live in modules of their own; importing them registers them.
+# Audit, data-source and sign-in models live in modules of their own; importing them registers them.
+from customer360.audit.models import *  # noqa: E402,F403
 from customer360.signin.models import *  # noqa: E402,F403
 from customer360.sources.models import *  # noqa: E402,F403
-from customer360.audit.models import *  # noqa: E402,F403

@@ -123,7 +123,9 @@ def to_change(event) -> Change:
         fields = [(names.get(k, k), v[0], v[1]) for k, v in sorted(diff.items()) if k not in NOISE]
     elif event.pgh_label == "insert":
         data = event.pgh_data or {}
-        fields = [(names.get(k, k), None, v) for k, v in data.items() if k not in NOISE and v not in (None, "")]
+        fields = [
+            (names.get(k, k), None, v) for k, v in data.items() if k not in NOISE and v not in (None, "")
+        ]
     else:
         fields = []
     user = context.get("user")

@@ -7,7 +7,7 @@ from pghistory.middleware import HistoryMiddleware
 
 
 def path_of(request) -> str:
-    """"api" for the REST API (personal tokens, the bulk API, webhooks), "page" for everything else."""
+    """ "api" for the REST API (personal tokens, the bulk API, webhooks), "page" for everything else."""
     return "api" if request.path.startswith("/api/") else "page"
 
 

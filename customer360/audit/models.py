@@ -114,6 +114,9 @@ class AccessLogCustomer(AppendOnlyModel):
         verbose_name_plural = _("customers of accesses")
         triggers = [_protect()]
 
+    def __str__(self) -> str:
+        return f"{self.entry_id}: {self.customer_id}"
+
 
 class RetentionRun(models.Model):
     """One run of the retention task for one kind: what was removed and when."""
