@@ -12,6 +12,8 @@ class Customer360Config(AppConfig):
         autodiscover_modules("panels")
         # Signal receivers of the sign-in: the session clock starts at login, failures are logged.
         from customer360.api.fields import use_bounded_datetimes
+        from customer360.audit.history import connect_task_context
         from customer360.signin import middleware, security_log  # noqa: F401
 
         use_bounded_datetimes()
+        connect_task_context()

@@ -48,6 +48,22 @@ def bind_context(cursor) -> None:
         cursor.execute("SET LOCAL c360.bulk_write = 'on'")
 
 
+def trigger_uris() -> list[str]:
+    """The pgtrigger URIs of every history trigger (``app.Model:insert_insert`` ...)."""
+    names = ("insert_insert", "update_update", "delete_delete")
+    return [f"{m.pgh_tracked_model._meta.label}:{name}" for m in history_models() for name in names]
+
+
+def paused():
+    """Write without history inside (the demo seed's bulk load, the benchmark's "off" figure):
+    the history triggers of this thread's statements return at once. A no-op off PostgreSQL."""
+    if not enabled():
+        return contextlib.nullcontext()
+    import pgtrigger
+
+    return pgtrigger.ignore(*trigger_uris())
+
+
 def history_models() -> list[type[models.Model]]:
     """Every history model of every app (``<Model>History``, made by ``tracking.tracked``)."""
     from pghistory.models import Event
@@ -171,3 +187,30 @@ def events_of(record, user):
     if not readable:
         return Events.objects.none()
     return Events.objects.tracks(record).across(*readable).order_by("-pgh_created_at", "-pgh_id")
+
+
+# --- Celery tasks -----------------------------------------------------------------------------------
+_task_contexts: dict[str, object] = {}
+
+
+def _task_started(task_id=None, task=None, **kwargs) -> None:
+    if not enabled() or task_id is None:
+        return
+    entered = context(path="task", task=getattr(task, "name", ""))
+    entered.__enter__()
+    _task_contexts[task_id] = entered
+
+
+def _task_finished(task_id=None, **kwargs) -> None:
+    entered = _task_contexts.pop(task_id, None)
+    if entered is not None:
+        entered.__exit__(None, None, None)
+
+
+def connect_task_context() -> None:
+    """Every Celery task's writes carry path "task" and the task's name (an import run inside adds
+    its run). Connected once by the app config."""
+    from celery.signals import task_postrun, task_prerun
+
+    task_prerun.connect(_task_started, weak=False, dispatch_uid="c360-history-task-start")
+    task_postrun.connect(_task_finished, weak=False, dispatch_uid="c360-history-task-end")
