@@ -31,3 +31,11 @@ def record_event(customer_id: int, department: str, kind: str, title: str, idemp
         idempotency_key=idempotency_key,
         actor_label="worker",
     )
+
+
+@shared_task(name="customer360.tasks.enforce_retention")
+def enforce_retention() -> int:
+    """Remove what is past its retention (settings.C360_RETENTION_DAYS); returns the rows removed."""
+    from customer360.audit import retention
+
+    return sum(run.removed for run in retention.enforce())

@@ -71,7 +71,7 @@ def history_models() -> list[type[models.Model]]:
     return [m for m in apps.get_models() if issubclass(m, Event) and hasattr(m, "pgh_tracked_model")]
 
 
-def _customer_columns(history_model) -> list[str]:
+def customer_columns(history_model) -> list[str]:
     """The columns of ``history_model`` that hold a customer's id (its own row's id for customers)."""
     from customer360.models import Customer
 
@@ -90,7 +90,7 @@ def scrub_customer(customer_id: int) -> dict[str, int]:
     removed = {}
     for history_model in history_models():
         condition = models.Q()
-        for column in _customer_columns(history_model):
+        for column in customer_columns(history_model):
             condition |= models.Q(**{column: customer_id})
         if not condition:
             continue
@@ -173,7 +173,7 @@ def events_about(customer, user):
     newest first (a queryset of ``pghistory.models.Events``; PostgreSQL only)."""
     from pghistory.models import Events
 
-    readable = [m for m in readable_models(user) if _customer_columns(m)]
+    readable = [m for m in readable_models(user) if customer_columns(m)]
     if not readable:
         return Events.objects.none()
     return Events.objects.references(customer).across(*readable).order_by("-pgh_created_at", "-pgh_id")
