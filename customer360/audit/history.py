@@ -20,6 +20,7 @@ from datetime import datetime
 
 from django.apps import apps
 from django.db import connection, models
+from django.utils.text import capfirst
 
 # Columns every snapshot has that say nothing a reader needs (timestamps, derived search keys).
 NOISE = {"updated_at", "search_key"}
@@ -120,7 +121,7 @@ class Change:
 
 
 def _field_names(model) -> dict[str, str]:
-    return {f.attname: str(f.verbose_name) for f in model._meta.concrete_fields}
+    return {f.attname: capfirst(str(f.verbose_name)) for f in model._meta.concrete_fields}
 
 
 def _detail(context: dict) -> str:
