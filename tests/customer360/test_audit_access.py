@@ -23,7 +23,9 @@ pytestmark = pytest.mark.django_db
 
 def test_opening_a_360_page_leaves_one_row(rep):
     customer = CustomerFactory(owner=rep)
-    response = client_for(rep).get(f"/customers/{customer.pk}/", HTTP_USER_AGENT="Firefox/140", REMOTE_ADDR="10.1.2.3")
+    response = client_for(rep).get(
+        f"/customers/{customer.pk}/", HTTP_USER_AGENT="Firefox/140", REMOTE_ADDR="10.1.2.3"
+    )
     assert response.status_code == 200
     (entry,) = AccessLog.objects.all()
     assert (entry.action, entry.user, entry.username, entry.rows) == (Action.VIEW_360, rep, rep.username, 1)
@@ -35,7 +37,9 @@ def test_opening_a_360_page_leaves_one_row(rep):
 def test_a_managers_drill_down_csv_export_leaves_one_row_naming_every_customer(manager):
     customers = [CustomerFactory(lifecycle=Customer.Lifecycle.CUSTOMER) for _ in range(3)]
     CustomerFactory(lifecycle=Customer.Lifecycle.LEAD)
-    response = client_for(manager).get("/dashboards/customers/customers.lifecycle/drill/?bucket=customer&format=csv")
+    response = client_for(manager).get(
+        "/dashboards/customers/customers.lifecycle/drill/?bucket=customer&format=csv"
+    )
     assert response.status_code == 200
     lines = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     (entry,) = AccessLog.objects.all()
@@ -62,7 +66,11 @@ def test_error_file_download_is_an_export(admin_user, import_sandbox):
     from tests.sources.factories import DataSourceFactory
     from tests.sources.helpers import run_import
 
-    run = run_import(DataSourceFactory(), b"mail\nnot-an-email\n", {"fields": [{"field": "email", "column": "mail", "required": True}]})
+    run = run_import(
+        DataSourceFactory(),
+        b"mail\nnot-an-email\n",
+        {"fields": [{"field": "email", "column": "mail", "required": True}]},
+    )
     assert run.error_file
     response = client_for(admin_user).get(f"/sources/runs/{run.pk}/errors.csv")
     assert response.status_code == 200
@@ -109,7 +117,10 @@ def test_audit_pages_are_for_admins_and_their_csv_export_is_logged(rep, admin_us
     admin_client = client_for(admin_user)
     page = admin_client.get(f"/audit/access/?customer={customer.pk}&action=view_360")
     assert page.status_code == 200 and rep.username in page.content.decode()
-    assert "No accesses" in admin_client.get(f"/audit/access/?customer={customer.pk}&action=export").content.decode()
+    assert (
+        "No accesses"
+        in admin_client.get(f"/audit/access/?customer={customer.pk}&action=export").content.decode()
+    )
     exported = admin_client.get(f"/audit/access/?user={rep.pk}&format=csv")
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert len(rows) == 2 and rows[1][1] == rep.username

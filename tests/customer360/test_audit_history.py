@@ -31,7 +31,9 @@ def _updates(model, obj_id):
     return list(model.objects.filter(pgh_obj_id=obj_id, pgh_label="update").order_by("pgh_id"))
 
 
-def test_page_api_and_import_changes_leave_history_with_actor_path_and_values(rep, admin_user, import_sandbox):
+def test_page_api_and_import_changes_leave_history_with_actor_path_and_values(
+    rep, admin_user, import_sandbox
+):
     deal = make_deal(rep, title="Premium", amount=890)
     page = client_for(rep).post(
         f"/sales/deals/{deal.pk}/edit/", {"title": "Premium Plus", "amount": "890.00", "owner": rep.pk}
@@ -68,7 +70,10 @@ def test_page_api_and_import_changes_leave_history_with_actor_path_and_values(re
 def test_a_bulk_copy_import_leaves_history_rows_with_its_context():
     with history.context(path="import", run=4711), transaction.atomic():
         bulk.bulk_insert(
-            [Customer(customer_number=f"C-9{n:05d}", last_name=f"Copy{n}", email=f"copy{n}@example.at") for n in range(3)]
+            [
+                Customer(customer_number=f"C-9{n:05d}", last_name=f"Copy{n}", email=f"copy{n}@example.at")
+                for n in range(3)
+            ]
         )
     rows = CustomerHistory.objects.filter(last_name__startswith="Copy", pgh_label="insert")
     assert rows.count() == 3
@@ -104,7 +109,9 @@ def test_scrub_customer_removes_every_history_row_with_the_persons_data(rep):
     with connection.cursor() as cursor:
         for model in history.history_models():
             table = connection.ops.quote_name(model._meta.db_table)
-            cursor.execute(f"SELECT count(*) FROM {table} t WHERE row_to_json(t)::text ILIKE %s", ["%erase.me%"])  # noqa: S608
+            cursor.execute(
+                f"SELECT count(*) FROM {table} t WHERE row_to_json(t)::text ILIKE %s", ["%erase.me%"]
+            )  # noqa: S608
             assert cursor.fetchone()[0] == 0, model
     assert CustomerHistory.objects.filter(pgh_obj_id=other.pk).exists()
     assert not CustomerIdentityHistory.objects.filter(customer_id=customer.pk).exists()

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.django_db
 START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 
 
-def test_an_upload_past_its_retention_is_deleted_and_the_run_is_visible(settings, admin_user, rep, import_sandbox):
+def test_an_upload_past_its_retention_is_deleted_and_the_run_is_visible(
+    settings, admin_user, rep, import_sandbox
+):
     settings.C360_RETENTION_DAYS = {**settings.C360_RETENTION_DAYS, "uploads": 90, "access_log": 365}
     mapping = {"fields": [{"field": "email", "column": "mail"}]}
     with time_machine.travel(START, tick=False):
