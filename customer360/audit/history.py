@@ -65,6 +65,11 @@ def paused():
     return pgtrigger.ignore(*trigger_uris())
 
 
+def is_history_model(model) -> bool:
+    """True for a ``<Model>History`` table (its rows are never moved, merged or edited)."""
+    return hasattr(model, "pgh_tracked_model")
+
+
 def history_models() -> list[type[models.Model]]:
     """Every history model of every app (``<Model>History``, made by ``tracking.tracked``)."""
     from pghistory.models import Event

@@ -25,6 +25,7 @@ class Migration(migrations.Migration):
                 ('username', models.CharField(blank=True, max_length=150, verbose_name='username')),
                 ('action', models.CharField(choices=[('view_360', 'Opened the 360 page'), ('export', 'Export'), ('api_read', 'API read')], max_length=20, verbose_name='action')),
                 ('what', models.CharField(blank=True, help_text='Page, export or endpoint', max_length=200, verbose_name='what')),
+                ('customer_id', models.BigIntegerField(blank=True, db_index=True, null=True, verbose_name='customer')),
                 ('customer_count', models.PositiveIntegerField(default=0, verbose_name='customers')),
                 ('rows', models.PositiveIntegerField(default=0, verbose_name='rows')),
                 ('client_ip', models.GenericIPAddressField(blank=True, null=True, verbose_name='address')),
