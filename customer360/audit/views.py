@@ -22,6 +22,7 @@ from customer360.audit import history, retention
 from customer360.audit.access import Action, record_access, rows_about
 from customer360.audit.models import AccessLog
 from customer360.models import Customer
+from customer360.sources.reading import neutralise
 
 PAGE = 25
 CSV_LIMIT = 50_000
@@ -116,14 +117,14 @@ class AuditFilter(forms.Form):
 
 
 def _csv(filename: str, header: list[str], rows) -> HttpResponse:
+    """A CSV download (UTF-8 with BOM for spreadsheets); text that a spreadsheet would run as a
+    formula is neutralised."""
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer)
     writer.writerow(header)
     for row in rows:
-        writer.writerow(
-            ["'" + v if isinstance(v, str) and v.startswith(("=", "+", "-", "@")) else v for v in row]
-        )
+        writer.writerow([neutralise(v) if isinstance(v, str) else v for v in row])
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -27,6 +27,7 @@ def test_opening_a_360_page_leaves_one_row(rep):
         f"/customers/{customer.pk}/", HTTP_USER_AGENT="Firefox/140", REMOTE_ADDR="10.1.2.3"
     )
     assert response.status_code == 200
+    assert f'href="/customers/{customer.pk}/history/"' in response.content.decode()
     (entry,) = AccessLog.objects.all()
     assert (entry.action, entry.user, entry.username, entry.rows) == (Action.VIEW_360, rep, rep.username, 1)
     assert (entry.client_ip, entry.user_agent) == ("10.1.2.3", "Firefox/140")
