@@ -129,3 +129,10 @@ def test_audit_pages_are_for_admins_and_their_csv_export_is_logged(rep, admin_us
     assert admin_client.get("/audit/access/?start=nonsense").status_code == 200
     for url in ("/audit/access/", "/audit/changes/", "/audit/retention/"):
         assert client_for(rep).get(url).status_code == 403
+
+
+def test_the_history_page_says_when_no_history_is_recorded(rep):
+    customer = CustomerFactory(owner=rep)
+    page = client_for(rep).get(f"/customers/{customer.pk}/history/").content.decode()
+    says_none = "recorded on PostgreSQL only" in page
+    assert says_none is (not settings.IS_POSTGRES)
