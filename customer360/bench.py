@@ -143,7 +143,7 @@ def bench_ingestion(ctx: BenchContext) -> list[str]:
 @benchmarks.register("audit.history_cost", order=65)
 def bench_history_cost(ctx: BenchContext) -> list[str]:
     """The cost of the change-history triggers: bulk API ingestion (events/s) and the 360 page with
-    the triggers on and off (``pgtrigger.ignore``), alternating, best of two rounds each. Two shapes:
+    the triggers on and off (``pgtrigger.ignore``), alternating, best of three rounds each. Two shapes:
     10,000 events of 2,000 customers per request (the ingestion benchmark's), and 10,000 events of
     10,000 new customers per request (every record creates a customer and an identity: the worst case)."""
     from contextlib import nullcontext
@@ -156,7 +156,7 @@ def bench_history_cost(ctx: BenchContext) -> list[str]:
     lines = []
     for shape, customers in (("2,000 customers", 2_000), ("all new customers", 10_000)):
         rates = {"off": [], "on": []}
-        for _round in range(2):
+        for _round in range(3):
             for mode, switch in modes.items():
                 with switch():
                     rates[mode].append(
