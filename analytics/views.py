@@ -32,6 +32,7 @@ from analytics.forms import TopicLabelForm
 from analytics.models import CustomerSentiment, ListenedMessage, SuggestedCategory, Topic
 from crm.models import Ticket
 from customer360 import access
+from customer360.audit.access import Action, record_access
 from customer360.models import Customer, Job
 from customer360.text import whole_number
 
@@ -110,7 +111,10 @@ def chart_csv_view(request: HttpRequest, key: str, chart_key: str) -> HttpRespon
     access.require_manager(request.user)
     _board, definition = _chart_def(key, chart_key)
     filters, _form = parse_filters(request.GET)
-    return chart_csv(definition.build(filters), filters)
+    chart = definition.build(filters)
+    response = chart_csv(chart, filters)
+    record_access(request, Action.EXPORT, rows=len(chart.rows()), what=f"chart {key}/{chart_key}")
+    return response
 
 
 def _label_maps(model, paths: list[str]) -> dict[str, dict]:
@@ -159,6 +163,7 @@ def _drill_rows(spec, page_rows, prefix: str, label_maps: dict) -> list[dict]:
         rows.append(
             {
                 "customer": person.display_name,
+                "customer_id": values[f"{prefix}id"],
                 "customer_url": reverse("customer360:customer_detail", args=[values[f"{prefix}id"]]),
                 "url": url,
                 "cells": cells,
@@ -191,11 +196,19 @@ def drill(request: HttpRequest, key: str, chart_key: str) -> HttpResponse:
     if request.GET.get("format") == "csv":
         rows = _drill_rows(spec, values[:DRILL_CSV_LIMIT].iterator(chunk_size=2000), prefix, label_maps)
         header = [_("Customer"), *[str(label) for label, _p in spec.columns]]
-        return csv_response(
+        response = csv_response(
             f"{chart_key.replace('.', '-')}-{bucket}-{series or 'all'}.csv",
             header,
             ([row["customer"], *[cell["value"] for cell in row["cells"]]] for row in rows),
         )
+        record_access(
+            request,
+            Action.EXPORT,
+            customers=[row["customer_id"] for row in rows],
+            rows=len(rows),
+            what=f"drill-down {key}/{chart_key} {bucket} {series}".strip(),
+        )
+        return response
     page = Paginator(values, DRILL_PAGE).get_page(request.GET.get("page"))
     chart = definition.build(filters)
     label = dict(chart.categories).get(bucket, bucket)

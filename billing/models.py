@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from customer360.audit.tracking import tracked
 from customer360.models import Customer, ExternalRecord
 
 CENT = Decimal("0.01")
@@ -98,6 +99,7 @@ class PaymentRefusal(NamedTuple):
     open_amount: Decimal
 
 
+@tracked
 class Invoice(ExternalRecord):
     """A bill to a customer: lines, payments against it and its dunning state."""
 
@@ -328,6 +330,7 @@ class InvoiceLine(models.Model):
         return self.net_amount + self.tax_amount
 
 
+@tracked
 class Payment(ExternalRecord):
     """Money received against an invoice; partial payments are normal."""
 

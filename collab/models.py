@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from collab import departments
+from customer360.audit.tracking import tracked
 from customer360.models import Customer
 
 User = settings.AUTH_USER_MODEL
@@ -116,6 +117,7 @@ class PostQuerySet(models.QuerySet):
         return posts.filter(Q(is_hidden=False) | Q(author=user))
 
 
+@tracked
 class Post(models.Model):
     """A message in a space (Markdown). Customer references are stored canonically as
     ``#C-000123`` in ``body`` and as rows in ``customers``; names are never stored in the text."""

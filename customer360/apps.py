@@ -20,9 +20,13 @@ class Customer360Config(AppConfig):
         autodiscover_modules("panels")
         # Signal receivers of the sign-in: the session clock starts at login, failures are logged.
         from customer360.api.fields import use_bounded_datetimes
+        from customer360.audit.history import connect_task_context
         from customer360.signin import middleware, security_log  # noqa: F401
 
         use_bounded_datetimes()
         # The core's part of subject access and erasure, and the workers that run them.
+        import customer360.audit.privacy  # noqa: F401
         import customer360.privacy.core  # noqa: F401
         import customer360.privacy.tasks  # noqa: F401
+
+        connect_task_context()

@@ -138,3 +138,41 @@ def bench_ingestion(ctx: BenchContext) -> list[str]:
             f"  target <= 30 s: {'met' if seconds <= 30 else 'MISSED'}"
         )
     return lines
+
+
+@benchmarks.register("audit.history_cost", order=65)
+def bench_history_cost(ctx: BenchContext) -> list[str]:
+    """The cost of the change-history triggers: bulk API ingestion (events/s) and the 360 page with
+    the triggers on and off (``pgtrigger.ignore``), alternating, best of three rounds each. Two shapes:
+    10,000 events of 2,000 customers per request (the ingestion benchmark's), and 10,000 events of
+    10,000 new customers per request (every record creates a customer and an identity: the worst case)."""
+    from contextlib import nullcontext
+
+    from customer360.audit import history
+    from customer360.models import Customer
+    from customer360.sources.bench import bench_api
+
+    modes = {"off": history.paused, "on": nullcontext}
+    lines = []
+    for shape, customers in (("2,000 customers", 2_000), ("all new customers", 10_000)):
+        rates = {"off": [], "on": []}
+        for _round in range(3):
+            for mode, switch in modes.items():
+                with switch():
+                    rates[mode].append(
+                        bench_api(requests=3, rows=10_000, customers=customers)["api_events_per_second"]
+                    )
+        off, on = max(rates["off"]), max(rates["on"])
+        slower = (off - on) / off * 100 if off else 0
+        lines.append(
+            f"bulk API, {shape:<18} history off {off:>7,} events/s, on {on:>7,} events/s: {slower:+.1f} % slower"
+            f"  target <= 15 %: {'met' if slower <= 15 else 'MISSED'}"
+        )
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(ctx.user)
+    ids = list(Customer.objects.visible_to(ctx.user).values_list("id", flat=True)[:20000])
+    sample = [f"/customers/{pk}/" for pk in ctx.rng.sample(ids, min(40, len(ids)))]
+    for mode, switch in modes.items():
+        with switch():
+            lines.append(format_timing(f"360 page, history {mode}", time_requests(client, sample), 150))
+    return lines

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 
 from django.db import connection, models, transaction
 
+from customer360.audit import history
+
 BATCH = 5000
 
 
@@ -83,6 +85,7 @@ def _copy(model: type[models.Model], columns: list[str], rows: Iterable, ignore_
     target = "c360_bulk_load" if ignore_conflicts else table
     # Table and column names come from the model's metadata, never from input.
     with transaction.atomic(), connection.cursor() as cursor:
+        history.bind_context(cursor)  # COPY bypasses the wrappers that pass the history context
         if ignore_conflicts:
             cursor.execute(f"CREATE TEMP TABLE {target} AS SELECT {names} FROM {table} WITH NO DATA")  # noqa: S608
         with cursor.cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
@@ -133,6 +136,7 @@ def update_rows(model: type[models.Model], columns: list[str], rows: Iterable[tu
     table = quote(model._meta.db_table)
     # Table and column names come from the model's metadata, never from input.
     with transaction.atomic(), connection.cursor() as cursor:
+        history.bind_context(cursor)
         cursor.execute(
             f"CREATE TEMP TABLE c360_bulk_update ON COMMIT DROP AS SELECT {pk}, {', '.join(names)} FROM {table} WITH NO DATA"  # noqa: S608
         )

@@ -66,6 +66,11 @@ app.conf.update(
         },
         "analytics-listening": {"task": "analytics.refresh_listening", "schedule": crontab(hour=3, minute=0)},
         "analytics-suggest-categories": {"task": "analytics.suggest_ticket_categories", "schedule": 120.0},
+        # Retention (README "Audit"): uploads, error files, sessions, access log, history, old events.
+        "audit-retention": {
+            "task": "customer360.tasks.enforce_retention",
+            "schedule": crontab(hour=4, minute=10),
+        },
         "collab-send-digests": {"task": "collab.tasks.send_digests", "schedule": crontab(minute=30, hour=7)},
     },
 )

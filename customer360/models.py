@@ -14,6 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from customer360 import roles
+from customer360.audit.tracking import tracked
 from customer360.progress import Progress
 from customer360.registry import audiences
 from customer360.text import fold, fold_loose, normalise_email, normalise_phone
@@ -153,6 +154,7 @@ class CustomerQuerySet(models.QuerySet):
         return self.filter(condition)
 
 
+@tracked
 class Customer(models.Model):
     """A person or an organisation the company serves; every department writes to this one row."""
 
@@ -260,6 +262,7 @@ def next_customer_number() -> str:
     return f"C-{number:06d}"
 
 
+@tracked
 class CustomerIdentity(models.Model):
     """One identifier by which some department or system knows the customer."""
 
@@ -299,6 +302,7 @@ class CustomerAssignmentQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True)
 
 
+@tracked
 class CustomerAssignment(models.Model):
     """A recorded decision that a department or a person works with a customer, which is what puts
     the customer into their scope (``Customer.objects.visible_to``). Made by a lead or an admin on
@@ -548,8 +552,9 @@ class PendingChange(models.Model):
         return f"customer {self.customer_id} @ {self.changed_at:%H:%M:%S}"
 
 
-# API token, data-source, privacy and sign-in models live in modules of their own; importing them
-# registers them with Django.
+# Audit, API token, data-source, privacy and sign-in models live in modules of their own; importing
+# them registers them with Django.
+from customer360.audit.models import *  # noqa: E402,F403
 from customer360.privacy.models import *  # noqa: E402,F403
 from customer360.signin.models import *  # noqa: E402,F403
 from customer360.sources.models import *  # noqa: E402,F403

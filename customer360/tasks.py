@@ -41,3 +41,11 @@ def announce_pending_changes() -> int:
     from customer360.models import TimelineEvent
 
     return outbox.drain(timeline.customer_changed, TimelineEvent)
+
+
+@shared_task(name="customer360.tasks.enforce_retention")
+def enforce_retention() -> int:
+    """Remove what is past its retention (settings.C360_RETENTION_DAYS); returns the rows removed."""
+    from customer360.audit import retention
+
+    return sum(run.removed for run in retention.enforce())

@@ -51,6 +51,7 @@ urlpatterns = [
     path("i18n/setlang/", signin_views.set_language, name="set_language"),
     path("health/", views.health, name="health"),
     path("sources/", include("customer360.sources.urls")),
+    path("", include("customer360.audit.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("customer360.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

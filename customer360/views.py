@@ -19,6 +19,7 @@ from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_POST
 
 from customer360 import access, roles, search, services
+from customer360.audit.access import Action, record_access
 from customer360.brief import brief_for
 from customer360.customer_list import SORT_LABELS, available_condition_filters
 from customer360.customer_list import page as customer_list_page
@@ -63,6 +64,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if panel.badges:
             badges.extend(panel.badges(customer))
     timeline = TimelinePage.from_request(request, customer)
+    record_access(request, Action.VIEW_360, customers=[customer.pk], what="customer page")
     return render(
         request,
         "customer360/customer_detail.html",

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from customer360.audit.tracking import tracked
 from customer360.models import Channel, Customer, Department, Job
 
 
@@ -290,6 +291,7 @@ class RecommendationQuerySet(models.QuerySet):
         return queryset
 
 
+@tracked
 class Recommendation(models.Model):
     """An action recommended for a customer, with why, and what the rep did with it."""
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from customer360 import conditions
+from customer360.audit.tracking import tracked
 from customer360.models import Customer
 
 
@@ -43,6 +44,7 @@ class ConsentQuerySet(models.QuerySet):
         return self.filter(customer__in=Customer.objects.visible_to(user))
 
 
+@tracked
 class Consent(models.Model):
     """Whether a customer lets us contact them on one channel for one purpose, with the proof.
 
@@ -276,6 +278,7 @@ class Campaign(models.Model):
         return self.status in {self.Status.DRAFT, self.Status.SCHEDULED}
 
 
+@tracked
 class Touch(models.Model):
     """One status change of a campaign for one customer (sent, opened, clicked, ...).
 

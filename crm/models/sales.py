@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.models.base import CustomerRecordQuerySet, refuse
+from customer360.audit.tracking import tracked
 from customer360.models import Customer, ExternalRecord
 
 
@@ -168,6 +169,7 @@ class DealQuerySet(CustomerRecordQuerySet):
         return self.filter(status=Deal.Status.OPEN)
 
 
+@tracked
 class Deal(ExternalRecord):
     """A sales opportunity with a customer, moving through the stages of a pipeline."""
 
@@ -261,6 +263,7 @@ class Deal(ExternalRecord):
         return True
 
 
+@tracked
 class Activity(models.Model):
     """A contact with a customer: call, meeting, e-mail, visit or note, with outcome and follow-up."""
 

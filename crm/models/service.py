@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.business_hours import Hours, add_business_minutes, business_minutes_between
 from crm.models.base import CustomerRecordQuerySet, refuse
+from customer360.audit.tracking import tracked
 from customer360.models import Channel, Customer, ExternalRecord
 
 
@@ -171,6 +172,7 @@ class TicketQuerySet(CustomerRecordQuerySet):
         )
 
 
+@tracked
 class Ticket(ExternalRecord):
     """A customer's request to service, with SLA due times counted in business hours."""
 

@@ -14,6 +14,7 @@ from customer360.api.serializers import (
     TimelinePageSerializer,
     TimelineQuerySerializer,
 )
+from customer360.audit.access import Action, record_access
 from customer360.facts import key_facts
 from customer360.models import Customer
 from customer360.timeline_page import filtered_events, page_after
@@ -29,12 +30,22 @@ class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
         query = self.request.query_params.get("q", "") if self.action == "list" else ""
         return search.filter_customers(customers, query) if query else customers
 
+    def list(self, request, *args, **kwargs):
+        """Customers the caller may see (paged); each page read is one access-log row."""
+        response = super().list(request, *args, **kwargs)
+        results = response.data.get("results", []) if isinstance(response.data, dict) else response.data
+        record_access(
+            request, Action.API_READ, customers=[row["id"] for row in results], what="api customers"
+        )
+        return response
+
     @extend_schema(responses=CustomerDetailSerializer)
     def retrieve(self, request, *args, **kwargs):
         """One customer with the key facts of every department and the brief."""
         customer = self.get_object()
         data = CustomerSerializer(customer).data
         data["key_facts"] = key_facts(request, customer)
+        record_access(request, Action.API_READ, customers=[customer.pk], what="api customer")
         return Response(data)
 
     @extend_schema(parameters=[TimelineQuerySerializer], responses=TimelinePageSerializer)
@@ -47,4 +58,5 @@ class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
         params = query.validated_data
         events, _filters = filtered_events(request.user, customer, params)
         rows, next_cursor = page_after(events, params.get("cursor", ""), size=params["size"])
+        record_access(request, Action.API_READ, customers=[customer.pk], rows=len(rows), what="api timeline")
         return Response({"next": next_cursor, "results": TimelineEventSerializer(rows, many=True).data})

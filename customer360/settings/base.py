@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import pghistory
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -71,6 +72,10 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    # Change history (README "Audit"): row triggers on PostgreSQL write every insert, update and
+    # delete of the tracked models into their history tables, also for COPY and UPDATE ... FROM.
+    "pgtrigger",
+    "pghistory",
     "customer360",
     "crm",
     "marketing",
@@ -95,6 +100,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Who changed what through which path (page or API): the context of the history rows.
+    "customer360.audit.middleware.HistoryContextMiddleware",
     "customer360.signin.middleware.SessionTimeoutMiddleware",
     "customer360.signin.middleware.LoginRequiredMiddleware",
     "customer360.signin.middleware.SecondFactorMiddleware",
@@ -485,6 +492,25 @@ C360_SUPPRESSION_KEY = env_str("C360_SUPPRESSION_KEY") or ""
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int(
     "DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024
 )  # 10,000-row API requests
+
+
+# --- Audit: change history, access log, retention (README "Audit") -------------------------------
+# History rows carry their context (user, path, URL, import run, task) in a JSON column of their own:
+# no shared context row is written per statement, which keeps bulk writes fast.
+PGHISTORY_CONTEXT_FIELD = pghistory.ContextJSONField()
+# History rows keep no foreign key to the tracked row (it may be deleted) and add no reverse accessor.
+PGHISTORY_OBJ_FIELD = pghistory.ObjForeignKey(related_name="+", related_query_name="+")
+# Days each kind is kept; 0 keeps it forever. Enforced by the nightly retention task.
+C360_RETENTION_DAYS = {
+    "uploads": env_int("C360_RETENTION_UPLOADS_DAYS", 90),
+    "error_files": env_int("C360_RETENTION_ERROR_FILES_DAYS", 30),
+    "sessions": env_int("C360_RETENTION_SESSIONS_DAYS", 30),
+    "access_log": env_int("C360_RETENTION_ACCESS_LOG_DAYS", 2 * 365),
+    "change_history": env_int("C360_RETENTION_CHANGE_HISTORY_DAYS", 10 * 365),
+    "closed_customer_events": env_int("C360_RETENTION_CLOSED_CUSTOMER_EVENTS_DAYS", 3 * 365),
+}
+# An export's access-log row names at most this many customers (and always the full count).
+C360_ACCESS_LOG_MAX_IDS = env_int("C360_ACCESS_LOG_MAX_IDS", 100_000)
 
 
 def _plotly_static_dir() -> Path:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customer360 import timeline
+from customer360.audit import history
 from customer360.events_core import CUSTOMER_MERGE_UNDONE, CUSTOMER_MERGED
 from customer360.models import Customer, customer_deletion_allowed
 from customer360.sources.models import CustomerMerge, DuplicateCandidate
@@ -75,8 +76,8 @@ def customer_relations() -> list[tuple[type[models.Model], models.Field]]:
         if not (rel.auto_created and not rel.concrete and (rel.one_to_many or rel.one_to_one)):
             continue
         model = rel.related_model
-        if model in _NOT_MOVED or model is Customer:
-            continue
+        if model in _NOT_MOVED or model is Customer or history.is_history_model(model):
+            continue  # change history keeps the rows as they were, pointing where they pointed
         found.append((model, rel.field))
     return found
 

@@ -22,6 +22,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from customer360.audit import history
 from customer360.celery import task
 from customer360.models import Channel, DataSource
 from customer360.sources.mapping import RowError, apply_mapping
@@ -297,7 +298,13 @@ def _write_allowed(target: ImportTarget, rows: list[PreparedRow], ctx: ImportCon
 
 
 def run_execute(*, run: ImportRun) -> ImportRun:
-    """Import the run's file: map, write good rows in batches, keep bad rows in the error file."""
+    """Import the run's file: map, write good rows in batches, keep bad rows in the error file.
+    Every row it writes has the run in its change history (path "import")."""
+    with history.context(path="import", run=run.pk, source=run.source.slug, user=run.created_by_id):
+        return _run_execute(run)
+
+
+def _run_execute(run: ImportRun) -> ImportRun:
     source = run.source
     ImportRun.objects.filter(pk=run.pk).update(status=ImportRun.Status.RUNNING, started_at=timezone.now())
     try:
@@ -395,6 +402,11 @@ def records_ingest(*, source: DataSource, records: Iterable, channel: str = Chan
     Idempotent by (source, external id): the target's id field is required. Good records commit
     in batches through the same bulk write path as file imports.
     """
+    with history.context(source=source.slug):
+        return _records_ingest(source, records, channel)
+
+
+def _records_ingest(source: DataSource, records: Iterable, channel: str) -> list[dict]:
     target = _target_of(source)
     names = target.field_names()
     types = target.field_types()

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from customer360 import access
+from customer360.audit.access import Action, record_access
 from customer360.models import Customer, DataSource
 from customer360.sources import services
 from customer360.sources.forms import (
@@ -262,6 +263,7 @@ def run_errors(request: HttpRequest, pk: int) -> FileResponse:
     run = get_object_or_404(ImportRun, pk=pk)
     if not run.error_file:
         raise Http404
+    record_access(request, Action.EXPORT, rows=run.failed, what=f"import errors run {run.pk}")
     return FileResponse(
         run.error_file.open("rb"),
         as_attachment=True,

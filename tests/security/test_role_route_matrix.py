@@ -67,6 +67,7 @@ RESOURCE_OF_SEGMENT = {
     "suggestions": "ticket",
     "tokens": "token",
     "runs": "run",
+    "history": "deal",  # history/<model>/<pk>/: the matrix opens a deal's history
 }
 TABLES = [
     "customer360.Customer",
@@ -131,6 +132,8 @@ def concrete(route: str, objects: dict, variant: str) -> tuple[str, bool]:
             return objects["shared"]["space_slug"]
         if param in {"slug"}:
             return objects["shared"]["source_slug"]
+        if param == "model":
+            return "crm.deal"
         if param == "key" or param == "dashboard":
             return "sales"
         if param in {"chart_key", "chart"}:

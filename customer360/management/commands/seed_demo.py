@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date
 
+from customer360.audit import history
 from customer360.demo import DEMO_PASSWORD, DEMO_USERS, run_seeders
 from customer360.models import Customer, TimelineEvent
 
@@ -46,14 +47,17 @@ class Command(BaseCommand):
         started = time.perf_counter()
         events_before = TimelineEvent.objects.count()
         password = secrets.token_urlsafe(12) if settings.PRODUCTION else DEMO_PASSWORD
-        users = run_seeders(
-            count=customers,
-            seed=seed,
-            today=reference,
-            stdout=self.stdout.write,
-            password=password,
-            staff_admin=not settings.PRODUCTION,
-        ).users
+        if history.enabled():
+            self.stdout.write("Change history is switched off for the demo load (pgtrigger.ignore).")
+        with history.paused():
+            users = run_seeders(
+                count=customers,
+                seed=seed,
+                today=reference,
+                stdout=self.stdout.write,
+                password=password,
+                staff_admin=not settings.PRODUCTION,
+            ).users
         elapsed = time.perf_counter() - started
         events = TimelineEvent.objects.count() - events_before
         self.stdout.write(

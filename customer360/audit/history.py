@@ -1,0 +1,222 @@
+"""Change history: the context history rows carry, reading a record's history, and scrubbing it.
+
+The rows are written by django-pghistory's triggers (PostgreSQL only, see ``tracking``). What this
+module adds:
+
+- ``context(...)``: the path and actor of writes outside a web request (an import run, a Celery task);
+  the middleware sets it for requests.
+- ``bind_context(cursor)``: COPY bypasses Django's execute wrappers, which is how pghistory and
+  pgtrigger pass their session variables; one statement through them first binds both to the
+  transaction, so rows loaded by COPY carry the context (or are ignored) like any other.
+- ``changes_for(...)``: the rows of a customer or a record, ready for the History pages.
+- ``scrub_customer(customer_id)``: erasure removes every history row about the person.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.apps import apps
+from django.db import connection, models
+from django.utils.text import capfirst
+
+# Columns every snapshot has that say nothing a reader needs (timestamps, derived search keys).
+NOISE = {"updated_at", "search_key"}
+HISTORY_SUFFIX = "History"
+
+
+def enabled() -> bool:
+    """History triggers exist on PostgreSQL only."""
+    return connection.vendor == "postgresql"
+
+
+def context(**metadata):
+    """Group the writes inside under one context with ``metadata`` (e.g. ``path="import", run=7``).
+    Nested inside a request or task context it adds to it. A no-op off PostgreSQL."""
+    if not enabled():
+        return contextlib.nullcontext()
+    import pghistory
+
+    return pghistory.context(**metadata)
+
+
+def bind_context(cursor) -> None:
+    """Run one statement through Django's execute wrappers, so that the transaction carries the
+    history context and any ``pgtrigger.ignore`` before a COPY (which bypasses the wrappers)."""
+    if enabled() and connection.in_atomic_block:
+        cursor.execute("SET LOCAL c360.bulk_write = 'on'")
+
+
+def trigger_uris() -> list[str]:
+    """The pgtrigger URIs of every history trigger (``app.Model:insert_insert`` ...)."""
+    names = ("insert_insert", "update_update", "delete_delete")
+    return [f"{m.pgh_tracked_model._meta.label}:{name}" for m in history_models() for name in names]
+
+
+def paused():
+    """Write without history inside (the demo seed's bulk load, the benchmark's "off" figure):
+    the history triggers of this thread's statements return at once. A no-op off PostgreSQL."""
+    if not enabled():
+        return contextlib.nullcontext()
+    import pgtrigger
+
+    return pgtrigger.ignore(*trigger_uris())
+
+
+def is_history_model(model) -> bool:
+    """True for a ``<Model>History`` table (its rows are never moved, merged or edited)."""
+    return hasattr(model, "pgh_tracked_model")
+
+
+def history_models() -> list[type[models.Model]]:
+    """Every history model of every app (``<Model>History``, made by ``tracking.tracked``)."""
+    from pghistory.models import Event
+
+    return [m for m in apps.get_models() if issubclass(m, Event) and hasattr(m, "pgh_tracked_model")]
+
+
+def customer_columns(history_model) -> list[str]:
+    """The columns of ``history_model`` that hold a customer's id (its own row's id for customers)."""
+    from customer360.models import Customer
+
+    columns = []
+    for f in history_model._meta.concrete_fields:
+        if f.is_relation and f.related_model is Customer:
+            columns.append(f.attname)
+    return columns
+
+
+def scrub_customer(customer_id: int) -> dict[str, int]:
+    """Delete every history row that holds the customer's data: the customer row's own history, its
+    identities', and that of every tracked row pointing at the customer. Returns the rows removed
+    per history model. Erasure calls it after anonymising, in the same transaction, so that no
+    history table keeps the old name, e-mail or phone."""
+    removed = {}
+    for history_model in history_models():
+        condition = models.Q()
+        for column in customer_columns(history_model):
+            condition |= models.Q(**{column: customer_id})
+        if not condition:
+            continue
+        count = history_model.objects.filter(condition).delete()[0]
+        if count:
+            removed[history_model._meta.label] = count
+    return removed
+
+
+# --- Reading ------------------------------------------------------------------------------------
+@dataclass
+class Change:
+    """One history row as the History pages show it."""
+
+    at: datetime
+    label: str  # insert / update / delete
+    model: type[models.Model]
+    object_id: str
+    user_id: int | None
+    path: str
+    detail: str  # URL, import run, task name
+    fields: list[tuple[str, object, object]] = field(default_factory=list)  # (name, before, after)
+
+    @property
+    def record_name(self) -> str:
+        return f"{self.model._meta.verbose_name} #{self.object_id}"
+
+
+def _field_names(model) -> dict[str, str]:
+    return {f.attname: capfirst(str(f.verbose_name)) for f in model._meta.concrete_fields}
+
+
+def _detail(context: dict) -> str:
+    if context.get("run"):
+        return f"run {context['run']}"
+    return str(context.get("task") or context.get("url") or "")
+
+
+def to_change(event) -> Change:
+    """An aggregate ``pghistory.models.Events`` row as a :class:`Change`."""
+    model = apps.get_model(event.pgh_obj_model)
+    names = _field_names(model)
+    context = event.pgh_context or {}
+    if event.pgh_label == "update":
+        diff = event.pgh_diff or {}
+        fields = [(names.get(k, k), v[0], v[1]) for k, v in sorted(diff.items()) if k not in NOISE]
+    elif event.pgh_label == "insert":
+        data = event.pgh_data or {}
+        fields = [
+            (names.get(k, k), None, v) for k, v in data.items() if k not in NOISE and v not in (None, "")
+        ]
+    else:
+        fields = []
+    user = context.get("user")
+    return Change(
+        at=event.pgh_created_at,
+        label=event.pgh_label,
+        model=model,
+        object_id=str(event.pgh_obj_id),
+        user_id=int(user) if str(user or "").isdigit() else None,
+        path=str(context.get("path") or ("task" if context.get("task") else "")),
+        detail=_detail(context),
+        fields=fields,
+    )
+
+
+def readable_models(user) -> list[type[models.Model]]:
+    """History models whose tracked model ``user`` may view (a rep does not read invoice history
+    without the billing permission)."""
+    allowed = []
+    for history_model in history_models():
+        tracked = history_model.pgh_tracked_model
+        if user.has_perm(f"{tracked._meta.app_label}.view_{tracked._meta.model_name}"):
+            allowed.append(history_model)
+    return allowed
+
+
+def events_about(customer, user):
+    """The history rows of ``customer`` and of every record pointing at it that ``user`` may read,
+    newest first (a queryset of ``pghistory.models.Events``; PostgreSQL only)."""
+    from pghistory.models import Events
+
+    readable = [m for m in readable_models(user) if customer_columns(m)]
+    if not readable:
+        return Events.objects.none()
+    return Events.objects.references(customer).across(*readable).order_by("-pgh_created_at", "-pgh_id")
+
+
+def events_of(record, user):
+    """The history rows of one record (a ticket, a deal, an invoice)."""
+    from pghistory.models import Events
+
+    readable = [m for m in readable_models(user) if m.pgh_tracked_model is type(record)]
+    if not readable:
+        return Events.objects.none()
+    return Events.objects.tracks(record).across(*readable).order_by("-pgh_created_at", "-pgh_id")
+
+
+# --- Celery tasks -----------------------------------------------------------------------------------
+_task_contexts: dict[str, object] = {}
+
+
+def _task_started(task_id=None, task=None, **kwargs) -> None:
+    if not enabled() or task_id is None:
+        return
+    entered = context(path="task", task=getattr(task, "name", ""))
+    entered.__enter__()
+    _task_contexts[task_id] = entered
+
+
+def _task_finished(task_id=None, **kwargs) -> None:
+    entered = _task_contexts.pop(task_id, None)
+    if entered is not None:
+        entered.__exit__(None, None, None)
+
+
+def connect_task_context() -> None:
+    """Every Celery task's writes carry path "task" and the task's name (an import run inside adds
+    its run). Connected once by the app config."""
+    from celery.signals import task_postrun, task_prerun
+
+    task_prerun.connect(_task_started, weak=False, dispatch_uid="c360-history-task-start")
+    task_postrun.connect(_task_finished, weak=False, dispatch_uid="c360-history-task-end")
