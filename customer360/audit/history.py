@@ -88,16 +88,66 @@ def customer_columns(history_model) -> list[str]:
     return columns
 
 
+def _related_object_ids(tracked, customer_id: int):
+    """Ids of ``tracked`` rows that belong to the customer without a customer column of their own:
+    through a many-to-many to customers (a feed post naming them) or through a record that has one
+    (a payment through its invoice). None when the model has neither."""
+    from customer360.models import Customer
+
+    condition = models.Q()
+    for f in tracked._meta.get_fields():
+        if f.many_to_many and f.concrete and f.related_model is Customer:
+            condition |= models.Q(**{f.name: customer_id})
+        elif f.many_to_one and f.concrete and f.related_model is not Customer and f.related_model is not None:
+            for g in f.related_model._meta.concrete_fields:
+                if g.many_to_one and g.related_model is Customer:
+                    condition |= models.Q(**{f"{f.name}__{g.name}": customer_id})
+    if not condition:
+        return None
+    return tracked._base_manager.filter(condition).values("pk")
+
+
 def scrub_customer(customer_id: int) -> dict[str, int]:
     """Delete every history row that holds the customer's data: the customer row's own history, its
-    identities', and that of every tracked row pointing at the customer. Returns the rows removed
-    per history model. Erasure calls it after anonymising, in the same transaction, so that no
+    identities', that of every tracked row pointing at the customer, and that of rows belonging to
+    them through another record or a many-to-many (payments, feed posts naming them). Returns the
+    rows removed per history model. Erasure calls it last, in the same transaction, so that no
     history table keeps the old name, e-mail or phone."""
     removed = {}
     for history_model in history_models():
         condition = models.Q()
         for column in customer_columns(history_model):
             condition |= models.Q(**{column: customer_id})
+        related = _related_object_ids(history_model.pgh_tracked_model, customer_id)
+        if related is not None:
+            condition |= models.Q(pgh_obj_id__in=related)
+        if not condition:
+            continue
+        count = history_model.objects.filter(condition).delete()[0]
+        if count:
+            removed[history_model._meta.label] = count
+    return removed
+
+
+def scrub_text(terms) -> dict[str, int]:
+    """Delete every history row whose text names one of ``terms`` (the person's names, e-mail,
+    phone, numbers): what a row kept about the person without pointing at them, e.g. the earlier
+    version of a feed post whose reference was removed by the erasure. A scan of the history
+    tables, which an erasure (rare, and a worker's job) can afford."""
+    terms = [t for t in terms if t and len(t) >= 3]
+    removed: dict[str, int] = {}
+    if not terms:
+        return removed
+    for history_model in history_models():
+        condition = models.Q()
+        for f in history_model._meta.concrete_fields:
+            if (
+                isinstance(f, models.CharField | models.TextField)
+                and not f.choices
+                and not f.name.startswith("pgh_")
+            ):
+                for term in terms:
+                    condition |= models.Q(**{f"{f.name}__icontains": term})
         if not condition:
             continue
         count = history_model.objects.filter(condition).delete()[0]

@@ -19,7 +19,11 @@ def _export(customer) -> dict[str, list[dict]]:
 
 
 def _erase(customer, request) -> dict[str, int]:
-    return {f"history:{name}": count for name, count in history.scrub_customer(customer.pk).items()}
+    counts = {f"history:{name}": n for name, n in history.scrub_customer(customer.pk).items()}
+    needles = getattr(request, "needles", None)
+    for name, n in history.scrub_text(needles.terms if needles else ()).items():
+        counts[f"history:{name}"] = counts.get(f"history:{name}", 0) + n
+    return counts
 
 
 def _log_download(request, export) -> None:

@@ -100,6 +100,11 @@ def build_world(user) -> World:
         text="Die Lieferung ist schon wieder zu spät.",
         sentiment=-0.5,
     )
+    # Someone opened the person's 360 page: the access log about them belongs to their export.
+    from customer360.audit.access import Action as AccessAction
+    from customer360.audit.access import record_access
+
+    record_access(None, AccessAction.VIEW_360, customers=[customer.pk], user=user, what="360 page")
     return World(customer, other, source, run, invoice, invoice.gross_total, invoice.paid_amount)
 
 
