@@ -27,6 +27,10 @@ app.conf.update(
     timezone=os.environ.get("TIME_ZONE", "Europe/Vienna"),
     beat_schedule={
         "worker-heartbeat": {"task": "customer360.tasks.worker_heartbeat", "schedule": 30.0},
+        "sources-reclaim-stalled-imports": {
+            "task": "customer360.sources.tasks.reclaim_stalled_imports",
+            "schedule": 60.0,
+        },
         "crm-check-sla-breaches": {"task": "crm.tasks.check_sla_breaches", "schedule": 300.0},
         "collab-remind-overdue": {
             "task": "collab.tasks.remind_overdue_requests",
