@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -98,12 +99,26 @@ LOCALES = {
 }
 
 
+@lru_cache(maxsize=64)
+def _plain_number(locale: str) -> tuple[re.Pattern, str]:
+    """Digits with the locale's decimal symbol and no grouping: the common case, read without
+    babel's slower general parser (the symbol itself comes from babel)."""
+    from babel.numbers import get_decimal_symbol
+
+    symbol = get_decimal_symbol(locale)
+    return re.compile(r"^[+-]?\d+(?:" + re.escape(symbol) + r"\d+)?$"), symbol
+
+
+@lru_cache(maxsize=65536)
 def locale_decimal(value: str, locale: str) -> Decimal:
     """A number written the way ``locale`` writes it (babel's CLDR data, strict about grouping):
     "1.234,50" and "1.234" in de_AT are 1234.50 and 1234; "1,234.50" in en is 1234.50."""
     from babel.numbers import NumberFormatError, parse_decimal
 
     text = _CURRENCY.sub("", value)
+    plain, symbol = _plain_number(locale)
+    if plain.match(text):
+        return Decimal(text.replace(symbol, "."))
     try:
         number = parse_decimal(text, locale=locale, strict=True)
     except (NumberFormatError, ValueError):
