@@ -114,7 +114,8 @@ class ImportRun(models.Model):
 
     @property
     def can_resume(self) -> bool:
-        return self.status in {self.Status.FAILED, self.Status.CANCELLED} and self.done < self.total
+        unfinished = not self.prepared_at or self.done < self.total
+        return self.status in {self.Status.FAILED, self.Status.CANCELLED} and unfinished
 
     @property
     def counts(self) -> dict[str, int]:
