@@ -88,11 +88,10 @@ def prepare(run: ImportRun) -> None:
         elif magic.startswith((b"\xff\xfe", b"\xfe\xff")):
             _save_work_copy(run, _utf16_as_utf8(handle))
             options["encoding"] = "utf-8"
-        else:
-            head = read_head(handle, encoding=options.get("encoding", ""), delimiter=options.get("delimiter", ""))
-            options.setdefault("encoding", "")
-            options["encoding"] = options["encoding"] or head.encoding
-            options["delimiter"] = options.get("delimiter") or head.delimiter
+    with _work_handle(run) as handle:
+        head = read_head(handle, encoding=options.get("encoding", ""), delimiter=options.get("delimiter", ""))
+    options["encoding"] = options.get("encoding") or head.encoding
+    options["delimiter"] = options.get("delimiter") or head.delimiter
     layout = _layout_or_cp1252(run, options)
     ImportChunk.objects.filter(run=run).delete()
     for chunk in layout.chunks:
@@ -117,7 +116,9 @@ def _layout_or_cp1252(run: ImportRun, options: dict) -> _Layout:
     try:
         return _layout(run, options["encoding"], options["delimiter"])
     except _WrongEncoding:
-        if options["encoding"] not in ("utf-8", "utf-8-sig") or run.mapping.get("options", {}).get("encoding"):
+        if options["encoding"] not in ("utf-8", "utf-8-sig") or run.mapping.get("options", {}).get(
+            "encoding"
+        ):
             raise NotATable(
                 _("The file cannot be read as %(encoding)s after its first part.")
                 % {"encoding": options["encoding"]}
@@ -153,7 +154,11 @@ def _layout(run: ImportRun, encoding: str, delimiter: str) -> _Layout:
         if rows:
             chunks.append(
                 ImportChunk(
-                    index=len(chunks), first_row=next_row, rows=len(rows), start_offset=block_start, end_offset=end
+                    index=len(chunks),
+                    first_row=next_row,
+                    rows=len(rows),
+                    start_offset=block_start,
+                    end_offset=end,
                 )
             )
             next_row += len(rows)
@@ -226,7 +231,9 @@ def step(run_id: int) -> str:
             return "busy"
         if run.status == ImportRun.Status.QUEUED:
             run.status = ImportRun.Status.RUNNING
-            ImportRun.objects.filter(pk=run.pk).update(status=run.status, started_at=run.started_at or timezone.now())
+            ImportRun.objects.filter(pk=run.pk).update(
+                status=run.status, started_at=run.started_at or timezone.now()
+            )
         if run.cancel_requested:
             _end(run, ImportRun.Status.CANCELLED)
             return "finished"
@@ -306,7 +313,9 @@ def _import_rows(run: ImportRun, target: ImportTarget, chunk: ImportChunk, rows:
             errors.append([number, row, "; ".join(str(e) for e in problems)])
             counts["failed"] += 1
             continue
-        prepared.append(PreparedRow(number, values, record, _fingerprint(row, run.repeats.get(str(number), 0))))
+        prepared.append(
+            PreparedRow(number, values, record, _fingerprint(row, run.repeats.get(str(number), 0)))
+        )
     size = batch_size()
     for start in range(0, len(prepared), size):
         batch = prepared[start : start + size]
@@ -327,7 +336,9 @@ def _fingerprint(row: list[str], occurrence: int) -> str:
 # --- End of a run -----------------------------------------------------------------------------
 def finish(run: ImportRun) -> None:
     """All chunks are written: the error file from the chunks' refusals, then "done"."""
-    bad = [item for errors in run.chunks.order_by("index").values_list("errors", flat=True) for item in errors]
+    bad = [
+        item for errors in run.chunks.order_by("index").values_list("errors", flat=True) for item in errors
+    ]
     if bad:
         write_error_file(run, bad)
     _end(run, ImportRun.Status.DONE)
@@ -440,7 +451,9 @@ def reclaim_stalled(minutes: float | None = None) -> list[int]:
     reclaimed = []
     for run_id in ImportRun.objects.filter(stalled, status__in=ACTIVE).values_list("pk", flat=True):
         with transaction.atomic():
-            run = ImportRun.objects.select_for_update(skip_locked=True).filter(stalled, pk=run_id, status__in=ACTIVE)
+            run = ImportRun.objects.select_for_update(skip_locked=True).filter(
+                stalled, pk=run_id, status__in=ACTIVE
+            )
             if not run.exists():
                 continue
             run.update(heartbeat_at=timezone.now(), reclaims=F("reclaims") + 1)

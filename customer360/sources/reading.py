@@ -291,12 +291,17 @@ def _xlsx_rows(worksheet, cap: int) -> Iterator[list[str]]:
         cells += max(len(values), 1)
         if cells > cap:
             raise _too_many_cells(cells, cap)
-        row = ["" if v is None else _excel_text(v) for v in values[:width]]
+        row = ["" if v is None else _excel_text(v) for v in values[: width if width < MAX_COLUMNS else None]]
         if not any(c.strip() for c in row):
             continue
         if width == MAX_COLUMNS:  # the header fixes the width
             while row and not row[-1].strip():
                 row.pop()
+            if len(row) > MAX_COLUMNS:
+                raise NotATable(
+                    _("The first row of this workbook has more than %(cap)s columns; save it as CSV instead.")
+                    % {"cap": MAX_COLUMNS}
+                )
             width = max(len(row), 1)
         yield row
 

@@ -250,7 +250,12 @@ def run_start(*, run: ImportRun, mapping: dict, user=None) -> None:
     source.save(update_fields=["mapping", "options"])
     mapping = {**mapping, "options": {**mapping.get("options", {}), "locale": source.locale}}
     ImportRun.objects.filter(pk=run.pk).update(
-        mapping=mapping, status=ImportRun.Status.QUEUED, error="", done=0, total=0, heartbeat_at=timezone.now()
+        mapping=mapping,
+        status=ImportRun.Status.QUEUED,
+        error="",
+        done=0,
+        total=0,
+        heartbeat_at=timezone.now(),
     )
     chunks.enqueue(run.pk)
 
