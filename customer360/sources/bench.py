@@ -104,14 +104,14 @@ def bench_csv() -> dict:
 
 RETAIL_HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
 _PRODUCTS = [
-    ("85123A", "WHITE HANGING HEART T-LIGHT HOLDER", "2.55"),
+    ("85123A", "WHITE HEART T-LIGHT", "2.55"),
     ("71053", "WHITE METAL LANTERN", "3.39"),
-    ("84406B", "CREAM CUPID HEARTS COAT HANGER", "2.75"),
-    ("22752", "SET 7 BABUSHKA NESTING BOXES", "7.65"),
-    ("21730", "GLASS STAR FROSTED T-LIGHT HOLDER", "4.25"),
-    ("22633", "HAND WARMER UNION JACK", "1.85"),
-    ("84879", "ASSORTED COLOUR BIRD ORNAMENT", "1.69"),
-    ("22745", "POPPY'S PLAYHOUSE BEDROOM", "2.1"),
+    ("84406B", "CUPID COAT HANGER", "2.75"),
+    ("22752", "BABUSHKA BOXES", "7.65"),
+    ("21730", "GLASS STAR HOLDER", "4.25"),
+    ("22633", "HAND WARMER", "1.85"),
+    ("84879", "BIRD ORNAMENT", "1.69"),
+    ("22745", "PLAYHOUSE BEDROOM", "2.1"),
 ]
 _COUNTRIES = ("United Kingdom", "Germany", "France", "Austria", "Netherlands", "Spain")
 
@@ -163,14 +163,16 @@ def bench_large_import(*, lines: int = 700_000) -> dict:
             target="events",
             locale="en",
         )
+        figures.update(_bench_mapping_page(source, path, spec))
         for label in ("first", "rerun"):
             with path.open("rb") as handle:
                 run = services.run_create(source=source, uploaded=File(handle, name=path.name))
             ImportRun.objects.filter(pk=run.pk).update(mapping=spec, status=ImportRun.Status.QUEUED)
             run.refresh_from_db()
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             run = services.run_execute(run=run)
             seconds = time.perf_counter() - started
+            figures[f"large_{label}_worker_cpu_seconds"] = round(time.process_time() - cpu, 2)
             figures[f"large_{label}_seconds"] = round(seconds, 2)
             figures[f"large_{label}_lines_per_second"] = int(run.total / seconds) if seconds else 0
             figures[f"large_{label}_status"] = run.status
@@ -178,6 +180,28 @@ def bench_large_import(*, lines: int = 700_000) -> dict:
             figures[f"large_{label}_total"] = run.total
             figures[f"large_{label}_chunks"] = run.chunk_count
     return figures
+
+
+def _bench_mapping_page(source: DataSource, path: Path, spec: dict) -> dict:
+    """What the mapping page and its preview do in the web request for the large file: read the
+    head, suggest a mapping, map the first rows (the whole file is the worker's job)."""
+    from customer360.sources.mapping import suggest
+
+    with path.open("rb") as handle:
+        run = services.run_create(source=source, uploaded=File(handle, name=path.name))
+    started = time.perf_counter()
+    table = services.run_table(run, {})
+    suggest(table.header, services._target_of(source).fields)
+    mapping_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    _table, rows = services.run_preview(run=run, mapping=spec)
+    preview_seconds = time.perf_counter() - started
+    run.delete()
+    return {
+        "large_mapping_page_seconds": round(mapping_seconds, 3),
+        "large_preview_seconds": round(preview_seconds, 3),
+        "large_preview_rows": len(rows),
+    }
 
 
 def bench_api_without_receivers(**kwargs) -> dict:

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -276,8 +276,9 @@ def _raw_value(entry: dict, record: dict[str, str], locale: str = "") -> tuple[s
         return entry.get("field", ""), str(entry["constant"])
     if entry.get("template"):
         template = entry["template"]
-        text = _PLACEHOLDER.sub(lambda m: str(record.get(m.group(1), "") or "").strip(), template)
-        return template, text
+        literals, columns = _template_parts(template)
+        values = [str(record.get(c, "") or "").strip() for c in columns]
+        return template, "".join(x for pair in zip(literals, [*values, ""], strict=True) for x in pair)
     if entry.get("columns"):
         columns = entry["columns"]
         values = [str(record.get(c, "") or "").strip() for c in columns]
@@ -296,6 +297,20 @@ def _raw_value(entry: dict, record: dict[str, str], locale: str = "") -> tuple[s
     column = entry.get("column", "")
     value = record.get(column)
     return column, "" if value is None else str(value)
+
+
+@lru_cache(maxsize=256)
+def _template_parts(template: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``"Order {No}: {Text}"`` -> (("Order ", ": ", ""), ("No", "Text")), split once per template."""
+    pieces = _PLACEHOLDER.split(template)
+    return tuple(pieces[0::2]), tuple(pieces[1::2])
+
+
+@lru_cache(maxsize=100_000)
+def _coerce_cached(value: str, type_name: str, region: str, locale: str):
+    """Files repeat their prices, quantities and dates: each distinct text is converted once
+    (the results are immutable: Decimal, date, datetime, int, bool, str)."""
+    return coerce(value, type_name, region=region, locale=locale)
 
 
 class _CellError(Exception):
@@ -339,7 +354,10 @@ def apply_mapping(
             continue
         type_name = entry.get("type") or field_types.get(name, "text")
         try:
-            value = coerce(raw, type_name, region=region, locale=locale)
+            if type_name in ("text", "", "id"):
+                value = coerce(raw, type_name)
+            else:
+                value = _coerce_cached(raw, type_name, region, locale)
         except CoercionError as exc:
             errors.append(RowError(label, raw, str(exc)))
             continue
