@@ -12,6 +12,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 __all__ = ["CustomerMerge", "DuplicateCandidate", "ImportChunk", "ImportRun", "WebhookDelivery"]
 
@@ -36,7 +37,7 @@ class ImportRun(models.Model):
         RUNNING = "running", _("Running")
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
-        CANCELLED = "cancelled", _("Cancelled")
+        CANCELLED = "cancelled", pgettext_lazy("import run", "Cancelled")
 
     COUNTS = ("created", "updated", "unchanged", "failed", "duplicate")
 
