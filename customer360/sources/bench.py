@@ -135,7 +135,7 @@ def generate_retail(path: Path, *, lines: int, customers: int = 20_000, seed: in
                 code, name, price = rng.choice(_PRODUCTS)
                 quantity = rng.randint(1, 48) * (-1 if prefix else 1)
                 handle.write(
-                    f"{prefix}{invoice},{code},{name},{quantity},{when},{price},{customer}.0,{country}\n"
+                    f"{prefix}{invoice},{code},{name},{quantity},{when},{price},{customer},{country}\n"
                 )
                 line += 1
     return path.stat().st_size
