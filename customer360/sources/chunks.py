@@ -316,7 +316,8 @@ def _import_rows(run: ImportRun, target: ImportTarget, chunk: ImportChunk, rows:
         prepared.append(
             PreparedRow(number, values, record, _fingerprint(row, run.repeats.get(str(number), 0)))
         )
-    size = batch_size()
+    # The chunk is the transaction; its rows go to the target in one call (fewer lookups and COPYs).
+    size = max(batch_size(), len(prepared), 1)
     for start in range(0, len(prepared), size):
         batch = prepared[start : start + size]
         for item, result in zip(batch, target.write_rows(batch, ctx), strict=True):
