@@ -125,11 +125,20 @@ def _delimiter_for(text: str, delimiter: str) -> str:
     return delimiter
 
 
-def parse_rows(text: str, delimiter: str) -> list[list[str]]:
-    """CSV text as rows, blank rows left out (the same rule for the preview and every chunk)."""
+def parse_rows(text: str, delimiter: str, limit: int | None = None) -> list[list[str]]:
+    """CSV text as rows, blank rows left out (the same rule for the preview and every chunk);
+    ``limit`` stops after that many rows (the head needs only its first rows)."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        return [row for row in reader if any(cell.strip() for cell in row)]
+        if limit is None:
+            return [row for row in reader if any(cell.strip() for cell in row)]
+        rows = []
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                rows.append(row)
+                if len(rows) >= limit:
+                    break
+        return rows
     except csv.Error as exc:
         raise NotATable(_("The file cannot be read as CSV: %(error)s") % {"error": exc}) from exc
 
@@ -166,7 +175,7 @@ def read_head(
     if more and used_encoding == "utf-16":
         text = text[: text.rfind("\n") + 1] or text
     delimiter = _delimiter_for(text, delimiter)
-    parsed = parse_rows(text, delimiter)
+    parsed = parse_rows(text, delimiter, None if rows is None else rows + 2)
     if not parsed:
         raise NotATable(_("The file is empty."))
     body = parsed[1:] if rows is None else parsed[1 : rows + 1]
