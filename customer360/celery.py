@@ -49,6 +49,10 @@ app.conf.update(
             "task": "customer360.tasks.announce_pending_changes",
             "schedule": float(os.environ.get("C360_PENDING_CHANGES_INTERVAL", "30")),
         },
+        "sources-reclaim-stalled-imports": {
+            "task": "customer360.sources.tasks.reclaim_stalled_imports",
+            "schedule": 60.0,
+        },
         "crm-check-sla-breaches": {"task": "crm.tasks.check_sla_breaches", "schedule": 300.0},
         "collab-remind-overdue": {
             "task": "collab.tasks.remind_overdue_requests",

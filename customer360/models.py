@@ -480,6 +480,9 @@ class DataSource(models.Model):
     # (encoding, delimiter); reused by every upload of this source.
     mapping = models.JSONField(_("field mapping"), default=dict, blank=True)
     options = models.JSONField(_("file options"), default=dict, blank=True)
+    # How numbers and dates in this source's files are written (babel locale, e.g. "de_AT":
+    # "1.234,50"; "en": "1,234.50"); empty = decided per value, as before locales existed.
+    locale = models.CharField(_("number and date format"), max_length=10, blank=True, default="")
     # REST push: only the SHA-256 of the token is kept; the token itself is shown once.
     token_hash = models.CharField(max_length=64, blank=True, default="", db_index=True, editable=False)
     token_hint = models.CharField(max_length=12, blank=True, default="", editable=False)

@@ -17,7 +17,7 @@ class Progress:
 
     @property
     def is_finished(self) -> bool:
-        return self.status in {"done", "failed"}
+        return self.status in {"done", "failed", "cancelled"}
 
     def advance(self, by: int = 1, **counters: int) -> None:
         """Add progress (and named counters) atomically in the database: one UPDATE, safe while

@@ -481,6 +481,16 @@ C360_WORKER_HEARTBEAT_MAX_AGE = env_int("C360_WORKER_HEARTBEAT_MAX_AGE", 120)
 # Data sources: largest accepted upload, rows per committed batch, bulk API requests per source.
 C360_IMPORT_MAX_BYTES = env_int("C360_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 C360_IMPORT_BATCH_SIZE = env_int("C360_IMPORT_BATCH_SIZE", 2000)
+# Chunked imports: rows per chunk (one transaction each), seconds of chunk work per task before it
+# hands over to a fresh task, the queue of import tasks, and after how many minutes without progress
+# the beat task re-claims a running import (its worker is gone).
+C360_IMPORT_CHUNK_ROWS = env_int("C360_IMPORT_CHUNK_ROWS", 10_000)
+C360_IMPORT_TASK_SECONDS = env_int("C360_IMPORT_TASK_SECONDS", 60)
+C360_IMPORT_QUEUE = env_str("C360_IMPORT_QUEUE") or "default"
+C360_IMPORT_STALLED_MINUTES = env_int("C360_IMPORT_STALLED_MINUTES", 5)
+# .xlsx caps: cells (rows x columns) and the workbook's total uncompressed size.
+C360_XLSX_MAX_CELLS = env_int("C360_XLSX_MAX_CELLS", 20_000_000)
+C360_XLSX_MAX_UNCOMPRESSED = env_int("C360_XLSX_MAX_UNCOMPRESSED", 300 * 1024 * 1024)
 C360_SOURCE_API_RATE = env_rate("C360_SOURCE_API_RATE", "120/min")
 # Webhooks: requests per client IP (counted before the signature check; the per-source rate above
 # counts only verified deliveries) and the largest body (413 from Content-Length, before reading it).

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from customer360.models import DataSource
-from customer360.sources.mapping import TYPES
+from customer360.sources.mapping import LOCALES, TYPES
 from customer360.sources.reading import DELIMITERS
 from customer360.sources.targets import import_targets
 
@@ -20,7 +20,7 @@ CONSTANT_SLOTS = 3
 class DataSourceForm(forms.ModelForm):
     class Meta:
         model = DataSource
-        fields = ["name", "slug", "kind", "department", "target", "is_active"]
+        fields = ["name", "slug", "kind", "department", "target", "locale", "is_active"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -31,6 +31,12 @@ class DataSourceForm(forms.ModelForm):
         self.fields["kind"].choices = [c for c in DataSource.Kind.choices if c[0] != DataSource.Kind.DEMO]
         self.fields["target"] = forms.ChoiceField(
             label=gettext_lazy("Target"), choices=import_targets.choices()
+        )
+        self.fields["locale"] = forms.ChoiceField(
+            label=gettext_lazy("Number and date format"),
+            choices=list(LOCALES.items()),
+            required=False,
+            help_text=gettext_lazy('How the files write numbers and dates, e.g. "1.234,50" in German.'),
         )
 
     def clean_slug(self) -> str:

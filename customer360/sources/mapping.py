@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -56,6 +57,7 @@ _DATETIME_FORMATS = (
     "%d/%m/%Y %H:%M:%S",
     "%d/%m/%Y %H:%M",
 )
+_CURRENCY = re.compile(r"[\s\u00a0€$£]")
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _INTEGER_FLOAT = re.compile(r"^(-?\d+)\.0+$")
 
@@ -84,6 +86,80 @@ def to_decimal(value: str) -> Decimal:
     if not number.is_finite():
         raise CoercionError(_("is not a decimal number"))
     return number
+
+
+LOCALES = {
+    "": gettext_lazy("Automatic (decided per value)"),
+    "de_AT": gettext_lazy("German, Austria (1.234,50 and 31.12.2025)"),
+    "de_DE": gettext_lazy("German, Germany (1.234,50 and 31.12.2025)"),
+    "de_CH": gettext_lazy("German, Switzerland (1’234.50 and 31.12.2025)"),
+    "en_GB": gettext_lazy("English, UK (1,234.50 and 31/12/2025)"),
+    "en_US": gettext_lazy("English, US (1,234.50 and 12/31/2025)"),
+    "en": gettext_lazy("English (1,234.50 and 12/31/2025)"),
+}
+
+
+@lru_cache(maxsize=64)
+def _plain_number(locale: str) -> tuple[re.Pattern, str]:
+    """Digits with the locale's decimal symbol and no grouping: the common case, read without
+    babel's slower general parser (the symbol itself comes from babel)."""
+    from babel.numbers import get_decimal_symbol
+
+    symbol = get_decimal_symbol(locale)
+    return re.compile(r"^[+-]?\d+(?:" + re.escape(symbol) + r"\d+)?$"), symbol
+
+
+@lru_cache(maxsize=65536)
+def locale_decimal(value: str, locale: str) -> Decimal:
+    """A number written the way ``locale`` writes it (babel's CLDR data, strict about grouping):
+    "1.234,50" and "1.234" in de_AT are 1234.50 and 1234; "1,234.50" in en is 1234.50."""
+    from babel.numbers import NumberFormatError, parse_decimal
+
+    text = _CURRENCY.sub("", value)
+    plain, symbol = _plain_number(locale)
+    if plain.match(text):
+        return Decimal(text.replace(symbol, "."))
+    try:
+        number = parse_decimal(text, locale=locale, strict=True)
+    except (NumberFormatError, ValueError):
+        raise CoercionError(_("is not a number in the format of %(locale)s") % {"locale": locale}) from None
+    if not number.is_finite():
+        raise CoercionError(_("is not a decimal number"))
+    return number
+
+
+def locale_date(value: str, locale: str) -> date:
+    """ISO dates always; otherwise the locale's own short date (31.12.2025 in de_AT, 12/31/25 in en)."""
+    from babel.dates import parse_date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        pass
+    try:
+        return parse_date(value, locale=locale, format="short")
+    except (ValueError, IndexError, TypeError):
+        raise CoercionError(_("is not a date in the format of %(locale)s") % {"locale": locale}) from None
+
+
+def locale_datetime(value: str, locale: str) -> datetime:
+    """ISO date-times always; otherwise the locale's short date, a space and HH:MM[:SS]."""
+    from babel.dates import parse_time
+
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        day, _space, clock = value.partition(" ")
+        try:
+            moment = parse_time(clock, locale=locale) if clock else datetime.min.time()
+        except (ValueError, IndexError, TypeError):
+            raise CoercionError(
+                _("is not a date and time in the format of %(locale)s") % {"locale": locale}
+            ) from None
+        parsed = datetime.combine(locale_date(day, locale), moment)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.get_default_timezone())
+    return parsed
 
 
 def to_date(value: str) -> date:
@@ -138,8 +214,12 @@ def to_bool(value: str) -> bool:
     raise CoercionError(_("is not yes/no (ja/nein, yes/no, true/false, 1/0)"))
 
 
-def coerce(value: str, type_name: str, *, region: str = "AT"):
-    """Convert a non-empty text cell to ``type_name``; raise :class:`CoercionError`."""
+def coerce(value: str, type_name: str, *, region: str = "AT", locale: str = ""):
+    """Convert a non-empty text cell to ``type_name``; raise :class:`CoercionError`.
+
+    ``locale`` (the data source's, e.g. "de_AT") decides how numbers and dates are written;
+    without one each value is read by its own look (the older behaviour).
+    """
     value = value.strip()
     if type_name in ("text", ""):
         return value
@@ -147,16 +227,16 @@ def coerce(value: str, type_name: str, *, region: str = "AT"):
         match = _INTEGER_FLOAT.match(value)  # spreadsheets turn 17850 into "17850.0"
         return match.group(1) if match else value
     if type_name == "decimal":
-        return to_decimal(value)
+        return locale_decimal(value, locale) if locale else to_decimal(value)
     if type_name == "int":
-        number = to_decimal(value)
+        number = locale_decimal(value, locale) if locale else to_decimal(value)
         if number != number.to_integral_value():
             raise CoercionError(_("is not a whole number"))
         return int(number)
     if type_name == "date":
-        return to_date(value)
+        return locale_date(value, locale) if locale else to_date(value)
     if type_name == "datetime":
-        return to_datetime(value)
+        return locale_datetime(value, locale) if locale else to_datetime(value)
     if type_name == "bool":
         return to_bool(value)
     if type_name == "email":
@@ -190,14 +270,15 @@ class RowError:
         }
 
 
-def _raw_value(entry: dict, record: dict[str, str]) -> tuple[str, str]:
+def _raw_value(entry: dict, record: dict[str, str], locale: str = "") -> tuple[str, str]:
     """``(column label for errors, raw text)`` of one mapping entry for one record."""
     if "constant" in entry:
         return entry.get("field", ""), str(entry["constant"])
     if entry.get("template"):
         template = entry["template"]
-        text = _PLACEHOLDER.sub(lambda m: str(record.get(m.group(1), "") or "").strip(), template)
-        return template, text
+        literals, columns = _template_parts(template)
+        values = [str(record.get(c, "") or "").strip() for c in columns]
+        return template, "".join(x for pair in zip(literals, [*values, ""], strict=True) for x in pair)
     if entry.get("columns"):
         columns = entry["columns"]
         values = [str(record.get(c, "") or "").strip() for c in columns]
@@ -208,7 +289,7 @@ def _raw_value(entry: dict, record: dict[str, str]) -> tuple[str, str]:
             product = Decimal(1)
             for column, value in zip(columns, values, strict=True):
                 try:
-                    product *= to_decimal(value)
+                    product *= locale_decimal(value, locale) if locale else to_decimal(value)
                 except CoercionError as exc:
                     raise _CellError(RowError(column, value, str(exc))) from None
             return label, str(product)
@@ -218,13 +299,32 @@ def _raw_value(entry: dict, record: dict[str, str]) -> tuple[str, str]:
     return column, "" if value is None else str(value)
 
 
+@lru_cache(maxsize=256)
+def _template_parts(template: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``"Order {No}: {Text}"`` -> (("Order ", ": ", ""), ("No", "Text")), split once per template."""
+    pieces = _PLACEHOLDER.split(template)
+    return tuple(pieces[0::2]), tuple(pieces[1::2])
+
+
+@lru_cache(maxsize=100_000)
+def _coerce_cached(value: str, type_name: str, region: str, locale: str):
+    """Files repeat their prices, quantities and dates: each distinct text is converted once
+    (the results are immutable: Decimal, date, datetime, int, bool, str)."""
+    return coerce(value, type_name, region=region, locale=locale)
+
+
 class _CellError(Exception):
     def __init__(self, error: RowError):
         self.error = error
 
 
 def apply_mapping(
-    record: dict[str, str], entries: list[dict], field_types: dict[str, str], *, region: str = "AT"
+    record: dict[str, str],
+    entries: list[dict],
+    field_types: dict[str, str],
+    *,
+    region: str = "AT",
+    locale: str = "",
 ) -> tuple[dict, list[RowError]]:
     """Map one record to ``{field: value}``; ``payload.x``/``attributes.x`` become nested dicts.
 
@@ -237,7 +337,7 @@ def apply_mapping(
         if not name:
             continue
         try:
-            label, raw = _raw_value(entry, record)
+            label, raw = _raw_value(entry, record, locale)
         except _CellError as exc:
             errors.append(exc.error)
             continue
@@ -254,7 +354,10 @@ def apply_mapping(
             continue
         type_name = entry.get("type") or field_types.get(name, "text")
         try:
-            value = coerce(raw, type_name, region=region)
+            if type_name in ("text", "", "id"):
+                value = coerce(raw, type_name)
+            else:
+                value = _coerce_cached(raw, type_name, region, locale)
         except CoercionError as exc:
             errors.append(RowError(label, raw, str(exc)))
             continue

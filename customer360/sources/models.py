@@ -12,10 +12,11 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customer360.progress import Progress
 
-__all__ = ["CustomerMerge", "DuplicateCandidate", "ImportRun", "WebhookDelivery"]
+__all__ = ["CustomerMerge", "DuplicateCandidate", "ImportChunk", "ImportRun", "WebhookDelivery"]
 
 
 def _upload_path(instance: ImportRun, filename: str) -> str:
@@ -23,7 +24,14 @@ def _upload_path(instance: ImportRun, filename: str) -> str:
 
 
 class ImportRun(Progress, models.Model):
-    """One upload of a file into a data source: status, progress, counts and the error file."""
+    """One upload of a file into a data source: status, progress, counts and the error file.
+
+    A running import is split into :class:`ImportChunk` ranges of the file. Each chunk's rows, its
+    counts and the run's checkpoint (``next_row``/``next_offset``) and counters commit in one
+    transaction, so a killed worker or a redelivered task continues at the checkpoint: no row twice,
+    none lost, counters exact. The worker holds the run's row lock while it writes a chunk; a second
+    task for the same run skips it (``skip_locked``) instead of doing the work again.
+    """
 
     class Status(models.TextChoices):
         UPLOADED = "uploaded", _("Waiting for mapping")
@@ -31,6 +39,7 @@ class ImportRun(Progress, models.Model):
         RUNNING = "running", _("Running")
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", pgettext_lazy("import run", "Cancelled")
 
     COUNTS = ("created", "updated", "unchanged", "failed", "duplicate")
 
@@ -56,6 +65,22 @@ class ImportRun(Progress, models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Chunked work: the file the chunks point into (a UTF-8 copy for UTF-16 and .xlsx uploads),
+    # the header, the checkpoint and the heartbeat the stalled-run check reads.
+    work_file = models.FileField(upload_to="sources/work/", blank=True, max_length=300)
+    header = models.JSONField(default=list, blank=True)
+    prepared_at = models.DateTimeField(null=True, blank=True)
+    chunk_count = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    next_row = models.PositiveIntegerField(default=0)
+    next_offset = models.PositiveBigIntegerField(default=0)
+    # Row number -> how many identical rows came before it (only rows that repeat an earlier one):
+    # two identical lines stay two events, wherever the chunk boundaries fall.
+    repeats = models.JSONField(default=dict, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    cancel_requested = models.BooleanField(default=False)
+    reclaims = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0)
 
     class Meta:
         verbose_name = _("import run")
@@ -69,12 +94,72 @@ class ImportRun(Progress, models.Model):
         return reverse("sources:run_detail", args=[self.pk])
 
     @property
+    def rows_per_second(self) -> int:
+        """Rows written per second of chunk work (time between chunks, e.g. a dead worker, excluded)."""
+        return int(self.done / self.seconds) if self.seconds else 0
+
+    @property
+    def eta_seconds(self) -> int | None:
+        rate = self.rows_per_second
+        if self.is_finished or not rate or not self.total:
+            return None
+        return max(0, int((self.total - self.done) / rate))
+
+    @property
+    def can_resume(self) -> bool:
+        unfinished = not self.prepared_at or self.done < self.total
+        return self.status in {self.Status.FAILED, self.Status.CANCELLED} and unfinished
+
+    @property
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.COUNTS}
 
     def add_progress(self, *, done: int, counts: dict[str, int]) -> None:
         """Add a committed batch to the visible progress and its row counts (:meth:`Progress.advance`)."""
         self.advance(done, **{name: counts.get(name, 0) for name in self.COUNTS})
+
+
+class ImportChunk(models.Model):
+    """A range of rows of a run's file (byte offsets into the work file), written in one transaction."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        DONE = "done", _("Done")
+
+    run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    first_row = models.PositiveIntegerField()
+    rows = models.PositiveIntegerField()
+    start_offset = models.PositiveBigIntegerField()
+    end_offset = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    duplicate = models.PositiveIntegerField(default=0)
+    # Refused rows: [row number, cells, reason], for the run's error file.
+    errors = models.JSONField(default=list, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(default=0)
+
+    class Meta:
+        verbose_name = _("import chunk")
+        verbose_name_plural = _("import chunks")
+        ordering = ["run", "index"]
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="c360_import_chunk_once")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.index}"
+
+    @property
+    def last_row(self) -> int:
+        return self.first_row + self.rows - 1
+
+    @property
+    def rows_per_second(self) -> int:
+        return int(self.rows / self.seconds) if self.seconds else 0
 
 
 class WebhookDelivery(models.Model):

@@ -6,10 +6,8 @@ their identifiers); both are idempotent, so a rerun or a retried request changes
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import logging
 import secrets
 import time
@@ -17,17 +15,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customer360.audit import history
-from customer360.celery import task
 from customer360.models import Channel, DataSource
+from customer360.sources import chunks
 from customer360.sources.mapping import RowError, apply_mapping
 from customer360.sources.models import ImportRun, WebhookDelivery
-from customer360.sources.reading import NotATable, Table, neutralise, read_table
+from customer360.sources.reading import NotATable, Table, read_head
 from customer360.sources.targets import (
     ImportContext,
     ImportTarget,
@@ -179,11 +176,14 @@ def run_create(*, source: DataSource, uploaded, user=None) -> ImportRun:
 
 
 def run_table(run: ImportRun, options: dict | None = None) -> Table:
-    """The run's file read as a table with the given (or saved) file options."""
+    """The head of the run's file (header and the first rows) with the given (or saved) options.
+
+    Only a bounded head is read, so the mapping page and the preview cost the same for 50 KB and
+    50 MB; the worker reads and checks the whole file (see ``chunks.prepare``).
+    """
     options = options if options is not None else run.mapping.get("options", {})
     with run.file.open("rb") as handle:
-        data = handle.read()
-    return read_table(data, encoding=options.get("encoding", ""), delimiter=options.get("delimiter", ""))
+        return read_head(handle, encoding=options.get("encoding", ""), delimiter=options.get("delimiter", ""))
 
 
 def _target_of(source: DataSource) -> ImportTarget:
@@ -210,17 +210,18 @@ def run_preview(
     target = _target_of(run.source)
     types = target.field_types()
     region = mapping.get("options", {}).get("region", "AT")
+    locale = run.source.locale
     rows = []
     for number, record in table.records():
-        values, errors = apply_mapping(record, mapping.get("fields", []), types, region=region)
-        errors.extend(_required_errors(target, mapping, values))
+        values, errors = apply_mapping(record, mapping.get("fields", []), types, region=region, locale=locale)
+        errors.extend(required_errors(target, mapping, values))
         rows.append(PreviewRow(number, record, values, errors))
         if len(rows) >= limit:
             break
     return table, rows
 
 
-def _required_errors(target: ImportTarget, mapping: dict, values: dict) -> list[RowError]:
+def required_errors(target: ImportTarget, mapping: dict, values: dict) -> list[RowError]:
     mapped = {e.get("field") for e in mapping.get("fields", [])}
     errors = []
     for target_field in target.fields:
@@ -248,23 +249,26 @@ def run_start(*, run: ImportRun, mapping: dict, user=None) -> None:
     source.mapping = {"fields": mapping.get("fields", [])}
     source.options = mapping.get("options", {})
     source.save(update_fields=["mapping", "options"])
+    mapping = {**mapping, "options": {**mapping.get("options", {}), "locale": source.locale}}
     ImportRun.objects.filter(pk=run.pk).update(
-        mapping=mapping, status=ImportRun.Status.QUEUED, error="", done=0, total=0
+        mapping=mapping,
+        status=ImportRun.Status.QUEUED,
+        error="",
+        done=0,
+        total=0,
+        heartbeat_at=timezone.now(),
     )
-    transaction.on_commit(lambda: task("customer360.sources.tasks.run_import").delay(run.pk))
+    chunks.enqueue(run.pk)
 
 
-def _fingerprints(table: Table) -> list[str]:
-    """A content hash per row plus its occurrence number: the same file gives the same keys,
-    and two identical lines stay two events."""
-    seen: dict[str, int] = {}
-    prints = []
-    for row in table.rows:
-        digest = hashlib.sha1("\x1f".join(row).encode(), usedforsecurity=False).hexdigest()[:20]
-        count = seen.get(digest, 0)
-        seen[digest] = count + 1
-        prints.append(f"{digest}:{count}")
-    return prints
+def run_execute(*, run: ImportRun) -> ImportRun:
+    """Import the whole run here and now, chunk by chunk (benchmarks and tests; workers use tasks)."""
+    if run.status not in (ImportRun.Status.QUEUED, ImportRun.Status.RUNNING):
+        ImportRun.objects.filter(pk=run.pk).update(status=ImportRun.Status.QUEUED)
+    while chunks.work(run.pk, budget=3600) == "handover":
+        continue
+    run.refresh_from_db()
+    return run
 
 
 def _write_batch(target: ImportTarget, rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult]:
@@ -295,76 +299,6 @@ def _write_allowed(target: ImportTarget, rows: list[PreparedRow], ctx: ImportCon
                 raise
             time.sleep(0.05 * (attempt + 1))
     return []
-
-
-def run_execute(*, run: ImportRun) -> ImportRun:
-    """Import the run's file: map, write good rows in batches, keep bad rows in the error file.
-    Every row it writes has the run in its change history (path "import")."""
-    with history.context(path="import", run=run.pk, source=run.source.slug, user=run.created_by_id):
-        return _run_execute(run)
-
-
-def _run_execute(run: ImportRun) -> ImportRun:
-    source = run.source
-    ImportRun.objects.filter(pk=run.pk).update(status=ImportRun.Status.RUNNING, started_at=timezone.now())
-    try:
-        table = run_table(run)
-        target = _target_of(source)
-    except NotATable as exc:
-        return _finish(run, status=ImportRun.Status.FAILED, error=str(exc))
-    ImportRun.objects.filter(pk=run.pk).update(total=len(table.rows))
-    entries = run.mapping.get("fields", [])
-    types = target.field_types()
-    region = run.mapping.get("options", {}).get("region", "AT")
-    prints = _fingerprints(table)
-    ctx = ImportContext(source=source, actor_id=run.created_by_id, channel=Channel.OTHER)
-    bad: list[tuple[int, dict, str]] = []
-    size = batch_size()
-    records = list(table.records())
-    for start in range(0, len(records), size):
-        chunk = records[start : start + size]
-        prepared: list[PreparedRow] = []
-        counts = dict.fromkeys(ImportRun.COUNTS, 0)
-        for offset, (number, record) in enumerate(chunk):
-            values, errors = apply_mapping(record, entries, types, region=region)
-            errors.extend(_required_errors(target, run.mapping, values))
-            if errors:
-                bad.append((number, record, "; ".join(str(e) for e in errors)))
-                counts["failed"] += 1
-                continue
-            prepared.append(PreparedRow(number, values, record, prints[start + offset]))
-        results = _write_batch(target, prepared, ctx) if prepared else []
-        for row, result in zip(prepared, results, strict=True):
-            # A suppressed row (an erased person) counts as failed and lands in the error file.
-            counts["failed" if result.status == "suppressed" else result.status] += 1
-            if result.status in ("failed", "suppressed"):
-                bad.append((row.number, row.record, result.reason))
-        run.add_progress(done=len(chunk), counts=counts)
-    if bad:
-        _write_error_file(run, table, bad)
-    return _finish(run, status=ImportRun.Status.DONE)
-
-
-def _finish(run: ImportRun, *, status: str, error: str = "") -> ImportRun:
-    ImportRun.objects.filter(pk=run.pk).update(status=status, error=error, finished_at=timezone.now())
-    run.refresh_from_db()
-    logger.info("import run %s finished: %s %s", run.pk, status, run.counts)
-    return run
-
-
-def _write_error_file(run: ImportRun, table: Table, bad: list[tuple[int, dict, str]]) -> None:
-    """The refused rows as CSV (original columns + row number + reason), formulas neutralised.
-
-    Fix the rows and upload the file again: the extra columns are ignored by the mapping.
-    """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=table.delimiter or ";")
-    writer.writerow([*map(neutralise, table.header), "c360_row", "c360_errors"])
-    for number, record, reason in sorted(bad, key=lambda item: item[0]):
-        writer.writerow([*(neutralise(record.get(c, "")) for c in table.header), number, neutralise(reason)])
-    content = ContentFile(("\ufeff" + buffer.getvalue()).encode("utf-8"))
-    run.error_file.save(f"errors-run-{run.pk}.csv", content, save=False)
-    ImportRun.objects.filter(pk=run.pk).update(error_file=run.error_file.name)
 
 
 # --- Bulk ingestion (REST push and webhooks) ---------------------------------------------------

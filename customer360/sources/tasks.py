@@ -1,31 +1,41 @@
-"""Celery tasks of data sources: take ids, fetch, return quietly when the row is gone."""
+"""Celery tasks of data sources: take ids, fetch, return quietly when the row is gone.
+
+Import tasks write chunks for ``C360_IMPORT_TASK_SECONDS`` (60 s) and then hand the rest to a fresh
+task, so no task comes near its time limits (soft 240 s, hard 300 s), which stay far below the
+broker's visibility timeout: a task is never delivered twice because it ran long. If it is anyway
+(a lost worker, a redelivery), the second copy finds the run locked or the chunk written and the
+checkpoint moved (see ``customer360.sources.chunks``).
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from customer360.sources.models import ImportRun
+IMPORT_SOFT_LIMIT = 240
+IMPORT_HARD_LIMIT = 300
 
 
-@shared_task(name="customer360.sources.tasks.run_import")
-def run_import(run_id: int) -> None:
-    """Run one queued import. The conditional update claims it, so a redelivered task is a no-op."""
-    from customer360.sources import services
+@shared_task(
+    name="customer360.sources.tasks.run_import",
+    soft_time_limit=IMPORT_SOFT_LIMIT,
+    time_limit=IMPORT_HARD_LIMIT,
+)
+def run_import(run_id: int) -> str:
+    """Continue an import at its checkpoint; a queued, running or re-claimed run is taken over."""
+    from customer360.sources import chunks
 
-    claimed = ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.QUEUED).update(
-        status=ImportRun.Status.RUNNING
-    )
-    if not claimed:
-        return
-    run = ImportRun.objects.select_related("source").get(pk=run_id)
-    try:
-        run = services.run_execute(run=run)
-    except Exception as exc:
-        # The run must not stay "running" forever; the admin sees the reason on the run page.
-        ImportRun.objects.filter(pk=run_id).update(status=ImportRun.Status.FAILED, error=str(exc)[:2000])
-        raise
-    if run.created:
-        find_duplicates.delay(run.source.slug)
+    outcome = chunks.work(run_id)
+    if outcome == "handover":
+        chunks.enqueue(run_id)
+    return outcome
+
+
+@shared_task(name="customer360.sources.tasks.reclaim_stalled_imports", soft_time_limit=60, time_limit=90)
+def reclaim_stalled_imports() -> list[int]:
+    """Beat: runs whose worker vanished (no progress for C360_IMPORT_STALLED_MINUTES) go on."""
+    from customer360.sources import chunks
+
+    return chunks.reclaim_stalled()
 
 
 @shared_task(name="customer360.sources.tasks.find_duplicates")

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from customer360 import access
 from customer360.audit.access import Action, record_access
 from customer360.models import Customer, DataSource
-from customer360.sources import services
+from customer360.sources import chunks, services
 from customer360.sources.forms import (
     CONSTANT_SLOTS,
     DataSourceForm,
@@ -245,17 +245,53 @@ def _preview_fields(mapping: dict) -> list[str]:
     return names
 
 
+def _progress_context(request: HttpRequest, run: ImportRun) -> dict:
+    """The run, its chunks, speed and time left, and whether this user may cancel or resume it."""
+    eta = run.eta_seconds
+    return {
+        "run": run,
+        "source": run.source,
+        "chunks": list(run.chunks.defer("errors")),
+        "eta": None if eta is None else {"minutes": eta // 60, "seconds": eta % 60},
+        "can_change": request.user.has_perm("customer360.change_datasource"),
+    }
+
+
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _may_view(request)
     run = get_object_or_404(ImportRun.objects.select_related("source", "created_by"), pk=pk)
-    return render(request, "sources/run_detail.html", {"run": run, "source": run.source})
+    return render(request, "sources/run_detail.html", _progress_context(request, run))
 
 
 def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The progress partial, polled by htmx every second until the run is finished."""
     _may_view(request)
     run = get_object_or_404(ImportRun.objects.select_related("source"), pk=pk)
-    return render(request, "sources/_progress.html", {"run": run})
+    return render(request, "sources/_progress.html", _progress_context(request, run))
+
+
+@require_POST
+def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """Stop a queued or running import at its next chunk; what is written stays."""
+    _may_change(request)
+    run = get_object_or_404(ImportRun, pk=pk)
+    if chunks.request_cancel(run):
+        messages.info(request, _("The import stops after the chunk it is writing now."))
+    else:
+        messages.error(request, _("This import is not running; there is nothing to cancel."))
+    return redirect("sources:run_detail", pk=run.pk)
+
+
+@require_POST
+def run_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    """A failed or cancelled import goes on at its checkpoint (no row twice, none skipped)."""
+    _may_change(request)
+    run = get_object_or_404(ImportRun, pk=pk)
+    if run.can_resume and chunks.resume(run):
+        messages.success(request, _("The import goes on at row %(row)s.") % {"row": run.next_row})
+    else:
+        messages.error(request, _("Only a failed or cancelled import with rows left can be resumed."))
+    return redirect("sources:run_detail", pk=run.pk)
 
 
 def run_errors(request: HttpRequest, pk: int) -> FileResponse:

@@ -53,7 +53,7 @@ def test_upload_map_preview_and_start(
     from customer360.sources import tasks
 
     started = []
-    monkeypatch.setattr(tasks.run_import, "delay", lambda run_id: started.append(run_id))
+    monkeypatch.setattr(tasks.run_import, "apply_async", lambda args, **kw: started.append(args[0]))
     source = DataSourceFactory(slug="erp", target="customers")
     client = client_for(admin_user)
     data = fixture_path("erp_customers_cp1252.csv").read_bytes()
