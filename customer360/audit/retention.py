@@ -136,9 +136,9 @@ def enforce(now: datetime | None = None) -> list[RetentionRun]:
 
 def next_run(now: datetime | None = None) -> datetime | None:
     """When beat starts the task next (from its schedule in ``customer360.celery``)."""
-    from customer360.celery import app
+    from celery import current_app  # the project's app (customer360.celery), without an import cycle
 
-    entry = app.conf.beat_schedule.get(BEAT_ENTRY)
+    entry = current_app.conf.beat_schedule.get(BEAT_ENTRY)
     if not entry:
         return None
     now = now or timezone.now()

@@ -33,7 +33,7 @@ from customer360.audit import history
 from customer360.celery import task
 from customer360.models import Channel
 from customer360.privacy.suppression import filter_rows
-from customer360.sources.mapping import apply_mapping
+from customer360.sources.mapping import RowError, apply_mapping
 from customer360.sources.models import ImportChunk, ImportRun
 from customer360.sources.reading import (
     NotATable,
@@ -290,6 +290,28 @@ def read_chunk(run: ImportRun, chunk: ImportChunk) -> list[list[str]]:
     return rows
 
 
+def required_errors(target: ImportTarget, mapping: dict, values: dict) -> list[RowError]:
+    mapped = {e.get("field") for e in mapping.get("fields", [])}
+    errors = []
+    for target_field in target.fields:
+        if target_field.required and values.get(target_field.name) in (None, ""):
+            column = next(
+                (
+                    e.get("column", "")
+                    for e in mapping.get("fields", [])
+                    if e.get("field") == target_field.name
+                ),
+                "",
+            )
+            message = (
+                _("is empty, but %(field)s is required")
+                if target_field.name in mapped
+                else _("is not mapped")
+            ) % {"field": target_field.label}
+            errors.append(RowError(column or str(target_field.label), "", message))
+    return errors
+
+
 def target_of(source) -> ImportTarget:
     target = import_targets.get(source.target)
     if target is None:
@@ -298,8 +320,6 @@ def target_of(source) -> ImportTarget:
 
 
 def _import_rows(run: ImportRun, target: ImportTarget, chunk: ImportChunk, rows: list[list[str]]):
-    from customer360.sources.services import required_errors
-
     header, entries = run.header, run.mapping.get("fields", [])
     options = run.mapping.get("options", {})
     types, region = target.field_types(), options.get("region", "AT")

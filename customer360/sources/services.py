@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from customer360.audit import history
 from customer360.models import Channel, DataSource
 from customer360.sources import chunks
+from customer360.sources.chunks import required_errors
 from customer360.sources.mapping import RowError, apply_mapping
 from customer360.sources.models import ImportRun, WebhookDelivery
 from customer360.sources.reading import NotATable, Table, read_head
@@ -219,28 +220,6 @@ def run_preview(
         if len(rows) >= limit:
             break
     return table, rows
-
-
-def required_errors(target: ImportTarget, mapping: dict, values: dict) -> list[RowError]:
-    mapped = {e.get("field") for e in mapping.get("fields", [])}
-    errors = []
-    for target_field in target.fields:
-        if target_field.required and values.get(target_field.name) in (None, ""):
-            column = next(
-                (
-                    e.get("column", "")
-                    for e in mapping.get("fields", [])
-                    if e.get("field") == target_field.name
-                ),
-                "",
-            )
-            message = (
-                _("is empty, but %(field)s is required")
-                if target_field.name in mapped
-                else _("is not mapped")
-            ) % {"field": target_field.label}
-            errors.append(RowError(column or str(target_field.label), "", message))
-    return errors
 
 
 def run_start(*, run: ImportRun, mapping: dict, user=None) -> None:

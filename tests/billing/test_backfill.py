@@ -24,7 +24,7 @@ def test_old_payment_event_is_backfilled_from_its_invoice_and_payment(customer):
     with translation.override("de"):
         assert TimelineEvent.objects.get(pk=event.pk).display_title.startswith("Payment EUR 1,000.00")
 
-    migration = importlib.import_module("billing.migrations.0004_backfill_event_payloads")
+    migration = importlib.import_module("billing.migrations.0005_backfill_event_payloads")
     migration.backfill(apps, None)
 
     event = TimelineEvent.objects.get(pk=event.pk)
