@@ -20,7 +20,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(trans
 
 # English formats that must not appear in a German title: "1,240.00", "12.50" (decimal point), "01/13/2027";
 # the German date 22.11.2026 is not a decimal (its parts only look like one).
-# 1,240.00 or 684.00 (not the German date 22.11.2026, whose parts look like decimals)
 ENGLISH_NUMBER = re.compile(r"\d,\d{3}(?:[.,]|\b)|(?<![\d.])\d+\.\d{2}(?![\d.])")
 ENGLISH_DATE = re.compile(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b")
 GERMAN_WEEKDAY = re.compile(
