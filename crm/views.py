@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm import services
+from crm.exports import deal_table, ticket_table
 from crm.forms import (
     ActivityForm,
     ContractForm,
@@ -29,7 +30,7 @@ from crm.forms import (
 )
 from crm.models import Activity, Contract, Deal, Stage, Ticket
 from crm.panels import sales_context
-from customer360 import access, roles
+from customer360 import access, exports, roles
 from customer360.models import Customer
 from customer360.text import fold, whole_number
 
@@ -78,6 +79,10 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     if params["status"] in Deal.Status.values:
         deals = deals.filter(status=params["status"])
     deals = _search(deals, params["q"])
+    fmt = exports.requested_format(request)
+    if fmt:
+        header, rows = deal_table(deals)
+        return exports.export_response(rows, header, "deals", fmt)
     stages = list(Stage.objects.select_related("pipeline"))
     context = {
         "params": params,
@@ -341,7 +346,8 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     params = {
         k: request.GET.get(k, "").strip() for k in ("status", "priority", "category", "assignee", "sla", "q")
     }
-    if params["status"] == "open":
+    params["status"] = params["status"] or "unsolved"  # open tickets unless asked otherwise
+    if params["status"] == "unsolved":
         tickets = tickets.open()
     elif params["status"] in Ticket.Status.values:
         tickets = tickets.filter(status=params["status"])
@@ -358,6 +364,10 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     elif params["sla"] == "ok":
         tickets = tickets.exclude(pk__in=Ticket.objects.breached().values("pk"))
     tickets = _search(tickets, params["q"])
+    fmt = exports.requested_format(request)
+    if fmt:
+        header, rows = ticket_table(tickets)
+        return exports.export_response(rows, header, "tickets", fmt)
     return render(
         request,
         "crm/ticket_list.html",

@@ -17,9 +17,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_POST
 
-from customer360 import access, roles, search, services
+from customer360 import access, exports, roles, search, services
 from customer360.brief import brief_for
 from customer360.customer_list import SORT_LABELS, available_condition_filters
+from customer360.customer_list import export_table as customer_export_table
 from customer360.customer_list import page as customer_list_page
 from customer360.forms import AssignmentForm, NoteForm
 from customer360.models import Customer, WorkerHeartbeat
@@ -28,7 +29,12 @@ from customer360.timeline_page import TimelinePage
 
 
 def customer_list(request: HttpRequest) -> HttpResponse:
-    """All customers the user may see, filtered, sorted and keyset-paginated."""
+    """All customers the user may see, filtered, sorted and keyset-paginated; ``?export=xlsx|csv``
+    downloads the whole filtered list."""
+    fmt = exports.requested_format(request)
+    if fmt:
+        columns, rows = customer_export_table(request.user, request.GET)
+        return exports.export_response(rows, columns, "customers", fmt)
     context = customer_list_page(request.user, request.GET)
     context.update(
         lifecycles=Customer.Lifecycle.choices,
