@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
-from crm.models import Deal, Ticket
+from crm.models import Activity, Deal, Ticket
 
 
 def _label(choices, value) -> str:
@@ -77,5 +77,35 @@ def ticket_table(tickets) -> tuple[list[str], object]:
             t.resolution_due,
         ]
         for t in tickets.order_by("-opened_at", "-id").iterator(chunk_size=2000)
+    )
+    return header, rows
+
+
+def activity_table(activities) -> tuple[list[str], object]:
+    """The activities of the list in its order (follow-ups by date, otherwise newest first)."""
+    header = [
+        _("When"),
+        _("Kind"),
+        _("Subject"),
+        _("Customer number"),
+        _("Customer"),
+        _("Outcome"),
+        _("Follow-up"),
+        _("Follow-up done"),
+        _("By"),
+    ]
+    rows = (
+        [
+            a.occurred_at,
+            _label(Activity.Kind.choices, a.kind),
+            a.subject,
+            a.customer.customer_number,
+            a.customer.display_name,
+            _label(Activity.Outcome.choices, a.outcome),
+            a.follow_up_date,
+            _("yes") if a.follow_up_done else _("no"),
+            _person(a.user),
+        ]
+        for a in activities.iterator(chunk_size=2000)
     )
     return header, rows

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm import services
-from crm.exports import deal_table, ticket_table
+from crm.exports import activity_table, deal_table, ticket_table
 from crm.forms import (
     ActivityForm,
     ContractForm,
@@ -214,6 +214,11 @@ def activity_list(request: HttpRequest) -> HttpResponse:
         activities = activities.filter(user=request.user)
     query = request.GET.get("q", "").strip()
     activities = _search(activities, query)
+    fmt = exports.requested_format(request)
+    if fmt:
+        ordered = activities if activities.query.order_by else activities.order_by("-occurred_at", "-id")
+        header, rows = activity_table(ordered)
+        return exports.export_response(rows, header, "activities", fmt)
     return render(
         request,
         "crm/activity_list.html",

@@ -6,7 +6,8 @@ Apps register in their ``panels.py`` (autodiscovered when the core app is ready)
 * ``navigation``: entries of the main menu;
 * ``audiences``: which restricted timeline audiences a user belongs to;
 * ``conditions``: named facts about customers as ORM conditions (segments, NBA rules, filters);
-* ``brief_sources``: red flags and hints for the "before your call" brief.
+* ``brief_sources``: red flags and hints for the "before your call" brief;
+* ``calendar_sources``: dated to-dos of a user (follow-ups, SLA due times) for the ICS feed.
 """
 
 from __future__ import annotations
@@ -184,3 +185,30 @@ def memo(customer, key: str, compute: Callable):
     if key not in store:
         store[key] = compute()
     return store[key]
+
+
+# --- The calendar feed ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CalendarEntry:
+    """One event of a user's calendar feed. ``start`` is a date (all-day) or an aware datetime;
+    ``uid`` is stable across fetches so calendar apps update the event instead of duplicating it."""
+
+    uid: str
+    summary: str
+    start: object
+    url: str = ""
+    description: str = ""
+    minutes: int = 30
+
+
+@dataclass(frozen=True)
+class CalendarSource:
+    """``entries(user, customers, since)`` returns the user's CalendarEntries about ``customers``
+    (the user's visible customers) from ``since`` on, in a constant number of queries."""
+
+    key: str
+    entries: Callable
+    order: int = 100
+
+
+calendar_sources = _Registry()

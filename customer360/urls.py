@@ -7,7 +7,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from customer360 import token_pages, views
+from customer360 import calendar_feed, token_pages, views
 from customer360.privacy import views as privacy_views
 from customer360.signin import views as signin_views
 
@@ -41,6 +41,8 @@ core_patterns = [
     path("search/", views.search_typeahead, name="search"),
     path("account/api-tokens/", token_pages.token_list, name="api_tokens"),
     path("account/api-tokens/<int:pk>/revoke/", token_pages.token_revoke, name="api_token_revoke"),
+    path("account/calendar/", calendar_feed.feed_page, name="calendar_feed_page"),
+    path("account/calendar/revoke/", calendar_feed.feed_revoke, name="calendar_feed_revoke"),
 ]
 
 urlpatterns = [
@@ -51,6 +53,8 @@ urlpatterns = [
         login_not_required(RedirectView.as_view(url=static("c360/favicon.svg"), permanent=True)),
     ),
     path("", include((core_patterns, "customer360"))),
+    # A calendar app polls this without signing in: the secret in the path is the credential.
+    path("calendar/<str:secret>.ics", calendar_feed.feed, name="calendar_feed"),
     path("accounts/", include("customer360.signin.urls")),
     path("i18n/setlang/", signin_views.set_language, name="set_language"),
     path("health/", views.health, name="health"),
