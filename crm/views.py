@@ -6,8 +6,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -99,6 +100,8 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         ]
         for column in context["board"]:
             column["total"] = sum(d.amount for d in column["deals"])
+        context["open_stages"] = [s for s in stages if not s.is_closing]
+        context["can_move"] = request.user.has_perm("crm.change_deal")
     else:
         context["page"] = _page(request, deals.order_by("-created_at", "-id"))
     return render(request, "crm/deal_list.html", context)
@@ -173,16 +176,30 @@ def _deal_action(request, pk, action):
 @require_POST
 @access.permission_required("crm.change_deal")
 def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
-    get_object_or_404(visible(Deal, request.user), pk=pk)  # out of scope: 404 before anything else
+    """Move a deal to another open stage through the crm service (which records it on the timeline).
+    The board's drag and drop asks for JSON; its "move to" select and the deal page post a form."""
+    deal = get_object_or_404(visible(Deal, request.user).select_related("stage"), pk=pk)
+    wants_json = "application/json" in request.headers.get("Accept", "")
     form = MoveStageForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("stage: choose an open stage."))
+        error = _("stage: choose an open stage.")
+        if wants_json:
+            return JsonResponse({"error": error}, status=400)
+        messages.error(request, error)
         return redirect("crm:deal_detail", pk=pk)
-    return _deal_action(
-        request,
-        pk,
-        lambda d: services.deal_move_stage(deal=d, stage=form.cleaned_data["stage"], user=request.user),
-    )
+    try:
+        deal = services.deal_move_stage(deal=deal, stage=form.cleaned_data["stage"], user=request.user)
+    except ValidationError as exc:
+        if wants_json:
+            return JsonResponse({"error": " ".join(exc.messages)}, status=409)
+        refused(request, exc)
+    else:
+        if wants_json:
+            return JsonResponse({"deal": deal.pk, "stage": deal.stage_id})
+        messages.success(request, _("Done."))
+    if request.POST.get("next") == "board":
+        return redirect(reverse("crm:deal_list") + "?view=board")
+    return redirect(deal)
 
 
 @require_POST
