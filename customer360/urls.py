@@ -7,13 +7,15 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from customer360 import calendar_feed, token_pages, views
+from customer360 import calendar_feed, record_edit, token_pages, views
 from customer360.privacy import views as privacy_views
 from customer360.signin import views as signin_views
 
 core_patterns = [
     path("customers/", views.customer_list, name="customer_list"),
     path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
+    path("customers/<int:pk>/record/", record_edit.customer_record, name="customer_record"),
+    path("customers/<int:pk>/edit/", record_edit.customer_edit, name="customer_edit"),
     path("customers/<int:pk>/timeline/", views.customer_timeline, name="customer_timeline"),
     path("customers/<int:pk>/notes/", views.customer_add_note, name="customer_add_note"),
     path("customers/<int:pk>/access/", views.customer_access, name="customer_access"),
