@@ -121,11 +121,14 @@ def compare(field_name: str, op: str, value) -> Q:
 @dataclass(frozen=True)
 class ListFilter:
     """How the customer list offers a condition as a filter: the query parameter, the operator
-    applied to the typed number the user enters, and the label next to the input."""
+    applied to the typed number the user enters (or the value chosen), and the label next to it."""
 
     param: str
     op: str
     label: str
+    #: optional ``choices() -> [(value, label), ...]``: the list offers a select (e.g. segments by
+    #: name) instead of a number box
+    choices: Callable | None = None
 
 
 @dataclass(frozen=True)

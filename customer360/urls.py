@@ -7,12 +7,14 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from customer360 import calendar_feed, record_edit, token_pages, views
+from customer360 import calendar_feed, record_edit, saved_views, token_pages, views
 from customer360.privacy import views as privacy_views
 from customer360.signin import views as signin_views
 
 core_patterns = [
     path("customers/", views.customer_list, name="customer_list"),
+    path("customers/views/", saved_views.saved_view_create, name="saved_view_create"),
+    path("customers/views/<int:pk>/delete/", saved_views.saved_view_delete, name="saved_view_delete"),
     path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
     path("customers/<int:pk>/record/", record_edit.customer_record, name="customer_record"),
     path("customers/<int:pk>/edit/", record_edit.customer_edit, name="customer_edit"),
