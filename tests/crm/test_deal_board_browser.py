@@ -67,3 +67,20 @@ def test_drag_a_deal_to_the_next_stage(browser, live_server, screenshot_dir):
     page.screenshot(path=str(screenshot_dir / "deal-board-390.png"), full_page=True)
     assert Deal.objects.get(pk=deal.pk).stage == start
     phone.close()
+
+
+def test_keyboard_help_and_shortcuts(browser, live_server, screenshot_dir):
+    UserFactory(username="rep", first_name="Anna", last_name="Berger", role="Sales")
+    page = browser.new_context(viewport={"width": 390, "height": 800}).new_page()
+    _login(page, live_server.url, "rep")
+    page.keyboard.press("?")
+    help_dialog = page.locator("#shortcut-help")
+    help_dialog.wait_for(state="visible")
+    assert "Go to the deal board" in help_dialog.inner_text()
+    page.screenshot(path=str(screenshot_dir / "shortcut-help-390.png"))
+    page.keyboard.press("Escape")
+    help_dialog.wait_for(state="hidden")
+    page.keyboard.press("g")
+    page.keyboard.press("b")
+    page.wait_for_url("**/sales/deals/?view=board")
+    assert page.locator("#deal-board").is_visible()
