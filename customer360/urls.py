@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required, login_required
 from django.templatetags.static import static
+from django.http import HttpResponsePermanentRedirect
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
@@ -54,7 +55,9 @@ urlpatterns = [
     # Browsers ask for /favicon.ico on their own (PDFs, JSON, the API docs); pages link the SVG.
     path(
         "favicon.ico",
-        login_not_required(RedirectView.as_view(url=static("c360/favicon.svg"), permanent=True)),
+        # The static URL is looked up per request: at import time the manifest may not exist yet
+        # (``manage.py check`` before collectstatic in production mode).
+        login_not_required(lambda request: HttpResponsePermanentRedirect(static("c360/favicon.svg"))),
     ),
     path("", include((core_patterns, "customer360"))),
     # A calendar app polls this without signing in: the secret in the path is the credential.
