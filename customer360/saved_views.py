@@ -37,7 +37,9 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
     name = request.POST.get("name", "").strip()[:80]
     if not name:
         messages.error(request, _("Give the view a name."))
-        return redirect(f"{reverse('customer360:customer_list')}?{clean_query(request.POST.get('query', ''))}")
+        return redirect(
+            f"{reverse('customer360:customer_list')}?{clean_query(request.POST.get('query', ''))}"
+        )
     query = clean_query(request.POST.get("query", ""))
     shared = request.POST.get("shared") == "on"
     try:

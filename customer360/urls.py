@@ -2,8 +2,8 @@
 
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required, login_required
-from django.templatetags.static import static
 from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView

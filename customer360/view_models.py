@@ -22,7 +22,10 @@ class SavedView(models.Model):
     is offered to everyone; each reader still sees only the customers they may see."""
 
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views", verbose_name=_("owner")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="saved_views",
+        verbose_name=_("owner"),
     )
     name = models.CharField(_("name"), max_length=80)
     shared = models.BooleanField(_("shared with everyone"), default=False)
