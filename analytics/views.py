@@ -23,7 +23,6 @@ from analytics.dashboards import dashboards
 from analytics.dashboards.charts import (
     ChartData,
     chart_csv,
-    csv_response,
     figure_json,
     people_names,
 )
@@ -31,7 +30,7 @@ from analytics.dashboards.filters import Filters, parse_filters
 from analytics.forms import TopicLabelForm
 from analytics.models import CustomerSentiment, ListenedMessage, SuggestedCategory, Topic
 from crm.models import Ticket
-from customer360 import access
+from customer360 import access, exports
 from customer360.audit.access import Action, record_access
 from customer360.models import Customer, Job
 from customer360.text import whole_number
@@ -112,7 +111,7 @@ def chart_csv_view(request: HttpRequest, key: str, chart_key: str) -> HttpRespon
     _board, definition = _chart_def(key, chart_key)
     filters, _form = parse_filters(request.GET)
     chart = definition.build(filters)
-    response = chart_csv(chart, filters)
+    response = chart_csv(chart, filters, exports.requested_format(request) or "csv")
     record_access(request, Action.EXPORT, rows=len(chart.rows()), what=f"chart {key}/{chart_key}")
     return response
 
@@ -193,14 +192,19 @@ def drill(request: HttpRequest, key: str, chart_key: str) -> HttpResponse:
     ]
     values = queryset.values("pk", *customer_fields, *paths).order_by("-pk")
     label_maps = _label_maps(spec.queryset.model, paths)
-    if request.GET.get("format") == "csv":
-        rows = _drill_rows(spec, values[:DRILL_CSV_LIMIT].iterator(chunk_size=2000), prefix, label_maps)
+    fmt = exports.requested_format(request)
+    if fmt:
+        rows = _drill_rows(spec, values[: DRILL_CSV_LIMIT + 1].iterator(chunk_size=2000), prefix, label_maps)
         header = [_("Customer"), *[str(label) for label, _p in spec.columns]]
-        response = csv_response(
-            f"{chart_key.replace('.', '-')}-{bucket}-{series or 'all'}.csv",
-            header,
+        rows = list(rows)
+        response = exports.export_response(
             ([row["customer"], *[cell["value"] for cell in row["cells"]]] for row in rows),
+            header,
+            f"{chart_key.replace('.', '-')}-{bucket}-{series or 'all'}",
+            fmt,
         )
+        if response.status_code != 200:  # refused (too many rows): nothing was handed out
+            return response
         record_access(
             request,
             Action.EXPORT,

@@ -99,6 +99,19 @@ def redact(text: str, visible_numbers: set[str]) -> str:
     )
 
 
+def referenced_numbers(texts) -> set[str]:
+    """The customer numbers referenced in ``texts`` (to look their names up in one query)."""
+    return {number for text in texts for number in CANONICAL_RE.findall(text or "")}
+
+
+def name_references(text: str, names: dict[str, str]) -> str:
+    """A list's excerpt: references to customers the reader may see become their names, the others
+    stay neutral ("customer")."""
+    return CANONICAL_RE.sub(
+        lambda m: names[m.group(1)] if m.group(1) in names else _("a customer"), text or ""
+    )
+
+
 def plain(text: str, limit: int = 280) -> str:
     """A one-paragraph plain text excerpt of Markdown (for titles, summaries, notifications)."""
     flat = re.sub(r"[*`>#\[\]]", "", re.sub(r"\s+", " ", text or "")).strip()

@@ -344,9 +344,14 @@ def request_inbox(request: HttpRequest) -> HttpResponse:
         rows = rows.filter(status=status)
     rows = list(rows.annotate(rank=PRIORITY_RANK).order_by("status", "rank", "due_date", "-created_at")[:100])
     today = timezone.localdate()
+    numbers = markup.referenced_numbers(row.post.body for row in rows)
+    names = {
+        c.customer_number: c.display_name
+        for c in Customer.objects.visible_to(user).filter(customer_number__in=numbers)
+    }
     for row in rows:
         row.overdue = row.is_overdue(today)
-        row.summary = markup.plain(markup.redact(row.post.body, set()), 140)
+        row.summary = markup.plain(markup.name_references(row.post.body, names), 140)
     return render(
         request,
         "collab/requests.html",

@@ -125,5 +125,8 @@ class ReplyForm(forms.Form):
 
 
 class CsatForm(forms.Form):
-    score = forms.TypedChoiceField(label=_("Score"), choices=[(i, str(i)) for i in range(1, 6)], coerce=int)
+    # No preset: an empty first choice, so a score is always what the customer said, never a default.
+    score = forms.TypedChoiceField(
+        label=_("Score"), choices=[("", "—"), *[(i, str(i)) for i in range(1, 6)]], coerce=int
+    )
     comment = forms.CharField(label=_("Comment"), widget=forms.Textarea(attrs={"rows": 2}), required=False)

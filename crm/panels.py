@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+import crm.calendar  # noqa: F401  (registers the follow-ups and SLA due times of the calendar feed)
 from crm.forms import QuickActivityForm
 from crm.models import Activity, Contract, Deal, Satisfaction, Ticket
 from customer360.models import Customer

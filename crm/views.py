@@ -6,13 +6,15 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm import services
+from crm.exports import activity_table, deal_table, ticket_table
 from crm.forms import (
     ActivityForm,
     ContractForm,
@@ -29,7 +31,7 @@ from crm.forms import (
 )
 from crm.models import Activity, Contract, Deal, Stage, Ticket
 from crm.panels import sales_context
-from customer360 import access, roles
+from customer360 import access, exports, roles
 from customer360.models import Customer
 from customer360.text import fold, whole_number
 
@@ -73,6 +75,10 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     if params["status"] in Deal.Status.values:
         deals = deals.filter(status=params["status"])
     deals = _search(deals, params["q"])
+    fmt = exports.requested_format(request)
+    if fmt:
+        header, rows = deal_table(deals)
+        return exports.export_response(rows, header, "deals", fmt)
     stages = list(Stage.objects.select_related("pipeline"))
     context = {
         "params": params,
@@ -89,6 +95,8 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         ]
         for column in context["board"]:
             column["total"] = sum(d.amount for d in column["deals"])
+        context["open_stages"] = [s for s in stages if not s.is_closing]
+        context["can_move"] = request.user.has_perm("crm.change_deal")
     else:
         context["page"] = _page(request, deals.order_by("-created_at", "-id"))
     return render(request, "crm/deal_list.html", context)
@@ -165,16 +173,30 @@ def _deal_action(request, pk, action):
 @require_POST
 @access.permission_required("crm.change_deal")
 def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
-    get_object_or_404(Deal.objects.visible_to(request.user), pk=pk)  # out of scope: 404 before anything else
+    """Move a deal to another open stage through the crm service (which records it on the timeline).
+    The board's drag and drop asks for JSON; its "move to" select and the deal page post a form."""
+    deal = get_object_or_404(Deal.objects.visible_to(request.user).select_related("stage"), pk=pk)
+    wants_json = "application/json" in request.headers.get("Accept", "")
     form = MoveStageForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("stage: choose an open stage."))
+        error = _("stage: choose an open stage.")
+        if wants_json:
+            return JsonResponse({"error": error}, status=400)
+        messages.error(request, error)
         return redirect("crm:deal_detail", pk=pk)
-    return _deal_action(
-        request,
-        pk,
-        lambda d: services.deal_move_stage(deal=d, stage=form.cleaned_data["stage"], user=request.user),
-    )
+    try:
+        deal = services.deal_move_stage(deal=deal, stage=form.cleaned_data["stage"], user=request.user)
+    except ValidationError as exc:
+        if wants_json:
+            return JsonResponse({"error": " ".join(exc.messages)}, status=409)
+        refused(request, exc)
+    else:
+        if wants_json:
+            return JsonResponse({"deal": deal.pk, "stage": deal.stage_id})
+        messages.success(request, _("Done."))
+    if request.POST.get("next") == "board":
+        return redirect(reverse("crm:deal_list") + "?view=board")
+    return redirect(deal)
 
 
 @require_POST
@@ -206,6 +228,11 @@ def activity_list(request: HttpRequest) -> HttpResponse:
         activities = activities.filter(user=request.user)
     query = request.GET.get("q", "").strip()
     activities = _search(activities, query)
+    fmt = exports.requested_format(request)
+    if fmt:
+        ordered = activities if activities.query.order_by else activities.order_by("-occurred_at", "-id")
+        header, rows = activity_table(ordered)
+        return exports.export_response(rows, header, "activities", fmt)
     return render(
         request,
         "crm/activity_list.html",
@@ -340,7 +367,8 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     params = {
         k: request.GET.get(k, "").strip() for k in ("status", "priority", "category", "assignee", "sla", "q")
     }
-    if params["status"] == "open":
+    params["status"] = params["status"] or "unsolved"  # open tickets unless asked otherwise
+    if params["status"] == "unsolved":
         tickets = tickets.open()
     elif params["status"] in Ticket.Status.values:
         tickets = tickets.filter(status=params["status"])
@@ -357,6 +385,10 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     elif params["sla"] == "ok":
         tickets = tickets.exclude(pk__in=Ticket.objects.breached().values("pk"))
     tickets = _search(tickets, params["q"])
+    fmt = exports.requested_format(request)
+    if fmt:
+        header, rows = ticket_table(tickets)
+        return exports.export_response(rows, header, "tickets", fmt)
     return render(
         request,
         "crm/ticket_list.html",

@@ -25,8 +25,24 @@ class Customer360Config(AppConfig):
 
         use_bounded_datetimes()
         # The core's part of subject access and erasure, and the workers that run them.
+        # SQLite (tests, small installs) has no ICU: the app's German folding sorts names there.
+        from django.db.backends.signals import connection_created
+
         import customer360.audit.privacy  # noqa: F401
         import customer360.privacy.core  # noqa: F401
         import customer360.privacy.tasks  # noqa: F401
 
         connect_task_context()
+        connection_created.connect(_sqlite_name_collation, dispatch_uid="c360_fold_collation")
+
+
+def _fold_compare(left: str, right: str) -> int:
+    from customer360.text import fold
+
+    a, b = (fold(left), left), (fold(right), right)
+    return (a > b) - (a < b)
+
+
+def _sqlite_name_collation(sender, connection, **kwargs) -> None:
+    if connection.vendor == "sqlite":
+        connection.connection.create_collation("c360_fold", _fold_compare)

@@ -58,3 +58,28 @@ NOTE_ADDED = events.declare(
     fields=[Field("name")],
     title=_("Note by %(name)s"),
 )
+
+
+def _field_labels(names) -> str:
+    """The changed fields by their labels in the reader's language (the values stay out of the
+    timeline, which is read widely; the change history keeps them)."""
+    from customer360.models import Customer
+
+    labels = []
+    for name in names or ():
+        try:
+            labels.append(str(Customer._meta.get_field(name).verbose_name))
+        except Exception:  # a field renamed since: its stored name
+            labels.append(str(name))
+    return ", ".join(labels)
+
+
+CUSTOMER_CHANGED = events.declare(
+    "customer.changed",
+    department=Department.INTERNAL,  # recorded under the editor's department
+    channel=Channel.INTERNAL,
+    direction=Direction.INTERNAL,
+    label=_("Record changed"),
+    fields=[Field("name"), Field("fields", _field_labels)],
+    title=_("Record changed by %(name)s: %(fields)s"),
+)

@@ -562,3 +562,4 @@ from customer360.privacy.models import *  # noqa: E402,F403
 from customer360.signin.models import *  # noqa: E402,F403
 from customer360.sources.models import *  # noqa: E402,F403
 from customer360.token_models import *  # noqa: E402,F403
+from customer360.view_models import *  # noqa: E402,F403

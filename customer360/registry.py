@@ -7,7 +7,8 @@ Apps register in their ``panels.py`` (autodiscovered when the core app is ready)
 * ``header_widgets``: small templates in the page header next to the user menu (e.g. the feed's bell);
 * ``audiences``: which restricted timeline audiences a user belongs to;
 * ``conditions``: named facts about customers as ORM conditions (segments, NBA rules, filters);
-* ``brief_sources``: red flags and hints for the "before your call" brief.
+* ``brief_sources``: red flags and hints for the "before your call" brief;
+* ``calendar_sources``: dated to-dos of a user (follow-ups, SLA due times) for the ICS feed.
 """
 
 from __future__ import annotations
@@ -133,11 +134,14 @@ def compare(field_name: str, op: str, value) -> Q:
 @dataclass(frozen=True)
 class ListFilter:
     """How the customer list offers a condition as a filter: the query parameter, the operator
-    applied to the typed number the user enters, and the label next to the input."""
+    applied to the typed number the user enters (or the value chosen), and the label next to it."""
 
     param: str
     op: str
     label: str
+    #: optional ``choices() -> [(value, label), ...]``: the list offers a select (e.g. segments by
+    #: name) instead of a number box
+    choices: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -197,3 +201,30 @@ def memo(customer, key: str, compute: Callable):
     if key not in store:
         store[key] = compute()
     return store[key]
+
+
+# --- The calendar feed ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CalendarEntry:
+    """One event of a user's calendar feed. ``start`` is a date (all-day) or an aware datetime;
+    ``uid`` is stable across fetches so calendar apps update the event instead of duplicating it."""
+
+    uid: str
+    summary: str
+    start: object
+    url: str = ""
+    description: str = ""
+    minutes: int = 30
+
+
+@dataclass(frozen=True)
+class CalendarSource:
+    """``entries(user, customers, since)`` returns the user's CalendarEntries about ``customers``
+    (the user's visible customers) from ``since`` on, in a constant number of queries."""
+
+    key: str
+    entries: Callable
+    order: int = 100
+
+
+calendar_sources = _Registry()

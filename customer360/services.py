@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customer360 import access, roles, timeline
-from customer360.events_core import NOTE_ADDED
+from customer360.events_core import CUSTOMER_CHANGED, NOTE_ADDED
 from customer360.models import (
     API_AREAS,
     API_TOKEN_PREFIX,
@@ -162,3 +162,51 @@ def api_token_for(secret: str) -> ApiToken | None:
     if not secret.startswith(API_TOKEN_PREFIX):
         return None
     return ApiToken.objects.usable().select_related("user").filter(token_hash=api_token_hash(secret)).first()
+
+
+# --- The customer record ---------------------------------------------------------------------------
+CUSTOMER_EDITABLE = (
+    "kind",
+    "first_name",
+    "last_name",
+    "company",
+    "email",
+    "phone",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "birth_date",
+    "preferred_language",
+    "lifecycle",
+)
+
+
+def customer_update(*, customer: Customer, user, changes: dict) -> list[str]:
+    """Change the core fields of a visible customer; validated like any write, recorded on the
+    timeline as one "record changed" event that names the fields (not their values: the timeline
+    is read widely, the change history keeps the values). Returns the changed field names."""
+    access.require(user, "customer360.change_customer")
+    if not Customer.objects.visible_to(user).filter(pk=customer.pk).exists():
+        raise Http404
+    unknown = set(changes) - set(CUSTOMER_EDITABLE)
+    if unknown:
+        raise ValidationError({name: _("This field cannot be changed here.") for name in sorted(unknown)})
+    changed = [name for name, value in changes.items() if getattr(customer, name) != value]
+    if not changed:
+        return []
+    for name in changed:
+        setattr(customer, name, changes[name])
+    customer.full_clean(exclude=["customer_number", "owner", "search_key"])
+    customer.save()
+    CUSTOMER_CHANGED.record(
+        customer=customer,
+        department=(roles.departments_of(user) or [Department.INTERNAL])[0],
+        actor=user,
+        payload=CUSTOMER_CHANGED.payload(name=user.get_full_name() or user.get_username(), fields=changed),
+        key=timeline.idempotency_key(
+            "core.customer_changed", customer.pk, timezone.now().isoformat(), *changed
+        ),
+    )
+    logger.info("customer %s changed by user %s: %s", customer.pk, user.pk, ",".join(changed))
+    return changed

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["API_AREAS", "API_TOKEN_PREFIX", "ApiToken", "ApiTokenQuerySet", "api_scope"]
+__all__ = ["API_AREAS", "API_TOKEN_PREFIX", "ApiToken", "ApiTokenQuerySet", "CalendarFeedToken", "api_scope"]
 
 
 # The API's areas (first path segment under /api/); a personal token carries "<area>:read" and/or
@@ -89,3 +89,29 @@ class ApiToken(models.Model):
         )
         if ApiToken.objects.filter(stale, pk=self.pk).update(last_used_at=now):
             self.last_used_at = now
+
+
+class CalendarFeedToken(models.Model):
+    """The secret in a user's calendar feed URL (follow-ups and SLA due times as ICS). Calendar apps
+    cannot sign in, so the URL itself is the credential: only its SHA-256 is stored, it reads
+    nothing but the feed, and revoking it makes the URL answer 404 at once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="calendar_feeds",
+        verbose_name=_("user"),
+    )
+    prefix = models.CharField(_("prefix"), max_length=16, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("calendar feed")
+        verbose_name_plural = _("calendar feeds")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}…"

@@ -6,13 +6,17 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from customer360 import token_pages, views
+from customer360 import calendar_feed, record_edit, saved_views, token_pages, views
 from customer360.privacy import views as privacy_views
 from customer360.signin import views as signin_views
 
 core_patterns = [
     path("customers/", views.customer_list, name="customer_list"),
+    path("customers/views/", saved_views.saved_view_create, name="saved_view_create"),
+    path("customers/views/<int:pk>/delete/", saved_views.saved_view_delete, name="saved_view_delete"),
     path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
+    path("customers/<int:pk>/record/", record_edit.customer_record, name="customer_record"),
+    path("customers/<int:pk>/edit/", record_edit.customer_edit, name="customer_edit"),
     path("customers/<int:pk>/timeline/", views.customer_timeline, name="customer_timeline"),
     path("customers/<int:pk>/notes/", views.customer_add_note, name="customer_add_note"),
     path("customers/<int:pk>/access/", views.customer_access, name="customer_access"),
@@ -40,6 +44,8 @@ core_patterns = [
     path("search/", views.search_typeahead, name="search"),
     path("account/api-tokens/", token_pages.token_list, name="api_tokens"),
     path("account/api-tokens/<int:pk>/revoke/", token_pages.token_revoke, name="api_token_revoke"),
+    path("account/calendar/", calendar_feed.feed_page, name="calendar_feed_page"),
+    path("account/calendar/revoke/", calendar_feed.feed_revoke, name="calendar_feed_revoke"),
 ]
 
 urlpatterns = [
@@ -47,6 +53,8 @@ urlpatterns = [
     # Browsers ask for /favicon.ico on their own (PDFs, JSON, the API docs); pages link the SVG.
     path("favicon.ico", views.favicon),
     path("", include((core_patterns, "customer360"))),
+    # A calendar app polls this without signing in: the secret in the path is the credential.
+    path("calendar/<str:secret>.ics", calendar_feed.feed, name="calendar_feed"),
     path("accounts/", include("customer360.signin.urls")),
     path("i18n/setlang/", signin_views.set_language, name="set_language"),
     path("health/", views.health, name="health"),

@@ -18,25 +18,38 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_POST
 
-from customer360 import access, roles, search, services
+from customer360 import access, exports, roles, search, services
 from customer360.audit.access import Action, record_access
 from customer360.brief import brief_for
-from customer360.customer_list import SORT_LABELS, available_condition_filters
+from customer360.customer_list import COLUMNS, SORT_LABELS, available_condition_filters
+from customer360.customer_list import export_table as customer_export_table
 from customer360.customer_list import page as customer_list_page
 from customer360.forms import AssignmentForm, NoteForm
-from customer360.models import Customer, WorkerHeartbeat
+from customer360.models import Customer, SavedView, WorkerHeartbeat
 from customer360.registry import panels
+from customer360.text import whole_number
 from customer360.timeline_page import TimelinePage, filter_choices
 
 
 def customer_list(request: HttpRequest) -> HttpResponse:
-    """All customers the user may see, filtered, sorted and keyset-paginated."""
+    """All customers the user may see, filtered, sorted and keyset-paginated; ``?export=xlsx|csv``
+    downloads the whole filtered list."""
+    fmt = exports.requested_format(request)
+    if fmt:
+        columns, rows = customer_export_table(request.user, request.GET)
+        return exports.export_response(rows, columns, "customers", fmt)
     context = customer_list_page(request.user, request.GET)
+    query = urlencode({**context["active"], "sort": context["sort"]})
+    if request.GET.getlist("cols"):
+        query += "&" + urlencode([("cols", c) for c in context["columns"]])
     context.update(
         lifecycles=Customer.Lifecycle.choices,
         sorts=SORT_LABELS.items(),
         condition_filters=available_condition_filters(),
-        querystring=urlencode({**context["active"], "sort": context["sort"]}),
+        querystring=query,
+        column_choices=COLUMNS.items(),
+        saved_views=SavedView.objects.usable_by(request.user).select_related("owner"),
+        current_view=whole_number(request.GET.get("saved", "")),
     )
     more = request.htmx and request.GET.get("cursor")
     return render(

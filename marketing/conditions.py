@@ -56,6 +56,11 @@ def _consent(op: str, value: str) -> Q:
     return ~allowed if op == "ne" else allowed
 
 
+def _segment_choices() -> list[tuple[int, str]]:
+    """Segments by name for the customer list's picker (the filter still takes the id)."""
+    return list(Segment.objects.order_by("name", "id").values_list("pk", "name"))
+
+
 def _in_segment(op: str, value: int, depth: int = 1) -> Q:
     segment = Segment.objects.filter(pk=value).first()
     if segment is None:
@@ -135,6 +140,6 @@ def register() -> None:
             operators=("eq", "ne"),
             build=_in_segment,
             order=53,
-            list_filter=ListFilter("segment", "eq", _("Segment")),
+            list_filter=ListFilter("segment", "eq", _("Segment"), choices=_segment_choices),
         )
     )

@@ -12,8 +12,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from customer360 import access, conditions
+from customer360 import access, conditions, exports
 from customer360.conditions import RuleError
+from customer360.customer_list import customer_table
 from customer360.models import Customer
 from customer360.text import whole_number
 from marketing import forms, services
@@ -261,6 +262,10 @@ def segment_members_page(request: HttpRequest, pk: int) -> HttpResponse:
     segment = get_object_or_404(Segment, pk=pk)
     try:
         members = segment.members(base=Customer.objects.visible_to(request.user)).order_by("id")
+        fmt = exports.requested_format(request)
+        if fmt:
+            header, rows = customer_table(members)
+            return exports.export_response(rows, header, f"segment-{segment.pk}", fmt)
         after = _after(request)
         if after:
             members = members.filter(id__gt=after)

@@ -7,9 +7,7 @@ queries) and ``drill(filters, bucket, series) -> Drill`` (the queryset behind on
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from django.utils.html import mark_safe
 from django.utils.translation import gettext as _
 
 from analytics.dashboards.filters import Filters
+from customer360 import exports
 
 # Okabe-Ito: distinguishable with the common forms of colour blindness.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000"]
@@ -252,37 +251,16 @@ def figure_json(chart: ChartData) -> str:
     return mark_safe(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))  # noqa: S308
 
 
-# --- CSV ---------------------------------------------------------------------------------------------
-def safe_cell(value):
-    """A CSV cell that spreadsheets will not run as a formula: text starting with = + - @ (or a tab or
-    carriage return) gets a leading apostrophe. Numbers stay numbers."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int | float | Decimal):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+# --- CSV / XLSX --------------------------------------------------------------------------------------
+# One export path for the whole app: the core's exports module (locale separator, BOM, formula guard).
+safe_cell = exports.safe_text
 
 
-def csv_response(filename: str, header: list[str], rows) -> HttpResponse:
-    buffer = io.StringIO()
-    buffer.write("\ufeff")  # so that spreadsheet programs read UTF-8 (umlauts) correctly
-    writer = csv.writer(buffer)
-    writer.writerow([safe_cell(h) for h in header])
-    for row in rows:
-        writer.writerow([safe_cell(v) for v in row])
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-def chart_csv(chart: ChartData, filters: Filters) -> HttpResponse:
+def chart_csv(chart: ChartData, filters: Filters, fmt: str = "csv") -> HttpResponse:
     header = [chart.x_title or _("Category")] + [s.name for s in chart.series]
     # No figure (e.g. DSO without sales) stays an empty cell, not a zero.
     rows = (
         [row["label"], *[None if v is None else number(v) for v in row["values"]]] for row in chart.rows()
     )
-    filename = f"{chart.key.replace('.', '-')}_{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv"
-    return csv_response(filename, header, rows)
+    filename = f"{chart.key.replace('.', '-')}_{filters.start:%Y%m%d}-{filters.end:%Y%m%d}"
+    return exports.export_response(rows, header, filename, fmt)

@@ -77,11 +77,16 @@ def _notify(
     return len(rows)
 
 
-def _notify_mentions(*, post: Post, text: str, source_key: str, actor, url: str) -> None:
+def _notify_mentions(
+    *, post: Post, text: str, source_key: str, actor, url: str, already: Iterable[int] = ()
+) -> None:
+    """Notify the people and departments ``text`` mentions; ``already`` are those the same event
+    notified otherwise (a request to their department), so nobody hears of one event twice."""
     people, depts = _mention_targets(text, exclude_user_id=actor.pk)
     recipients = {p.pk for p in people}
     if depts:
         recipients |= set(department_members(depts).values_list("pk", flat=True))
+    recipients -= set(already)
     # Only people who can read the space hear about it: a mention is not a way into a private space.
     readable = space_reader_ids(post.space, recipients)
     name = actor.get_full_name() or actor.get_username()

@@ -167,16 +167,23 @@ def post_create(
         )
         post.customers.set(customers)
         post.mentioned_users.set(people)
+        notified: set[int] = set()
         if request is not None:
-            _create_request(post=post, data=request, author=author)
+            notified = _create_request(post=post, data=request, author=author)
         _notify_mentions(
-            post=post, text=canonical, source_key=f"post:{post.pk}", actor=author, url=post.get_absolute_url()
+            post=post,
+            text=canonical,
+            source_key=f"post:{post.pk}",
+            actor=author,
+            url=post.get_absolute_url(),
+            already=notified,
         )
         _record_customer_events(post, customers)
     return post
 
 
-def _create_request(*, post: Post, data: RequestData, author) -> DepartmentRequest:
+def _create_request(*, post: Post, data: RequestData, author) -> set[int]:
+    """The request behind ``post``; returns who was notified of it (the department's members)."""
     request = DepartmentRequest.objects.create(
         post=post,
         kind=data.kind,
@@ -188,8 +195,9 @@ def _create_request(*, post: Post, data: RequestData, author) -> DepartmentReque
         created_at=post.created_at,
     )
     name = author.get_full_name() or author.get_username()
+    members = set(department_members([data.to_department]).values_list("pk", flat=True))
     _notify(
-        recipient_ids=department_members([data.to_department]).values_list("pk", flat=True),
+        recipient_ids=members,
         kind=Notification.Kind.REQUEST,
         source_key=f"request:{request.pk}",
         text=_("New %(kind)s from %(name)s: %(text)s")
@@ -198,7 +206,7 @@ def _create_request(*, post: Post, data: RequestData, author) -> DepartmentReque
         post=post,
         actor=author,
     )
-    return request
+    return members
 
 
 def post_edit(*, post: Post, editor, body: str) -> Post:

@@ -236,3 +236,20 @@ def test_tasks_call_the_services_and_are_quiet_without_rows(service_user, accoun
     post(service_user, "@accounting hi")
     DigestSubscription.objects.create(user=accounting_user, enabled=True)
     assert tasks.send_digest(accounting_user.pk) == 1
+
+
+def test_a_request_that_also_mentions_the_department_notifies_each_member_once(
+    gruber, service_user, accounting_user
+):
+    clerk2 = UserFactory(username="clerk2", role="Accounting")
+    post(
+        service_user,
+        "@accounting bitte die Mahnung prüfen, @clerk2 auch",
+        request=services.RequestData(to_department="accounting"),
+    )
+    per_person = {
+        user.username: Notification.objects.filter(recipient=user).count()
+        for user in (accounting_user, clerk2)
+    }
+    assert per_person == {"accounting": 1, "clerk2": 1}
+    assert set(Notification.objects.values_list("kind", flat=True)) == {"request"}

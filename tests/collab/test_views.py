@@ -204,3 +204,14 @@ def test_customer_panel_shows_internal_discussions(gruber, service_user):
     post(service_user, "about #Gruber and the replacement")
     response = client_for(service_user).get(gruber.get_absolute_url())
     assert "about Franz Gruber and the replacement" in response.content.decode()
+
+
+def test_request_inbox_names_the_referenced_customer(gruber, service_user, accounting_user):
+    post(
+        service_user,
+        f"#{gruber.customer_number} bitte Mahnsperre",
+        request=services.RequestData(to_department="accounting"),
+    )
+    html = client_for(accounting_user).get(reverse("collab:requests")).content.decode()
+    assert "Franz Gruber bitte Mahnsperre" in html
+    assert "customer bitte" not in html

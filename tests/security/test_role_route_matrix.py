@@ -30,7 +30,7 @@ ROLES = ["Sales", "Service", "Marketing", "Accounting", "Manager", "Admin"]
 # Routes that answer without a login (they authenticate otherwise or are meant to be public).
 PUBLIC = re.compile(
     r"^(accounts/(login/|password/reset/)|health/|i18n/setlang/|api/sources/[^/]+/(records|webhook)|"
-    r"static/|favicon)"
+    r"static/|favicon|calendar/)"  # calendar/: the feed's secret in the path is the credential
 )
 # Resources whose records belong to a customer: they have an in-scope and an out-of-scope variant.
 CUSTOMER_BOUND = {"customer", "deal", "activity", "contract", "ticket", "invoice", "payment", "notice"}
