@@ -109,6 +109,7 @@ navigation.register(
         label=gettext_lazy("Invoices"),
         url_name="billing:invoice_list",
         order=40,
+        group="billing",
         permission="billing.view_invoice",
     )
 )
@@ -118,6 +119,7 @@ navigation.register(
         label=gettext_lazy("Dunning"),
         url_name="billing:dunning",
         order=41,
+        group="billing",
         permission="billing.view_dunningpolicy",
     )
 )

@@ -40,14 +40,17 @@ panels.register(
     )
 )
 
-navigation.register(NavItem(key="feed", label=_("Feed"), url_name="collab:feed", order=70))
-navigation.register(NavItem(key="requests", label=_("Requests"), url_name="collab:requests", order=71))
+navigation.register(NavItem(key="feed", label=_("Feed"), url_name="collab:feed", order=70, group="feed"))
+navigation.register(
+    NavItem(key="requests", label=_("Requests"), url_name="collab:requests", order=71, group="feed")
+)
 navigation.register(
     NavItem(
         key="moderation",
         label=_("Moderation"),
         url_name="collab:moderation",
         order=72,
+        group="feed",
         permission="collab.moderate_post",
     )
 )

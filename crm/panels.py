@@ -140,11 +140,23 @@ panels.register(
 )
 
 navigation.register(
-    NavItem(key="deals", label=_("Deals"), url_name="crm:deal_list", order=20, permission="crm.view_deal")
+    NavItem(
+        key="deals",
+        label=_("Deals"),
+        url_name="crm:deal_list",
+        order=20,
+        permission="crm.view_deal",
+        group="sales",
+    )
 )
 navigation.register(
     NavItem(
-        key="tickets", label=_("Tickets"), url_name="crm:ticket_list", order=30, permission="crm.view_ticket"
+        key="tickets",
+        label=_("Tickets"),
+        url_name="crm:ticket_list",
+        order=30,
+        permission="crm.view_ticket",
+        group="sales",
     )
 )
 

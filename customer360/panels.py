@@ -1,11 +1,31 @@
-"""The core's own contributions: the main menu entries for customers and search."""
+"""The core's own contributions: the menus of the top navigation (one per area, in this order)
+and the main menu entry for customers. Apps put their entries into these menus by ``group``."""
 
 from django.utils.translation import gettext_lazy as _
 
-from customer360.registry import NavItem, navigation
+from customer360.registry import NavGroup, NavItem, nav_groups, navigation
+
+for _order, (_key, _label) in enumerate(
+    [
+        ("customers", _("Customers")),
+        ("sales", _("Sales & Service")),
+        ("marketing", _("Marketing")),
+        ("billing", _("Billing")),
+        ("feed", _("Feed")),
+        ("insights", _("Insights")),
+        ("admin", _("Administration")),
+    ]
+):
+    nav_groups.register(NavGroup(key=_key, label=_label, order=_order * 10))
 
 navigation.register(
-    NavItem(key="customers", label=_("Customers"), url_name="customer360:customer_list", order=10)
+    NavItem(
+        key="customers",
+        label=_("Customers"),
+        url_name="customer360:customer_list",
+        order=10,
+        group="customers",
+    )
 )
 
 import customer360.sources.registrations  # noqa: E402,F401  (registers the data-source menu entries)

@@ -189,6 +189,7 @@ navigation.register(
         label=gettext_lazy("Campaigns"),
         url_name="marketing:campaign_list",
         order=50,
+        group="marketing",
         permission="marketing.view_campaign",
     )
 )
@@ -198,6 +199,7 @@ navigation.register(
         label=gettext_lazy("Segments"),
         url_name="marketing:segment_list",
         order=51,
+        group="marketing",
         permission="marketing.view_segment",
     )
 )
