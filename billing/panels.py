@@ -20,6 +20,7 @@ from billing.models import (
     open_principal_expression,
     sum_money,
 )
+from customer360.formatting import day
 from customer360.registry import (
     BriefItem,
     BriefSource,
@@ -289,7 +290,7 @@ def brief_items(customer, user) -> list[BriefItem]:
                 BriefItem(
                     "info",
                     _("Payment of invoice %(number)s promised by %(date)s") % {
-                        "number": invoice.number, "date": invoice.promise_to_pay_date.strftime("%d.%m.%Y")
+                        "number": invoice.number, "date": day(invoice.promise_to_pay_date)
                     },
                     "accounting",
                 )

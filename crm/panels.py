@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.forms import QuickActivityForm
 from crm.models import Activity, Contract, Deal, Satisfaction, Ticket
+from customer360.formatting import day
 from customer360.models import Customer
 from customer360.registry import (
     BriefItem,
@@ -354,7 +355,7 @@ def sales_brief(customer: Customer, user) -> list[BriefItem]:
                 gettext("%(product)s renews on %(date)s (in %(weeks)s weeks).")
                 % {
                     "product": contract.product.name,
-                    "date": contract.renewal_date.isoformat(),
+                    "date": day(contract.renewal_date),
                     "weeks": weeks,
                 },
                 "sales",
@@ -368,7 +369,7 @@ def sales_brief(customer: Customer, user) -> list[BriefItem]:
                 "info",
                 gettext("Last contact %(date)s: %(kind)s by %(who)s — %(subject)s")
                 % {
-                    "date": last.occurred_at.date().isoformat(),
+                    "date": day(last.occurred_at),
                     "kind": last.get_kind_display(),
                     "who": who,
                     "subject": last.subject,

@@ -2,6 +2,7 @@
 and the main menu entry for customers. Apps put their entries into these menus by ``group``."""
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customer360.registry import NavGroup, NavItem, nav_groups, navigation
 
@@ -12,7 +13,7 @@ for _order, (_key, _label) in enumerate(
         ("marketing", _("Marketing")),
         ("billing", _("Billing")),
         ("feed", _("Feed")),
-        ("insights", _("Insights")),
+        ("insights", pgettext_lazy("navigation", "Insights")),
         ("admin", _("Administration")),
     ]
 ):

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from customer360.formatting import day
 from customer360.registry import (
     BriefItem,
     BriefSource,
@@ -152,7 +153,7 @@ def brief_items(customer, user) -> list[BriefItem]:
                     text=_("Unsubscribed from %(campaign)s on %(date)s")
                     % {
                         "campaign": row["campaign__name"],
-                        "date": timezone.localdate(row["last"]).isoformat(),
+                        "date": day(row["last"]),
                     },
                     department="marketing",
                     occurred_at=row["last"],
