@@ -11,7 +11,10 @@ each language walks (FIT_ALL=1: all of them).
 
 from __future__ import annotations
 
+import functools
 import os
+import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
@@ -76,12 +79,38 @@ WIDEST = """() => {
 }"""
 
 
+DATE_PATTERNS = {
+    "iso": re.compile(r"\b\d{4}-\d{2}-\d{2}\b"),
+    "us": re.compile(r"\b\d{1,2}/\d{1,2}/\d{4}\b"),
+    "de": re.compile(r"\b\d{2}\.\d{2}\.\d{4}\b"),
+    "en": re.compile(r"\b\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}\b"),
+    "en-long": re.compile(r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}, \d{4}\b"),
+    "weekday": re.compile(
+        r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Montag|Dienstag|"
+        r"Mittwoch|Donnerstag|Freitag|Samstag|Sonntag), \d{1,2}\."
+    ),
+}
+DATE_FORMAT = {"en": "en", "de": "de"}
+
+
+def date_formats(text: str) -> set[str]:
+    """The kinds of date format found in a page's text."""
+    return {kind for kind, pattern in DATE_PATTERNS.items() if pattern.search(text)}
+
+
+def english_words(text: str) -> list[str]:
+    """The app's own English words and short phrases (msgids of locale/de with a different German
+    msgstr) found in ``text``; see ``english_vocabulary``."""
+    return sorted({word for word, pattern in english_vocabulary() if pattern.search(text)})
+
+
 def measure(page) -> int:
     """How far the document sticks out past the viewport, in CSS pixels (0 = fits)."""
     return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
 
 
-def walk(page, base_url, role, language, objects, screenshot_dir) -> list[str]:
+def walk(page, base_url, role, language, objects, screenshot_dir, texts: dict) -> list[str]:
+    """Measures each page at both widths; keeps each page's visible text in ``texts`` (path -> text)."""
     overflows = []
     for route in pages_for(role, language):
         path, _bound = concrete(route, objects, "in")
@@ -97,6 +126,7 @@ def walk(page, base_url, role, language, objects, screenshot_dir) -> list[str]:
         if not lang:  # an htmx fragment (e.g. the timeline's next page), shown inside a full page
             continue
         assert lang == language, path
+        texts[f"{role} {path}"] = page.inner_text("body")
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
             excess = measure(page)
@@ -115,15 +145,29 @@ def walk(page, base_url, role, language, objects, screenshot_dir) -> list[str]:
 
 @pytest.mark.parametrize("language", ["en", "de"])
 def test_no_page_of_any_role_scrolls_sideways(
-    browser, live_server, world, role_users, screenshot_dir, language
-):  # noqa: F811
-    overflows = []
+    browser,
+    live_server,
+    world,  # noqa: F811
+    role_users,
+    screenshot_dir,
+    language,
+):
+    overflows, texts = [], {}
     for role in ROLES if not ONLY_ROLE else [ONLY_ROLE]:
         context = browser_context(browser, live_server.url, role_users[role], language)
         page = context.new_page()
-        overflows += walk(page, live_server.url, role, language, world, screenshot_dir)
+        overflows += walk(page, live_server.url, role, language, world, screenshot_dir, texts)
         context.close()
-    assert not overflows, "\n".join(overflows)
+    problems = overflows
+    # The same walk reads every page: one date format per page, the language's own (issue #19 item 2) ...
+    for page, text in texts.items():
+        kinds = date_formats(text)
+        if kinds - {DATE_FORMAT[language]}:
+            problems.append(f"{page}: dates formatted as {sorted(kinds)}")
+        # ... and no English word of the app's own on a German page (item 3).
+        if language == "de" and (found := english_words(text)):
+            problems.append(f"{page}: English words {found}")
+    assert not problems, "\n".join(problems)
 
 
 def test_menus_open_and_close_with_the_keyboard(browser, live_server, manager):
@@ -148,3 +192,45 @@ def test_menus_open_and_close_with_the_keyboard(browser, live_server, manager):
     page.click("#menu-api-tokens")
     page.wait_for_url(live_server.url + "/account/api-tokens/")
     context.close()
+
+
+PO_FILE = Path(__file__).resolve().parents[2] / "locale" / "de" / "LC_MESSAGES" / "django.po"
+# English msgids that also read as German or as names on German pages (not UI words left untranslated).
+SAME_IN_GERMAN = {
+    "Feed",
+    "Team",
+    "Teams",
+    "Dashboards",
+    "Service",
+    "Marketing",
+    "Analytics",
+    "Pipeline",
+    "CSV",
+    "E-mail",
+    "Spam",
+    "Sentiment",
+    "Backlog",
+    "Leads",
+    "Lead",
+    "Status",
+    "Name",
+    "Tickets",
+}
+
+
+@functools.cache
+def english_vocabulary() -> list[tuple[str, re.Pattern]]:
+    """Short msgids (one to three words, no placeholders) whose German msgstr differs: when one of
+    them appears on a German page, a label was left untranslated."""
+    entries = re.findall(r'^msgid "(.*)"\nmsgstr "(.*)"$', PO_FILE.read_text(encoding="utf-8"), re.M)
+    vocabulary = []
+    for msgid, msgstr in entries:
+        words = msgid.split()
+        if not msgid or msgstr in ("", msgid) or "%" in msgid or "{" in msgid or not 1 <= len(words) <= 3:
+            continue
+        if msgid in SAME_IN_GERMAN or len(msgid) < 4 or not msgid[0].isalpha():
+            continue
+        if msgid.lower() in msgstr.lower():  # e.g. "Newsletter" inside "Newsletter-Anmeldung"
+            continue
+        vocabulary.append((msgid, re.compile(rf"(?<![\w-]){re.escape(msgid)}(?![\w-])")))
+    return vocabulary
