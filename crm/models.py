@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from crm.business_hours import Hours, add_business_minutes, business_minutes_between
 from customer360.models import Channel, Customer
@@ -105,6 +106,16 @@ class Pipeline(models.Model):
     @classmethod
     def default(cls) -> Pipeline:
         return cls.objects.filter(is_default=True).first() or cls.objects.order_by("pk").first()
+
+
+# The seeded stages' names are translation keys (shown through the ``catalogue`` template filter).
+SEEDED_STAGE_NAMES = (
+    gettext_noop("Qualification"),
+    gettext_noop("Proposal"),
+    gettext_noop("Negotiation"),
+    gettext_noop("Won"),
+    gettext_noop("Lost"),
+)
 
 
 class Stage(models.Model):

@@ -1,4 +1,5 @@
 from django import template
+from django.utils.translation import gettext
 
 from customer360 import formatting
 
@@ -35,3 +36,11 @@ def number_filter(value, decimals=None):
 def money_filter(value, currency="EUR"):
     """``{{ invoice.open_amount|money }}`` or ``|money:invoice.currency``: EUR 1,234.50 / EUR 1.234,50."""
     return formatting.money(value, currency or "EUR") if value not in (None, "") else ""
+
+
+@register.filter
+def catalogue(value):
+    """Names of seeded catalogue rows (deal stages, department spaces, actions, dunning levels) are
+    translation keys: ``{{ stage.name|catalogue }}`` shows them in the reader's language when the
+    catalogue has them; names an admin entered are shown as entered."""
+    return gettext(str(value)) if value not in (None, "") else ""

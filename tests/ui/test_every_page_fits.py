@@ -232,5 +232,5 @@ def english_vocabulary() -> list[tuple[str, re.Pattern]]:
             continue
         if msgid.lower() in msgstr.lower():  # e.g. "Newsletter" inside "Newsletter-Anmeldung"
             continue
-        vocabulary.append((msgid, re.compile(rf"(?<![\w-]){re.escape(msgid)}(?![\w-])")))
+        vocabulary.append((msgid, re.compile(rf"(?<![\w.-]){re.escape(msgid)}(?![\w-]|\.\w)")))
     return vocabulary
