@@ -12,8 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 
 from crm.business_hours import Hours, add_business_minutes, business_minutes_between
 from customer360.models import Channel, Customer
@@ -137,7 +137,7 @@ class Stage(models.Model):
         constraints = [models.UniqueConstraint(fields=["pipeline", "name"], name="crm_stage_unique_name")]
 
     def __str__(self) -> str:
-        return self.name
+        return gettext(self.name)  # seeded stages: translation keys (SEEDED_STAGE_NAMES)
 
     @property
     def is_closing(self) -> bool:
