@@ -161,7 +161,11 @@ class FilterForm(forms.Form):
 
     period = forms.ChoiceField(label=_("Period"), choices=PERIODS, required=False, initial=DEFAULT_PERIOD)
     start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=pgettext_lazy("end of a period", "To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(
+        label=pgettext_lazy("end of a period", "To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
     team = forms.ChoiceField(label=_("Team"), required=False)
     owner = forms.TypedChoiceField(label=_("Owner"), coerce=int, required=False, empty_value=None)
     segment = forms.ChoiceField(label=_("Segment"), required=False)
