@@ -219,8 +219,7 @@ def figure(chart: ChartData) -> dict:
         "xaxis": {"title": {"text": chart.x_title}, "automargin": True},
         "yaxis": {"title": {"text": chart.y_title}, "automargin": True, "rangemode": "tozero"},
         "hovermode": "closest",
-        "separators": plotly_locale()["separators"],  # 1,234.5 / 1.234,5 like the rest of the page
-    }
+    } | {"separators": plotly_locale()["separators"]}  # 1,234.5 / 1.234,5 like the rest of the page
     bars = [s for s in chart.series if s.axis != "y2"]
     layout["yaxis"].update(integer_axis(bars, stacked=chart.kind == "stack"))
     if chart.horizontal:
