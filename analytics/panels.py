@@ -11,19 +11,19 @@ from customer360.registry import Condition, NavItem, compare, conditions, naviga
 
 navigation.register(
     NavItem(key="dashboards", label=_("Dashboards"), url_name="analytics:index", order=80,
-            roles=(roles.MANAGER, roles.ADMIN))
+            roles=(roles.MANAGER, roles.ADMIN), group="insights")
 )  # fmt: skip
 navigation.register(
     NavItem(key="nba_performance", label=_("NBA performance"), url_name="analytics:nba_performance", order=80,
-            roles=(roles.MANAGER, roles.ADMIN))
+            roles=(roles.MANAGER, roles.ADMIN), group="insights")
 )  # fmt: skip
 navigation.register(
     NavItem(key="feed-analytics", label=_("Feed analytics"), url_name="analytics:feed", order=82,
-            roles=(roles.MANAGER, roles.ADMIN))
+            roles=(roles.MANAGER, roles.ADMIN), group="insights")
 )  # fmt: skip
 navigation.register(
     NavItem(key="listening", label=_("Listening"), url_name="analytics:listening", order=81,
-            roles=(roles.MANAGER, roles.ADMIN))
+            roles=(roles.MANAGER, roles.ADMIN), group="insights")
 )  # fmt: skip
 
 conditions.register(

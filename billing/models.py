@@ -18,9 +18,10 @@ from django.db import models
 from django.db.models import DecimalField, ExpressionWrapper, F, Q, Sum, Value
 from django.db.models.functions import Coalesce, Greatest, Length
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from customer360 import formatting
 from customer360.audit.tracking import tracked
 from customer360.models import Customer, ExternalRecord
 
@@ -35,15 +36,15 @@ def money(value) -> Decimal:
 
 
 def format_money(amount, currency: str = "EUR", language: str = "en") -> str:
-    """``EUR 1,240.00`` (English) or ``EUR 1.240,00`` (German)."""
-    text = f"{money(amount):,.2f}"
-    if language == "de":
-        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-    return f"{currency} {text}"
+    """``EUR 1,240.00`` (English) or ``EUR 1.240,00`` (German): the one formatting path of the core."""
+    with translation.override(language):
+        return formatting.money(money(amount), currency)
 
 
 def format_date(day: date, language: str = "en") -> str:
-    return day.strftime("%d.%m.%Y") if language == "de" else day.isoformat()
+    """``13 Jan 2027`` (English) or ``13.01.2027`` (German): the one formatting path of the core."""
+    with translation.override(language):
+        return formatting.day(day)
 
 
 class InvoiceQuerySet(models.QuerySet):

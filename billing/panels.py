@@ -20,6 +20,7 @@ from billing.models import (
     open_principal_expression,
     sum_money,
 )
+from customer360.formatting import day
 from customer360.registry import (
     BriefItem,
     BriefSource,
@@ -109,6 +110,7 @@ navigation.register(
         label=gettext_lazy("Invoices"),
         url_name="billing:invoice_list",
         order=40,
+        group="billing",
         permission="billing.view_invoice",
     )
 )
@@ -118,6 +120,7 @@ navigation.register(
         label=gettext_lazy("Dunning"),
         url_name="billing:dunning",
         order=41,
+        group="billing",
         permission="billing.view_dunningpolicy",
     )
 )
@@ -287,7 +290,7 @@ def brief_items(customer, user) -> list[BriefItem]:
                 BriefItem(
                     "info",
                     _("Payment of invoice %(number)s promised by %(date)s") % {
-                        "number": invoice.number, "date": invoice.promise_to_pay_date.strftime("%d.%m.%Y")
+                        "number": invoice.number, "date": day(invoice.promise_to_pay_date)
                     },
                     "accounting",
                 )

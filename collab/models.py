@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from collab import departments
@@ -83,7 +84,7 @@ class Space(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return gettext(self.name)  # seeded department spaces: translation keys
 
     def get_absolute_url(self) -> str:
         return reverse("collab:space_detail", args=[self.slug])

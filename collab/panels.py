@@ -41,14 +41,17 @@ panels.register(
 )
 
 header_widgets.register(HeaderWidget(key="collab.bell", template="collab/_bell_lazy.html", order=10))
-navigation.register(NavItem(key="feed", label=_("Feed"), url_name="collab:feed", order=70))
-navigation.register(NavItem(key="requests", label=_("Requests"), url_name="collab:requests", order=71))
+navigation.register(NavItem(key="feed", label=_("Feed"), url_name="collab:feed", order=70, group="feed"))
+navigation.register(
+    NavItem(key="requests", label=_("Requests"), url_name="collab:requests", order=71, group="feed")
+)
 navigation.register(
     NavItem(
         key="moderation",
         label=_("Moderation"),
         url_name="collab:moderation",
         order=72,
+        group="feed",
         permission="collab.moderate_post",
     )
 )

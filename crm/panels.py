@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 import crm.calendar  # noqa: F401  (registers the follow-ups and SLA due times of the calendar feed)
 from crm.forms import QuickActivityForm
 from crm.models import Activity, Contract, Deal, Satisfaction, Ticket
+from customer360.formatting import day
 from customer360.models import Customer
 from customer360.registry import (
     BriefItem,
@@ -141,11 +142,23 @@ panels.register(
 )
 
 navigation.register(
-    NavItem(key="deals", label=_("Deals"), url_name="crm:deal_list", order=20, permission="crm.view_deal")
+    NavItem(
+        key="deals",
+        label=_("Deals"),
+        url_name="crm:deal_list",
+        order=20,
+        permission="crm.view_deal",
+        group="sales",
+    )
 )
 navigation.register(
     NavItem(
-        key="tickets", label=_("Tickets"), url_name="crm:ticket_list", order=30, permission="crm.view_ticket"
+        key="tickets",
+        label=_("Tickets"),
+        url_name="crm:ticket_list",
+        order=30,
+        permission="crm.view_ticket",
+        group="sales",
     )
 )
 
@@ -343,7 +356,7 @@ def sales_brief(customer: Customer, user) -> list[BriefItem]:
                 gettext("%(product)s renews on %(date)s (in %(weeks)s weeks).")
                 % {
                     "product": contract.product.name,
-                    "date": contract.renewal_date.isoformat(),
+                    "date": day(contract.renewal_date),
                     "weeks": weeks,
                 },
                 "sales",
@@ -357,7 +370,7 @@ def sales_brief(customer: Customer, user) -> list[BriefItem]:
                 "info",
                 gettext("Last contact %(date)s: %(kind)s by %(who)s — %(subject)s")
                 % {
-                    "date": last.occurred_at.date().isoformat(),
+                    "date": day(last.occurred_at),
                     "kind": last.get_kind_display(),
                     "who": who,
                     "subject": last.subject,

@@ -34,48 +34,19 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from django.utils import formats, timezone, translation
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils import translation
 
 from customer360 import timeline
+from customer360.formatting import day, money, number  # noqa: F401  (re-exported for declarations)
 from customer360.models import TimelineEvent
 
 logger = logging.getLogger(__name__)
 
 
-# --- formatting of payload values in the reader's locale ---------------------------------------------
-def money(value: Any, currency: str = "EUR") -> str:
-    """``1240`` -> "EUR 1,240.00" (en) / "EUR 1.240,00" (de)."""
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return str(value)
-    return f"{currency or 'EUR'} {formats.number_format(amount, 2, use_l10n=True, force_grouping=True)}"
-
-
-def number(value: Any, decimals: int | None = None) -> str:
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return str(value)
-    if decimals is None:
-        decimals = 0 if amount == amount.to_integral_value() else 2
-    return formats.number_format(amount, decimals, use_l10n=True, force_grouping=True)
-
-
-def day(value: Any) -> str:
-    """A date in the locale's short format (13.01.2027 / 01/13/2027)."""
-    if isinstance(value, str):
-        value = parse_datetime(value) or parse_date(value) or value
-    if isinstance(value, datetime):
-        value = timezone.localtime(value) if timezone.is_aware(value) else value
-        value = value.date()
-    if isinstance(value, date):
-        return formats.date_format(value, "SHORT_DATE_FORMAT")
-    return str(value)
+# --- formatting of payload values in the reader's locale: customer360.formatting, one path for all -----
 
 
 def _text(value: Any, payload: dict) -> str:

@@ -5,6 +5,7 @@ Apps register in their ``panels.py`` (autodiscovered when the core app is ready)
 * ``panels``: blocks of the customer 360 page (key facts of one department);
 * ``navigation``: entries of the main menu;
 * ``header_widgets``: small templates in the page header next to the user menu (e.g. the feed's bell);
+* ``navigation`` and ``nav_groups``: entries of the main menu and the menus (areas) grouping them;
 * ``audiences``: which restricted timeline audiences a user belongs to;
 * ``conditions``: named facts about customers as ORM conditions (segments, NBA rules, filters);
 * ``brief_sources``: red flags and hints for the "before your call" brief;
@@ -40,13 +41,27 @@ class Panel:
 
 
 @dataclass(frozen=True)
+class NavGroup:
+    """A menu of the top navigation (one per area, e.g. "Sales & Service"); its entries are the
+    ``NavItem``s naming it as ``group``. A group with one visible entry shows as a plain link, so
+    a role with few pages gets no menus that hold a single item."""
+
+    key: str
+    label: str
+    order: int = 100
+
+
+@dataclass(frozen=True)
 class NavItem:
+    """An entry of the top navigation; ``group`` is the key of its ``NavGroup`` (empty: top level)."""
+
     key: str
     label: str
     url_name: str
     order: int = 100
     permission: str = ""
     roles: tuple[str, ...] = ()
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,7 @@ class _Registry:
 panels = _Registry()
 navigation = _Registry()
 header_widgets = _Registry()
+nav_groups = _Registry()
 
 
 class _Audiences:

@@ -59,6 +59,7 @@ navigation.register(
         label=_("My recommendations"),
         url_name="insights:my_recommendations",
         order=15,
+        group="customers",
         permission="insights.view_recommendation",
     )
 )
@@ -68,6 +69,7 @@ navigation.register(
         label=_("Action catalogue"),
         url_name="insights:catalogue",
         order=81,
+        group="admin",
         roles=(roles.ADMIN,),
     )
 )

@@ -148,6 +148,27 @@ class ConsentChange(models.Model):
     def __str__(self) -> str:
         return f"{self.consent_id}: {self.old_status or '-'} -> {self.new_status}"
 
+    # The history shows the statuses and the method in the reader's language, not their codes.
+    @property
+    def old_status_label(self) -> str:
+        return (
+            Consent.Status(self.old_status).label
+            if self.old_status in Consent.Status.values
+            else self.old_status
+        )
+
+    @property
+    def new_status_label(self) -> str:
+        return (
+            Consent.Status(self.new_status).label
+            if self.new_status in Consent.Status.values
+            else self.new_status
+        )
+
+    @property
+    def method_label(self) -> str:
+        return Consent.Method(self.method).label if self.method in Consent.Method.values else self.method
+
 
 class Segment(models.Model):
     """A saved rule set over customers, e.g. "Vienna, invoices overdue > 30 days, no open complaint".

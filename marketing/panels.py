@@ -8,8 +8,9 @@ from django.db.models import Count, Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
+from customer360.formatting import day
 from customer360.registry import (
     BriefItem,
     BriefSource,
@@ -22,7 +23,6 @@ from customer360.registry import (
 )
 from marketing import conditions
 from marketing.models import Consent, ConsentChannel, Purpose, Touch
-from marketing.services import consent_words
 
 ENGAGEMENT = (Touch.Status.OPENED, Touch.Status.CLICKED, Touch.Status.CONVERTED, Touch.Status.UNSUBSCRIBED)
 TIMES = {1: gettext_lazy("once"), 2: gettext_lazy("twice")}
@@ -31,6 +31,29 @@ TIMES = {1: gettext_lazy("once"), 2: gettext_lazy("twice")}
 def consent_badges(customer) -> list[dict]:
     """The badges, read once per page for the panel and the brief."""
     return memo(customer, "marketing.badges", lambda: _read_consent_badges(customer))
+
+
+# Badge words in the reader's language ("e-mail newsletter" / "E-Mail-Newsletter"); the timeline keeps
+# services.consent_words (stored titles are English, translated when shown).
+BADGE_CHANNELS = {
+    "email": pgettext_lazy("consent badge", "e-mail"),
+    "phone": pgettext_lazy("consent badge", "phone"),
+    "letter": pgettext_lazy("consent badge", "letter"),
+    "sms": pgettext_lazy("consent badge", "SMS"),
+}
+BADGE_PURPOSES = {
+    "newsletter": pgettext_lazy("consent badge", "newsletter"),
+    "offers": pgettext_lazy("consent badge", "offers"),
+    "surveys": pgettext_lazy("consent badge", "surveys"),
+}
+
+
+def badge_words(channel: str, purpose: str) -> str:
+    """E.g. "phone offers" / "Telefon-Angebote"."""
+    return pgettext("consent badge", "%(channel)s %(purpose)s") % {
+        "channel": BADGE_CHANNELS.get(channel, channel),
+        "purpose": BADGE_PURPOSES.get(purpose, purpose),
+    }
 
 
 def _read_consent_badges(customer) -> list[dict]:
@@ -42,7 +65,7 @@ def _read_consent_badges(customer) -> list[dict]:
     )
     badges = []
     for row in rows:
-        words = consent_words(row["channel"], row["purpose"])
+        words = badge_words(row["channel"], row["purpose"])
         active = row["status"] == Consent.Status.GRANTED and (
             row["channel"] != ConsentChannel.EMAIL or row["confirmed_at"] is not None
         )
@@ -67,7 +90,7 @@ def _read_consent_badges(customer) -> list[dict]:
         badges.append(
             {
                 "level": "red",
-                "text": _("no %(what)s") % {"what": consent_words("phone", "offers")},
+                "text": _("no %(what)s") % {"what": badge_words("phone", "offers")},
                 "channel": "phone",
                 "purpose": "offers",
                 "status": "",
@@ -152,7 +175,7 @@ def brief_items(customer, user) -> list[BriefItem]:
                     text=_("Unsubscribed from %(campaign)s on %(date)s")
                     % {
                         "campaign": row["campaign__name"],
-                        "date": timezone.localdate(row["last"]).isoformat(),
+                        "date": day(row["last"]),
                     },
                     department="marketing",
                     occurred_at=row["last"],
@@ -189,6 +212,7 @@ navigation.register(
         label=gettext_lazy("Campaigns"),
         url_name="marketing:campaign_list",
         order=50,
+        group="marketing",
         permission="marketing.view_campaign",
     )
 )
@@ -198,6 +222,7 @@ navigation.register(
         label=gettext_lazy("Segments"),
         url_name="marketing:segment_list",
         order=51,
+        group="marketing",
         permission="marketing.view_segment",
     )
 )

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from analytics.dashboards.filters import Filters
 from customer360 import exports
+from customer360.formatting import plotly_locale
 
 # Okabe-Ito: distinguishable with the common forms of colour blindness.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000"]
@@ -217,7 +218,7 @@ def figure(chart: ChartData) -> dict:
         "xaxis": {"title": {"text": chart.x_title}, "automargin": True},
         "yaxis": {"title": {"text": chart.y_title}, "automargin": True, "rangemode": "tozero"},
         "hovermode": "closest",
-    }
+    } | {"separators": plotly_locale()["separators"]}  # 1,234.5 / 1.234,5 like the rest of the page
     bars = [s for s in chart.series if s.axis != "y2"]
     layout["yaxis"].update(integer_axis(bars, stacked=chart.kind == "stack"))
     if chart.horizontal:

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customer360.models import StaffProfile
 
@@ -160,7 +161,11 @@ class FilterForm(forms.Form):
 
     period = forms.ChoiceField(label=_("Period"), choices=PERIODS, required=False, initial=DEFAULT_PERIOD)
     start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(
+        label=pgettext_lazy("end of a period", "To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
     team = forms.ChoiceField(label=_("Team"), required=False)
     owner = forms.TypedChoiceField(label=_("Owner"), coerce=int, required=False, empty_value=None)
     segment = forms.ChoiceField(label=_("Segment"), required=False)

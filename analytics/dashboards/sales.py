@@ -60,7 +60,7 @@ def pipeline_by_stage(f: Filters) -> ChartData:
     for stage in stages:
         row = totals.get(stage.pk, {})
         value = number(row.get("value"))
-        categories.append((str(stage.pk), f"{stage.pipeline.name}: {stage.name}" if several else stage.name))
+        categories.append((str(stage.pk), f"{stage.pipeline.name}: {stage}" if several else str(stage)))
         counts.append(row.get("n", 0))
         values.append(round(value, 2))
         weighted.append(round(value * stage.probability / 100, 2))

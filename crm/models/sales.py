@@ -10,7 +10,7 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from crm.models.base import CustomerRecordQuerySet, refuse
@@ -138,6 +138,16 @@ class Pipeline(models.Model):
         return cls.objects.filter(is_default=True).first() or cls.objects.order_by("pk").first()
 
 
+# The seeded stages' names are translation keys (shown through the ``catalogue`` template filter).
+SEEDED_STAGE_NAMES = (
+    gettext_noop("Qualification"),
+    gettext_noop("Proposal"),
+    gettext_noop("Negotiation"),
+    gettext_noop("Won"),
+    gettext_noop("Lost"),
+)
+
+
 class Stage(models.Model):
     """A step of a pipeline with its win probability; won/lost stages end a deal."""
 
@@ -157,7 +167,7 @@ class Stage(models.Model):
         constraints = [models.UniqueConstraint(fields=["pipeline", "name"], name="crm_stage_unique_name")]
 
     def __str__(self) -> str:
-        return self.name
+        return gettext(self.name)  # seeded stages: translation keys (SEEDED_STAGE_NAMES)
 
     @property
     def is_closing(self) -> bool:

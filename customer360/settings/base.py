@@ -267,6 +267,9 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "Europe/Vienna")
 USE_I18N = True
 USE_TZ = True
+# One format per language for dates, times and numbers (customer360/formats/<lang>/formats.py);
+# customer360.formatting formats values in Python with them (templates, charts, CSV, e-mails).
+FORMAT_MODULE_PATH = ["customer360.formats"]
 
 # --- Static files -------------------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -11,8 +11,8 @@ from django.db import models
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from customer360.progress import Progress
 
@@ -221,6 +221,11 @@ class DuplicateCandidate(models.Model):
     def __str__(self) -> str:
         return f"{self.customer_a_id} ~ {self.customer_b_id} ({self.score:.0f})"
 
+    @property
+    def reason_display(self) -> str:
+        """The stored reason ("name 92%, postcode 1010, same city") in the reader's language."""
+        return ", ".join(_reason_part(part.strip()) for part in self.reason.split(",") if part.strip())
+
 
 class CustomerMerge(models.Model):
     """A merge of one customer into another: who, when, and exactly what moved, so it can be undone.
@@ -261,3 +266,14 @@ class CustomerMerge(models.Model):
     @property
     def moved_count(self) -> int:
         return sum(len(pks) for pks in self.moved.values())
+
+
+def _reason_part(part: str) -> str:
+    fixed = {"same city": _("same city"), "same birth date": _("same birth date")}
+    if part in fixed:
+        return str(fixed[part])
+    if part.startswith("name ") and part.endswith("%"):
+        return gettext("name %(score)s%%") % {"score": part[5:-1]}
+    if part.startswith("postcode "):
+        return gettext("postcode %(code)s") % {"code": part[9:]}
+    return part

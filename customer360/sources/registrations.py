@@ -7,7 +7,12 @@ from customer360.registry import NavItem, navigation
 
 navigation.register(
     NavItem(
-        key="sources", label=_("Data sources"), url_name="sources:source_list", order=90, roles=(roles.ADMIN,)
+        key="sources",
+        label=_("Data sources"),
+        url_name="sources:source_list",
+        order=90,
+        roles=(roles.ADMIN,),
+        group="admin",
     )
 )
 

@@ -47,7 +47,10 @@ def source_list(request: HttpRequest) -> HttpResponse:
     latest = {}
     for run in ImportRun.objects.filter(source__in=sources).order_by("source_id", "-created_at", "-id"):
         latest.setdefault(run.source_id, run)
-    rows = [{"source": s, "latest": latest.get(s.pk)} for s in sources]
+    targets = dict(import_targets.choices())
+    rows = [
+        {"source": s, "latest": latest.get(s.pk), "target": targets.get(s.target, s.target)} for s in sources
+    ]
     open_duplicates = DuplicateCandidate.objects.filter(status=DuplicateCandidate.Status.OPEN).count()
     return render(request, "sources/source_list.html", {"rows": rows, "open_duplicates": open_duplicates})
 

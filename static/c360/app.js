@@ -12,6 +12,9 @@
     if (event.key === "Escape") {
       const results = document.getElementById("search-results");
       if (results) { results.innerHTML = ""; }
+      // Escape closes an open menu and gives the focus back to its button.
+      const open = document.querySelector("[data-disclosure][aria-expanded='true']");
+      if (open) { setMenu(open, false); open.focus(); }
     }
   });
   // <select data-autosubmit>: choosing a value submits its form (no inline handlers under our CSP).
@@ -25,6 +28,29 @@
     const elt = event.detail.elt;
     const name = elt && elt.getAttribute("data-count-param");
     if (name) { event.detail.parameters[name] = String(document.querySelectorAll(elt.getAttribute("data-count-of")).length); }
+  });
+  // Menus of the top navigation: <button data-disclosure aria-controls="id" aria-expanded>; one open
+  // at a time, closed by Escape, by a click elsewhere or when the focus leaves the menu.
+  function setMenu(button, open) {
+    const menu = document.getElementById(button.getAttribute("aria-controls"));
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    if (menu) { menu.hidden = !open; }
+  }
+  function closeMenus(except) {
+    document.querySelectorAll("[data-disclosure][aria-expanded='true']").forEach(function (button) {
+      if (button !== except) { setMenu(button, false); }
+    });
+  }
+  document.addEventListener("click", function (event) {
+    const disclosure = event.target.closest("[data-disclosure]");
+    closeMenus(disclosure);
+    if (disclosure) { setMenu(disclosure, disclosure.getAttribute("aria-expanded") !== "true"); }
+  });
+  document.addEventListener("focusin", function (event) {
+    const group = event.target.closest && event.target.closest(".nav-group");
+    document.querySelectorAll("[data-disclosure][aria-expanded='true']").forEach(function (button) {
+      if (!group || !group.contains(button)) { setMenu(button, false); }
+    });
   });
   document.addEventListener("click", function (event) {
     const toggle = event.target.closest("[data-toggle-nav]");

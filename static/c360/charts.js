@@ -8,7 +8,16 @@
     var source = document.getElementById(el.getAttribute("data-figure"));
     if (!source) { return; }
     var spec = JSON.parse(source.textContent);
-    Plotly.newPlot(el, spec.figure.data, spec.figure.layout, spec.config).then(function () {
+    var layout = spec.figure.layout;
+    // On a phone the modebar would cover the figure's title: the page shows the chart's heading
+    // above the figure instead, and the figure keeps room at the top for the modebar.
+    if (el.clientWidth < 640 && layout.title && layout.title.text) {
+      var heading = document.getElementById(el.getAttribute("aria-labelledby") || "");
+      if (heading) { heading.classList.remove("sr-only"); }
+      layout.title = { text: "" };
+      layout.margin = Object.assign({}, layout.margin, { t: 40 });
+    }
+    Plotly.newPlot(el, spec.figure.data, layout, spec.config).then(function () {
       el.setAttribute("data-ready", "true");
     });
     var drill = el.getAttribute("data-drill");

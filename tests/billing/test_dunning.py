@@ -184,7 +184,7 @@ def test_a_payment_promise_pauses_until_its_date(invoice, accounting_user):
     assert run(30).total == 0  # the promised day itself still waits
     assert run(31).notices == {2: 1}
     event = TimelineEvent.objects.get(kind="payment.promised")
-    assert event.title == f"Payment of invoice 2026-0142 promised by {day(30):%m/%d/%Y} (EUR 1,240.00)"
+    assert event.title == f"Payment of invoice 2026-0142 promised by {day(30):%-d %b %Y} (EUR 1,240.00)"
 
 
 def test_pause_and_resume(invoice, accounting_user):
@@ -239,7 +239,7 @@ def test_cancel_refused_with_payments(invoice):
 
 def test_issue_writes_one_event(invoice):
     events = TimelineEvent.objects.filter(kind="invoice.issued")
-    assert [e.title for e in events] == ["Invoice 2026-0142 issued: EUR 1,240.00, due 01/19/2026"]
+    assert [e.title for e in events] == ["Invoice 2026-0142 issued: EUR 1,240.00, due 19 Jan 2026"]
     with pytest.raises(ValidationError):
         services.invoice_issue(invoice=invoice)
     assert events.count() == 1

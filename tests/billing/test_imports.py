@@ -92,7 +92,7 @@ def test_invoice_file_creates_invoices_with_their_state_and_events_then_reruns_u
     ]
     issued = TimelineEvent.objects.get(idempotency_key="erp:billing.invoice:RE-1:issued")
     assert (issued.title, issued.kind, issued.channel, issued.direction) == (
-        "Invoice 2025-0001 issued: EUR 1,240.00, due 03/15/2025",
+        "Invoice 2025-0001 issued: EUR 1,240.00, due 15 Mar 2025",
         "invoice.issued",
         "email",
         "outbound",

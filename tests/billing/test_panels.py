@@ -106,7 +106,7 @@ def test_brief_items_for_gruber(rep, customer, gruber):
     services.invoice_promise_payment(invoice=gruber, promised_date=datetime.date(2026, 3, 10))
     next_page = type(customer).objects.get(pk=customer.pk)  # reads are shared per page, i.e. per object
     items = brief_sources.items["billing"].items(next_page, rep)
-    assert items[-1].level == "info" and "2026-0142" in items[-1].text and "10.03.2026" in items[-1].text
+    assert items[-1].level == "info" and "2026-0142" in items[-1].text and "10 Mar 2026" in items[-1].text
 
 
 def test_brief_at_level_1_does_not_say_avoid(rep, customer):

@@ -137,8 +137,7 @@ def test_api_token_page_create_and_revoke(browser, live_server, demo, screenshot
     if language == "de":
         page.select_option("#lang", "de")
         page.wait_for_selector("html[lang=de]", state="attached")
-    if viewport is PHONE:
-        page.click("[data-toggle-nav]")
+    page.click("#user-menu-button")
     page.click("#menu-api-tokens")
     page.wait_for_url(re.compile(r"/account/api-tokens/$"))
     page.fill("#id_name", "Export")

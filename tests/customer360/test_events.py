@@ -43,7 +43,7 @@ def test_stored_in_english_rendered_in_the_readers_language(customer):
     assert stored.title == "Invoice R-1 overdue: level 2, EUR 1,240.00"
     assert (stored.department, stored.channel, stored.direction) == ("accounting", "letter", "outbound")
     with translation.override("en"):
-        assert stored.display_summary == "Due 01/13/2027"
+        assert stored.display_summary == "Due 13 Jan 2027"
     with translation.override("de"):
         assert stored.display_title.endswith("EUR 1.240,00")
         assert stored.display_summary.endswith("13.01.2027")

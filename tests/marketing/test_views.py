@@ -100,7 +100,7 @@ def test_grant_with_proof_on_the_consent_page(marketing_user):
     consent.refresh_from_db()
     assert consent.is_active
     page = client.get(url).content.decode()
-    assert "form 12/2025" in page and "pending → granted" in page
+    assert "form 12/2025" in page and "Pending (awaiting confirmation) → Granted" in page
 
 
 def test_adding_a_customer_who_withdrew_is_refused_with_a_message(marketing_user):
