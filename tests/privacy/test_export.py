@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -71,6 +72,16 @@ def test_export_holds_records_from_every_app_and_loads_back(admin_user, rep):
     ]
     readme = archive.read("README.txt").decode()
     assert "crm/tickets.json / .csv: 1 rows" in readme
+    # ... and with the figures the person's 360 page shows: open tickets, open invoices.
+    page = client_for(admin_user).get(f"/customers/{world.customer.pk}/").content.decode()
+    shown = {
+        label: int(re.search(rf"<dt>{label}</dt>\s*<dd>(\d+)", page).group(1))
+        for label in ("Open tickets", "Open invoices")
+    }
+    tickets = json.loads(archive.read("crm/tickets.json"))
+    invoices = json.loads(archive.read("billing/invoices.json"))
+    assert shown["Open tickets"] == sum(t["status"] in Ticket.OPEN_STATUSES for t in tickets) >= 1
+    assert shown["Open invoices"] == sum(i["status"] in Invoice.OPEN_STATUSES for i in invoices) >= 1
 
 
 def test_the_privacy_page_is_for_admins_only(rep, manager, admin_user):
