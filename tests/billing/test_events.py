@@ -60,7 +60,7 @@ def test_services_and_imports_write_identical_events_for_the_same_invoice():
 
     assert by_imports == by_services
     assert [row[:2] for row in by_services] == [
-        ("invoice.issued", "Invoice 2025-0001 issued: EUR 1,240.00, due 03/15/2025"),
+        ("invoice.issued", "Invoice 2025-0001 issued: EUR 1,240.00, due 15 Mar 2025"),
         ("payment.received", "Payment EUR 240.00 received: invoice 2025-0001, EUR 1,000.00 still open"),
         ("payment.received", "Payment EUR 1,000.00 received: invoice 2025-0001 paid in full"),
     ]

@@ -18,10 +18,13 @@ from customer360.models import TimelineEvent
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# English formats that must not appear in a German title: "1,240.00", "12.50" (decimal point), "01/13/2027";
+# English formats that must not appear in a German title: "1,240.00", "12.50" (decimal point),
+# "13 Jan 2027" (the English date format) or "01/13/2027";
 # the German date 22.11.2026 is not a decimal (its parts only look like one).
 ENGLISH_NUMBER = re.compile(r"\d,\d{3}(?:[.,]|\b)|(?<![\d.])\d+\.\d{2}(?![\d.])")
-ENGLISH_DATE = re.compile(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b")
+ENGLISH_DATE = re.compile(
+    r"\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}\b"
+)
 GERMAN_WEEKDAY = re.compile(
     r"^(Montag|Dienstag|Mittwoch|Donnerstag|Freitag|Samstag|Sonntag), \d{1,2}\. \w+ \d{4}$"
 )
