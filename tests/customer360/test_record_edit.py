@@ -38,7 +38,7 @@ def test_inline_edit_saves_and_records_on_the_timeline(rep, customer):
     customer.refresh_from_db()
     assert customer.city == "Salzburg" and customer.email == "franz@example.at"
     event = TimelineEvent.objects.get(customer=customer, kind="customer.changed")
-    assert event.payload == {"fields": ["email", "city"]} and "city" in event.title
+    assert event.payload == {"name": "Anna Berger", "fields": ["email", "city"]} and "city" in event.title
 
 
 def test_bad_input_returns_the_form_with_its_message(rep, customer):
