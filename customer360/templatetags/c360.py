@@ -16,7 +16,7 @@ def get_item(mapping, key):
 # through these filters, so a page shows one date format in the reader's language.
 @register.filter(name="day")
 def day_filter(value):
-    """``{{ invoice.due_date|day }}``: 13 Jan 2027 / 13.01.2027 ("" for no date)."""
+    """``{{ record.due_date|day }}``: 13 Jan 2027 / 13.01.2027 ("" for no date)."""
     return formatting.day(value) if value not in (None, "") else ""
 
 
@@ -34,7 +34,7 @@ def number_filter(value, decimals=None):
 
 @register.filter(name="money")
 def money_filter(value, currency="EUR"):
-    """``{{ invoice.open_amount|money }}`` or ``|money:invoice.currency``: EUR 1,234.50 / EUR 1.234,50."""
+    """``{{ record.amount|money }}`` or ``|money:record.currency``: EUR 1,234.50 / EUR 1.234,50."""
     return formatting.money(value, currency or "EUR") if value not in (None, "") else ""
 
 
