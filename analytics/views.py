@@ -171,6 +171,31 @@ def _drill_rows(spec, page_rows, prefix: str, label_maps: dict) -> list[dict]:
     return rows
 
 
+def _drill_export(request, fmt, where, spec, values, prefix, label_maps) -> HttpResponse:
+    """The drill-down as a file (XLSX or the locale's CSV); a handed-out file is access-logged."""
+    key, chart_key, bucket, series = where
+    rows = list(
+        _drill_rows(spec, values[: DRILL_CSV_LIMIT + 1].iterator(chunk_size=2000), prefix, label_maps)
+    )
+    header = [_("Customer"), *[str(label) for label, _p in spec.columns]]
+    response = exports.export_response(
+        ([row["customer"], *[cell["value"] for cell in row["cells"]]] for row in rows),
+        header,
+        f"{chart_key.replace('.', '-')}-{bucket}-{series or 'all'}",
+        fmt,
+    )
+    if response.status_code != 200:  # refused (too many rows): nothing was handed out
+        return response
+    record_access(
+        request,
+        Action.EXPORT,
+        customers=[row["customer_id"] for row in rows],
+        rows=len(rows),
+        what=f"drill-down {key}/{chart_key} {bucket} {series}".strip(),
+    )
+    return response
+
+
 def drill(request: HttpRequest, key: str, chart_key: str) -> HttpResponse:
     """The records behind one bar, restricted to customers the user may see; ``?format=csv`` exports."""
     access.require_manager(request.user)
@@ -194,25 +219,7 @@ def drill(request: HttpRequest, key: str, chart_key: str) -> HttpResponse:
     label_maps = _label_maps(spec.queryset.model, paths)
     fmt = exports.requested_format(request)
     if fmt:
-        rows = _drill_rows(spec, values[: DRILL_CSV_LIMIT + 1].iterator(chunk_size=2000), prefix, label_maps)
-        header = [_("Customer"), *[str(label) for label, _p in spec.columns]]
-        rows = list(rows)
-        response = exports.export_response(
-            ([row["customer"], *[cell["value"] for cell in row["cells"]]] for row in rows),
-            header,
-            f"{chart_key.replace('.', '-')}-{bucket}-{series or 'all'}",
-            fmt,
-        )
-        if response.status_code != 200:  # refused (too many rows): nothing was handed out
-            return response
-        record_access(
-            request,
-            Action.EXPORT,
-            customers=[row["customer_id"] for row in rows],
-            rows=len(rows),
-            what=f"drill-down {key}/{chart_key} {bucket} {series}".strip(),
-        )
-        return response
+        return _drill_export(request, fmt, (key, chart_key, bucket, series), spec, values, prefix, label_maps)
     page = Paginator(values, DRILL_PAGE).get_page(request.GET.get("page"))
     chart = definition.build(filters)
     label = dict(chart.categories).get(bucket, bucket)

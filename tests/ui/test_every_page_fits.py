@@ -199,6 +199,10 @@ def test_menus_open_and_close_with_the_keyboard(browser, live_server, manager):
 # rendered per language by the event declarations (branches "evcore", "evcrm", "evbill"); fixture names
 # ("Topic n", "Campaign n") are data; the code of conduct and dunning letters are texts an admin edits.
 KNOWN_GAPS = {
+    # Values in the change history are shown as stored (a date field's before/after in ISO): a gap.
+    "/audit/changes/": {"iso"},
+    # The choice of a source's number and date format shows each locale's own example (by design).
+    "/sources/new/": {"us", "de", "en", "iso"},
     "/customers/<int:pk>/": {
         "en",
         "iso",
