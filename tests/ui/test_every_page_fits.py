@@ -224,6 +224,7 @@ KNOWN_GAPS = {
     "/marketing/campaigns/": {"Campaign"},
     "/marketing/campaigns/<int:pk>/": {"Campaign"},
     "/feed/conduct/": {
+        "what",
         "Customer",
         "customers",
         "department",
