@@ -175,6 +175,7 @@ def bench_history_cost(ctx: BenchContext) -> list[str]:
     for mode, switch in modes.items():
         with switch():
             lines.append(format_timing(f"360 page, history {mode}", time_requests(client, sample), 150))
+    return lines
 
 
 @benchmarks.register("sources.import_700k", order=61)
