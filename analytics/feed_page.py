@@ -8,8 +8,10 @@ from django.shortcuts import render
 from analytics import feed
 from collab import departments
 from customer360.access import require_manager
+from customer360.replica import reads_from_replica
 
 
+@reads_from_replica
 def feed_analytics_page(request: HttpRequest) -> HttpResponse:
     """Internal listening for managers: the feed analysed like customer communication."""
     require_manager(request.user)

@@ -15,6 +15,7 @@ from analytics import kpis
 from analytics.dashboards.filters import parse_filters
 from customer360 import roles
 from customer360.models import Job
+from customer360.replica import reads_from_replica
 from insights.models import Action, ModelVersion, Recommendation
 
 
@@ -22,6 +23,7 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+@reads_from_replica
 def nba_performance(request: HttpRequest) -> HttpResponse:
     """Acceptance and conversion by action, AUC per model version, lift over the hold-out."""
     if not roles.is_manager_or_admin(request.user):

@@ -33,6 +33,7 @@ from crm.models import Ticket
 from customer360 import access, exports
 from customer360.audit.access import Action, record_access
 from customer360.models import Customer, Job
+from customer360.replica import reads_from_replica
 from customer360.text import whole_number
 
 DRILL_PAGE = 100
@@ -71,11 +72,13 @@ def chart_context(chart: ChartData, filters: Filters, *, drill_base: str = "", c
     }
 
 
+@reads_from_replica
 def index(request: HttpRequest) -> HttpResponse:
     access.require_manager(request.user)
     return render(request, "analytics/index.html", {"dashboards": dashboards.all()})
 
 
+@reads_from_replica
 def dashboard(request: HttpRequest, key: str) -> HttpResponse:
     access.require_manager(request.user)
     board = dashboards.get(key)
@@ -106,6 +109,7 @@ def _chart_def(key: str, chart_key: str):
     return board, definition
 
 
+@reads_from_replica
 def chart_csv_view(request: HttpRequest, key: str, chart_key: str) -> HttpResponse:
     access.require_manager(request.user)
     _board, definition = _chart_def(key, chart_key)
@@ -196,6 +200,7 @@ def _drill_export(request, fmt, where, spec, values, prefix, label_maps) -> Http
     return response
 
 
+@reads_from_replica
 def drill(request: HttpRequest, key: str, chart_key: str) -> HttpResponse:
     """The records behind one bar, restricted to customers the user may see; ``?format=csv`` exports."""
     access.require_manager(request.user)
@@ -246,6 +251,7 @@ def drill(request: HttpRequest, key: str, chart_key: str) -> HttpResponse:
 
 
 # --- Listening ----------------------------------------------------------------------------------------
+@reads_from_replica
 def listening(request: HttpRequest) -> HttpResponse:
     access.require_manager(request.user)
     filters, form = parse_filters(request.GET)
@@ -400,6 +406,7 @@ def _topic_drill_base() -> str:
     return reverse("analytics:topic_drill") + "?from=trend"
 
 
+@reads_from_replica
 def topic_drill(request: HttpRequest) -> HttpResponse:
     """A point of the topic trend: the topic's messages of that week."""
     access.require_manager(request.user)

@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from customer360.replica import replica_reads
+
 EXPORT_LIMIT = 100_000
 FORMATS = ("csv", "xlsx")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -102,12 +104,13 @@ def export_response(
     if fmt not in FORMATS:
         return HttpResponse(_("Unknown export format."), status=400, content_type="text/plain; charset=utf-8")
     try:
-        if fmt == "xlsx":
-            response = HttpResponse(xlsx_bytes(columns, rows, limit=limit), content_type=XLSX_TYPE)
-        else:
-            response = HttpResponse(
-                csv_bytes(columns, rows, limit=limit), content_type="text/csv; charset=utf-8"
-            )
+        with replica_reads():  # an export tolerates a replica's lag (issue #18)
+            if fmt == "xlsx":
+                response = HttpResponse(xlsx_bytes(columns, rows, limit=limit), content_type=XLSX_TYPE)
+            else:
+                response = HttpResponse(
+                    csv_bytes(columns, rows, limit=limit), content_type="text/csv; charset=utf-8"
+                )
     except ExportTooLarge:
         message = _("This list has more than %(limit)s rows. Narrow the filter to export it.") % {
             "limit": f"{limit:,}"

@@ -27,10 +27,12 @@ from customer360.customer_list import page as customer_list_page
 from customer360.forms import AssignmentForm, NoteForm
 from customer360.models import Customer, SavedView, WorkerHeartbeat
 from customer360.registry import panels
+from customer360.replica import reads_from_replica
 from customer360.text import whole_number
 from customer360.timeline_page import TimelinePage, filter_choices
 
 
+@reads_from_replica
 def customer_list(request: HttpRequest) -> HttpResponse:
     """All customers the user may see, filtered, sorted and keyset-paginated; ``?export=xlsx|csv``
     downloads the whole filtered list."""
@@ -57,6 +59,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+@reads_from_replica
 def search_typeahead(request: HttpRequest) -> HttpResponse:
     """The header search: at most 8 hits from 2 characters on."""
     query = request.GET.get("q", "").strip()

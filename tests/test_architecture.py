@@ -19,21 +19,49 @@ def test_import_contracts_hold():
 def test_docker_compose_describes_the_production_stack():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"web", "worker", "beat", "postgres", "redis"}
+    app_services = {"migrate", "web", "worker", "worker-ml", "worker-imports", "beat"}
+    assert set(services) == app_services | {"proxy", "postgres", "redis"}
     for name, service in services.items():
         assert "healthcheck" in service, f"{name} has no healthcheck"
-    for name in ("web", "worker", "beat"):
+    for name in app_services:
         env = services[name]["environment"]
         assert env["C360_ENV"] == "production"
         assert env["DATABASE_URL"].startswith("postgres://")
         assert env["REDIS_URL"].startswith("redis://")
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
-    assert "gunicorn customer360.wsgi:application" in services["web"]["command"]
-    assert services["worker"]["command"].startswith("celery -A customer360 worker")
+    # Migrations run once, in their own one-shot service; everything else waits for it (#18).
+    assert services["migrate"]["command"] == "python manage.py migrate --noinput"
+    assert services["migrate"]["restart"] == "no"
+    for name in app_services - {"migrate"}:
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert "migrate" not in services[name]["command"], f"{name} must not migrate at start"
+    assert services["web"]["command"].startswith("gunicorn customer360.wsgi:application")
+    assert services["web"]["deploy"]["replicas"] >= 2 and "ports" not in services["web"]
+    assert services["proxy"]["ports"] == ["8000:8000"]
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "proxy_pass $web;" in nginx and "resolver 127.0.0.11" in nginx
+    # One worker per queue, and the imports go to the imports queue.
+    queues = {
+        name: services[name]["command"].split("-Q ", 1)[1].split()[0]
+        for name in app_services
+        if "-Q" in services[name]["command"]
+    }
+    assert queues == {"worker": "default", "worker-ml": "ml", "worker-imports": "imports"}
+    assert services["worker"]["environment"]["C360_IMPORT_QUEUE"] == "imports"
+    for name in queues:
+        assert services[name]["command"].startswith("celery -A customer360 worker")
     assert services["beat"]["command"].startswith("celery -A customer360 beat")
+    assert services["beat"]["deploy"]["replicas"] == 1
     assert "/health/" in " ".join(services["web"]["healthcheck"]["test"])
     assert {"pgdata", "redisdata"} <= set(compose["volumes"])
     assert any(v.startswith("pgdata:") for v in services["postgres"]["volumes"])
+
+
+def test_celery_routes_cover_every_queue_a_compose_worker_consumes():
+    from customer360.celery import app
+
+    routed = {route["queue"] for route in app.conf.task_routes.values()}
+    assert routed | {app.conf.task_default_queue, "imports"} == {"default", "ml", "imports"}
 
 
 def test_env_example_names_every_production_setting():

@@ -153,6 +153,21 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
     # Search tolerates small typos ("Hubre" finds "Huber"): pg_trgm's default of 0.6 is too strict.
     _db.setdefault("OPTIONS", {})["options"] = "-c pg_trgm.word_similarity_threshold=0.45"
 DATABASES = {"default": _db}
+# An optional read replica (issue #18): dashboards, search and exports read from it (customer360/replica.py);
+# everything in a write transaction, and everything after a write in the same request, reads the primary.
+_replica_url = env_str("DATABASE_REPLICA_URL")
+if _replica_url:
+    if _db["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL on PostgreSQL")
+    try:
+        _replica = dj_database_url.parse(_replica_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+    except (ValueError, KeyError) as exc:
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URL is malformed: {exc}") from None
+    _replica["CONN_HEALTH_CHECKS"] = True
+    _replica["OPTIONS"] = dict(_db.get("OPTIONS", {}))
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = _replica
+    DATABASE_ROUTERS = ["customer360.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = _db["ENGINE"] == "django.db.backends.postgresql"
 

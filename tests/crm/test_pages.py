@@ -184,3 +184,21 @@ def test_panel_contexts_use_at_most_three_queries(
 
 def test_unauthenticated_redirects_to_login(client):
     assert client.get(reverse("crm:deal_list")).status_code == 302
+
+
+def test_the_log_a_call_form_speaks_each_readers_language(rep, customer):
+    """The empty form is rendered once per language and reused: a German reader after an English one
+    still gets German labels, and a refused entry shows the reader's own data and error."""
+    client = client_for(rep)
+    english = client.get(customer.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    german = client.get(customer.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    again = client.get(customer.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'name="subject"' in english and "Follow-up" in english and "Wiedervorlage" not in english
+    assert 'name="subject"' in german and "Wiedervorlage" in german and "Follow-up" not in german
+    assert "Follow-up" in again
+    refused = client.post(
+        reverse("crm:log_call", args=[customer.pk]),
+        {"kind": "call", "subject": "", "notes": "left a message"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "left a message" in refused and "This field is required." in refused
