@@ -35,7 +35,8 @@ def tokens(text: str) -> set[str]:
     """The distinct content words of a text (folded, without stop words, references and short words),
     read the same way as customer texts are in listening (customer360.words)."""
     text = _REFERENCE.sub(" ", text or "")
-    return {w for w in words.tokens(text) if w not in words.STOP_WORDS and len(w) >= 4}
+    stop = words.stop_words(words.language_of(text))
+    return {w for w in words.tokens(text) if w not in stop and len(w) >= 4}
 
 
 @dataclass(frozen=True)

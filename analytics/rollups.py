@@ -19,9 +19,12 @@ from django.db.models.functions import Cast, Coalesce, Substr, TruncDate
 from django.utils import timezone
 
 from analytics.models import CustomerRevenue, DailyRollup
+from billing.events import INVOICE_ISSUED
 from billing.models import DunningNotice, Invoice, Payment
 from crm.models import Contract
+from customer360 import events
 from customer360.bulk import bulk_insert, insert_from_query
+from customer360.events_core import CUSTOMER_CREATED
 from customer360.models import Customer, TimelineEvent
 from marketing.models import ConsentChange, Segment, Touch
 
@@ -54,7 +57,13 @@ class Family:
 
     metric: str
     rows: Callable[[Iterable[date] | None], Iterable[DailyRollup]]
-    dirty_events: Q | None  # None: always fully rebuilt (snapshots, small families)
+    # The kinds of the events that make a day dirty (read from the kind registry when the refresh
+    # runs); None: always fully rebuilt (snapshots, small families).
+    dirty_kinds: Callable[[], Iterable[str]] | None
+
+    @property
+    def dirty_events(self) -> Q | None:
+        return None if self.dirty_kinds is None else Q(kind__in=sorted(self.dirty_kinds()))
 
 
 def _grouped(
@@ -179,18 +188,19 @@ def fee_rows(days):
                     lambda r: "", "fee")  # fmt: skip
 
 
-MARKETING_TOUCH_KINDS = Q(department="marketing") & ~Q(kind__startswith="consent.")
+def _tagged(tag: str) -> Callable[[], tuple[str, ...]]:
+    return lambda: events.kinds(tag=tag)
+
+
 FAMILIES = [
-    Family("marketing.touch", touch_rows, MARKETING_TOUCH_KINDS),
-    Family("marketing.consent", consent_rows, Q(kind__in=["consent.given", "consent.withdrawn"])),
-    Family("customers.new", new_customer_rows, Q(kind="customer.created")),
+    Family("marketing.touch", touch_rows, _tagged("touch")),
+    Family("marketing.consent", consent_rows, _tagged("consent")),
+    Family("customers.new", new_customer_rows, lambda: (CUSTOMER_CREATED.kind,)),
     Family("customers.lost", lost_customer_rows, None),
     Family("marketing.segment_size", segment_size_rows, None),
-    Family("billing.invoiced", invoiced_rows, Q(kind="invoice.issued")),
-    Family("billing.fees", fee_rows, Q(kind__in=["dunning.notice", "dunning.handed_over"])),
-    Family(
-        "billing.paid", paid_rows, Q(kind__in=["payment.received", "invoice.paid", "invoice.partially_paid"])
-    ),
+    Family("billing.invoiced", invoiced_rows, lambda: (INVOICE_ISSUED.kind,)),
+    Family("billing.fees", fee_rows, _tagged("dunning")),
+    Family("billing.paid", paid_rows, _tagged("payment")),
 ]
 
 
@@ -232,7 +242,7 @@ def customer_revenue_rebuild(since: datetime | None) -> int:
     existing = CustomerRevenue.objects.all()
     if since is not None:
         changed = TimelineEvent.objects.filter(
-            kind__startswith="invoice.", recorded_at__gt=since - WATERMARK_OVERLAP
+            kind__in=events.kinds(tag="invoice"), recorded_at__gt=since - WATERMARK_OVERLAP
         ).values("customer_id")
         invoices = invoices.filter(customer_id__in=changed)
         existing = existing.filter(customer_id__in=changed)
@@ -270,13 +280,13 @@ def conversions_rebuild(since: datetime | None) -> int:
     recorded after ``since``."""
     from analytics.models import CustomerConversion
 
-    events = TimelineEvent.objects.filter(kind__in=success_kinds())
+    successes = TimelineEvent.objects.filter(kind__in=success_kinds())
     if since is not None:
-        customers = events.filter(recorded_at__gt=since - WATERMARK_OVERLAP).values("customer_id")
-        events = events.filter(customer_id__in=customers)
+        customers = successes.filter(recorded_at__gt=since - WATERMARK_OVERLAP).values("customer_id")
+        successes = successes.filter(customer_id__in=customers)
     else:
         CustomerConversion.objects.all().delete()
-    rows = events.values("customer_id").annotate(last=Max("occurred_at")).order_by()
+    rows = successes.values("customer_id").annotate(last=Max("occurred_at")).order_by()
     objects = [CustomerConversion(customer_id=r["customer_id"], last_success_at=r["last"]) for r in rows]
     CustomerConversion.objects.bulk_create(
         objects,

@@ -118,7 +118,8 @@ def messages_collect() -> int:
     created = 0
     for item in new_texts():
         if item.text not in cache:
-            cache[item.text] = (sentiment.score(item.text), language_of(item.text))
+            language = language_of(item.text)  # once: the sentiment reads the text in its language
+            cache[item.text] = (sentiment.score(item.text, language), language)
         score, language = cache[item.text]
         batch.append(
             ListenedMessage(

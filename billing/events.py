@@ -8,6 +8,9 @@ title is rendered from them in the reader's language and number format.
 Payload fields every kind carries: ``invoice_id`` and ``number``. Money fields: ``amount`` (what the
 event is about: gross total, payment, open principal of a dunning notice), ``open_amount`` (still
 owed, fees included), ``fee``.
+
+Tags (agreed in customer360/events.py): ``invoice`` and ``invoice_closed`` for the steps of an
+invoice's status, ``payment``, ``revenue``, ``dunning``, ``state``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ INVOICE_ISSUED = events.declare(
     department=Department.ACCOUNTING,
     channel=Channel.EMAIL,
     direction=Direction.OUTBOUND,
+    tags={"invoice"},
     label=_("Invoice issued"),
     fields=[*INVOICE, Field("amount", "money"), Field("due_date", "date")],
     title=_("Invoice %(number)s issued: %(amount)s, due %(due_date)s"),
@@ -47,7 +51,7 @@ INVOICE_PAID = events.declare(
     department=Department.ACCOUNTING,
     channel=Channel.OTHER,
     direction=Direction.INBOUND,
-    tags={"payment", "invoice_closed"},
+    tags={"invoice", "invoice_closed", "payment", "state"},
     label=_("Invoice paid"),
     fields=[*INVOICE, Field("amount", "money"), Field("due_date", "date")],
     title=_("Invoice %(number)s paid: %(amount)s"),
@@ -58,7 +62,7 @@ INVOICE_CANCELLED = events.declare(
     department=Department.ACCOUNTING,
     channel=Channel.INTERNAL,
     direction=Direction.INTERNAL,
-    tags={"invoice_closed"},
+    tags={"invoice", "invoice_closed", "state"},
     label=_("Invoice cancelled"),
     fields=INVOICE,
     title=_("Invoice %(number)s cancelled"),
@@ -69,7 +73,7 @@ INVOICE_DISPUTED = events.declare(
     department=Department.ACCOUNTING,
     channel=Channel.INTERNAL,
     direction=Direction.INBOUND,
-    tags={"dispute"},
+    tags={"invoice"},
     label=_("Invoice disputed"),
     fields=INVOICE,
     title=_("Invoice %(number)s disputed: dunning stopped"),
@@ -80,6 +84,7 @@ INVOICE_DISPUTE_RESOLVED = events.declare(
     department=Department.ACCOUNTING,
     channel=Channel.INTERNAL,
     direction=Direction.INTERNAL,
+    tags={"invoice"},
     label=_("Invoice dispute resolved"),
     fields=INVOICE,
     title=_("Dispute about invoice %(number)s resolved"),
@@ -93,7 +98,7 @@ PAYMENT_RECEIVED = events.declare(
     department=Department.ACCOUNTING,
     channel=Channel.OTHER,
     direction=Direction.INBOUND,
-    tags={"payment"},
+    tags={"payment", "revenue", "state"},
     label=_("Payment received"),
     fields=[
         *INVOICE,
@@ -158,7 +163,7 @@ DUNNING_NOTICE = events.declare(
     department=Department.ACCOUNTING,
     channel=Channel.LETTER,
     direction=Direction.OUTBOUND,
-    tags={"dunning"},
+    tags={"dunning", "state"},
     label=_("Dunning notice"),
     fields=NOTICE,
     title=_("Invoice %(number)s overdue: level %(level)s, %(amount)s"),
@@ -170,7 +175,7 @@ DUNNING_HANDED_OVER = events.declare(
     department=Department.ACCOUNTING,
     channel=Channel.LETTER,
     direction=Direction.OUTBOUND,
-    tags={"dunning", "collection"},
+    tags={"dunning"},
     label=_("Handed over to collection"),
     fields=NOTICE,
     title=_("Invoice %(number)s handed over to collection: level %(level)s, %(amount)s"),

@@ -100,6 +100,14 @@ class PaymentRefusal(NamedTuple):
     open_amount: Decimal
 
 
+class StateRefusal(NamedTuple):
+    """Why an invoice cannot be cancelled, disputed or its dispute resolved; services and imports
+    word it their own way."""
+
+    field: str  # "status"
+    reason: str  # "draft", "not_open", "has_payments", "disputed", "not_disputed"
+
+
 @tracked
 class Invoice(ExternalRecord):
     """A bill to a customer: lines, payments against it and its dunning state."""
@@ -275,6 +283,48 @@ class Invoice(ExternalRecord):
         if not self.disputed:
             self.status = self.settled_status(today)
         return False
+
+    # --- the rules of cancelling and disputing (services and imports alike) ---------------------
+    # Each change bumps ``revision`` (part of the timeline key of repeatable actions); the caller
+    # checked the refusal, saves, and records the event.
+    def cancel_refusal(self, *, paid: Decimal | None = None) -> StateRefusal | None:
+        """Why the invoice cannot be cancelled, or ``None``: a draft is deleted instead, only open
+        invoices are cancelled, and only while nothing is paid on them (refunds come first).
+        ``paid``: what its payments add up to, when an import books against them."""
+        if self.status == self.Status.DRAFT:
+            return StateRefusal("status", "draft")
+        if not self.is_open:
+            return StateRefusal("status", "not_open")
+        if (self.paid_amount if paid is None else paid) > 0:
+            return StateRefusal("status", "has_payments")
+        return None
+
+    def cancel(self, reason: str = "") -> None:
+        """Cancel: nothing is owed any more, so a dispute about it ends as well."""
+        self.status, self.cancelled_reason, self.disputed = self.Status.CANCELLED, reason, False
+        self.revision += 1
+
+    def dispute_refusal(self) -> StateRefusal | None:
+        """Only an open invoice can be disputed, and once."""
+        if not self.is_open:
+            return StateRefusal("status", "not_open")
+        if self.disputed:
+            return StateRefusal("status", "disputed")
+        return None
+
+    def dispute(self, reason: str = "") -> None:
+        """The customer contests the invoice: dunning waits until the dispute is resolved."""
+        self.status, self.disputed, self.dispute_reason = self.Status.DISPUTED, True, reason.strip()
+        self.revision += 1
+
+    def resolve_dispute_refusal(self) -> StateRefusal | None:
+        return None if self.disputed else StateRefusal("status", "not_disputed")
+
+    def resolve_dispute(self, today: date | None = None) -> None:
+        """End the dispute: money and due date decide the status again, dunning may continue."""
+        self.disputed = False
+        self.status = self.settled_status(today)
+        self.revision += 1
 
     @staticmethod
     def next_number(year: int) -> str:

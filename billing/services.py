@@ -27,6 +27,7 @@ from billing.models import (
     Invoice,
     InvoiceLine,
     Payment,
+    StateRefusal,
     format_money,
     money,
 )
@@ -281,29 +282,34 @@ def invoice_record_payment(
     return payment
 
 
+def _refuse(invoice: Invoice, refusal: StateRefusal | None, action: str = "") -> None:
+    """The invoice's refusal (:class:`billing.models.StateRefusal`) as the services' sentence."""
+    if refusal is None:
+        return
+    if refusal.reason == "not_open":
+        _require_open(invoice, action)
+    values = {"number": invoice.number, "paid": _amount(invoice, invoice.paid_amount)}
+    messages = {
+        "draft": _("A draft is not cancelled; delete it instead."),
+        "has_payments": _("Invoice %(number)s has payments of %(paid)s; refund them before cancelling."),
+        "disputed": _("Invoice %(number)s is already disputed."),
+        "not_disputed": _("Invoice %(number)s is not disputed."),
+    }
+    raise ValidationError({refusal.field: messages[refusal.reason] % values})
+
+
 @transaction.atomic
 def invoice_cancel(*, invoice: Invoice, reason: str = "", actor=None) -> Invoice:
     """Cancel an issued invoice that nothing has been paid on (event ``invoice.cancelled``)."""
     invoice = _locked(invoice)
-    if invoice.status == Status.DRAFT:
-        raise ValidationError({"status": _("A draft is not cancelled; delete it instead.")})
-    _require_open(invoice, _("cancelled"))
-    if invoice.paid_amount > 0:
-        raise ValidationError(
-            {
-                "status": _("Invoice %(number)s has payments of %(paid)s; refund them before cancelling.")
-                % {"number": invoice.number, "paid": _amount(invoice, invoice.paid_amount)}
-            }
-        )
-    invoice.status = Status.CANCELLED
-    invoice.cancelled_reason = reason
-    revision = _bump(invoice)
+    _refuse(invoice, invoice.cancel_refusal(), _("cancelled"))
+    invoice.cancel(reason)
     invoice.save()
     _record(
         invoice,
         events.INVOICE_CANCELLED,
         summary=reason,
-        key=("billing.invoice", invoice.pk, "cancelled", revision),
+        key=("billing.invoice", invoice.pk, "cancelled", invoice.revision),
         actor=actor,
     )
     return invoice
@@ -315,21 +321,14 @@ def invoice_dispute(*, invoice: Invoice, reason: str, actor=None) -> Invoice:
     if not (reason or "").strip():
         raise ValidationError({"reason": _("Say what the customer disputes.")})
     invoice = _locked(invoice)
-    _require_open(invoice, _("disputed"))
-    if invoice.disputed:
-        raise ValidationError(
-            {"status": _("Invoice %(number)s is already disputed.") % {"number": invoice.number}}
-        )
-    invoice.disputed = True
-    invoice.dispute_reason = reason.strip()
-    invoice.status = Status.DISPUTED
-    revision = _bump(invoice)
+    _refuse(invoice, invoice.dispute_refusal(), _("disputed"))
+    invoice.dispute(reason)
     invoice.save()
     _record(
         invoice,
         events.INVOICE_DISPUTED,
         summary=invoice.dispute_reason,
-        key=("billing.invoice", invoice.pk, "disputed", revision),
+        key=("billing.invoice", invoice.pk, "disputed", invoice.revision),
         actor=actor,
     )
     return invoice
@@ -341,19 +340,14 @@ def invoice_resolve_dispute(
 ) -> Invoice:
     """End a dispute: the invoice goes back to its money-and-date status and dunning may continue."""
     invoice = _locked(invoice)
-    if not invoice.disputed:
-        raise ValidationError(
-            {"status": _("Invoice %(number)s is not disputed.") % {"number": invoice.number}}
-        )
-    invoice.disputed = False
-    invoice.status = invoice.settled_status(today)
-    revision = _bump(invoice)
+    _refuse(invoice, invoice.resolve_dispute_refusal())
+    invoice.resolve_dispute(today)
     invoice.save()
     _record(
         invoice,
         events.INVOICE_DISPUTE_RESOLVED,
         summary=note,
-        key=("billing.invoice", invoice.pk, "dispute_resolved", revision),
+        key=("billing.invoice", invoice.pk, "dispute_resolved", invoice.revision),
         actor=actor,
     )
     return invoice

@@ -4,13 +4,11 @@ Services, imports and demo seeders all build their events here: the declaration 
 department, channel, direction, audience-relevant flags and the title template; the ``*_values``
 helpers give the payload (and summary and channel) from the record, so the three paths cannot drift.
 
-Tags the core and insights read (``events.kinds(tag=...)``):
-- ``complaint``: an event of this kind is a complaint when its payload's ``category`` is "complaint"
-  (the open-complaint fact itself is read from open tickets, not from events);
-- ``ticket``: the kinds of a ticket's life; ``ticket_closed``: a ticket was solved or closed;
-- ``deal_closed``: a deal ended (won or lost); ``purchase``: the customer bought or renewed;
-- ``state``: kinds that change a record's state (features read their latest one);
-- ``customer_text``: the summary holds words of or about the customer (listening, feed analytics).
+Tags (their meaning is agreed in customer360/events.py): ``ticket``, ``deal``, ``contract`` and
+``ticket_closed``, ``deal_closed``, ``contract_closed`` for the steps of a record's status; ``state``;
+``complaint`` (a ticket kind that is a complaint when its payload's ``category`` says so; the
+open-complaint fact itself is read from open tickets, not from events); ``purchase``; ``revenue``;
+``customer_text``.
 """
 
 from __future__ import annotations
@@ -125,7 +123,7 @@ def _deal(kind, label, title, *extra: Field, tags=()):
         fields=(*_DEAL_FIELDS, *extra),
         channel=Channel.INTERNAL,
         direction=Direction.INTERNAL,
-        tags={"state", *tags},
+        tags={"deal", "state", *tags},
     )
 
 
@@ -137,7 +135,10 @@ DEAL_STAGE_CHANGED = _deal(
     Field("previous_stage"),
 )
 DEAL_WON = _deal(
-    "deal.won", _("Deal won"), _("Deal won: %(title)s, %(amount)s"), tags={"deal_closed", "purchase"}
+    "deal.won",
+    _("Deal won"),
+    _("Deal won: %(title)s, %(amount)s"),
+    tags={"deal_closed", "purchase", "revenue"},
 )
 DEAL_LOST = _deal(
     "deal.lost",
@@ -177,7 +178,7 @@ def _contract(kind, label, title, tags=()):
         fields=_CONTRACT_FIELDS,
         channel=Channel.INTERNAL,
         direction=Direction.INTERNAL,
-        tags={"state", *tags},
+        tags={"contract", "state", *tags},
     )
 
 
@@ -191,7 +192,10 @@ CONTRACT_RENEWED = _contract(
     {"purchase"},
 )
 CONTRACT_CANCELLED = _contract(
-    "contract.cancelled", _("Contract cancelled"), _("Contract cancelled: %(product_name)s")
+    "contract.cancelled",
+    _("Contract cancelled"),
+    _("Contract cancelled: %(product_name)s"),
+    {"contract_closed"},
 )
 
 
@@ -228,7 +232,7 @@ def _ticket(
         channel=channel or Channel.OTHER,
         direction=direction,
         contact=contact,
-        tags={"ticket", *tags},
+        tags=tags,
     )
 
 
@@ -237,7 +241,7 @@ TICKET_OPENED = _ticket(
     _("Ticket opened"),
     _("%(category)s opened: %(subject)s"),
     direction=Direction.INBOUND,
-    tags={"complaint", "state", "customer_text"},
+    tags={"ticket", "complaint", "state", "customer_text"},
 )
 TICKET_REPLIED = _ticket(
     "ticket.replied",
@@ -256,16 +260,22 @@ TICKET_NOTE = _ticket(
     tags={"customer_text"},
 )
 TICKET_SOLVED = _ticket(
-    "ticket.solved", _("Ticket solved"), _("Ticket solved: %(subject)s"), tags={"state", "ticket_closed"}
+    "ticket.solved",
+    _("Ticket solved"),
+    _("Ticket solved: %(subject)s"),
+    tags={"ticket", "state", "ticket_closed"},
 )
 TICKET_CLOSED = _ticket(
-    "ticket.closed", _("Ticket closed"), _("Ticket closed: %(subject)s"), tags={"state", "ticket_closed"}
+    "ticket.closed",
+    _("Ticket closed"),
+    _("Ticket closed: %(subject)s"),
+    tags={"ticket", "state", "ticket_closed"},
 )
 TICKET_REOPENED = _ticket(
     "ticket.reopened",
     _("Ticket reopened"),
     _("Ticket reopened: %(subject)s"),
-    tags={"complaint", "state", "customer_text"},
+    tags={"ticket", "complaint", "state", "customer_text"},
 )
 TICKET_SLA_BREACHED = _ticket(
     "ticket.sla_breached",

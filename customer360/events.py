@@ -8,7 +8,7 @@ Each app declares the kinds it records in its own ``events.py`` (autodiscovered 
         channel=Channel.WEB,
         direction=Direction.INBOUND,
         contact=True,
-        tags={"inbound_message"},
+        tags={"customer_text"},
         label=_("Repair booked"),
         fields=[Field("number"), Field("subject")],
         title=_("Repair %(number)s booked: %(subject)s"),
@@ -22,10 +22,23 @@ the reader's language and number formats at read time from the payload (:func:`r
 an undeclared kind (an imported custom event), or one whose payload lacks a declared field, keeps
 its stored text.
 
-The core reads kind sets from here (:func:`kinds`) and never names a department's kinds itself.
-Tags with an agreed meaning: "complaint" (ticket kinds of complaints), "purchase" (order/invoice
-kinds meaning revenue), "payment", "consent", "inbound_message" (messages from the customer, for
-listening); ``contact=True`` marks a contact with the customer (the brief's "last contact").
+The core, the features, the dashboards and the listening read kind sets from here (:func:`kinds`),
+never as string literals (a test greps for them); where one kind is meant, its declaration is
+imported (``DEAL_WON.kind``). ``contact=True`` marks a contact with the customer (the brief's "last
+contact"). The tags, a small vocabulary with one meaning each:
+
+- record status: ``"ticket"``, ``"deal"``, ``"contract"``, ``"invoice"``: the kind is a step in that
+  record's status (opened, moved, renewed, issued ...) and its payload names the record
+  (``ticket_id`` ...); ``"ticket_closed"``, ``"deal_closed"``, ``"contract_closed"``,
+  ``"invoice_closed"``: the step ends it (solved or closed, won or lost, cancelled, paid or cancelled);
+- ``"state"``: the payload tells a record's current state (level, stage, status, score, consent);
+  the features read the newest one per record;
+- ``"complaint"``: a ticket kind that is a complaint when its payload's ``category`` says so;
+- ``"purchase"``: the customer bought or renewed; ``"payment"``: money came in; ``"revenue"``: the
+  payload's ``amount`` counts as revenue (a won deal, a payment; not the paid invoice as well);
+- ``"dunning"``: a dunning notice went out; ``"consent"``: a consent changed;
+- ``"touch"`` with the touch's status (``"sent"``, ``"opened"``, ``"clicked"`` ...): a campaign touch;
+- ``"customer_text"``: the summary holds the customer's words or words about them (listening).
 """
 
 from __future__ import annotations

@@ -30,3 +30,44 @@ def model_permissions(
     app_label: str, models: list[str], actions=("view", "add", "change", "delete")
 ) -> list[str]:
     return [f"{app_label}.{action}_{model}" for model in models for action in actions]
+
+
+# --- Backfills of timeline event payloads (data migrations that work at millions of events) ----------
+EVENT_BATCH = 10_000
+ID_RANGE = 100_000
+
+
+def update_events_by_id_range(
+    schema_editor, Event, *, kinds, set_payload: str, join: str, where: str, params=(), step: int = ID_RANGE
+) -> int:
+    """PostgreSQL: one ``UPDATE ... FROM`` per range of ``step`` event ids, for events of ``kinds``:
+    ``UPDATE <events> e SET payload = <set_payload> FROM <join> WHERE <where>`` (``e`` is the event;
+    ``params`` fill ``set_payload``, ``join`` and ``where`` in that order). Each range is a short
+    statement on the primary key, so no lock is held long and the work is visible as it goes.
+    Returns the events updated."""
+    table = Event._meta.db_table
+    kinds = list(kinds)
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(f"SELECT MIN(id), MAX(id) FROM {table} WHERE kind = ANY(%s)", [kinds])  # noqa: S608
+        low, high = cursor.fetchone()
+        if low is None:
+            return 0
+        updated = 0
+        sql = (
+            f"UPDATE {table} e SET payload = {set_payload} FROM {join} WHERE ({where}) "  # noqa: S608
+            "AND e.id >= %s AND e.id < %s AND e.kind = ANY(%s) AND jsonb_typeof(e.payload) = 'object'"
+        )
+        for start in range(low, high + 1, step):
+            cursor.execute(sql, [*params, start, start + step, kinds])
+            updated += cursor.rowcount
+    return updated
+
+
+def events_in_batches(Event, *, kinds, size: int = EVENT_BATCH):
+    """Events of ``kinds`` in batches of ``size`` by id (the Python path: SQLite, small installs);
+    save a batch's changes with ``bulk_update(..., ["payload"])``."""
+    events = Event.objects.filter(kind__in=list(kinds)).order_by("pk")
+    last = 0
+    while batch := list(events.filter(pk__gt=last)[:size]):
+        last = batch[-1].pk
+        yield batch

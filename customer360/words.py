@@ -1,16 +1,21 @@
-"""Words of German and English texts: tokens, stop words, a light stemmer, the language.
+"""Words of German and English texts: tokens, stop words and Snowball stems per language, the language.
 
 Shared by listening to customers (analytics) and to the internal feed (collab), so both
 read text the same way.
 
 Customers write in German and English, often mixed, with and without umlauts ("verspätet",
 "verspaetet"). Everything is folded to lower-case ASCII first (``customer360.text.fold``), so the
-stop words and the lexicon below are written in folded form.
+stop words and the lexicon below are written in folded form. Each message is read in its own
+language (:func:`language_of`): its stop words, its stemmer, its sentiment lexicon.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
+
+import snowballstemmer
 
 from customer360.text import fold
 
@@ -462,21 +467,37 @@ STOP_WORDS_DE = frozenset(
     ]
 )
 
-STOP_WORDS = STOP_WORDS_EN | STOP_WORDS_DE
+#: Stop words per language: one language's function words are content words in the other (English
+#: "kind" as in "kind regards", German "Kind"; German "will" as in "ich will", English "will").
+STOP_WORDS_OF = {"de": STOP_WORDS_DE, "en": STOP_WORDS_EN}
+LANGUAGES = tuple(STOP_WORDS_OF)
+#: Words that tell one language from the other (function words only one of them has).
+_ONLY_DE, _ONLY_EN = STOP_WORDS_DE - STOP_WORDS_EN, STOP_WORDS_EN - STOP_WORDS_DE
+# Endings that only one language's words have, for texts without any function word.
+_ENDINGS_DE = ("ung", "ungen", "heit", "keit", "lich", "isch", "schaft", "sch", "tz", "ae", "oe", "ue")
+_ENDINGS_EN = ("ing", "tion", "ness", "ly", "ed", "ful", "ous", "able", "ible", "th", "ck", "ies")
 
-# German and English inflection endings, longest first; only stripped from words long enough that
-# the stem stays recognisable ("lieferungen" -> "lieferung", "delivered" -> "deliver").
-_SUFFIXES = ("ungen", "ing", "ed", "en", "er", "es", "em", "e", "s")
+# Snowball stemmers (not thread-safe: one per thread).
+_stemmers = threading.local()
 
 
-def stem(token: str) -> str:
-    """A deliberately light stemmer: enough to merge plural and tense forms, never aggressive."""
-    for suffix in _SUFFIXES:
-        if token.endswith(suffix) and len(token) - len(suffix) >= 4:
-            if suffix == "ungen":
-                return token[: -len(suffix)] + "ung"
-            return token[: -len(suffix)]
-    return token
+def _snowball(language: str):
+    cache = _stemmers.__dict__
+    if language not in cache:
+        cache[language] = snowballstemmer.stemmer({"de": "german", "en": "english"}[language])
+    return cache[language]
+
+
+@functools.lru_cache(maxsize=100_000)
+def stem(token: str, language: str = "de") -> str:
+    """The Snowball stem of a folded token in ``language`` ("de" or "en"): "lieferung" and
+    "lieferungen" -> "liefer"; "delivery", "deliveries" and "delivered" -> "deliv"."""
+    result = _snowball(language).stemWord(token)
+    if language == "en" and token.endswith(("y", "ies", "ied")) and result.endswith("i") and len(result) > 4:
+        # Porter2 keeps the y of "delivery" as "deliveri" but takes "delivered" to "deliv": the stem
+        # of the word without that y joins the forms of one word (company/companies/... alike).
+        result = _snowball(language).stemWord(result[:-1])
+    return result
 
 
 def tokens(text: str) -> list[str]:
@@ -484,19 +505,30 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(fold(text))
 
 
-def content_tokens(text: str) -> list[str]:
-    """Stemmed tokens without stop words and numbers: what topic models see."""
-    return [stem(t) for t in tokens(text) if t not in STOP_WORDS and not t.isdigit() and len(t) > 2]
+def language_of(text: str) -> str:
+    """ "de" or "en": function words only one language has, then word endings only one language
+    has; a tie is German, the company's language."""
+    words = tokens(text)
+    german = sum(1 for w in words if w in _ONLY_DE)
+    english = sum(1 for w in words if w in _ONLY_EN)
+    if german == english:
+        german = sum(1 for w in words if len(w) > 4 and w.endswith(_ENDINGS_DE))
+        english = sum(1 for w in words if len(w) > 4 and w.endswith(_ENDINGS_EN))
+    return "en" if english > german else "de"
+
+
+def stop_words(language: str) -> frozenset[str]:
+    return STOP_WORDS_OF[language]
+
+
+def content_tokens(text: str, language: str | None = None) -> list[str]:
+    """Stems of the words that carry content (stop words of the text's language, numbers and very
+    short words left out): what topic models see. ``language``: detected when not given."""
+    language = language or language_of(text)
+    stop = STOP_WORDS_OF[language]
+    return [stem(t, language) for t in tokens(text) if t not in stop and not t.isdigit() and len(t) > 2]
 
 
 def analyse(text: str) -> list[str]:
-    """The analyzer handed to scikit-learn's TfidfVectorizer for topics."""
+    """The analyzer handed to scikit-learn's TfidfVectorizer for topics (each text in its language)."""
     return content_tokens(text)
-
-
-def language_of(text: str) -> str:
-    """ "de" or "en" by which stop words occur more often (ties: German, the company's language)."""
-    words = tokens(text)
-    german = sum(1 for w in words if w in STOP_WORDS_DE)
-    english = sum(1 for w in words if w in STOP_WORDS_EN)
-    return "en" if english > german else "de"

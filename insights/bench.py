@@ -138,6 +138,7 @@ def _latency(ctx: BenchContext, samples: int = 40) -> list[str]:
     """Record an event (as a department would) and wait until the customer's score is newer."""
     from django.db import transaction
 
+    from crm.events import TICKET_OPENED
     from customer360 import timeline
     from customer360.models import Customer
     from insights.models import CustomerScore
@@ -152,7 +153,7 @@ def _latency(ctx: BenchContext, samples: int = 40) -> list[str]:
                 timeline.record(
                     customer=pk,
                     department="service",
-                    kind="ticket.opened",
+                    kind=TICKET_OPENED.kind,
                     title="Bench ticket",
                     idempotency_key=f"bench:nba:{uuid.uuid4().hex}:{number}",
                     payload={"ticket_id": 10_000_000 + number, "category": "question", "priority": "normal"},

@@ -1,6 +1,22 @@
-"""The seeded action catalogue (plain data, also used by the data migration and the demo)."""
+"""The seeded action catalogue (plain data, also used by the data migration and the demo).
+
+Success and label kinds name the declarations (``DEAL_WON``), not retyped kind strings; the admin
+edits them as text afterwards.
+"""
 
 from __future__ import annotations
+
+from billing.events import INVOICE_PAID, PAYMENT_PROMISED, PAYMENT_RECEIVED
+from crm.events import CALL_LOGGED, CONTRACT_RENEWED, CONTRACT_STARTED, CSAT_RECEIVED, DEAL_WON
+from marketing.events import CONSENT_GIVEN, TOUCHES
+from marketing.models import ConsentChannel, Touch
+
+EMAIL_CONVERTED = TOUCHES[(ConsentChannel.EMAIL, Touch.Status.CONVERTED)]
+
+
+def _kinds(*declarations) -> str:
+    """An action's ``success_kinds`` text: the kinds of the declarations, comma-separated."""
+    return ",".join(d.kind for d in declarations)
 
 
 def _rule(kind, field, op, value="", weight=1.0, group=0, en="", de=""):
@@ -37,7 +53,7 @@ DEFAULT_ACTIONS: list[dict] = [
         "is_offer": False,
         "value_fixed": 800.0,
         "prior": 0.35,
-        "success_kinds": "csat.received,contract.renewed",
+        "success_kinds": _kinds(CSAT_RECEIVED, CONTRACT_RENEWED),
         "rules": [
             _rule(A, "open_complaints", "gte", 1, group=1),
             _rule(A, "complaints_90", "gte", 1, group=1),
@@ -62,7 +78,7 @@ DEFAULT_ACTIONS: list[dict] = [
         "value_feature": "overdue_amount",
         "value_factor": 0.5,
         "prior": 0.3,
-        "success_kinds": "payment.received,invoice.paid,payment.promised",
+        "success_kinds": _kinds(PAYMENT_RECEIVED, INVOICE_PAID, PAYMENT_PROMISED),
         "rules": [
             _rule(A, "dunning_level", "gte", 1),
             _rule(A, "overdue_amount", "gt", 0),
@@ -83,7 +99,7 @@ DEFAULT_ACTIONS: list[dict] = [
         "is_offer": False,
         "value_fixed": 1000.0,
         "prior": 0.4,
-        "success_kinds": "contract.renewed",
+        "success_kinds": _kinds(CONTRACT_RENEWED),
         "rules": [
             _rule(A, "has_contract", "true"),
             _rule(A, "days_to_renewal", "lte", 60),
@@ -108,7 +124,7 @@ DEFAULT_ACTIONS: list[dict] = [
         "value_feature": "monetary_365",
         "value_factor": 0.2,
         "prior": 0.1,
-        "success_kinds": "deal.won",
+        "success_kinds": _kinds(DEAL_WON),
         "rules": [
             NO_COMPLAINT,
             DUNNING_BELOW_2,
@@ -135,7 +151,7 @@ DEFAULT_ACTIONS: list[dict] = [
         "purpose": "offers",
         "value_fixed": 250.0,
         "prior": 0.06,
-        "success_kinds": "email.converted,deal.won",
+        "success_kinds": _kinds(EMAIL_CONVERTED, DEAL_WON),
         "rules": [
             NO_COMPLAINT,
             DUNNING_BELOW_2,
@@ -160,7 +176,7 @@ DEFAULT_ACTIONS: list[dict] = [
         "purpose": "offers",
         "value_fixed": 500.0,
         "prior": 0.05,
-        "success_kinds": "contract.started,deal.won",
+        "success_kinds": _kinds(CONTRACT_STARTED, DEAL_WON),
         "rules": [
             NO_COMPLAINT,
             DUNNING_BELOW_2,
@@ -182,7 +198,7 @@ DEFAULT_ACTIONS: list[dict] = [
         "is_offer": False,
         "value_fixed": 60.0,
         "prior": 0.15,
-        "success_kinds": "consent.given",
+        "success_kinds": _kinds(CONSENT_GIVEN),
         "rules": [
             _rule(E, "has_email", "true"),
             _rule(E, "unsubscribes_90", "eq", 0),
@@ -231,7 +247,7 @@ TERM_DEPOSIT_ACTION = {
     "value_fixed": 200.0,
     "prior": 0.11,
     "min_outcomes": 200,
-    "label_kind": "call.logged",
+    "label_kind": CALL_LOGGED.kind,
     "label_topic": "term_deposit",
     "label_positive": "accepted",
     "validation": "stratified",

@@ -7,6 +7,9 @@ named them. Services, the touch import and the demo seeder build every marketing
 every path. Payloads hold raw choice values (channel, purpose, method, campaign name); titles render
 them in the reader's language ("Consent withdrawn: phone offers" / "Einwilligung widerrufen:
 Telefon-Angebote").
+
+Tags (agreed in customer360/events.py): ``consent`` and ``state`` on the consent kinds; ``touch``
+and the touch's status (``"opened"``, ``"clicked"`` ...) on every touch kind.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ CONSENT_GIVEN = events.declare(
     department=Department.MARKETING,
     channel="other",  # the consent's channel, given per event
     direction=Direction.INBOUND,
-    tags={"consent"},
+    tags={"consent", "state"},
     label=_("Consent given"),
     fields=[*CONSENT, Field("method", method_label), Field("step")],
     title=lambda payload: CONSENT_TITLES.get(payload.get("step"), CONSENT_TITLES[GIVEN]),
@@ -76,7 +79,7 @@ CONSENT_WITHDRAWN = events.declare(
     department=Department.MARKETING,
     channel="other",
     direction=Direction.INBOUND,
-    tags={"consent"},
+    tags={"consent", "state"},
     label=_("Consent withdrawn"),
     fields=CONSENT,
     title=_("Consent withdrawn: %(channel)s %(purpose)s"),

@@ -27,6 +27,7 @@ from analytics.dashboards.charts import (
 )
 from analytics.dashboards.filters import Filters, add_months
 from analytics.models import DailyRollup
+from billing.events import PAYMENT_PROMISED
 from billing.models import DunningNotice, Invoice, Payment, open_amount_expression
 from customer360.models import TimelineEvent
 
@@ -309,7 +310,7 @@ def _promise_states(f: Filters) -> dict[str, set[int]]:
     ``payment.promised`` events: a narrow, indexed range by kind and time)."""
     events = list(
         TimelineEvent.objects.filter(
-            f.scope(), f.in_period("occurred_at"), kind="payment.promised",
+            f.scope(), f.in_period("occurred_at"), kind=PAYMENT_PROMISED.kind,
             source_type=ContentType.objects.get_for_model(Invoice),
         ).values_list("source_id", "occurred_at", "payload")
     )  # fmt: skip

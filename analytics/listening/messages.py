@@ -13,6 +13,8 @@ from analytics.models import ListenedMessage
 from crm.models import Activity, Satisfaction, Ticket, TicketMessage
 
 MAX_TEXT = 2000
+#: Activities that were a contact with the customer (a sales note is not the customer's voice).
+CUSTOMER_CONTACTS = (Activity.Kind.CALL, Activity.Kind.EMAIL, Activity.Kind.MEETING, Activity.Kind.VISIT)
 
 
 @dataclass
@@ -46,7 +48,7 @@ def _ticket_message_texts(after: int) -> Iterator[Text]:
 
 def _activity_texts(after: int) -> Iterator[Text]:
     rows = (
-        Activity.objects.filter(pk__gt=after, kind__in=["call", "email", "meeting", "visit"])
+        Activity.objects.filter(pk__gt=after, kind__in=CUSTOMER_CONTACTS)
         .filter(~Q(notes="") | ~Q(subject=""))
         .order_by("pk")
     )

@@ -1,5 +1,6 @@
-"""Topics of customer messages: TF-IDF over folded, stemmed tokens without German and English stop
-words, factorised by NMF; each message gets its strongest topic. Plus the 'rising' test.
+"""Topics of customer messages: TF-IDF over folded tokens, each message stemmed and without stop words
+in its own language (German or English), factorised by NMF; each message gets its strongest topic.
+Plus the 'rising' test.
 
 Pure functions over lists of texts (no database), so they are easy to test and to reuse.
 """
@@ -18,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from customer360.text import fold
-from customer360.words import STOP_WORDS, analyse, stem, tokens
+from customer360.words import LANGUAGES, analyse, language_of, stem, stop_words, tokens
 
 MAX_FIT = 30000  # texts the factorisation is fitted on; every distinct text is then transformed
 LABEL_TERMS = 4
@@ -41,9 +42,11 @@ def _surface_forms(texts: list[str]) -> dict[str, str]:
     """The most frequent written (folded) form of each stem, so labels read "delivery", not "deliv"."""
     forms: dict[str, Counter] = defaultdict(Counter)
     for text in texts:
+        language = language_of(text)
+        stop = stop_words(language)
         for token in tokens(text):
-            if token not in STOP_WORDS:
-                forms[stem(token)][token] += 1
+            if token not in stop:
+                forms[stem(token, language)][token] += 1
     return {s: counter.most_common(1)[0][0] for s, counter in forms.items()}
 
 
@@ -97,13 +100,14 @@ def top_phrase(texts: list[str], terms: list[str]) -> str:
     """The phrase (two or three consecutive words, as customers wrote them) that most of the topic's
     messages share and that contains one of its top terms: "Rechnung doppelt bekommen" instead of
     "rechnung · doppelt · bekommen · zweimal". Empty when no phrase occurs in two messages."""
-    wanted = {stem(fold(t)) for t in terms}
+    wanted = {stem(fold(t), language) for t in terms for language in LANGUAGES}
     documents: Counter = Counter()  # folded phrase -> messages containing it
     written: dict[tuple, Counter] = defaultdict(Counter)  # folded phrase -> its written forms
     for text in texts:
         seen = set()
+        language = language_of(text)
         for clause in _CLAUSE.split(text):  # a phrase never runs across a full stop or a comma
-            _phrases(clause, wanted, seen, written)
+            _phrases(clause, language, wanted, seen, written)
         documents.update(seen)
     # More messages first; a longer phrase wins when it is nearly as common as a shorter one.
     ranked = sorted(documents.items(), key=lambda kv: (kv[1] * (1 + 0.3 * (len(kv[0]) - 2)), len(kv[0])))
@@ -113,16 +117,17 @@ def top_phrase(texts: list[str], terms: list[str]) -> str:
     return phrase[:1].upper() + phrase[1:]
 
 
-def _phrases(clause: str, wanted: set[str], seen: set, written: dict) -> None:
+def _phrases(clause: str, language: str, wanted: set[str], seen: set, written: dict) -> None:
     """Collect the clause's candidate phrases (no stop word at either end, a top term inside)."""
     words = _WORD.findall(clause)
     folded = [fold(w) for w in words]
+    stop = stop_words(language)
     for n in PHRASE_WORDS:
         for i in range(len(words) - n + 1):
             key = tuple(folded[i : i + n])
-            if key in seen or key[0] in STOP_WORDS or key[-1] in STOP_WORDS or key[0].isdigit():
+            if key in seen or key[0] in stop or key[-1] in stop or key[0].isdigit():
                 continue
-            if any(stem(word) in wanted for word in key):
+            if any(stem(word, language) in wanted for word in key):
                 seen.add(key)
                 written[key][" ".join(words[i : i + n])] += 1
 

@@ -152,7 +152,8 @@ def _transition_problem(invoice: Invoice, family: str | None, wanted: str, booke
         return gettext("cannot be applied: the invoice is already %(status)s") % {
             "status": invoice.get_status_display().lower()
         }
-    if wanted == "cancelled" and booked > 0:
+    refusal = invoice.cancel_refusal(paid=booked) if wanted == "cancelled" else None
+    if refusal is not None and refusal.reason == "has_payments":
         return gettext("cannot be applied: the invoice has payments of %(paid)s") % {
             "paid": format_money(booked, invoice.currency)
         }
@@ -186,37 +187,51 @@ def _apply_fields(item: Item, lines: list[InvoiceLine], today: date) -> None:
         changed += ["net_total", "tax_total", "gross_total"]
 
 
+#: What an import may change of an invoice's state (the rest are the record's own fields).
+STATE_FIELDS = ("status", "paid_amount", "disputed", "dispute_reason", "cancelled_reason", "revision")
+
+
+def _move(invoice: Invoice, family: str | None, wanted: str, booked: Decimal, today: date) -> None:
+    """Move the invoice where the row asks by the invoice's own rules (the services' rules):
+    cancel, dispute and resolve a dispute as the services do; paid in full with its payments."""
+    if family in (None, "draft"):
+        invoice.status = Status.ISSUED  # a new or drafted invoice is issued first, then moved on
+    invoice.paid_amount = booked
+    if wanted == "paid":  # what it was paid with may arrive later as payments (Invoice.apply_payment)
+        invoice.status, invoice.disputed = Status.PAID, False
+        invoice.paid_amount = max(booked, invoice.gross_total + invoice.fees_total)
+    elif wanted == family:
+        return
+    elif wanted == "cancelled":
+        invoice.cancel()
+    elif wanted == "disputed":
+        invoice.dispute()
+    elif family == "disputed":
+        invoice.resolve_dispute(today)
+
+
 def _apply_state(item: Item, family: str | None, wanted: str, booked: Decimal, today: date, now) -> None:
-    """Status, paid amount and dispute flag as the row asks, and the events the change means."""
+    """Status, paid amount and dispute as the row asks, and the events the change means."""
     invoice: Invoice = item.obj
-    due = invoice.gross_total + invoice.fees_total
     if wanted == "draft":
         invoice.status = Status.DRAFT
         return
-    status, paid, disputed = invoice.status, booked, False
-    if wanted == "paid":
-        status, paid = Status.PAID, max(booked, due)
-    elif wanted in ("cancelled", "disputed"):
-        status, disputed = (
-            Status.CANCELLED if wanted == "cancelled" else Status.DISPUTED,
-            wanted == "disputed",
-        )
-    elif family != "open" or {"gross_total", "due_date"} & set(item.changed) or invoice.paid_amount != paid:
+    before = {name: getattr(invoice, name) for name in STATE_FIELDS}
+    _move(invoice, family, wanted, booked, today)
+    money_moved = {"gross_total", "due_date"} & set(item.changed) or before["paid_amount"] != booked
+    if wanted == "open" and family in (None, "draft", "open") and (family != "open" or money_moved):
         # Open: money and due date decide, as after a payment in the services. An unchanged open
         # invoice keeps its status (turning it overdue is the dunning run's business).
-        invoice.paid_amount = paid
-        status = invoice.settled_status(today)
-    moves = family != FAMILY[status] or family is None
-    for name, value in (("status", status), ("paid_amount", paid), ("disputed", disputed)):
-        if getattr(invoice, name) != value:
-            setattr(invoice, name, value)
-            item.changed.append(name)
+        invoice.status = invoice.settled_status(today)
+    moves = family != FAMILY[invoice.status] or family is None
+    if moves and invoice.revision == before["revision"]:
+        invoice.revision += 1  # one new revision per move (cancel, dispute and resolve count theirs)
+    item.changed += [name for name in STATE_FIELDS if getattr(invoice, name) != before[name]]
     if not moves:
         return
-    invoice.revision += 1
-    item.changed.append("revision")
     if family in (None, "draft"):
         item.events.append((events.INVOICE_ISSUED, ("issued",), noon(invoice.issue_date, now)))
+    status = invoice.status
     if family == "disputed" and FAMILY[status] == "open":
         item.events.append((events.INVOICE_DISPUTE_RESOLVED, ("dispute_resolved", invoice.revision), now))
     if status == Status.PAID:

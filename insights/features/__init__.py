@@ -9,34 +9,33 @@ The package is split by concern; the public names stay importable from ``insight
 
 from insights.features.compute import build_features, build_features_at, compute_features, model_columns
 from insights.features.frames import (
-    CLOSED_DEAL,
-    CLOSED_TICKET,
     COUNT_WINDOWS,
     DEPARTMENTS,
-    INVOICE_CLOSED,
     PAYLOAD_FIELDS,
-    PURCHASE_KINDS,
-    STATE_KINDS,
     counts_at,
     load_counts,
     load_customers,
     load_raw_events,
     load_state_events,
     state_at,
+    state_kinds,
 )
-from insights.features.registry import CONSENT_CHANNELS, CONSENT_PURPOSES, Feature, FeatureRegistry, features
+from insights.features.registry import (
+    CONSENT_CHANNELS,
+    CONSENT_PURPOSES,
+    Counts,
+    Feature,
+    FeatureRegistry,
+    features,
+)
 
 __all__ = [
-    "CLOSED_DEAL",
-    "CLOSED_TICKET",
     "CONSENT_CHANNELS",
     "CONSENT_PURPOSES",
     "COUNT_WINDOWS",
     "DEPARTMENTS",
-    "INVOICE_CLOSED",
     "PAYLOAD_FIELDS",
-    "PURCHASE_KINDS",
-    "STATE_KINDS",
+    "Counts",
     "Feature",
     "FeatureRegistry",
     "build_features",
@@ -50,4 +49,5 @@ __all__ = [
     "load_state_events",
     "model_columns",
     "state_at",
+    "state_kinds",
 ]

@@ -13,15 +13,14 @@ import pandas as pd
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from billing.events import DUNNING_NOTICE
+from crm.events import CSAT_RECEIVED, TICKET_OPENED
 from customer360 import events
 from insights.features.frames import (
-    CLOSED_DEAL,
-    CLOSED_TICKET,
     COUNT_WINDOWS,
     DAY,
     DEPARTMENTS,
-    INVOICE_CLOSED,
-    PURCHASE_KINDS,
+    EMAIL_CLICKED,
     _event_scope,
     counts_at,
     load_counts,
@@ -31,6 +30,7 @@ from insights.features.frames import (
     state_at,
 )
 from insights.features.registry import CONSENT_CHANNELS, CONSENT_PURPOSES, features
+from marketing.events import CONSENT_GIVEN
 
 
 # --- the builder ------------------------------------------------------------------------------------
@@ -115,8 +115,8 @@ class _Tally:
         self.last_at = _nanoseconds(counts["last_at"])
         self.as_of = _nanoseconds(as_of)
 
-    def kinds_where(self, test) -> np.ndarray:
-        table = np.array([bool(test(k)) for k in self.kinds], dtype=bool)
+    def kinds_in(self, names) -> np.ndarray:
+        table = np.array([k in names for k in self.kinds], dtype=bool)
         return table[self.kind_codes] if len(table) else np.zeros(len(self.kind_codes), dtype=bool)
 
     def departments_in(self, names) -> np.ndarray:
@@ -151,6 +151,20 @@ def _nanoseconds(values: pd.Series) -> np.ndarray:
     return pd.to_datetime(values, utc=True).to_numpy(dtype="datetime64[ns]").view("int64")
 
 
+#: The count features in their column order; what each counts is declared in the feature registry.
+COUNTED = (
+    *(f"{name}_{days}" for name in ("email_opens", "email_clicks", "conversions") for days in (30, 90)),
+    "unsubscribes_90",
+    "calls_90",
+    "dunning_notices_90",
+    "sla_breaches_90",
+    "payments_365",
+    "deals_won_365",
+    "deals_lost_365",
+    "frequency_365",
+)
+
+
 def _add_count_features(out: pd.DataFrame, counts: pd.DataFrame, as_of: pd.Series) -> None:
     tally = _Tally(counts, out.index, as_of)
     every = tally.departments_in(DEPARTMENTS)
@@ -158,30 +172,14 @@ def _add_count_features(out: pd.DataFrame, counts: pd.DataFrame, as_of: pd.Serie
         out[f"events_{days}"] = tally.total(every, days)
         for department in DEPARTMENTS:
             out[f"{department}_{days}"] = tally.total(tally.departments_in((department,)), days)
-    marketing = tally.departments_in(("marketing",))
-    for name, suffix in (
-        ("email_opens", ".opened"),
-        ("email_clicks", ".clicked"),
-        ("conversions", ".converted"),
-    ):
-        mask = marketing & tally.kinds_where(lambda k, suffix=suffix: k.endswith(suffix))
-        for days in (30, 90):
-            out[f"{name}_{days}"] = tally.total(mask, days)
-    unsubscribed = marketing & tally.kinds_where(lambda k: k.endswith(".unsubscribed"))
-    out["unsubscribes_90"] = tally.total(unsubscribed, 90)
-    out["calls_90"] = tally.total(tally.kinds_where(lambda k: k == "call.logged"), 90)
-    out["dunning_notices_90"] = tally.total(tally.kinds_where(lambda k: k == "dunning.notice"), 90)
-    out["sla_breaches_90"] = tally.total(tally.kinds_where(lambda k: k == "ticket.sla_breached"), 90)
-    payments = tally.kinds_where(lambda k: k in ("payment.received", "invoice.paid"))
-    out["payments_365"] = tally.total(payments, 365)
-    out["deals_won_365"] = tally.total(tally.kinds_where(lambda k: k == "deal.won"), 365)
-    out["deals_lost_365"] = tally.total(tally.kinds_where(lambda k: k == "deal.lost"), 365)
-    purchases = tally.kinds_where(lambda k: k in PURCHASE_KINDS)
-    out["frequency_365"] = tally.total(purchases, 365)
+    for name in COUNTED:
+        counted = features.get(name).counts
+        out[name] = tally.total(tally.kinds_in(counted.names()), counted.days)
     out["days_since_last_event"] = tally.days_since(every)
     contact_kinds = set(events.kinds(contact=True))  # from the registry: every app's contact kinds
-    out["days_since_last_contact"] = tally.days_since(tally.kinds_where(lambda k: k in contact_kinds))
-    out["recency_days"] = tally.days_since(purchases)
+    out["days_since_last_contact"] = tally.days_since(tally.kinds_in(contact_kinds))
+    # Recency of the same purchases and payments the frequency counts.
+    out["recency_days"] = tally.days_since(tally.kinds_in(features.get("frequency_365").counts.names()))
 
 
 def _age_days(as_of: pd.Series, rows: pd.Series, moments: pd.Series) -> np.ndarray:
@@ -204,8 +202,9 @@ def _add_state_features(out: pd.DataFrame, state: pd.DataFrame, as_of: pd.Series
     state = state.sort_values(["occurred_at"], kind="stable")
     kind = state["kind"]
     # Dunning: the newest notice per invoice counts while no payment or cancellation came after it.
-    notices = state[kind.eq("dunning.notice")].drop_duplicates(["row", "invoice_id"], keep="last")
-    closers = state[kind.isin(INVOICE_CLOSED) | (kind.eq("payment.received") & state["invoice_id"].notna())]
+    notices = state[kind.eq(DUNNING_NOTICE.kind)].drop_duplicates(["row", "invoice_id"], keep="last")
+    closing = {*events.kinds(tag="invoice_closed"), *events.kinds(tag="payment")}
+    closers = state[kind.isin(closing) & state["invoice_id"].notna()]
     closed = closers.groupby(["row", "invoice_id"])["occurred_at"].max().rename("closed_at")
     notices = notices.join(closed, on=["row", "invoice_id"])
     still_open = notices[notices["closed_at"].isna() | (notices["closed_at"] < notices["occurred_at"])]
@@ -217,9 +216,11 @@ def _add_state_features(out: pd.DataFrame, state: pd.DataFrame, as_of: pd.Series
     )
     out["overdue_invoices"] = still_open.groupby("row").size().reindex(index, fill_value=0)
     # Tickets: open while the newest event of the ticket is not "solved"/"closed".
-    tickets = state[kind.str.startswith("ticket.") & state["ticket_id"].notna()]
+    tickets = state[kind.isin(events.kinds(tag="ticket")) & state["ticket_id"].notna()]
     last = tickets.drop_duplicates(["row", "ticket_id"], keep="last").set_index(["row", "ticket_id"])
-    opened = tickets[tickets["kind"].eq("ticket.opened")].drop_duplicates(["row", "ticket_id"], keep="first")
+    opened = tickets[tickets["kind"].eq(TICKET_OPENED.kind)].drop_duplicates(
+        ["row", "ticket_id"], keep="first"
+    )
     opened = opened.set_index(["row", "ticket_id"])
     info = pd.DataFrame({"last_kind": last["kind"]}).join(
         opened[["occurred_at", "category"]].rename(columns={"occurred_at": "opened_at"}), how="left"
@@ -230,7 +231,7 @@ def _add_state_features(out: pd.DataFrame, state: pd.DataFrame, as_of: pd.Series
         .set_index(["row", "ticket_id"])["category"]
     )
     info = info.reset_index()
-    open_ = info[~info["last_kind"].isin(CLOSED_TICKET)]
+    open_ = info[~info["last_kind"].isin(events.kinds(tag="ticket_closed"))]
     complaints_open = open_[open_["category"].eq("complaint")]
     out["open_tickets"] = open_.groupby("row").size().reindex(index, fill_value=0)
     out["open_complaints"] = complaints_open.groupby("row").size().reindex(index, fill_value=0)
@@ -240,13 +241,13 @@ def _add_state_features(out: pd.DataFrame, state: pd.DataFrame, as_of: pd.Series
     recent_age = _age_days(as_of, recent["row"], recent["opened_at"])
     out["complaints_90"] = recent[recent_age < 90].groupby("row").size().reindex(index, fill_value=0)
     # Satisfaction: the newest score.
-    csat = state[kind.eq("csat.received")].drop_duplicates("row", keep="last").set_index("row")
+    csat = state[kind.eq(CSAT_RECEIVED.kind)].drop_duplicates("row", keep="last").set_index("row")
     out["last_csat"] = _num(csat["score"]).reindex(index)
     out["days_since_csat"] = ((as_of - csat["occurred_at"].reindex(index)) / DAY).floordiv(1)
     _add_deal_features(out, state, as_of)
     _add_contract_and_money(out, state, as_of)
     _add_consents(out, state)
-    clicks = state[kind.eq("email.clicked") & state["campaign"].notna()]
+    clicks = state[kind.eq(EMAIL_CLICKED.kind) & state["campaign"].notna()]
     clicks = clicks[_age_days(as_of, clicks["row"], clicks["occurred_at"]) < 30]
     top = clicks.groupby(["row", "campaign"]).size().rename("n").reset_index()
     top = top.sort_values(["row", "n", "campaign"], ascending=[True, False, True]).drop_duplicates("row")
@@ -255,13 +256,13 @@ def _add_state_features(out: pd.DataFrame, state: pd.DataFrame, as_of: pd.Series
 
 def _add_deal_features(out: pd.DataFrame, state: pd.DataFrame, as_of: pd.Series) -> None:
     index = out.index
-    deals = state[state["kind"].str.startswith("deal.") & state["deal_id"].notna()]
+    deals = state[state["kind"].isin(events.kinds(tag="deal")) & state["deal_id"].notna()]
     first = deals.drop_duplicates(["row", "deal_id"], keep="first").set_index(["row", "deal_id"])[
         "occurred_at"
     ]
     last = deals.drop_duplicates(["row", "deal_id"], keep="last").set_index(["row", "deal_id"])
     info = pd.DataFrame({"kind": last["kind"], "stage": last["stage"], "started": first}).reset_index()
-    open_ = info[~info["kind"].isin(CLOSED_DEAL)]
+    open_ = info[~info["kind"].isin(events.kinds(tag="deal_closed"))]
     out["open_deals"] = open_.groupby("row").size().reindex(index, fill_value=0)
     newest = open_.sort_values("started").drop_duplicates("row", keep="last").set_index("row")
     out["deal_stage"] = newest["stage"].reindex(index).astype("string")
@@ -270,17 +271,16 @@ def _add_deal_features(out: pd.DataFrame, state: pd.DataFrame, as_of: pd.Series)
 
 def _add_contract_and_money(out: pd.DataFrame, state: pd.DataFrame, as_of: pd.Series) -> None:
     index = out.index
-    contracts = (
-        state[state["kind"].str.startswith("contract.")].drop_duplicates("row", keep="last").set_index("row")
-    )
+    steps, ends = events.kinds(tag="contract"), events.kinds(tag="contract_closed")
+    contracts = state[state["kind"].isin(steps)].drop_duplicates("row", keep="last").set_index("row")
     last_kind = contracts["kind"].reindex(index)
-    out["has_contract"] = last_kind.isin(("contract.started", "contract.renewed"))
-    out["contract_cancelled"] = last_kind.eq("contract.cancelled")
+    out["has_contract"] = last_kind.isin(set(steps) - set(ends))
+    out["contract_cancelled"] = last_kind.isin(ends)
     # Yearly contracts: the next renewal is the next anniversary of the last start or renewal.
     since = ((as_of - contracts["occurred_at"].reindex(index)) / DAY).floordiv(1)
     to_renewal = (365 - since.mod(365)).where(out["has_contract"])
     out["days_to_renewal"] = to_renewal
-    money = state[state["kind"].isin(("deal.won", "payment.received"))]
+    money = state[state["kind"].isin(events.kinds(tag="revenue"))]
     money = money[_age_days(as_of, money["row"], money["occurred_at"]) < 365]
     out["monetary_365"] = (
         _num(money["amount"]).groupby(money["row"]).sum().reindex(index).fillna(0.0).round(2)
@@ -288,12 +288,10 @@ def _add_contract_and_money(out: pd.DataFrame, state: pd.DataFrame, as_of: pd.Se
 
 
 def _add_consents(out: pd.DataFrame, state: pd.DataFrame) -> None:
-    consents = state[state["kind"].isin(("consent.given", "consent.withdrawn"))].dropna(
-        subset=["channel", "purpose"]
-    )
+    consents = state[state["kind"].isin(events.kinds(tag="consent"))].dropna(subset=["channel", "purpose"])
     latest = consents.drop_duplicates(["row", "channel", "purpose"], keep="last")
     latest = latest.assign(
-        given=latest["kind"].eq("consent.given"),
+        given=latest["kind"].eq(CONSENT_GIVEN.kind),
         column="consent_" + latest["channel"] + "_" + latest["purpose"],
     )
     wide = latest.pivot_table(index="row", columns="column", values="given", aggfunc="last")

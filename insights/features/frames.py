@@ -14,34 +14,22 @@ from django.db import connection
 from django.db.models import BigIntegerField, CharField, Count, F, Func, Max, Q
 from django.db.models.fields.json import KeyTextTransform
 
+from customer360 import events
 from customer360.models import Customer, TimelineEvent
+from marketing.events import TOUCHES
+from marketing.models import ConsentChannel, Touch
 
 DEPARTMENTS = ("sales", "service", "marketing", "accounting")
-PURCHASE_KINDS = ("deal.won", "payment.received", "invoice.paid", "contract.started", "contract.renewed")
-CLOSED_TICKET = ("ticket.solved", "ticket.closed")
-CLOSED_DEAL = ("deal.won", "deal.lost")
-INVOICE_CLOSED = ("invoice.paid", "invoice.cancelled")
-STATE_KINDS = (
-    "dunning.notice",
-    "invoice.paid",
-    "invoice.cancelled",
-    "payment.received",
-    "ticket.opened",
-    "ticket.solved",
-    "ticket.closed",
-    "ticket.reopened",
-    "csat.received",
-    "deal.created",
-    "deal.stage_changed",
-    "deal.won",
-    "deal.lost",
-    "contract.started",
-    "contract.renewed",
-    "contract.cancelled",
-    "consent.given",
-    "consent.withdrawn",
-    "email.clicked",
-)
+#: The campaign a customer clicked in an e-mail (``top_campaign_30``) is read from these events' payload.
+EMAIL_CLICKED = TOUCHES[(ConsentChannel.EMAIL, Touch.Status.CLICKED)]
+
+
+def state_kinds() -> tuple[str, ...]:
+    """The kinds whose payload the features read: every ``state`` kind of the registry (dunning
+    notices, ticket, deal and contract steps, payments, consents, ratings) and e-mail clicks."""
+    return tuple(sorted({*events.kinds(tag="state"), EMAIL_CLICKED.kind}))
+
+
 PAYLOAD_FIELDS = (
     "invoice_id",
     "ticket_id",
@@ -147,12 +135,13 @@ def _rows(qs) -> list[tuple]:
 def load_state_events(scope: Q, until: datetime | None = None) -> pd.DataFrame:
     """The events whose payload tells a current state (tickets, dunning, deals, consents, ...)."""
     qs = TimelineEvent.objects.filter(scope)
+    kinds = state_kinds()
     if connection.vendor == "postgresql":
         # ``kind || ''`` keeps the planner on the customer index: with the kind index it ANDs
         # ~40 % of the whole table into a bitmap for every chunk (3-4x slower).
-        qs = qs.alias(kind_text=Unindexed("kind")).filter(kind_text__in=STATE_KINDS)
+        qs = qs.alias(kind_text=Unindexed("kind")).filter(kind_text__in=kinds)
     else:
-        qs = qs.filter(kind__in=STATE_KINDS)
+        qs = qs.filter(kind__in=kinds)
     if until is not None:
         qs = qs.filter(occurred_at__lte=until)
     annotations = {f"p_{name}": KeyTextTransform(name, "payload") for name in PAYLOAD_FIELDS}

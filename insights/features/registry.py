@@ -1,7 +1,8 @@
 """The feature registry: named per-customer facts with their kind and their words for reasons.
 
 Feature names are what the rule editor (insights.rules), the value field of actions and the
-reasons refer to.
+reasons refer to. A feature that counts timeline events says which through :class:`Counts`: the
+declarations it means (``DEAL_WON``) or tags of the kind registry, never a kind's name retyped.
 """
 
 from __future__ import annotations
@@ -9,6 +10,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
+
+from billing.events import DUNNING_NOTICE
+from crm.events import CALL_LOGGED, DEAL_LOST, DEAL_WON, TICKET_SLA_BREACHED
+from customer360 import events
+from customer360.events import EventKind
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What a count feature counts over its last ``days``: the declared ``kinds`` and every kind
+    carrying one of ``tags`` (read from the registry when the features are built)."""
+
+    days: int
+    kinds: tuple[EventKind, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def names(self) -> set[str]:
+        return {k.kind for k in self.kinds} | {name for tag in self.tags for name in events.kinds(tag=tag)}
 
 
 @dataclass(frozen=True)
@@ -25,6 +44,7 @@ class Feature:
     model: bool = True
     one_en: str = ""  # the wording when the value is exactly 1
     one_de: str = ""
+    counts: Counts | None = None
 
 
 class FeatureRegistry:
@@ -79,7 +99,7 @@ features.register(
         reason_en="last contact {v} days ago",
         reason_de="letzter Kontakt vor {v} Tagen",
     ),
-    Feature("calls_90", _("Calls logged in 90 days")),
+    Feature("calls_90", _("Calls logged in 90 days"), counts=Counts(90, (CALL_LOGGED,))),
     Feature(
         "email_opens_30",
         _("E-mails opened in 30 days"),
@@ -87,24 +107,27 @@ features.register(
         reason_de="{n} Mailings diesen Monat geöffnet",
         one_en="opened a mailing this month",
         one_de="ein Mailing diesen Monat geöffnet",
+        counts=Counts(30, tags=("opened",)),
     ),
-    Feature("email_opens_90", _("E-mails opened in 90 days")),
+    Feature("email_opens_90", _("E-mails opened in 90 days"), counts=Counts(90, tags=("opened",))),
     Feature(
         "email_clicks_30",
         _("Clicks in 30 days"),
         reason_en="clicked {t} {n} this month",
         reason_de="{t} diesen Monat {n} geklickt",
         text="top_campaign_30",
+        counts=Counts(30, tags=("clicked",)),
     ),
-    Feature("email_clicks_90", _("Clicks in 90 days")),
-    Feature("conversions_30", _("Campaign conversions in 30 days")),
+    Feature("email_clicks_90", _("Clicks in 90 days"), counts=Counts(90, tags=("clicked",))),
+    Feature("conversions_30", _("Campaign conversions in 30 days"), counts=Counts(30, tags=("converted",))),
     Feature(
         "conversions_90",
         _("Campaign conversions in 90 days"),
         reason_en="{v} campaign conversions in 90 days",
         reason_de="{v} Kampagnen-Abschlüsse in 90 Tagen",
+        counts=Counts(90, tags=("converted",)),
     ),
-    Feature("unsubscribes_90", _("Unsubscribes in 90 days")),
+    Feature("unsubscribes_90", _("Unsubscribes in 90 days"), counts=Counts(90, tags=("unsubscribed",))),
     Feature("top_campaign_30", _("Most clicked campaign in 30 days"), "text", model=False),
     Feature("dunning_level", _("Dunning level"), reason_en="dunning level {v}", reason_de="Mahnstufe {v}"),
     Feature(
@@ -114,6 +137,7 @@ features.register(
         reason_de="{v} Mahnungen",
         one_en="1 overdue reminder",
         one_de="1 Mahnung",
+        counts=Counts(90, (DUNNING_NOTICE,)),
     ),
     Feature(
         "overdue_amount",
@@ -122,7 +146,7 @@ features.register(
         reason_de="EUR {m} überfällig",
     ),
     Feature("overdue_invoices", _("Overdue invoices")),
-    Feature("payments_365", _("Payments in 365 days")),
+    Feature("payments_365", _("Payments in 365 days"), counts=Counts(365, tags=("payment",))),
     Feature(
         "open_tickets",
         _("Open tickets"),
@@ -148,7 +172,7 @@ features.register(
         one_en="a complaint in the last 90 days",
         one_de="eine Beschwerde in den letzten 90 Tagen",
     ),
-    Feature("sla_breaches_90", _("SLA breaches in 90 days")),
+    Feature("sla_breaches_90", _("SLA breaches in 90 days"), counts=Counts(90, (TICKET_SLA_BREACHED,))),
     Feature(
         "last_csat",
         _("Last satisfaction score (1-5)"),
@@ -172,8 +196,8 @@ features.register(
         reason_de="offener Deal in Phase {v}",
     ),
     Feature("deal_age_days", _("Age of the oldest open deal (days)")),
-    Feature("deals_won_365", _("Deals won in 365 days")),
-    Feature("deals_lost_365", _("Deals lost in 365 days")),
+    Feature("deals_won_365", _("Deals won in 365 days"), counts=Counts(365, (DEAL_WON,))),
+    Feature("deals_lost_365", _("Deals lost in 365 days"), counts=Counts(365, (DEAL_LOST,))),
     Feature("has_contract", _("Has an active contract"), "bool"),
     Feature(
         "contract_cancelled",
@@ -194,7 +218,11 @@ features.register(
         reason_en="last purchase {v} days ago",
         reason_de="letzter Kauf vor {v} Tagen",
     ),
-    Feature("frequency_365", _("Purchases and payments in 365 days")),
+    Feature(
+        "frequency_365",
+        _("Purchases and payments in 365 days"),
+        counts=Counts(365, tags=("purchase", "payment")),
+    ),
     Feature(
         "monetary_365",
         _("Revenue in 365 days (EUR)"),

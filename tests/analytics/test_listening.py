@@ -17,7 +17,7 @@ from analytics.listening.topics import find_topics, rising_test
 from analytics.models import CustomerSentiment, ListenedMessage, SuggestedCategory, Topic
 from crm.models import Ticket
 from customer360.demo import run_seeders
-from customer360.words import content_tokens, language_of
+from customer360.words import content_tokens, language_of, stem
 from tests.conftest import shared_data
 from tests.factories import CustomerFactory
 
@@ -37,6 +37,19 @@ TODAY = date(2026, 11, 27)
         ("The delivery was late and nobody called back. Unacceptable.", -1),
         ("Not bad at all", 1),
         ("Bitte senden Sie mir die Rechnung.", 0),
+        # Each language with its own words: German "fast" is "almost", not English "fast" (quick).
+        ("Ich warte fast zwei Wochen", -1),
+        ("Never again!", -1),
+        ("Nie wieder!", -1),
+        ("Das ist einfach schlecht", -1),
+        ("Das ist einfach super", 1),
+        ("not good", -1),
+        ("nicht gut", -1),
+        ("not bad", 1),
+        ("nicht schlecht", 1),
+        ("The delivery was fast", 1),
+        ("Never late, always friendly", 1),
+        ("Die Lieferung war nicht sehr schnell.", -1),
     ],
 )
 def test_sentiment_handles_german_english_and_negation(text, sign):
@@ -45,11 +58,30 @@ def test_sentiment_handles_german_english_and_negation(text, sign):
     assert (value > 0) - (value < 0) == sign, value
 
 
-def test_tokens_fold_stem_and_drop_stop_words():
-    assert content_tokens("Die Lieferungen sind verspätet") == ["lieferung", "verspaetet"]
-    assert "the" not in content_tokens("The delivery is late")
+def test_each_language_reads_its_own_lexicon():
+    assert sentiment.score("fast", "en") > 0 and sentiment.score("fast", "de") == 0
+    assert sentiment.score("Ich warte fast zwei Wochen") < 0  # was +0.5 with one merged lexicon
+    assert sentiment.score("Das ist einfach schlecht") < sentiment.score("Das ist schlecht") < 0
+
+
+def test_snowball_stems_join_the_forms_of_a_word_per_language():
+    assert {stem(w, "en") for w in ("delivery", "deliveries", "delivered", "deliver")} == {"deliv"}
+    assert stem("lieferung", "de") == stem("lieferungen", "de")
+    assert content_tokens("Die Lieferungen sind verspätet") == content_tokens("Die Lieferung ist verspaetet")
+    assert content_tokens("Deliveries are late") == content_tokens("The delivery was late")
+
+
+def test_stop_words_and_language_per_message():
     assert language_of("Die Lieferung ist verspätet und ich bin sauer") == "de"
     assert language_of("The delivery is late and I am angry") == "en"
+    assert language_of("Never again!") == "en" and language_of("Ich warte fast zwei Wochen") == "de"
+    # "kind" is an English stop word ("kind regards") but German content ("das Kind"); German "will"
+    # is a function word, English "will" (a testament) is not a German one.
+    assert "kind" in content_tokens("Mein Kind ist krank") and content_tokens("Kind regards, Anna") == [
+        "anna"
+    ]
+    assert "will" not in content_tokens("Ich will das nicht", "de")
+    assert "the" not in content_tokens("The delivery is late")
 
 
 # --- topics --------------------------------------------------------------------------------------------

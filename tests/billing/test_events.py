@@ -101,3 +101,60 @@ def test_notice_renders_in_german_from_its_payload(customer, accounting_user):
         assert payment.display_title == (
             "Payment EUR 1,000.00 received: invoice 2026-0142, EUR 240.00 still open"
         )
+
+
+def invoice_state(invoice: Invoice) -> tuple:
+    invoice.refresh_from_db()
+    return invoice.status, invoice.disputed, str(invoice.paid_amount), str(invoice.open_amount)
+
+
+HEADER = "Rechnung;Nummer;Kundennr;E-Mail;Rechnungsdatum;Fällig;Betrag;Status;Beschreibung\n"
+
+
+@pytest.mark.parametrize(
+    ("steps", "statuses"),
+    [
+        (("dispute", "resolve"), ("strittig", "offen")),
+        (("dispute", "cancel"), ("strittig", "storniert")),
+        (("cancel",), ("storniert",)),
+    ],
+)
+def test_cancel_dispute_and_resolve_are_one_rule_for_services_and_imports(steps, statuses):
+    """The invoice's own methods (Invoice.cancel, .dispute, .resolve_dispute) decide for both paths:
+    the same state after each step, the same events (kind, title, payload keys, audience)."""
+    customer = CustomerFactory(email="anna@example.com")
+    with time_machine.travel(at(TODAY), tick=False):
+        invoice = make_invoice(
+            customer, issue_date=date(2025, 3, 1), due_date=date(2025, 3, 15), number="2025-0001"
+        )
+        actions = {
+            "dispute": lambda: services.invoice_dispute(invoice=invoice, reason="Falsche Menge"),
+            "resolve": lambda: services.invoice_resolve_dispute(invoice=invoice),
+            "cancel": lambda: services.invoice_cancel(invoice=invoice),
+        }
+        by_services = []
+        for step in steps:
+            actions[step]()
+            by_services.append(invoice_state(invoice))
+        events_by_services = shapes()
+        TimelineEvent.objects.all().delete()
+        Invoice.objects.all().delete()
+
+        erp = DataSourceFactory(slug="erp", target="billing.invoice", department="accounting")
+        row = "RE-1;2025-0001;K-1;anna@example.com;01.03.2025;15.03.2025;1.240,00;{};Basic plan\n"
+        run_file(erp, HEADER + row.format("offen"), INVOICE_MAPPING)
+        by_import = []
+        for status in statuses:
+            run_file(erp, HEADER + row.format(status), INVOICE_MAPPING)
+            by_import.append(invoice_state(Invoice.objects.get(external_id="RE-1")))
+        events_by_import = shapes()
+
+    assert by_import == by_services
+    assert events_by_import == events_by_services
+    assert by_services[-1][:2] == {"resolve": ("issued", False), "cancel": ("cancelled", False)}[steps[-1]]
+    assert [e[0] for e in events_by_services] == ["invoice.issued"] + [
+        {"dispute": "invoice.disputed", "resolve": "invoice.dispute_resolved", "cancel": "invoice.cancelled"}[
+            s
+        ]
+        for s in steps
+    ]

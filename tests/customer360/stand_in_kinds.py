@@ -18,10 +18,10 @@ STAND_INS = {
     "meeting.logged": ("sales", True, ()),
     "visit.logged": ("sales", True, ()),
     "email.logged": ("sales", True, ()),
-    "ticket.opened": ("service", False, ("complaint", "inbound_message")),
-    "invoice.paid": ("accounting", False, ("purchase",)),
-    "payment.received": ("accounting", False, ("payment",)),
-    "consent.withdrawn": ("marketing", False, ("consent",)),
+    "ticket.opened": ("service", False, ("ticket", "complaint", "state", "customer_text")),
+    "invoice.paid": ("accounting", False, ("invoice", "invoice_closed", "payment", "state")),
+    "payment.received": ("accounting", False, ("payment", "revenue", "state")),
+    "consent.withdrawn": ("marketing", False, ("consent", "state")),
 }
 
 

@@ -10,6 +10,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from crm.events import CALL_LOGGED
 from customer360 import timeline
 from customer360.models import Customer
 from insights import bank_marketing
@@ -74,7 +75,7 @@ def _call_events(numbers: list[str], data, ids: dict[str, int]):
         yield timeline.EventData(
             customer_id=ids[number],
             department="sales",
-            kind="call.logged",
+            kind=CALL_LOGGED.kind,
             title=f"Term deposit call: {outcome}",
             idempotency_key=timeline.idempotency_key("bank_marketing", number, "call"),
             occurred_at=moment,
