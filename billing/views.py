@@ -58,8 +58,8 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
     invoices, form = filter_invoices(request.user, request.GET)
     fmt = exports.requested_format(request)
     if fmt:
-        header, rows = invoice_table(invoices)
-        return exports.export_response(rows, header, "invoices", fmt)
+        header, records = invoice_table(invoices)
+        return exports.logged_export_response(request, records, header, "invoices", fmt, what="invoice list")
     totals = invoices.aggregate(
         count=Count("id"),
         open_count=Count("id", filter=Q(status__in=Invoice.OPEN_STATUSES)),
@@ -82,7 +82,8 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
 
 
 def invoice_table(invoices) -> tuple[list[str], object]:
-    """Every invoice of the filtered list for the export: numbers stay numbers, dates stay dates."""
+    """Every invoice of the filtered list for the export: numbers stay numbers, dates stay dates;
+    (customer ids, row) records for an access-logged export."""
     header = [
         _("Number"),
         _("Customer number"),
@@ -96,22 +97,25 @@ def invoice_table(invoices) -> tuple[list[str], object]:
         _("Dunning level"),
     ]
     statuses = dict(Invoice.Status.choices)
-    rows = (
-        [
-            i.number,
-            i.customer.customer_number,
-            i.customer.display_name,
-            i.issue_date,
-            i.due_date,
-            i.gross_total,
-            i.paid_amount,
-            i.open_amount,
-            str(statuses.get(i.status, i.status)),
-            i.dunning_level,
-        ]
+    records = (
+        (
+            [i.customer_id],
+            [
+                i.number,
+                i.customer.customer_number,
+                i.customer.display_name,
+                i.issue_date,
+                i.due_date,
+                i.gross_total,
+                i.paid_amount,
+                i.open_amount,
+                str(statuses.get(i.status, i.status)),
+                i.dunning_level,
+            ],
+        )
         for i in invoices.select_related("customer").order_by("-issue_date", "-id").iterator(chunk_size=2000)
     )
-    return header, rows
+    return header, records
 
 
 def _visible_invoice(request: HttpRequest, pk: int) -> Invoice:

@@ -296,8 +296,10 @@ def segment_members_page(request: HttpRequest, pk: int) -> HttpResponse:
         members = segment.members(base=Customer.objects.visible_to(request.user)).order_by("id")
         fmt = exports.requested_format(request)
         if fmt:
-            header, rows = customer_table(members)
-            return exports.export_response(rows, header, f"segment-{segment.pk}", fmt)
+            header, records = customer_table(members)
+            return exports.logged_export_response(
+                request, records, header, f"segment-{segment.pk}", fmt, what=f"segment {segment.pk} members"
+            )
         after = _after(request)
         if after:
             members = members.filter(id__gt=after)
