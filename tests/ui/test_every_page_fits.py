@@ -137,7 +137,8 @@ def walk(page, base_url, role, language, objects, screenshot_dir, texts: dict) -
                 widest = page.evaluate(WIDEST)
                 overflows.append(f"{role} {language} {width}px {path}: {excess}px too wide ({widest})")
             if route in SCREENSHOT_ROUTES:
-                name = f"fit-{role.lower()}-{language}-{width}-{route.strip('/').split('/')[0]}.png"
+                page_name = route.strip("/").replace("<int:pk>", "detail").replace("/", "-")
+                name = f"fit-{role.lower()}-{language}-{width}-{page_name}.png"
                 page.screenshot(path=str(screenshot_dir / name))
         page.set_viewport_size({"width": WIDTHS[0], "height": 900})
     return overflows
