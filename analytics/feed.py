@@ -21,12 +21,14 @@ from datetime import datetime, timedelta
 
 from django.db.models import Avg, Count, F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from analytics.models import ListenedMessage
 from collab import departments
 from collab.models import Comment, DepartmentRequest, Post
 from collab.services import department_members
 from customer360 import words
+from customer360.formatting import plotly_locale
 
 _REFERENCE = re.compile(r"#C-\d+|@\S+")
 
@@ -272,7 +274,9 @@ def network_figure(asks: dict) -> dict | None:
             link={"source": source, "target": target, "value": value},
         )
     )
-    figure.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, height=360)
+    figure.update_layout(
+        margin={"l": 10, "r": 10, "t": 10, "b": 10}, height=360, separators=plotly_locale()["separators"]
+    )
     return _figure_spec(figure)
 
 
@@ -285,9 +289,14 @@ def participation_figure(by_dept: dict) -> dict | None:
     labels = [str(departments.LABELS[k]) for k in keys]
     figure = go.Figure(
         [
-            go.Bar(name="posts", x=labels, y=[by_dept[k]["posts"] for k in keys]),
-            go.Bar(name="comments", x=labels, y=[by_dept[k]["comments"] for k in keys]),
+            go.Bar(name=gettext("Posts"), x=labels, y=[by_dept[k]["posts"] for k in keys]),
+            go.Bar(name=gettext("Answers"), x=labels, y=[by_dept[k]["comments"] for k in keys]),
         ]
     )
-    figure.update_layout(barmode="stack", margin={"l": 30, "r": 10, "t": 10, "b": 30}, height=300)
+    figure.update_layout(
+        barmode="stack",
+        margin={"l": 30, "r": 10, "t": 10, "b": 30},
+        height=300,
+        separators=plotly_locale()["separators"],
+    )
     return _figure_spec(figure)

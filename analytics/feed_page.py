@@ -7,6 +7,7 @@ from django.shortcuts import render
 
 from analytics import feed
 from collab import departments
+from customer360 import roles
 from customer360.access import require_manager
 from customer360.replica import reads_from_replica
 
@@ -37,6 +38,7 @@ def feed_analytics_page(request: HttpRequest) -> HttpResponse:
             "participation": [
                 (departments.LABELS.get(k, k), v) for k, v in data.participation_by_department.items()
             ],
+            "roles": [(roles.label(name), v) for name, v in data.participation_by_role.items()],
             "times": [(departments.LABELS.get(k, k), v) for k, v in data.times_by_department.items()],
             "network_figure": feed.network_figure(data.asks),
             "participation_figure": feed.participation_figure(data.participation_by_department),

@@ -15,8 +15,8 @@ invoice's status, ``payment``, ``revenue``, ``dunning``, ``state``.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from customer360 import events
 from customer360.events import Field
@@ -152,7 +152,7 @@ NOTICE = (
     Field("amount", "money"),
     Field("open_amount", "money"),
     Field("fee", "money"),
-    Field("level_name"),
+    Field("level_name", gettext),  # seeded level names are translation keys (SEEDED_LEVEL_NAMES)
     Field("notice_channel", notice_channel),
     Field("days_overdue", "int"),
 )

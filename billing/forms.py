@@ -9,10 +9,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import Invoice, Payment
-from customer360.forms import CustomerRefField, ScopedForm
+from customer360.forms import CustomerRefField, DateInput, ScopedForm
 from customer360.models import Customer
 
-DATE = forms.DateInput(attrs={"type": "date"})
+DATE = DateInput()
 
 
 class InvoiceFilterForm(forms.Form):

@@ -19,6 +19,7 @@ from django.db.models import DecimalField, ExpressionWrapper, F, Q, Sum, Value
 from django.db.models.functions import Coalesce, Greatest, Length
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from customer360 import formatting
@@ -447,6 +448,15 @@ class DunningPolicy(models.Model):
         return DunningPolicy.objects.filter(is_active=True).order_by("id").first()
 
 
+# The seeded levels' names are translation keys (shown through the ``catalogue`` template filter).
+SEEDED_LEVEL_NAMES = (
+    gettext_noop("Friendly reminder"),
+    gettext_noop("First reminder"),
+    gettext_noop("Final notice"),
+    gettext_noop("Hand-over to collection"),
+)
+
+
 class DunningLevel(models.Model):
     """One step of a policy: reminder, second reminder, final notice, hand-over to collection."""
 
@@ -469,7 +479,7 @@ class DunningLevel(models.Model):
         constraints = [models.UniqueConstraint(fields=["policy", "level"], name="billing_level_unique")]
 
     def __str__(self) -> str:
-        return f"{self.level}: {self.name}"
+        return f"{self.level}: {gettext(self.name)}"  # seeded levels: translation keys (SEEDED_LEVEL_NAMES)
 
     def render(self, invoice: Invoice, language: str) -> str:
         """The notice text in ``language`` ("de" or anything else -> English)."""

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from billing import events
 from billing.models import (
@@ -57,7 +58,7 @@ def _record(
         key=timeline.idempotency_key(*key),
         payload=kind.payload(**events.invoice_fields(invoice), **(values or {})),
         actor=actor,
-        actor_label="" if actor else "Billing",
+        actor_label="" if actor else gettext_noop("Billing"),  # a translation key
         source=invoice,
         **extra,
     )

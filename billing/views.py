@@ -13,8 +13,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from billing import forms, services, tasks
@@ -58,8 +58,8 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
     invoices, form = filter_invoices(request.user, request.GET)
     fmt = exports.requested_format(request)
     if fmt:
-        header, rows = invoice_table(invoices)
-        return exports.export_response(rows, header, "invoices", fmt)
+        header, records = invoice_table(invoices)
+        return exports.logged_export_response(request, records, header, "invoices", fmt, what="invoice list")
     totals = invoices.aggregate(
         count=Count("id"),
         open_count=Count("id", filter=Q(status__in=Invoice.OPEN_STATUSES)),
@@ -82,7 +82,8 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
 
 
 def invoice_table(invoices) -> tuple[list[str], object]:
-    """Every invoice of the filtered list for the export: numbers stay numbers, dates stay dates."""
+    """Every invoice of the filtered list for the export: numbers stay numbers, dates stay dates;
+    (customer ids, row) records for an access-logged export."""
     header = [
         _("Number"),
         _("Customer number"),
@@ -96,22 +97,25 @@ def invoice_table(invoices) -> tuple[list[str], object]:
         _("Dunning level"),
     ]
     statuses = dict(Invoice.Status.choices)
-    rows = (
-        [
-            i.number,
-            i.customer.customer_number,
-            i.customer.display_name,
-            i.issue_date,
-            i.due_date,
-            i.gross_total,
-            i.paid_amount,
-            i.open_amount,
-            str(statuses.get(i.status, i.status)),
-            i.dunning_level,
-        ]
+    records = (
+        (
+            [i.customer_id],
+            [
+                i.number,
+                i.customer.customer_number,
+                i.customer.display_name,
+                i.issue_date,
+                i.due_date,
+                i.gross_total,
+                i.paid_amount,
+                i.open_amount,
+                str(statuses.get(i.status, i.status)),
+                i.dunning_level,
+            ],
+        )
         for i in invoices.select_related("customer").order_by("-issue_date", "-id").iterator(chunk_size=2000)
     )
-    return header, rows
+    return header, records
 
 
 def _visible_invoice(request: HttpRequest, pk: int) -> Invoice:
@@ -295,6 +299,12 @@ def dunning_overview(request: HttpRequest) -> HttpResponse:
     access.require(request.user, "billing.view_dunningpolicy")
     policy = DunningPolicy.active()
     levels = list(policy.levels.all()) if policy else []
+    fmt = exports.requested_format(request)
+    if fmt:
+        header, records = dunning_table(Invoice.objects.visible_to(request.user), levels)
+        return exports.logged_export_response(
+            request, records, header, "dunning", fmt, what="dunning overview"
+        )
     per_level = {
         row["dunning_level"]: row
         for row in Invoice.objects.visible_to(request.user)
@@ -321,6 +331,52 @@ def dunning_overview(request: HttpRequest) -> HttpResponse:
             "not_dunned": per_level.get(0, {"count": 0, "amount": 0}),
         },
     )
+
+
+def dunning_table(invoices, levels) -> tuple[list[str], object]:
+    """The invoices behind the dunning overview (open and overdue or already dunned), highest level
+    first, each with the customer it concerns: (customer ids, row) for an access-logged export."""
+    names = {level.level: gettext(level.name) for level in levels}  # seeded names: translation keys
+    statuses = dict(Invoice.Status.choices)
+    today = timezone.localdate()
+    header = [
+        _("Number"),
+        _("Customer number"),
+        _("Customer"),
+        _("Due"),
+        _("Days overdue"),
+        _("Open"),
+        _("Dunning level"),
+        _("Level name"),
+        _("Last dunning notice"),
+        _("Dunning paused until"),
+        _("Payment promised by"),
+        _("Status"),
+    ]
+    in_dunning = invoices.open().filter(Q(dunning_level__gte=1) | Q(due_date__lt=today))
+    records = (
+        (
+            [i.customer_id],
+            [
+                i.number,
+                i.customer.customer_number,
+                i.customer.display_name,
+                i.due_date,
+                i.days_overdue(today),
+                i.open_amount,
+                i.dunning_level,
+                names.get(i.dunning_level, ""),
+                i.last_dunned_on,
+                i.dunning_paused_until,
+                i.promise_to_pay_date,
+                str(statuses.get(i.status, i.status)),
+            ],
+        )
+        for i in in_dunning.select_related("customer")
+        .order_by("-dunning_level", "due_date", "id")
+        .iterator(chunk_size=2000)
+    )
+    return header, records
 
 
 @require_POST

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from collab import departments
 from collab.models import DepartmentRequest, ModerationAction, Space
 from collab.services import department_members
+from customer360.forms import DateInput
 
 User = get_user_model()
 
@@ -39,7 +40,7 @@ class PostForm(forms.Form):
         choices=DepartmentRequest.Priority.choices,
         initial=DepartmentRequest.Priority.NORMAL,
     )
-    due_date = forms.DateField(label=_("Due"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    due_date = forms.DateField(label=_("Due"), required=False, widget=DateInput())
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)

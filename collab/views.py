@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from collab import departments, markup, services
@@ -29,7 +30,7 @@ from collab.models import (
     Space,
     is_moderator,
 )
-from customer360 import search
+from customer360 import exports, search
 from customer360.access import permission_required
 from customer360.forms import add_refusal
 from customer360.models import Customer
@@ -326,13 +327,13 @@ PRIORITY_RANK = Case(
 )
 
 
-def request_inbox(request: HttpRequest) -> HttpResponse:
-    """A department's inbox of requests (or the ones the user sent)."""
-    user = request.user
+def filter_requests(user, params) -> tuple[object, dict]:
+    """The requests of the inbox (or the ones the user sent) the user may see, narrowed by the
+    filters, most pressing first; with the filter values in effect (shared by page and export)."""
     own = departments.departments_of(user)
-    box = request.GET.get("box", "inbox")
-    department = request.GET.get("department") or (own[0] if own else "")
-    status = request.GET.get("status", "open")
+    box = params.get("box", "inbox")
+    department = params.get("department") or (own[0] if own else "")
+    status = params.get("status", "open")
     rows = DepartmentRequest.objects.visible_to(user).select_related("post", "requested_by", "assignee")
     if box == "sent":
         rows = rows.filter(requested_by=user)
@@ -342,13 +343,33 @@ def request_inbox(request: HttpRequest) -> HttpResponse:
         rows = rows.open()
     elif status in DepartmentRequest.Status.values:
         rows = rows.filter(status=status)
-    rows = list(rows.annotate(rank=PRIORITY_RANK).order_by("status", "rank", "due_date", "-created_at")[:100])
-    today = timezone.localdate()
-    numbers = markup.referenced_numbers(row.post.body for row in rows)
-    names = {
-        c.customer_number: c.display_name
-        for c in Customer.objects.visible_to(user).filter(customer_number__in=numbers)
+    rows = rows.annotate(rank=PRIORITY_RANK).order_by("status", "rank", "due_date", "-created_at", "-id")
+    return rows, {"box": box, "department": department, "status": status}
+
+
+def referenced_customers(user, bodies) -> dict[str, Customer]:
+    """Customer number -> customer, for the references in ``bodies`` the user may see (one query)."""
+    numbers = markup.referenced_numbers(bodies)
+    if not numbers:
+        return {}
+    return {
+        c.customer_number: c for c in Customer.objects.visible_to(user).filter(customer_number__in=numbers)
     }
+
+
+def request_inbox(request: HttpRequest) -> HttpResponse:
+    """A department's inbox of requests (or the ones the user sent); ``?export=xlsx|csv`` downloads
+    every request of the filter (access-logged: their texts name customers)."""
+    user = request.user
+    requests, chosen = filter_requests(user, request.GET)
+    fmt = exports.requested_format(request)
+    if fmt:
+        header, records = request_table(user, requests)
+        return exports.logged_export_response(request, records, header, "requests", fmt, what="requests")
+    rows = list(requests[:100])
+    today = timezone.localdate()
+    customers = referenced_customers(user, (row.post.body for row in rows))
+    names = {number: c.display_name for number, c in customers.items()}
     for row in rows:
         row.overdue = row.is_overdue(today)
         row.summary = markup.plain(markup.name_references(row.post.body, names), 140)
@@ -357,13 +378,71 @@ def request_inbox(request: HttpRequest) -> HttpResponse:
         "collab/requests.html",
         {
             "rows": rows,
-            "box": box,
-            "department": department,
-            "status": status,
+            **chosen,
             "departments": departments.CHOICES,
             "statuses": DepartmentRequest.Status.choices,
         },
     )
+
+
+REQUEST_COLUMNS = (
+    gettext_lazy("Created"),
+    gettext_lazy("Kind"),
+    gettext_lazy("Text"),
+    gettext_lazy("Customers"),
+    gettext_lazy("From"),
+    gettext_lazy("Requested by"),
+    gettext_lazy("To"),
+    gettext_lazy("Priority"),
+    gettext_lazy("Due"),
+    gettext_lazy("Status"),
+    gettext_lazy("Assignee"),
+    gettext_lazy("First answer"),
+    gettext_lazy("Resolved"),
+)
+
+
+def request_table(user, requests) -> tuple[list[str], object]:
+    """Every request of the filter for the export: the text with the names of the customers the
+    reader may see (others stay "a customer"), as (ids of those customers, row)."""
+
+    def records():
+        batch: list[DepartmentRequest] = []
+        for row in requests.iterator(chunk_size=2000):
+            batch.append(row)
+            if len(batch) == 2000:
+                yield from _request_records(user, batch)
+                batch = []
+        yield from _request_records(user, batch)
+
+    return [str(label) for label in REQUEST_COLUMNS], records()
+
+
+def _request_records(user, batch: list[DepartmentRequest]):
+    customers = referenced_customers(user, (row.post.body for row in batch))
+    names = {number: c.display_name for number, c in customers.items()}
+    for r in batch:
+        named = [
+            customers[n] for n in dict.fromkeys(markup.CANONICAL_RE.findall(r.post.body)) if n in customers
+        ]
+        yield (
+            [c.pk for c in named],
+            [
+                r.created_at,
+                r.get_kind_display(),
+                markup.plain(markup.name_references(r.post.body, names), 2000),
+                ", ".join(c.customer_number for c in named),
+                r.get_from_department_display(),
+                r.requested_by.get_full_name() or r.requested_by.get_username(),
+                r.get_to_department_display(),
+                r.get_priority_display(),
+                r.due_date,
+                r.get_status_display(),
+                r.assignee.get_username() if r.assignee else "",
+                r.first_answered_at,
+                r.resolved_at,
+            ],
+        )
 
 
 @require_POST

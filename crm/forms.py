@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import Activity, Deal, Product, Stage, Ticket
 from customer360 import roles
-from customer360.forms import CustomerRefField, ScopedForm
+from customer360.forms import CustomerRefField, DateInput, DateTimeInput, ScopedForm
 from customer360.models import Channel
 
 
@@ -30,25 +30,19 @@ class QuickActivityForm(ScopedForm):
         label=_("Outcome"), choices=[("", "—"), *Activity.Outcome.choices], required=False
     )
     notes = forms.CharField(label=_("Notes"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    follow_up_date = forms.DateField(
-        label=_("Follow-up"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    follow_up_date = forms.DateField(label=_("Follow-up"), required=False, widget=DateInput())
 
 
 class ActivityForm(QuickActivityForm):
     customer = CustomerRefField()
-    occurred_at = forms.DateTimeField(
-        label=_("When"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
+    occurred_at = forms.DateTimeField(label=_("When"), required=False, widget=DateTimeInput())
 
 
 class DealForm(ScopedForm):
     customer = CustomerRefField()
     title = forms.CharField(label=_("Title"), max_length=200)
     amount = forms.DecimalField(label=_("Amount (EUR)"), min_value=0, max_digits=12, decimal_places=2)
-    expected_close = forms.DateField(
-        label=_("Expected close"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    expected_close = forms.DateField(label=_("Expected close"), required=False, widget=DateInput())
     stage = forms.ModelChoiceField(label=_("Stage"), queryset=Stage.objects.none(), required=False)
     owner = forms.ModelChoiceField(label=_("Owner"), queryset=get_user_model().objects.none(), required=False)
 
@@ -64,7 +58,8 @@ class DealEditForm(forms.ModelForm):
     class Meta:
         model = Deal
         fields = ["title", "amount", "expected_close", "owner"]
-        widgets = {"expected_close": forms.DateInput(attrs={"type": "date"})}
+        widgets = {"expected_close": DateInput()}
+        labels = {"owner": _("Owner")}  # the model field has no translated name of its own
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -84,10 +79,8 @@ class LostForm(forms.Form):
 class ContractForm(ScopedForm):
     customer = CustomerRefField()
     product = forms.ModelChoiceField(label=_("Product"), queryset=Product.objects.filter(is_active=True))
-    start = forms.DateField(label=_("Start"), widget=forms.DateInput(attrs={"type": "date"}))
-    renewal_date = forms.DateField(
-        label=_("Renewal date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    start = forms.DateField(label=_("Start"), widget=DateInput())
+    renewal_date = forms.DateField(label=_("Renewal date"), required=False, widget=DateInput())
     value_per_year = forms.DecimalField(label=_("Value per year (EUR)"), required=False, min_value=0)
 
 

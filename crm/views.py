@@ -77,8 +77,8 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     deals = _search(deals, params["q"])
     fmt = exports.requested_format(request)
     if fmt:
-        header, rows = deal_table(deals)
-        return exports.export_response(rows, header, "deals", fmt)
+        header, records = deal_table(deals)
+        return exports.logged_export_response(request, records, header, "deals", fmt, what="deal list")
     stages = list(Stage.objects.select_related("pipeline"))
     context = {
         "params": params,
@@ -231,8 +231,10 @@ def activity_list(request: HttpRequest) -> HttpResponse:
     fmt = exports.requested_format(request)
     if fmt:
         ordered = activities if activities.query.order_by else activities.order_by("-occurred_at", "-id")
-        header, rows = activity_table(ordered)
-        return exports.export_response(rows, header, "activities", fmt)
+        header, records = activity_table(ordered)
+        return exports.logged_export_response(
+            request, records, header, "activities", fmt, what="activity list"
+        )
     return render(
         request,
         "crm/activity_list.html",
@@ -387,8 +389,8 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     tickets = _search(tickets, params["q"])
     fmt = exports.requested_format(request)
     if fmt:
-        header, rows = ticket_table(tickets)
-        return exports.export_response(rows, header, "tickets", fmt)
+        header, records = ticket_table(tickets)
+        return exports.logged_export_response(request, records, header, "tickets", fmt, what="ticket list")
     return render(
         request,
         "crm/ticket_list.html",

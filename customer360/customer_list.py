@@ -183,16 +183,16 @@ EXPORT_COLUMNS = (
 
 
 def customer_table(customers: QuerySet[Customer]) -> tuple[list[str], object]:
-    """Header and rows of ``customers`` in their given order, for ``exports.export_response``
-    (also the segment members' export)."""
+    """Header and (customer ids, row) records of ``customers`` in their given order, for
+    ``exports.logged_export_response`` (also the segment members' export)."""
     lifecycles = dict(Customer.Lifecycle.choices)
     paths = [path for _label, path in EXPORT_COLUMNS]
     lifecycle_at = paths.index("lifecycle")
-    rows = (
-        [str(lifecycles.get(v, v)) if i == lifecycle_at else v for i, v in enumerate(row)]
-        for row in customers.values_list(*paths).iterator(chunk_size=2000)
+    records = (
+        ([pk], [str(lifecycles.get(v, v)) if i == lifecycle_at else v for i, v in enumerate(row)])
+        for pk, *row in customers.values_list("pk", *paths).iterator(chunk_size=2000)
     )
-    return [str(label) for label, _path in EXPORT_COLUMNS], rows
+    return [str(label) for label, _path in EXPORT_COLUMNS], records
 
 
 def export_table(user, params) -> tuple[list[str], object]:

@@ -7,6 +7,28 @@ from django.utils.translation import gettext_lazy as _
 from customer360.text import whole_number
 
 
+# --- Date pickers ----------------------------------------------------------------------------------
+class DateInput(forms.DateInput):
+    """The browser's date picker. It reads and sends ISO dates (2027-01-13) in every language, so
+    the value is rendered as ISO: in the German input format (13.01.2027) the picker would show an
+    existing date as empty. The field still parses what a browser without a picker lets people type
+    in their language's input formats (13.01.2027 in German)."""
+
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+class DateTimeInput(forms.DateTimeInput):
+    """The browser's date-and-time picker (ISO "2027-01-13T14:05" both ways; see ``DateInput``)."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs=attrs, format="%Y-%m-%dT%H:%M")
+
+
 # --- A service's refusal on a page (the API's twin is customer360.api.errors) --------------------
 def add_refusal(form: forms.Form, exc: ValidationError) -> None:
     """Put a service's ValidationError onto ``form``: errors of a field the form has under that field,

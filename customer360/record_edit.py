@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from customer360 import access, services
+from customer360.forms import DateInput
 from customer360.models import Customer
 
 
@@ -18,7 +19,7 @@ class CustomerRecordForm(forms.ModelForm):
     class Meta:
         model = Customer
         fields = services.CUSTOMER_EDITABLE
-        widgets = {"birth_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        widgets = {"birth_date": DateInput()}
 
 
 def _visible(request, pk: int) -> Customer:

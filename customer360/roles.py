@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy
 
 SALES = "Sales"
 SERVICE = "Service"
@@ -11,6 +12,21 @@ ACCOUNTING = "Accounting"
 MANAGER = "Manager"
 ADMIN = "Admin"
 ALL_ROLES = [SALES, SERVICE, MARKETING, ACCOUNTING, MANAGER, ADMIN]
+# The group names are keys (permissions and settings name them); people read these words.
+LABELS = {
+    SALES: gettext_lazy("Sales"),
+    SERVICE: gettext_lazy("Service"),
+    MARKETING: gettext_lazy("Marketing"),
+    ACCOUNTING: gettext_lazy("Accounting"),
+    MANAGER: gettext_lazy("Manager"),
+    ADMIN: gettext_lazy("Admin"),
+}
+
+
+def label(name: str) -> str:
+    """A role's name in the reader's language; a group an admin added keeps its own name."""
+    return str(LABELS.get(name, name))
+
 
 # The department whose timeline events a role's work produces.
 DEPARTMENT_OF_ROLE = {SALES: "sales", SERVICE: "service", MARKETING: "marketing", ACCOUNTING: "accounting"}

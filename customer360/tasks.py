@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from customer360 import timeline
 from customer360.models import Customer, WorkerHeartbeat
@@ -29,7 +30,7 @@ def record_event(customer_id: int, department: str, kind: str, title: str, idemp
         kind=kind,
         title=title,
         idempotency_key=idempotency_key,
-        actor_label="worker",
+        actor_label=gettext_noop("worker"),  # a translation key
     )
 
 

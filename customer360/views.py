@@ -38,8 +38,10 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     downloads the whole filtered list."""
     fmt = exports.requested_format(request)
     if fmt:
-        columns, rows = customer_export_table(request.user, request.GET)
-        return exports.export_response(rows, columns, "customers", fmt)
+        columns, records = customer_export_table(request.user, request.GET)
+        return exports.logged_export_response(
+            request, records, columns, "customers", fmt, what="customer list"
+        )
     context = customer_list_page(request.user, request.GET)
     query = urlencode({**context["active"], "sort": context["sort"]})
     if request.GET.getlist("cols"):

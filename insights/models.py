@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from customer360.audit.tracking import tracked
@@ -88,7 +89,7 @@ class Action(models.Model):
         ordering = ["order", "key"]
 
     def __str__(self) -> str:
-        return self.name_en
+        return self.name(get_language() or "en")  # the reader's language, wherever an action is named
 
     def name(self, language: str = "en") -> str:
         return self.name_de if language.startswith("de") and self.name_de else self.name_en

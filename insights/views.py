@@ -15,10 +15,13 @@ from django.views.decorators.http import require_POST
 
 from customer360 import access, roles
 from customer360.models import Customer, Job
+from customer360.registry import conditions
 from insights import services
+from insights.features.registry import features
 from insights.models import BAND_LABELS, Action, Recommendation
 from insights.panels import panel_context
 from insights.reasons import sentence
+from insights.rules import CONDITION_PREFIX
 
 MY_LIMIT = 100
 MY_PAGE_SIZE = 25
@@ -176,12 +179,40 @@ def my_recommendations(request: HttpRequest) -> HttpResponse:
     )
 
 
+def fact_label(field: str) -> str:
+    """A rule's fact in the reader's words: the feature's or the registered condition's label."""
+    if field.startswith(CONDITION_PREFIX):
+        condition = conditions.items.get(field.removeprefix(CONDITION_PREFIX))
+        return str(condition.label) if condition else field
+    feature = features.get(field)
+    return str(feature.label) if feature else field
+
+
+def fact_value(field: str, value: str) -> str:
+    """A rule's value in the reader's words where it is a stored choice (a lifecycle stage)."""
+    if field == "lifecycle":
+        labels = dict(Customer.Lifecycle.choices)
+        return ", ".join(str(labels.get(v.strip(), v.strip())) for v in value.split(","))
+    return value
+
+
 def catalogue(request: HttpRequest) -> HttpResponse:
     """Read-only view of the action catalogue with its rules; admins edit it in the admin."""
     access.require(request.user, "insights.view_action")
     language = get_language() or "en"
     actions = list(Action.objects.prefetch_related("rules").order_by("order", "key"))
-    rows = [{"action": a, "name": a.name(language), "description": a.description(language)} for a in actions]
+    rows = [
+        {
+            "action": a,
+            "name": a.name(language),
+            "description": a.description(language),
+            "value_feature": fact_label(a.value_feature) if a.value_feature else "",
+            "rules": [
+                (rule, fact_label(rule.field), fact_value(rule.field, rule.value)) for rule in a.rules.all()
+            ],
+        }
+        for a in actions
+    ]
     return render(
         request,
         "insights/catalogue.html",

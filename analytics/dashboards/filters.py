@@ -17,9 +17,10 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
+from customer360.forms import DateInput
 from customer360.models import StaffProfile
 
 PERIODS = [
@@ -160,18 +161,18 @@ class FilterForm(forms.Form):
     """The filter bar. Choices are loaded once per request (two small queries)."""
 
     period = forms.ChoiceField(label=_("Period"), choices=PERIODS, required=False, initial=DEFAULT_PERIOD)
-    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=_("From"), required=False, widget=DateInput())
     end = forms.DateField(
         label=pgettext_lazy("end of a period", "To"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DateInput(),
     )
     team = forms.ChoiceField(label=_("Team"), required=False)
     owner = forms.TypedChoiceField(label=_("Owner"), coerce=int, required=False, empty_value=None)
     segment = forms.ChoiceField(label=_("Segment"), required=False)
     country = forms.ChoiceField(label=_("Country"), required=False)
 
-    SEGMENTS = ["Private", "SME", "Enterprise"]
+    SEGMENTS = [gettext_noop("Private"), gettext_noop("SME"), gettext_noop("Enterprise")]  # stored values
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -189,8 +190,9 @@ class FilterForm(forms.Form):
         teams = (
             StaffProfile.objects.exclude(team="").values_list("team", flat=True).distinct().order_by("team")
         )
-        self.fields["team"].choices = [("", _("All teams"))] + [(t, t) for t in teams]
-        self.fields["segment"].choices = [("", _("All segments"))] + [(s, s) for s in self.SEGMENTS]
+        # Team and segment names are stored values; the seeded ones are translation keys.
+        self.fields["team"].choices = [("", _("All teams"))] + [(t, gettext(t)) for t in teams]
+        self.fields["segment"].choices = [("", _("All segments"))] + [(s, gettext(s)) for s in self.SEGMENTS]
         self.fields["country"].choices = [("", _("All countries"))] + [
             (c, c) for c in ("AT", "DE", "CH", "GB", "IT")
         ]

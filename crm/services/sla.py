@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from crm import events
 from crm.models import Ticket
@@ -54,7 +55,7 @@ def ticket_flag_sla_breaches(*, now: datetime | None = None, limit: int = 5000) 
                     ticket,
                     events.TICKET_SLA_BREACHED,
                     timeline.idempotency_key("crm.ticket", pk, "sla_breached", name),
-                    actor_label="SLA check",
+                    actor_label=gettext_noop("SLA check"),  # a translation key
                     occurred_at=getattr(ticket, at_field) or now,
                     sla=name,
                 )

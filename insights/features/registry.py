@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from billing.events import DUNNING_NOTICE
@@ -232,10 +233,17 @@ features.register(
     Feature("offers_in_period", _("Offers made in the policy period"), model=False),
 )
 
-CONSENT_CHANNELS = ("email", "phone", "sms", "letter")
-CONSENT_PURPOSES = ("offers", "newsletter")
-for _channel in CONSENT_CHANNELS:
-    for _purpose in CONSENT_PURPOSES:
+CONSENT_CHANNELS = {"email": _("E-mail"), "phone": _("Phone"), "sms": _("SMS"), "letter": _("Letter")}
+CONSENT_PURPOSES = {"offers": _("Offers"), "newsletter": _("Newsletter")}
+for _channel, _channel_label in CONSENT_CHANNELS.items():
+    for _purpose, _purpose_label in CONSENT_PURPOSES.items():
         features.register(
-            Feature(f"consent_{_channel}_{_purpose}", f"Consent {_channel}/{_purpose}", "bool", model=False)
+            Feature(
+                f"consent_{_channel}_{_purpose}",
+                format_lazy(
+                    _("Consent: {channel}, {purpose}"), channel=_channel_label, purpose=_purpose_label
+                ),
+                "bool",
+                model=False,
+            )
         )

@@ -97,3 +97,34 @@ def test_segment_members_export_only_visible_members(customers, marketing_user):
         client_for(marketing_user).get(f"/marketing/segments/{segment.pk}/members/?export=xlsx")
     )
     assert sorted(r[1] for r in rows[1:]) == ["Böhler", "Gruber"]
+
+
+def test_every_list_export_is_in_the_access_log_with_its_customers(rep, service_user, customers):
+    from customer360.audit.models import AccessLog
+
+    client_for(rep).get("/customers/?lifecycle=lead&export=xlsx")
+    log = AccessLog.objects.get()
+    assert (log.action, log.what, log.rows, log.username) == ("export", "customer list", 2, "rep")
+    assert set(log.customers.values_list("customer_id", flat=True)) == {customers[1].pk, customers[2].pk}
+    make_deal(rep, customers[0], title="Premium")
+    client_for(rep).get("/sales/deals/?export=csv")
+    deals = AccessLog.objects.get(what="deal list")
+    assert (deals.rows, deals.customer_id) == (1, customers[0].pk)
+    refused = client_for(rep).get("/sales/deals/?export=pdf")  # not an export: the page, no log row
+    assert refused.status_code == 200 and AccessLog.objects.count() == 2
+
+
+def test_invoice_and_activity_exports_log_their_customers(rep, accounting_user, customers):
+    from customer360.audit.models import AccessLog
+    from tests.billing.factories import make_invoice
+    from tests.crm.factories import make_activity
+
+    assign(customers[0], "accounting")
+    invoice = make_invoice(customers[0], number="2026-0777")
+    rows = sheet_rows(client_for(accounting_user).get("/billing/invoices/?export=xlsx"))
+    assert [r[0] for r in rows[1:]] == ["2026-0777"]
+    assert AccessLog.objects.get(what="invoice list").customer_id == invoice.customer_id
+    make_activity(rep, customers[1], subject="Rückruf")
+    activities = sheet_rows(client_for(rep).get("/sales/activities/?scope=mine&export=xlsx"))
+    assert [r[2] for r in activities[1:]] == ["Rückruf"]
+    assert AccessLog.objects.get(what="activity list").customer_id == customers[1].pk
