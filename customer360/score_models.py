@@ -6,12 +6,29 @@ departments read them through :mod:`customer360.scores` without importing insigh
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 __all__ = ["Score", "ScoreBand", "ScoreQuerySet"]
+
+CHURN_RISK = "churn_risk"
+PAYMENT_RISK = "payment_risk"
+PROPENSITY_PREFIX = "propensity:"
+RISK_KINDS = (CHURN_RISK, PAYMENT_RISK)
+LABELS = {
+    CHURN_RISK: _("Churn risk"),
+    PAYMENT_RISK: _("Payment risk"),
+}
+
+
+def label_of(kind: str) -> str:
+    """How people call a score kind (an action's propensity by the action's key)."""
+    if kind in LABELS:
+        return str(LABELS[kind])
+    return kind.removeprefix(PROPENSITY_PREFIX) if kind.startswith(PROPENSITY_PREFIX) else kind
 
 
 class ScoreBand(models.TextChoices):
@@ -25,9 +42,8 @@ class ScoreQuerySet(models.QuerySet):
         return self.filter(kind=kind)
 
     def visible_to(self, user) -> ScoreQuerySet:
-        from customer360.models import Customer
-
-        return self.filter(customer__in=Customer.objects.visible_to(user))
+        customers = apps.get_model("customer360", "Customer").objects.visible_to(user)
+        return self.filter(customer__in=customers)
 
     def top(self, kind: str, n: int = 50) -> ScoreQuerySet:
         """The ``n`` highest scores of a kind (served by the kind/value index)."""
@@ -70,8 +86,6 @@ class Score(models.Model):
 
     @property
     def label(self) -> str:
-        from customer360.scores import label_of
-
         return label_of(self.kind)
 
     @property

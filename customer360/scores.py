@@ -13,17 +13,19 @@ from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext_lazy
 
 from customer360.registry import Condition, ListFilter, compare, conditions
-from customer360.score_models import Score, ScoreBand
+from customer360.score_models import (
+    CHURN_RISK,
+    LABELS,
+    PAYMENT_RISK,
+    PROPENSITY_PREFIX,
+    RISK_KINDS,
+    Score,
+    ScoreBand,
+    label_of,
+)
 
-CHURN_RISK = "churn_risk"
-PAYMENT_RISK = "payment_risk"
-PROPENSITY_PREFIX = "propensity:"
-RISK_KINDS = (CHURN_RISK, PAYMENT_RISK)
+__all__ = ["CHURN_RISK", "LABELS", "PAYMENT_RISK", "PROPENSITY_PREFIX", "RISK_KINDS", "label_of"]
 
-LABELS = {
-    CHURN_RISK: gettext_lazy("Churn risk"),
-    PAYMENT_RISK: gettext_lazy("Payment risk"),
-}
 
 # Lower bounds of the medium and high band. Scores are calibrated probabilities, so one pair of
 # thresholds reads the same for every customer and every model version.
@@ -46,12 +48,6 @@ def band_of(kind: str, value: float) -> str:
     if value >= medium:
         return ScoreBand.MEDIUM
     return ScoreBand.LOW
-
-
-def label_of(kind: str) -> str:
-    if kind in LABELS:
-        return str(LABELS[kind])
-    return kind.removeprefix(PROPENSITY_PREFIX) if kind.startswith(PROPENSITY_PREFIX) else kind
 
 
 def score_for(customer, kind: str) -> Score | None:

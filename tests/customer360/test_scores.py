@@ -96,3 +96,19 @@ def test_subject_access_exports_and_erasure_removes_the_scores(scored):
     erase(risky, Request())
     assert not Score.objects.filter(customer=risky).exists()
     assert Score.objects.filter(customer=calm).count() == 2
+
+
+def test_the_customer_export_carries_the_learned_risks_in_percent(scored, rep):
+    import csv
+    import io
+
+    risky, calm, unknown = scored
+    Customer.objects.update(owner=rep)
+    body = client_for(rep).get("/customers/?export=csv").content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(body)))
+    header = rows[0]
+    churn, payment = header.index("Churn risk (%)"), header.index("Payment risk (%)")
+    by_number = {row[0]: row for row in rows[1:]}
+    assert by_number[risky.customer_number][churn] == "72.0"
+    assert by_number[risky.customer_number][payment] == "31.0"
+    assert by_number[unknown.customer_number][churn] == ""
