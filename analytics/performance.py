@@ -9,11 +9,12 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from analytics import kpis
 from analytics.dashboards.filters import parse_filters
-from customer360 import roles
+from customer360 import roles, scores
 from customer360.models import Job
 from customer360.replica import reads_from_replica
 from insights.models import Action, ModelVersion, Recommendation
@@ -21,6 +22,26 @@ from insights.models import Action, ModelVersion, Recommendation
 
 def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
+
+
+RELIABILITY_SIZE = 160  # px of the square reliability diagram
+
+
+def reliability(version: ModelVersion) -> dict:
+    """The hold-out reliability curve of a model as SVG points (predicted -> observed, per decile)
+    in a square of ``RELIABILITY_SIZE``: on the diagonal, "30 %" means 3 in 10."""
+    size = RELIABILITY_SIZE
+    bins = version.metrics.get("calibration") or []
+    points = " ".join(f"{p * size:.1f},{(1 - o) * size:.1f}" for p, o, _n in bins)
+    return {
+        "version": version,
+        "name": version.action.name(get_language() or "en")
+        if version.action_id
+        else scores.label_of(version.outcome),
+        "points": points,
+        "bins": bins,
+        "size": size,
+    }
 
 
 @reads_from_replica
@@ -46,7 +67,10 @@ def nba_performance(request: HttpRequest) -> HttpResponse:
                 "conversion": _rate(a.converted, a.accepted),
             }
         )
-    versions = ModelVersion.objects.select_related("action").order_by("action__order", "-version")[:100]
+    versions = ModelVersion.objects.select_related("action").order_by("outcome", "action__order", "-version")[
+        :100
+    ]
+    curves = [reliability(v) for v in versions if v.is_active and v.metrics.get("calibration")]
     # The same period and filters as the NBA dashboard, so both show the same lift.
     filters, form = parse_filters(request.GET)
     job = Job.objects.filter(kind="insights.rescore").order_by("-created_at").first()
@@ -56,6 +80,7 @@ def nba_performance(request: HttpRequest) -> HttpResponse:
         {
             "rows": rows,
             "versions": versions,
+            "curves": curves,
             "lift": kpis.lift(filters),
             "filters": filters,
             "period_form": form,

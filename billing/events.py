@@ -144,6 +144,27 @@ DUNNING_RESUMED = events.declare(
     title=_("Dunning of invoice %(number)s resumed"),
 )
 
+#: How a dunning step was taken for this customer (billing.dunning_care), in the reader's words.
+TREATMENTS = {
+    "standard": _("as the policy says"),
+    "payment_plan": _("payment plan offered instead of a fee (high payment risk)"),
+    "gentle": _("no fee and a gentler tone (reliable long-standing customer)"),
+    "early_reminder": _("friendly reminder before dunning (high payment risk)"),
+}
+
+
+def treatment(value) -> str:
+    return str(TREATMENTS.get(value, value or ""))
+
+
+def _percent(value) -> str:
+    return "–" if value is None else f"{value} %"
+
+
+#: Why a step was taken as it was: the treatment and the learned payment risk (percent) it rests on.
+#: Optional: notices written before risk-aware dunning (and the demo's history) carry neither.
+CARE = (Field("treatment", treatment, required=False), Field("payment_risk", _percent, required=False))
+
 #: A notice's fields: ``amount`` is the open principal it quotes (fees named apart), ``open_amount``
 #: everything still owed after its fee; ``level_name`` is the policy's own name of the level.
 NOTICE = (
@@ -155,8 +176,19 @@ NOTICE = (
     Field("level_name", gettext),  # seeded level names are translation keys (SEEDED_LEVEL_NAMES)
     Field("notice_channel", notice_channel),
     Field("days_overdue", "int"),
+    *CARE,
 )
 NOTICE_SUMMARY = _("%(level_name)s by %(notice_channel)s, fee %(fee)s")
+NOTICE_CARE_SUMMARY = _(
+    "%(level_name)s by %(notice_channel)s, fee %(fee)s: %(treatment)s, payment risk %(payment_risk)s"
+)
+
+
+def notice_summary(payload: dict):
+    """The standard summary, or the one that says why this customer's step differs."""
+    cared = payload.get("treatment") not in (None, "", "standard")
+    return NOTICE_CARE_SUMMARY if cared else NOTICE_SUMMARY
+
 
 DUNNING_NOTICE = events.declare(
     "dunning.notice",
@@ -167,7 +199,7 @@ DUNNING_NOTICE = events.declare(
     label=_("Dunning notice"),
     fields=NOTICE,
     title=_("Invoice %(number)s overdue: level %(level)s, %(amount)s"),
-    summary=NOTICE_SUMMARY,
+    summary=notice_summary,
 )
 
 DUNNING_HANDED_OVER = events.declare(
@@ -179,7 +211,19 @@ DUNNING_HANDED_OVER = events.declare(
     label=_("Handed over to collection"),
     fields=NOTICE,
     title=_("Invoice %(number)s handed over to collection: level %(level)s, %(amount)s"),
-    summary=NOTICE_SUMMARY,
+    summary=notice_summary,
+)
+
+DUNNING_EARLY_REMINDER = events.declare(
+    "dunning.early_reminder",
+    department=Department.ACCOUNTING,
+    channel=Channel.EMAIL,
+    direction=Direction.OUTBOUND,
+    tags={"reminder"},
+    label=_("Friendly payment reminder"),
+    fields=[*INVOICE, Field("amount", "money"), Field("days_overdue", "int"), *CARE],
+    title=_("Invoice %(number)s: friendly reminder, %(amount)s open"),
+    summary=_("Before dunning, without a fee: %(treatment)s, payment risk %(payment_risk)s"),
 )
 
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from billing import events
+from billing import dunning_care, events
 from billing.models import (
     DunningLevel,
     DunningNotice,
@@ -426,17 +426,19 @@ def dunning_resume(*, invoice: Invoice, actor=None) -> Invoice:
 
 
 # --- the daily dunning run -----------------------------------------------------------------------
-def notice_values(invoice: Invoice, level: DunningLevel, *, days_overdue: int) -> dict:
+def notice_values(invoice: Invoice, level: DunningLevel, *, days_overdue: int, decision=None) -> dict:
     """The payload of a dunning notice's event, after its fee was charged to ``invoice``: the text
-    quotes the open principal and names the fee apart (services and demo data alike)."""
+    quotes the open principal and names the fee apart (services and demo data alike); with a
+    ``decision`` (billing.dunning_care) the fee charged and why the step was taken so."""
     return {
         "level": level.level,
         "amount": invoice.open_principal,
         "open_amount": invoice.open_amount,
-        "fee": level.fee,
+        "fee": decision.fee if decision else level.fee,
         "level_name": level.name,
         "notice_channel": level.channel,
         "days_overdue": days_overdue,
+        **(decision.payload() if decision else {}),
     }
 
 
@@ -490,6 +492,10 @@ def dunning_run(*, today: date | None = None) -> DunningRunResult:
     if policy is None:
         logger.warning("dunning run: no active policy")
         return result
+    early = dunning_care.early_reminders(today=today)
+    if early:
+        result.notices[dunning_care.EARLY_LEVEL] = len(early)
+        result.notice_ids.extend(early)
     for level in policy.levels.order_by("level"):
         ids = list(escalation_candidates(level, today).order_by("id").values_list("id", flat=True))
         for invoice_id in ids:
@@ -504,7 +510,9 @@ def dunning_run(*, today: date | None = None) -> DunningRunResult:
 @transaction.atomic
 def dunning_escalate(*, invoice_id: int, level: DunningLevel, today: date) -> DunningNotice | None:
     """Raise one invoice to ``level``: notice, fee, one timeline event. ``None`` when another run
-    got there first or the invoice no longer qualifies."""
+    got there first or the invoice no longer qualifies. The customer's learned payment risk decides
+    the fee and the tone (billing.dunning_care); the event says which and why."""
+    decision = dunning_care.decision_for(invoice_id=invoice_id, level=level, today=today)
     # The conditional update claims the escalation; a second run (or a parallel one) updates 0 rows.
     claimed = (
         escalation_candidates(level, today)
@@ -512,7 +520,7 @@ def dunning_escalate(*, invoice_id: int, level: DunningLevel, today: date) -> Du
         .update(
             dunning_level=level.level,
             last_dunned_on=today,
-            fees_total=F("fees_total") + level.fee,
+            fees_total=F("fees_total") + decision.fee,
             revision=F("revision") + 1,
             updated_at=timezone.now(),
         )
@@ -522,15 +530,9 @@ def dunning_escalate(*, invoice_id: int, level: DunningLevel, today: date) -> Du
     invoice = _locked(invoice_id)
     language = invoice.customer.preferred_language or "de"
     # The text quotes what was owed before this fee and names the fee separately.
-    before = Invoice(
-        number=invoice.number,
-        currency=invoice.currency,
-        due_date=invoice.due_date,
-        status=invoice.status,
-        gross_total=invoice.gross_total,
-        fees_total=invoice.fees_total - level.fee,
-        paid_amount=invoice.paid_amount,
-    )
+    before = Invoice(number=invoice.number, currency=invoice.currency, due_date=invoice.due_date,
+                     status=invoice.status, gross_total=invoice.gross_total,
+                     fees_total=invoice.fees_total - decision.fee, paid_amount=invoice.paid_amount)  # fmt: skip
     now = timezone.now()
     if level.hands_over:
         invoice.handed_over_at = now
@@ -540,10 +542,10 @@ def dunning_escalate(*, invoice_id: int, level: DunningLevel, today: date) -> Du
             notice = DunningNotice.objects.create(
                 invoice=invoice,
                 level=level.level,
-                fee=level.fee,
+                fee=decision.fee,
                 channel=level.channel,
                 language=language,
-                text=level.render(before, language),
+                text=dunning_care.notice_text(level, before, decision, language),
                 open_amount=before.open_amount,
                 sent_at=now,
             )
@@ -557,6 +559,6 @@ def dunning_escalate(*, invoice_id: int, level: DunningLevel, today: date) -> Du
         key=("billing.invoice", invoice.pk, "overdue", level.level),
         channel=level.channel,
         occurred_at=now,
-        values=notice_values(invoice, level, days_overdue=invoice.days_overdue(today)),
+        values=notice_values(invoice, level, days_overdue=invoice.days_overdue(today), decision=decision),
     )
     return notice

@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy
 
 from customer360.models import Customer
 from customer360.registry import Condition, compare, conditions
+from customer360.scores import register_score_conditions
 
 MAX_LEAVES = 30
 MAX_DEPTH = 6  # all/any/not nesting inside one tree
@@ -330,3 +331,5 @@ def register_customer_conditions() -> None:
             order=11,
         )
     )
+    # The learned scores the core publishes: customer.score.<kind> and customer.score_band.<kind>.
+    register_score_conditions()

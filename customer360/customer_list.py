@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from customer360 import conditions as compiler
-from customer360 import search
+from customer360 import scores, search
 from customer360.models import Customer
 from customer360.registry import ListFilter, conditions
 
@@ -182,17 +182,36 @@ EXPORT_COLUMNS = (
 )
 
 
+# The learned risks the core publishes, in percent (empty when not scored).
+SCORE_EXPORT_COLUMNS = (
+    (_("Churn risk (%)"), scores.CHURN_RISK),
+    (_("Payment risk (%)"), scores.PAYMENT_RISK),
+)
+
+
+def _export_value(value, i: int, lifecycle_at: int, lifecycles: dict, first_score: int):
+    if i == lifecycle_at:
+        return str(lifecycles.get(value, value))
+    if i >= first_score and value is not None:
+        return round(value * 100, 1)
+    return value
+
+
 def customer_table(customers: QuerySet[Customer]) -> tuple[list[str], object]:
     """Header and (customer ids, row) records of ``customers`` in their given order, for
     ``exports.logged_export_response`` (also the segment members' export)."""
     lifecycles = dict(Customer.Lifecycle.choices)
     paths = [path for _label, path in EXPORT_COLUMNS]
-    lifecycle_at = paths.index("lifecycle")
+    lifecycle_at, first_score = paths.index("lifecycle"), len(paths)
+    for _label, kind in SCORE_EXPORT_COLUMNS:
+        customers = scores.with_score(customers, kind, f"export_{kind}")
+        paths.append(f"export_{kind}")
     records = (
-        ([pk], [str(lifecycles.get(v, v)) if i == lifecycle_at else v for i, v in enumerate(row)])
+        ([pk], [_export_value(v, i, lifecycle_at, lifecycles, first_score) for i, v in enumerate(row)])
         for pk, *row in customers.values_list("pk", *paths).iterator(chunk_size=2000)
     )
-    return [str(label) for label, _path in EXPORT_COLUMNS], records
+    labels = [*EXPORT_COLUMNS, *SCORE_EXPORT_COLUMNS]
+    return [str(label) for label, _path in labels], records
 
 
 def export_table(user, params) -> tuple[list[str], object]:

@@ -555,10 +555,11 @@ class PendingChange(models.Model):
         return f"customer {self.customer_id} @ {self.changed_at:%H:%M:%S}"
 
 
-# Audit, API token, data-source, privacy and sign-in models live in modules of their own; importing
+# Audit, API token, data-source, privacy, score and sign-in models live in modules of their own; importing
 # them registers them with Django.
 from customer360.audit.models import *  # noqa: E402,F403
 from customer360.privacy.models import *  # noqa: E402,F403
+from customer360.score_models import *  # noqa: E402,F403
 from customer360.signin.models import *  # noqa: E402,F403
 from customer360.sources.models import *  # noqa: E402,F403
 from customer360.token_models import *  # noqa: E402,F403

@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_POST
 
-from customer360 import access, exports, roles, search, services
+from customer360 import access, exports, roles, scores, search, services
 from customer360.audit.access import Action, record_access
 from customer360.brief import brief_for
 from customer360.customer_list import COLUMNS, SORT_LABELS, available_condition_filters
@@ -93,6 +93,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "timeline": timeline,
             "timeline_filters": filter_choices(),
             "brief": brief_for(customer, request.user),
+            "risk_scores": scores.risks_for(customer),
             "note_form": NoteForm(),
             "can_privacy": roles.has_role(request.user, roles.ADMIN),
         },

@@ -1,6 +1,8 @@
 """NBA figures for ``manage.py bench`` (printed, never asserted).
 
-* full rescoring of every customer, in this process (the batch's chunks one after the other) and,
+* full rescoring of every customer (recommendations and every score published into the core: each
+  action's propensity, churn and payment risk), with the coverage of each score kind, in this
+  process (the batch's chunks one after the other) and,
   with ``REDIS_URL``, by a real Celery worker with two processes (``manage.py bench`` targets:
   <= 60 s for 100k customers);
 * event -> updated recommendation with a running worker on Redis (target: p95 <= 2 s);
@@ -27,6 +29,7 @@ from django.conf import settings
 from django.db import connection
 
 from customer360.bench import BenchContext, benchmarks, percentile
+from customer360.models import Score
 
 FULL_TARGET_S = 60.0
 LATENCY_TARGET_S = 2.0
@@ -90,8 +93,21 @@ def _full_inline() -> list[str]:
     return [
         f"{'full rescoring, 1 process':<34} {run.job.done} customers in {seconds:6.1f} s "
         f"({run.job.done / seconds:,.0f}/s, {chunks} chunks)  target <= {FULL_TARGET_S:.0f} s: "
-        f"{_verdict(seconds <= FULL_TARGET_S)}"
+        f"{_verdict(seconds <= FULL_TARGET_S)}",
+        *_stored_scores(run.job.done),
     ]
+
+
+def _stored_scores(customers: int) -> list[str]:
+    """What the run published into the core's score table, and its coverage (printed for CI)."""
+    from insights.coverage import coverage
+
+    stored = Score.objects.count()
+    lines = [f"{'scores stored':<34} {stored:,} rows ({stored / max(customers, 1):.1f} per customer)"]
+    for kind, (eligible, have) in sorted(coverage().items()):
+        share = f"{100 * have / eligible:5.1f} %" if eligible else "    –  "
+        lines.append(f"{'  coverage ' + kind:<34} {share} ({have:,} of {eligible:,} eligible)")
+    return lines
 
 
 def _full_worker() -> list[str]:

@@ -27,8 +27,9 @@ HISTORY = {
 
 @seeders.register("insights", order=90)
 def seed_insights(ctx: DemoContext) -> None:
-    """Past recommendations with what reps did (bulk), then one in-process batch scoring."""
-    from insights.services import scoring_run_inline
+    """Past recommendations with what reps did (bulk), churn and payment risk learned from the seeded
+    history, then one in-process batch scoring (which publishes every score into the core)."""
+    from insights.services import outcomes_train, scoring_run_inline
 
     seed_actions(Action, ActionRule)
     actions = dict(Action.objects.values_list("key", "pk"))
@@ -76,8 +77,10 @@ def seed_insights(ctx: DemoContext) -> None:
         announce=False,
         count_new=False,
     )
+    learned = outcomes_train()
     run = scoring_run_inline()
-    ctx.stdout(f"    {len(past)} past recommendations; scored {run.job.total} customers")
+    models = ", ".join(f"{key} v{version}" for key, version in learned.items() if version) or "none yet"
+    ctx.stdout(f"    {len(past)} past recommendations; learned {models}; scored {run.job.total} customers")
 
 
 def _feedback_event(rec: Recommendation, action: Action, source_type: int):

@@ -23,7 +23,9 @@ from marketing.models import Consent
 def _scope(ids: list[int] | None, id_range: tuple[int, int] | None) -> Q:
     if id_range is not None:
         return Q(customer_id__gte=id_range[0], customer_id__lte=id_range[1])
-    return Q(customer_id__in=ids or [])
+    if ids is None:  # every customer, as the feature builder's own scope (was: nobody, so no overlay)
+        return Q()
+    return Q(customer_id__in=ids)
 
 
 def _frame(rows, columns) -> pd.DataFrame:

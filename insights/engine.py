@@ -35,7 +35,8 @@ from insights.models import (
     ScoringRun,
 )
 from insights.reasons import model_reasons, rule_reasons, text_pair
-from insights.training import active_versions, load_artifact, predict
+from insights.scores import score_rows, write_scores
+from insights.training import active_outcome_versions, active_versions, load_artifact, predict
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +57,12 @@ class Catalogue:
     entries: list[CatalogueEntry]
     policy: ContactPolicy
     loaded_at: datetime = field(default_factory=timezone.now)
+    #: learned outcomes (churn and payment risk) with a model: key -> (version, artifact)
+    outcomes: dict[str, tuple[ModelVersion, dict]] = field(default_factory=dict)
 
 
 def load_catalogue() -> Catalogue:
-    """Active actions with their rules and active models (three queries, plus the policy)."""
+    """Active actions with their rules and active models, the outcome models (four queries, plus the policy)."""
     actions = list(Action.objects.filter(is_active=True).order_by("order", "key"))
     by_action: dict[int, list[dict]] = {a.pk: [] for a in actions}
     for rule in ActionRule.objects.filter(action__in=actions).order_by("id"):
@@ -70,7 +73,12 @@ def load_catalogue() -> Catalogue:
         version = versions.get(action.pk)
         artifact = load_artifact(version) if version else None
         entries.append(CatalogueEntry(action, by_action[action.pk], version if artifact else None, artifact))
-    return Catalogue(entries, ContactPolicy.current())
+    outcomes = {}
+    for key, version in active_outcome_versions().items():
+        artifact = load_artifact(version)
+        if artifact is not None:
+            outcomes[key] = (version, artifact)
+    return Catalogue(entries, ContactPolicy.current(), outcomes=outcomes)
 
 
 CATALOGUE_STAMP_KEY = "nba:catalogue-stamp"
@@ -195,10 +203,33 @@ def _context_weight(entry: CatalogueEntry, frame: pd.DataFrame) -> np.ndarray:
     return weight
 
 
+def propensities(frame: pd.DataFrame, catalogue: Catalogue) -> dict[int, pd.Series]:
+    """Per active action (not "no contact now"): the propensity of every customer its rules allow,
+    whether or not it will rank (indexed like ``frame``). A cool-down after a dismissal blocks the
+    recommendation, not the score."""
+    empty = pd.DataFrame(columns=["customer_id", "action_id"])
+    result = {}
+    for entry in catalogue.entries:
+        if entry.action.is_no_contact:
+            continue
+        sub = frame[eligible(entry, frame, catalogue.policy, empty).to_numpy()]
+        if entry.artifact is not None and not sub.empty:
+            values = predict(entry.artifact, sub)
+        else:
+            values = np.full(len(sub), float(entry.action.prior))
+        result[entry.action.pk] = pd.Series(values, index=sub.index, dtype="float64")
+    return result
+
+
 def candidates(
-    frame: pd.DataFrame, catalogue: Catalogue, blocked: pd.DataFrame, now: datetime
+    frame: pd.DataFrame,
+    catalogue: Catalogue,
+    blocked: pd.DataFrame,
+    now: datetime,
+    known: dict[int, pd.Series] | None = None,
 ) -> pd.DataFrame:
-    """Every eligible (customer, action) with its priority parts (long format)."""
+    """Every eligible (customer, action) with its priority parts (long format); ``known`` holds
+    propensities computed already (see :func:`propensities`)."""
     parts = []
     week = now.strftime("%G-%V")
     for entry in catalogue.entries:
@@ -211,12 +242,14 @@ def candidates(
             continue
         ids = sub["customer_id"].to_numpy()
         exploring = np.zeros(len(sub), dtype=bool)
-        if entry.artifact is not None:
+        if known is not None and action.pk in known:
+            propensity = known[action.pk].reindex(sub.index).fillna(float(action.prior)).to_numpy()
+        elif entry.artifact is not None:
             propensity = predict(entry.artifact, sub)
         else:
             propensity = np.full(len(sub), float(action.prior))
-            if action.exploration_share > 0 and not action.is_no_contact:
-                exploring = uniform(ids, f"explore:{action.key}:{week}") < action.exploration_share
+        if entry.artifact is None and action.exploration_share > 0 and not action.is_no_contact:
+            exploring = uniform(ids, f"explore:{action.key}:{week}") < action.exploration_share
         value = _value(action, sub)
         weight = _context_weight(entry, sub)
         boost = np.where(exploring, 1.0 / max(float(action.prior), 1e-3), 1.0)
@@ -300,7 +333,8 @@ def score_customers(
     now: datetime | None = None,
     catalogue: Catalogue | None = None,
 ) -> ScoreResult:
-    """Rescore customers (a list of ids or an id range); their open recommendations are updated in place."""
+    """Rescore customers (a list of ids or an id range): their open recommendations are updated in
+    place and their scores in the core's score table replaced (insights.scores)."""
     now = now or timezone.now()
     catalogue = catalogue or load_catalogue()
     scope = (
@@ -311,7 +345,9 @@ def score_customers(
     frame = build_features(ids, id_range=id_range, now=now)
     frame = frame.reset_index(drop=True)
     holdout = in_holdout(frame["customer_id"].to_numpy(), catalogue.policy)
-    cands = candidates(frame[~holdout], catalogue, blocked_pairs(scope, catalogue.policy, now), now)
+    known = propensities(frame, catalogue)
+    cands = candidates(frame[~holdout], catalogue, blocked_pairs(scope, catalogue.policy, now), now, known)
+    published = score_rows(frame, catalogue, known)
     chosen = arbitrate(cands, catalogue.policy.top_n)
     reasons = attach_reasons(chosen, frame, catalogue)
     counts = cands.groupby("customer_id").size() if not cands.empty else pd.Series(dtype="int64")
@@ -338,6 +374,8 @@ def score_customers(
             now=now,
             scores=(scored[scored_here], holdout[scored_here], candidates_per_customer[scored_here]),
         )
+        mine = np.isin(published["customer_id"].to_numpy(dtype="int64"), present)
+        write_scores(customer_ids=present, rows=published[mine], now=now)
     return ScoreResult(int(scored_here.sum()), new, int(holdout.sum()))
 
 

@@ -201,9 +201,13 @@ class ContactPolicy(models.Model):
 
 
 class ModelVersion(models.Model):
-    """A trained propensity model of one action, stored as a joblib file with its metrics."""
+    """A trained model, stored as a joblib file with its metrics: the propensity model of one action,
+    or (``action`` empty) the model of a learned outcome such as churn or payment risk."""
 
-    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="model_versions")
+    action = models.ForeignKey(
+        Action, on_delete=models.CASCADE, related_name="model_versions", null=True, blank=True
+    )
+    outcome = models.CharField(_("outcome"), max_length=80, blank=True, db_index=True)
     version = models.PositiveIntegerField()
     path = models.CharField(max_length=300)
     n = models.PositiveIntegerField(default=0)
@@ -218,11 +222,26 @@ class ModelVersion(models.Model):
         verbose_name_plural = _("model versions")
         ordering = ["action", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["action", "version"], name="insights_model_version_unique")
+            models.UniqueConstraint(fields=["action", "version"], name="insights_model_version_unique"),
+            models.UniqueConstraint(
+                fields=["outcome", "version"],
+                condition=Q(action__isnull=True),
+                name="insights_outcome_version_unique",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.action.key} v{self.version}"
+        return f"{self.key} v{self.version}"
+
+    @property
+    def key(self) -> str:
+        """The action's key, or the outcome's."""
+        return self.action.key if self.action_id else self.outcome
+
+    @property
+    def label(self) -> str:
+        """How a score names its model, e.g. "churn_risk v3"."""
+        return f"{self.key} v{self.version}"
 
 
 class ScoringRun(models.Model):

@@ -373,3 +373,21 @@ def _trainable(action_keys: list[str] | None):
 def models_to_train(*, action_keys: list[str] | None = None) -> list[str]:
     """The keys of the actions a training run covers (one Celery task each)."""
     return [action.key for action in _trainable(action_keys)]
+
+
+def outcomes_train(*, keys: list[str] | None = None, force: bool = False) -> dict[str, int | None]:
+    """Train the learned outcomes (churn and payment risk, or the named ones); {key: new version or None}."""
+    from insights.outcomes import OUTCOMES, train_outcome
+
+    result: dict[str, int | None] = {}
+    for key, outcome in OUTCOMES.items():
+        if keys is None or key in keys:
+            version = train_outcome(outcome, force=force)
+            result[key] = version.version if version else None
+    return result
+
+
+def outcomes_to_train() -> list[str]:
+    from insights.outcomes import OUTCOMES
+
+    return list(OUTCOMES)

@@ -60,8 +60,17 @@ def train_models(action_keys: list[str] | None = None, force: bool = False) -> N
     (below the broker's visibility timeout), and a redelivery repeats one action, not all."""
     for key in services.models_to_train(action_keys=action_keys):
         train_action.delay(key, force=force)
+    if action_keys is None:
+        for key in services.outcomes_to_train():
+            train_outcome.delay(key, force=force)
 
 
 @shared_task(name="insights.tasks.train_action", acks_late=True, **LONG)
 def train_action(action_key: str, force: bool = False) -> None:
     services.models_train(action_keys=[action_key], force=force)
+
+
+@shared_task(name="insights.tasks.train_outcome", acks_late=True, **LONG)
+def train_outcome(outcome_key: str, force: bool = False) -> None:
+    """Churn or payment risk, learned from history (insights.outcomes)."""
+    services.outcomes_train(keys=[outcome_key], force=force)

@@ -27,7 +27,11 @@ from analytics.dashboards.charts import (
 from analytics.dashboards.filters import Filters, add_months, customers_q
 from analytics.models import CustomerRevenue, CustomerRisk, DailyRollup
 from analytics.rollups import lost_customers
-from customer360.models import Customer
+from customer360 import scores
+from customer360.formatting import number
+from customer360.models import Customer, Score
+from insights.features import features
+from insights.models import ModelVersion
 
 CUSTOMER_COLUMNS = [
     (gettext_lazy("Number"), "customer_number"),
@@ -194,7 +198,7 @@ def churn_risk(f: Filters) -> ChartData:
     )
     return ChartData(
         key="customers.churn_risk",
-        title=_("Churn-risk distribution"),
+        title=_("Churn-risk points"),
         categories=[(band, str(BAND_LABELS[band])) for band, _l, _h in risk.BANDS],
         series=[Series(_("Customers"), [counts[band] for band, _l, _h in risk.BANDS], key="n")],
         x_title=_("Churn risk"),
@@ -202,6 +206,57 @@ def churn_risk(f: Filters) -> ChartData:
         note=_(
             "Points for: at risk, recent cancellation, no active contract, open complaint, dunning, negative tone."
         ),
+    )
+
+
+LEARNED_BANDS = (
+    ("low", gettext_lazy("Low")),
+    ("medium", gettext_lazy("Medium")),
+    ("high", gettext_lazy("High")),
+)
+
+
+def _learned_note() -> str:
+    """Which model, how good on its time-based hold-out, and what drives it (top features)."""
+    version = ModelVersion.objects.filter(
+        action__isnull=True, outcome=scores.CHURN_RISK, is_active=True
+    ).first()
+    if version is None:
+        return _("No churn model learned yet: it needs customers who left (contracts cancelled or lapsed).")
+    drivers = [str(getattr(features.get(name), "label", name)) for name, weight in version.metrics.get("top_features", [])[:4] if weight > 0]  # fmt: skip
+    return _(
+        "Learned from the company's own history (model %(version)s): hold-out AUC %(auc)s, Brier %(brier)s, "
+        "time-based. Main drivers: %(drivers)s."
+    ) % {
+        "version": version.label,
+        "auc": number(version.auc, 2),
+        "brier": number(version.metrics.get("brier"), 3),
+        "drivers": ", ".join(drivers) or "–",
+    }
+
+
+def learned_churn_risk(f: Filters) -> ChartData:
+    """Current customers by the band of their learned churn risk (the core's score table)."""
+    learned = Score.objects.filter(kind=scores.CHURN_RISK, customer__in=_customers(f))
+    counts = learned.aggregate(**{band: Count("pk", filter=Q(band=band)) for band, _label in LEARNED_BANDS})
+    return ChartData(
+        key="customers.learned_churn_risk",
+        title=_("Learned churn risk"),
+        categories=[(band, str(label)) for band, label in LEARNED_BANDS],
+        series=[Series(_("Customers"), [counts[band] for band, _label in LEARNED_BANDS], key="n")],
+        x_title=_("Churn risk"),
+        y_title=_("Customers"),
+        note=_learned_note(),
+    )
+
+
+def drill_learned_churn_risk(f: Filters, bucket: str, series: str) -> Drill:
+    ids = Score.objects.filter(kind=scores.CHURN_RISK, band=bucket).values("customer_id")
+    return Drill(
+        _("Customers in this risk band"),
+        _customers(f).filter(pk__in=ids),
+        CUSTOMER_COLUMNS,
+        customer_path="",
     )
 
 
@@ -230,6 +285,7 @@ dashboards.register(
             ChartDef("customers.new_lost", new_and_lost, drill_new_lost),
             ChartDef("customers.lifecycle", lifecycle, drill_lifecycle),
             ChartDef("customers.concentration", concentration, drill_concentration),
+            ChartDef("customers.learned_churn_risk", learned_churn_risk, drill_learned_churn_risk),
             ChartDef("customers.churn_risk", churn_risk, drill_churn_risk),
         ),
     )

@@ -163,7 +163,7 @@ def auc(f: Filters) -> ChartData:
     return ChartData(
         key="nba.auc",
         title=_("AUC per model version"),
-        categories=[(str(v.pk), f"{v.action.key} v{v.version}") for v in versions],
+        categories=[(str(v.pk), v.label) for v in versions],
         series=[
             Series(
                 _("AUC"),

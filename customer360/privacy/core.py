@@ -1,4 +1,4 @@
-"""What the core holds about a person: profile, identities, timeline, assignments, merges, and
+"""What the core holds about a person: profile, identities, timeline, assignments, merges, scores and
 the import files that name them. Registered first for export and erased last (the profile is
 what the other contributors' needles were taken from)."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from customer360.models import Customer, CustomerAssignment, CustomerIdentity, TimelineEvent
+from customer360.models import Customer, CustomerAssignment, CustomerIdentity, Score, TimelineEvent
 from customer360.privacy import files
 from customer360.privacy.registry import SubjectData, subject_data
 from customer360.privacy.text import ERASED
@@ -65,6 +65,11 @@ def export(customer: Customer) -> dict[str, list[dict]]:
                 "department", "user__username", "origin", "reason", "created_at", "revoked_at"
             )
         ),
+        "scores": list(
+            Score.objects.filter(customer=customer)
+            .order_by("kind")
+            .values("kind", "value", "band", "model_version", "reasons", "computed_at")
+        ),
     }
 
 
@@ -113,6 +118,7 @@ def erase(customer: Customer, request) -> dict[str, int]:
         "merges": _erase_merges(customer, needles),
         "files": files.scrub_import_files(needles),
         "identities": CustomerIdentity.objects.filter(customer=customer).delete()[0],
+        "scores": Score.objects.filter(customer=customer).delete()[0],
     }
     for name in ERASED_FIELDS:
         setattr(customer, name, "")

@@ -45,6 +45,7 @@ COUNT_SERIES = {
     "customers.lifecycle": ["n"],
     "customers.concentration": ["customers"],
     "customers.churn_risk": ["n"],
+    "customers.learned_churn_risk": ["n"],
     "nba.by_action": None,
     "nba.by_rep": None,
     "nba.lift": ["converted", "customers"],

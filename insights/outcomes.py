@@ -1,0 +1,174 @@
+"""Outcomes the company's own history teaches: churn and payment risk, learned like any action's model.
+
+An outcome says which customers it scores (``eligible``, over the feature frame), how its training
+examples are made from history (customer, moment, label: features strictly before the moment, the
+label strictly after) and which columns its model must not see. The scores are written into the
+core's score table on every scoring run (insights.scores), where billing, segments and the 360 page
+read them without importing insights.
+
+* churn risk: at monthly snapshot moments, every customer who had not left yet; positive when a
+  contract of theirs was cancelled or lapsed within the horizon after the moment.
+* payment risk: every issued invoice whose fate is known, at its issue date; positive when it was
+  paid more than ``LATE_DAYS`` late, reached dunning level 2, was handed over to collection, or was
+  written off (cancelled after a reminder).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+import numpy as np
+import pandas as pd
+from django.db.models import Max
+from django.utils import timezone
+
+from billing.models import Invoice
+from crm.models import Contract
+from customer360 import scores
+from customer360.models import Customer
+
+CURRENT = ("customer", "at_risk")
+CHURN_HORIZON_DAYS = 60
+CHURN_SNAPSHOTS = 8
+CHURN_STEP_DAYS = 15
+LATE_DAYS = 14
+FATE_KNOWN_DAYS = 60  # an invoice this long past due has shown whether it gets paid on time
+MAX_EXAMPLES = 30_000  # a uniform sample beyond this: the base rate (and so calibration) stays true
+# The customer's lifecycle is read as it is today, not as it was at the example's moment: it would
+# tell the model who left (and who was dunned into "at risk") after the fact.
+LEAKING = ("lifecycle",)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A learned outcome whose probability every eligible customer gets as a score of kind ``key``."""
+
+    key: str
+    examples: Callable[[datetime], pd.DataFrame]
+    eligible: Callable[[pd.DataFrame], np.ndarray]
+    exclude: tuple[str, ...] = LEAKING
+    min_examples: int = 100
+
+    @property
+    def label(self) -> str:
+        return scores.label_of(self.key)
+
+
+def _sample(examples: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    if len(examples) > MAX_EXAMPLES:
+        examples = examples.sample(n=MAX_EXAMPLES, random_state=seed)
+    return examples.sort_values(["as_of", "customer_id"], kind="stable").reset_index(drop=True)
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame(columns=["customer_id", "as_of", "label"])
+
+
+# --- churn ---------------------------------------------------------------------------------------------
+def churn_moments() -> pd.DataFrame:
+    """(customer_id, left_at): every contract cancellation and every lapse (expired at its end)."""
+    cancelled = Contract.objects.filter(status=Contract.Status.CANCELLED, cancelled_at__isnull=False)
+    lapsed = Contract.objects.filter(status=Contract.Status.EXPIRED, end__isnull=False)
+    rows = list(cancelled.values_list("customer_id", "cancelled_at").order_by())
+    tz = timezone.get_current_timezone()
+    rows += [
+        (c, datetime.combine(end, time.min, tzinfo=tz))
+        for c, end in lapsed.values_list("customer_id", "end").order_by()
+    ]
+    frame = pd.DataFrame(rows, columns=["customer_id", "left_at"])
+    frame["left_at"] = pd.to_datetime(frame["left_at"], utc=True)
+    return frame
+
+
+def churn_examples(now: datetime) -> pd.DataFrame:
+    """At each snapshot (the newest one a full horizon before ``now``), the customers who existed and
+    had not left yet; label 1 when they left within the horizon after it."""
+    customers = pd.DataFrame(
+        list(Customer.objects.exclude(lifecycle__in=["lead", "prospect"]).values_list("pk", "created_at")),
+        columns=["customer_id", "created_at"],
+    )
+    if customers.empty:
+        return _empty()
+    customers["created_at"] = pd.to_datetime(customers["created_at"], utc=True)
+    moments = churn_moments()
+    horizon = pd.Timedelta(days=CHURN_HORIZON_DAYS)
+    parts = []
+    for k in range(CHURN_SNAPSHOTS):
+        at = pd.Timestamp(now) - horizon - pd.Timedelta(days=k * CHURN_STEP_DAYS)
+        before = set(moments.loc[moments["left_at"] <= at, "customer_id"])
+        within = set(
+            moments.loc[(moments["left_at"] > at) & (moments["left_at"] <= at + horizon), "customer_id"]
+        )
+        alive = customers[(customers["created_at"] < at) & ~customers["customer_id"].isin(before)]
+        parts.append(
+            pd.DataFrame(
+                {"customer_id": alive["customer_id"], "as_of": at, "label": alive["customer_id"].isin(within)}
+            )
+        )
+    examples = pd.concat(parts, ignore_index=True).astype({"label": int})
+    return _sample(examples)
+
+
+def churn_eligible(frame: pd.DataFrame) -> np.ndarray:
+    """Current customers (not leads, prospects or those who left)."""
+    return frame["lifecycle"].isin(CURRENT).to_numpy(dtype=bool)
+
+
+# --- payment -------------------------------------------------------------------------------------------
+def payment_examples(now: datetime) -> pd.DataFrame:
+    """One example per issued invoice whose fate is known, at its issue date."""
+    today = timezone.localdate(now) if timezone.is_aware(now) else now.date()
+    known = today - timedelta(days=FATE_KNOWN_DAYS)
+    invoices = (
+        Invoice.objects.exclude(status=Invoice.Status.DRAFT)
+        .filter(due_date__lte=known)
+        .annotate(last_paid=Max("payments__received_at"))
+        .values_list("customer_id", "issue_date", "due_date", "status", "dunning_level", "handed_over_at", "last_paid")
+        .order_by()
+    )  # fmt: skip
+    frame = pd.DataFrame(
+        list(invoices),
+        columns=["customer_id", "issue_date", "due_date", "status", "level", "handed_over_at", "last_paid"],
+    )
+    if frame.empty:
+        return _empty()
+    due = pd.to_datetime(frame["due_date"]).dt.tz_localize(timezone.get_current_timezone())
+    paid_late = pd.to_datetime(frame["last_paid"], utc=True) > (due + pd.Timedelta(days=LATE_DAYS))
+    written_off = frame["status"].eq(Invoice.Status.CANCELLED) & frame["level"].ge(1)
+    label = paid_late | frame["level"].ge(2) | frame["handed_over_at"].notna() | written_off
+    issued = pd.to_datetime(frame["issue_date"]).dt.tz_localize(timezone.get_current_timezone())
+    examples = pd.DataFrame(
+        {"customer_id": frame["customer_id"], "as_of": issued, "label": label.astype(int)}
+    )
+    return _sample(examples)
+
+
+def payment_eligible(frame: pd.DataFrame) -> np.ndarray:
+    """Current customers, and anyone with an overdue invoice (whatever their lifecycle)."""
+    overdue = pd.to_numeric(frame.get("overdue_invoices", 0), errors="coerce")
+    overdue = overdue.fillna(0).to_numpy() if isinstance(overdue, pd.Series) else np.zeros(len(frame))
+    return churn_eligible(frame) | (overdue > 0)
+
+
+OUTCOMES: dict[str, Outcome] = {
+    scores.CHURN_RISK: Outcome(scores.CHURN_RISK, churn_examples, churn_eligible),
+    scores.PAYMENT_RISK: Outcome(scores.PAYMENT_RISK, payment_examples, payment_eligible),
+}
+
+
+def get(key: str) -> Outcome | None:
+    return OUTCOMES.get(key)
+
+
+def train_outcome(outcome: Outcome, *, force: bool = False, now: datetime | None = None):
+    """Train the outcome's model from history when there is enough of it and it changed; the new
+    version scores from the next scoring pass on. Returns the ModelVersion or None."""
+    from insights.training import logger, train_on
+
+    examples = outcome.examples(now or timezone.now())
+    if len(examples) < outcome.min_examples or examples["label"].nunique() < 2:
+        logger.info("outcome %s: %s examples, not enough for a model", outcome.key, len(examples))
+        return None
+    return train_on(outcome.key, examples, split="time", exclude=outcome.exclude, force=force)
