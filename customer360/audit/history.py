@@ -214,7 +214,13 @@ def to_change(event) -> Change:
         diff = event.pgh_diff or {}
         values = [(k, v[0], v[1]) for k, v in diff.items() if k not in NOISE]
     elif event.pgh_label == "insert":
-        values = [(k, None, v) for k, v in data.items() if k not in NOISE and v not in (None, "")]
+        # The record's id is in its name; empty values ("", {}, []) say nothing on creation.
+        pk = model._meta.pk.attname
+        values = [
+            (k, None, v)
+            for k, v in data.items()
+            if k not in NOISE and k != pk and v not in (None, "", {}, [])
+        ]
     else:
         values = []
     user = context.get("user")

@@ -199,6 +199,9 @@ def test_menus_open_and_close_with_the_keyboard(browser, live_server, manager):
 # rendered per language by the event declarations (branches "evcore", "evcrm", "evbill"); fixture names
 # ("Topic n", "Campaign n") are data; the code of conduct and dunning letters are texts an admin edits.
 KNOWN_GAPS = {
+    # The change history shows data as stored: the fixture's campaign names ("Campaign n", as on the
+    # campaign pages) and the role name a feed post keeps of its author (a stored "Sales"; reported).
+    "/audit/changes/": {"Campaign", "Sales"},
     # The choice of a source's number and date format shows each locale's own example (by design).
     "/sources/new/": {"us", "de", "en", "iso"},
     "/customers/<int:pk>/": {
