@@ -152,9 +152,14 @@ class Invoice(ExternalRecord):
     notes = models.TextField(_("notes"), blank=True)
     # Bumped by every action; part of the timeline idempotency key of repeatable actions
     # (pause, resume, dispute ...) so a retry of the same action never writes a second event.
-    revision = models.PositiveIntegerField(default=0, editable=False)
+    revision = models.PositiveIntegerField(_("revision"), default=0, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -393,7 +398,9 @@ class Payment(ExternalRecord):
         CASH = "cash", _("Cash")
         OTHER = "other", _("Other")
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="payments")
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.CASCADE, related_name="payments", verbose_name=_("invoice")
+    )
     amount = models.DecimalField(_("amount"), validators=[MinValueValidator(CENT)], **MONEY)
     received_at = models.DateTimeField(_("received"), default=timezone.now)
     method = models.CharField(
@@ -401,9 +408,14 @@ class Payment(ExternalRecord):
     )
     reference = models.CharField(_("reference"), max_length=120, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta(ExternalRecord.Meta):
         verbose_name = _("payment")

@@ -123,17 +123,21 @@ class Post(models.Model):
     """A message in a space (Markdown). Customer references are stored canonically as
     ``#C-000123`` in ``body`` and as rows in ``customers``; names are never stored in the text."""
 
-    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="posts")
-    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="collab_posts")
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="posts", verbose_name=_("space"))
+    author = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="collab_posts", verbose_name=_("author")
+    )
     # Snapshot at writing time, so analytics stay right when people change roles.
-    author_department = models.CharField(max_length=20, choices=departments.CHOICES, blank=True)
-    author_role = models.CharField(max_length=40, blank=True)
+    author_department = models.CharField(
+        _("author's department"), max_length=20, choices=departments.CHOICES, blank=True
+    )
+    author_role = models.CharField(_("author's role"), max_length=40, blank=True)
     body = models.TextField(_("text"))
-    body_html = models.TextField(editable=False, blank=True)
+    body_html = models.TextField(_("text (HTML)"), editable=False, blank=True)
     topic = models.CharField(_("topic"), max_length=60, blank=True, db_index=True)
     customers = models.ManyToManyField(Customer, related_name="collab_posts", blank=True)
     mentioned_users = models.ManyToManyField(User, related_name="+", blank=True)
-    mentioned_departments = models.JSONField(default=list, blank=True)
+    mentioned_departments = models.JSONField(_("mentioned departments"), default=list, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     edited_at = models.DateTimeField(_("edited"), null=True, blank=True)
     is_hidden = models.BooleanField(_("hidden"), default=False)

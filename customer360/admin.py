@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from customer360.audit import admin as audit_admin  # noqa: F401 - registers the access log (read-only)
 from customer360.models import (
     ApiToken,
     Customer,

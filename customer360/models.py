@@ -55,7 +55,9 @@ class ExternalRecord(models.Model):
     two fields and the constraint; the constraint is named ``<app>_<model>_external_id``.
     """
 
-    external_source = models.CharField(max_length=80, blank=True, default="", editable=False)
+    external_source = models.CharField(
+        _("external source"), max_length=80, blank=True, default="", editable=False
+    )
     external_id = models.CharField(_("external id"), max_length=100, blank=True, default="", editable=False)
 
     class Meta:
@@ -123,6 +125,19 @@ class CustomerQuerySet(models.QuerySet):
 
     delete.alters_data = True
     delete.queryset_only = True
+
+    def erased(self) -> CustomerQuerySet:
+        """The pseudonym rows of erased people (an executed erasure request): kept for the invoices
+        the law requires, and for nothing else. The marker other apps read (e.g. insights leaves
+        them out of training labels, features and scoring)."""
+        from customer360.privacy.models import ErasureRequest
+
+        executed = ErasureRequest.objects.filter(status=ErasureRequest.Status.EXECUTED)
+        return self.filter(pk__in=executed.values("customer_id"))
+
+    def not_erased(self) -> CustomerQuerySet:
+        """Every customer but the erased ones (see :meth:`erased`)."""
+        return self.exclude(pk__in=self.model.objects.erased().values("pk"))
 
     def visible_to(self, user) -> CustomerQuerySet:
         """The customers ``user`` may see, and so may create or change records for. THE one place
@@ -271,12 +286,14 @@ class CustomerIdentity(models.Model):
         PHONE = "phone", _("Phone")
         EXTERNAL_ID = "external_id", _("External id")
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="identities", verbose_name=_("customer")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     # "" for identifiers that mean the same everywhere (e-mail, phone); a data source's slug otherwise.
-    source = models.CharField(max_length=80, blank=True, default="")
-    value = models.CharField(max_length=255)
-    created_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(_("source"), max_length=80, blank=True, default="")
+    value = models.CharField(_("value"), max_length=255)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
         verbose_name = _("customer identity")
@@ -315,7 +332,9 @@ class CustomerAssignment(models.Model):
         MIGRATION = "migration", _("Department records before assignments existed")
         DEMO = "demo", _("Demo data")
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="assignments")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="assignments", verbose_name=_("customer")
+    )
     department = models.CharField(_("department"), max_length=20, choices=Department.choices, blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -328,12 +347,22 @@ class CustomerAssignment(models.Model):
     origin = models.CharField(_("origin"), max_length=20, choices=Origin.choices, default=Origin.MANUAL)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     granted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("granted by"),
     )
     created_at = models.DateTimeField(_("assigned"), default=timezone.now)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("revoked by"),
     )
 
     objects = CustomerAssignmentQuerySet.as_manager()

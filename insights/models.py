@@ -333,29 +333,49 @@ class Recommendation(models.Model):
         SUCCESS = "success", _("Success (customer took it)")
         FAILURE = "failure", _("No success")
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="recommendations")
-    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="recommendations")
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
-    rank = models.PositiveSmallIntegerField(default=1)
-    priority = models.FloatField(default=0)
-    propensity = models.FloatField(default=0)
-    value = models.FloatField(default=0)
-    context_weight = models.FloatField(default=1)
-    lever = models.FloatField(default=1)
-    is_exploration = models.BooleanField(default=False)
-    reasons = models.JSONField(default=list, blank=True)
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.SET_NULL, null=True, blank=True)
-    run = models.ForeignKey(ScoringRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-    scored_at = models.DateTimeField(default=timezone.now)
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="recommendations", verbose_name=_("customer")
     )
-    dismiss_reason = models.CharField(max_length=20, choices=DismissReason.choices, blank=True)
-    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
-    note = models.CharField(max_length=500, blank=True)
-    follow_up_on = models.DateField(null=True, blank=True)
+    action = models.ForeignKey(
+        Action, on_delete=models.CASCADE, related_name="recommendations", verbose_name=_("action")
+    )
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.OPEN)
+    rank = models.PositiveSmallIntegerField(_("rank"), default=1)
+    priority = models.FloatField(_("priority"), default=0)
+    propensity = models.FloatField(_("propensity"), default=0)
+    value = models.FloatField(_("value"), default=0)
+    context_weight = models.FloatField(_("context weight"), default=1)
+    lever = models.FloatField(_("lever"), default=1)
+    is_exploration = models.BooleanField(_("exploration"), default=False)
+    reasons = models.JSONField(_("reasons"), default=list, blank=True)
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("model version")
+    )
+    run = models.ForeignKey(
+        ScoringRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("scoring run"),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    scored_at = models.DateTimeField(_("scored"), default=timezone.now)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    dismiss_reason = models.CharField(
+        _("reason for dismissing"), max_length=20, choices=DismissReason.choices, blank=True
+    )
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, blank=True)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    follow_up_on = models.DateField(_("follow up on"), null=True, blank=True)
 
     objects = RecommendationQuerySet.as_manager()
 

@@ -36,7 +36,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 from threadpoolctl import threadpool_limits
 
-from customer360.models import TimelineEvent
+from customer360.models import Customer, TimelineEvent
 from insights.features import build_features_at, model_columns
 from insights.models import Action, ModelVersion, Recommendation
 
@@ -57,6 +57,9 @@ def training_examples(action: Action, *, now=None) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=["customer_id", "as_of", "label"])
     examples = pd.concat(frames, ignore_index=True)
+    # An erased person's anonymised events and decisions are no outcome to learn from.
+    erased = list(Customer.objects.erased().values_list("pk", flat=True))
+    examples = examples[~examples["customer_id"].isin(erased)].copy()
     examples["as_of"] = pd.to_datetime(examples["as_of"], utc=True)
     return examples.sort_values(["as_of", "customer_id"], kind="stable").reset_index(drop=True)
 

@@ -63,7 +63,9 @@ class Consent(models.Model):
         PAPER = "paper", _("Paper")
         IMPORT = "import", _("Import")
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consents")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="consents", verbose_name=_("customer")
+    )
     channel = models.CharField(_("channel"), max_length=10, choices=ConsentChannel.choices)
     purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
@@ -317,8 +319,12 @@ class Touch(models.Model):
         BOUNCED = "bounced", _("Bounced")
         UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="touches")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="campaign_touches")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="touches", verbose_name=_("campaign")
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="campaign_touches", verbose_name=_("customer")
+    )
     status = models.CharField(_("status"), max_length=12, choices=Status.choices)
     occurred_at = models.DateTimeField(_("occurred"), default=timezone.now)
     external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")

@@ -188,18 +188,25 @@ class Deal(ExternalRecord):
         WON = "won", _("Won")
         LOST = "lost", _("Lost")
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="deals")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="deals", verbose_name=_("customer")
+    )
     title = models.CharField(_("title"), max_length=200)
     amount = models.DecimalField(_("amount (EUR)"), max_digits=12, decimal_places=2, default=Decimal("0"))
     expected_close = models.DateField(_("expected close"), null=True, blank=True)
-    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="deals")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="deals", verbose_name=_("stage"))
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="deals"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deals",
+        verbose_name=_("owner"),
     )
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.OPEN)
     lost_reason = models.CharField(_("lost reason"), max_length=300, blank=True)
     # Counts stage changes so that each move has an idempotency key of its own.
-    stage_changes = models.PositiveIntegerField(default=0, editable=False)
+    stage_changes = models.PositiveIntegerField(_("stage changes"), default=0, editable=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
 
@@ -292,7 +299,9 @@ class Activity(models.Model):
         RESCHEDULED = "rescheduled", _("Rescheduled")
         NOT_INTERESTED = "not_interested", _("Not interested")
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="activities")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="activities", verbose_name=_("customer")
+    )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.CALL)
     subject = models.CharField(_("subject"), max_length=200)
     notes = models.TextField(_("notes"), blank=True)
@@ -301,12 +310,22 @@ class Activity(models.Model):
     follow_up_date = models.DateField(_("follow-up"), null=True, blank=True)
     follow_up_done = models.BooleanField(_("follow-up done"), default=False)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="activities"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="activities",
+        verbose_name=_("logged by"),
     )
     deal = models.ForeignKey(
-        Deal, on_delete=models.SET_NULL, null=True, blank=True, related_name="activities"
+        Deal,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="activities",
+        verbose_name=_("deal"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     objects = CustomerRecordQuerySet.as_manager()
 

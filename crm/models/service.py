@@ -206,7 +206,9 @@ class Ticket(ExternalRecord):
         "closed": set(),
     }
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tickets")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="tickets", verbose_name=_("customer")
+    )
     subject = models.CharField(_("subject"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, default=Channel.EMAIL)
@@ -233,10 +235,10 @@ class Ticket(ExternalRecord):
     resolution_due = models.DateTimeField(_("resolution due"), null=True, blank=True)
     sla_breached_first_response = models.BooleanField(_("first response SLA breached"), default=False)
     sla_breached_resolution = models.BooleanField(_("resolution SLA breached"), default=False)
-    first_response_breached_at = models.DateTimeField(null=True, blank=True)
-    resolution_breached_at = models.DateTimeField(null=True, blank=True)
+    first_response_breached_at = models.DateTimeField(_("first response breached"), null=True, blank=True)
+    resolution_breached_at = models.DateTimeField(_("resolution breached"), null=True, blank=True)
     # Counts reopenings so that solve/close/CSAT of each round get idempotency keys of their own.
-    reopen_count = models.PositiveIntegerField(default=0, editable=False)
+    reopen_count = models.PositiveIntegerField(_("times reopened"), default=0, editable=False)
     # The SLA clock pauses while the ticket waits for the customer: since when, and the business
     # minutes of all finished pauses (the due times were moved on by them).
     sla_paused_since = models.DateTimeField(_("SLA clock paused since"), null=True, blank=True)

@@ -20,7 +20,9 @@ from datetime import datetime
 
 from django.apps import apps
 from django.db import connection, models
+from django.urls import reverse
 from django.utils.text import capfirst
+from django.utils.translation import gettext as _
 
 # Columns every snapshot has that say nothing a reader needs (timestamps, derived search keys).
 NOISE = {"updated_at", "search_key"}
@@ -168,38 +170,59 @@ class Change:
     user_id: int | None
     path: str
     detail: str  # URL, import run, task name
-    fields: list[tuple[str, object, object]] = field(default_factory=list)  # (name, before, after)
+    values: list[tuple[str, object, object]] = field(
+        default_factory=list
+    )  # (column, before, after) as stored
+    row: dict = field(default_factory=dict)  # the record's values after the change, as stored
+    lines: list[tuple[str, str, str]] = field(default_factory=list)  # (label, before, after) for reading
 
     @property
     def record_name(self) -> str:
-        return f"{self.model._meta.verbose_name} #{self.object_id}"
+        return f"{capfirst(self.model._meta.verbose_name)} #{self.object_id}"
+
+    @property
+    def fields(self) -> list[tuple[str, object, object]]:
+        """(the field's label in the reader's language, before, after), values as stored."""
+        return [(field_label(self.model, column), before, after) for column, before, after in self.values]
 
 
-def _field_names(model) -> dict[str, str]:
-    return {f.attname: capfirst(str(f.verbose_name)) for f in model._meta.concrete_fields}
+def field_label(model, column: str) -> str:
+    """The field's verbose name (translated) for a stored column (``owner_id`` -> "Owner")."""
+    for f in model._meta.concrete_fields:
+        if f.attname == column:
+            return capfirst(str(f.verbose_name))
+    return column
 
 
 def _detail(context: dict) -> str:
     if context.get("run"):
-        return f"run {context['run']}"
+        return _("import run %(number)s") % {"number": context["run"]}
     return str(context.get("task") or context.get("url") or "")
+
+
+def _in_field_order(model, values: list[tuple[str, object, object]]) -> list[tuple[str, object, object]]:
+    order = {f.attname: index for index, f in enumerate(model._meta.concrete_fields)}
+    return sorted(values, key=lambda value: (order.get(value[0], len(order)), value[0]))
 
 
 def to_change(event) -> Change:
     """An aggregate ``pghistory.models.Events`` row as a :class:`Change`."""
     model = apps.get_model(event.pgh_obj_model)
-    names = _field_names(model)
     context = event.pgh_context or {}
+    data = event.pgh_data or {}
     if event.pgh_label == "update":
         diff = event.pgh_diff or {}
-        fields = [(names.get(k, k), v[0], v[1]) for k, v in sorted(diff.items()) if k not in NOISE]
+        values = [(k, v[0], v[1]) for k, v in diff.items() if k not in NOISE]
     elif event.pgh_label == "insert":
-        data = event.pgh_data or {}
-        fields = [
-            (names.get(k, k), None, v) for k, v in data.items() if k not in NOISE and v not in (None, "")
+        # The record's id is in its name; empty values ("", {}, []) say nothing on creation.
+        pk = model._meta.pk.attname
+        values = [
+            (k, None, v)
+            for k, v in data.items()
+            if k not in NOISE and k != pk and v not in (None, "", {}, [])
         ]
     else:
-        fields = []
+        values = []
     user = context.get("user")
     return Change(
         at=event.pgh_created_at,
@@ -209,7 +232,8 @@ def to_change(event) -> Change:
         user_id=int(user) if str(user or "").isdigit() else None,
         path=str(context.get("path") or ("task" if context.get("task") else "")),
         detail=_detail(context),
-        fields=fields,
+        values=_in_field_order(model, values),
+        row=data,
     )
 
 
@@ -236,13 +260,65 @@ def events_about(customer, user):
 
 
 def events_of(record, user):
-    """The history rows of one record (a ticket, a deal, an invoice)."""
+    """The history rows of one record (a ticket, a deal, an invoice) and of the records that belong
+    to it which ``user`` may read (an invoice's payments, a deal's activities), newest first."""
     from pghistory.models import Events
 
-    readable = [m for m in readable_models(user) if m.pgh_tracked_model is type(record)]
-    if not readable:
+    if not any(m.pgh_tracked_model is type(record) for m in readable_models(user)):
         return Events.objects.none()
-    return Events.objects.tracks(record).across(*readable).order_by("-pgh_created_at", "-pgh_id")
+    return (
+        Events.objects.references(record)
+        .across(*readable_models(user))
+        .order_by("-pgh_created_at", "-pgh_id")
+    )
+
+
+# --- Which records have a History page, and who may open it ---------------------------------------
+def record_models() -> dict[str, type[models.Model]]:
+    """The tracked models with a History page per record, by ``app_label.model_name``: those whose
+    records belong to one customer (a ``customer`` field). Customers have their own page."""
+    from customer360.models import Customer
+
+    found = {}
+    for history_model in history_models():
+        tracked = history_model.pgh_tracked_model
+        if tracked is not Customer and any(f.name == "customer" for f in tracked._meta.concrete_fields):
+            found[tracked._meta.label_lower] = tracked
+    return found
+
+
+def view_permission(model) -> str:
+    return f"{model._meta.app_label}.view_{model._meta.model_name}"
+
+
+def readable_record(user, model, pk: int):
+    """The record ``pk`` of ``model`` if ``user`` may read its history, else None: the user may view
+    the model, and the record's customer is visible to them (out of scope looks like missing)."""
+    from customer360.models import Customer
+
+    if not user.has_perm(view_permission(model)):
+        return None
+    visible = Customer.objects.visible_to(user).values("pk")
+    return model._default_manager.filter(pk=pk, customer__in=visible).select_related("customer").first()
+
+
+def record_url(user, record, visible: dict[int, bool] | None = None) -> str:
+    """The URL of ``record``'s History page when ``user`` may open it (the route's rule:
+    :func:`readable_record`), else "". One query per customer (whether it is visible to the user),
+    remembered in ``visible`` for the other records of the same page."""
+    from customer360.models import Customer
+
+    model = type(record)
+    label = model._meta.label_lower
+    if record_models().get(label) is not model or not user.has_perm(view_permission(model)):
+        return ""
+    visible = {} if visible is None else visible
+    if record.customer_id not in visible:
+        scope = Customer.objects.visible_to(user)
+        visible[record.customer_id] = scope.filter(pk=record.customer_id).exists()
+    if not visible[record.customer_id]:
+        return ""
+    return reverse("audit:record_history", args=[label, record.pk])
 
 
 # --- Celery tasks -----------------------------------------------------------------------------------

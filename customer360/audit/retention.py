@@ -39,7 +39,8 @@ def _clear_files(field: str, cutoff: datetime) -> int:
 
 
 def remove_uploads(cutoff: datetime) -> int:
-    return _clear_files("file", cutoff)
+    """Uploaded files and the UTF-8 work copies imports made of workbooks and UTF-16 files."""
+    return _clear_files("file", cutoff) + _clear_files("work_file", cutoff)
 
 
 def remove_error_files(cutoff: datetime) -> int:

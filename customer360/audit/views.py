@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from customer360 import access, roles
-from customer360.audit import history, retention
+from customer360.audit import display, history, retention
 from customer360.audit.access import Action, record_access, rows_about
 from customer360.audit.models import AccessLog
 from customer360.models import Customer
@@ -40,7 +40,7 @@ def _user_names(ids) -> dict[int, str]:
 
 def _changes_page(request: HttpRequest, events) -> dict:
     page = Paginator(events, PAGE).get_page(request.GET.get("page"))
-    changes = [history.to_change(event) for event in page.object_list]
+    changes = display.describe([history.to_change(event) for event in page.object_list])
     names = _user_names(c.user_id for c in changes)
     for change in changes:
         change.user_name = names.get(change.user_id, "")
@@ -70,17 +70,13 @@ def customer_history(request: HttpRequest, pk: int) -> HttpResponse:
 
 def record_history(request: HttpRequest, model: str, pk: int) -> HttpResponse:
     """The change history of one record of a tracked model that belongs to a customer (a ticket,
-    a deal, an invoice ...): who may see the customer and read the model may read its history."""
-    tracked = {m.pgh_tracked_model._meta.label_lower: m.pgh_tracked_model for m in history.history_models()}
-    record_model = tracked.get(model.lower())
-    if record_model is None or record_model is Customer:
+    a deal, an invoice ...) and of the records that belong to it: who may see the customer and
+    read the model may read its history (``history.readable_record``)."""
+    record_model = history.record_models().get(model.lower())
+    if record_model is None:
         raise Http404
-    access.require(request.user, f"{record_model._meta.app_label}.view_{record_model._meta.model_name}")
-    fields = {f.name for f in record_model._meta.concrete_fields}
-    if "customer" not in fields:
-        raise Http404
-    visible = Customer.objects.visible_to(request.user).values("pk")
-    record = record_model.objects.filter(pk=pk, customer__in=visible).first()
+    access.require(request.user, history.view_permission(record_model))
+    record = history.readable_record(request.user, record_model, pk)
     if record is None:
         raise Http404
     events = history.events_of(record, request.user) if history.enabled() else None

@@ -61,6 +61,28 @@ def erasure_request_approve(*, request: ErasureRequest, user) -> ErasureRequest:
     return request
 
 
+def erasure_request_retry(*, request: ErasureRequest, user) -> ErasureRequest:
+    """Run a failed erasure again (after its cause, e.g. an unreachable file store, is fixed). The
+    request was approved by a second person already, so it goes back to "approved" and the worker
+    executes it after commit. The database part of an execution is one transaction (a failed run
+    changed nothing there); import files it rewrote stay rewritten, and rewriting them again is
+    harmless. Refused while another request for the customer is open."""
+    if not can_handle_erasure(user):
+        raise PermissionDenied(_("Only administrators may retry an erasure."))
+    others = ErasureRequest.objects.filter(customer_id=request.customer_id, status__in=_OPEN)
+    if others.exclude(pk=request.pk).exists():
+        raise ValidationError(_("Another erasure request for this customer is open."))
+    changed = ErasureRequest.objects.filter(
+        pk=request.pk, status=ErasureRequest.Status.FAILED, approved_by__isnull=False
+    ).update(status=ErasureRequest.Status.APPROVED, error="")
+    if not changed:
+        raise ValidationError(_("Only a failed erasure can be retried."))
+    logger.info("erasure request %s retried by user %s", request.pk, user.pk)
+    transaction.on_commit(lambda: celery.task("customer360.privacy.tasks.execute_erasure").delay(request.pk))
+    request.refresh_from_db()
+    return request
+
+
 def erasure_request_reject(*, request: ErasureRequest, user, reason: str = "") -> ErasureRequest:
     if not can_handle_erasure(user):
         raise PermissionDenied(_("Only administrators may reject an erasure."))

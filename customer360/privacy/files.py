@@ -2,12 +2,18 @@
 
 Files are read and rewritten through Django's storage API (no local paths), so this works the
 same on a shared volume or an object store. A line is dropped when one of the person's terms
-(e-mail, phone, external id, name, customer number) occurs in it; the header line stays.
+(e-mail, phone, external id, name, customer number) occurs in it; the header line stays. An Excel
+workbook is rewritten the same way, row by row on every sheet (values only: an import file's
+formatting carries no data); only a workbook that still names the person after that (in a header
+or a sheet name) or that cannot be read goes as a whole. The UTF-8 work copy an import made of a
+workbook or a UTF-16 file is rewritten like any CSV.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import zipfile
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -37,43 +43,83 @@ def strip_lines(data: bytes, needles) -> bytes | None:
     return (prefix + "".join(kept)).encode("utf-8" if encoding == "utf-8-sig" else encoding)
 
 
-def _rewrite(name: str, needles) -> bool:
+def _rewrite(name: str, needles) -> str | None:
+    """None when the file does not name the person; else the name it is stored under now ("" when
+    it had to go as a whole)."""
     if not name or not default_storage.exists(name):
-        return False
+        return None
     with default_storage.open(name, "rb") as handle:
         data = handle.read()
     if data[:4] == b"PK\x03\x04":
-        # An Excel workbook cannot be rewritten line by line: it goes if it names the person.
         if not _xlsx_names(data, needles):
-            return False
-        default_storage.delete(name)
-        return True
-    stripped = strip_lines(data, needles)
-    if stripped is None:
-        return False
+            return None
+        stripped = _xlsx_without(data, needles)
+        if stripped is None or _xlsx_names(stripped, needles):
+            default_storage.delete(name)  # unreadable, or it names the person beyond its rows
+            return ""
+    else:
+        stripped = strip_lines(data, needles)
+        if stripped is None:
+            return None
     default_storage.delete(name)
-    saved = default_storage.save(name, ContentFile(stripped))
-    if saved != name:  # the storage chose another name: keep the run pointing at the file
-        logger.warning("rewritten import file stored under another name")
-    return True
+    return default_storage.save(name, ContentFile(stripped))
 
 
 def _xlsx_names(data: bytes, needles) -> bool:
-    import io
-    import zipfile
-
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for member in archive.namelist():
-            if member.endswith(".xml") and needles.found_in(archive.read(member).decode("utf-8", "ignore")):
-                return True
+    """Does any part of the workbook (cells, shared strings, sheet names, properties) name the person?"""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for member in archive.namelist():
+                if member.endswith(".xml") and needles.found_in(
+                    archive.read(member).decode("utf-8", "ignore")
+                ):
+                    return True
+    except zipfile.BadZipFile:
+        return False
     return False
 
 
+def _row_names(values, needles) -> bool:
+    return needles.found_in(" | ".join(str(v) for v in values if v is not None))
+
+
+def _xlsx_without(data: bytes, needles) -> bytes | None:
+    """The workbook with every row after each sheet's first that names the person left out, or
+    None when openpyxl cannot read it. Streamed (read-only in, write-only out)."""
+    from openpyxl import Workbook, load_workbook
+
+    try:
+        source = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many kinds on a broken workbook; all mean "unreadable"
+        return None
+    target = Workbook(write_only=True)
+    try:
+        for sheet in source.worksheets:
+            copy = target.create_sheet(title=sheet.title)
+            for number, values in enumerate(sheet.iter_rows(values_only=True)):
+                if number == 0 or not _row_names(values, needles):
+                    copy.append(values)
+        out = io.BytesIO()
+        target.save(out)
+    except Exception:
+        logger.warning("an import workbook could not be rewritten")
+        return None
+    finally:
+        source.close()
+    return out.getvalue()
+
+
 def scrub_import_files(needles) -> int:
-    """Rewrite every upload and error file that names the person; returns the files changed."""
+    """Rewrite every upload, work copy and error file that names the person; returns the files changed."""
     changed = 0
-    for run in ImportRun.objects.only("id", "file", "error_file").iterator():
-        for name in (run.file.name, run.error_file.name):
-            if _rewrite(name, needles):
-                changed += 1
+    fields = ("file", "work_file", "error_file")
+    for run in ImportRun.objects.only("id", *fields).iterator():
+        for field in fields:
+            name = getattr(run, field).name
+            stored = _rewrite(name, needles)
+            if stored is None:
+                continue
+            changed += 1
+            if stored != name:  # removed, or the storage chose another name: the run follows
+                ImportRun.objects.filter(pk=run.pk).update(**{field: stored})
     return changed

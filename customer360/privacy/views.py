@@ -80,7 +80,8 @@ def export_download(request: HttpRequest, pk: int, export_pk: int) -> FileRespon
 
 @require_POST
 def erasure_decide(request: HttpRequest, pk: int, request_pk: int, decision: str) -> HttpResponse:
-    """Approve (a second administrator: never the requester) or reject an erasure request."""
+    """Approve (a second administrator: never the requester) or reject an erasure request, or retry
+    one whose execution failed."""
     customer = _admin_customer(request, pk)
     erasure_request = get_object_or_404(ErasureRequest, pk=request_pk, customer=customer)
     try:
@@ -92,6 +93,9 @@ def erasure_decide(request: HttpRequest, pk: int, request_pk: int, decision: str
                 request=erasure_request, user=request.user, reason=request.POST.get("reason", "")
             )
             messages.success(request, _("Erasure request rejected."))
+        elif decision == "retry":
+            erasure.erasure_request_retry(request=erasure_request, user=request.user)
+            messages.success(request, _("The erasure is being executed again."))
         else:
             raise Http404
     except ValidationError as exc:

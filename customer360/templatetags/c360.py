@@ -44,3 +44,17 @@ def catalogue(value):
     translation keys: ``{{ stage.name|catalogue }}`` shows them in the reader's language when the
     catalogue has them; names an admin entered are shown as entered."""
     return gettext(str(value)) if value not in (None, "") else ""
+
+
+@register.simple_tag(takes_context=True)
+def history_url(context, record) -> str:
+    """``{% history_url invoice as history %}``: the URL of the record's History page (its changes and
+    those of the records that belong to it), "" for a reader who may not open it (the route's rule)."""
+    from customer360.audit import history
+
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return ""
+    # One visibility query per customer and request, however many records the page links.
+    return history.record_url(user, record, request.__dict__.setdefault("_c360_history_visible", {}))

@@ -60,8 +60,9 @@ def _event_scope(ids: list[int] | None, id_range: tuple[int, int] | None) -> Q:
 
 
 def load_customers(ids: list[int] | None = None, id_range: tuple[int, int] | None = None) -> pd.DataFrame:
-    """Core customer columns (one query)."""
-    qs = Customer.objects.all()
+    """Core customer columns (one query). Erased people are left out: their anonymised events must
+    not feed features, scores or recommendations (the marker is the core's)."""
+    qs = Customer.objects.not_erased()
     if id_range is not None:
         qs = qs.filter(pk__gte=id_range[0], pk__lte=id_range[1])
     elif ids is not None:

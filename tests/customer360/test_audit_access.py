@@ -94,8 +94,12 @@ def test_the_log_cannot_be_changed_through_the_app(rep):
         AccessLogCustomer.objects.all().delete()
     entry.refresh_from_db()
     assert entry.rows == 2 and AccessLogCustomer.objects.count() == 2
-    # Not editable in the Django admin, no API route.
-    assert AccessLog not in admin.site._registry and AccessLogCustomer not in admin.site._registry
+    # Read-only in the Django admin (tests/customer360/test_audit_admin.py), no API route.
+    registered = admin.site._registry[AccessLog]
+    request = type("Request", (), {"user": None})()
+    assert not registered.has_add_permission(request)
+    assert not registered.has_change_permission(request) and not registered.has_delete_permission(request)
+    assert AccessLogCustomer not in admin.site._registry
     for path in ("/api/access-log/", "/api/audit/access/", "/api/accesslog/"):
         with pytest.raises(Resolver404):
             resolve(path)
