@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
 
+from customer360 import bulk
 from customer360.models import Customer, CustomerIdentity, customer_deletion_allowed, next_customer_number
 
 Key = tuple[str, str, str]  # (kind, source, value)
@@ -89,7 +90,8 @@ def _create_customers(customers: list[Customer]) -> None:
             customer.customer_number = f"C-{start + offset:06d}"
         try:
             with transaction.atomic():
-                Customer.objects.bulk_create(customers, batch_size=2000)
+                # COPY with ids from the sequence: the rows' primary keys are known for the identities.
+                bulk.bulk_insert(customers, with_ids=True)
             return
         except IntegrityError:
             for customer in customers:
@@ -139,13 +141,12 @@ def _attach_new_identifiers(keys_per_row: list, result: list, found: dict) -> di
             if key not in found:
                 pending.setdefault(key, customer_id)
     if pending:
-        CustomerIdentity.objects.bulk_create(
-            [
+        bulk.bulk_insert(
+            (
                 CustomerIdentity(customer_id=cid, kind=k[0], source=k[1], value=k[2])
                 for k, cid in sorted(pending.items())
-            ],
+            ),
             ignore_conflicts=True,
-            batch_size=5000,
         )
     return pending
 
