@@ -172,7 +172,19 @@ def _settle_races(pending: dict[Key, int], new_ids: set[int], result: list) -> l
 def resolve(rows: Sequence[dict], *, source_slug: str, create: bool = True) -> list[tuple[int | None, bool]]:
     """``(customer id, created)`` for every row (``None`` when the row has no identifier or
     ``create`` is false and nothing matched). Call inside a transaction."""
-    keys_per_row = [identity_keys(values, source_slug) for values in rows]
+    keys_per_row = [tuple(identity_keys(values, source_slug)) for values in rows]
+    # A file or a request names each customer many times: each set of identifiers is resolved once
+    # (with its first row, which is also the row a new customer is made from).
+    first: dict[tuple, int] = {}
+    for index, keys in enumerate(keys_per_row):
+        first.setdefault(keys, index)
+    if len(first) == len(rows):
+        return _resolve(keys_per_row, rows, create)
+    resolved = dict(zip(first, _resolve(list(first), [rows[i] for i in first.values()], create), strict=True))
+    return [resolved[keys] for keys in keys_per_row]
+
+
+def _resolve(keys_per_row: list[tuple], rows: Sequence[dict], create: bool) -> list[tuple[int | None, bool]]:
     found = lookup({key for keys in keys_per_row for key in keys})
     result, groups = _match(keys_per_row, found, create)
     customers = [new_customer(rows[members[0]]) for members in groups]
