@@ -89,11 +89,16 @@ def suppressed_message(request_id: int) -> str:
     return _("suppressed by erasure request %(number)s") % {"number": request_id}
 
 
+def is_empty() -> bool:
+    """Nobody was erased yet (one indexed query): callers may skip per-row checks altogether."""
+    return not SuppressionEntry.objects.exists()
+
+
 def filter_rows(rows: list, *, source_slug: str) -> tuple[list, dict[int, str]]:
     """Split prepared rows (anything with ``.values``) into the rows that may be written and the
     refused ones: ``(kept rows, {position in rows: reason})``. One lookup per call, whatever the
     number of rows; the single place imports, the bulk API and webhooks check the list."""
-    if not SuppressionEntry.objects.exists():  # nobody was erased: nothing to hash and compare
+    if is_empty():  # nobody was erased: nothing to hash and compare
         return list(rows), {}
     key, known = _key(), {}
     per_row = [_digests_of_keys(identity.identity_keys(row.values, source_slug), key, known) for row in rows]

@@ -33,6 +33,7 @@ from customer360 import bulk
 from customer360.audit import history
 from customer360.celery import task
 from customer360.models import Channel
+from customer360.privacy import suppression
 from customer360.privacy.suppression import filter_rows
 from customer360.sources.mapping import RowError
 from customer360.sources.models import ImportChunk, ImportRun
@@ -205,15 +206,14 @@ def _record_ids(run: ImportRun, header: list[str]):
     entries = [e for e in run.mapping.get("fields", []) if e.get("field") == name]
     if not entries:
         return None
-    options = run.mapping.get("options", {})
-    plan = MappingPlan(
-        header,
-        entries,
-        target.field_types(),
-        region=options.get("region", "AT"),
-        locale=options.get("locale", run.source.locale),
-    )
+    plan = _plan(run, target, header, entries)
     return lambda rows: [values.get(name) for values, _errors in plan.map_rows(rows)]
+
+
+def _plan(run: ImportRun, target: ImportTarget, header: list[str], entries: list[dict]) -> MappingPlan:
+    options = run.mapping.get("options", {})
+    region, locale = options.get("region", "AT"), options.get("locale", run.source.locale)
+    return MappingPlan(header, entries, target.field_types(), region=region, locale=locale)
 
 
 def _save_work_copy(run: ImportRun, temp) -> None:
@@ -360,8 +360,11 @@ def _import_rows(run: ImportRun, target: ImportTarget, chunk: ImportChunk, rows:
     counts = dict.fromkeys(ImportRun.COUNTS, 0)
     numbered = list(enumerate(rows, start=chunk.first_row))
     fingerprints = [_fingerprint(row, run.repeats.get(str(number), 0)) for number, row in numbered]
-    # A rerun's lines that the target knows already end here, before they are mapped.
-    known = target.known_rows(fingerprints, ctx, run.mapping) if target.known_rows else set()
+    # A rerun's lines that the target knows already end here, before they are mapped (unless the
+    # suppression list must see them: a line of a person erased since then is refused, not unchanged).
+    known = set()
+    if target.known_rows and suppression.is_empty():
+        known = target.known_rows(fingerprints, ctx, run.mapping)
     if known:
         counts["unchanged"] = len(known)
         numbered = [item for index, item in enumerate(numbered) if index not in known]
@@ -382,14 +385,8 @@ def _prepared(
     run: ImportRun, target: ImportTarget, numbered: list[tuple[int, list[str]]], fingerprints: list[str]
 ) -> tuple[list[PreparedRow], list[list]]:
     """The rows mapped (one compiled plan for the chunk), and ``[row, cells, reason]`` of the refused."""
-    header, options = run.header, run.mapping.get("options", {})
-    plan = MappingPlan(
-        header,
-        run.mapping.get("fields", []),
-        target.field_types(),
-        region=options.get("region", "AT"),
-        locale=options.get("locale", run.source.locale),
-    )
+    header = run.header
+    plan = _plan(run, target, header, run.mapping.get("fields", []))
     required = [f.name for f in target.fields if f.required]
     mapped = plan.map_rows([row for _number, row in numbered])
     prepared, errors, width = [], [], len(header)

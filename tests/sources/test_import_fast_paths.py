@@ -176,3 +176,32 @@ def test_a_database_outage_while_the_file_is_read_can_be_resumed(monkeypatch):
     tasks.run_import(run.pk)
     run.refresh_from_db()
     assert run.status == ImportRun.Status.DONE and counts(run) == (2, 0, 0, 0, 0)
+
+
+RETAIL_LIKE = {
+    "fields": [
+        {"field": "external_id", "column": "customer"},
+        {"field": "kind", "column": "kind"},
+    ],
+    "options": {},
+}
+
+
+@pytest.mark.django_db
+def test_a_rerun_after_an_erasure_refuses_the_persons_lines_instead_of_calling_them_unchanged():
+    from customer360.privacy import suppression
+    from customer360.privacy.models import ErasureRequest
+
+    source = DataSourceFactory(target="events")
+    text = _orders([f"e{n}" for n in range(14)])  # no event id mapped: the lines' fingerprints are the keys
+    first = run_file(source, text, RETAIL_LIKE)
+    assert counts(first) == (14, 0, 0, 0, 0)
+    assert counts(run_file(source, text, RETAIL_LIKE)) == (0, 0, 14, 0, 0)  # known before mapping
+    person = Customer.objects.get(identities__value="k1")
+    request = ErasureRequest.objects.create(customer=person, reason="art. 17", requested_by=UserFactory())
+    suppression.suppress(request=request, identifiers=[("external_id", source.slug, "k1")])
+    again = run_file(source, text, RETAIL_LIKE)
+    assert counts(again) == (0, 0, 12, 0, 2)  # k1's two lines are refused, the others unchanged
+    with again.error_file.open("rb") as handle:
+        refused = handle.read().decode("utf-8-sig")
+    assert refused.count(f"suppressed by erasure request {request.pk}") == 2
