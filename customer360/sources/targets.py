@@ -226,24 +226,28 @@ def write_customers(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResu
     if to_update:
         Customer.objects.bulk_update(list(to_update.values()), sorted(update_fields), batch_size=1000)
     if new_ids:
-        timeline.record_many(
-            (
-                CUSTOMER_CREATED.event(
-                    customer_id=cid,
-                    department=ctx.source.department,
-                    payload=CUSTOMER_CREATED.payload(source=ctx.source.name[:120]),
-                    key=timeline.idempotency_key("customer.created", cid),
-                    channel=ctx.channel,
-                    direction=Direction.INBOUND,
-                    actor_id=ctx.actor_id,
-                    actor_label=ctx.source.name[:120],
-                    source_url=f"/customers/{cid}/",
-                )
-                for cid in new_ids
-            ),
-            count_new=False,
-        )
+        _record_created(new_ids, ctx)
     return [r or RowResult("failed") for r in results]
+
+
+def _record_created(customer_ids: list[int], ctx: ImportContext) -> None:
+    timeline.record_many(
+        (
+            CUSTOMER_CREATED.event(
+                customer_id=cid,
+                department=ctx.source.department,
+                payload=CUSTOMER_CREATED.payload(source=ctx.source.name[:120]),
+                key=timeline.idempotency_key("customer.created", cid),
+                channel=ctx.channel,
+                direction=Direction.INBOUND,
+                actor_id=ctx.actor_id,
+                actor_label=ctx.source.name[:120],
+                source_url=f"/customers/{cid}/",
+            )
+            for cid in customer_ids
+        ),
+        count_new=False,
+    )
 
 
 _DEPARTMENTS = set(Department.values)
