@@ -125,7 +125,9 @@ def bench_ingestion(ctx: BenchContext) -> list[str]:
     rate = api["api_events_per_second"]
     lines = [
         f"bulk API                           {api['api_events']} events in {api['api_seconds']} s = {rate:,} events/s"
-        f"  target >= 10,000/s: {'met' if rate >= 10_000 else 'MISSED'}"
+        f" (CPU of this process {api['api_process_cpu_seconds']} s; the client built its bodies before, in"
+        f" {api['api_client_seconds']} s)"
+        f"  target >= 25,000/s: {'met' if rate >= 25_000 else 'MISSED'}"
     ]
     csv = bench_csv()
     if "csv_skipped" in csv:
@@ -200,11 +202,20 @@ def bench_import_700k(ctx: BenchContext) -> list[str]:
     ]
     for label in ("first", "rerun"):
         seconds, rate = f[f"large_{label}_seconds"], f[f"large_{label}_lines_per_second"]
+        total = f[f"large_{label}_total"]
+        if label == "first":
+            ok = seconds <= 60 and f["large_first_created"] == total == 700_000
+            target = "target <= 60 s, every line created"
+        else:  # the rerun: nothing new, every line unchanged, and fast as well
+            ok = seconds <= 60 and f["large_rerun_created"] == 0 and f["large_rerun_unchanged"] == total
+            target = "target <= 60 s, 0 created, every line unchanged"
         lines.append(
-            f"CSV import 700k lines ({label:5})      {f[f'large_{label}_total']} lines "
-            f"({f['large_bytes'] / 1048576:.1f} MB) in {seconds} s = {rate:,} lines/s, "
-            f"{f[f'large_{label}_chunks']} chunks, created {f[f'large_{label}_created']}, "
-            f"unchanged {f[f'large_{label}_unchanged']}, failed {f[f'large_{label}_failed']}"
-            + (f"  target <= 60 s: {'met' if seconds <= 60 else 'MISSED'}" if label == "first" else "")
+            f"CSV import 700k lines ({label:5})      {total} lines "
+            f"({f['large_bytes'] / 1048576:.1f} MB) in {seconds} s = {rate:,} lines/s "
+            f"(CPU of the importing process {f[f'large_{label}_worker_cpu_seconds']} s, "
+            f"load {f[f'large_{label}_load']}), {f[f'large_{label}_chunks']} chunks, "
+            f"created {f[f'large_{label}_created']}, unchanged {f[f'large_{label}_unchanged']}, "
+            f"duplicate {f[f'large_{label}_duplicate']}, failed {f[f'large_{label}_failed']}"
+            f"  {target}: {'met' if ok else 'MISSED'}"
         )
     return lines

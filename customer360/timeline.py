@@ -60,7 +60,40 @@ class EventData:
 
 def idempotency_key(*parts: Any) -> str:
     """Join the parts of a key, e.g. ``idempotency_key("billing.invoice", 42, "overdue", 2)``."""
-    return ":".join(str(p) for p in parts)[:200]
+    return ":".join(map(str, parts))[:200]
+
+
+def recorded_keys(keys: list[str], *, probe: int = 64) -> set[str]:
+    """Which of ``keys`` are recorded already: one indexed look-up for a whole batch, so a rerun of
+    an import skips its known rows before building anything (the unique key still decides races).
+
+    ``probe`` keys spread over the batch are looked up first; when none is recorded (new data, the
+    usual case) the batch is taken as new and the bulk write's unique key sorts out any exception.
+    """
+    if not keys:
+        return set()
+    if probe and len(keys) > probe and not _recorded(keys[:: len(keys) // probe]):
+        return set()
+    return _recorded(keys)
+
+
+def _recorded(keys: list[str]) -> set[str]:
+    if connection.vendor != "postgresql":
+        found: set[str] = set()
+        for start in range(0, len(keys), 500):
+            found.update(
+                TimelineEvent.objects.filter(idempotency_key__in=keys[start : start + 500]).values_list(
+                    "idempotency_key", flat=True
+                )
+            )
+        return found
+    with connection.cursor() as cursor:
+        # One array parameter instead of 10,000 placeholders; the unique index answers each key.
+        cursor.execute(
+            f"SELECT idempotency_key FROM {TimelineEvent._meta.db_table} WHERE idempotency_key = ANY(%s)",  # noqa: S608
+            [keys],
+        )
+        return {key for (key,) in cursor.fetchall()}
 
 
 def announce_customer_changed(customer_ids: Iterable[int]) -> None:
@@ -163,7 +196,8 @@ _COPY_COLUMNS = [
 ]
 
 
-def _row(data: EventData, now: datetime) -> tuple:
+def _row(data: EventData, now: datetime, wrap=lambda payload: payload) -> tuple:
+    """One event as COPY / INSERT values; ``wrap`` adapts the payload (psycopg's Jsonb for COPY)."""
     return (
         data.customer_id,
         data.occurred_at or now,
@@ -179,7 +213,7 @@ def _row(data: EventData, now: datetime) -> tuple:
         data.source_type_id,
         data.source_id,
         data.source_url[:300],
-        data.payload,
+        wrap(data.payload),
         data.audience,
         data.idempotency_key,
     )
@@ -192,11 +226,9 @@ def _write_batch_postgresql(rows: list[tuple], new_keys: set[str] | None = None)
     path: COPY into a temporary table, then one INSERT ... ON CONFLICT DO NOTHING. Either way the
     unique key decides about duplicates exactly as for single events."""
     from psycopg.errors import UniqueViolation
-    from psycopg.types.json import Jsonb
 
     table = TimelineEvent._meta.db_table
     columns = ", ".join(_COPY_COLUMNS)
-    payload_at = _COPY_COLUMNS.index("payload")
     try:
         with (
             transaction.atomic(),
@@ -204,7 +236,7 @@ def _write_batch_postgresql(rows: list[tuple], new_keys: set[str] | None = None)
             cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
         ):
             for row in rows:
-                copy.write_row(row[:payload_at] + (Jsonb(row[payload_at]),) + row[payload_at + 1 :])
+                copy.write_row(row)
     except UniqueViolation:
         pass
     else:
@@ -218,7 +250,7 @@ def _write_batch_postgresql(rows: list[tuple], new_keys: set[str] | None = None)
         cursor.execute("TRUNCATE c360_event_load")
         with cursor.cursor.copy(f"COPY c360_event_load ({columns}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(row[:payload_at] + (Jsonb(row[payload_at]),) + row[payload_at + 1 :])
+                copy.write_row(row)
         insert = (
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM c360_event_load "  # noqa: S608
             "ON CONFLICT (idempotency_key) DO NOTHING"
@@ -276,9 +308,12 @@ def record_many(
         batch.clear()
         return written
 
+    if postgres:
+        from psycopg.types.json import Jsonb
+    wrap = Jsonb if postgres else (lambda payload: payload)
     with transaction.atomic():
         for data in events:
-            batch.append(_row(data, now))
+            batch.append(_row(data, now, wrap))
             touched.add(data.customer_id)
             if len(batch) >= _BULK_BATCH:
                 created += flush()

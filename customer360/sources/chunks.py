@@ -29,12 +29,15 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from customer360 import bulk
 from customer360.audit import history
 from customer360.celery import task
 from customer360.models import Channel
+from customer360.privacy import suppression
 from customer360.privacy.suppression import filter_rows
-from customer360.sources.mapping import RowError, apply_mapping
+from customer360.sources.mapping import RowError
 from customer360.sources.models import ImportChunk, ImportRun
+from customer360.sources.plan import MappingPlan
 from customer360.sources.reading import (
     NotATable,
     _clean_header,
@@ -56,10 +59,6 @@ def chunk_rows() -> int:
     return max(1, int(getattr(settings, "C360_IMPORT_CHUNK_ROWS", 10_000)))
 
 
-def batch_size() -> int:
-    return int(getattr(settings, "C360_IMPORT_BATCH_SIZE", 2000))
-
-
 class ChunkMismatch(RuntimeError):
     """The work file changed under a prepared run (its chunk no longer holds the counted rows)."""
 
@@ -73,6 +72,7 @@ class _Layout:
     chunks: list[ImportChunk]
     repeats: dict[str, int]
     total: int
+    repeated_ids: dict[str, int]
 
 
 class _WrongEncoding(Exception):
@@ -107,6 +107,7 @@ def prepare(run: ImportRun) -> None:
         total=layout.total,
         chunk_count=len(layout.chunks),
         repeats=layout.repeats,
+        repeated_ids=layout.repeated_ids,
         mapping=mapping,
         prepared_at=timezone.now(),
         heartbeat_at=timezone.now(),
@@ -142,8 +143,11 @@ def _decode_block(raw: bytes, encoding: str) -> str:
 
 def _layout(run: ImportRun, encoding: str, delimiter: str) -> _Layout:
     size, chunks, repeats, seen = chunk_rows(), [], {}, {}
+    repeated_ids: dict[str, int] = {}
+    first_of: dict = {}
     header: list[str] | None = None
     next_row, block, block_start, offset = 2, [], 0, 0
+    ids_of = None
 
     def close_block(end: int) -> None:
         nonlocal next_row
@@ -154,6 +158,11 @@ def _layout(run: ImportRun, encoding: str, delimiter: str) -> _Layout:
             seen[key] = before + 1
             if before:
                 repeats[str(number)] = before
+        for number, record_id in enumerate(ids_of(rows) if ids_of else (), start=next_row):
+            if record_id not in (None, ""):
+                first = first_of.setdefault(record_id, number)
+                if first != number:
+                    repeated_ids[str(number)] = first
         if rows:
             chunks.append(
                 ImportChunk(
@@ -172,6 +181,7 @@ def _layout(run: ImportRun, encoding: str, delimiter: str) -> _Layout:
                 parsed = parse_rows(_decode_block(raw, encoding), delimiter)
                 if parsed:
                     header = _clean_header(parsed[0])
+                    ids_of = _record_ids(run, header)
                 block_start = offset + len(raw)
                 continue
             block.append(raw)
@@ -182,7 +192,28 @@ def _layout(run: ImportRun, encoding: str, delimiter: str) -> _Layout:
             close_block(block_start + sum(len(r) for r in block))
     if header is None:
         raise NotATable(_("The file is empty."))
-    return _Layout(encoding, delimiter, header, chunks, repeats, next_row - 2)
+    return _Layout(encoding, delimiter, header, chunks, repeats, next_row - 2, repeated_ids)
+
+
+def _record_ids(run: ImportRun, header: list[str]):
+    """``rows -> record id per row`` when the mapping fills the target's id field (event id,
+    external id...), else None: a line repeating an earlier line's id is a duplicate, also when
+    the two lines fall into different chunks."""
+    target = import_targets.get(run.source.target)
+    if target is None:
+        return None
+    name = target.api_id_field
+    entries = [e for e in run.mapping.get("fields", []) if e.get("field") == name]
+    if not entries:
+        return None
+    plan = _plan(run, target, header, entries)
+    return lambda rows: [values.get(name) for values, _errors in plan.map_rows(rows)]
+
+
+def _plan(run: ImportRun, target: ImportTarget, header: list[str], entries: list[dict]) -> MappingPlan:
+    options = run.mapping.get("options", {})
+    region, locale = options.get("region", "AT"), options.get("locale", run.source.locale)
+    return MappingPlan(header, entries, target.field_types(), region=region, locale=locale)
 
 
 def _save_work_copy(run: ImportRun, temp) -> None:
@@ -241,7 +272,8 @@ def step(run_id: int) -> str:
             _end(run, ImportRun.Status.CANCELLED)
             return "finished"
         if not run.prepared_at:
-            prepare(run)
+            with bulk.gc_paused():
+                prepare(run)
             return "chunk"
         chunk = run.chunks.filter(status=ImportChunk.Status.PENDING).order_by("index").first()
         if chunk is None:
@@ -254,11 +286,15 @@ def step(run_id: int) -> str:
 def write_chunk(run: ImportRun, chunk: ImportChunk) -> None:
     """Map and write one chunk's rows, then record the chunk and the checkpoint (same transaction)."""
     started, started_at = time.perf_counter(), timezone.now()
+    # The chunk and its checkpoint are one transaction: a chunk lost in a crash is simply redone.
+    bulk.commit_without_flush_wait()
     target = target_of(run.source)
-    rows = read_chunk(run, chunk)
     # Every row written here has the run in its change history (path "import").
-    with history.context(path="import", run=run.pk, source=run.source.slug, user=run.created_by_id):
-        counts, errors = _import_rows(run, target, chunk, rows)
+    with (
+        history.context(path="import", run=run.pk, source=run.source.slug, user=run.created_by_id),
+        bulk.gc_paused(),
+    ):
+        counts, errors = _import_rows(run, target, chunk, read_chunk(run, chunk))
     seconds = time.perf_counter() - started
     ImportChunk.objects.filter(pk=chunk.pk).update(
         status=ImportChunk.Status.DONE,
@@ -320,37 +356,54 @@ def target_of(source) -> ImportTarget:
 
 
 def _import_rows(run: ImportRun, target: ImportTarget, chunk: ImportChunk, rows: list[list[str]]):
-    header, entries = run.header, run.mapping.get("fields", [])
-    options = run.mapping.get("options", {})
-    types, region = target.field_types(), options.get("region", "AT")
-    locale = options.get("locale", run.source.locale)
-    width = len(header)
     ctx = ImportContext(source=run.source, actor_id=run.created_by_id, channel=Channel.OTHER)
     counts = dict.fromkeys(ImportRun.COUNTS, 0)
-    errors: list[list] = []
-    prepared: list[PreparedRow] = []
-    for number, row in enumerate(rows, start=chunk.first_row):
-        cells = row + [""] * (width - len(row)) if len(row) < width else row
-        record = dict(zip(header, cells, strict=False))
-        values, problems = apply_mapping(record, entries, types, region=region, locale=locale)
-        problems.extend(required_errors(target, run.mapping, values))
+    numbered = list(enumerate(rows, start=chunk.first_row))
+    fingerprints = [_fingerprint(row, run.repeats.get(str(number), 0)) for number, row in numbered]
+    # A rerun's lines that the target knows already end here, before they are mapped (unless the
+    # suppression list must see them: a line of a person erased since then is refused, not unchanged).
+    known = set()
+    if target.known_rows and suppression.is_empty():
+        known = target.known_rows(fingerprints, ctx, run.mapping)
+    if known:
+        counts["unchanged"] = len(known)
+        numbered = [item for index, item in enumerate(numbered) if index not in known]
+        fingerprints = [item for index, item in enumerate(fingerprints) if index not in known]
+    prepared, errors = _prepared(run, target, numbered, fingerprints)
+    counts["failed"] = len(errors)
+    # The chunk is the transaction; its rows go to the target in one call (fewer lookups and COPYs).
+    results = _write_unsuppressed(target, prepared, ctx) if prepared else []
+    for item, result in zip(prepared, results, strict=True):
+        # A suppressed row (a person erased on request) counts as failed and lands in the error file.
+        counts["failed" if result.status == "suppressed" else result.status] += 1
+        if result.status in ("failed", "suppressed"):
+            errors.append([item.number, list(item.record.values()), result.reason])
+    return counts, errors
+
+
+def _prepared(
+    run: ImportRun, target: ImportTarget, numbered: list[tuple[int, list[str]]], fingerprints: list[str]
+) -> tuple[list[PreparedRow], list[list]]:
+    """The rows mapped (one compiled plan for the chunk), and ``[row, cells, reason]`` of the refused."""
+    header = run.header
+    plan = _plan(run, target, header, run.mapping.get("fields", []))
+    required = [f.name for f in target.fields if f.required]
+    mapped = plan.map_rows([row for _number, row in numbered])
+    prepared, errors, width = [], [], len(header)
+    for (number, row), (values, problems), fingerprint in zip(numbered, mapped, fingerprints, strict=True):
+        for name in required:
+            if values.get(name) in (None, ""):
+                problems = [*problems, *required_errors(target, run.mapping, values)]
+                break
         if problems:
             errors.append([number, row, "; ".join(str(e) for e in problems)])
-            counts["failed"] += 1
             continue
+        cells = row + [""] * (width - len(row)) if len(row) < width else row
+        record = dict(zip(header, cells, strict=False))
         prepared.append(
-            PreparedRow(number, values, record, _fingerprint(row, run.repeats.get(str(number), 0)))
+            PreparedRow(number, values, record, fingerprint, run.repeated_ids.get(str(number), 0))
         )
-    # The chunk is the transaction; its rows go to the target in one call (fewer lookups and COPYs).
-    size = max(batch_size(), len(prepared), 1)
-    for start in range(0, len(prepared), size):
-        batch = prepared[start : start + size]
-        for item, result in zip(batch, _write_unsuppressed(target, batch, ctx), strict=True):
-            # A suppressed row (a person erased on request) counts as failed and lands in the error file.
-            counts["failed" if result.status == "suppressed" else result.status] += 1
-            if result.status in ("failed", "suppressed"):
-                errors.append([item.number, list(item.record.values()), result.reason])
-    return counts, errors
+    return prepared, errors
 
 
 def _write_unsuppressed(
@@ -420,7 +473,11 @@ def fail(run_id: int, exc: BaseException) -> None:
     chunk = run.chunks.filter(status=ImportChunk.Status.PENDING).order_by("index").first()
     where = (chunk.first_row, chunk.last_row) if chunk else (run.next_row, run.next_row)
     ImportRun.objects.filter(pk=run_id, status__in=ACTIVE).update(
-        status=ImportRun.Status.FAILED, error=failure_text(exc, where)[:2000], finished_at=timezone.now()
+        status=ImportRun.Status.FAILED,
+        error=failure_text(exc, where)[:2000],
+        finished_at=timezone.now(),
+        # The file's own faults come back on every attempt: no "resume", a corrected upload instead.
+        resumable=not isinstance(exc, NotATable | ChunkMismatch),
     )
     logger.warning("import run %s failed at rows %s-%s: %s", run_id, *where, type(exc).__name__)
 
@@ -522,7 +579,7 @@ def request_cancel(run: ImportRun) -> bool:
 def resume(run: ImportRun) -> bool:
     """A failed or cancelled run goes on at its checkpoint."""
     changed = ImportRun.objects.filter(
-        pk=run.pk, status__in=(ImportRun.Status.FAILED, ImportRun.Status.CANCELLED)
+        pk=run.pk, status__in=(ImportRun.Status.FAILED, ImportRun.Status.CANCELLED), resumable=True
     ).update(
         status=ImportRun.Status.QUEUED,
         error="",

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
 
+from customer360 import bulk
 from customer360.models import Customer, CustomerIdentity, customer_deletion_allowed, next_customer_number
 
 Key = tuple[str, str, str]  # (kind, source, value)
@@ -89,7 +90,8 @@ def _create_customers(customers: list[Customer]) -> None:
             customer.customer_number = f"C-{start + offset:06d}"
         try:
             with transaction.atomic():
-                Customer.objects.bulk_create(customers, batch_size=2000)
+                # COPY with ids from the sequence: the rows' primary keys are known for the identities.
+                bulk.bulk_insert(customers, with_ids=True)
             return
         except IntegrityError:
             for customer in customers:
@@ -139,13 +141,12 @@ def _attach_new_identifiers(keys_per_row: list, result: list, found: dict) -> di
             if key not in found:
                 pending.setdefault(key, customer_id)
     if pending:
-        CustomerIdentity.objects.bulk_create(
-            [
+        bulk.bulk_insert(
+            (
                 CustomerIdentity(customer_id=cid, kind=k[0], source=k[1], value=k[2])
                 for k, cid in sorted(pending.items())
-            ],
+            ),
             ignore_conflicts=True,
-            batch_size=5000,
         )
     return pending
 
@@ -171,7 +172,19 @@ def _settle_races(pending: dict[Key, int], new_ids: set[int], result: list) -> l
 def resolve(rows: Sequence[dict], *, source_slug: str, create: bool = True) -> list[tuple[int | None, bool]]:
     """``(customer id, created)`` for every row (``None`` when the row has no identifier or
     ``create`` is false and nothing matched). Call inside a transaction."""
-    keys_per_row = [identity_keys(values, source_slug) for values in rows]
+    keys_per_row = [tuple(identity_keys(values, source_slug)) for values in rows]
+    # A file or a request names each customer many times: each set of identifiers is resolved once
+    # (with its first row, which is also the row a new customer is made from).
+    first: dict[tuple, int] = {}
+    for index, keys in enumerate(keys_per_row):
+        first.setdefault(keys, index)
+    if len(first) == len(rows):
+        return _resolve(keys_per_row, rows, create)
+    resolved = dict(zip(first, _resolve(list(first), [rows[i] for i in first.values()], create), strict=True))
+    return [resolved[keys] for keys in keys_per_row]
+
+
+def _resolve(keys_per_row: list[tuple], rows: Sequence[dict], create: bool) -> list[tuple[int | None, bool]]:
     found = lookup({key for keys in keys_per_row for key in keys})
     result, groups = _match(keys_per_row, found, create)
     customers = [new_customer(rows[members[0]]) for members in groups]

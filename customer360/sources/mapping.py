@@ -284,19 +284,25 @@ def _raw_value(entry: dict, record: dict[str, str], locale: str = "") -> tuple[s
         values = [str(record.get(c, "") or "").strip() for c in columns]
         label = " × ".join(columns) if entry.get("combine") == "multiply" else " + ".join(columns)
         if entry.get("combine") == "multiply":
-            if any(not v for v in values):
-                return label, ""
-            product = Decimal(1)
-            for column, value in zip(columns, values, strict=True):
-                try:
-                    product *= locale_decimal(value, locale) if locale else to_decimal(value)
-                except CoercionError as exc:
-                    raise _CellError(RowError(column, value, str(exc))) from None
-            return label, str(product)
+            return label, multiply(columns, values, locale)
         return label, " ".join(v for v in values if v)
     column = entry.get("column", "")
     value = record.get(column)
     return column, "" if value is None else str(value)
+
+
+def multiply(columns: list[str], values: list[str], locale: str = "") -> str:
+    """The product of the (stripped) cells as text; "" when one is empty; a cell that is not a
+    number raises :class:`_CellError` naming its column."""
+    if any(not v for v in values):
+        return ""
+    product = Decimal(1)
+    for column, value in zip(columns, values, strict=True):
+        try:
+            product *= locale_decimal(value, locale) if locale else to_decimal(value)
+        except CoercionError as exc:
+            raise _CellError(RowError(column, value, str(exc))) from None
+    return str(product)
 
 
 @lru_cache(maxsize=256)
@@ -341,28 +347,40 @@ def apply_mapping(
         except _CellError as exc:
             errors.append(exc.error)
             continue
-        raw = raw.strip()
-        prefix_map = entry.get("prefix_map") or {}
-        if prefix_map and raw:
-            mapped = next((v for p, v in prefix_map.items() if raw.startswith(p)), None)
-            raw = mapped if mapped is not None else str(entry.get("otherwise", raw))
-        if not raw and entry.get("default") not in (None, ""):
-            raw = str(entry["default"])
-        if not raw:
-            if entry.get("required"):
-                errors.append(RowError(label, "", _("is empty, but a value is required")))
+        value = finish(entry, label, raw, entry.get("type") or field_types.get(name, "text"), region, locale)
+        if value is SKIP:
             continue
-        type_name = entry.get("type") or field_types.get(name, "text")
-        try:
-            if type_name in ("text", "", "id"):
-                value = coerce(raw, type_name)
-            else:
-                value = _coerce_cached(raw, type_name, region, locale)
-        except CoercionError as exc:
-            errors.append(RowError(label, raw, str(exc)))
+        if isinstance(value, RowError):
+            errors.append(value)
             continue
         _assign(values, name, value)
     return values, errors
+
+
+#: :func:`finish` of an empty cell without a default: the field gets no value.
+SKIP = object()
+
+
+def finish(entry: dict, label: str, raw: str, type_name: str, region: str, locale: str):
+    """One entry's raw text to its value: prefix map, default, required, type. Returns the value,
+    :data:`SKIP`, or the :class:`RowError`; depends on nothing but its arguments (plans cache it)."""
+    raw = raw.strip()
+    prefix_map = entry.get("prefix_map") or {}
+    if prefix_map and raw:
+        mapped = next((v for p, v in prefix_map.items() if raw.startswith(p)), None)
+        raw = mapped if mapped is not None else str(entry.get("otherwise", raw))
+    if not raw and entry.get("default") not in (None, ""):
+        raw = str(entry["default"])
+    if not raw:
+        if entry.get("required"):
+            return RowError(label, "", _("is empty, but a value is required"))
+        return SKIP
+    try:
+        if type_name in ("text", "", "id"):
+            return coerce(raw, type_name)
+        return _coerce_cached(raw, type_name, region, locale)
+    except CoercionError as exc:
+        return RowError(label, raw, str(exc))
 
 
 def _assign(values: dict, name: str, value) -> None:

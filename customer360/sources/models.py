@@ -77,6 +77,13 @@ class ImportRun(Progress, models.Model):
     # Row number -> how many identical rows came before it (only rows that repeat an earlier one):
     # two identical lines stay two events, wherever the chunk boundaries fall.
     repeats = models.JSONField(default=dict, blank=True)
+    # Row number -> the earlier row with the same record id (the target's id field, e.g. the event
+    # id): a duplicate, also when the two lines fall into different chunks.
+    # (db_default too: code of the previous release may still insert runs while this one migrates)
+    repeated_ids = models.JSONField(default=dict, blank=True, db_default={})
+    # False when the file itself stopped the run (unreadable, changed since the upload): resuming
+    # would read the same file and stop the same way, so the page asks for a corrected upload.
+    resumable = models.BooleanField(default=True, db_default=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
     cancel_requested = models.BooleanField(default=False)
     reclaims = models.PositiveIntegerField(default=0)
@@ -108,7 +115,7 @@ class ImportRun(Progress, models.Model):
     @property
     def can_resume(self) -> bool:
         unfinished = not self.prepared_at or self.done < self.total
-        return self.status in {self.Status.FAILED, self.Status.CANCELLED} and unfinished
+        return self.status in {self.Status.FAILED, self.Status.CANCELLED} and unfinished and self.resumable
 
     @property
     def counts(self) -> dict[str, int]:

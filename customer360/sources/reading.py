@@ -131,7 +131,8 @@ def parse_rows(text: str, delimiter: str, limit: int | None = None) -> list[list
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         if limit is None:
-            return [row for row in reader if any(cell.strip() for cell in row)]
+            # The first cell decides almost always; only rows starting blank are looked at whole.
+            return [row for row in reader if row and (row[0].strip() or any(cell.strip() for cell in row))]
         rows = []
         for row in reader:
             if any(cell.strip() for cell in row):

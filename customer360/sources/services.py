@@ -19,12 +19,14 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from customer360 import bulk
 from customer360.audit import history
 from customer360.models import Channel, DataSource
 from customer360.sources import chunks
 from customer360.sources.chunks import required_errors
 from customer360.sources.mapping import RowError, apply_mapping
 from customer360.sources.models import ImportRun, WebhookDelivery
+from customer360.sources.plan import MappingPlan
 from customer360.sources.reading import NotATable, Table, read_head
 from customer360.sources.targets import (
     ImportContext,
@@ -315,16 +317,17 @@ def records_ingest(*, source: DataSource, records: Iterable, channel: str = Chan
     Idempotent by (source, external id): the target's id field is required. Good records commit
     in batches through the same bulk write path as file imports.
     """
-    with history.context(source=source.slug):
+    with history.context(source=source.slug), bulk.gc_paused():
         return _records_ingest(source, records, channel)
 
 
 def _records_ingest(source: DataSource, records: Iterable, channel: str) -> list[dict]:
     target = _target_of(source)
-    names = target.field_names()
-    types = target.field_types()
     results: list[dict] = []
-    prepared: list[PreparedRow] = []
+    # Records of one client mostly share their fields: each set of fields is one compiled mapping,
+    # applied column by column to all its records.
+    groups: dict[tuple[str, ...], list[tuple[int, dict, dict, dict]]] = {}
+    names = target.field_names()
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             results.append({"index": index, "status": "rejected", "reason": _("A record must be an object.")})
@@ -337,22 +340,12 @@ def _records_ingest(source: DataSource, records: Iterable, channel: str) -> list
             reason = _("Unknown field(s): %(fields)s") % {"fields": ", ".join(sorted(unknown))}
             results.append({"index": index, "status": "rejected", "reason": reason})
             continue
-        entries = [{"field": k, "column": k} for k in flat]
-        values, errors = apply_mapping(flat, entries, types)
-        missing = [f.name for f in target.fields if f.required and values.get(f.name) in (None, "")]
-        if not values.get(target.api_id_field):
-            missing.append(target.api_id_field)
-        if missing:
-            errors.append(RowError(", ".join(missing), "", _("is required")))
-        if errors:
-            results.append({"index": index, "status": "rejected", "reason": "; ".join(map(str, errors))})
-            continue
-        if payload:
-            values["payload"] = payload
-        if attributes:
-            values["attributes"] = attributes
         results.append({"index": index, "status": "pending", "reason": ""})
-        prepared.append(PreparedRow(index, values, flat))
+        groups.setdefault(tuple(flat), []).append((index, flat, payload, attributes))
+    prepared = sorted(
+        (row for fields, items in groups.items() for row in _mapped_records(target, fields, items, results)),
+        key=lambda row: row.number,
+    )
     ctx = ImportContext(source=source, channel=channel)
     size = batch_size() * 5
     for start in range(0, len(prepared), size):
@@ -364,3 +357,28 @@ def _records_ingest(source: DataSource, records: Iterable, channel: str) -> list
                 "reason": result.reason,
             }
     return results
+
+
+def _mapped_records(
+    target: ImportTarget, fields: tuple[str, ...], items: list[tuple[int, dict, dict, dict]], results: list
+) -> list[PreparedRow]:
+    """The records that share ``fields``, typed by one plan; refused ones get their reason in ``results``."""
+    plan = MappingPlan(fields, [{"field": k, "column": k} for k in fields], target.field_types())
+    mapped = plan.map_rows([[flat[k] for k in fields] for _index, flat, _payload, _attributes in items])
+    required = [f.name for f in target.fields if f.required]
+    prepared = []
+    for (index, flat, payload, attributes), (values, errors) in zip(items, mapped, strict=True):
+        missing = [name for name in required if values.get(name) in (None, "")]
+        if not values.get(target.api_id_field):
+            missing.append(target.api_id_field)
+        if missing:
+            errors = [*errors, RowError(", ".join(missing), "", _("is required"))]
+        if errors:
+            results[index] = {"index": index, "status": "rejected", "reason": "; ".join(map(str, errors))}
+            continue
+        if payload:
+            values["payload"] = payload
+        if attributes:
+            values["attributes"] = attributes
+        prepared.append(PreparedRow(index, values, flat))
+    return prepared

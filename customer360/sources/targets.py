@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
 from django.utils.translation import gettext as _
@@ -56,6 +58,8 @@ class PreparedRow:
     values: dict
     record: dict
     fingerprint: str = ""
+    #: an earlier line of the same file with the same record id (a chunk before this one may hold it)
+    repeat_of: int = 0
 
 
 @dataclass
@@ -87,6 +91,9 @@ class ImportTarget:
     order: int = 100
     #: field that carries the record's external id in the REST API (idempotency per source)
     api_id_field: str = "external_id"
+    #: ``(row fingerprints, ctx, mapping) -> positions of rows imported before``, decided before the
+    #: rows are mapped, so a rerun skips its known lines cheaply; None when a target cannot tell.
+    known_rows: Callable[[list[str], ImportContext, dict], set[int]] | None = None
 
     def field_types(self) -> dict[str, str]:
         return {f.name: f.type for f in self.fields}
@@ -202,6 +209,14 @@ def write_customers(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResu
             if customer_id not in new_ids:
                 new_ids.append(customer_id)
             continue
+        if rows[index].repeat_of:  # an earlier chunk of this file had the same customer id
+            results[index] = RowResult(
+                "duplicate",
+                _("The same customer appears earlier in this file (row %(row)s).")
+                % {"row": rows[index].repeat_of},
+                customer_id=customer_id,
+            )
+            continue
         customer = to_update.get(customer_id) or existing.get(customer_id)
         changed = _customer_changes(customer, values[position]) if customer else []
         if changed:
@@ -211,24 +226,28 @@ def write_customers(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResu
     if to_update:
         Customer.objects.bulk_update(list(to_update.values()), sorted(update_fields), batch_size=1000)
     if new_ids:
-        timeline.record_many(
-            (
-                CUSTOMER_CREATED.event(
-                    customer_id=cid,
-                    department=ctx.source.department,
-                    payload=CUSTOMER_CREATED.payload(source=ctx.source.name[:120]),
-                    key=timeline.idempotency_key("customer.created", cid),
-                    channel=ctx.channel,
-                    direction=Direction.INBOUND,
-                    actor_id=ctx.actor_id,
-                    actor_label=ctx.source.name[:120],
-                    source_url=f"/customers/{cid}/",
-                )
-                for cid in new_ids
-            ),
-            count_new=False,
-        )
+        _record_created(new_ids, ctx)
     return [r or RowResult("failed") for r in results]
+
+
+def _record_created(customer_ids: list[int], ctx: ImportContext) -> None:
+    timeline.record_many(
+        (
+            CUSTOMER_CREATED.event(
+                customer_id=cid,
+                department=ctx.source.department,
+                payload=CUSTOMER_CREATED.payload(source=ctx.source.name[:120]),
+                key=timeline.idempotency_key("customer.created", cid),
+                channel=ctx.channel,
+                direction=Direction.INBOUND,
+                actor_id=ctx.actor_id,
+                actor_label=ctx.source.name[:120],
+                source_url=f"/customers/{cid}/",
+            )
+            for cid in customer_ids
+        ),
+        count_new=False,
+    )
 
 
 _DEPARTMENTS = set(Department.values)
@@ -257,7 +276,55 @@ def write_events(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult]
     ``<source slug>:<event id>`` (or the row's content fingerprint when no event id is mapped)."""
     source = ctx.source
     results: list[RowResult | None] = [None] * len(rows)
-    candidates: list[tuple[int, str]] = []
+    candidates = _event_candidates(rows, ctx, results)
+    # One indexed look-up per batch: a rerun's rows end here, before identity resolution and COPY.
+    known = timeline.recorded_keys([key for _index, key in candidates])
+    fresh = []
+    for index, key in candidates:
+        if key not in known:
+            fresh.append((index, key))
+        elif rows[index].repeat_of:
+            results[index] = RowResult("duplicate", _repeated(rows[index].repeat_of))
+        else:
+            results[index] = RowResult("unchanged")
+    resolved = identity.resolve([rows[i].values for i, _key in fresh], source_slug=source.slug)
+    source_type_id = ContentType.objects.get_for_model(type(source)).id
+    events = []
+    for (index, key), (customer_id, _created) in zip(fresh, resolved, strict=True):
+        events.append(_event_data(rows[index].values, key, customer_id, ctx, source_type_id))
+        results[index] = RowResult("created", customer_id=customer_id)
+    # Sorted by key so that concurrent imports lock unique-index entries in the same order.
+    events.sort(key=lambda e: e.idempotency_key)
+    written: set[str] = set()
+    timeline.record_many(events, new_keys=written)
+    for index, key in fresh:
+        if key not in written:  # recorded before (or by a concurrent writer): the unique key kept it
+            repeat_of = rows[index].repeat_of
+            results[index] = (
+                RowResult("duplicate", _repeated(repeat_of)) if repeat_of else RowResult("unchanged")
+            )
+    return [r or RowResult("failed") for r in results]
+
+
+def known_event_rows(fingerprints: list[str], ctx: ImportContext, mapping: dict) -> set[int]:
+    """Without a mapped event id an event's key is the line's fingerprint: the lines whose event
+    exists are known from the raw line alone (a rerun maps and resolves nothing for them)."""
+    if any(entry.get("field") == "event_id" for entry in mapping.get("fields", [])):
+        return set()
+    keys = [timeline.idempotency_key(ctx.source.slug, f"row:{fingerprint}") for fingerprint in fingerprints]
+    recorded = timeline.recorded_keys(keys)
+    return {index for index, key in enumerate(keys) if key in recorded} if recorded else set()
+
+
+def _repeated(row: int) -> str:
+    return _("The same event appears earlier in this file (row %(row)s).") % {"row": row}
+
+
+def _event_candidates(rows: list[PreparedRow], ctx: ImportContext, results: list) -> list[tuple[int, str]]:
+    """``(index, idempotency key)`` of the rows that may become events; the others get their
+    refusal (or "duplicate" for a key seen earlier in this run) in ``results``."""
+    source = ctx.source
+    candidates = []
     for index, row in enumerate(rows):
         problem = _event_problem(row.values, row.values.get("department") or source.department)
         if problem:
@@ -275,43 +342,47 @@ def write_events(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult]
             continue
         ctx.seen.add(key)
         candidates.append((index, key))
+    return candidates
 
-    # The database decides what is new (RETURNING of the bulk write): no lookup of existing keys.
-    fresh = candidates
-    resolved = identity.resolve([rows[i].values for i, _key in fresh], source_slug=source.slug)
-    source_type_id = ContentType.objects.get_for_model(type(source)).id
-    events = []
-    for (index, key), (customer_id, _created) in zip(fresh, resolved, strict=True):
-        values = rows[index].values
-        kind = values["kind"]
-        payload = json_safe(values.get("payload") or {})
-        events.append(
-            timeline.EventData(
-                customer_id=customer_id,
-                department=values.get("department") or source.department,
-                kind=kind,
-                title=str(values.get("title") or kind)[:300],
-                summary=values.get("summary", ""),
-                idempotency_key=key,
-                occurred_at=values.get("occurred_at"),
-                channel=values.get("channel") or ctx.channel,
-                direction=values.get("direction") or Direction.INBOUND,
-                actor_id=ctx.actor_id,
-                actor_label=source.name[:120],
-                source_type_id=source_type_id,
-                source_id=str(source.pk),
-                payload=payload,
-            )
-        )
-        results[index] = RowResult("created", customer_id=customer_id)
-    # Sorted by key so that concurrent imports lock unique-index entries in the same order.
-    events.sort(key=lambda e: e.idempotency_key)
-    written: set[str] = set()
-    timeline.record_many(events, new_keys=written)
-    for index, key in fresh:
-        if key not in written:  # imported before: the unique key kept the first one
-            results[index] = RowResult("unchanged")
-    return [r or RowResult("failed") for r in results]
+
+def _event_data(values: dict, key: str, customer_id: int, ctx: ImportContext, source_type_id: int):
+    source, kind = ctx.source, values["kind"]
+    return timeline.EventData(
+        customer_id=customer_id,
+        department=values.get("department") or source.department,
+        kind=kind,
+        title=str(values.get("title") or kind)[:300],
+        summary=values.get("summary", ""),
+        idempotency_key=key,
+        occurred_at=values.get("occurred_at"),
+        channel=values.get("channel") or ctx.channel,
+        direction=values.get("direction") or Direction.INBOUND,
+        actor_id=ctx.actor_id,
+        actor_label=source.name[:120],
+        source_type_id=source_type_id,
+        source_id=str(source.pk),
+        payload=_json_payload(values.get("payload")),
+    )
+
+
+def _json_payload(payload: dict | None) -> dict:
+    """``json_safe`` for a mapped payload, which is flat almost always: one pass, no recursion."""
+    if not payload:
+        return {}
+    safe = {}
+    for key, value in payload.items():
+        kind = type(value)
+        if kind is Decimal:
+            value = float(value)
+        elif kind is datetime or kind is date:
+            value = value.isoformat()
+        elif kind not in _JSON_PLAIN:  # nested or unusual values: the general conversion
+            return json_safe(payload)
+        safe[key] = value
+    return safe
+
+
+_JSON_PLAIN = {str, int, float, bool, type(None)}
 
 
 import_targets.register(
@@ -331,5 +402,6 @@ import_targets.register(
         write_rows=write_events,
         order=20,
         api_id_field="event_id",
+        known_rows=known_event_rows,
     )
 )
