@@ -168,7 +168,15 @@ def train_outcome(outcome: Outcome, *, force: bool = False, now: datetime | None
     from insights.training import logger, train_on
 
     examples = outcome.examples(now or timezone.now())
-    if len(examples) < outcome.min_examples or examples["label"].nunique() < 2:
+    # Ten of each class at least: fewer cannot be split into a hold-out and calibration folds that each
+    # hold both classes (a young install, or the small demo).
+    per_class = examples["label"].value_counts() if len(examples) else None
+    if (
+        len(examples) < outcome.min_examples
+        or per_class is None
+        or len(per_class) < 2
+        or per_class.min() < 10
+    ):
         logger.info("outcome %s: %s examples, not enough for a model", outcome.key, len(examples))
         return None
     return train_on(outcome.key, examples, split="time", exclude=outcome.exclude, force=force)

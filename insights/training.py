@@ -170,7 +170,9 @@ CALIBRATION_FOLDS = 3
 def calibrated(numeric: list[str], categorical: list[str], y: np.ndarray, seed: int = 0):
     """The pipeline wrapped in cross-validated calibration (uncalibrated when a fold would lack a class)."""
     positives, negatives = int(y.sum()), int(len(y) - y.sum())
-    folds = min(CALIBRATION_FOLDS, positives, negatives)
+    # Each fold's training part must keep two of each class: gradient boosting's early stopping splits
+    # off a stratified validation set of its own.
+    folds = min(CALIBRATION_FOLDS, positives // 2, negatives // 2)
     pipeline = make_pipeline(numeric, categorical, seed)
     if folds < 2:
         return pipeline, ""

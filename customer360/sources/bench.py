@@ -47,6 +47,20 @@ def backend_cpu_seconds() -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+def _api_body(number: int, rows: int, customers: int) -> str:
+    records = [
+        {
+            "event_id": f"{number}-{i}",
+            "external_id": f"c{i % customers}",
+            "kind": "order.placed",
+            "occurred_at": "2025-03-01T10:00:00+01:00",
+            "payload": {"amount": 12.5},
+        }
+        for i in range(rows)
+    ]
+    return json.dumps({"records": records})
+
+
 def bench_api(*, requests: int = 5, rows: int = 10_000, customers: int = 2_000) -> dict:
     """POST ``requests`` x ``rows`` new events through the real endpoint (one client)."""
     run_id = secrets.token_hex(3)
@@ -69,23 +83,7 @@ def bench_api(*, requests: int = 5, rows: int = 10_000, customers: int = 2_000) 
     # The client's own work (building and encoding its records) happens before the clock starts: a
     # real client does it on its own machine while the server ingests the previous request.
     client_started = time.perf_counter()
-    bodies = [
-        json.dumps(
-            {
-                "records": [
-                    {
-                        "event_id": f"{number}-{i}",
-                        "external_id": f"c{i % customers}",
-                        "kind": "order.placed",
-                        "occurred_at": "2025-03-01T10:00:00+01:00",
-                        "payload": {"amount": 12.5},
-                    }
-                    for i in range(rows)
-                ]
-            }
-        )
-        for number in range(requests)
-    ]
+    bodies = [_api_body(number, rows, customers) for number in range(requests)]
     client_seconds = time.perf_counter() - client_started
     total, started = 0, time.perf_counter()
     cpu_started, backend_started = time.process_time(), backend_cpu_seconds()
