@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from collab import departments
+from customer360 import roles
 from customer360.audit.tracking import tracked
 from customer360.models import Customer
 
@@ -172,6 +173,11 @@ class PostRevision(models.Model):
 
     def __str__(self) -> str:
         return f"revision of post {self.post_id} at {self.edited_at:%Y-%m-%d %H:%M}"
+
+
+# The role is stored as its name when the post is written (free text: a group an admin added keeps its own
+# name); the change history shows it in the reader's language, as the feed does.
+Post._meta.get_field("author_role").history_display = roles.label
 
 
 class Comment(models.Model):

@@ -67,6 +67,8 @@ def value_text(f: models.Field | None, value, row: dict, names: dict) -> str:
         return _short(str(value))
     if f.many_to_one:
         return names.get((f.related_model, str(value))) or f"#{value}"
+    if show := getattr(f, "history_display", None):  # a field's own reading, e.g. a stored role name
+        return str(show(value))
     if f.choices:
         return str(dict(f.flatchoices).get(value, value))
     if isinstance(f, models.BooleanField):

@@ -87,3 +87,19 @@ def test_the_history_page_in_german_shows_labels_choices_dates_and_amounts(rep):
     assert "31.03.2027 → 30.04.2027" in page
     assert "2027-03-31" not in page and "expected_close" not in page
     assert "Offen" in page  # the deal's status by its German label, not "open"
+
+
+def test_a_stored_role_name_reads_in_the_readers_language():
+    """A feed post keeps its author's role as the name it had when written ("Sales"); the history
+    shows it as the feed does, in the reader's language, and a role an admin added as it is."""
+    from django.utils import translation
+
+    from collab.models import Post
+    from customer360.audit.display import value_text
+
+    field = Post._meta.get_field("author_role")
+    with translation.override("de"):
+        assert value_text(field, "Sales", {}, {}) == "Vertrieb"
+        assert value_text(field, "Field crew", {}, {}) == "Field crew"
+    with translation.override("en"):
+        assert value_text(field, "Sales", {}, {}) == "Sales"
