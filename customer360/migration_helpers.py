@@ -38,13 +38,21 @@ ID_RANGE = 100_000
 
 
 def update_events_by_id_range(
-    schema_editor, Event, *, kinds, set_payload: str, join: str, where: str, params=(), step: int = ID_RANGE
+    schema_editor,
+    Event,
+    *,
+    kinds,
+    set_payload: str,
+    join: str | None,
+    where: str,
+    params=(),
+    step: int = ID_RANGE,
 ) -> int:
     """PostgreSQL: one ``UPDATE ... FROM`` per range of ``step`` event ids, for events of ``kinds``:
     ``UPDATE <events> e SET payload = <set_payload> FROM <join> WHERE <where>`` (``e`` is the event;
-    ``params`` fill ``set_payload``, ``join`` and ``where`` in that order). Each range is a short
-    statement on the primary key, so no lock is held long and the work is visible as it goes.
-    Returns the events updated."""
+    ``params`` fill ``set_payload``, ``join`` and ``where`` in that order; ``join=None``: no FROM,
+    the payload is built from the event alone). Each range is a short statement on the primary key,
+    so no lock is held long and the work is visible as it goes. Returns the events updated."""
     table = Event._meta.db_table
     kinds = list(kinds)
     with schema_editor.connection.cursor() as cursor:
@@ -53,8 +61,9 @@ def update_events_by_id_range(
         if low is None:
             return 0
         updated = 0
+        source = f" FROM {join}" if join else ""
         sql = (
-            f"UPDATE {table} e SET payload = {set_payload} FROM {join} WHERE ({where}) "  # noqa: S608
+            f"UPDATE {table} e SET payload = {set_payload}{source} WHERE ({where}) "  # noqa: S608
             "AND e.id >= %s AND e.id < %s AND e.kind = ANY(%s) AND jsonb_typeof(e.payload) = 'object'"
         )
         for start in range(low, high + 1, step):
