@@ -240,6 +240,9 @@ def test_retrieve_in_the_request_language(rep, customer):
 
 def test_customer_top_recommendations_from_the_engine(rep, customer):
     ContactPolicy.objects.update(holdout_share=0.0)
+    # Exploration picks customers by a hash of their id and the week: off, so the ranking is the engine's
+    # priorities whatever id the database hands out.
+    Action.objects.update(exploration_share=0)
     gruber_history(customer)
     score_customers([customer.pk])
     rows = api(rep).get(f"/api/insights/customers/{customer.pk}/recommendations/").json()
