@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from insights.features import features
@@ -168,12 +169,20 @@ class CompleteSerializer(serializers.Serializer):
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
-    action_key = serializers.CharField(source="action.key", read_only=True)
+    # A learned outcome's model (churn or payment risk) has no action: its key is then null, and
+    # ``outcome`` names what it predicts.
+    action_key = serializers.SerializerMethodField()
 
     class Meta:
         model = ModelVersion
-        fields = ["id", "action", "action_key", "version", "auc", "n", "metrics", "trained_at", "is_active"]
+        fields = [
+            "id", "action", "action_key", "outcome", "version", "auc", "n", "metrics", "trained_at", "is_active",
+        ]  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_action_key(self, version: ModelVersion) -> str | None:
+        return version.action.key if version.action_id else None
 
 
 class RescoreSerializer(serializers.Serializer):

@@ -315,6 +315,15 @@ def test_model_versions_for_managers(manager, rep):
     assert api(rep).get("/api/insights/model-versions/").status_code == 403
 
 
+def test_an_outcome_model_has_no_action_key_but_names_its_outcome(manager):
+    """A learned risk's model (no action) is listed too: action and action_key null, outcome named."""
+    version = ModelVersion.objects.create(
+        action=None, outcome="churn_risk", version=1, path="/m/churn", n=300, auc=0.8, data_hash="y"
+    )
+    row = api(manager).get(f"/api/insights/model-versions/{version.pk}/").json()
+    assert (row["action"], row["action_key"], row["outcome"], row["auc"]) == (None, None, "churn_risk", 0.8)
+
+
 def test_rescore_enqueues_the_incremental_task_once(rep, customer):
     cache.clear()
     client = api(rep)
