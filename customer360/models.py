@@ -587,6 +587,7 @@ class PendingChange(models.Model):
 # Audit, API token, data-source, privacy, score and sign-in models live in modules of their own; importing
 # them registers them with Django.
 from customer360.audit.models import *  # noqa: E402,F403
+from customer360.files.models import *  # noqa: E402,F403
 from customer360.privacy.models import *  # noqa: E402,F403
 from customer360.score_models import *  # noqa: E402,F403
 from customer360.signin.models import *  # noqa: E402,F403

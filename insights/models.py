@@ -209,7 +209,10 @@ class ModelVersion(models.Model):
     )
     outcome = models.CharField(_("outcome"), max_length=80, blank=True, db_index=True)
     version = models.PositiveIntegerField()
+    #: the artifact's name in the file storage (customer360/files); older versions hold a local path
     path = models.CharField(max_length=300)
+    #: sha256 of the stored artifact: a worker checks it before it uses the model
+    sha256 = models.CharField(max_length=64, blank=True)
     n = models.PositiveIntegerField(default=0)
     auc = models.FloatField(null=True, blank=True)
     metrics = models.JSONField(default=dict, blank=True)

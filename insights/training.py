@@ -5,23 +5,26 @@ ordinal-encoded, missing values handled natively), calibrated by cross-validatio
 enough positives, else sigmoid) so that its output is a probability: priority = P x value is then
 an expected value, and a churn risk of 30 % means about 3 in 10. It is validated on a hold-out
 (time-based by default: the newest 20 % of examples; stratified where the action says so) with AUC,
-Brier score and a reliability curve, then refitted on all examples and written atomically as
-``VAR_DIR/models/<key>-v<n>.joblib`` with a ModelVersion row.
+Brier score and a reliability curve, then refitted on all examples and stored through the storage API as ``models/<key>-v<n>.joblib``
+(customer360/files: the file system, the database or S3) with a ModelVersion row that carries its
+sha256. Any worker host loads it from there, checks the digest first, and asks for a retrain when the
+file is gone or altered.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import joblib
 import numpy as np
 import pandas as pd
-from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.db.models.fields.json import KeyTextTransform
@@ -45,7 +48,8 @@ logger = logging.getLogger(__name__)
 SUCCESS_WINDOW_DAYS = 30
 MAX_CATEGORIES = 200
 MIN_KNOWN = 20  # rows with a value, at least (and 1 % of all)
-_artifacts: dict[str, dict] = {}
+_artifacts: dict[tuple[str, str], dict] = {}
+_retrain_asked: set[tuple[str, str]] = set()
 
 
 # --- labels ----------------------------------------------------------------------------------------
@@ -318,59 +322,108 @@ def predict(artifact: dict, frame: pd.DataFrame) -> np.ndarray:
 
 
 # --- storage -----------------------------------------------------------------------------------------
-def model_dir() -> Path:
-    path = Path(settings.VAR_DIR) / "models"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def save_version(owner: Action | str, artifact: dict, metrics: dict, data_hash: str) -> ModelVersion:
-    """Write the file atomically (temp file + os.replace), then the row; older versions go inactive.
-    ``owner`` is an action (its propensity model) or the key of a learned outcome (e.g. "churn_risk")."""
+    """Store the artifact through the storage API, then the row with its sha256; older versions go
+    inactive. ``owner`` is an action (its propensity model) or the key of a learned outcome (e.g.
+    "churn_risk"). The file is written before the row, so a row always names a complete file."""
     if isinstance(owner, Action):
         key, same = owner.key, {"action": owner}
     else:
         key, same = owner, {"action": None, "outcome": owner}
+    buffer = io.BytesIO()
+    joblib.dump(artifact, buffer)
+    content = buffer.getvalue()
+    digest = hashlib.sha256(content).hexdigest()
     for _attempt in range(3):
         version = (ModelVersion.objects.filter(**same).aggregate(v=Max("version"))["v"] or 0) + 1
-        path = model_dir() / f"{key}-v{version}.joblib"
-        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{key}-", suffix=".tmp")
-        os.close(handle)
-        try:
-            joblib.dump(artifact, temp)
-            os.replace(temp, path)
-        finally:
-            if os.path.exists(temp):
-                os.unlink(temp)
+        name = default_storage.save(f"models/{key}-v{version}.joblib", ContentFile(content))
         try:
             with transaction.atomic():
                 row = ModelVersion.objects.create(
                     **same,
                     version=version,
-                    path=str(path),
+                    path=name,
+                    sha256=digest,
                     n=metrics["n"],
                     auc=metrics["auc"],
                     metrics=metrics,
                     data_hash=data_hash,
                 )
                 ModelVersion.objects.filter(**same).exclude(pk=row.pk).update(is_active=False)
+            _artifacts[(name, digest)] = artifact
             return row
         except IntegrityError:  # another trainer took this number; try the next one
+            default_storage.delete(name)
             continue
     raise RuntimeError(f"could not store a model version for {key}")
 
 
-def load_artifact(version: ModelVersion) -> dict | None:
-    """The model of a version (cached per process); None when the file is gone."""
-    cached = _artifacts.get(version.path)
-    if cached is None:
+def _read_artifact_bytes(version: ModelVersion) -> bytes | None:
+    """The stored file's bytes, or None when it is gone. A version from before the storage API
+    holds an absolute local path: read it from this host's disk if it is still there."""
+    if os.path.isabs(version.path):
         try:
-            cached = joblib.load(version.path)
-        except (FileNotFoundError, OSError):
-            logger.warning("model file of %s v%s is missing", version.key, version.version)
+            return Path(version.path).read_bytes()
+        except OSError:
             return None
-        _artifacts[version.path] = cached
-    return cached
+    try:
+        with default_storage.open(version.path, "rb") as handle:
+            return handle.read()
+    except (FileNotFoundError, OSError):
+        return None
+
+
+def artifact_available(version: ModelVersion) -> bool:
+    """Whether the version's file can be used on this host (present, and its digest matches)."""
+    return load_artifact(version, retrain=False) is not None
+
+
+def load_artifact(version: ModelVersion, *, retrain: bool = True) -> dict | None:
+    """The model of a version (cached per process by name and digest), after checking the stored
+    file's sha256. None when the file is missing or altered; then (once per process) a retrain of
+    its action or outcome is queued, so every host gets a usable model again."""
+    cache_key = (version.path, version.sha256)
+    cached = _artifacts.get(cache_key)
+    if cached is not None:
+        return cached
+    content = _read_artifact_bytes(version)
+    problem = None
+    if content is None:
+        problem = "missing"
+    elif version.sha256 and hashlib.sha256(content).hexdigest() != version.sha256:
+        problem = "altered (sha256 differs)"
+    if problem:
+        logger.warning("model file of %s v%s is %s", version.key, version.version, problem)
+        if retrain and cache_key not in _retrain_asked:
+            _retrain_asked.add(cache_key)
+            _ask_for_retrain(version)
+        return None
+    try:
+        artifact = joblib.load(io.BytesIO(content))
+    except Exception:  # noqa: BLE001 - an unreadable pickle is a missing model, not a crash
+        logger.warning("model file of %s v%s cannot be read", version.key, version.version)
+        return None
+    _artifacts[cache_key] = artifact
+    return artifact
+
+
+def _ask_for_retrain(version: ModelVersion) -> None:
+    """Queue a forced retrain of the version's action or outcome (a missing broker only logs)."""
+    from customer360.celery import task
+
+    name, key = (
+        ("insights.tasks.train_action", version.action.key)
+        if version.action_id
+        else ("insights.tasks.train_outcome", version.outcome)
+    )
+
+    def send() -> None:
+        try:
+            task(name).apply_async(args=[key, True])
+        except Exception:  # noqa: BLE001 - the broker is away; the nightly training retries anyway
+            logger.warning("could not queue a retrain of %s", key)
+
+    transaction.on_commit(send)
 
 
 def data_fingerprint(frame: pd.DataFrame, labels: np.ndarray) -> str:
@@ -405,7 +458,7 @@ def train_on(
     fingerprint = data_fingerprint(frame.drop(columns=["customer_id", "owner_id"]), labels)
     same = {"action": owner} if isinstance(owner, Action) else {"action": None, "outcome": owner}
     latest = ModelVersion.objects.filter(**same).order_by("-version").first()
-    if latest and latest.data_hash == fingerprint and not force:
+    if latest and latest.data_hash == fingerprint and not force and artifact_available(latest):
         logger.info("%s: data unchanged since v%s", latest.key, latest.version)
         return None
     artifact, metrics = fit_and_evaluate(frame, labels, times=examples["as_of"], split=split, exclude=exclude)

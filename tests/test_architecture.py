@@ -1,9 +1,11 @@
 """The dependency rule of ARCHITECTURE.md and the deployment description stay true."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +31,9 @@ def test_docker_compose_describes_the_production_stack():
         assert env["DATABASE_URL"].startswith("postgres://")
         assert env["REDIS_URL"].startswith("redis://")
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+        # Files go through the database storage: no container needs a volume another host shares.
+        assert env["C360_FILE_STORAGE"] == "database"
+        assert not any("media" in v for v in services[name].get("volumes", [])), name
     # Migrations run once, in their own one-shot service; everything else waits for it (#18).
     assert services["migrate"]["command"] == "python manage.py migrate --noinput"
     assert services["migrate"]["restart"] == "no"
@@ -53,7 +58,7 @@ def test_docker_compose_describes_the_production_stack():
     assert services["beat"]["command"].startswith("celery -A customer360 beat")
     assert services["beat"]["deploy"]["replicas"] == 1
     assert "/health/" in " ".join(services["web"]["healthcheck"]["test"])
-    assert {"pgdata", "redisdata"} <= set(compose["volumes"])
+    assert {"pgdata", "redisdata"} <= set(compose["volumes"]) and "media" not in compose["volumes"]
     assert any(v.startswith("pgdata:") for v in services["postgres"]["volumes"])
 
 
@@ -178,3 +183,30 @@ def test_no_import_cycles():
     """services <-> tasks and models <-> segments were cycles; services enqueue tasks by name now."""
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 5000))
     assert sorted(c for c in _import_cycles() if c not in CYCLES_ALLOWED) == []
+
+
+@pytest.mark.parametrize(
+    ("env", "backend"),
+    [
+        ({}, "django.core.files.storage.FileSystemStorage"),
+        ({"C360_FILE_STORAGE": "database"}, "customer360.files.storage.DatabaseStorage"),
+        ({"C360_FILE_STORAGE": "s3", "C360_S3_BUCKET": "c360"}, "storages.backends.s3.S3Storage"),
+        ({"C360_FILE_STORAGE": "s3"}, "C360_FILE_STORAGE=s3 needs C360_S3_BUCKET"),
+        ({"C360_FILE_STORAGE": "nfs"}, "C360_FILE_STORAGE must be one of filesystem, database, s3"),
+    ],
+)
+def test_the_file_storage_is_chosen_by_the_environment(env, backend, tmp_path):
+    """Settings read in a fresh interpreter: the backend named, or the clear start-up error."""
+    code = "from customer360.settings import base; print(base.STORAGES['default']['BACKEND'])"
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith("C360_") and k != "DJANGO_SETTINGS_MODULE"
+    }
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, "C360_VAR_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert backend in (result.stdout if result.returncode == 0 else result.stderr)

@@ -290,8 +290,36 @@ FORMAT_MODULE_PATH = ["customer360.formats"]
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploads, error files, import work copies, subject exports and trained models go through the storage
+# API (customer360/files): "filesystem" (MEDIA_ROOT; embedded mode, or one host), "database" (rows in
+# PostgreSQL; several hosts with nothing shared but the database) or "s3" (an S3-compatible store
+# through django-storages: pip install '.[s3]', then C360_S3_BUCKET, C360_S3_ENDPOINT_URL,
+# C360_S3_REGION and the usual AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment).
+FILE_STORAGE = env_str("C360_FILE_STORAGE", "filesystem")
+_FILE_BACKENDS = {
+    "filesystem": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "database": {"BACKEND": "customer360.files.storage.DatabaseStorage"},
+    "s3": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("C360_S3_BUCKET"),
+            "endpoint_url": env_str("C360_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("C360_S3_REGION") or None,
+            "location": env_str("C360_S3_PREFIX", "customer360"),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    },
+}
+if FILE_STORAGE not in _FILE_BACKENDS:
+    raise ImproperlyConfigured(
+        f"C360_FILE_STORAGE must be one of {', '.join(_FILE_BACKENDS)}, not {FILE_STORAGE!r}"
+    )
+if FILE_STORAGE == "s3" and not env_str("C360_S3_BUCKET"):
+    raise ImproperlyConfigured("C360_FILE_STORAGE=s3 needs C360_S3_BUCKET")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _FILE_BACKENDS[FILE_STORAGE],
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if PRODUCTION

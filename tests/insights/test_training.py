@@ -2,10 +2,10 @@
 real-data check on the bank marketing campaigns (AUC >= 0.78 without the call duration)."""
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 
 from insights import bank_marketing
@@ -44,7 +44,8 @@ def test_train_store_and_use_a_model(settings, tmp_path):
         )
     history(*events)
     version = train_action(action)
-    assert version.version == 1 and version.n == 120 and Path(version.path).exists()
+    assert version.version == 1 and version.n == 120 and default_storage.exists(version.path)
+    assert version.path == "models/test_offer-v1.joblib" and len(version.sha256) == 64
     assert (
         version.metrics["split"] in {"time", "stratified"}
         and "email_clicks_30" in version.metrics["features"]
