@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.dateparse import parse_date, parse_datetime
 
 
@@ -77,3 +77,17 @@ def plotly_locale() -> dict:
         formats.get_format("SHORT_DATE_FORMAT"), "%x"
     )
     return {"separators": f"{decimal_sep}{thousands}", "date_format": date_format}
+
+
+_choice_labels: dict[tuple[int, str], dict] = {}
+
+
+def choice_label(field, value: Any) -> str:
+    """The label of ``value`` in a model field's choices, in the reader's language: what
+    ``get_FOO_display`` gives, from a table built once per field and language (Django's own
+    rebuilds and hashes every lazy label on each call, which a timeline page does 50 times)."""
+    key = (id(field), translation.get_language() or "")
+    table = _choice_labels.get(key)
+    if table is None:
+        table = _choice_labels[key] = {k: str(v) for k, v in field.flatchoices}
+    return table.get(value, value)

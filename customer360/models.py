@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customer360 import roles
 from customer360.audit.tracking import tracked
+from customer360.formatting import choice_label
 from customer360.progress import Progress
 from customer360.registry import audiences
 from customer360.text import fold, fold_loose, normalise_email, normalise_phone
@@ -486,6 +487,14 @@ class TimelineEvent(models.Model):
     @property
     def display_summary(self) -> str:
         return self._rendered()[1]
+
+    @property
+    def department_label(self) -> str:
+        return choice_label(self._meta.get_field("department"), self.department)
+
+    @property
+    def channel_label(self) -> str:
+        return choice_label(self._meta.get_field("channel"), self.channel)
 
 
 class DataSource(models.Model):

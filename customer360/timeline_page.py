@@ -9,7 +9,7 @@ from datetime import datetime
 from itertools import groupby
 
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 
 from customer360 import events
@@ -18,10 +18,18 @@ from customer360.models import Channel, Customer, Department, TimelineEvent
 PAGE_SIZE = 25
 
 
+_kind_choices: dict[str, list[tuple[str, str]]] = {}
+
+
 def filter_choices() -> dict[str, list[tuple[str, str]]]:
     """The timeline filter options: departments and channels from the core's choices, kinds from
-    the registry of declared kinds (labels in the reader's language), so no list names a department."""
-    kinds = sorted(((k.kind, str(k.label)) for k in events.all_kinds()), key=lambda pair: pair[1].lower())
+    the registry of declared kinds (labels in the reader's language, sorted once per language), so
+    no list names a department."""
+    language = translation.get_language() or ""
+    kinds = _kind_choices.get(language)
+    if kinds is None or len(kinds) != len(events.all_kinds()):
+        kinds = sorted(((k.kind, str(k.label)) for k in events.all_kinds()), key=lambda pair: pair[1].lower())
+        _kind_choices[language] = kinds
     return {"departments": Department.choices, "channels": Channel.choices, "kinds": kinds}
 
 
