@@ -164,7 +164,8 @@ def deal_values(kind: events.EventKind, deal: Deal, **extra) -> dict:
 # ``amount`` is in the base currency (the payload's ``currency``), so revenue sums add up across
 # currencies; ``original_amount``/``original_currency`` are what the customer paid. A cancellation's
 # amount is negative. One event per order and import batch (an order split by a batch boundary
-# has two, each with its own lines), so the events' amounts always sum to the lines'.
+# has two, each with its own lines), so the events' amounts always sum to the lines'. Not named
+# "order.*": files imported as plain events (target "events") use those names for their own rows.
 _ORDER_FIELDS = (
     Field("order_id", "int"),
     Field("number"),
@@ -182,7 +183,7 @@ def _order_summary(payload: dict):
 
 
 ORDER_PLACED = events.declare(
-    "order.placed",
+    "purchase.ordered",
     department=SALES,
     label=_("Order placed"),
     title=_("Order %(number)s: %(lines)s lines, %(amount)s"),
@@ -193,7 +194,7 @@ ORDER_PLACED = events.declare(
     tags={"purchase", "revenue"},
 )
 ORDER_CANCELLED = events.declare(
-    "order.cancelled",
+    "purchase.cancelled",
     department=SALES,
     label=_("Order cancelled"),
     title=_("Cancellation %(number)s: %(lines)s lines, %(amount)s"),

@@ -10,7 +10,7 @@ line is negative) is an order of its own with negative lines.
 A line is known by its order and its line id, or, without a mapped line id, by its content and how
 many identical lines came before it in the file (two identical lines stay two lines, as in the
 shop's export): a rerun of the same file reports every line "unchanged". Each batch records one
-event per order it added lines to (``order.placed`` or ``order.cancelled``, tagged ``revenue``)
+event per order it added lines to (``purchase.ordered`` or ``purchase.cancelled``, tagged ``revenue``)
 with the base-currency amount of those lines, so the revenue read from the timeline equals the
 lines' sum.
 """

@@ -88,18 +88,18 @@ def test_lines_become_orders_with_a_cancellation_as_negative_lines_in_two_curren
     assert Order.objects.get(number="536370").total_base == Decimal("90.00")  # EUR: rate 1
 
     # One event per order, tagged revenue; the cancellation subtracts.
-    placed = TimelineEvent.objects.get(kind="order.placed", payload__number="536365")
+    placed = TimelineEvent.objects.get(kind="purchase.ordered", payload__number="536365")
     assert placed.title == "Order 536365: 3 lines, EUR 65.50"
     assert placed.summary == "Paid in GBP: 55.98"
     assert placed.payload["amount"] == "65.4966" and placed.department == "sales"
-    assert TimelineEvent.objects.get(kind="order.cancelled").payload["amount"] == "-7.9326"
-    assert {"order.placed", "order.cancelled"} <= set(events.kinds(tag="revenue"))
+    assert TimelineEvent.objects.get(kind="purchase.cancelled").payload["amount"] == "-7.9326"
+    assert {"purchase.ordered", "purchase.cancelled"} <= set(events.kinds(tag="revenue"))
 
     # A rerun of the same file creates nothing.
     again = run_file(_source_again(), ORDERS, ORDER_MAPPING)
     assert counts(again) == (0, 0, 6, 0, 2)
     assert OrderLine.objects.count() == 6
-    assert TimelineEvent.objects.filter(kind__startswith="order.").count() == 4
+    assert TimelineEvent.objects.filter(kind__startswith="purchase.").count() == 4
 
 
 def _errors(run) -> dict[str, str]:
