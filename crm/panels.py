@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
-from django.utils.translation import get_language, gettext
+from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 import crm.calendar  # noqa: F401  (registers the follow-ups and SLA due times of the calendar feed)
@@ -490,8 +490,10 @@ def sales_brief(customer: Customer, user) -> list[BriefItem]:
         items.append(
             BriefItem(
                 "info",
-                gettext(
-                    "Bought %(total)s in %(orders)s orders, %(recent)s in the last 12 months; last order %(date)s."
+                ngettext(
+                    "Bought %(total)s in %(orders)s order, %(recent)s in the last 12 months; last order %(date)s.",
+                    "Bought %(total)s in %(orders)s orders, %(recent)s in the last 12 months; last order %(date)s.",
+                    bought.orders,
                 )
                 % {
                     "total": money(bought.total_base, base_currency()),

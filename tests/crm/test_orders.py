@@ -4,8 +4,9 @@ the features."""
 
 import csv
 import io
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -220,3 +221,19 @@ def test_orders_count_in_the_customer_base_dashboards_revenue(gbp_rate):
         "2010-12-02": 12.987,
         "2010-12-03": -7.9326,
     }
+
+
+def test_purchases_count_in_the_revenue_feature(gbp_rate):
+    from insights.features.compute import build_features
+
+    run_file(_source(), ORDERS, ORDER_MAPPING)
+    anna = Customer.objects.get(identities__value="17850")
+    now = datetime(2011, 1, 1, tzinfo=ZoneInfo("Europe/Vienna"))
+    row = build_features([anna.pk], now=now).loc[anna.pk]
+    assert round(row["monetary_365"], 2) == 70.55  # 60.30 GBP x 1.17, the cancellation subtracted
+    assert (
+        build_features([anna.pk], now=datetime(2012, 6, 1, tzinfo=ZoneInfo("Europe/Vienna"))).loc[anna.pk][
+            "monetary_365"
+        ]
+        == 0.0
+    )

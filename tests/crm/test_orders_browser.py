@@ -43,7 +43,5 @@ def test_rates_page_and_purchases_fit_in_both_languages(browser, live_server, ad
             page.goto(f"{live_server.url}{customer.get_absolute_url()}")
             assert purchases in page.locator('[data-fact="purchases"]').inner_text()
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-            page.locator('[data-fact="purchases"]').screenshot(
-                path=str(screenshot_dir / f"purchases-{language}-{width}.png")
-            )
+            page.screenshot(path=str(screenshot_dir / f"purchases-{language}-{width}.png"), full_page=True)
         context.close()
