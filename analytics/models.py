@@ -47,7 +47,8 @@ class DailyRollup(models.Model):
 
 
 class CustomerRevenue(models.Model):
-    """Gross invoiced per customer and issue date (drafts and cancelled invoices excluded), with the
+    """Gross invoiced per customer and issue date (drafts and cancelled invoices excluded) plus the
+    orders of that day in the base currency (cancellations subtract), with the
     customer's owner, country and segment at refresh time (as in ``DailyRollup``).
 
     Revenue concentration ranks every customer of a period; these narrow rows spare it grouping the

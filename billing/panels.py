@@ -20,7 +20,9 @@ from billing.models import (
     open_principal_expression,
     sum_money,
 )
+from customer360 import events
 from customer360.formatting import day
+from customer360.models import Department
 from customer360.registry import (
     BriefItem,
     BriefSource,
@@ -54,7 +56,7 @@ def open_invoices(customer) -> list[Invoice]:
 
 
 def panel_context(request, customer) -> dict:
-    """Key billing facts of one customer in three queries, however many invoices there are.
+    """Key billing facts of one customer in four queries, however many invoices there are.
 
     ``open_amount`` is what the customer still owes (invoices + dunning fees), ``open_principal``
     the invoices alone and ``open_fees`` the fees: the panel and the brief quote them the same way."""
@@ -77,6 +79,11 @@ def panel_context(request, customer) -> dict:
         ).aggregate(total=Sum("amount"))["total"]
         or ZERO
     )
+    # Revenue the other departments record (won deals, imported orders) counts too, read from the
+    # timeline's revenue-tagged events; billing's own payments are counted from its records above.
+    others_lifetime, others_12m = events.revenue_sums(
+        customer, since=timezone.now() - REVENUE_WINDOW, excluding_department=Department.ACCOUNTING
+    )
     urgent = open_invoices(customer)[:3]
     for invoice in urgent:
         invoice.overdue_days = invoice.days_overdue(today)
@@ -86,7 +93,8 @@ def panel_context(request, customer) -> dict:
         "open_fees": max(facts["open_amount"] - facts["open_principal"], ZERO),
         "max_level": facts["max_level"] or 0,
         "oldest_overdue_days": (today - facts["oldest_due"]).days if facts["oldest_due"] else 0,
-        "revenue_12m": revenue_12m,
+        "revenue_12m": revenue_12m + others_12m,
+        "lifetime": facts["lifetime"] + others_lifetime,
         "urgent": urgent,
         "can_view": request.user.has_perm("billing.view_invoice"),
         "can_add": request.user.has_perm("billing.add_invoice"),

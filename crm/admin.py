@@ -6,6 +6,9 @@ from crm.models import (
     ClosingDay,
     Contract,
     Deal,
+    ExchangeRate,
+    Order,
+    OrderLine,
     Pipeline,
     Product,
     Satisfaction,
@@ -117,3 +120,33 @@ class TicketAdmin(admin.ModelAdmin):
 class SatisfactionAdmin(admin.ModelAdmin):
     list_display = ["ticket", "score", "created_at"]
     raw_id_fields = ["ticket"]
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    """The rate table admins maintain: imported orders in other currencies convert at it."""
+
+    list_display = ["currency", "valid_from", "rate", "created_by", "created_at"]
+    list_filter = ["currency"]
+    date_hierarchy = "valid_from"
+    readonly_fields = ["created_by", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    readonly_fields = ["key", "stock_code", "description", "quantity", "unit_price", "amount", "amount_base"]
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["number", "customer", "ordered_at", "currency", "total", "total_base", "is_cancellation"]
+    list_filter = ["currency", "is_cancellation"]
+    search_fields = ["number"]
+    raw_id_fields = ["customer"]
+    inlines = [OrderLineInline]

@@ -7,7 +7,8 @@ helpers give the payload (and summary and channel) from the record, so the three
 Tags (their meaning is agreed in customer360/events.py): ``ticket``, ``deal``, ``contract`` and
 ``ticket_closed``, ``deal_closed``, ``contract_closed`` for the steps of a record's status; ``state``;
 ``complaint`` (a ticket kind that is a complaint when its payload's ``category`` says so; the
-open-complaint fact itself is read from open tickets, not from events); ``purchase``; ``revenue``;
+open-complaint fact itself is read from open tickets, not from events); ``purchase``; ``revenue`` (won
+deals and imported orders, cancellations negative);
 ``customer_text``.
 """
 
@@ -157,6 +158,52 @@ def deal_values(kind: events.EventKind, deal: Deal, **extra) -> dict:
         deal_id=deal.pk, title=deal.title, amount=deal.amount, stage=deal.stage.name, **extra
     )
     return {"payload": payload}
+
+
+# --- Orders (imported purchase lines) -----------------------------------------------------------------
+# ``amount`` is in the base currency (the payload's ``currency``), so revenue sums add up across
+# currencies; ``original_amount``/``original_currency`` are what the customer paid. A cancellation's
+# amount is negative. One event per order and import batch (an order split by a batch boundary
+# has two, each with its own lines), so the events' amounts always sum to the lines'. Not named
+# "order.*": files imported as plain events (target "events") use those names for their own rows.
+_ORDER_FIELDS = (
+    Field("order_id", "int"),
+    Field("number"),
+    Field("lines", "int"),
+    Field("amount", "money"),
+    Field("original_amount", "number"),
+    Field("original_currency"),
+)
+
+
+def _order_summary(payload: dict):
+    if payload.get("original_currency") == payload.get("currency"):
+        return ""
+    return _("Paid in %(original_currency)s: %(original_amount)s")
+
+
+ORDER_PLACED = events.declare(
+    "purchase.ordered",
+    department=SALES,
+    label=_("Order placed"),
+    title=_("Order %(number)s: %(lines)s lines, %(amount)s"),
+    summary=_order_summary,
+    fields=_ORDER_FIELDS,
+    channel=Channel.WEB,
+    direction=Direction.INBOUND,
+    tags={"purchase", "revenue"},
+)
+ORDER_CANCELLED = events.declare(
+    "purchase.cancelled",
+    department=SALES,
+    label=_("Order cancelled"),
+    title=_("Cancellation %(number)s: %(lines)s lines, %(amount)s"),
+    summary=_order_summary,
+    fields=_ORDER_FIELDS,
+    channel=Channel.WEB,
+    direction=Direction.INBOUND,
+    tags={"revenue"},
+)
 
 
 # --- Contracts -----------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import Activity, Deal, Product, Stage, Ticket
+from crm.models import Activity, Deal, ExchangeRate, Product, Stage, Ticket
 from customer360 import roles
 from customer360.forms import CustomerRefField, DateInput, DateTimeInput, ScopedForm
 from customer360.models import Channel
@@ -123,3 +123,36 @@ class CsatForm(forms.Form):
         label=_("Score"), choices=[("", "—"), *[(i, str(i)) for i in range(1, 6)]], coerce=int
     )
     comment = forms.CharField(label=_("Comment"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class ExchangeRateForm(forms.ModelForm):
+    """One rate: what one unit of the currency is worth in the base currency from a day on."""
+
+    class Meta:
+        model = ExchangeRate
+        fields = ["currency", "valid_from", "rate"]
+        widgets = {"valid_from": DateInput()}
+
+    def clean_currency(self):
+        return self.cleaned_data["currency"].strip().upper()
+
+    def validate_unique(self):  # a second rate for the same day replaces the first (the service)
+        pass
+
+
+class ExchangeRatesUploadForm(forms.Form):
+    file = forms.FileField(label=_("CSV file (currency, date, rate)"))
+
+    MAX_BYTES = 1_000_000
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > self.MAX_BYTES:
+            raise forms.ValidationError(_("The file is larger than 1 MB."))
+        raw = upload.read()
+        for encoding in ("utf-8-sig", "cp1252"):
+            try:
+                return raw.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+        raise forms.ValidationError(_("The file is not text."))

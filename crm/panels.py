@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import functools
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
-from django.utils.translation import get_language, gettext
+from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 import crm.calendar  # noqa: F401  (registers the follow-ups and SLA due times of the calendar feed)
 from crm.forms import QuickActivityForm
-from crm.models import Activity, Contract, Deal, Satisfaction, Ticket
-from customer360.formatting import day
+from crm.models import Activity, Contract, Deal, Order, OrderLine, Satisfaction, Ticket
+from crm.models.orders import base_currency
+from customer360.formatting import day, money
 from customer360.models import Customer
 from customer360.registry import (
     BriefItem,
@@ -31,6 +34,7 @@ from customer360.registry import (
 )
 
 RENEWAL_WINDOW_DAYS = 90
+PURCHASE_WINDOW = timedelta(days=365)
 RECENT_CSAT_DAYS = 30
 
 
@@ -87,6 +91,50 @@ def last_satisfaction(customer: Customer) -> Satisfaction | None:
     )
 
 
+@dataclass(frozen=True)
+class Purchases:
+    """A customer's orders: per currency what was paid in it, and the total in the base currency
+    (cancellations subtracted)."""
+
+    orders: int = 0
+    by_currency: tuple[tuple[str, Decimal], ...] = ()
+    total_base: Decimal = Decimal(0)
+    last_order: datetime | None = None
+    total_base_12m: Decimal = Decimal(0)
+
+    @property
+    def paid_in_base_only(self) -> bool:
+        return [c for c, _t in self.by_currency] in ([], [base_currency()])
+
+
+def purchases_of(customer: Customer) -> Purchases:
+    """One query, shared by the panel and the brief."""
+
+    def read() -> Purchases:
+        since = timezone.now() - PURCHASE_WINDOW
+        rows = list(
+            Order.objects.filter(customer=customer)
+            .values("currency")
+            .annotate(
+                n=Count("id", filter=Q(is_cancellation=False)),
+                paid=Sum("total"),
+                base=Sum("total_base"),
+                base_12m=Sum("total_base", filter=Q(ordered_at__gte=since)),
+                last=Max("ordered_at", filter=Q(is_cancellation=False)),
+            )
+            .order_by("currency")
+        )
+        return Purchases(
+            orders=sum(r["n"] for r in rows),
+            by_currency=tuple((r["currency"], r["paid"]) for r in rows),
+            total_base=sum((r["base"] for r in rows), Decimal(0)),
+            last_order=max((r["last"] for r in rows if r["last"]), default=None),
+            total_base_12m=sum((r["base_12m"] or Decimal(0) for r in rows), Decimal(0)),
+        )
+
+    return memo(customer, "crm.purchases", read)
+
+
 # --- Panels ----------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=8)
 def blank_log_form(language: str | None) -> str:
@@ -95,7 +143,7 @@ def blank_log_form(language: str | None) -> str:
 
 
 def sales_context(request, customer: Customer, form: QuickActivityForm | None = None) -> dict:
-    """Owned products and renewals, open deals, last contact, log-a-call form: 3 queries."""
+    """Owned products and renewals, open deals, purchases, last contact, log-a-call form: 4 queries."""
     today = timezone.localdate()
     contracts = active_contracts(customer)
     deals = Deal.objects.open().filter(customer=customer).aggregate(count=Count("id"), value=Sum("amount"))
@@ -107,6 +155,8 @@ def sales_context(request, customer: Customer, form: QuickActivityForm | None = 
         "open_deals": deals["count"] or 0,
         "open_deal_value": deals["value"] or 0,
         "last_contact": last_contact,
+        "purchases": purchases_of(customer),
+        "base_currency": base_currency(),
         "can_log": request.user.has_perm("crm.add_activity"),
         "form": form,
         # The empty form is the same for every customer: rendered once per language, because Django's form
@@ -159,6 +209,16 @@ navigation.register(
         order=20,
         permission="crm.view_deal",
         group="sales",
+    )
+)
+navigation.register(
+    NavItem(
+        key="exchange_rates",
+        label=_("Exchange rates"),
+        url_name="crm:exchange_rates",
+        order=95,
+        permission="crm.change_exchangerate",
+        group="admin",
     )
 )
 navigation.register(
@@ -242,6 +302,24 @@ def _days_since_last_contact(op: str, value) -> Q:
     return matching | ~contacted if op in ("gt", "gte") else matching
 
 
+def _purchases_condition(window: timedelta | None):
+    """Customers whose orders (base currency, cancellations subtracted) satisfy ``op value``;
+    customers without orders count 0."""
+
+    def build(op: str, value) -> Q:
+        value = Decimal(str(value))
+        lines = OrderLine.objects.all()
+        if window is not None:
+            lines = lines.filter(order__ordered_at__gte=timezone.now() - window)
+        totals = lines.values("order__customer_id").annotate(total=Sum("amount_base")).order_by()
+        matching = Q(pk__in=totals.filter(compare("total", op, value)).values("order__customer_id"))
+        zero = {"eq": value == 0, "ne": value != 0, "gt": value < 0, "gte": value <= 0, "lt": value > 0,
+                "lte": value >= 0}[op]  # fmt: skip
+        return matching | ~Q(pk__in=lines.values("order__customer_id")) if zero else matching
+
+    return build
+
+
 INT_OPS = ("eq", "ne", "gt", "gte", "lt", "lte")
 for condition in (
     Condition(
@@ -299,6 +377,22 @@ for condition in (
         build=_days_since_last_contact,
         operators=("gt", "gte", "lt", "lte", "eq", "ne"),
     ),
+    Condition(
+        key="crm.purchases_lifetime",
+        label=_("Purchases, lifetime (base currency)"),
+        department="sales",
+        value_type="decimal",
+        build=_purchases_condition(None),
+        operators=INT_OPS,
+    ),
+    Condition(
+        key="crm.purchases_12m",
+        label=_("Purchases in the last 12 months (base currency)"),
+        department="sales",
+        value_type="decimal",
+        build=_purchases_condition(PURCHASE_WINDOW),
+        operators=INT_OPS,
+    ),
 ):
     conditions.register(condition)
 
@@ -353,7 +447,7 @@ def service_brief(customer: Customer, user) -> list[BriefItem]:
 
 
 def sales_brief(customer: Customer, user) -> list[BriefItem]:
-    """Renewals due and the last contact: 2 queries."""
+    """Renewals due, the last contact and purchases: 3 queries (shared with the panel)."""
     today = timezone.localdate()
     items: list[BriefItem] = []
     horizon = today + timedelta(days=RENEWAL_WINDOW_DAYS)
@@ -391,10 +485,30 @@ def sales_brief(customer: Customer, user) -> list[BriefItem]:
         )
     else:
         items.append(BriefItem("info", gettext("No contact logged yet."), "sales"))
+    bought = purchases_of(customer)
+    if bought.orders:
+        items.append(
+            BriefItem(
+                "info",
+                ngettext(
+                    "Bought %(total)s in %(orders)s order, %(recent)s in the last 12 months; last order %(date)s.",
+                    "Bought %(total)s in %(orders)s orders, %(recent)s in the last 12 months; last order %(date)s.",
+                    bought.orders,
+                )
+                % {
+                    "total": money(bought.total_base, base_currency()),
+                    "orders": bought.orders,
+                    "recent": money(bought.total_base_12m, base_currency()),
+                    "date": day(bought.last_order),
+                },
+                "sales",
+                bought.last_order,
+            )
+        )
     return items
 
 
 brief_sources.register(BriefSource(key="crm.service", items=service_brief, order=30))
 brief_sources.register(BriefSource(key="crm.sales", items=sales_brief, order=20))
 
-from crm import imports  # noqa: E402,F401  (registers import targets)
+from crm import imports, order_imports  # noqa: E402,F401  (registers import targets)

@@ -1,12 +1,13 @@
 """Sales and service records in a subject export, and what erasure does to them: the person's
 own words (tickets, messages, call notes, survey comments) are replaced; deals and contracts stay
-as figures with their text scrubbed of the person's names."""
+as figures with their text scrubbed of the person's names; orders and their lines (numbers,
+products, amounts: no words of the person) stay as the figures the books need."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import Activity, Contract, Deal, Satisfaction, Ticket, TicketMessage
+from crm.models import Activity, Contract, Deal, Order, OrderLine, Satisfaction, Ticket, TicketMessage
 from customer360.privacy.registry import SubjectData, rows, scrub_fields, subject_data
 from customer360.privacy.text import ERASED
 
@@ -19,6 +20,8 @@ def export(customer) -> dict[str, list[dict]]:
         "tickets": rows(Ticket.objects.filter(customer=customer)),
         "ticket_messages": rows(TicketMessage.objects.filter(ticket__customer=customer)),
         "satisfaction": rows(Satisfaction.objects.filter(ticket__customer=customer)),
+        "orders": rows(Order.objects.filter(customer=customer)),
+        "order_lines": rows(OrderLine.objects.filter(order__customer=customer)),
     }
 
 

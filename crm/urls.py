@@ -30,4 +30,6 @@ urlpatterns = [
     path("tickets/<int:pk>/reopen/", views.ticket_reopen, name="ticket_reopen"),
     path("tickets/<int:pk>/status/", views.ticket_status, name="ticket_status"),
     path("tickets/<int:pk>/csat/", views.ticket_csat, name="ticket_csat"),
+    path("exchange-rates/", views.exchange_rates, name="exchange_rates"),
+    path("exchange-rates/import/", views.exchange_rates_import, name="exchange_rates_import"),
 ]

@@ -21,6 +21,8 @@ from crm.forms import (
     CsatForm,
     DealEditForm,
     DealForm,
+    ExchangeRateForm,
+    ExchangeRatesUploadForm,
     LostForm,
     MoveStageForm,
     QuickActivityForm,
@@ -29,8 +31,10 @@ from crm.forms import (
     TicketForm,
     staff_of,
 )
-from crm.models import Activity, Contract, Deal, Stage, Ticket
+from crm.models import Activity, Contract, Deal, ExchangeRate, Stage, Ticket
+from crm.models.orders import base_currency
 from crm.panels import sales_context
+from crm.services import rates as rate_services
 from customer360 import access, exports, roles
 from customer360.models import Customer
 from customer360.text import fold, whole_number
@@ -537,3 +541,48 @@ def ticket_csat(request: HttpRequest, pk: int) -> HttpResponse:
             user=request.user,
         ),
     )
+
+
+# --- Exchange rates --------------------------------------------------------------------------------
+@access.permission_required("crm.view_exchangerate")
+def exchange_rates(request: HttpRequest) -> HttpResponse:
+    """The rate table (newest first per currency); admins add a rate here or upload a CSV."""
+    can_edit = request.user.has_perm("crm.add_exchangerate") and request.user.has_perm(
+        "crm.change_exchangerate"
+    )
+    form = ExchangeRateForm(request.POST or None) if can_edit else None
+    if request.method == "POST":
+        access.require(request.user, "crm.add_exchangerate", "crm.change_exchangerate")
+        if form.is_valid():
+            rate = rate_services.exchange_rate_save(**form.cleaned_data, actor=request.user)
+            messages.success(request, _("Rate saved: %(rate)s") % {"rate": rate})
+            return redirect("crm:exchange_rates")
+    rates = ExchangeRate.objects.select_related("created_by").order_by("currency", "-valid_from")
+    return render(
+        request,
+        "crm/exchange_rates.html",
+        {
+            "page": _page(request, rates),
+            "form": form,
+            "upload": ExchangeRatesUploadForm() if can_edit else None,
+            "base_currency": base_currency(),
+        },
+    )
+
+
+@require_POST
+@access.permission_required("crm.add_exchangerate", "crm.change_exchangerate")
+def exchange_rates_import(request: HttpRequest) -> HttpResponse:
+    upload = ExchangeRatesUploadForm(request.POST, request.FILES)
+    if not upload.is_valid():
+        for reasons in upload.errors.values():
+            for reason in reasons:
+                messages.error(request, reason)
+        return redirect("crm:exchange_rates")
+    saved, problems = rate_services.exchange_rates_import(
+        text=upload.cleaned_data["file"], actor=request.user
+    )
+    messages.success(request, _("%(count)s rates saved.") % {"count": saved})
+    for problem in problems[:20]:
+        messages.error(request, problem)
+    return redirect("crm:exchange_rates")

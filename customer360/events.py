@@ -50,6 +50,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import DecimalField, Q, Sum
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.utils import translation
 
 from customer360 import timeline
@@ -275,6 +278,27 @@ def kinds(
         and (tag is None or tag in k.tags)
         and (department is None or k.department == department)
     )
+
+
+#: a payload amount that is a number (imported payloads may hold anything; PostgreSQL's cast would fail)
+_NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
+
+
+def revenue_sums(customer, *, since: datetime, excluding_department: str = "") -> tuple[Decimal, Decimal]:
+    """``(lifetime, since)`` sums of the ``amount`` of the customer's events of kinds tagged
+    ``"revenue"`` (won deals, payments, orders; cancellations negative), in one query.
+    ``excluding_department`` leaves out a department that counts its own records instead."""
+    amount = KeyTextTransform("amount", "payload")
+    rows = (
+        TimelineEvent.objects.filter(customer=customer, kind__in=kinds(tag="revenue"))
+        .alias(amount_text=amount)
+        .filter(amount_text__regex=_NUMBER)
+    )
+    if excluding_department:
+        rows = rows.exclude(department=excluding_department)
+    value = Cast(amount, DecimalField(max_digits=20, decimal_places=4))
+    sums = rows.aggregate(lifetime=Sum(value), recent=Sum(value, filter=Q(occurred_at__gte=since)))
+    return sums["lifetime"] or Decimal(0), sums["recent"] or Decimal(0)
 
 
 def render(event) -> tuple[str, str]:

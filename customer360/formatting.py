@@ -10,11 +10,13 @@ functions under the reader's language (``translation.override``).
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.utils import formats, timezone, translation
 from django.utils.dateparse import parse_date, parse_datetime
+
+CENT = Decimal("0.01")
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -39,6 +41,8 @@ def money(value: Any, currency: str = "EUR") -> str:
     amount = _decimal(value)
     if amount is None or value is None or value == "":
         return "" if value is None else str(value)
+    # Rounded to cents (half up): Django's number_format cuts further decimals off (65.4966 -> 65.49).
+    amount = amount.quantize(CENT, rounding=ROUND_HALF_UP)
     return f"{currency or 'EUR'} {formats.number_format(amount, 2, use_l10n=True, force_grouping=True)}"
 
 

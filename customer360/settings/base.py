@@ -280,6 +280,8 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("de", _("German"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "Europe/Vienna")
+# The company's currency: imported orders in other currencies are converted into it (crm exchange rates).
+C360_BASE_CURRENCY = env_str("C360_BASE_CURRENCY", "EUR").upper()
 USE_I18N = True
 USE_TZ = True
 # One format per language for dates, times and numbers (customer360/formats/<lang>/formats.py);

@@ -26,8 +26,9 @@ EMAIL_CLICKED = TOUCHES[(ConsentChannel.EMAIL, Touch.Status.CLICKED)]
 
 def state_kinds() -> tuple[str, ...]:
     """The kinds whose payload the features read: every ``state`` kind of the registry (dunning
-    notices, ticket, deal and contract steps, payments, consents, ratings) and e-mail clicks."""
-    return tuple(sorted({*events.kinds(tag="state"), EMAIL_CLICKED.kind}))
+    notices, ticket, deal and contract steps, payments, consents, ratings), every ``revenue`` kind
+    (its amount: imported orders too) and e-mail clicks."""
+    return tuple(sorted({*events.kinds(tag="state"), *events.kinds(tag="revenue"), EMAIL_CLICKED.kind}))
 
 
 PAYLOAD_FIELDS = (
