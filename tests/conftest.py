@@ -11,7 +11,10 @@ from django.test import Client
 
 from tests.factories import CustomerFactory, UserFactory
 
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+# ../shared/data beside the checkout; C360_SHARED_DATA names it for a checkout elsewhere (a worktree).
+SHARED_DATA = Path(
+    os.environ.get("C360_SHARED_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data")
+)
 OUTPUT_DIR = Path(os.environ.get("TEST_OUTPUT_DIR", Path(__file__).resolve().parent.parent / "test-output"))
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
