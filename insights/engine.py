@@ -35,7 +35,7 @@ from insights.models import (
     Recommendation,
     ScoringRun,
 )
-from insights.outcomes import all_outcomes
+from insights.outcomes import OUTCOMES, active_definitions, defined
 from insights.reasons import model_reasons, rule_reasons, text_pair
 from insights.scores import score_rows, write_scores
 from insights.training import active_outcome_versions, active_versions, load_artifact, predict
@@ -67,7 +67,6 @@ class Catalogue:
 
 def load_catalogue() -> Catalogue:
     """Active actions with their rules and active models, the outcome models (five queries, plus the policy)."""
-    score_conditions.sync()  # rules may test an action's propensity or a defined outcome
     actions = list(Action.objects.filter(is_active=True).order_by("order", "key"))
     by_action: dict[int, list[dict]] = {a.pk: [] for a in actions}
     for rule in ActionRule.objects.filter(action__in=actions).order_by("id"):
@@ -78,7 +77,10 @@ def load_catalogue() -> Catalogue:
         version = versions.get(action.pk)
         artifact = load_artifact(version) if version else None
         entries.append(CatalogueEntry(action, by_action[action.pk], version if artifact else None, artifact))
-    learned = all_outcomes()
+    definitions = active_definitions()
+    learned = {**OUTCOMES, **{d.score_kind: defined(d) for d in definitions}}
+    # Rules, segments and the customer list may test an action's propensity or a defined outcome.
+    score_conditions.publish(score_conditions.sources_of(actions, definitions))
     outcomes = {}
     for key, version in active_outcome_versions().items():
         artifact = load_artifact(version) if key in learned else None

@@ -248,14 +248,15 @@ def definition_of(key: str):
     return OutcomeDefinition.objects.filter(key=key.removeprefix(scores.OUTCOME_PREFIX)).first()
 
 
-def all_outcomes() -> dict[str, Outcome]:
-    """The built-in outcomes and every active defined one, by score kind."""
+def active_definitions() -> list:
     from insights.models import OutcomeDefinition
 
-    result = dict(OUTCOMES)
-    for definition in OutcomeDefinition.objects.filter(is_active=True):
-        result[definition.score_kind] = defined(definition)
-    return result
+    return list(OutcomeDefinition.objects.filter(is_active=True).order_by("key"))
+
+
+def all_outcomes() -> dict[str, Outcome]:
+    """The built-in outcomes and every active defined one, by score kind."""
+    return {**OUTCOMES, **{d.score_kind: defined(d) for d in active_definitions()}}
 
 
 def get(key: str, *, active_only: bool = True) -> Outcome | None:

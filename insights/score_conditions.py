@@ -6,18 +6,17 @@ For each active action (its propensity, ``propensity:<key>``) and each active de
 churn and payment risk; one customer-list filter ("Likely to …", ``?likely=<score kind>``) picks the
 customers in the high band of one of them (a number box per action would crowd the list).
 
-Actions and outcomes are rows, created in the app at any time, so the conditions are (re)registered
-from them: at once in the process that saved one, and elsewhere within ``MAX_AGE`` seconds or when the
-shared stamp changes (checked once per request and per catalogue load, no query unless it changed).
+Actions and outcomes are rows, created in the app at any time, so the conditions are registered
+from a list every process shares through the cache: published when an action or outcome is saved or
+deleted and whenever the catalogue is loaded (workers do that on every rescoring), read at the start
+of each request (one cache read, no query).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 from django.core.cache import cache
-from django.db import DatabaseError
 from django.db.models import Q
 from django.utils.functional import lazy
 from django.utils.translation import get_language, gettext_lazy, gettext_noop
@@ -27,10 +26,9 @@ from customer360.registry import Condition, ListFilter, conditions
 from customer360.score_models import Score, ScoreBand
 from customer360.scores import outcome_kind, propensity_kind, score_conditions
 
-STAMP_KEY = "insights:score-conditions-stamp"
-MAX_AGE = 60.0
+SOURCES_KEY = "insights:score-conditions"
 LIKELY = "customer.score_likely"
-_state: dict = {"keys": set(), "stamp": None, "at": float("-inf")}
+_state: dict = {"keys": set(), "sources": None}
 
 
 def _named(template: str, name_en: str, name_de: str):
@@ -56,20 +54,27 @@ OUTCOME_LABELS = (
 )
 
 
-def _sources() -> list[tuple[str, str, tuple, str, str]]:
-    """(score kind, condition name, label templates, English name, German name) of every active
-    action (not "no contact") and every active defined outcome."""
-    from insights.models import Action, OutcomeDefinition
-
+def sources_of(actions, definitions) -> list[tuple[str, str, str, str, str]]:
+    """(score kind, condition name, "action"/"outcome", English name, German name) of the active
+    actions (not "no contact") and active defined outcomes given."""
     rows = [
-        (propensity_kind(a.key), a.key, LABELS, a.name_en, a.name_de)
-        for a in Action.objects.filter(is_active=True, is_no_contact=False).order_by("order", "key")
+        (propensity_kind(a.key), a.key, "action", a.name_en, a.name_de)
+        for a in actions
+        if a.is_active and not a.is_no_contact
     ]
     rows += [
-        (outcome_kind(d.key), d.key, OUTCOME_LABELS, d.name_en, d.name_de)
-        for d in OutcomeDefinition.objects.filter(is_active=True).order_by("key")
+        (outcome_kind(d.key), d.key, "outcome", d.name_en, d.name_de) for d in definitions if d.is_active
     ]
     return rows
+
+
+def current_sources() -> list[tuple[str, str, str, str, str]]:
+    from insights.models import Action, OutcomeDefinition
+
+    return sources_of(
+        Action.objects.filter(is_active=True, is_no_contact=False).order_by("order", "key"),
+        OutcomeDefinition.objects.filter(is_active=True).order_by("key"),
+    )
 
 
 def _likely():
@@ -80,18 +85,31 @@ def _likely():
     return build
 
 
+def publish(sources: list) -> None:
+    """Share the list with every process and register it here."""
+    cache.set(SOURCES_KEY, sources, None)
+    register(sources)
+
+
 def sync(*, force: bool = False) -> None:
-    """Register the conditions of today's actions and outcomes, dropping those of removed ones."""
-    stamp = cache.get(STAMP_KEY)
-    if not force and stamp == _state["stamp"] and time.monotonic() - _state["at"] < MAX_AGE:
+    """Register the published list (one cache read); ``force``: read the actions and outcomes first."""
+    if force:
+        publish(current_sources())
         return
-    try:
-        sources = _sources()
-    except DatabaseError:  # before the first migration, or the database is away: keep what we have
+    sources = cache.get(SOURCES_KEY)
+    if sources is not None:
+        register(sources)
+
+
+def register(sources: list) -> None:
+    """Register the conditions of ``sources``, dropping those of actions and outcomes gone since."""
+    sources = [tuple(row) for row in sources]
+    if sources == _state["sources"]:
         return
     wanted: dict[str, Condition] = {}
     choices = []
-    for kind, name, templates, name_en, name_de in sources:
+    for kind, name, of, name_en, name_de in sources:
+        templates = LABELS if of == "action" else OUTCOME_LABELS
         labels = tuple(_named(template, name_en, name_de) for template in templates)
         for condition in score_conditions(kind, name, labels, param=f"likely_{name}", order=13):
             wanted[condition.key] = replace(condition, list_filter=None)
@@ -114,10 +132,9 @@ def sync(*, force: bool = False) -> None:
         conditions.items.pop(key, None)
     for condition in wanted.values():
         conditions.register(condition)
-    _state.update(keys=set(wanted), stamp=stamp, at=time.monotonic())
+    _state.update(keys=set(wanted), sources=sources)
 
 
 def changed() -> None:
-    """An action or outcome was saved or deleted: this process re-registers now, the others soon."""
-    cache.set(STAMP_KEY, time.time_ns(), None)
+    """An action or outcome was saved or deleted: published at once."""
     sync(force=True)
