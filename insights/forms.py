@@ -111,6 +111,8 @@ class ActionForm(forms.ModelForm):
         key = self.cleaned_data["key"]
         if key in RISK_KINDS:
             raise forms.ValidationError(_("This key names a built-in score."))
+        if OutcomeDefinition.objects.filter(key=key).exists():  # both name a condition customer.score.<key>
+            raise forms.ValidationError(_("An outcome has this key already."))
         return key
 
 
@@ -176,6 +178,8 @@ class OutcomeForm(forms.ModelForm):
         key = self.cleaned_data["key"]
         if key in RISK_KINDS:
             raise forms.ValidationError(_("This key names a built-in score."))
+        if Action.objects.filter(key=key).exists():  # both name a condition customer.score.<key>
+            raise forms.ValidationError(_("An action has this key already."))
         return key
 
     def clean_horizon_days(self):

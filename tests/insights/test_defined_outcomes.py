@@ -160,6 +160,8 @@ def test_the_success_attribute_cannot_be_a_feature_and_bad_input_is_refused(admi
     text = answer.content.decode()
     assert answer.status_code == 200 and "Pick the event kind" in text and "Between 1 and 3650 days." in text
     assert _define(client, key="churn_risk").status_code == 200  # a built-in score's key
+    Action.objects.create(key="deposit_call", name_en="D", name_de="D", department="sales")
+    assert "An action has this key already." in _define(client, key="deposit_call").content.decode()
     assert _define(client, features=["no_such_column"]).status_code == 200
     assert not OutcomeDefinition.objects.exists()
 
