@@ -85,8 +85,9 @@ def churn_moments() -> pd.DataFrame:
     return frame
 
 
-def _customers(**filters) -> pd.DataFrame:
-    rows = Customer.objects.not_erased().filter(**filters).exclude(lifecycle__in=["lead", "prospect"])
+def _customers() -> pd.DataFrame:
+    """(customer_id, created_at) of everyone past the lead and prospect stages (erased people left out)."""
+    rows = Customer.objects.not_erased().exclude(lifecycle__in=["lead", "prospect"])
     customers = pd.DataFrame(
         list(rows.values_list("pk", "created_at")), columns=["customer_id", "created_at"]
     )
@@ -188,8 +189,8 @@ def event_examples(kind: str, horizon_days: int) -> Callable[[datetime], pd.Data
 def attribute_examples(attribute: str, values: list[str]) -> Callable[[datetime], pd.DataFrame]:
     """One example per current customer whose attribute is known, at the moment they came in (the
     imported attributes are what was known then; the hold-out is the newest customers, in the order
-    they came in); label 1 when the attribute has one of ``values`` (compared as lower-case text,
-    yes/no values as "true"/"false" too)."""
+    they came in); label 1 when the attribute has one of ``values`` (compared as lower-case text; an
+    attribute imported as yes/no matches "yes"/"no" as well as "true"/"false")."""
     wanted = set(values)
 
     def examples(now: datetime) -> pd.DataFrame:
