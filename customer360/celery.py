@@ -38,6 +38,7 @@ app.conf.update(
     task_default_queue="default",
     task_routes={
         "insights.tasks.train_*": {"queue": "ml"},
+        "insights.tasks.evaluate_outcome": {"queue": "ml"},
         "analytics.refresh_listening": {"queue": "ml"},
         "analytics.listening_step": {"queue": "ml"},
         "analytics.ticket_categories_step": {"queue": "ml"},

@@ -17,6 +17,7 @@ __all__ = ["Score", "ScoreBand", "ScoreQuerySet"]
 CHURN_RISK = "churn_risk"
 PAYMENT_RISK = "payment_risk"
 PROPENSITY_PREFIX = "propensity:"
+OUTCOME_PREFIX = "outcome:"  # an outcome an admin defined in the app (insights.OutcomeDefinition)
 RISK_KINDS = (CHURN_RISK, PAYMENT_RISK)
 LABELS = {
     CHURN_RISK: _("Churn risk"),
@@ -28,7 +29,10 @@ def label_of(kind: str) -> str:
     """How people call a score kind (an action's propensity by the action's key)."""
     if kind in LABELS:
         return str(LABELS[kind])
-    return kind.removeprefix(PROPENSITY_PREFIX) if kind.startswith(PROPENSITY_PREFIX) else kind
+    for prefix in (PROPENSITY_PREFIX, OUTCOME_PREFIX):
+        if kind.startswith(prefix):
+            return kind.removeprefix(prefix)
+    return kind
 
 
 class ScoreBand(models.TextChoices):

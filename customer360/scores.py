@@ -16,6 +16,7 @@ from customer360.registry import Condition, ListFilter, compare, conditions
 from customer360.score_models import (
     CHURN_RISK,
     LABELS,
+    OUTCOME_PREFIX,
     PAYMENT_RISK,
     PROPENSITY_PREFIX,
     RISK_KINDS,
@@ -24,7 +25,15 @@ from customer360.score_models import (
     label_of,
 )
 
-__all__ = ["CHURN_RISK", "LABELS", "PAYMENT_RISK", "PROPENSITY_PREFIX", "RISK_KINDS", "label_of"]
+__all__ = [
+    "CHURN_RISK",
+    "LABELS",
+    "OUTCOME_PREFIX",
+    "PAYMENT_RISK",
+    "PROPENSITY_PREFIX",
+    "RISK_KINDS",
+    "label_of",
+]
 
 
 # Lower bounds of the medium and high band. Scores are calibrated probabilities, so one pair of
@@ -39,6 +48,11 @@ PROPENSITY_BANDS = (0.1, 0.3)
 def propensity_kind(action_key: str) -> str:
     """The score kind of an action's propensity, e.g. ``propensity:upsell``."""
     return f"{PROPENSITY_PREFIX}{action_key}"
+
+
+def outcome_kind(outcome_key: str) -> str:
+    """The score kind of an outcome defined in the app, e.g. ``outcome:term_deposit``."""
+    return f"{OUTCOME_PREFIX}{outcome_key}"
 
 
 def band_of(kind: str, value: float) -> str:
@@ -121,32 +135,38 @@ CONDITION_LABELS = {
 }
 
 
+def score_conditions(kind: str, name: str, labels: tuple, param: str, order: int = 12) -> list[Condition]:
+    """``customer.score.<name>`` (percent, also a customer-list filter ``?<param>=``) and
+    ``customer.score_band.<name>`` over the stored scores of ``kind``; ``labels`` = (label, band
+    label, filter label). Used for the risks here and, by the app that learns them, for each
+    action's propensity and each defined outcome (registered by key, without importing it)."""
+    label, band_label, filter_label = labels
+    return [
+        Condition(
+            f"customer.score.{name}",
+            label,
+            "system",
+            "decimal",
+            _percent_condition(kind),
+            ("gt", "gte", "lt", "lte"),
+            order=order,
+            list_filter=ListFilter(param=param, op="gte", label=filter_label),
+        ),
+        Condition(
+            f"customer.score_band.{name}",
+            band_label,
+            "system",
+            "choice",
+            _band_condition(kind),
+            ("eq", "ne"),
+            choices=tuple(ScoreBand.choices),
+            order=order,
+        ),
+    ]
+
+
 def register_score_conditions() -> None:
-    """``customer.score.<kind>`` (percent, also a customer-list filter) and
-    ``customer.score_band.<kind>`` for the risk scores."""
+    """The conditions of the risk scores (see :func:`score_conditions`)."""
     for kind in RISK_KINDS:
-        label, band_label, filter_label = CONDITION_LABELS[kind]
-        conditions.register(
-            Condition(
-                f"customer.score.{kind}",
-                label,
-                "system",
-                "decimal",
-                _percent_condition(kind),
-                ("gt", "gte", "lt", "lte"),
-                order=12,
-                list_filter=ListFilter(param=f"{kind}_min", op="gte", label=filter_label),
-            )
-        )
-        conditions.register(
-            Condition(
-                f"customer.score_band.{kind}",
-                band_label,
-                "system",
-                "choice",
-                _band_condition(kind),
-                ("eq", "ne"),
-                choices=tuple(ScoreBand.choices),
-                order=12,
-            )
-        )
+        for condition in score_conditions(kind, kind, CONDITION_LABELS[kind], f"{kind}_min"):
+            conditions.register(condition)

@@ -1,23 +1,7 @@
-from django import forms
 from django.contrib import admin
 
-from insights import rules as rule_engine
+from insights.forms import ActionRuleForm
 from insights.models import Action, ActionRule, ContactPolicy, ModelVersion, Recommendation
-
-
-class ActionRuleForm(forms.ModelForm):
-    class Meta:
-        model = ActionRule
-        fields = ["kind", "field", "op", "value", "weight", "group", "reason_en", "reason_de"]
-
-    def clean(self):
-        data = super().clean()
-        problems = rule_engine.validate(
-            {"field": data.get("field", ""), "op": data.get("op", ""), "value": data.get("value", "")}
-        )
-        if problems:
-            raise forms.ValidationError("; ".join(problems))
-        return data
 
 
 class ActionRuleInline(admin.TabularInline):

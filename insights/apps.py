@@ -7,13 +7,20 @@ class InsightsConfig(AppConfig):
     verbose_name = _("Insights")
 
     def ready(self) -> None:
+        from django.core.signals import request_started
         from django.db.models.signals import post_delete, post_save
 
         import insights.privacy  # noqa: F401  (subject access and erasure)
         from customer360.timeline import customer_changed
-        from insights.models import Action, ActionRule, ContactPolicy, ModelVersion
+        from insights.models import Action, ActionRule, ContactPolicy, ModelVersion, OutcomeDefinition
 
         customer_changed.connect(_on_customer_changed, dispatch_uid="insights.rescore")
+        request_started.connect(_sync_score_conditions, dispatch_uid="insights.score_conditions")
+        for model in (Action, OutcomeDefinition):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    _on_scored_changed, sender=model, dispatch_uid=f"insights.conditions.{model.__name__}"
+                )
         for model in (Action, ActionRule, ContactPolicy, ModelVersion):
             for signal in (post_save, post_delete):
                 signal.connect(
@@ -34,3 +41,16 @@ def _on_catalogue_changed(sender, **kwargs) -> None:
     from insights.engine import catalogue_changed
 
     catalogue_changed()
+
+
+def _sync_score_conditions(sender, **kwargs) -> None:
+    """The propensity and outcome conditions of this process follow the actions and outcomes."""
+    from insights.score_conditions import sync
+
+    sync()
+
+
+def _on_scored_changed(sender, **kwargs) -> None:
+    from insights.score_conditions import changed
+
+    changed()

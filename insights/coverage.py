@@ -26,7 +26,7 @@ def coverage(kinds: list[str] | None = None) -> dict[str, tuple[int, int]]:
         for e in catalogue.entries
         if not e.action.is_no_contact
     }
-    masks.update({key: (lambda o=o: o.eligible(frame)) for key, o in outcomes.OUTCOMES.items()})
+    masks.update({key: (lambda o=o: o.eligible(frame)) for key, o in outcomes.all_outcomes().items()})
     result = {}
     for kind, mask in masks.items():
         if kinds is not None and kind not in kinds:

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from customer360.models import Customer
 from insights import rules as rule_engine
+from insights import score_conditions
 from insights.features import build_features
 from insights.models import (
     Action,
@@ -34,6 +35,7 @@ from insights.models import (
     Recommendation,
     ScoringRun,
 )
+from insights.outcomes import OUTCOMES, active_definitions, defined
 from insights.reasons import model_reasons, rule_reasons, text_pair
 from insights.scores import score_rows, write_scores
 from insights.training import active_outcome_versions, active_versions, load_artifact, predict
@@ -57,12 +59,14 @@ class Catalogue:
     entries: list[CatalogueEntry]
     policy: ContactPolicy
     loaded_at: datetime = field(default_factory=timezone.now)
-    #: learned outcomes (churn and payment risk) with a model: key -> (version, artifact)
+    #: learned outcomes (churn and payment risk, active defined ones) with a model: key -> (version, artifact)
     outcomes: dict[str, tuple[ModelVersion, dict]] = field(default_factory=dict)
+    #: what each of them is (insights.outcomes.Outcome: eligibility, examples), by key
+    learned: dict = field(default_factory=dict)
 
 
 def load_catalogue() -> Catalogue:
-    """Active actions with their rules and active models, the outcome models (four queries, plus the policy)."""
+    """Active actions with their rules and active models, the outcome models (five queries, plus the policy)."""
     actions = list(Action.objects.filter(is_active=True).order_by("order", "key"))
     by_action: dict[int, list[dict]] = {a.pk: [] for a in actions}
     for rule in ActionRule.objects.filter(action__in=actions).order_by("id"):
@@ -73,12 +77,16 @@ def load_catalogue() -> Catalogue:
         version = versions.get(action.pk)
         artifact = load_artifact(version) if version else None
         entries.append(CatalogueEntry(action, by_action[action.pk], version if artifact else None, artifact))
+    definitions = active_definitions()
+    learned = {**OUTCOMES, **{d.score_kind: defined(d) for d in definitions}}
+    # Rules, segments and the customer list may test an action's propensity or a defined outcome.
+    score_conditions.publish(score_conditions.sources_of(actions, definitions))
     outcomes = {}
     for key, version in active_outcome_versions().items():
-        artifact = load_artifact(version)
+        artifact = load_artifact(version) if key in learned else None
         if artifact is not None:
             outcomes[key] = (version, artifact)
-    return Catalogue(entries, ContactPolicy.current(), outcomes=outcomes)
+    return Catalogue(entries, ContactPolicy.current(), outcomes=outcomes, learned=learned)
 
 
 CATALOGUE_STAMP_KEY = "nba:catalogue-stamp"

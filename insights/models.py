@@ -247,6 +247,61 @@ class ModelVersion(models.Model):
         return f"{self.key} v{self.version}"
 
 
+class OutcomeDefinition(models.Model):
+    """An outcome of the company's own, defined by an admin in the app: what marks success (an event
+    of a declared kind within a horizon, or an imported attribute's value), which feature columns the
+    model may use, its last hold-out evaluation, and whether it is scored (``is_active``).
+
+    Learned and scored like churn and payment risk (insights.outcomes): its score kind is
+    ``outcome:<key>`` in the core's score table, for every current customer on every scoring run.
+    """
+
+    class Success(models.TextChoices):
+        EVENT = "event", _("An event of a kind happens within the horizon")
+        ATTRIBUTE = "attribute", _("An imported attribute has one of the values")
+
+    key = models.SlugField(
+        _("key"), max_length=60, unique=True, help_text=_("Letters, digits, - and _; names the score.")
+    )
+    name_en = models.CharField(_("name (English)"), max_length=120)
+    name_de = models.CharField(_("name (German)"), max_length=120)
+    success = models.CharField(_("success is"), max_length=12, choices=Success.choices, default=Success.EVENT)
+    event_kind = models.CharField(_("event kind"), max_length=60, blank=True)
+    horizon_days = models.PositiveIntegerField(_("horizon (days)"), default=90)
+    attribute = models.CharField(_("attribute"), max_length=80, blank=True)
+    attribute_values = models.CharField(
+        _("values meaning success"), max_length=200, blank=True, help_text=_("Comma-separated, e.g. yes")
+    )
+    features = models.JSONField(_("feature columns"), default=list, blank=True)
+    is_active = models.BooleanField(_("active"), default=False)
+    job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    evaluated_version = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("outcome")
+        verbose_name_plural = _("outcomes")
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.name(get_language() or "en")
+
+    def name(self, language: str = "en") -> str:
+        return self.name_de if language.startswith("de") and self.name_de else self.name_en
+
+    @property
+    def score_kind(self) -> str:
+        from customer360.scores import outcome_kind
+
+        return outcome_kind(self.key)
+
+    @property
+    def success_values(self) -> list[str]:
+        return [v.strip().lower() for v in self.attribute_values.split(",") if v.strip()]
+
+
 class ScoringRun(models.Model):
     """A batch rescoring of all customers, split into chunks that workers claim."""
 

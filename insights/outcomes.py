@@ -27,7 +27,8 @@ from django.utils import timezone
 from billing.models import Invoice
 from crm.models import Contract
 from customer360 import scores
-from customer360.models import Customer
+from customer360.models import Customer, TimelineEvent
+from insights.features import attribute_column
 
 CURRENT = ("customer", "at_risk")
 CHURN_HORIZON_DAYS = 60
@@ -50,6 +51,8 @@ class Outcome:
     eligible: Callable[[pd.DataFrame], np.ndarray]
     exclude: tuple[str, ...] = LEAKING
     min_examples: int = 100
+    #: the columns the model may use (empty: every model column); picked by an admin for a defined outcome
+    only: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -82,25 +85,31 @@ def churn_moments() -> pd.DataFrame:
     return frame
 
 
-def churn_examples(now: datetime) -> pd.DataFrame:
-    """At each snapshot (the newest one a full horizon before ``now``), the customers who existed and
-    had not left yet; label 1 when they left within the horizon after it."""
+def _customers() -> pd.DataFrame:
+    """(customer_id, created_at) of everyone past the lead and prospect stages (erased people left out)."""
+    rows = Customer.objects.not_erased().exclude(lifecycle__in=["lead", "prospect"])
     customers = pd.DataFrame(
-        list(Customer.objects.exclude(lifecycle__in=["lead", "prospect"]).values_list("pk", "created_at")),
-        columns=["customer_id", "created_at"],
+        list(rows.values_list("pk", "created_at")), columns=["customer_id", "created_at"]
     )
+    customers["created_at"] = pd.to_datetime(customers["created_at"], utc=True)
+    return customers
+
+
+def _snapshots(
+    customers: pd.DataFrame, moments: pd.DataFrame, now: datetime, horizon_days: int, *, once: bool
+) -> pd.DataFrame:
+    """At each snapshot (the newest one a full horizon before ``now``, then every ``CHURN_STEP_DAYS``
+    back), the customers who existed then; label 1 when one of their ``moments`` (customer_id, at)
+    falls within the horizon after it. ``once``: a customer whose moment came before the snapshot is
+    gone (a churner cannot churn again) and left out."""
     if customers.empty:
         return _empty()
-    customers["created_at"] = pd.to_datetime(customers["created_at"], utc=True)
-    moments = churn_moments()
-    horizon = pd.Timedelta(days=CHURN_HORIZON_DAYS)
+    horizon = pd.Timedelta(days=horizon_days)
     parts = []
     for k in range(CHURN_SNAPSHOTS):
         at = pd.Timestamp(now) - horizon - pd.Timedelta(days=k * CHURN_STEP_DAYS)
-        before = set(moments.loc[moments["left_at"] <= at, "customer_id"])
-        within = set(
-            moments.loc[(moments["left_at"] > at) & (moments["left_at"] <= at + horizon), "customer_id"]
-        )
+        before = set(moments.loc[moments["at"] <= at, "customer_id"]) if once else set()
+        within = set(moments.loc[(moments["at"] > at) & (moments["at"] <= at + horizon), "customer_id"])
         alive = customers[(customers["created_at"] < at) & ~customers["customer_id"].isin(before)]
         parts.append(
             pd.DataFrame(
@@ -109,6 +118,12 @@ def churn_examples(now: datetime) -> pd.DataFrame:
         )
     examples = pd.concat(parts, ignore_index=True).astype({"label": int})
     return _sample(examples)
+
+
+def churn_examples(now: datetime) -> pd.DataFrame:
+    """At each snapshot the customers who had not left yet; label 1 when they left within the horizon."""
+    moments = churn_moments().rename(columns={"left_at": "at"})
+    return _snapshots(_customers(), moments, now, CHURN_HORIZON_DAYS, once=True)
 
 
 def churn_eligible(frame: pd.DataFrame) -> np.ndarray:
@@ -158,8 +173,102 @@ OUTCOMES: dict[str, Outcome] = {
 }
 
 
-def get(key: str) -> Outcome | None:
-    return OUTCOMES.get(key)
+# --- outcomes an admin defined in the app --------------------------------------------------------------
+def event_examples(kind: str, horizon_days: int) -> Callable[[datetime], pd.DataFrame]:
+    """Snapshots like churn's: label 1 when an event of ``kind`` happened within the horizon after."""
+
+    def examples(now: datetime) -> pd.DataFrame:
+        rows = TimelineEvent.objects.filter(kind=kind).values_list("customer_id", "occurred_at").order_by()
+        moments = pd.DataFrame(list(rows), columns=["customer_id", "at"])
+        moments["at"] = pd.to_datetime(moments["at"], utc=True)
+        return _snapshots(_customers(), moments, now, horizon_days, once=False)
+
+    return examples
+
+
+def attribute_examples(attribute: str, values: list[str]) -> Callable[[datetime], pd.DataFrame]:
+    """One example per current customer whose attribute is known, at the moment they came in (the
+    imported attributes are what was known then; the hold-out is the newest customers, in the order
+    they came in); label 1 when the attribute has one of ``values`` (compared as lower-case text; an
+    attribute imported as yes/no matches "yes"/"no" as well as "true"/"false")."""
+    wanted = set(values)
+
+    def examples(now: datetime) -> pd.DataFrame:
+        rows = (
+            Customer.objects.not_erased()
+            .filter(lifecycle__in=CURRENT, attributes__has_key=attribute)
+            .values_list("pk", "created_at", "attributes")
+            .order_by("created_at", "pk")
+        )
+        ids, moments, labels = [], [], []
+        for pk, created_at, attributes in rows.iterator(chunk_size=5000):
+            value = attributes.get(attribute)
+            if value is None or value == "":
+                continue
+            text = str(value).strip().lower()
+            ids.append(pk)
+            moments.append(created_at)
+            labels.append(int(text in wanted or (isinstance(value, bool) and _yes_no(value) in wanted)))
+        if not ids:
+            return _empty()
+        frame = pd.DataFrame(
+            {"customer_id": ids, "as_of": pd.to_datetime(moments, utc=True), "label": labels}
+        )
+        return _sample(frame)
+
+    return examples
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def defined(definition) -> Outcome:
+    """The Outcome of an ``OutcomeDefinition``: its examples, current customers, its picked columns
+    only (never the attribute that is its own label, nor today's lifecycle)."""
+    if definition.success == definition.Success.ATTRIBUTE:
+        examples = attribute_examples(definition.attribute, definition.success_values)
+        exclude = (*LEAKING, attribute_column(definition.attribute))
+    else:
+        examples = event_examples(definition.event_kind, definition.horizon_days)
+        exclude = LEAKING
+    return Outcome(
+        definition.score_kind,
+        examples,
+        churn_eligible,
+        exclude=exclude,
+        min_examples=20,
+        only=tuple(definition.features),
+    )
+
+
+def definition_of(key: str):
+    """The OutcomeDefinition named by its key or its score kind (``outcome:<key>``), or None."""
+    from insights.models import OutcomeDefinition
+
+    return OutcomeDefinition.objects.filter(key=key.removeprefix(scores.OUTCOME_PREFIX)).first()
+
+
+def active_definitions() -> list:
+    from insights.models import OutcomeDefinition
+
+    return list(OutcomeDefinition.objects.filter(is_active=True).order_by("key"))
+
+
+def all_outcomes() -> dict[str, Outcome]:
+    """The built-in outcomes and every active defined one, by score kind."""
+    return {**OUTCOMES, **{d.score_kind: defined(d) for d in active_definitions()}}
+
+
+def get(key: str, *, active_only: bool = True) -> Outcome | None:
+    """A built-in outcome, or a defined one by key or score kind (only an active one unless
+    ``active_only`` is false, as ``outcome_evaluate`` asks)."""
+    if key in OUTCOMES:
+        return OUTCOMES[key]
+    definition = definition_of(key)
+    if definition is None or (active_only and not definition.is_active):
+        return None
+    return defined(definition)
 
 
 def train_outcome(outcome: Outcome, *, force: bool = False, now: datetime | None = None):
@@ -179,4 +288,6 @@ def train_outcome(outcome: Outcome, *, force: bool = False, now: datetime | None
     ):
         logger.info("outcome %s: %s examples, not enough for a model", outcome.key, len(examples))
         return None
-    return train_on(outcome.key, examples, split="time", exclude=outcome.exclude, force=force)
+    return train_on(
+        outcome.key, examples, split="time", exclude=outcome.exclude, only=outcome.only, force=force
+    )

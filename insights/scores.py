@@ -19,7 +19,6 @@ from django.db.models import Q
 
 from customer360 import scores as published
 from customer360.models import Score
-from insights import outcomes
 from insights.reasons import model_reasons
 from insights.training import predict
 
@@ -29,7 +28,11 @@ PRIOR = "prior"  # the model version of a propensity that is still the action's 
 
 def own_kinds() -> Q:
     """The score kinds insights writes (and so replaces on every pass)."""
-    return Q(kind__in=published.RISK_KINDS) | Q(kind__startswith=published.PROPENSITY_PREFIX)
+    return (
+        Q(kind__in=published.RISK_KINDS)
+        | Q(kind__startswith=published.PROPENSITY_PREFIX)
+        | Q(kind__startswith=published.OUTCOME_PREFIX)
+    )
 
 
 def bands(kind: str, values: np.ndarray) -> np.ndarray:
@@ -61,7 +64,7 @@ def score_rows(frame: pd.DataFrame, catalogue, known: dict[int, pd.Series]) -> p
         kind = published.propensity_kind(entry.action.key)
         parts.append(_part(ids, kind, values.to_numpy(dtype=float), version, [[] for _ in range(len(ids))]))
     for key, (version, artifact) in catalogue.outcomes.items():
-        outcome = outcomes.get(key)
+        outcome = catalogue.learned.get(key)
         if outcome is None:
             continue
         sub = frame[outcome.eligible(frame)]
@@ -95,8 +98,14 @@ def write_scores(*, customer_ids: np.ndarray, rows: pd.DataFrame, now: datetime)
     table = Score._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {table} WHERE customer_id = ANY(%s) AND (kind = ANY(%s) OR kind LIKE %s)",  # noqa: S608
-            [ids, list(published.RISK_KINDS), f"{published.PROPENSITY_PREFIX}%"],
+            f"DELETE FROM {table} WHERE customer_id = ANY(%s) "  # noqa: S608
+            "AND (kind = ANY(%s) OR kind LIKE %s OR kind LIKE %s)",
+            [
+                ids,
+                list(published.RISK_KINDS),
+                f"{published.PROPENSITY_PREFIX}%",
+                f"{published.OUTCOME_PREFIX}%",
+            ],
         )
         columns = "customer_id, kind, value, band, model_version, reasons, computed_at"
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:

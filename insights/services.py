@@ -376,11 +376,12 @@ def models_to_train(*, action_keys: list[str] | None = None) -> list[str]:
 
 
 def outcomes_train(*, keys: list[str] | None = None, force: bool = False) -> dict[str, int | None]:
-    """Train the learned outcomes (churn and payment risk, or the named ones); {key: new version or None}."""
-    from insights.outcomes import OUTCOMES, train_outcome
+    """Train the learned outcomes (churn and payment risk and the active defined ones, or the named
+    ones); {key: new version or None}."""
+    from insights.outcomes import all_outcomes, train_outcome
 
     result: dict[str, int | None] = {}
-    for key, outcome in OUTCOMES.items():
+    for key, outcome in all_outcomes().items():
         if keys is None or key in keys:
             version = train_outcome(outcome, force=force)
             result[key] = version.version if version else None
@@ -388,6 +389,93 @@ def outcomes_train(*, keys: list[str] | None = None, force: bool = False) -> dic
 
 
 def outcomes_to_train() -> list[str]:
-    from insights.outcomes import OUTCOMES
+    from insights.outcomes import all_outcomes
 
-    return list(OUTCOMES)
+    return list(all_outcomes())
+
+
+# --- outcomes an admin defines in the app ------------------------------------------------------------
+OUTCOME_JOB = "insights.outcome"
+
+
+def outcome_evaluation_start(*, definition, user=None) -> Job:
+    """Queue the hold-out evaluation of a defined outcome (a Job for the progress bar)."""
+    with transaction.atomic():
+        job = Job.objects.create(
+            kind=OUTCOME_JOB,
+            label=_("Evaluating %(name)s") % {"name": definition.key},
+            total=4,
+            created_by=user,
+        )
+        type(definition).objects.filter(pk=definition.pk).update(job=job)
+        transaction.on_commit(lambda: task("insights.tasks.evaluate_outcome").delay(definition.pk, job.pk))
+    return job
+
+
+def outcome_evaluate(*, definition_id: int, job_id: int):
+    """Evaluate a defined outcome on a time-aware hold-out and keep the model as a version that does
+    not score yet (the admin looks at it first, then activates it). The same training path as churn
+    and payment risk (insights.training.train_on); returns the ModelVersion or None."""
+    from insights.models import OutcomeDefinition
+    from insights.outcomes import defined
+    from insights.training import train_on
+
+    job = Job.objects.get(pk=job_id)
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING, started_at=timezone.now())
+    definition = OutcomeDefinition.objects.get(pk=definition_id)
+    outcome = defined(definition)
+    try:
+        examples = outcome.examples(timezone.now())
+        job.advance()
+        per_class = examples["label"].value_counts() if len(examples) else None
+        if per_class is None or len(per_class) < 2 or per_class.min() < 10:
+            positives = int(examples["label"].sum()) if len(examples) else 0
+            raise ValueError(
+                _(
+                    "Not enough history: %(n)s examples, %(positives)s of them successes. "
+                    "At least 10 successes and 10 others are needed."
+                )
+                % {"n": len(examples), "positives": positives}
+            )
+        version = train_on(
+            outcome.key, examples, split="time", exclude=outcome.exclude, only=outcome.only,
+            force=True, active=False, progress=job.advance,
+        )  # fmt: skip
+    except Exception as exc:  # the page shows why; the worker's log has the trace
+        logger.exception("evaluating outcome %s failed", definition.key)
+        Job.objects.filter(pk=job.pk).update(
+            status=Job.Status.FAILED, error=str(exc)[:500], finished_at=timezone.now()
+        )
+        return None
+    OutcomeDefinition.objects.filter(pk=definition.pk).update(evaluated_version=version)
+    job.advance()
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.DONE, finished_at=timezone.now(), result={"model_version": version.pk}
+    )
+    return version
+
+
+def outcome_activate(*, definition, user=None) -> ScoringRun:
+    """Score the evaluated model from now on (and nightly after each retraining): its version goes
+    active, the definition too, and every customer is rescored at once."""
+    from insights.engine import catalogue_changed
+    from insights.training import activate_version
+
+    if definition.evaluated_version_id is None:
+        raise ValueError(_("Evaluate the outcome before activating it."))
+    with transaction.atomic():
+        activate_version(definition.evaluated_version)
+        type(definition).objects.filter(pk=definition.pk).update(is_active=True)
+        catalogue_changed()
+    return scoring_run_start(user=user)
+
+
+def outcome_deactivate(*, definition) -> None:
+    """Stop scoring the outcome; its stored scores go with the next scoring pass."""
+    from insights.engine import catalogue_changed
+    from insights.models import ModelVersion
+
+    with transaction.atomic():
+        type(definition).objects.filter(pk=definition.pk).update(is_active=False)
+        ModelVersion.objects.filter(action=None, outcome=definition.score_kind).update(is_active=False)
+        catalogue_changed()

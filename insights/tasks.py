@@ -74,3 +74,9 @@ def train_action(action_key: str, force: bool = False) -> None:
 def train_outcome(outcome_key: str, force: bool = False) -> None:
     """Churn or payment risk, learned from history (insights.outcomes)."""
     services.outcomes_train(keys=[outcome_key], force=force)
+
+
+@shared_task(name="insights.tasks.evaluate_outcome", acks_late=True, **LONG)
+def evaluate_outcome(definition_id: int, job_id: int) -> None:
+    """The hold-out evaluation of an outcome an admin defined (insights.services.outcome_evaluate)."""
+    services.outcome_evaluate(definition_id=definition_id, job_id=job_id)

@@ -189,10 +189,18 @@ def calibrated(numeric: list[str], categorical: list[str], y: np.ndarray, seed: 
     return CalibratedClassifierCV(pipeline, method=method, cv=folds, ensemble=True), method
 
 
-def select_columns(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> tuple[list[str], list[str], dict]:
-    """(numeric, categorical, excluded): the columns a model uses, and every other column with why not."""
+def select_columns(
+    frame: pd.DataFrame, exclude: tuple[str, ...] = (), only: tuple[str, ...] = ()
+) -> tuple[list[str], list[str], dict]:
+    """(numeric, categorical, excluded): the columns a model uses, and every other column with why not.
+    ``only`` (when given): the columns an admin picked; every other one is left out as "not picked"."""
     numeric, categorical = model_columns(frame)
     excluded = {c: "excluded by the outcome" for c in exclude if c in frame.columns}
+    if only:
+        picked = set(only)
+        excluded.update(
+            {c: "not picked" for c in [*numeric, *categorical] if c not in picked and c not in excluded}
+        )
     for column in frame.columns:
         if column not in numeric and column not in categorical and column not in ("customer_id", "owner_id"):
             excluded.setdefault(column, "not a model feature")
@@ -258,12 +266,13 @@ def _fit_and_evaluate(
     split: str = "time",
     seed: int = 0,
     exclude: tuple[str, ...] = (),
+    only: tuple[str, ...] = (),
 ) -> tuple[dict, dict]:
     """Validate on a hold-out, refit on everything; return (artifact, metrics)."""
     y = np.asarray(labels, dtype=int)
     train_idx, test_idx, split = holdout_split(y, times, split, seed)
     # Columns are chosen on the training rows: one known only in the newest rows teaches nothing.
-    numeric, categorical, excluded = select_columns(frame.iloc[train_idx], exclude)
+    numeric, categorical, excluded = select_columns(frame.iloc[train_idx], exclude, only)
     X = prepare(frame, numeric, categorical)
     pipeline, method = calibrated(numeric, categorical, y[train_idx], seed)
     pipeline.fit(X.iloc[train_idx], y[train_idx])
@@ -322,10 +331,14 @@ def predict(artifact: dict, frame: pd.DataFrame) -> np.ndarray:
 
 
 # --- storage -----------------------------------------------------------------------------------------
-def save_version(owner: Action | str, artifact: dict, metrics: dict, data_hash: str) -> ModelVersion:
+def save_version(
+    owner: Action | str, artifact: dict, metrics: dict, data_hash: str, *, active: bool = True
+) -> ModelVersion:
     """Store the artifact through the storage API, then the row with its sha256; older versions go
     inactive. ``owner`` is an action (its propensity model) or the key of a learned outcome (e.g.
-    "churn_risk"). The file is written before the row, so a row always names a complete file."""
+    "churn_risk"). The file is written before the row, so a row always names a complete file.
+    ``active=False`` stores a version to be looked at first (an outcome's evaluation before it is
+    activated, see :func:`activate_version`); the active one stays."""
     if isinstance(owner, Action):
         key, same = owner.key, {"action": owner}
     else:
@@ -348,14 +361,24 @@ def save_version(owner: Action | str, artifact: dict, metrics: dict, data_hash: 
                     auc=metrics["auc"],
                     metrics=metrics,
                     data_hash=data_hash,
+                    is_active=active,
                 )
-                ModelVersion.objects.filter(**same).exclude(pk=row.pk).update(is_active=False)
+                if active:
+                    ModelVersion.objects.filter(**same).exclude(pk=row.pk).update(is_active=False)
             _artifacts[(name, digest)] = artifact
             return row
         except IntegrityError:  # another trainer took this number; try the next one
             default_storage.delete(name)
             continue
     raise RuntimeError(f"could not store a model version for {key}")
+
+
+def activate_version(version: ModelVersion) -> None:
+    """Make ``version`` the one that scores; the owner's other versions go inactive."""
+    same = {"action": version.action} if version.action_id else {"action": None, "outcome": version.outcome}
+    with transaction.atomic():
+        ModelVersion.objects.filter(**same).exclude(pk=version.pk).update(is_active=False)
+        ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
 
 
 def _read_artifact_bytes(version: ModelVersion) -> bytes | None:
@@ -449,11 +472,17 @@ def train_on(
     *,
     split: str = "time",
     exclude: tuple[str, ...] = (),
+    only: tuple[str, ...] = (),
     force: bool = False,
+    active: bool = True,
+    progress=None,
 ) -> ModelVersion | None:
     """Fit, validate and store a model of ``owner`` (an action or an outcome key) on (customer_id,
-    as_of, label) examples; None when the data did not change since the latest version."""
+    as_of, label) examples; None when the data did not change since the latest version.
+    ``progress()`` (optional) is called after the features are built and after the fit."""
     frame = build_features_at(examples[["customer_id", "as_of"]])
+    if progress:
+        progress()
     labels = examples["label"].to_numpy()
     fingerprint = data_fingerprint(frame.drop(columns=["customer_id", "owner_id"]), labels)
     same = {"action": owner} if isinstance(owner, Action) else {"action": None, "outcome": owner}
@@ -461,8 +490,12 @@ def train_on(
     if latest and latest.data_hash == fingerprint and not force and artifact_available(latest):
         logger.info("%s: data unchanged since v%s", latest.key, latest.version)
         return None
-    artifact, metrics = fit_and_evaluate(frame, labels, times=examples["as_of"], split=split, exclude=exclude)
-    return save_version(owner, artifact, metrics, fingerprint)
+    artifact, metrics = fit_and_evaluate(
+        frame, labels, times=examples["as_of"], split=split, exclude=exclude, only=only
+    )
+    if progress:
+        progress()
+    return save_version(owner, artifact, metrics, fingerprint, active=active)
 
 
 def active_versions() -> dict[int, ModelVersion]:

@@ -6,19 +6,22 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from customer360 import access, roles
-from customer360.models import Customer, Job
+from customer360 import access, events, roles
+from customer360.models import Customer, Job, Score
 from customer360.registry import conditions
 from insights import services
 from insights.features.registry import features
-from insights.models import BAND_LABELS, Action, Recommendation
+from insights.forms import ActionForm, OutcomeForm, RuleFormSet, default_eligibility
+from insights.models import BAND_LABELS, Action, ActionRule, OutcomeDefinition, Recommendation
 from insights.panels import panel_context
 from insights.reasons import sentence
 from insights.rules import CONDITION_PREFIX
@@ -239,5 +242,111 @@ def retrain(request: HttpRequest) -> HttpResponse:
 def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
     if not roles.is_manager_or_admin(request.user):
         raise Http404
-    job = get_object_or_404(Job, pk=pk, kind="insights.rescore")
+    job = get_object_or_404(Job, pk=pk, kind__in=("insights.rescore", services.OUTCOME_JOB))
     return render(request, "insights/_job.html", {"job": job})
+
+
+# --- actions and outcomes, defined in the app (admins) ------------------------------------------------
+def _may_define(request: HttpRequest) -> None:
+    access.require(request.user, "insights.change_action")
+
+
+def action_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Create an action (with the safe default eligibility) or edit one with its rules."""
+    _may_define(request)
+    action = get_object_or_404(Action, pk=pk) if pk else Action(department="sales")
+    form = ActionForm(request.POST or None, instance=action)
+    rules = RuleFormSet(request.POST or None, instance=action, prefix="rules") if pk else None
+    if request.method == "POST" and form.is_valid() and (rules is None or rules.is_valid()):
+        with transaction.atomic():
+            saved = form.save()
+            if rules is None:
+                ActionRule.objects.bulk_create(
+                    default_eligibility(
+                        saved,
+                        all_lifecycles=form.cleaned_data["all_lifecycles"],
+                        without_consent=form.cleaned_data["without_consent"],
+                    )
+                )
+            else:
+                rules.save()
+        return redirect(f"{reverse('insights:catalogue')}#action-{saved.key}")
+    return render(
+        request,
+        "insights/action_form.html",
+        {"form": form, "rules": rules, "action": action if pk else None},
+    )
+
+
+def outcome_list(request: HttpRequest) -> HttpResponse:
+    _may_define(request)
+    language = get_language() or "en"
+    rows = [
+        {
+            "outcome": o,
+            "name": o.name(language),
+            "auc": o.evaluated_version.auc if o.evaluated_version else None,
+        }
+        for o in OutcomeDefinition.objects.select_related("evaluated_version").order_by("key")
+    ]
+    return render(request, "insights/outcome_list.html", {"rows": rows})
+
+
+def outcome_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    _may_define(request)
+    outcome = get_object_or_404(OutcomeDefinition, pk=pk) if pk else OutcomeDefinition()
+    form = OutcomeForm(request.POST or None, instance=outcome)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save(commit=False)
+        if pk and form.has_changed():  # another definition: its evaluation no longer describes it
+            saved.evaluated_version = None
+        saved.save()
+        return redirect("insights:outcome", pk=saved.pk)
+    return render(request, "insights/outcome_form.html", {"form": form, "outcome": outcome if pk else None})
+
+
+def outcome_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The definition, its evaluation (AUC, lift, Brier, reliability, drivers) and activation."""
+    _may_define(request)
+    outcome = get_object_or_404(OutcomeDefinition.objects.select_related("job", "evaluated_version"), pk=pk)
+    language = get_language() or "en"
+    version = outcome.evaluated_version
+    metrics = version.metrics if version else {}
+    drivers = [(fact_label(name), name, value) for name, value in metrics.get("top_features", [])]
+    kind = events.get(outcome.event_kind) if outcome.event_kind else None
+    context = {
+        "outcome": outcome,
+        "name": outcome.name(language),
+        "event_label": kind.label if kind else outcome.event_kind,
+        "version": version,
+        "metrics": metrics,
+        "drivers": drivers,
+        "job": outcome.job,
+        "excluded": sorted((metrics.get("excluded") or {}).items()),
+        "scored": Score.objects.filter(kind=outcome.score_kind).count() if outcome.is_active else None,
+        "error": request.GET.get("error", "") == "evaluate",
+    }
+    if request.htmx and request.GET.get("part") == "evaluation":
+        return render(request, "insights/_outcome_evaluation.html", context)
+    return render(request, "insights/outcome_detail.html", context)
+
+
+@require_POST
+def outcome_evaluate(request: HttpRequest, pk: int) -> HttpResponse:
+    _may_define(request)
+    outcome = get_object_or_404(OutcomeDefinition, pk=pk)
+    services.outcome_evaluation_start(definition=outcome, user=request.user)
+    return redirect("insights:outcome", pk=pk)
+
+
+@require_POST
+def outcome_activate(request: HttpRequest, pk: int) -> HttpResponse:
+    _may_define(request)
+    outcome = get_object_or_404(OutcomeDefinition, pk=pk)
+    if request.POST.get("active") == "0":
+        services.outcome_deactivate(definition=outcome)
+        return redirect("insights:outcome", pk=pk)
+    if outcome.evaluated_version_id is None:
+        return redirect(f"{reverse('insights:outcome', args=[pk])}?error=evaluate")
+    services.outcome_activate(definition=outcome, user=request.user)
+    return redirect("insights:outcome", pk=pk)

@@ -7,7 +7,13 @@ The package is split by concern; the public names stay importable from ``insight
 * :mod:`~insights.features.compute`: the pure-pandas builder shared by scoring and training.
 """
 
-from insights.features.compute import build_features, build_features_at, compute_features, model_columns
+from insights.features.compute import (
+    attribute_column,
+    build_features,
+    build_features_at,
+    compute_features,
+    model_columns,
+)
 from insights.features.frames import (
     COUNT_WINDOWS,
     DEPARTMENTS,
@@ -38,6 +44,7 @@ __all__ = [
     "Counts",
     "Feature",
     "FeatureRegistry",
+    "attribute_column",
     "build_features",
     "build_features_at",
     "compute_features",

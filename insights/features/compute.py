@@ -302,6 +302,11 @@ def _add_consents(out: pd.DataFrame, state: pd.DataFrame) -> None:
         out[column] = values.fillna(False).astype(bool) if values is not None else False
 
 
+def attribute_column(key: str) -> str:
+    """The feature column of an imported attribute, e.g. ``emp.var.rate`` -> ``attr_emp_var_rate``."""
+    return "attr_" + "".join(ch if ch.isalnum() else "_" for ch in str(key)).lower()
+
+
 def _add_attributes(out: pd.DataFrame, attributes: pd.Series) -> None:
     """What data sources bring: each attribute key becomes ``attr_<key>`` (numeric or category)."""
     values = attributes.apply(lambda a: a if isinstance(a, dict) else {})
@@ -309,7 +314,7 @@ def _add_attributes(out: pd.DataFrame, attributes: pd.Series) -> None:
         return
     wide = pd.DataFrame(values.tolist(), index=out.index)
     for key in wide.columns:
-        name = "attr_" + "".join(ch if ch.isalnum() else "_" for ch in str(key)).lower()
+        name = attribute_column(key)
         column = wide[key]
         numeric = pd.to_numeric(column, errors="coerce")
         if numeric.notna().sum() >= column.notna().sum() * 0.95 and column.notna().any():

@@ -45,7 +45,7 @@ def test_train_store_and_use_a_model(settings, tmp_path):
     history(*events)
     version = train_action(action)
     assert version.version == 1 and version.n == 120 and default_storage.exists(version.path)
-    assert version.path == "models/test_offer-v1.joblib" and len(version.sha256) == 64
+    assert version.path.startswith("models/test_offer-v1") and len(version.sha256) == 64
     assert (
         version.metrics["split"] in {"time", "stratified"}
         and "email_clicks_30" in version.metrics["features"]
@@ -86,7 +86,10 @@ def test_bank_marketing_auc_without_duration():
 @pytest.mark.django_db
 def test_bank_marketing_import_and_evaluate_command(settings, tmp_path):
     settings.VAR_DIR = tmp_path
-    path = shared_data("bank_marketing", "bank-additional-full.csv")
+    # The data set's random 10 % sample: the full file's first 2,000 rows are its first weeks (May 2008)
+    # with about 8 successes in a hold-out, where any AUC is noise; the sample's first 2,000 rows hold
+    # about 45, so the command's AUC is worth checking.
+    path = shared_data("bank_marketing", "bank-additional.csv")
     out = io.StringIO()
     call_command("nba_import_bank_marketing", path=str(path), limit=2000, stdout=out)
     call_command("nba_import_bank_marketing", path=str(path), limit=2000, stdout=out)  # idempotent
@@ -94,9 +97,7 @@ def test_bank_marketing_import_and_evaluate_command(settings, tmp_path):
     action = Action.objects.get(key="term_deposit_offer")
     assert ActionRule.objects.filter(action=action).exists()
     out = io.StringIO()
-    # 2000 rows hold about 8 positives in the hold-out: the AUC is noise here (the full data set is
-    # checked against 0.78 above); this test is about the import and the command's report.
-    call_command("nba_evaluate", action="term_deposit_offer", min_auc=0.0, save=True, stdout=out)
+    call_command("nba_evaluate", action="term_deposit_offer", min_auc=0.5, save=True, stdout=out)
     text = out.getvalue()
     assert "n: 2000" in text and "AUC: " in text and "Brier: " in text
     # The columns the model really left out, with why (duration never reaches the customers at all).

@@ -63,6 +63,7 @@ RESOURCE_OF_SEGMENT = {
     "policies": "policy",
     "levels": "level",
     "model-versions": "model_version",
+    "outcomes": "outcome",
     "access": "assignment",
     "suggestions": "ticket",
     "tokens": "token",
@@ -152,7 +153,7 @@ def concrete(route: str, objects: dict, variant: str) -> tuple[str, bool]:
 @pytest.fixture
 def world(import_sandbox, rep, rep2, service_user, marketing_user, accounting_user, manager, admin_user):
     from crm.models import Pipeline, Product, Stage
-    from insights.models import Action, Recommendation
+    from insights.models import Action, OutcomeDefinition, Recommendation
     from marketing.models import Touch
     from tests.billing.factories import make_invoice
     from tests.collab.factories import SpaceFactory, accept_conduct, post
@@ -210,6 +211,7 @@ def world(import_sandbox, rep, rep2, service_user, marketing_user, accounting_us
         "pipeline": Pipeline.objects.first().pk,
         "stage": Stage.objects.first().pk,
         "action": Action.objects.first().pk,
+        "outcome": OutcomeDefinition.objects.create(key="matrix", name_en="M", name_de="M", attribute="a").pk,
         "source_slug": source.slug,
         "run": run.pk,
         "chart": "sales.pipeline",

@@ -14,7 +14,7 @@ from insights import outcomes
 from insights.coverage import coverage
 from insights.evaluation import metric_lines
 from insights.features import build_features_at
-from insights.models import Action
+from insights.models import Action, OutcomeDefinition
 from insights.training import data_fingerprint, fit_and_evaluate, save_version, training_examples
 
 
@@ -22,27 +22,39 @@ class Command(BaseCommand):
     help = "Evaluate a learned outcome or an action's propensity on a time-aware hold-out; print AUC, Brier, coverage."
 
     def add_arguments(self, parser):
-        parser.add_argument("--outcome", required=True, help="churn_risk, payment_risk or an action key")
+        parser.add_argument(
+            "--outcome",
+            required=True,
+            help="churn_risk, payment_risk, a defined outcome's key or an action key",
+        )
         parser.add_argument("--min-auc", type=float, default=0.0)
         parser.add_argument("--save", action="store_true", help="store the model as a new version")
 
     def _examples(self, key: str):
-        outcome = outcomes.get(key)
+        outcome = outcomes.get(key, active_only=False)
         if outcome is not None:
-            return key, key, outcome.examples(timezone.now()), "time", outcome.exclude
+            return (
+                outcome.key,
+                outcome.key,
+                outcome.examples(timezone.now()),
+                "time",
+                outcome.exclude,
+                outcome.only,
+            )
         action = Action.objects.filter(key=key, is_no_contact=False).first()
         if action is None:
             known = ", ".join(
                 [
                     *outcomes.OUTCOMES,
+                    *OutcomeDefinition.objects.values_list("key", flat=True),
                     *Action.objects.filter(is_no_contact=False).values_list("key", flat=True),
                 ]
             )
             raise CommandError(f"no outcome {key!r} (known: {known})")
-        return action, propensity_kind(key), training_examples(action), action.validation, ()
+        return action, propensity_kind(key), training_examples(action), action.validation, (), ()
 
     def handle(self, *args, outcome, min_auc, save, **options):
-        owner, kind, examples, split, exclude = self._examples(outcome)
+        owner, kind, examples, split, exclude, only = self._examples(outcome)
         if len(examples) < 20 or examples["label"].nunique() < 2:
             raise CommandError(
                 f"{outcome}: only {len(examples)} examples with both outcomes, cannot evaluate"
@@ -50,7 +62,7 @@ class Command(BaseCommand):
         frame = build_features_at(examples[["customer_id", "as_of"]])
         labels = examples["label"].to_numpy()
         artifact, metrics = fit_and_evaluate(
-            frame, labels, times=examples["as_of"], split=split, exclude=exclude
+            frame, labels, times=examples["as_of"], split=split, exclude=exclude, only=only
         )
         self.stdout.write(f"outcome: {outcome}")
         for line in metric_lines(metrics):

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('insights', '0007_history_statement_triggers_field_labels'),
+        ('insights', '0008_outcome_definitions'),
     ]
 
     operations = [
