@@ -9,6 +9,7 @@ rows that share their key (the target's id) with an earlier row. Nothing is writ
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -29,8 +30,10 @@ KEY_SAMPLE_ROWS = 5000
 _ID_WORDS = ("id", "no", "nr", "number", "nummer", "code", "invoice", "rechnung", "line", "pos", "zeile")
 
 
-def check_rows_limit() -> int:
-    return int(getattr(settings, "C360_PREVIEW_CHECK_ROWS", 2_000_000))
+def check_seconds() -> float:
+    """How long the preview may read the file: the page answers within a web request's time limit
+    (a larger file is checked in part, and the page says so; the run checks every row)."""
+    return float(getattr(settings, "C360_PREVIEW_CHECK_SECONDS", 12))
 
 
 @dataclass
@@ -68,9 +71,9 @@ def file_check(*, handle: BinaryIO, options: dict, mapping: dict, target) -> Fil
     check = FileCheck(key_field=id_field)
     lines: dict[int, int] = {}
     keys: dict[str, tuple[int, int]] = {}
-    limit = check_rows_limit()
+    deadline = time.monotonic() + check_seconds()
     for first, rows in blocks(handle, head, options):
-        if check.rows >= limit:
+        if check.rows and time.monotonic() > deadline:  # the first block is always checked
             check.complete = False
             break
         for number, row, (values, problems) in zip(

@@ -198,7 +198,10 @@ def run_mapping(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("sources:run_detail", pk=run.pk)
         if not problems:
             _table, preview = services.run_preview(run=run, mapping=mapping)
-            check = services.run_check(run=run, mapping=mapping)
+            try:
+                check = services.run_check(run=run, mapping=mapping)
+            except NotATable as exc:  # a part after the head cannot be read as the options say
+                problems.append(str(exc))
             names = _preview_fields(mapping)
             for row in preview:
                 row.cells = [(name, _cell(row.values, name)) for name in names]

@@ -217,3 +217,24 @@ def test_the_api_refuses_a_record_whose_country_is_unknown_and_converts_a_german
     assert [r["status"] for r in results] == ["accepted", "rejected"]
     assert results[1]["reason"].startswith('Column "country": "Atlantis" is not a country')
     assert Customer.objects.get().country == "AT"
+
+
+@pytest.mark.django_db
+def test_a_preview_out_of_time_says_how_many_rows_it_checked(settings):
+    settings.C360_PREVIEW_CHECK_SECONDS = 0
+    source = DataSourceFactory(slug="big", target="events")
+    data = _retail_like(12_000, bad_row=11_000, bad_value="Atlantis")
+    run = services.run_create(source=source, uploaded=SimpleUploadedFile("big.csv", data))
+    mapping = {
+        "fields": [
+            {"field": "external_id", "column": "CustomerID"},
+            {"field": "country", "column": "Country"},
+        ]
+    }
+    mapping["fields"].append({"field": "kind", "constant": "order.placed"})
+    check = services.run_check(run=run, mapping=mapping)
+    assert (check.complete, check.rows, check.refused) == (False, 5000, 0)  # one block, then out of time
+    settings.C360_PREVIEW_CHECK_SECONDS = 60
+    check = services.run_check(run=run, mapping=mapping)
+    assert (check.complete, check.rows, check.errors) == (True, 12_000, [(11_000, check.errors[0][1])])
+    assert 'Column "Country": "Atlantis" is not a country' in check.errors[0][1]
