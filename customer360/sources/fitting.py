@@ -21,7 +21,7 @@ from django.db import models
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from customer360.sources.mapping import CoercionError, RowError, coerce
+from customer360.sources.mapping import CoercionError, RowError, coerce, entry_label
 from customer360.text import fold
 
 #: model field class -> (mapping type that converts a text to it, the Python types it holds)
@@ -64,16 +64,6 @@ def _limit(model_label: str, name: str) -> _Limit | None:
     return _Limit(max_length, choices, type_name, python_types)
 
 
-def _label(entry: dict) -> str:
-    """The column an entry reads (as the mapping's own errors name it)."""
-    if entry.get("template"):
-        return entry["template"]
-    if entry.get("columns"):
-        joiner = " × " if entry.get("combine") == "multiply" else " + "
-        return joiner.join(entry["columns"])
-    return entry.get("column") or entry.get("field", "")
-
-
 class FieldFit:
     """``FieldFit(target, entries).errors(values)``: the values that do not fit their column,
     as row errors; a choice written as its label ("Kunde", "E-Mail") becomes its value in place."""
@@ -82,7 +72,7 @@ class FieldFit:
         labels = {}
         for entry in entries:
             if entry.get("field"):
-                labels.setdefault(entry["field"], _label(entry))
+                labels.setdefault(entry["field"], entry_label(entry) or entry["field"])
         self.checks = [
             (f.name, labels.get(f.name, f.name), limit)
             for f in target.fields

@@ -287,27 +287,37 @@ class RowError:
         }
 
 
+def entry_label(entry: dict) -> str:
+    """What a mapping entry reads, as its errors name it: the column, "A × B", "A + B", the template,
+    or the field of a constant."""
+    if "constant" in entry:
+        return entry.get("field", "")
+    if entry.get("template"):
+        return entry["template"]
+    if entry.get("columns"):
+        return (" × " if entry.get("combine") == "multiply" else " + ").join(entry["columns"])
+    return entry.get("column", "")
+
+
 def _raw_value(entry: dict, record: dict[str, str], locale: str = "") -> tuple[str, str]:
     """``(column label for errors, raw text)`` of one mapping entry for one record."""
+    label = entry_label(entry)
     if "constant" in entry:
-        return entry.get("field", ""), str(entry["constant"])
+        return label, str(entry["constant"])
     if entry.get("template"):
-        template = entry["template"]
-        literals, columns = _template_parts(template)
+        literals, columns = _template_parts(entry["template"])
         values = [str(record.get(c, "") or "").strip() for c in columns]
-        return template, "".join(x for pair in zip(literals, [*values, ""], strict=True) for x in pair)
+        return label, "".join(x for pair in zip(literals, [*values, ""], strict=True) for x in pair)
     if entry.get("columns"):
         columns = entry["columns"]
         values = [str(record.get(c, "") or "").strip() for c in columns]
-        label = " × ".join(columns) if entry.get("combine") == "multiply" else " + ".join(columns)
         if entry.get("combine") == "multiply":
             return label, multiply(columns, values, locale)
         if entry.get("combine") == "key":
             return label, row_key(values)
         return label, " ".join(v for v in values if v)
-    column = entry.get("column", "")
-    value = record.get(column)
-    return column, "" if value is None else str(value)
+    value = record.get(label)
+    return label, "" if value is None else str(value)
 
 
 def multiply(columns: list[str], values: list[str], locale: str = "") -> str:
