@@ -526,8 +526,10 @@ C360_VISIBILITY_OVERRIDE = env_str("C360_VISIBILITY_OVERRIDE")  # e.g. "all" for
 C360_API_TOKEN_DEFAULT_DAYS = env_int("C360_API_TOKEN_DEFAULT_DAYS", 90)
 C360_API_TOKEN_MAX_DAYS = env_int("C360_API_TOKEN_MAX_DAYS", 365)
 C360_WORKER_HEARTBEAT_MAX_AGE = env_int("C360_WORKER_HEARTBEAT_MAX_AGE", 120)
-# Data sources: largest accepted upload, rows per committed batch, bulk API requests per source.
+# Data sources: largest browser upload (the command line and the file API take any size), rows per
+# committed batch, seconds the preview may spend checking the whole file, bulk API requests per source.
 C360_IMPORT_MAX_BYTES = env_int("C360_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
+C360_PREVIEW_CHECK_SECONDS = env_int("C360_PREVIEW_CHECK_SECONDS", 12)
 C360_IMPORT_BATCH_SIZE = env_int("C360_IMPORT_BATCH_SIZE", 2000)
 # Chunked imports: rows per chunk (one transaction each), seconds of chunk work per task before it
 # hands over to a fresh task, the queue of import tasks, and after how many minutes without progress

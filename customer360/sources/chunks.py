@@ -35,6 +35,7 @@ from customer360.celery import task
 from customer360.models import Channel
 from customer360.privacy import suppression
 from customer360.privacy.suppression import filter_rows
+from customer360.sources.fitting import FieldFit
 from customer360.sources.mapping import RowError
 from customer360.sources.models import ImportChunk, ImportRun
 from customer360.sources.plan import MappingPlan
@@ -387,6 +388,7 @@ def _prepared(
     """The rows mapped (one compiled plan for the chunk), and ``[row, cells, reason]`` of the refused."""
     header = run.header
     plan = _plan(run, target, header, run.mapping.get("fields", []))
+    fit = FieldFit(target, run.mapping.get("fields", []))
     required = [f.name for f in target.fields if f.required]
     mapped = plan.map_rows([row for _number, row in numbered])
     prepared, errors, width = [], [], len(header)
@@ -395,6 +397,8 @@ def _prepared(
             if values.get(name) in (None, ""):
                 problems = [*problems, *required_errors(target, run.mapping, values)]
                 break
+        if not problems:
+            problems = fit.errors(values)
         if problems:
             errors.append([number, row, "; ".join(str(e) for e in problems)])
             continue

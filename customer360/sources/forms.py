@@ -105,6 +105,9 @@ def mapping_from_post(post, header: list[str], target) -> tuple[dict, list[str]]
         if post.get(f"required_{index}"):
             entry["required"] = True
         fields.append(entry)
+    key = [column for index, column in enumerate(header) if post.get(f"key_{index}")]
+    if key and target.keyed_rows and not any(e["field"] == target.api_id_field for e in fields):
+        fields.append({"field": target.api_id_field, "columns": key, "combine": "key"})
     for slot in range(CONSTANT_SLOTS):
         name = post.get(f"const_field_{slot}", "").strip()
         value = post.get(f"const_value_{slot}", "").strip()
@@ -113,9 +116,16 @@ def mapping_from_post(post, header: list[str], target) -> tuple[dict, list[str]]
     return {"fields": fields, "options": options}, problems
 
 
+def key_columns(mapping: dict) -> list[str]:
+    """The columns that identify a row (the entry combining them into a key), if any."""
+    entry = next((e for e in mapping.get("fields", []) if e.get("combine") == "key"), {})
+    return list(entry.get("columns", []))
+
+
 def column_rows(header: list[str], mapping: dict, sample: dict[str, str]) -> list[dict]:
     """One row per column for the mapping screen, prefilled from the saved mapping."""
     by_column = {e.get("column"): e for e in mapping.get("fields", []) if e.get("column")}
+    key = key_columns(mapping)
     rows = []
     for index, column in enumerate(header):
         entry = by_column.get(column, {})
@@ -133,6 +143,7 @@ def column_rows(header: list[str], mapping: dict, sample: dict[str, str]) -> lis
                 "type": entry.get("type", ""),
                 "default": entry.get("default", ""),
                 "required": entry.get("required", False),
+                "key": column in key,
             }
         )
     return rows

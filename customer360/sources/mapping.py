@@ -13,13 +13,17 @@ A mapping is plain JSON saved on the data source and copied onto every run::
         {"field": "department", "constant": "sales"}
     ]}
 
-Entry keys: ``column`` (or ``columns`` + ``combine`` "multiply"/"join", or ``template`` with
+Entry keys: ``column`` (or ``columns`` + ``combine`` "multiply"/"join"/"key", or ``template`` with
 {Column} placeholders, or ``constant``), ``type`` (see :data:`TYPES`; the target field's type when
 absent), ``default`` (used when the cell is empty), ``required``, ``prefix_map`` + ``otherwise``.
+
+``"combine": "key"`` makes a row's identity from the columns that identify it (an event id from
+invoice number + stock code + ...): see :func:`row_key`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -44,6 +48,8 @@ TYPES = {
     "bool": gettext_lazy("Yes/no (ja/nein, yes/no, 1/0)"),
     "email": gettext_lazy("E-mail"),
     "phone": gettext_lazy("Phone (to E.164)"),
+    "country": gettext_lazy("Country (name or code, to ISO code)"),
+    "currency": gettext_lazy("Currency (name, symbol or code, to ISO 4217)"),
 }
 
 _TRUE = {"ja", "j", "yes", "y", "true", "wahr", "1", "x", "on"}
@@ -251,6 +257,17 @@ def coerce(value: str, type_name: str, *, region: str = "AT", locale: str = ""):
         if not phone:
             raise CoercionError(_("is not a phone number"))
         return phone
+    if type_name in ("country", "currency"):
+        from customer360.sources import codes
+
+        code = codes.country_code(value) if type_name == "country" else codes.currency_code(value)
+        if code is None:
+            raise CoercionError(
+                _("is not a country (a name in English or German, or an ISO code)")
+                if type_name == "country"
+                else _("is not a currency (an ISO 4217 code such as EUR, a name or a symbol)")
+            )
+        return code
     raise CoercionError(_("has an unknown type %(type)s") % {"type": type_name})
 
 
@@ -270,25 +287,37 @@ class RowError:
         }
 
 
+def entry_label(entry: dict) -> str:
+    """What a mapping entry reads, as its errors name it: the column, "A × B", "A + B", the template,
+    or the field of a constant."""
+    if "constant" in entry:
+        return entry.get("field", "")
+    if entry.get("template"):
+        return entry["template"]
+    if entry.get("columns"):
+        return (" × " if entry.get("combine") == "multiply" else " + ").join(entry["columns"])
+    return entry.get("column", "")
+
+
 def _raw_value(entry: dict, record: dict[str, str], locale: str = "") -> tuple[str, str]:
     """``(column label for errors, raw text)`` of one mapping entry for one record."""
+    label = entry_label(entry)
     if "constant" in entry:
-        return entry.get("field", ""), str(entry["constant"])
+        return label, str(entry["constant"])
     if entry.get("template"):
-        template = entry["template"]
-        literals, columns = _template_parts(template)
+        literals, columns = _template_parts(entry["template"])
         values = [str(record.get(c, "") or "").strip() for c in columns]
-        return template, "".join(x for pair in zip(literals, [*values, ""], strict=True) for x in pair)
+        return label, "".join(x for pair in zip(literals, [*values, ""], strict=True) for x in pair)
     if entry.get("columns"):
         columns = entry["columns"]
         values = [str(record.get(c, "") or "").strip() for c in columns]
-        label = " × ".join(columns) if entry.get("combine") == "multiply" else " + ".join(columns)
         if entry.get("combine") == "multiply":
             return label, multiply(columns, values, locale)
+        if entry.get("combine") == "key":
+            return label, row_key(values)
         return label, " ".join(v for v in values if v)
-    column = entry.get("column", "")
-    value = record.get(column)
-    return column, "" if value is None else str(value)
+    value = record.get(label)
+    return label, "" if value is None else str(value)
 
 
 def multiply(columns: list[str], values: list[str], locale: str = "") -> str:
@@ -303,6 +332,21 @@ def multiply(columns: list[str], values: list[str], locale: str = "") -> str:
         except CoercionError as exc:
             raise _CellError(RowError(column, value, str(exc))) from None
     return str(product)
+
+
+def row_key(values: list[str] | tuple[str, ...]) -> str:
+    """The identity of a row from its identifying cells (stripped), "" when all are empty.
+
+    A hash of the cells as identifiers ("17850.0" is "17850", as spreadsheets write it): the same
+    line exported again in another encoding, with another delimiter or quoting, has the same key.
+    """
+    if not any(values):
+        return ""
+    cells = []
+    for value in values:
+        match = _INTEGER_FLOAT.match(value)
+        cells.append(match.group(1) if match else value)
+    return "key:" + hashlib.sha1("\x1f".join(cells).encode(), usedforsecurity=False).hexdigest()[:24]
 
 
 @lru_cache(maxsize=256)

@@ -118,6 +118,14 @@ class ImportRun(Progress, models.Model):
         return self.status in {self.Status.FAILED, self.Status.CANCELLED} and unfinished and self.resumable
 
     @property
+    def first_repeated_id(self) -> tuple[int, int] | None:
+        """``(row, earlier row)`` of the first line whose id (its key) an earlier line had."""
+        if not self.repeated_ids:
+            return None
+        row = min(self.repeated_ids, key=int)
+        return int(row), int(self.repeated_ids[row])
+
+    @property
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.COUNTS}
 

@@ -22,10 +22,13 @@ from customer360.sources.mapping import (
     apply_mapping,
     finish,
     multiply,
+    row_key,
 )
 
 _BAD = object()  # the cell did not convert: the row is mapped again, row-wise, for its messages
 _GROUPS = ("payload", "attributes")
+#: the errors of a refused row that ``map_rows(explain=False)`` did not map again
+UNEXPLAINED = [RowError("", "", "")]
 
 
 class MappingPlan:
@@ -49,7 +52,9 @@ class MappingPlan:
         # A plain field named like a group ("payload") next to "payload.x" is row-wise territory.
         self.columnwise = not any(name in _GROUPS for name in names)
 
-    def map_rows(self, rows: list[list[str]]) -> list[tuple[dict, list[RowError]]]:
+    def map_rows(self, rows: list[list[str]], *, explain: bool = True) -> list[tuple[dict, list[RowError]]]:
+        """``explain=False``: a refused row gets :data:`UNEXPLAINED` as its errors instead of being
+        mapped again for its messages (a check that only counts refusals; see :meth:`explain`)."""
         width = len(self.header)
         rows = [row if len(row) >= width else row + [""] * (width - len(row)) for row in rows]
         if not self.columnwise or not rows:
@@ -65,8 +70,13 @@ class MappingPlan:
                 plain.append((entry["field"], column))
         results = [_assemble(plain, grouped, index) for index in range(len(rows))]
         for index in bad:
-            results[index] = self._row_wise(rows[index])
+            results[index] = self._row_wise(rows[index]) if explain else ({}, UNEXPLAINED)
         return results
+
+    def explain(self, row: list[str]) -> tuple[dict, list[RowError]]:
+        """One row mapped row-wise, with the messages of its errors."""
+        width = len(self.header)
+        return self._row_wise(row if len(row) >= width else row + [""] * (width - len(row)))
 
     def _row_wise(self, row: list[str]) -> tuple[dict, list[RowError]]:
         record = dict(zip(self.header, row, strict=False))
@@ -105,6 +115,8 @@ class MappingPlan:
             cells = [self._cells(name, rows, strip=True) for name in names]
             if entry.get("combine") == "multiply":
                 return " × ".join(names), _products(names, cells, self.locale)
+            if entry.get("combine") == "key":
+                return " + ".join(names), [row_key(values) for values in zip(*cells, strict=True)]
             return " + ".join(names), [
                 " ".join(v for v in values if v) for values in zip(*cells, strict=True)
             ]

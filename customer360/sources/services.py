@@ -23,7 +23,9 @@ from customer360 import bulk
 from customer360.audit import history
 from customer360.models import Channel, DataSource
 from customer360.sources import chunks
+from customer360.sources.checking import KEY_SAMPLE_ROWS, FileCheck, file_check, suggest_key
 from customer360.sources.chunks import required_errors
+from customer360.sources.fitting import FieldFit
 from customer360.sources.mapping import RowError, apply_mapping
 from customer360.sources.models import ImportRun, WebhookDelivery
 from customer360.sources.plan import MappingPlan
@@ -48,6 +50,22 @@ PREVIEW_ROWS = 20
 
 def max_upload_bytes() -> int:
     return int(getattr(settings, "C360_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES))
+
+
+#: a file this share of a limit or more gets a warning (the next export may not fit)
+WARN_SHARE = 0.8
+
+
+def upload_size_warning(size: int) -> str:
+    """A warning when ``size`` is 80 % of the browser upload limit or more, with the ways around it."""
+    limit = max_upload_bytes()
+    if not limit or size < WARN_SHARE * limit:
+        return ""
+    return _(
+        "This file is %(share)s%% of the upload limit of %(limit)s MB. A larger export will not upload "
+        "here: import it with the command line (manage.py import_file) or the file API, which take "
+        "files of any size."
+    ) % {"share": round(100 * size / limit), "limit": round(limit / 1048576, 1)}
 
 
 def batch_size() -> int:
@@ -158,13 +176,16 @@ class UploadTooLarge(ValueError):
     pass
 
 
-def run_create(*, source: DataSource, uploaded, user=None) -> ImportRun:
-    """Store an uploaded file as a run waiting for its mapping; refuse files over the limit."""
-    limit = max_upload_bytes()
-    if uploaded.size > limit:
+def run_create(*, source: DataSource, uploaded, user=None, max_bytes: int | None = None) -> ImportRun:
+    """Store a file as a run waiting for its mapping (copied to storage in pieces, whatever its size).
+
+    ``max_bytes`` is the browser upload's limit (:func:`max_upload_bytes`); the command line and
+    the file API pass none: a file of any size streams to storage and is imported in chunks.
+    """
+    if max_bytes is not None and uploaded.size > max_bytes:
         raise UploadTooLarge(
             _("The file is %(size)s MB; the limit is %(limit)s MB.")
-            % {"size": round(uploaded.size / 1048576, 1), "limit": round(limit / 1048576, 1)}
+            % {"size": round(uploaded.size / 1048576, 1), "limit": round(max_bytes / 1048576, 1)}
         )
     run = ImportRun(
         source=source,
@@ -214,14 +235,38 @@ def run_preview(
     types = target.field_types()
     region = mapping.get("options", {}).get("region", "AT")
     locale = run.source.locale
+    fit = FieldFit(target, mapping.get("fields", []))
     rows = []
     for number, record in table.records():
         values, errors = apply_mapping(record, mapping.get("fields", []), types, region=region, locale=locale)
         errors.extend(required_errors(target, mapping, values))
+        if not errors:
+            errors = fit.errors(values)
         rows.append(PreviewRow(number, record, values, errors))
         if len(rows) >= limit:
             break
     return table, rows
+
+
+def run_check(*, run: ImportRun, mapping: dict) -> FileCheck:
+    """The whole file mapped and checked as the run will do it (see :mod:`.checking`); nothing is written."""
+    options = mapping.get("options", {})
+    local = {**mapping, "options": {**options, "locale": options.get("locale", run.source.locale)}}
+    with run.file.open("rb") as handle:
+        return file_check(handle=handle, options=options, mapping=local, target=_target_of(run.source))
+
+
+def run_key_suggestion(*, run: ImportRun, options: dict) -> list[str]:
+    """The columns that identify a row, suggested from the first rows of the file."""
+    with run.file.open("rb") as handle:
+        table = read_head(
+            handle,
+            encoding=options.get("encoding", ""),
+            delimiter=options.get("delimiter", ""),
+            rows=KEY_SAMPLE_ROWS,
+            head_bytes=4 * 1024 * 1024,
+        )
+    return suggest_key(table.header, table.rows)
 
 
 def run_start(*, run: ImportRun, mapping: dict, user=None) -> None:
@@ -366,6 +411,7 @@ def _mapped_records(
     plan = MappingPlan(fields, [{"field": k, "column": k} for k in fields], target.field_types())
     mapped = plan.map_rows([[flat[k] for k in fields] for _index, flat, _payload, _attributes in items])
     required = [f.name for f in target.fields if f.required]
+    fit = FieldFit(target, [{"field": k, "column": k} for k in fields])
     prepared = []
     for (index, flat, payload, attributes), (values, errors) in zip(items, mapped, strict=True):
         missing = [name for name in required if values.get(name) in (None, "")]
@@ -373,6 +419,8 @@ def _mapped_records(
             missing.append(target.api_id_field)
         if missing:
             errors = [*errors, RowError(", ".join(missing), "", _("is required"))]
+        if not errors:
+            errors = fit.errors(values)
         if errors:
             results[index] = {"index": index, "status": "rejected", "reason": "; ".join(map(str, errors))}
             continue

@@ -48,6 +48,9 @@ class TargetField:
     type: str = "text"
     required: bool = False
     aliases: tuple[str, ...] = ()
+    #: "app_label.Model" whose column of the same name stores the value: its length, choices and
+    #: type are checked before a row is written (see :mod:`customer360.sources.fitting`)
+    model: str = ""
 
 
 @dataclass
@@ -94,6 +97,10 @@ class ImportTarget:
     #: ``(row fingerprints, ctx, mapping) -> positions of rows imported before``, decided before the
     #: rows are mapped, so a rerun skips its known lines cheaply; None when a target cannot tell.
     known_rows: Callable[[list[str], ImportContext, dict], set[int]] | None = None
+    #: the mapping may name the columns that identify a row (their key becomes ``api_id_field``)
+    keyed_rows: bool = False
+    #: every row must name its customer (external id, e-mail or phone), else the writer refuses it
+    needs_customer: bool = False
 
     def field_types(self) -> dict[str, str]:
         return {f.name: f.type for f in self.fields}
@@ -121,6 +128,9 @@ class _Targets:
 
 import_targets = _Targets()
 
+_CUSTOMER = "customer360.Customer"
+_EVENT = "customer360.TimelineEvent"
+
 CUSTOMER_TARGET_FIELDS: tuple[TargetField, ...] = (
     TargetField(
         "external_id",
@@ -128,22 +138,53 @@ CUSTOMER_TARGET_FIELDS: tuple[TargetField, ...] = (
         "id",
         aliases=("id", "customer id", "customerid", "kundennummer", "kdnr"),
     ),
-    TargetField("email", gettext_lazy("E-mail"), "email", aliases=("e-mail", "mail", "email address")),
     TargetField(
-        "phone", gettext_lazy("Phone"), "phone", aliases=("telefon", "tel", "mobile", "phone number")
+        "email", gettext_lazy("E-mail"), "email", aliases=("e-mail", "mail", "email address"), model=_CUSTOMER
     ),
-    TargetField("first_name", gettext_lazy("First name"), aliases=("vorname", "firstname", "given name")),
-    TargetField("last_name", gettext_lazy("Last name"), aliases=("nachname", "lastname", "surname", "name")),
-    TargetField("company", gettext_lazy("Company"), aliases=("firma", "organisation", "organization")),
-    TargetField("street", gettext_lazy("Street"), aliases=("strasse", "straße", "address", "adresse")),
-    TargetField("postcode", gettext_lazy("Postcode"), aliases=("plz", "zip", "postal code", "postleitzahl")),
-    TargetField("city", gettext_lazy("City"), aliases=("ort", "stadt", "town")),
-    TargetField("country", gettext_lazy("Country (ISO code)"), aliases=("land",)),
     TargetField(
-        "birth_date", gettext_lazy("Birth date"), "date", aliases=("geburtsdatum", "birthday", "dob")
+        "phone",
+        gettext_lazy("Phone"),
+        "phone",
+        aliases=("telefon", "tel", "mobile", "phone number"),
+        model=_CUSTOMER,
     ),
-    TargetField("preferred_language", gettext_lazy("Language"), aliases=("sprache",)),
-    TargetField("lifecycle", gettext_lazy("Lifecycle")),
+    TargetField(
+        "first_name",
+        gettext_lazy("First name"),
+        aliases=("vorname", "firstname", "given name"),
+        model=_CUSTOMER,
+    ),
+    TargetField(
+        "last_name",
+        gettext_lazy("Last name"),
+        aliases=("nachname", "lastname", "surname", "name"),
+        model=_CUSTOMER,
+    ),
+    TargetField(
+        "company", gettext_lazy("Company"), aliases=("firma", "organisation", "organization"), model=_CUSTOMER
+    ),
+    TargetField(
+        "street", gettext_lazy("Street"), aliases=("strasse", "straße", "address", "adresse"), model=_CUSTOMER
+    ),
+    TargetField(
+        "postcode",
+        gettext_lazy("Postcode"),
+        aliases=("plz", "zip", "postal code", "postleitzahl"),
+        model=_CUSTOMER,
+    ),
+    TargetField("city", gettext_lazy("City"), aliases=("ort", "stadt", "town"), model=_CUSTOMER),
+    TargetField(
+        "country", gettext_lazy("Country (ISO code)"), "country", aliases=("land", "staat"), model=_CUSTOMER
+    ),
+    TargetField(
+        "birth_date",
+        gettext_lazy("Birth date"),
+        "date",
+        aliases=("geburtsdatum", "birthday", "dob"),
+        model=_CUSTOMER,
+    ),
+    TargetField("preferred_language", gettext_lazy("Language"), aliases=("sprache",), model=_CUSTOMER),
+    TargetField("lifecycle", gettext_lazy("Lifecycle"), model=_CUSTOMER),
 )
 
 EVENT_TARGET_FIELDS: tuple[TargetField, ...] = (
@@ -151,12 +192,12 @@ EVENT_TARGET_FIELDS: tuple[TargetField, ...] = (
     TargetField(
         "occurred_at", gettext_lazy("Occurred at"), "datetime", aliases=("date", "datum", "timestamp")
     ),
-    TargetField("kind", gettext_lazy("Event kind"), required=True, aliases=("type", "art")),
+    TargetField("kind", gettext_lazy("Event kind"), required=True, aliases=("type", "art"), model=_EVENT),
     TargetField("title", gettext_lazy("Title"), aliases=("titel", "subject", "betreff")),
     TargetField("summary", gettext_lazy("Summary"), aliases=("text", "description", "beschreibung")),
-    TargetField("channel", gettext_lazy("Channel"), aliases=("kanal",)),
-    TargetField("direction", gettext_lazy("Direction"), aliases=("richtung",)),
-    TargetField("department", gettext_lazy("Department"), aliases=("abteilung",)),
+    TargetField("channel", gettext_lazy("Channel"), aliases=("kanal",), model=_EVENT),
+    TargetField("direction", gettext_lazy("Direction"), aliases=("richtung",), model=_EVENT),
+    TargetField("department", gettext_lazy("Department"), aliases=("abteilung",), model=_EVENT),
 )
 
 
@@ -338,7 +379,9 @@ def _event_candidates(rows: list[PreparedRow], ctx: ImportContext, results: list
         suffix = row.values.get("event_id") or f"row:{row.fingerprint}"
         key = timeline.idempotency_key(source.slug, suffix)
         if key in ctx.seen:
-            results[index] = RowResult("duplicate", _("The same event appears earlier in this file."))
+            repeat_of = row.repeat_of
+            message = _repeated(repeat_of) if repeat_of else _("The same event appears earlier in this file.")
+            results[index] = RowResult("duplicate", message)
             continue
         ctx.seen.add(key)
         candidates.append((index, key))
@@ -392,6 +435,7 @@ import_targets.register(
         fields=CUSTOMER_TARGET_FIELDS,
         write_rows=write_customers,
         order=10,
+        needs_customer=True,
     )
 )
 import_targets.register(
@@ -403,5 +447,7 @@ import_targets.register(
         order=20,
         api_id_field="event_id",
         known_rows=known_event_rows,
+        keyed_rows=True,
+        needs_customer=True,
     )
 )

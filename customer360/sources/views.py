@@ -98,6 +98,8 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "upload_form": UploadForm(),
         "target": import_targets.get(source.target),
         "max_mb": round(services.max_upload_bytes() / 1048576, 1),
+        # the latest upload was close to the limit: the next export of that system may not fit
+        "size_warning": services.upload_size_warning(runs[0].file_size) if runs else "",
         "api_url": request.build_absolute_uri(f"/api/sources/{source.slug}/records"),
         "webhook_url": request.build_absolute_uri(f"/api/sources/{source.slug}/webhook"),
         "can_change": request.user.has_perm("customer360.change_datasource"),
@@ -152,7 +154,9 @@ def run_upload(request: HttpRequest, slug: str) -> HttpResponse:
             status=400,
         )
     try:
-        run = services.run_create(source=source, uploaded=form.cleaned_data["file"], user=request.user)
+        run = services.run_create(
+            source=source, uploaded=form.cleaned_data["file"], user=request.user, max_bytes=limit
+        )
     except services.UploadTooLarge:
         return render(
             request, "sources/upload_error.html", {"source": source, "message": too_large}, status=413
@@ -180,9 +184,12 @@ def run_mapping(request: HttpRequest, pk: int) -> HttpResponse:
             {"source": source, "message": str(exc), "run": run},
             status=400,
         )
-    mapping = run.mapping if run.mapping.get("fields") else {"fields": _suggested(table.header, target)}
+    if not run.mapping.get("fields"):
+        mapping = {"fields": _suggested(table.header, target, run, options)}
+    else:
+        mapping = run.mapping
     problems: list[str] = []
-    preview = None
+    preview = check = None
     if request.method == "POST":
         mapping, problems = mapping_from_post(request.POST, table.header, target)
         if not problems and request.POST.get("action") == "run" and run.status == ImportRun.Status.UPLOADED:
@@ -191,6 +198,10 @@ def run_mapping(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("sources:run_detail", pk=run.pk)
         if not problems:
             _table, preview = services.run_preview(run=run, mapping=mapping)
+            try:
+                check = services.run_check(run=run, mapping=mapping)
+            except NotATable as exc:  # a part after the head cannot be read as the options say
+                problems.append(str(exc))
             names = _preview_fields(mapping)
             for row in preview:
                 row.cells = [(name, _cell(row.values, name)) for name in names]
@@ -212,6 +223,8 @@ def run_mapping(request: HttpRequest, pk: int) -> HttpResponse:
         "preview": preview,
         "preview_fields": _preview_fields(mapping),
         "preview_bad": sum(1 for row in preview or [] if row.errors),
+        "check": check,
+        "size_warning": services.upload_size_warning(run.file_size),
         "options": mapping.get("options", options),
     }
     if request.htmx and preview is not None:
@@ -219,8 +232,15 @@ def run_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "sources/run_mapping.html", context)
 
 
-def _suggested(header, target) -> list[dict]:
-    return [e for e in suggest(header, target.fields) if e["field"]]
+def _suggested(header, target, run: ImportRun, options: dict) -> list[dict]:
+    """Fields by column name; for targets whose rows are identified by columns, the key suggested
+    from the data (unless a column is the id already)."""
+    entries = [e for e in suggest(header, target.fields) if e["field"]]
+    if target.keyed_rows and any(e["field"] == target.api_id_field for e in entries):
+        return entries
+    if target.keyed_rows and (key := services.run_key_suggestion(run=run, options=options)):
+        entries.append({"field": target.api_id_field, "columns": key, "combine": "key"})
+    return entries
 
 
 def _constant_rows(mapping: dict) -> list[dict]:

@@ -29,7 +29,7 @@ MATRIX_FILE = Path(__file__).with_name("role_route_matrix.txt")
 ROLES = ["Sales", "Service", "Marketing", "Accounting", "Manager", "Admin"]
 # Routes that answer without a login (they authenticate otherwise or are meant to be public).
 PUBLIC = re.compile(
-    r"^(accounts/(login/|password/reset/)|health/|i18n/setlang/|api/sources/[^/]+/(records|webhook)|"
+    r"^(accounts/(login/|password/reset/)|health/|i18n/setlang/|api/sources/[^/]+/(records|files|webhook)|"
     r"static/|favicon|calendar/)"  # calendar/: the feed's secret in the path is the credential
 )
 # Resources whose records belong to a customer: they have an in-scope and an out-of-scope variant.

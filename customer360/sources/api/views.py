@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
+from pathlib import Path
 
 from django.conf import settings
+from django.core.files import File
+from django.db import transaction
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import BaseParser, JSONParser
@@ -22,6 +27,7 @@ from customer360.sources.api.authentication import (
     SourceTokenAuthentication,
     WebhookIPThrottle,
 )
+from customer360.sources.models import ImportRun
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +144,64 @@ class RecordsView(APIView):
                 return _too_many(len(records))
             results = services.records_ingest(source=request.auth, records=records, channel=Channel.API)
             return Response(_summary(results))
+
+
+class FileView(APIView):
+    """POST a CSV or .xlsx export of any size as the raw request body (``?name=export.csv``): it is
+    copied to storage in pieces (never held in memory, no upload limit) and imported in chunks with
+    the source's saved mapping. 202 with the run, whose page shows the progress and the error file.
+    """
+
+    authentication_classes = [SourceTokenAuthentication]
+    permission_classes = [IsSourceWithToken]
+    throttle_classes = [SourceRateThrottle]
+    parser_classes: list = []  # the body is read as a stream below, never parsed
+
+    @extend_schema(
+        request={"application/octet-stream": OpenApiTypes.BINARY},
+        parameters=[OpenApiParameter("name", str, OpenApiParameter.QUERY, required=False)],
+        responses={
+            202: inline_serializer(
+                "ImportFileAccepted",
+                {
+                    "run": serializers.IntegerField(),
+                    "status": serializers.CharField(),
+                    "url": serializers.CharField(),
+                },
+            ),
+            **dict.fromkeys((400, 401, 403, 411, 429), _ERROR),
+        },
+        summary="Upload a file of any size into a data source",
+    )
+    def post(self, request, slug: str):
+        refuse_oversized(request, None)  # a body without Content-Length: 411
+        source = request.auth
+        if not source.mapping.get("fields"):
+            return Response(
+                {
+                    "detail": _(
+                        "Map the columns of this source once in the browser; files sent here use that mapping."
+                    )
+                },
+                status=400,
+            )
+        name = Path(request.query_params.get("name") or "upload.csv").name[-100:] or "upload.csv"
+        with tempfile.TemporaryFile() as temp:
+            while piece := request._request.read(1 << 20):
+                temp.write(piece)
+            if not temp.tell():
+                return Response(
+                    {"detail": _("The request body is empty: send the file as the body.")}, status=400
+                )
+            temp.seek(0)
+            run = services.run_create(source=source, uploaded=File(temp, name=name))
+        mapping = {"fields": source.mapping["fields"], "options": dict(source.options)}
+        with transaction.atomic():
+            services.run_start(run=run, mapping=mapping)
+        return Response(
+            {"run": run.pk, "status": ImportRun.Status.QUEUED.value, "url": run.get_absolute_url()},
+            status=202,
+        )
 
 
 class RawBodyParser(BaseParser):
