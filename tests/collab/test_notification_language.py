@@ -146,3 +146,24 @@ def test_old_notifications_get_their_key_back(service_user, accounting_user):
     assert shown[commented] == f"{name} commented: gut"
     assert shown["Überfällig seit 2027-01-13: bitte prüfen"] == "Overdue since 13 Jan 2027: bitte prüfen"
     assert shown["Something else entirely"] == "Something else entirely"
+
+
+def test_erasure_scrubs_the_person_from_a_notifications_values(service_user, accounting_user):
+    from types import SimpleNamespace
+
+    from collab import privacy
+    from customer360.privacy.text import Needles
+    from tests.collab.factories import give_department_access
+    from tests.factories import CustomerFactory
+
+    customer = CustomerFactory(first_name="Franziska", last_name="Huber")
+    give_department_access(customer, "service")
+    accept_conduct(service_user)
+    post(service_user, f"@accounting Franziska Huber called, see #{customer.customer_number}")
+    note = Notification.objects.get(recipient=accounting_user)
+    assert "Huber" in note.params["text"]
+    privacy.erase(customer, SimpleNamespace(needles=Needles.of(customer, [])))
+    note.refresh_from_db()
+    assert "Huber" not in note.params["text"] and "Huber" not in note.text
+    with translation.override("de"):
+        assert "Huber" not in note.display_text
