@@ -167,3 +167,15 @@ def test_erasure_scrubs_the_person_from_a_notifications_values(service_user, acc
     assert "Huber" not in note.params["text"] and "Huber" not in note.text
     with translation.override("de"):
         assert "Huber" not in note.display_text
+
+
+def test_the_demos_notifications_read_in_german():
+    from django.core.management import call_command
+
+    call_command("seed_demo", customers=40, seed=7, today="2026-11-27")
+    resolved = list(Notification.objects.filter(kind="resolved"))
+    assert resolved and all(n.message == "%(name)s resolved your request: %(text)s" for n in resolved)
+    with translation.override("de"):
+        assert all(" hat Ihre Anfrage " in n.display_text for n in resolved)
+    with translation.override("en"):
+        assert all(" resolved your request: " in n.display_text for n in resolved)
