@@ -77,18 +77,11 @@ class StaffProfile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     team = models.CharField(_("team"), max_length=80, blank=True)
     title = models.CharField(_("job title"), max_length=120, blank=True)
-    # The language the person reads the app in (set by the language switch); what reaches them
-    # outside a request (e-mail digests) is written in it. Empty: the site's language.
+    # Set by the language switch; e-mails outside a request (the digest) use it. Empty: the site's.
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, blank=True)
 
     def __str__(self) -> str:
         return f"{self.user} ({self.team or '-'})"
-
-    @staticmethod
-    def language_of(user) -> str:
-        """The user's language: their profile's, else the site's (``settings.LANGUAGE_CODE``)."""
-        language = StaffProfile.objects.filter(user=user).values_list("language", flat=True).first()
-        return language or settings.LANGUAGE_CODE
 
 
 class CustomerDeletionRefused(ProtectedError):

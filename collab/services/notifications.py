@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.utils import timezone, translation
@@ -151,7 +152,8 @@ def digest_send(*, user_id: int, now: datetime | None = None) -> int:
     DigestSubscription.objects.filter(pk=subscription.pk).update(last_sent_at=now)
     # In the recipient's language (their profile's), whoever wrote the notifications and whatever
     # language the worker runs in.
-    with translation.override(StaffProfile.language_of(subscription.user)):
+    language = StaffProfile.objects.filter(user_id=user_id).values_list("language", flat=True).first()
+    with translation.override(language or settings.LANGUAGE_CODE):
         lines = [f"- {n.display_text}" for n in items]
         subject = _("Customer 360: %(count)d unread notifications") % {"count": len(items)}
     try:

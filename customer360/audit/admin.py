@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customer360 import roles
 from customer360.audit.access import rows_about
+from customer360.audit.display import access_what
 from customer360.audit.models import AccessLog, AccessLogCustomer
 
 NAMED_SHOWN = 50
@@ -82,7 +83,7 @@ class AccessLogAdmin(ReadOnlyForAdmins):
     @admin.display(description=_("what"), ordering="what")
     def what_shown(self, entry: AccessLog) -> str:
         """The stored ``what`` in the reader's language."""
-        return entry.what_display
+        return access_what(entry.what)
 
     @admin.display(description=_("customers named"))
     def named_customers(self, entry: AccessLog) -> str:

@@ -104,13 +104,6 @@ class AccessLog(AppendOnlyModel):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.username} {self.action}"
 
-    @property
-    def what_display(self) -> str:
-        """``what`` in the reader's language; the stored value stays as written (exports, filters)."""
-        from customer360.audit.display import access_what
-
-        return access_what(self.what)
-
 
 class AccessLogCustomer(AppendOnlyModel):
     """One customer an access concerned (for the audit per customer and the subject export)."""
