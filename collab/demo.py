@@ -15,7 +15,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib.contenttypes.models import ContentType
+from django.utils import translation
 from django.utils.text import slugify
+from django.utils.translation import gettext_noop
 
 from collab import departments, markup, services
 from collab.models import (
@@ -189,13 +191,23 @@ def _plant_requests(
                 post, asker, "Thank you, I will tell Mr. Gruber.", answer_at + timedelta(minutes=10)
             )
             writer.customer_events(post, customers)
+            resolver = writer.users[answerer]
+            message = gettext_noop("%(name)s resolved your request: %(text)s")
+            params = {
+                "name": resolver.get_full_name() or resolver.get_username(),
+                "text": markup.plain(post.body, 120),
+            }
+            with translation.override("en"):  # stored in English; each reader sees their language
+                text = Notification.render(message, params)
             Notification.objects.get_or_create(
                 recipient=post.author,
                 kind=Notification.Kind.RESOLVED,
                 source_key=f"request:{request.pk}",
                 defaults={
                     "post": post,
-                    "text": "Accounting resolved your request about dunning",
+                    "message": message,
+                    "params": params,
+                    "text": text[:300],
                     "url": post.get_absolute_url(),
                 },
             )

@@ -319,6 +319,10 @@ class Notification(models.Model):
     source_key = models.CharField(max_length=80, help_text="e.g. post:12, comment:7, request:3:2026-01-31")
     post = models.ForeignKey(Post, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # What it says, as a translation key and its values, rendered in the READER's language
+    # (``display_text``); ``text`` keeps the English rendering (rows from before keys: their text).
+    message = models.CharField(max_length=200, blank=True)
+    params = models.JSONField(default=dict, blank=True)
     text = models.CharField(max_length=300)
     url = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -338,6 +342,29 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.recipient_id}: {self.source_key}"
+
+    @staticmethod
+    def render(message: str, params: dict) -> str:
+        """``message`` (a translation key) with ``params`` in the active language: a request's kind
+        by its label, a due date in the language's date format."""
+        from customer360.formatting import day
+
+        values = dict(params)
+        if "kind" in values:
+            values["kind"] = str(dict(DepartmentRequest.Kind.choices).get(values["kind"], values["kind"]))
+        if values.get("due"):
+            values["due"] = day(values["due"])
+        return gettext(message) % values
+
+    @property
+    def display_text(self) -> str:
+        """The text in the reader's language; the stored text when it has no key (or fails)."""
+        if not self.message:
+            return self.text
+        try:
+            return self.render(self.message, self.params or {})
+        except (KeyError, TypeError, ValueError):
+            return self.text
 
 
 class DigestSubscription(models.Model):

@@ -61,7 +61,9 @@ def erase(customer, request) -> dict[str, int]:
             html=False,
         ),
         "comments": _erase_text(_comments(customer), number, needles, html=True),
-        "notifications": scrub_fields(Notification.objects.filter(post_id__in=post_ids), ("text",), needles),
+        "notifications": scrub_fields(
+            Notification.objects.filter(post_id__in=post_ids), ("text", "params"), needles
+        ),
     }
     counts["references"] = Post.customers.through.objects.filter(customer=customer).delete()[0]
     return counts

@@ -78,6 +78,8 @@ class StaffProfile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     team = models.CharField(_("team"), max_length=80, blank=True)
     title = models.CharField(_("job title"), max_length=120, blank=True)
+    # Set by the language switch; e-mails outside a request (the digest) use it. Empty: the site's.
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, blank=True)
 
     def __str__(self) -> str:
         return f"{self.user} ({self.team or '-'})"

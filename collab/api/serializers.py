@@ -110,6 +110,8 @@ class AssignSerializer(serializers.Serializer):
 
 
 class NotificationSerializer(serializers.ModelSerializer):
+    text = serializers.CharField(source="display_text", read_only=True, help_text="in the caller's language")
+
     class Meta:
         model = Notification
         fields = ["id", "kind", "text", "url", "post", "created_at", "read_at"]

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from collab import departments, markup
 from collab.models import (
@@ -49,8 +50,8 @@ def comment_create(*, post: Post, author, body: str, created_at: datetime | None
                 recipient_ids=[request.requested_by_id],
                 kind=Notification.Kind.ANSWER,
                 source_key=f"comment:{comment.pk}",
-                text=_("%(name)s answered your request: %(text)s")
-                % {"name": name, "text": markup.plain(body, 120)},
+                message=gettext_noop("%(name)s answered your request: %(text)s"),
+                params={"name": name, "text": markup.plain(body, 120)},
                 url=url,
                 post=post,
                 actor=author,
@@ -60,7 +61,8 @@ def comment_create(*, post: Post, author, body: str, created_at: datetime | None
                 recipient_ids=[post.author_id],
                 kind=Notification.Kind.COMMENT,
                 source_key=f"comment:{comment.pk}",
-                text=_("%(name)s commented: %(text)s") % {"name": name, "text": markup.plain(body, 120)},
+                message=gettext_noop("%(name)s commented: %(text)s"),
+                params={"name": name, "text": markup.plain(body, 120)},
                 url=url,
                 post=post,
                 actor=author,

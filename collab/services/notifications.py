@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from collab import departments, markup
 from collab.models import (
@@ -20,6 +22,7 @@ from collab.models import (
     Space,
     SpaceMembership,
 )
+from customer360.models import StaffProfile
 
 User = get_user_model()
 
@@ -57,9 +60,20 @@ def department_members(dept_keys: Iterable[str]):
 
 
 def _notify(
-    *, recipient_ids: Iterable[int], kind: str, source_key: str, text: str, url: str, post=None, actor=None
+    *,
+    recipient_ids: Iterable[int],
+    kind: str,
+    source_key: str,
+    message: str,
+    params: dict,
+    url: str,
+    post=None,
+    actor=None,
 ) -> int:
-    """Create one notification per recipient; existing ones (a retry) are left alone."""
+    """Create one notification per recipient; existing ones (a retry) are left alone. ``message``
+    is a translation key (``gettext_noop``) with ``params``: each reader sees it in their language."""
+    with translation.override("en"):
+        text = Notification.render(message, params)
     rows = [
         Notification(
             recipient_id=pk,
@@ -67,6 +81,8 @@ def _notify(
             source_key=source_key,
             post=post,
             actor=actor,
+            message=message,
+            params=params,
             text=text[:300],
             url=url[:300],
         )
@@ -94,7 +110,8 @@ def _notify_mentions(
         recipient_ids=readable,
         kind=Notification.Kind.MENTION,
         source_key=source_key,
-        text=_("%(name)s mentioned you: %(text)s") % {"name": name, "text": markup.plain(text, 120)},
+        message=gettext_noop("%(name)s mentioned you: %(text)s"),
+        params={"name": name, "text": markup.plain(text, 120)},
         url=url,
         post=post,
         actor=actor,
@@ -133,8 +150,11 @@ def digest_send(*, user_id: int, now: datetime | None = None) -> int:
         return 0
     items = list(Notification.objects.filter(pk__in=pending, emailed_at=now).order_by("created_at"))
     DigestSubscription.objects.filter(pk=subscription.pk).update(last_sent_at=now)
-    lines = [f"- {n.text}" for n in items]
-    with translation.override(None):
+    # In the recipient's language (their profile's), whoever wrote the notifications and whatever
+    # language the worker runs in.
+    language = StaffProfile.objects.filter(user_id=user_id).values_list("language", flat=True).first()
+    with translation.override(language or settings.LANGUAGE_CODE):
+        lines = [f"- {n.display_text}" for n in items]
         subject = _("Customer 360: %(count)d unread notifications") % {"count": len(items)}
     try:
         send_mail(subject, "\n".join(lines), None, [subscription.user.email], fail_silently=False)

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from collab import departments, markup
 from collab.events import INTERNAL_POST, INTERNAL_REQUEST
@@ -200,8 +201,8 @@ def _create_request(*, post: Post, data: RequestData, author) -> set[int]:
         recipient_ids=members,
         kind=Notification.Kind.REQUEST,
         source_key=f"request:{request.pk}",
-        text=_("New %(kind)s from %(name)s: %(text)s")
-        % {"kind": request.get_kind_display(), "name": name, "text": markup.plain(post.body, 120)},
+        message=gettext_noop("New %(kind)s from %(name)s: %(text)s"),
+        params={"kind": request.kind, "name": name, "text": markup.plain(post.body, 120)},
         url=post.get_absolute_url(),
         post=post,
         actor=author,

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from collab import departments, markup
 from collab.models import (
@@ -39,8 +40,8 @@ def request_assign(*, request: DepartmentRequest, assignee, by) -> DepartmentReq
             recipient_ids=[assignee.pk],
             kind=Notification.Kind.ASSIGNED,
             source_key=f"request:{request.pk}:assignee:{assignee.pk}",
-            text=_("A request was assigned to you: %(text)s")
-            % {"text": markup.plain(request.post.body, 120)},
+            message=gettext_noop("A request was assigned to you: %(text)s"),
+            params={"text": markup.plain(request.post.body, 120)},
             url=request.get_absolute_url(),
             post=request.post,
             actor=by,
@@ -72,8 +73,8 @@ def request_resolve(*, request: DepartmentRequest, by, moment: datetime | None =
                 recipient_ids=[request.requested_by_id],
                 kind=Notification.Kind.RESOLVED,
                 source_key=f"request:{request.pk}",
-                text=_("%(name)s resolved your request: %(text)s")
-                % {"name": name, "text": markup.plain(request.post.body, 120)},
+                message=gettext_noop("%(name)s resolved your request: %(text)s"),
+                params={"name": name, "text": markup.plain(request.post.body, 120)},
                 url=request.get_absolute_url(),
                 post=request.post,
                 actor=by,
@@ -106,8 +107,8 @@ def requests_remind_overdue(*, today: date | None = None) -> int:
                 recipient_ids=recipients,
                 kind=Notification.Kind.OVERDUE,
                 source_key=f"request:{request.pk}:{today.isoformat()}",
-                text=_("Overdue since %(due)s: %(text)s")
-                % {"due": request.due_date.isoformat(), "text": markup.plain(request.post.body, 120)},
+                message=gettext_noop("Overdue since %(due)s: %(text)s"),
+                params={"due": request.due_date.isoformat(), "text": markup.plain(request.post.body, 120)},
                 url=request.get_absolute_url(),
                 post=request.post,
             )

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customer360 import roles
 from customer360.audit.access import rows_about
+from customer360.audit.display import access_what
 from customer360.audit.models import AccessLog, AccessLogCustomer
 
 NAMED_SHOWN = 50
@@ -38,7 +39,16 @@ class ReadOnlyForAdmins(admin.ModelAdmin):
 
 @admin.register(AccessLog)
 class AccessLogAdmin(ReadOnlyForAdmins):
-    list_display = ["at", "username", "action", "what", "customer_id", "customer_count", "rows", "client_ip"]
+    list_display = [
+        "at",
+        "username",
+        "action",
+        "what_shown",
+        "customer_id",
+        "customer_count",
+        "rows",
+        "client_ip",
+    ]
     list_filter = ["action", "at", ("user", admin.RelatedOnlyFieldListFilter)]
     date_hierarchy = "at"
     search_fields = ["username"]
@@ -49,7 +59,7 @@ class AccessLogAdmin(ReadOnlyForAdmins):
         "user_id",
         "username",
         "action",
-        "what",
+        "what_shown",
         "customer_id",
         "customer_count",
         "named_customers",
@@ -69,6 +79,11 @@ class AccessLogAdmin(ReadOnlyForAdmins):
         number = int(term)
         about = rows_about(number).order_by().values("pk")
         return queryset.filter(pk__in=about) | queryset.filter(user_id=number), False
+
+    @admin.display(description=_("what"), ordering="what")
+    def what_shown(self, entry: AccessLog) -> str:
+        """The stored ``what`` in the reader's language."""
+        return access_what(entry.what)
 
     @admin.display(description=_("customers named"))
     def named_customers(self, entry: AccessLog) -> str:

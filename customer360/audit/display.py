@@ -10,11 +10,13 @@ keeps the stored values (``Change.fields``).
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from customer360 import formatting
 from customer360.audit.history import Change, field_label
@@ -103,3 +105,45 @@ def describe(changes: list[Change]) -> list[Change]:
             for column, before, after in change.values
         ]
     return changes
+
+
+# --- the access log's "what" -------------------------------------------------------------------------
+#: What ``record_access`` callers store (English, stable for exports and filters); each a translation
+#: key, shown in the reader's language.
+ACCESS_WHAT = {
+    value: value
+    for value in (
+        gettext_noop("customer page"),
+        gettext_noop("customer list"),
+        gettext_noop("access log"),
+        gettext_noop("change history"),
+        gettext_noop("subject export"),
+        gettext_noop("activity list"),
+        gettext_noop("deal list"),
+        gettext_noop("ticket list"),
+        gettext_noop("invoice list"),
+        gettext_noop("dunning overview"),
+        gettext_noop("requests"),
+        gettext_noop("api customer"),
+        gettext_noop("api customers"),
+        gettext_noop("api timeline"),
+    )
+}
+ACCESS_WHAT["subject_export"] = ACCESS_WHAT["subject export"]  # the spelling of older rows
+#: Stored values with a part that names something (a chart, a run, a segment).
+ACCESS_WHAT_PATTERNS = (
+    (re.compile(r"^chart (?P<chart>\S+)$"), gettext_noop("chart %(chart)s")),
+    (re.compile(r"^drill-down (?P<chart>\S+)(?P<rest>.*)$"), gettext_noop("drill-down %(chart)s%(rest)s")),
+    (re.compile(r"^import errors run (?P<run>\d+)$"), gettext_noop("import errors of run %(run)s")),
+    (re.compile(r"^segment (?P<segment>\d+) members$"), gettext_noop("members of segment %(segment)s")),
+)
+
+
+def access_what(value: str) -> str:
+    """An access log entry's stored ``what`` in the active language (unknown values as stored)."""
+    if value in ACCESS_WHAT:
+        return _(ACCESS_WHAT[value])
+    for pattern, message in ACCESS_WHAT_PATTERNS:
+        if match := pattern.match(value):
+            return _(message) % match.groupdict()
+    return value

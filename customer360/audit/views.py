@@ -162,6 +162,8 @@ def access_log(request: HttpRequest) -> HttpResponse:
             ),
         )
     page = Paginator(entries, PAGE).get_page(request.GET.get("page"))
+    for entry in page.object_list:  # in the reader's language; stored (and exported) as written
+        entry.what_shown = display.access_what(entry.what)
     return render(request, "audit/access_log.html", {"form": form, "page": page, "query": _query(request)})
 
 

@@ -83,14 +83,24 @@ def rows(queryset) -> list[dict]:
     return list(queryset.values())
 
 
+def _scrubbed(value, needles):
+    """A text, or the texts inside a JSON value (e.g. a notification's ``params``), scrubbed."""
+    if isinstance(value, dict):
+        return {key: _scrubbed(item, needles) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(item, needles) for item in value]
+    return needles.scrub(value) if isinstance(value, str) else value
+
+
 def scrub_fields(queryset, fields: tuple[str, ...], needles) -> int:
-    """Replace the person's names, e-mail, phone and ids in free-text ``fields`` by the erased
-    marker, row by row (only the rows that name them are written). Returns the rows changed."""
+    """Replace the person's names, e-mail, phone and ids in free-text ``fields`` (texts, or JSON
+    holding texts) by the erased marker, row by row (only the rows that name them are written).
+    Returns the rows changed."""
     changed = []
     for obj in queryset.only("pk", *fields):
         before = [getattr(obj, name) for name in fields]
         for name in fields:
-            setattr(obj, name, needles.scrub(getattr(obj, name)))
+            setattr(obj, name, _scrubbed(getattr(obj, name), needles))
         if [getattr(obj, name) for name in fields] != before:
             changed.append(obj)
     if changed:

@@ -170,5 +170,12 @@ logout = second_factor_exempt(auth_views.LogoutView.as_view())
 @login_not_required
 @second_factor_exempt
 def set_language(request: HttpRequest) -> HttpResponse:
-    """Django's language switch, open before sign-in (the login page has it too)."""
-    return i18n.set_language(request)
+    """Django's language switch, open before sign-in (the login page has it too). A signed-in
+    person's choice is kept on their profile: e-mails to them (the digest) use it."""
+    response = i18n.set_language(request)
+    language = request.POST.get("language", "")
+    if request.method == "POST" and request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        from customer360.models import StaffProfile
+
+        StaffProfile.objects.update_or_create(user=request.user, defaults={"language": language})
+    return response

@@ -28,7 +28,7 @@ def audit_world(rep, admin_user):
         {"title": "Premium Plus", "amount": "1290.50", "owner": rep.pk, "expected_close": "2027-04-30"},
     )
     client_for(rep).get(f"/customers/{customer.pk}/")  # an access-log row
-    record_access(None, Action.EXPORT, customers=[customer.pk], rows=1, what="customer list CSV", user=rep)
+    record_access(None, Action.EXPORT, customers=[customer.pk], rows=1, what="customer list", user=rep)
     second = UserFactory(username="admin2", role="Admin", is_staff=True)
     ErasureRequest.objects.create(
         customer=customer,
