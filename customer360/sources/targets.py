@@ -130,6 +130,21 @@ CUSTOMER_TARGET_FIELDS: tuple[TargetField, ...] = (
     ),
     TargetField("email", gettext_lazy("E-mail"), "email", aliases=("e-mail", "mail", "email address")),
     TargetField(
+        "tax_id",
+        gettext_lazy("Tax / VAT id"),
+        aliases=(
+            "vat",
+            "vat id",
+            "vat number",
+            "tax id",
+            "uid",
+            "uid-nummer",
+            "ust-id",
+            "ustid",
+            "steuernummer",
+        ),
+    ),
+    TargetField(
         "phone", gettext_lazy("Phone"), "phone", aliases=("telefon", "tel", "mobile", "phone number")
     ),
     TargetField("first_name", gettext_lazy("First name"), aliases=("vorname", "firstname", "given name")),

@@ -40,7 +40,18 @@ def reclaim_stalled_imports() -> list[int]:
 
 @shared_task(name="customer360.sources.tasks.find_duplicates")
 def find_duplicates(source_slug: str = "") -> int:
-    """Propose likely duplicates into the review queue (all customers; blocking keeps it cheap)."""
+    """Propose likely duplicates into the review queue. After an import (``source_slug`` given)
+    only what is new since the last scan is compared; without it (the queue's button) everyone."""
     from customer360.sources import duplicates
 
+    if source_slug:
+        return duplicates.duplicates_find_new()
     return duplicates.duplicates_find()
+
+
+@shared_task(name="customer360.sources.tasks.rekey_identities", soft_time_limit=240, time_limit=300)
+def rekey_identities() -> dict:
+    """A source now shares another's customer ids: its ids move there (clashes become candidates)."""
+    from customer360.sources import identity
+
+    return identity.identities_rekey()

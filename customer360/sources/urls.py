@@ -23,4 +23,5 @@ urlpatterns = [
     path("<slug:slug>/", views.source_detail, name="source_detail"),
     path("<slug:slug>/upload/", views.run_upload, name="run_upload"),
     path("<slug:slug>/credentials/", views.source_credentials, name="source_credentials"),
+    path("<slug:slug>/identity/", views.source_identity, name="source_identity"),
 ]
