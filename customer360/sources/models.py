@@ -88,6 +88,14 @@ class ImportRun(Progress, models.Model):
     cancel_requested = models.BooleanField(default=False)
     reclaims = models.PositiveIntegerField(default=0)
     seconds = models.FloatField(default=0)
+    # Undo (``sources.undo``): the worker's job while it runs, and when and by whom it was done.
+    undo_job = models.ForeignKey(
+        "customer360.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("import run")

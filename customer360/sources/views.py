@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from customer360 import access
 from customer360.audit.access import Action, record_access
 from customer360.models import Customer, DataSource
-from customer360.sources import chunks, duplicates, services
+from customer360.sources import chunks, duplicates, services, undo
 from customer360.sources.forms import (
     CONSTANT_SLOTS,
     DataSourceForm,
@@ -297,8 +297,27 @@ def _progress_context(request: HttpRequest, run: ImportRun) -> dict:
 
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _may_view(request)
-    run = get_object_or_404(ImportRun.objects.select_related("source", "created_by"), pk=pk)
+    run = get_object_or_404(
+        ImportRun.objects.select_related("source", "created_by", "undo_job", "undone_by"), pk=pk
+    )
     return render(request, "sources/run_detail.html", _progress_context(request, run))
+
+
+def run_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    """Undo a run: what it would remove and restore (counts per kind), then the worker does it."""
+    _may_change(request)
+    run = get_object_or_404(ImportRun.objects.select_related("source", "undo_job"), pk=pk)
+    refusal = undo.undo_refusal(run)
+    if request.method == "POST" and not refusal:
+        with transaction.atomic():
+            undo.run_undo_start(run=run, user=request.user)
+        messages.info(request, _("Undoing the import in the background; this page shows its progress."))
+        return redirect("sources:run_detail", pk=run.pk)
+    plan = None if refusal else undo.run_undo_plan(run)
+    context = {"run": run, "source": run.source, "refusal": refusal, "plan": plan}
+    return render(
+        request, "sources/run_undo.html", context, status=409 if refusal and request.method == "POST" else 200
+    )
 
 
 def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
