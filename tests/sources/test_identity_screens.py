@@ -12,8 +12,13 @@ from tests.ui.test_every_page_fits import browser_context
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 TEXTS = {
-    "en": ("Identity across sources", "the same as in Web shop", "What the finder proposes"),
-    "de": ("Identität über Quellen hinweg", "dieselben wie in Web shop", "Was die Dublettensuche vorschlägt"),
+    "en": ("Identity across sources", "the same as in Web shop", "What the finder proposes", "75.0"),
+    "de": (
+        "Identität über Quellen hinweg",
+        "dieselben wie in Web shop",
+        "Was die Duplikatsuche vorschlägt",
+        "75,0",
+    ),
 }
 
 
@@ -28,7 +33,7 @@ def test_identity_settings_and_thresholds_fit_and_speak_both_languages(
         DuplicateCandidate.objects.create(
             customer_a_id=a.pk, customer_b_id=b.pk, score=86 + index, basis="external_id", status="merged"
         )
-    for language, (heading, shared, thresholds) in TEXTS.items():
+    for language, (heading, shared, thresholds, learned) in TEXTS.items():
         context = browser_context(browser, live_server.url, admin_user, language)
         page = context.new_page()
         for width in (1366, 390):
@@ -40,7 +45,7 @@ def test_identity_settings_and_thresholds_fit_and_speak_both_languages(
             page.screenshot(path=screenshot_dir / f"source-identity-{language}-{width}.png", full_page=True)
             page.goto(f"{live_server.url}/sources/duplicates/")
             assert thresholds in page.content()
-            assert "75.0" in page.inner_text('#threshold-table tr[data-basis="external_id"]')
+            assert learned in page.inner_text('#threshold-table tr[data-basis="external_id"]')
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
             page.screenshot(
                 path=screenshot_dir / f"duplicate-thresholds-{language}-{width}.png", full_page=True
