@@ -8,6 +8,8 @@ has to know the department apps. Permissions are created first (Django creates t
 from __future__ import annotations
 
 from django.contrib.auth.management import create_permissions
+from django.contrib.postgres import operations as postgres_operations
+from django.db import migrations
 
 
 def grant_permissions(apps, spec: dict[str, list[str]]) -> None:
@@ -80,3 +82,19 @@ def events_in_batches(Event, *, kinds, size: int = EVENT_BATCH):
     while batch := list(events.filter(pk__gt=last)[:size]):
         last = batch[-1].pk
         yield batch
+
+
+class AddIndexConcurrently(postgres_operations.AddIndexConcurrently):
+    """CREATE INDEX CONCURRENTLY on PostgreSQL (writes go on while a big table is indexed); a plain
+    index elsewhere (SQLite, embedded mode, has neither the syntax nor big tables). The migration
+    must say ``atomic = False``."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        return migrations.AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+        return migrations.AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)

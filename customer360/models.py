@@ -18,7 +18,7 @@ from customer360.audit.tracking import tracked
 from customer360.formatting import choice_label
 from customer360.progress import Progress
 from customer360.registry import audiences
-from customer360.text import fold, fold_loose, normalise_email, normalise_phone
+from customer360.text import fold, fold_loose, normalise_email, normalise_phone, normalise_tax_id
 
 
 class Department(models.TextChoices):
@@ -288,6 +288,7 @@ class CustomerIdentity(models.Model):
         EMAIL = "email", _("E-mail")
         PHONE = "phone", _("Phone")
         EXTERNAL_ID = "external_id", _("External id")
+        TAX_ID = "tax_id", _("Tax / VAT id")
 
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="identities", verbose_name=_("customer")
@@ -304,6 +305,9 @@ class CustomerIdentity(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["kind", "source", "value"], name="c360_identity_unique"),
         ]
+        # The duplicate finder asks "who else has this value?" across sources (the unique index
+        # above leads with the source, so it cannot answer that).
+        indexes = [models.Index(fields=["value", "kind"], name="c360_identity_value")]
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.source}:{self.value}"
@@ -314,6 +318,8 @@ class CustomerIdentity(models.Model):
             return normalise_email(value)
         if kind == CustomerIdentity.Kind.PHONE:
             return normalise_phone(value, region)
+        if kind == CustomerIdentity.Kind.TAX_ID:
+            return normalise_tax_id(value)
         return (value or "").strip()
 
 
@@ -523,6 +529,16 @@ class DataSource(models.Model):
     # How numbers and dates in this source's files are written (babel locale, e.g. "de_AT":
     # "1.234,50"; "en": "1,234.50"); empty = decided per value, as before locales existed.
     locale = models.CharField(_("number and date format"), max_length=10, blank=True, default="")
+    # Identity across sources: this source's customer ids ARE the customer ids of another source
+    # (an ERP and a shop sharing customer numbers), so both name one customer with one identity.
+    shares_ids_with = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("customer ids are those of"),
+    )
     # REST push: only the SHA-256 of the token is kept; the token itself is shown once.
     token_hash = models.CharField(max_length=64, blank=True, default="", db_index=True, editable=False)
     token_hint = models.CharField(max_length=12, blank=True, default="", editable=False)

@@ -30,6 +30,12 @@ def normalise_email(value: str) -> str:
     return (value or "").strip().lower()
 
 
+def normalise_tax_id(value: str) -> str:
+    """A tax or VAT id as registers print it: letters and digits only, upper case
+    ("atu 123 456-78" -> "ATU12345678"), so the ERP's and the shop's spelling meet."""
+    return re.sub(r"[^0-9A-Z]", "", fold(value or "").upper())
+
+
 def normalise_phone(value: str, region: str = "AT") -> str:
     """E.164 form of a phone number ("01 2345678" in Austria -> "+4312345678"); "" when unparseable."""
     value = (value or "").strip()

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import time
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 
 from customer360.models import DataSource
@@ -258,3 +259,90 @@ def bench_api_without_receivers(**kwargs) -> dict:
 
 def run_bench() -> dict:
     return {**bench_api(), **bench_api_without_receivers(), **bench_csv()}
+
+
+# --- Identity across sources: matching and the duplicate scan -------------------------------------
+def bench_duplicate_scan() -> dict:
+    """A full duplicate scan (identifiers and names) over every customer of the database; the
+    pairs it proposes are removed again, so the figure repeats."""
+    from customer360.models import Customer
+    from customer360.sources import duplicates
+    from customer360.sources.models import DuplicateCandidate
+
+    customers = Customer.objects.count()
+    before = set(DuplicateCandidate.objects.values_list("pk", flat=True))
+    started = time.perf_counter()
+    proposed = duplicates.duplicates_find()
+    seconds = time.perf_counter() - started
+    DuplicateCandidate.objects.exclude(pk__in=before).delete()
+    return {"dup_customers": customers, "dup_seconds": round(seconds, 1), "dup_proposed": proposed}
+
+
+def _bench_customers(slug: str, start: int, count: int) -> None:
+    """``count`` customers with an external id of ``slug`` and an e-mail each (no history)."""
+    from customer360.audit import history
+    from customer360.bulk import bulk_insert
+    from customer360.models import CustomerIdentity
+    from customer360.sources import identity
+
+    with history.paused(), transaction.atomic():
+        customers = [
+            identity.new_customer(
+                {"first_name": "Bench", "last_name": f"Match{i}", "postcode": f"{i % 9000 + 1000}"}
+            )
+            for i in range(start, start + count)
+        ]
+        identity._create_customers(customers)
+        bulk_insert(
+            (
+                CustomerIdentity(customer_id=c.pk, kind=kind, source=source, value=value)
+                for i, c in zip(range(start, start + count), customers, strict=True)
+                for kind, source, value in (
+                    ("external_id", slug, f"m{i}"),
+                    ("email", "", f"match{i}@bench.example"),
+                )
+            ),
+            ignore_conflicts=True,
+        )
+
+
+def bench_matching(*, existing: int = 1_000_000, incoming: int = 100_000, batch: int = 10_000) -> dict:
+    """``incoming`` rows resolved against ``existing`` customers, in import-sized batches: half
+    known by external id, a quarter by e-mail (another source, other spelling), a quarter new.
+    Rolled back afterwards, so the figure repeats; the existing customers stay for the next time."""
+    from customer360.models import CustomerIdentity
+    from customer360.sources import identity
+
+    slug = "bench-match"
+    have = CustomerIdentity.objects.filter(kind="external_id", source=slug).count()
+    setup_started = time.perf_counter()
+    for start in range(have, existing, 50_000):
+        _bench_customers(slug, start, min(50_000, existing - start))
+    setup = time.perf_counter() - setup_started
+    rng = random.Random(21)
+    rows = []
+    for n in range(incoming):
+        i = rng.randrange(existing)
+        if n % 4 in (0, 1):
+            rows.append({"external_id": f"m{i}", "last_name": f"Match{i}"})
+        elif n % 4 == 2:
+            rows.append({"email": f"Match{i}@Bench.example".lower(), "external_id": f"other{n}"})
+        else:
+            rows.append({"external_id": f"new{n}", "email": f"new{n}@bench.example"})
+    matched = created = 0
+    started = time.perf_counter()
+    with transaction.atomic():
+        for first in range(0, incoming, batch):
+            for customer_id, was_created in identity.resolve(rows[first : first + batch], source_slug=slug):
+                created += was_created
+                matched += bool(customer_id) and not was_created
+        seconds = time.perf_counter() - started
+        transaction.set_rollback(True)
+    return {
+        "match_existing": existing,
+        "match_incoming": incoming,
+        "match_seconds": round(seconds, 1),
+        "match_matched": matched,
+        "match_created": created,
+        "match_setup_seconds": round(setup, 1),
+    }

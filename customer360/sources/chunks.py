@@ -438,7 +438,7 @@ def finish(run: ImportRun) -> None:
     if bad:
         write_error_file(run, bad)
     _end(run, ImportRun.Status.DONE)
-    if run.created:
+    if run.created or run.updated:  # new customers or new identifiers: new pairs are possible
         transaction.on_commit(
             lambda: task("customer360.sources.tasks.find_duplicates").delay(run.source.slug)
         )

@@ -53,11 +53,19 @@ class UploadForm(forms.Form):
     file = forms.FileField(label=gettext_lazy("CSV or Excel (.xlsx) file"))
 
 
-def field_options(target) -> list[tuple[str, str]]:
-    """Choices for a column: ignore, a target field, or a free attribute/payload key."""
+def field_options(target, source: DataSource | None = None) -> list[tuple[str, str]]:
+    """Choices for a column: ignore, a target field, the customer id of another source, or a
+    free attribute/payload key."""
+    others = DataSource.objects.exclude(kind=DataSource.Kind.DEMO).order_by("name")
+    if source is not None:
+        others = others.exclude(pk=source.pk)
     return [
         ("", _("— ignore —")),
         *((f.name, str(f.label)) for f in target.fields),
+        *(
+            (f"ids.{slug}", _("Customer id in %(source)s") % {"source": name})
+            for slug, name in others.values_list("slug", "name")
+        ),
         ("attributes", _("Customer attribute (name below)")),
         ("payload", _("Event payload (name below)")),
     ]
@@ -93,7 +101,7 @@ def mapping_from_post(post, header: list[str], target) -> tuple[dict, list[str]]
             name = f"{name}.{column}"
         if not name:
             continue
-        if name not in allowed and not name.startswith(("attributes.", "payload.")):
+        if name not in allowed and not name.startswith(("attributes.", "payload.", "ids.")):
             problems.append(_("Unknown field %(field)s.") % {"field": name})
             continue
         entry = {"field": name, "column": column}
@@ -147,3 +155,44 @@ def column_rows(header: list[str], mapping: dict, sample: dict[str, str]) -> lis
             }
         )
     return rows
+
+
+class SourceIdentityForm(forms.Form):
+    """How this source's keys relate to other sources' (on the source's page)."""
+
+    shares_ids_with = forms.ModelChoiceField(
+        queryset=DataSource.objects.none(),
+        required=False,
+        label=gettext_lazy("This source's customer ids are the customer ids of"),
+        empty_label=gettext_lazy("— no other source (its own ids) —"),
+    )
+
+    def __init__(self, *args, source: DataSource, id_columns: list[tuple[str, str]], **kwargs):
+        kwargs.setdefault(
+            "initial",
+            {
+                "shares_ids_with": source.shares_ids_with_id,
+                **{f"column_{i}": column for i, (column, _slug) in enumerate(id_columns)},
+                **{f"source_{i}": slug for i, (_column, slug) in enumerate(id_columns)},
+            },
+        )
+        super().__init__(*args, **kwargs)
+        others = DataSource.objects.exclude(pk=source.pk).exclude(kind=DataSource.Kind.DEMO).order_by("name")
+        self.fields["shares_ids_with"].queryset = others
+        choices = [("", "—"), *others.values_list("slug", "name")]
+        self.slots = []
+        for index in range(len(id_columns) + 1):
+            self.fields[f"column_{index}"] = forms.CharField(
+                required=False, max_length=200, label=gettext_lazy("Column")
+            )
+            self.fields[f"source_{index}"] = forms.ChoiceField(
+                required=False, choices=choices, label=gettext_lazy("holds the customer id of")
+            )
+            self.slots.append((self[f"column_{index}"], self[f"source_{index}"]))
+
+    def id_columns(self) -> list[tuple[str, str]]:
+        data = self.cleaned_data
+        pairs = (
+            (data.get(f"column_{i}", "").strip(), data.get(f"source_{i}", "")) for i in range(len(self.slots))
+        )
+        return [(column, slug) for column, slug in pairs if column and slug]

@@ -1,7 +1,11 @@
 """Identity resolution: which customer an incoming row belongs to, in bulk and safe under races.
 
-A row finds its customer by exact identifiers: the external id of its source, the normalised
-e-mail address, the phone number in E.164. Without a match it becomes a new customer. Two imports
+A row finds its customer by exact identifiers: the external id of its source, the ids of other
+sources its row carries (a CRM export's "shop id" column), the normalised tax/VAT id, e-mail
+address and the phone number in E.164. Tax ids, e-mails and phones mean the same in every source;
+an external id belongs to its source, unless the admin declared that the source's customer ids ARE
+another source's (``DataSource.shares_ids_with``): then both look up one identity. Without a match
+a row becomes a new customer. Two imports
 running at the same time cannot create the same customer twice: the unique constraint on
 ``CustomerIdentity(kind, source, value)`` decides (insert with ON CONFLICT DO NOTHING, re-read,
 and a customer that lost the race is folded into the winner before its transaction commits).
@@ -9,12 +13,20 @@ and a customer that lost the race is folded into the winner before its transacti
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
 
 from customer360 import bulk
-from customer360.models import Customer, CustomerIdentity, customer_deletion_allowed, next_customer_number
+from customer360.models import (
+    Customer,
+    CustomerIdentity,
+    DataSource,
+    customer_deletion_allowed,
+    next_customer_number,
+)
+from customer360.text import normalise_tax_id
 
 Key = tuple[str, str, str]  # (kind, source, value)
 
@@ -41,13 +53,57 @@ CUSTOMER_FIELDS = (
 _EXTERNAL_ID = CustomerIdentity.Kind.EXTERNAL_ID.value
 _EMAIL = CustomerIdentity.Kind.EMAIL.value
 _PHONE = CustomerIdentity.Kind.PHONE.value
+_TAX_ID = CustomerIdentity.Kind.TAX_ID.value
+
+#: Mapping group of "this column holds source Y's id": ``ids.<slug of Y>``.
+IDS_GROUP = "ids"
+
+# slug -> the slug whose customer ids it shares, with the time it was read. The worker reads it
+# afresh for every batch it resolves (``resolve``); between batches a few seconds old is fine.
+_NAMESPACE_SECONDS = 5.0
+_namespaces: tuple[float, dict[str, str]] = (float("-inf"), {})
 
 
-def identity_keys(values: dict, source_slug: str) -> list[Key]:
+def id_namespaces(*, fresh: bool = False) -> dict[str, str]:
+    """Sources whose customer ids are another source's: ``{slug: slug of the id owner}``
+    (chains followed to their end: the shop's ids are the ERP's, the CRM's the shop's)."""
+    global _namespaces
+    read_at, known = _namespaces
+    if fresh or time.monotonic() - read_at > _NAMESPACE_SECONDS:
+        pairs = dict(
+            DataSource.objects.filter(shares_ids_with__isnull=False).values_list(
+                "slug", "shares_ids_with__slug"
+            )
+        )
+        known = {}
+        for slug, owner in pairs.items():
+            seen = {slug}
+            while owner in pairs and owner not in seen:
+                seen.add(owner)
+                owner = pairs[owner]
+            if owner != slug:
+                known[slug] = owner
+        _namespaces = (time.monotonic(), known)
+    return known
+
+
+def namespace_of(source_slug: str) -> str:
+    """The ``CustomerIdentity.source`` under which this source's external ids are kept."""
+    return id_namespaces().get(source_slug, source_slug)
+
+
+def identity_keys(values: dict, source_slug: str, namespaces: dict[str, str] | None = None) -> list[Key]:
     """The exact identifiers of a mapped row, strongest first."""
+    spaces = id_namespaces() if namespaces is None else namespaces
     keys: list[Key] = []
     if external_id := values.get("external_id"):
-        keys.append((_EXTERNAL_ID, source_slug, str(external_id)[:255]))
+        keys.append((_EXTERNAL_ID, spaces.get(source_slug, source_slug), str(external_id)[:255]))
+    if linked := values.get(IDS_GROUP):
+        for other, value in linked.items():
+            if value not in (None, ""):
+                keys.append((_EXTERNAL_ID, spaces.get(other, other), str(value)[:255]))
+    if (tax_id := values.get("tax_id")) and (tax_id := normalise_tax_id(str(tax_id))):
+        keys.append((_TAX_ID, "", tax_id[:255]))
     if email := values.get("email"):
         keys.append((_EMAIL, "", str(email)[:255]))
     if phone := values.get("phone"):
@@ -172,7 +228,10 @@ def _settle_races(pending: dict[Key, int], new_ids: set[int], result: list) -> l
 def resolve(rows: Sequence[dict], *, source_slug: str, create: bool = True) -> list[tuple[int | None, bool]]:
     """``(customer id, created)`` for every row (``None`` when the row has no identifier or
     ``create`` is false and nothing matched). Call inside a transaction."""
-    keys_per_row = [tuple(identity_keys(values, source_slug)) for values in rows]
+    if not rows:
+        return []
+    spaces = id_namespaces(fresh=True)
+    keys_per_row = [tuple(identity_keys(values, source_slug, spaces)) for values in rows]
     # A file or a request names each customer many times: each set of identifiers is resolved once
     # (with its first row, which is also the row a new customer is made from).
     first: dict[tuple, int] = {}
@@ -197,3 +256,47 @@ def _resolve(keys_per_row: list[tuple], rows: Sequence[dict], create: bool) -> l
     if not customers:
         return result
     return _settle_races(pending, {c.pk for c in customers}, result)
+
+
+def identities_rekey() -> dict[str, int]:
+    """Declared after the fact: the external ids kept under a source that now shares another
+    source's ids move to that source's namespace, so the next rows find them. Where the other
+    source already knows the id for another customer, the two are proposed as duplicates (score
+    100) instead: merging them is the admin's decision. Returns ``{"moved": n, "proposed": m}``."""
+    from customer360.sources.models import DuplicateCandidate
+
+    spaces = id_namespaces(fresh=True)
+    moved = proposed = 0
+    for slug, owner in spaces.items():
+        mine = CustomerIdentity.objects.filter(kind=_EXTERNAL_ID, source=slug)
+        while batch := list(mine.order_by("pk").values_list("pk", "value", "customer_id")[:5000]):
+            theirs = dict(
+                CustomerIdentity.objects.filter(
+                    kind=_EXTERNAL_ID, source=owner, value__in=[value for _pk, value, _cid in batch]
+                ).values_list("value", "customer_id")
+            )
+            free = [pk for pk, value, _cid in batch if value not in theirs]
+            clashes = [(cid, theirs[value]) for _pk, value, cid in batch if value in theirs]
+            with transaction.atomic():
+                CustomerIdentity.objects.filter(pk__in=free).update(source=owner)
+                # The other's identity stays where it is; ours is the same id twice: it goes.
+                CustomerIdentity.objects.filter(
+                    pk__in=[pk for pk, value, _cid in batch if value in theirs]
+                ).delete()
+                pairs = {tuple(sorted(pair)) for pair in clashes if pair[0] != pair[1]}
+                DuplicateCandidate.objects.bulk_create(
+                    [
+                        DuplicateCandidate(
+                            customer_a_id=a,
+                            customer_b_id=b,
+                            score=100.0,
+                            reason="same customer id in two sources",
+                            basis=DuplicateCandidate.Basis.EXTERNAL_ID,
+                        )
+                        for a, b in sorted(pairs)
+                    ],
+                    ignore_conflicts=True,
+                )
+            moved += len(free)
+            proposed += len(pairs)
+    return {"moved": moved, "proposed": proposed}

@@ -428,7 +428,7 @@ def finish(entry: dict, label: str, raw: str, type_name: str, region: str, local
 
 
 def _assign(values: dict, name: str, value) -> None:
-    if name.startswith(("payload.", "attributes.")):
+    if name.startswith(("payload.", "attributes.", "ids.")):
         group, key = name.split(".", 1)
         values.setdefault(group, {})[key] = value
     else:

@@ -88,6 +88,14 @@ class ImportRun(Progress, models.Model):
     cancel_requested = models.BooleanField(default=False)
     reclaims = models.PositiveIntegerField(default=0)
     seconds = models.FloatField(default=0)
+    # Undo (``sources.undo``): the worker's job while it runs, and when and by whom it was done.
+    undo_job = models.ForeignKey(
+        "customer360.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("import run")
@@ -212,8 +220,20 @@ class DuplicateCandidate(models.Model):
     customer_b = models.ForeignKey(
         "customer360.Customer", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
     )
+
+    class Basis(models.TextChoices):
+        NAME = "name", _("similar name and place")
+        EXTERNAL_ID = "external_id", _("same customer id in two sources")
+        EMAIL = "email", _("same e-mail")
+        PHONE = "phone", _("same phone")
+        TAX_ID = "tax_id", _("same tax / VAT id")
+
     score = models.FloatField(_("score"))
     reason = models.CharField(_("reason"), max_length=200, blank=True)
+    # What made the pair a candidate; each basis has its own threshold, learned from decisions.
+    basis = models.CharField(
+        _("basis"), max_length=20, choices=Basis.choices, default=Basis.NAME, db_default=Basis.NAME
+    )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(default=timezone.now)
     decided_by = models.ForeignKey(
@@ -231,7 +251,10 @@ class DuplicateCandidate(models.Model):
                 condition=models.Q(customer_a__lt=F("customer_b")), name="c360_pair_order"
             ),
         ]
-        indexes = [models.Index(fields=["status", "-score"], name="c360_duplicate_queue")]
+        indexes = [
+            models.Index(fields=["status", "-score"], name="c360_duplicate_queue"),
+            models.Index(fields=["basis", "status"], name="c360_duplicate_basis"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.customer_a_id} ~ {self.customer_b_id} ({self.score:.0f})"
@@ -284,7 +307,14 @@ class CustomerMerge(models.Model):
 
 
 def _reason_part(part: str) -> str:
-    fixed = {"same city": _("same city"), "same birth date": _("same birth date")}
+    fixed = {
+        "same city": _("same city"),
+        "same birth date": _("same birth date"),
+        "same tax id": _("same tax / VAT id"),
+        "same e-mail": _("same e-mail"),
+        "same phone": _("same phone"),
+        "same customer id in two sources": _("same customer id in two sources"),
+    }
     if part in fixed:
         return str(fixed[part])
     if part.startswith("name ") and part.endswith("%"):

@@ -26,7 +26,7 @@ from customer360.sources.mapping import (
 )
 
 _BAD = object()  # the cell did not convert: the row is mapped again, row-wise, for its messages
-_GROUPS = ("payload", "attributes")
+_GROUPS = ("payload", "attributes", "ids")  # "ids.<source slug>": that source's customer id
 #: the errors of a refused row that ``map_rows(explain=False)`` did not map again
 UNEXPLAINED = [RowError("", "", "")]
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,7 +23,7 @@ from django.utils.translation import gettext as _
 from customer360 import bulk
 from customer360.audit import history
 from customer360.models import Channel, DataSource
-from customer360.sources import chunks
+from customer360.sources import chunks, identity
 from customer360.sources.checking import KEY_SAMPLE_ROWS, FileCheck, file_check, suggest_key
 from customer360.sources.chunks import required_errors
 from customer360.sources.fitting import FieldFit
@@ -169,6 +170,46 @@ def webhook_ingest(*, delivery: WebhookDelivery, records: list) -> list[dict]:
     cutoff = timezone.now() - timezone.timedelta(seconds=4 * WEBHOOK_TOLERANCE_SECONDS)
     WebhookDelivery.objects.filter(source=delivery.source, received_at__lt=cutoff).delete()
     return results
+
+
+# --- Identity across sources ---------------------------------------------------------------------
+def source_id_columns(source: DataSource) -> list[tuple[str, str]]:
+    """``(column, slug of the source whose customer id it holds)`` as the mapping declares them."""
+    prefix = f"{identity.IDS_GROUP}."
+    return [
+        (entry.get("column", ""), entry["field"][len(prefix) :])
+        for entry in source.mapping.get("fields", [])
+        if str(entry.get("field", "")).startswith(prefix) and entry.get("column")
+    ]
+
+
+def source_identity_set(
+    *, source: DataSource, shares_ids_with: DataSource | None, id_columns: list[tuple[str, str]]
+) -> None:
+    """Declare how the source's keys relate to others: its customer ids ARE ``shares_ids_with``'s,
+    and each ``(column, slug)`` holds that source's customer id (a mapping entry ``ids.<slug>``, so
+    the mapping screen shows it too). Ids the source imported before move to the shared namespace
+    in the worker; where that source knows the id for another customer, the pair goes to the queue."""
+    if shares_ids_with is not None:
+        owner, seen = shares_ids_with, {source.pk}
+        while owner is not None:
+            if owner.pk in seen:
+                raise ValidationError(_("These sources would share their ids in a circle."))
+            seen.add(owner.pk)
+            owner = owner.shares_ids_with
+    known = set(DataSource.objects.exclude(pk=source.pk).values_list("slug", flat=True))
+    prefix = f"{identity.IDS_GROUP}."
+    fields = [e for e in source.mapping.get("fields", []) if not str(e.get("field", "")).startswith(prefix)]
+    fields += [{"field": f"{prefix}{slug}", "column": column} for column, slug in id_columns if slug in known]
+    changed = source.shares_ids_with_id != (shares_ids_with.pk if shares_ids_with else None)
+    source.shares_ids_with = shares_ids_with
+    source.mapping = {**source.mapping, "fields": fields}
+    source.save(update_fields=["shares_ids_with", "mapping"])
+    identity.id_namespaces(fresh=True)
+    if changed and shares_ids_with is not None:
+        from customer360.sources.tasks import rekey_identities
+
+        transaction.on_commit(rekey_identities.delay)
 
 
 # --- Uploads, preview, runs ---------------------------------------------------------------------

@@ -142,6 +142,21 @@ CUSTOMER_TARGET_FIELDS: tuple[TargetField, ...] = (
         "email", gettext_lazy("E-mail"), "email", aliases=("e-mail", "mail", "email address"), model=_CUSTOMER
     ),
     TargetField(
+        "tax_id",
+        gettext_lazy("Tax / VAT id"),
+        aliases=(
+            "vat",
+            "vat id",
+            "vat number",
+            "tax id",
+            "uid",
+            "uid-nummer",
+            "ust-id",
+            "ustid",
+            "steuernummer",
+        ),
+    ),
+    TargetField(
         "phone",
         gettext_lazy("Phone"),
         "phone",

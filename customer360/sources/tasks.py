@@ -40,7 +40,56 @@ def reclaim_stalled_imports() -> list[int]:
 
 @shared_task(name="customer360.sources.tasks.find_duplicates")
 def find_duplicates(source_slug: str = "") -> int:
-    """Propose likely duplicates into the review queue (all customers; blocking keeps it cheap)."""
+    """Propose likely duplicates into the review queue. After an import (``source_slug`` given)
+    only what is new since the last scan is compared; without it (the queue's button) everyone."""
     from customer360.sources import duplicates
 
+    if source_slug:
+        return duplicates.duplicates_find_new()
     return duplicates.duplicates_find()
+
+
+@shared_task(name="customer360.sources.tasks.rekey_identities", soft_time_limit=240, time_limit=300)
+def rekey_identities() -> dict:
+    """A source now shares another's customer ids: its ids move there (clashes become candidates)."""
+    from customer360.sources import identity
+
+    return identity.identities_rekey()
+
+
+UNDO_JOB_KIND = "sources.import_undo"
+
+
+@shared_task(
+    name="customer360.sources.tasks.undo_import",
+    soft_time_limit=IMPORT_SOFT_LIMIT,
+    time_limit=IMPORT_HARD_LIMIT,
+)
+def undo_import(run_id: int, job_id: int) -> dict:
+    """Undo an import run (one transaction); the job row shows progress, status and the result."""
+    from django.core.exceptions import ValidationError
+    from django.utils import timezone
+
+    from customer360.models import Job
+    from customer360.sources import undo
+    from customer360.sources.models import ImportRun
+
+    job = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).first()
+    run = ImportRun.objects.filter(pk=run_id).first()
+    if job is None or run is None:
+        return {}
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING, started_at=timezone.now())
+    try:
+        result = undo.run_undo(run=run, user=job.created_by, job=job)
+    except ValidationError as exc:
+        Job.objects.filter(pk=job.pk).update(
+            status=Job.Status.FAILED, error="; ".join(exc.messages), finished_at=timezone.now()
+        )
+        return {}
+    except Exception as exc:
+        Job.objects.filter(pk=job.pk).update(
+            status=Job.Status.FAILED, error=exc.__class__.__name__, finished_at=timezone.now()
+        )
+        raise
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.DONE, result=result, finished_at=timezone.now())
+    return result

@@ -19,8 +19,10 @@ urlpatterns = [
     path("runs/<int:pk>/progress/", views.run_progress, name="run_progress"),
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run_cancel"),
     path("runs/<int:pk>/resume/", views.run_resume, name="run_resume"),
+    path("runs/<int:pk>/undo/", views.run_undo, name="run_undo"),
     path("runs/<int:pk>/errors.csv", views.run_errors, name="run_errors"),
     path("<slug:slug>/", views.source_detail, name="source_detail"),
     path("<slug:slug>/upload/", views.run_upload, name="run_upload"),
     path("<slug:slug>/credentials/", views.source_credentials, name="source_credentials"),
+    path("<slug:slug>/identity/", views.source_identity, name="source_identity"),
 ]

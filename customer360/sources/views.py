@@ -9,16 +9,18 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from customer360 import access
 from customer360.audit.access import Action, record_access
 from customer360.models import Customer, DataSource
-from customer360.sources import chunks, services
+from customer360.sources import chunks, duplicates, services, undo
 from customer360.sources.forms import (
     CONSTANT_SLOTS,
     DataSourceForm,
+    SourceIdentityForm,
     UploadForm,
     column_rows,
     field_options,
@@ -86,11 +88,12 @@ def _issue_secret_for(request: HttpRequest, source: DataSource) -> None:
 
 def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
     _may_view(request)
-    source = get_object_or_404(DataSource, slug=slug)
+    source = get_object_or_404(DataSource.objects.select_related("shares_ids_with"), slug=slug)
     secret = request.session.pop(_SECRET_SESSION_KEY, None)
     if secret and secret.get("slug") != source.slug:
         secret = None
     runs = list(source.runs.select_related("created_by")[:20])
+    names = dict(DataSource.objects.values_list("slug", "name"))
     context = {
         "source": source,
         "secret": secret,
@@ -103,8 +106,40 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "api_url": request.build_absolute_uri(f"/api/sources/{source.slug}/records"),
         "webhook_url": request.build_absolute_uri(f"/api/sources/{source.slug}/webhook"),
         "can_change": request.user.has_perm("customer360.change_datasource"),
+        "identity_form": SourceIdentityForm(source=source, id_columns=services.source_id_columns(source)),
+        "id_columns": [
+            (column, names.get(slug, slug)) for column, slug in services.source_id_columns(source)
+        ],
     }
     return render(request, "sources/source_detail.html", context)
+
+
+@require_POST
+def source_identity(request: HttpRequest, slug: str) -> HttpResponse:
+    """Declare how the source's customer ids relate to other sources'."""
+    _may_change(request)
+    source = get_object_or_404(DataSource, slug=slug)
+    form = SourceIdentityForm(request.POST, source=source, id_columns=services.source_id_columns(source))
+    if not form.is_valid():
+        messages.error(
+            request, _("The identity settings were not saved: %(errors)s") % {"errors": form.errors.as_text()}
+        )
+        return redirect("sources:source_detail", slug=source.slug)
+    try:
+        with transaction.atomic():
+            services.source_identity_set(
+                source=source,
+                shares_ids_with=form.cleaned_data["shares_ids_with"],
+                id_columns=form.id_columns(),
+            )
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+        return redirect("sources:source_detail", slug=source.slug)
+    messages.success(
+        request,
+        _("Saved: rows of %(name)s now find customers of the sources declared.") % {"name": source.name},
+    )
+    return redirect("sources:source_detail", slug=source.slug)
 
 
 @require_POST
@@ -214,7 +249,7 @@ def run_mapping(request: HttpRequest, pk: int) -> HttpResponse:
         "columns": column_rows(
             table.header, mapping, dict(zip(table.header, table.rows[0] if table.rows else [], strict=False))
         ),
-        "field_options": field_options(target),
+        "field_options": field_options(target, source),
         "types": list(TYPES.items()),
         "delimiters": list(DELIMITERS.items()),
         "constants": _constant_rows(mapping),
@@ -282,8 +317,27 @@ def _progress_context(request: HttpRequest, run: ImportRun) -> dict:
 
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _may_view(request)
-    run = get_object_or_404(ImportRun.objects.select_related("source", "created_by"), pk=pk)
+    run = get_object_or_404(
+        ImportRun.objects.select_related("source", "created_by", "undo_job", "undone_by"), pk=pk
+    )
     return render(request, "sources/run_detail.html", _progress_context(request, run))
+
+
+def run_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    """Undo a run: what it would remove and restore (counts per kind), then the worker does it."""
+    _may_change(request)
+    run = get_object_or_404(ImportRun.objects.select_related("source", "undo_job"), pk=pk)
+    refusal = undo.undo_refusal(run)
+    if request.method == "POST" and not refusal:
+        with transaction.atomic():
+            undo.run_undo_start(run=run, user=request.user)
+        messages.info(request, _("Undoing the import in the background; this page shows its progress."))
+        return redirect("sources:run_detail", pk=run.pk)
+    plan = None if refusal else undo.run_undo_plan(run)
+    context = {"run": run, "source": run.source, "refusal": refusal, "plan": plan}
+    return render(
+        request, "sources/run_undo.html", context, status=409 if refusal and request.method == "POST" else 200
+    )
 
 
 def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
@@ -343,7 +397,8 @@ def duplicate_list(request: HttpRequest) -> HttpResponse:
         if c.customer_a_id in customers and c.customer_b_id in customers
     ]
     merges = CustomerMerge.objects.select_related("kept", "performed_by")[:20]
-    return render(request, "sources/duplicate_list.html", {"rows": rows, "merges": merges})
+    context = {"rows": rows, "merges": merges, "thresholds": list(duplicates.thresholds().values())}
+    return render(request, "sources/duplicate_list.html", context)
 
 
 @require_POST
@@ -360,7 +415,7 @@ def duplicate_scan(request: HttpRequest) -> HttpResponse:
 def duplicate_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
     access.require(request.user, "customer360.change_duplicatecandidate")
     DuplicateCandidate.objects.filter(pk=pk).update(
-        status=DuplicateCandidate.Status.DISMISSED, decided_by=request.user
+        status=DuplicateCandidate.Status.DISMISSED, decided_by=request.user, decided_at=timezone.now()
     )
     return redirect("sources:duplicate_list")
 
