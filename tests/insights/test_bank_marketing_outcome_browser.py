@@ -72,6 +72,8 @@ def test_bank_marketing_through_the_upload_screens_as_an_outcome(
     call_command("outcome_evaluate", outcome="term_deposit", stdout=out)
     printed = out.getvalue()
     print(printed)
+    # .ci/run prints this file at its end: the AUC and coverage lines in CI's log.
+    (screenshot_dir / "outcome_evaluate_bank_marketing.txt").write_text(printed)
     auc = float(re.search(r"^AUC: ([0-9.]+)$", printed, re.M).group(1))
     coverage = re.search(r"^coverage: ([0-9.]+) % \((\d+) of (\d+) eligible", printed, re.M)
     assert auc >= 0.79, printed
