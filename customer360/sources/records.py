@@ -69,14 +69,20 @@ def validated(
 
 
 def claim(items: list, results: list, ctx: ImportContext, entity: str) -> list:
-    """The first row per external id in this run; later ones are duplicates."""
+    """The first row per external id in this run; later ones are duplicates, also when the first
+    one was in an earlier chunk (``repeat_of``, found when the file was prepared), so a repeated
+    record counts as "duplicate" naming its first row, never as "unchanged" or "updated"."""
     kept = []
     for item in items:
         key = (entity, item.external_id)
-        if key in ctx.seen:
-            results[item.index] = RowResult(
-                "duplicate", gettext("The same id appears earlier in this import.")
+        first = item.row.repeat_of
+        if key in ctx.seen or first:
+            message = (
+                gettext("The same id appears earlier in this import (row %(row)s).") % {"row": first}
+                if first
+                else gettext("The same id appears earlier in this import.")
             )
+            results[item.index] = RowResult("duplicate", message)
             continue
         ctx.seen.add(key)
         kept.append(item)

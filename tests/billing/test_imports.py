@@ -364,3 +364,20 @@ def test_bulk_api_writes_invoices_and_payments_idempotently_by_their_ids():
         "invoice.issued",
         "payment.received",
     ]
+
+
+@pytest.mark.django_db
+def test_an_invoice_repeated_in_a_later_chunk_is_a_duplicate_naming_its_first_row(settings):
+    """#15: the department targets count a record id repeated across chunks as a duplicate, like
+    the events and customers targets, not as "unchanged" or "updated"."""
+    settings.C360_IMPORT_CHUNK_ROWS = 2
+    source = DataSourceFactory(slug="erp", target="billing.invoice", department="accounting")
+    text = INVOICES.splitlines()
+    # RE-1 (row 2) comes back at row 8, three chunks later, with another amount: still a duplicate.
+    repeated = text[7].replace("1.240,00", "1.300,00")
+    run = run_file(source, "\n".join([*text[:7], repeated]) + "\n", INVOICE_MAPPING)
+    created, updated, unchanged, duplicate, failed = counts(run)
+    assert (duplicate, updated, unchanged) == (1, 0, 0)
+    assert str(Invoice.objects.get(external_id="RE-1").gross_total) == "1240.00"
+    again = run_file(source, "\n".join([*text[:7], repeated]) + "\n", INVOICE_MAPPING)
+    assert counts(again)[3] == 1 and counts(again)[1] == 0
