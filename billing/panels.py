@@ -79,10 +79,14 @@ def panel_context(request, customer) -> dict:
         ).aggregate(total=Sum("amount"))["total"]
         or ZERO
     )
-    # Revenue the other departments record (won deals, imported orders) counts too, read from the
-    # timeline's revenue-tagged events; billing's own payments are counted from its records above.
+    # Money received in other ways (imported shop orders, net of cancellations) counts too, read
+    # from the timeline's revenue-tagged events; billing's own payments are counted from its records
+    # above. A won deal is not money received: it is invoiced and paid later, and counted then.
     others_lifetime, others_12m = events.revenue_sums(
-        customer, since=timezone.now() - REVENUE_WINDOW, excluding_department=Department.ACCOUNTING
+        customer,
+        since=timezone.now() - REVENUE_WINDOW,
+        excluding_department=Department.ACCOUNTING,
+        excluding_tag="deal_closed",
     )
     urgent = open_invoices(customer)[:3]
     for invoice in urgent:

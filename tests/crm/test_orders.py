@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from crm.events import DEAL_WON
 from crm.models import ExchangeRate, Order, OrderLine
 from customer360 import events
 from customer360.formatting import money
@@ -127,6 +128,13 @@ def test_purchases_count_as_revenue_on_the_360_page_brief_and_conditions(gbp_rat
     billing = page[page.index('data-panel="billing"') :]
     billing = billing[: billing.index("</dl>")]
     assert "Revenue, lifetime</dt><dd>EUR 70.55</dd>" in billing
+    # A won deal is invoiced and paid later: it is not money received, so the figure stays.
+    DEAL_WON.record(
+        customer=anna, key="test:deal-won-1",
+        payload=DEAL_WON.payload(deal_id=1, title="Big deal", amount="1000.00", stage="Won"),
+    )  # fmt: skip
+    page = client_for(rep).get(anna.get_absolute_url()).content.decode()
+    assert "Revenue, lifetime</dt><dd>EUR 70.55</dd>" in page
 
     brief = client_for(rep).get(anna.get_absolute_url()).context["brief"]
     assert any("Bought EUR 70.55 in 2 orders" in item.text for item in brief.info)
