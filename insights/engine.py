@@ -159,12 +159,27 @@ def guard_mask(action: Action, frame: pd.DataFrame, policy: ContactPolicy) -> pd
     return mask
 
 
-def eligible(
-    entry: CatalogueEntry, frame: pd.DataFrame, policy: ContactPolicy, blocked: pd.DataFrame
-) -> pd.Series:
+def rules_allow(entry: CatalogueEntry, frame: pd.DataFrame, policy: ContactPolicy) -> pd.Series:
+    """The guard and the action's eligibility and applicability rules, per row of ``frame``."""
     mask = guard_mask(entry.action, frame, policy)
     mask &= rule_engine.all_hold(entry.rules_of(ActionRule.Kind.ELIGIBILITY), frame)
     mask &= rule_engine.all_hold(entry.rules_of(ActionRule.Kind.APPLICABILITY), frame)
+    return mask
+
+
+def eligible(
+    entry: CatalogueEntry,
+    frame: pd.DataFrame,
+    policy: ContactPolicy,
+    blocked: pd.DataFrame,
+    allowed: dict[int, pd.Series] | None = None,
+) -> pd.Series:
+    """``allowed``: :func:`rules_allow` per action, already computed over a frame that holds every
+    row of ``frame`` (rules are read row by row, so a subset's values are the same)."""
+    if allowed is not None and entry.action.pk in allowed:
+        mask = allowed[entry.action.pk].loc[frame.index].copy()
+    else:
+        mask = rules_allow(entry, frame, policy)
     if not blocked.empty:
         ids = blocked.loc[blocked["action_id"].eq(entry.action.pk), "customer_id"]
         mask &= ~frame["customer_id"].isin(ids)
@@ -211,7 +226,9 @@ def _context_weight(entry: CatalogueEntry, frame: pd.DataFrame) -> np.ndarray:
     return weight
 
 
-def propensities(frame: pd.DataFrame, catalogue: Catalogue) -> dict[int, pd.Series]:
+def propensities(
+    frame: pd.DataFrame, catalogue: Catalogue, allowed: dict[int, pd.Series] | None = None
+) -> dict[int, pd.Series]:
     """Per active action (not "no contact now"): the propensity of every customer its rules allow,
     whether or not it will rank (indexed like ``frame``). A cool-down after a dismissal blocks the
     recommendation, not the score."""
@@ -220,7 +237,7 @@ def propensities(frame: pd.DataFrame, catalogue: Catalogue) -> dict[int, pd.Seri
     for entry in catalogue.entries:
         if entry.action.is_no_contact:
             continue
-        sub = frame[eligible(entry, frame, catalogue.policy, empty).to_numpy()]
+        sub = frame[eligible(entry, frame, catalogue.policy, empty, allowed).to_numpy()]
         if entry.artifact is not None and not sub.empty:
             values = predict(entry.artifact, sub)
         else:
@@ -235,16 +252,18 @@ def candidates(
     blocked: pd.DataFrame,
     now: datetime,
     known: dict[int, pd.Series] | None = None,
+    allowed: dict[int, pd.Series] | None = None,
 ) -> pd.DataFrame:
     """Every eligible (customer, action) with its priority parts (long format); ``known`` holds
-    propensities computed already (see :func:`propensities`)."""
+    propensities computed already (see :func:`propensities`), ``allowed`` the rules' verdicts
+    (see :func:`eligible`)."""
     parts = []
     week = now.strftime("%G-%V")
     for entry in catalogue.entries:
         action = entry.action
         if action.lever <= 0 and not action.is_no_contact:
             continue
-        mask = eligible(entry, frame, catalogue.policy, blocked)
+        mask = eligible(entry, frame, catalogue.policy, blocked, allowed)
         sub = frame[mask.to_numpy()]
         if sub.empty:
             continue
@@ -353,8 +372,11 @@ def score_customers(
     frame = build_features(ids, id_range=id_range, now=now)
     frame = frame.reset_index(drop=True)
     holdout = in_holdout(frame["customer_id"].to_numpy(), catalogue.policy)
-    known = propensities(frame, catalogue)
-    cands = candidates(frame[~holdout], catalogue, blocked_pairs(scope, catalogue.policy, now), now, known)
+    # The rules are read once per action for the pass (propensities and candidates both need them).
+    allowed = {e.action.pk: rules_allow(e, frame, catalogue.policy) for e in catalogue.entries}
+    known = propensities(frame, catalogue, allowed)
+    blocked = blocked_pairs(scope, catalogue.policy, now)
+    cands = candidates(frame[~holdout], catalogue, blocked, now, known, allowed)
     published = score_rows(frame, catalogue, known)
     chosen = arbitrate(cands, catalogue.policy.top_n)
     reasons = attach_reasons(chosen, frame, catalogue)

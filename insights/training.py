@@ -37,7 +37,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from customer360.models import Customer, TimelineEvent
 from insights.features import build_features_at, model_columns
@@ -135,17 +135,21 @@ def _labels_from_events(action: Action) -> pd.DataFrame:
 
 # --- fitting -----------------------------------------------------------------------------------------
 def prepare(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
-    """The model's input: numeric as float, categoricals as object with NaN for missing."""
-    out = pd.DataFrame(index=frame.index)
+    """The model's input: numeric as float, categoricals as object with NaN for missing.
+
+    Built as one dict of columns and one DataFrame (not a column at a time): scoring one customer
+    calls this once per model, and inserting ~40 columns one by one cost more than the prediction."""
+    missing = pd.Series(np.nan, index=frame.index)
+    columns: dict[str, pd.Series] = {}
     for column in numeric:
-        values = frame[column] if column in frame.columns else pd.Series(np.nan, index=frame.index)
-        out[column] = pd.to_numeric(
+        values = frame[column] if column in frame.columns else missing
+        columns[column] = pd.to_numeric(
             values.astype("float64") if values.dtype == bool else values, errors="coerce"
         )
     for column in categorical:
-        values = frame[column] if column in frame.columns else pd.Series(np.nan, index=frame.index)
-        out[column] = values.astype(object).where(values.notna(), np.nan)
-    return out
+        values = frame[column] if column in frame.columns else missing
+        columns[column] = values.astype(object).where(values.notna(), np.nan)
+    return pd.DataFrame(columns, index=frame.index)
 
 
 def make_pipeline(numeric: list[str], categorical: list[str], seed: int = 0) -> Pipeline:
@@ -227,7 +231,7 @@ def select_columns(
 def fit_and_evaluate(*args, **kwargs) -> tuple[dict, dict]:
     """See :func:`_fit_and_evaluate`. One thread: OpenMP threads fight with the other worker
     processes on a busy machine and make gradient boosting many times slower."""
-    with threadpool_limits(limits=1):
+    with one_thread():
         return _fit_and_evaluate(*args, **kwargs)
 
 
@@ -324,9 +328,20 @@ def calibration_bins(y: np.ndarray, scores: np.ndarray, bins: int = 10) -> list[
     return result
 
 
+_threadpools: list[ThreadpoolController] = []
+
+
+def one_thread():
+    """Native thread pools (OpenMP, BLAS) limited to one thread. The controller, which scans the
+    loaded libraries (several ms), is made once per process, not on every prediction."""
+    if not _threadpools:
+        _threadpools.append(ThreadpoolController())
+    return _threadpools[0].limit(limits=1)
+
+
 def predict(artifact: dict, frame: pd.DataFrame) -> np.ndarray:
     X = prepare(frame, artifact["numeric"], artifact["categorical"])
-    with threadpool_limits(limits=1):
+    with one_thread():
         return artifact["pipeline"].predict_proba(X)[:, 1]
 
 
