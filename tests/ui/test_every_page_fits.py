@@ -26,7 +26,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(trans
 
 WIDTHS = (1366, 390)
 ONLY_ROLE = os.environ.get("FIT_ROLE", "")  # while fixing a page: walk one role only
-SCREENSHOT_ROUTES = {"customers/", "customers/<int:pk>/", "feed/", "dashboards/"}
+SCREENSHOT_ROUTES = {
+    "customers/",
+    "customers/<int:pk>/",
+    "feed/",
+    "dashboards/",
+    "insights/outcomes/<int:pk>/",
+    "insights/outcomes/new/",
+    "insights/actions/new/",
+    "sales/exchange-rates/",
+    "sources/<slug:slug>/",
+    "sources/runs/<int:pk>/mapping/",
+    "sources/runs/<int:pk>/undo/",
+}
 EVERY_ROLE = {"customers/", "customers/<int:pk>/", "feed/", "account/api-tokens/"}
 WALK_ALL = bool(os.environ.get("FIT_ALL"))
 
@@ -143,7 +155,7 @@ def walk(page, base_url, role, language, objects, screenshot_dir, texts: dict) -
                 widest = page.evaluate(WIDEST)
                 overflows.append(f"{role} {language} {width}px {path}: {excess}px too wide ({widest})")
             if route in SCREENSHOT_ROUTES:
-                page_name = route.strip("/").replace("<int:pk>", "detail").replace("/", "-")
+                page_name = re.sub(r"<[^>]*>", "detail", route.strip("/")).replace("/", "-")
                 name = f"fit-{role.lower()}-{language}-{width}-{page_name}.png"
                 page.screenshot(path=str(screenshot_dir / name))
         page.set_viewport_size({"width": WIDTHS[0], "height": 900})
