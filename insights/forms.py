@@ -128,9 +128,7 @@ def known_attributes() -> list[str]:
 
 def feature_choices(attributes: list[str]) -> list[tuple[str, str]]:
     """Every column a model may use: the registered features and each imported attribute."""
-    choices = [
-        (f.name, f"{f.label} ({f.name})") for f in features.items.values() if f.model and f.kind != "text"
-    ]
+    choices = [(f.name, f.label) for f in features.items.values() if f.model and f.kind != "text"]
     choices += [
         (attribute_column(key), _("%(key)s (imported attribute)") % {"key": key}) for key in attributes
     ]

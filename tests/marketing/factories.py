@@ -19,7 +19,7 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Campaign
 
-    name = factory.Sequence(lambda n: f"Campaign {n}")
+    name = factory.Sequence(lambda n: f"Promo {n}")
     channel = "email"
     purpose = "newsletter"
     status = Campaign.Status.DRAFT
