@@ -16,7 +16,6 @@ from django.utils.translation import gettext_lazy as _
 from customer360 import roles
 from customer360.audit.tracking import tracked
 from customer360.formatting import choice_label
-from customer360.progress import Progress
 from customer360.registry import audiences
 from customer360.text import fold, fold_loose, normalise_email, normalise_phone, normalise_tax_id
 
@@ -558,60 +557,7 @@ class DataSource(models.Model):
         return self.name
 
 
-class Job(Progress, models.Model):
-    """Long work done by a worker, visible to the user: status, progress, error."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
-
-    kind = models.CharField(max_length=60)
-    label = models.CharField(max_length=200, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    total = models.PositiveIntegerField(default=0)
-    done = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    result = models.JSONField(default=dict, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.kind} #{self.pk} ({self.status})"
-
-
-class WorkerHeartbeat(models.Model):
-    """The last time a Celery worker proved it is alive (read by /health/)."""
-
-    name = models.CharField(max_length=200, primary_key=True)
-    seen_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"{self.name} @ {self.seen_at:%H:%M:%S}"
-
-
-class PendingChange(models.Model):
-    """A customer whose ``customer_changed`` announcement could not be delivered (the broker was
-    unreachable): kept here, in the same database as the change, and announced again by the beat
-    task ``customer360.tasks.announce_pending_changes`` once the broker is back (customer360/outbox.py).
-    A plain id, not a foreign key: the announcement of an erased customer is simply dropped."""
-
-    customer_id = models.BigIntegerField(unique=True)
-    changed_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"customer {self.customer_id} @ {self.changed_at:%H:%M:%S}"
-
-
-# Audit, API token, data-source, privacy, score and sign-in models live in modules of their own; importing
+# Audit, API token, data-source, privacy, score, sign-in and background-work models live in modules of their own; importing
 # them registers them with Django.
 from customer360.audit.models import *  # noqa: E402,F403
 from customer360.files.models import *  # noqa: E402,F403
@@ -621,3 +567,4 @@ from customer360.signin.models import *  # noqa: E402,F403
 from customer360.sources.models import *  # noqa: E402,F403
 from customer360.token_models import *  # noqa: E402,F403
 from customer360.view_models import *  # noqa: E402,F403
+from customer360.work_models import *  # noqa: E402,F403

@@ -57,9 +57,6 @@ def rekey_identities() -> dict:
     return identity.identities_rekey()
 
 
-UNDO_JOB_KIND = "sources.import_undo"
-
-
 @shared_task(
     name="customer360.sources.tasks.undo_import",
     soft_time_limit=IMPORT_SOFT_LIMIT,

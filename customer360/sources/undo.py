@@ -197,9 +197,12 @@ def run_undo(*, run: ImportRun, user=None, job=None) -> dict[str, int]:
     }
 
 
+UNDO_JOB_KIND = "sources.import_undo"
+
+
 def run_undo_start(*, run: ImportRun, user=None) -> Job:
     """Queue the undo of ``run``: a Job row the run's page follows, the worker's task after commit."""
-    from customer360.sources.tasks import UNDO_JOB_KIND, undo_import
+    from customer360.celery import task
 
     refusal = undo_refusal(run)
     if refusal:
@@ -212,7 +215,7 @@ def run_undo_start(*, run: ImportRun, user=None) -> Job:
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
     ImportRun.objects.filter(pk=run.pk).update(undo_job=job)
-    transaction.on_commit(lambda: undo_import.delay(run.pk, job.pk))
+    transaction.on_commit(lambda: task("customer360.sources.tasks.undo_import").delay(run.pk, job.pk))
     return job
 
 

@@ -241,15 +241,23 @@ def run_mapping(request: HttpRequest, pk: int) -> HttpResponse:
             for row in preview:
                 row.cells = [(name, _cell(row.values, name)) for name in names]
             ImportRun.objects.filter(pk=run.pk).update(mapping=mapping)
-    context = {
+    context = _mapping_context(run, target, table, mapping, options, problems, preview, check)
+    if request.htmx and preview is not None:
+        return render(request, "sources/_preview.html", context)
+    return render(request, "sources/run_mapping.html", context)
+
+
+def _mapping_context(run, target, table, mapping, options, problems, preview, check) -> dict:
+    """What the mapping page shows: the columns with their fields, the preview and the whole-file check."""
+    return {
         "run": run,
-        "source": source,
+        "source": run.source,
         "target": target,
         "table": table,
         "columns": column_rows(
             table.header, mapping, dict(zip(table.header, table.rows[0] if table.rows else [], strict=False))
         ),
-        "field_options": field_options(target, source),
+        "field_options": field_options(target, run.source),
         "types": list(TYPES.items()),
         "delimiters": list(DELIMITERS.items()),
         "constants": _constant_rows(mapping),
@@ -262,9 +270,6 @@ def run_mapping(request: HttpRequest, pk: int) -> HttpResponse:
         "size_warning": services.upload_size_warning(run.file_size),
         "options": mapping.get("options", options),
     }
-    if request.htmx and preview is not None:
-        return render(request, "sources/_preview.html", context)
-    return render(request, "sources/run_mapping.html", context)
 
 
 def _suggested(header, target, run: ImportRun, options: dict) -> list[dict]:

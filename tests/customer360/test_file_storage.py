@@ -7,7 +7,6 @@ import os
 
 import pytest
 from django.core.files.base import ContentFile
-from django.test import override_settings
 
 from customer360.files.models import StoredFile, StoredFileChunk
 from customer360.files.storage import CHUNK, DatabaseStorage
@@ -54,8 +53,10 @@ def test_database_storage_round_trip_seek_across_chunks_and_delete():
 
 
 @pytest.mark.django_db
-@override_settings(STORAGES=DATABASE_FILES)
 def test_an_import_runs_from_the_database_storage(settings):
+    # Both through the settings fixture: an override_settings decorator beside it would be
+    # re-instated by the fixture's own restore and leak the database storage into later tests.
+    settings.STORAGES = DATABASE_FILES
     settings.C360_IMPORT_CHUNK_ROWS = 50  # several chunks, read by byte offset from stored rows
     source = DataSourceFactory(target="events")
     lines = ["event,customer,kind,amount"] + [f"e{n},k{n % 7},order.placed,{n}.5" for n in range(180)]
