@@ -108,12 +108,19 @@ class ActionForm(forms.ModelForm):
             self.fields["key"].disabled = True
 
     def clean_key(self):
-        key = self.cleaned_data["key"]
-        if key in RISK_KINDS:
-            raise forms.ValidationError(_("This key names a built-in score."))
-        if OutcomeDefinition.objects.filter(key=key).exists():  # both name a condition customer.score.<key>
-            raise forms.ValidationError(_("An outcome has this key already."))
-        return key
+        return free_score_key(
+            self.cleaned_data["key"], OutcomeDefinition, _("An outcome has this key already.")
+        )
+
+
+def free_score_key(key: str, other, taken: str) -> str:
+    """An action's or an outcome's key, refused when a built-in score or the other kind (``other``)
+    has it: both name the condition ``customer.score.<key>``."""
+    if key in RISK_KINDS:
+        raise forms.ValidationError(_("This key names a built-in score."))
+    if other.objects.filter(key=key).exists():
+        raise forms.ValidationError(taken)
+    return key
 
 
 def known_attributes() -> list[str]:
@@ -173,12 +180,7 @@ class OutcomeForm(forms.ModelForm):
             self.fields["key"].disabled = True
 
     def clean_key(self):
-        key = self.cleaned_data["key"]
-        if key in RISK_KINDS:
-            raise forms.ValidationError(_("This key names a built-in score."))
-        if Action.objects.filter(key=key).exists():  # both name a condition customer.score.<key>
-            raise forms.ValidationError(_("An action has this key already."))
-        return key
+        return free_score_key(self.cleaned_data["key"], Action, _("An action has this key already."))
 
     def clean_horizon_days(self):
         days = self.cleaned_data["horizon_days"]

@@ -13,6 +13,7 @@ from customer360.files.storage import CHUNK, DatabaseStorage
 from customer360.models import TimelineEvent
 from tests.sources.factories import DataSourceFactory
 from tests.sources.importing import counts, run_file
+from tests.sources.test_chunked_import import EVENTS
 
 DATABASE_FILES = {
     "default": {"BACKEND": "customer360.files.storage.DatabaseStorage"},
@@ -60,16 +61,7 @@ def test_an_import_runs_from_the_database_storage(settings):
     settings.C360_IMPORT_CHUNK_ROWS = 50  # several chunks, read by byte offset from stored rows
     source = DataSourceFactory(target="events")
     lines = ["event,customer,kind,amount"] + [f"e{n},k{n % 7},order.placed,{n}.5" for n in range(180)]
-    mapping = {
-        "fields": [
-            {"field": "event_id", "column": "event"},
-            {"field": "external_id", "column": "customer"},
-            {"field": "kind", "column": "kind"},
-            {"field": "payload.amount", "column": "amount", "type": "decimal"},
-        ],
-        "options": {},
-    }
-    run = run_file(source, "\n".join(lines) + "\n", mapping)
+    run = run_file(source, "\n".join(lines) + "\n", EVENTS)
     assert counts(run) == (180, 0, 0, 0, 0)
     assert TimelineEvent.objects.filter(idempotency_key__startswith=f"{source.slug}:").count() == 180
     # The upload lives in the database, not in MEDIA_ROOT.
