@@ -91,6 +91,9 @@ def test_the_file_api_refuses_without_token_without_mapping_and_without_body():
     assert _api_post("shop", token, b"").status_code == 400
     other = DataSourceFactory(slug="other", kind="api", target="customers", mapping=MAPPING)
     assert _api_post(other.slug, token, b"id\n1\n").status_code == 403  # another source's token
+    # A name with a null character (schemathesis sent one): 400 naming the parameter, no run.
+    named = _api_post("shop", token, b"id\n1\n", name="a%00b.csv")
+    assert named.status_code == 400 and named.json() == {"name": ["Null characters are not allowed."]}
     assert ImportRun.objects.count() == 0
 
 

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files import File
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -169,7 +170,9 @@ class FileView(APIView):
                     "url": serializers.CharField(),
                 },
             ),
-            **dict.fromkeys((400, 401, 403, 411, 429), _ERROR),
+            # 400: {"detail": ...}, or {parameter: [message]} for a refused query parameter
+            400: OpenApiTypes.OBJECT,
+            **dict.fromkeys((401, 403, 411, 429), _ERROR),
         },
         summary="Upload a file of any size into a data source",
     )
@@ -194,7 +197,10 @@ class FileView(APIView):
                     {"detail": _("The request body is empty: send the file as the body.")}, status=400
                 )
             temp.seek(0)
-            run = services.run_create(source=source, uploaded=File(temp, name=name))
+            try:
+                run = services.run_create(source=source, uploaded=File(temp, name=name))
+            except (DjangoValidationError, serializers.ValidationError) as exc:
+                return Response({"detail": _refusal_text(exc)}, status=400)
         mapping = {"fields": source.mapping["fields"], "options": dict(source.options)}
         with transaction.atomic():
             services.run_start(run=run, mapping=mapping)
@@ -202,6 +208,18 @@ class FileView(APIView):
             {"run": run.pk, "status": ImportRun.Status.QUEUED.value, "url": run.get_absolute_url()},
             status=202,
         )
+
+
+def _refusal_text(exc) -> str:
+    """One sentence from a refused file (a bad name, an unreadable file), as the API's errors say."""
+    detail = getattr(exc, "messages", None) or getattr(exc, "detail", None) or [str(exc)]
+    if isinstance(detail, dict):
+        detail = [
+            str(m)
+            for messages in detail.values()
+            for m in (messages if isinstance(messages, list) else [messages])
+        ]
+    return " ".join(str(m) for m in detail)
 
 
 class RawBodyParser(BaseParser):
