@@ -8,7 +8,8 @@ from contextvars import ContextVar
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.db.models import ProtectedError, Q, Subquery
+from django.db.models import F, ProtectedError, Q, Subquery
+from django.db.models.functions import Length
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -229,6 +230,11 @@ class Customer(models.Model):
             models.Index(fields=["owner", "id"], name="c360_customer_owner"),
             models.Index(fields=["lifecycle", "id"], name="c360_customer_lifecycle"),
             models.Index(fields=["country", "id"], name="c360_customer_country"),
+            # next_customer_number(): the highest number is the longest, then the greatest
+            # ("C-1000000" sorts before "C-999999" as text).
+            models.Index(
+                Length("customer_number").desc(), F("customer_number").desc(), name="c360_customer_number_len"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -268,7 +274,7 @@ def next_customer_number() -> str:
     """The next free number of the form C-000123 (unique constraint guards races)."""
     last = (
         Customer.objects.filter(customer_number__startswith="C-")
-        .order_by("-customer_number")
+        .order_by(Length("customer_number").desc(), F("customer_number").desc())
         .values_list("customer_number", flat=True)
         .first()
     )

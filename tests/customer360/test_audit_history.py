@@ -89,6 +89,23 @@ def test_update_from_leaves_history_rows():
     assert row.city == "Graz" and row.pgh_context["task"] == "test"
 
 
+def test_one_statement_updating_many_rows_records_exactly_the_changed_ones():
+    """The update trigger keeps the rows whose values changed (new rows equal to no old row): of
+    300 customers updated in one statement, the 200 with a new city get a history row, the 100 set
+    to their own city get none, and each row carries its own new value."""
+    customers = [CustomerFactory(city="Wien") for _ in range(300)]
+    rows = [(c.pk, "Wien" if i % 3 == 0 else f"Graz {i}") for i, c in enumerate(customers)]
+    with history.context(path="task", task="test"):
+        bulk.update_rows(Customer, ["city"], rows)
+    recorded = dict(
+        CustomerHistory.objects.filter(
+            pgh_obj_id__in=[c.pk for c in customers], pgh_label="update"
+        ).values_list("pgh_obj_id", "city")
+    )
+    assert recorded == {pk: city for pk, city in rows if city != "Wien"}
+    assert len(recorded) == 200
+
+
 def test_paused_history_writes_no_rows():
     with history.paused(), transaction.atomic():
         bulk.bulk_insert([Customer(customer_number="C-800001", last_name="Seeded")])

@@ -188,3 +188,26 @@ def test_two_overlapping_imports_create_no_duplicate_customers_or_events():
     # so two runs racing for the same row may both report it as created.
     assert all(r.status == "done" and r.failed == 0 for r in runs)
     assert sum(r.unchanged + r.created for r in runs) == 6000
+
+
+@pytest.mark.django_db
+def test_customer_numbers_go_on_past_a_million():
+    """C-1000000 sorts before C-999999 as text: the next number follows the highest, not the last in
+    text order, for one new customer and for an import's batch (found at 1M customers in the bench)."""
+    from customer360.models import next_customer_number
+
+    CustomerFactory(customer_number="C-999999")
+    CustomerFactory(customer_number="C-1000000")
+    CustomerFactory(customer_number="CUSTOM-77")  # a number of another form is ignored
+    assert next_customer_number() == "C-1000001"
+    created = [
+        c for _id, c in identity.resolve([{"external_id": f"n{i}"} for i in range(3)], source_slug="shop")
+    ]
+    assert created == [True, True, True]
+    numbers = set(
+        Customer.objects.filter(identities__value__in=["n0", "n1", "n2"]).values_list(
+            "customer_number", flat=True
+        )
+    )
+    assert numbers == {"C-1000001", "C-1000002", "C-1000003"}
+    assert next_customer_number() == "C-1000004"
