@@ -30,6 +30,13 @@ from customer360.signin.policy import has_authenticator, second_factor_required
 SIGNED_IN_AT = "c360_signed_in_at"
 LAST_SEEN_AT = "c360_last_seen_at"
 NO_SECOND_FACTOR_UNTIL = "c360_no_2fa_until"
+#: the header a page's automatic background requests carry (the bell's 30-second poll): they see
+#: whether the session has ended, but are not activity, so a tab left open still times out
+BACKGROUND_HEADER = "X-C360-Background"
+
+
+def is_background(request) -> bool:
+    return request.headers.get(BACKGROUND_HEADER) == "true"
 
 
 @receiver(user_logged_in, dispatch_uid="c360_session_start")
@@ -48,7 +55,8 @@ def start_session_clock(sender, request, user, **kwargs) -> None:
 
 class SessionTimeoutMiddleware:
     """Ends a session C360_SESSION_MAX_AGE seconds after sign-in, or after C360_SESSION_IDLE_TIMEOUT
-    seconds without a request. The last-seen time is written only when it is older than
+    seconds without a request of the user's (background polls, see ``BACKGROUND_HEADER``, do not
+    count). The last-seen time is written only when it is older than
     C360_SESSION_TOUCH_INTERVAL, so a busy page does not write its session on every request."""
 
     def __init__(self, get_response):
@@ -82,7 +90,7 @@ class SessionTimeoutMiddleware:
                 _("Your session ended after %(minutes)g minutes without activity. Please log in again.")
                 % {"minutes": minutes},
             )
-        elif now - last_seen_at >= settings.C360_SESSION_TOUCH_INTERVAL:
+        elif now - last_seen_at >= settings.C360_SESSION_TOUCH_INTERVAL and not is_background(request):
             session[LAST_SEEN_AT] = now
 
     @staticmethod

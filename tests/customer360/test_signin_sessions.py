@@ -111,3 +111,32 @@ def test_the_api_answers_json_not_a_redirect_without_login(client):
         response = client.get(url)
         assert response.status_code in {401, 403}, url
         assert response["Content-Type"].startswith("application/json"), url
+
+
+@pytest.mark.django_db
+def test_the_bells_background_poll_does_not_keep_an_idle_session(rep):
+    """A tab left open polls the bell every 30 s: those requests are not activity. At minute 31 the
+    poll itself ends the session and sends the page to the login, which says why."""
+    from django.urls import reverse
+
+    poll = {"HTTP_HX_REQUEST": "true", "HTTP_X_C360_BACKGROUND": "true"}
+    start = timezone.now()
+    with _at(start):
+        client = client_for(rep)
+        first = client.session[LAST_SEEN_AT]
+    for minutes in (5, 15, 29):
+        with _at(start, minutes=minutes):
+            assert client.get(reverse("collab:bell"), **poll).status_code == 200
+    assert client.session[LAST_SEEN_AT] == first  # never touched by the polls
+    with _at(start, minutes=31):
+        response = client.get(reverse("collab:bell"), **poll)
+        assert response["HX-Redirect"].startswith("/accounts/login/")
+        login = client.get(response["HX-Redirect"])
+    assert "Your session ended after 30 minutes without activity" in login.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_the_page_marks_the_bells_requests_as_background(rep):
+    page = client_for(rep).get("/customers/").content.decode()
+    assert 'hx-headers=\'{"X-C360-Background": "true"}\'' in page
