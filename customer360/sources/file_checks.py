@@ -125,7 +125,7 @@ def run_check_execute(*, run_id: int, job_id: int) -> str:
         def progress(rows: int, estimate: int) -> None:
             nonlocal checked
             checked += rows
-            job.advance(rows, total=max(estimate, checked))
+            job.advance(rows, total=max(_about(estimate), checked))
             if not ImportRun.objects.filter(pk=run.pk, check_job=job.pk).exists():
                 raise CheckSuperseded
 
@@ -152,6 +152,12 @@ def run_check_execute(*, run_id: int, job_id: int) -> str:
         finished_at=timezone.now(),
     )
     return "done"
+
+
+def _about(estimate: int) -> int:
+    """An estimate to three significant digits (~700,000 rather than ~700,082)."""
+    digits = max(0, len(str(estimate)) - 3)
+    return round(estimate, -digits) if digits else estimate
 
 
 def _is_current(run: ImportRun, job: Job) -> bool:

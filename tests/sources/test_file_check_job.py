@@ -22,6 +22,8 @@ from tests.sources.test_row_failures import CUSTOMERS
 FORM = {"delimiter": "", "encoding": "", "field_0": "external_id", "field_1": "last_name"}
 FORM |= {"field_2": "country", "field_3": "city", "field_4": "lifecycle", "required_0": "1"}
 AS_TEXT = {**FORM, "type_2": "text"}
+#: a poll of the check: session, user, permissions, the run and its job
+QUERIES = 7
 
 
 def _upload(client, data: bytes = CUSTOMERS.encode(), name: str = "c.csv") -> ImportRun:
@@ -119,7 +121,7 @@ def test_starting_the_run_does_not_wait_for_the_check(
 
 
 @pytest.mark.django_db
-def test_a_running_check_shows_its_progress_and_polls(admin_user):
+def test_a_running_check_shows_its_progress_and_polls(admin_user, django_assert_max_num_queries):
     client = client_for(admin_user)
     run = _upload(client)
     _preview(client, run, FORM)
@@ -127,7 +129,8 @@ def test_a_running_check_shows_its_progress_and_polls(admin_user):
     Job.objects.filter(pk=job.pk).update(
         status="running", started_at=timezone.now(), done=120_000, total=700_000
     )
-    html = _check(client, run, job.pk)
+    with django_assert_max_num_queries(QUERIES):
+        html = _check(client, run, job.pk)
     assert "Checked 120,000 of ~700,000 rows as the run will…" in html
     assert 'hx-trigger="every 1s"' in html and 'value="17"' in html
     client.cookies["django_language"] = "de"

@@ -158,7 +158,7 @@ def test_one_unknown_country_in_50000_rows_fails_that_row_alone_and_the_preview_
     assert tasks.check_file.run(run.pk, job.pk) == "done"
     # progress after every block of 5,000 rows, with the number of rows estimated from the bytes read
     assert sum(by for by, _kw in advanced) == 50_000 and len(advanced) == 10
-    assert all(abs(kw["total"] - 50_000) <= 2_500 for _by, kw in advanced), advanced
+    assert all(kw["total"] in range(48_000, 52_001, 100) for _by, kw in advanced), advanced
     preview = client.get(f"/sources/runs/{run.pk}/check/?job={job.pk}").content.decode()
     assert "hx-trigger" not in preview  # finished: the page stops polling
     assert "Checked all 50,000 rows as the run will." in preview
