@@ -195,10 +195,20 @@ def bench_import_700k(ctx: BenchContext) -> list[str]:
     from customer360.sources.bench import bench_large_import
 
     f = bench_large_import(lines=700_000)
+    pages = f["large_mapping_page_seconds"] + f["large_preview_seconds"]
+    verdict = (
+        ("met" if pages <= 1 else "MISSED")
+        if f["large_pages_answered"]
+        else "FAILED: not every answer was 200"
+    )
     lines = [
-        f"mapping page (head) 50 MB file      {f['large_mapping_page_seconds']} s, preview "
-        f"{f['large_preview_seconds']} s  target <= 1 s: "
-        f"{'met' if f['large_mapping_page_seconds'] + f['large_preview_seconds'] <= 1 else 'MISSED'}"
+        f"mapping page + preview, 50 MB file  GET {f['large_mapping_page_seconds']} s + POST "
+        f"{f['large_preview_seconds']} s = {pages:.3f} s (admin, test client, slowest of 3; "
+        f"poll of the check {f['large_check_poll_seconds']} s)  target <= 1 s: {verdict}",
+        f"whole-file check in the worker      {f['large_check_rows']:,} rows in {f['large_check_seconds']} s "
+        f"(CPU {f['large_check_cpu_seconds']} s, load {f['large_check_load']}), "
+        f"{f['large_check_refused']} refused, {f['large_check_outcome']}"
+        f"{'' if f['large_check_complete'] else ', NOT every row (C360_PREVIEW_CHECK_SECONDS ran out)'}",
     ]
     for label in ("first", "rerun"):
         seconds, rate = f[f"large_{label}_seconds"], f[f"large_{label}_lines_per_second"]

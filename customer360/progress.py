@@ -19,8 +19,11 @@ class Progress:
     def is_finished(self) -> bool:
         return self.status in {"done", "failed", "cancelled"}
 
-    def advance(self, by: int = 1, **counters: int) -> None:
+    def advance(self, by: int = 1, *, total: int | None = None, **counters: int) -> None:
         """Add progress (and named counters) atomically in the database: one UPDATE, safe while
-        several workers advance the same row and readers poll it."""
+        several workers advance the same row and readers poll it. ``total`` replaces the total in
+        the same UPDATE (work whose size is estimated as it goes, e.g. rows of a file being read)."""
         changes = {name: F(name) + value for name, value in counters.items() if value}
+        if total is not None:
+            changes["total"] = total
         type(self)._default_manager.filter(pk=self.pk).update(done=F("done") + by, **changes)

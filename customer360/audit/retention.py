@@ -39,7 +39,13 @@ def _clear_files(field: str, cutoff: datetime) -> int:
 
 
 def remove_uploads(cutoff: datetime) -> int:
-    """Uploaded files and the UTF-8 work copies imports made of workbooks and UTF-16 files."""
+    """Uploaded files and the UTF-8 work copies imports made of workbooks and UTF-16 files; with
+    them the preview's checks of those files (the reasons of refused rows quote their cells)."""
+    from customer360.models import Job
+    from customer360.sources.models import ImportRun
+
+    checked = ImportRun.objects.filter(created_at__lt=cutoff, check_job__isnull=False)
+    Job.objects.filter(pk__in=checked.values("check_job")).delete()
     return _clear_files("file", cutoff) + _clear_files("work_file", cutoff)
 
 

@@ -527,9 +527,11 @@ C360_API_TOKEN_DEFAULT_DAYS = env_int("C360_API_TOKEN_DEFAULT_DAYS", 90)
 C360_API_TOKEN_MAX_DAYS = env_int("C360_API_TOKEN_MAX_DAYS", 365)
 C360_WORKER_HEARTBEAT_MAX_AGE = env_int("C360_WORKER_HEARTBEAT_MAX_AGE", 120)
 # Data sources: largest browser upload (the command line and the file API take any size), rows per
-# committed batch, seconds the preview may spend checking the whole file, bulk API requests per source.
+# committed batch, seconds the worker's check of the whole file (started by the preview, never in the
+# web request) may read before it reports the rows it checked: below the check task's soft time limit
+# (240 s), so a huge file gets a partial check instead of a failure; bulk API requests per source.
 C360_IMPORT_MAX_BYTES = env_int("C360_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
-C360_PREVIEW_CHECK_SECONDS = env_int("C360_PREVIEW_CHECK_SECONDS", 12)
+C360_PREVIEW_CHECK_SECONDS = env_int("C360_PREVIEW_CHECK_SECONDS", 180)
 C360_IMPORT_BATCH_SIZE = env_int("C360_IMPORT_BATCH_SIZE", 2000)
 # Chunked imports: rows per chunk (one transaction each), seconds of chunk work per task before it
 # hands over to a fresh task, the queue of import tasks, and after how many minutes without progress

@@ -5,13 +5,16 @@ reads the whole file the way the worker does (streamed, the same blank-row rule 
 maps every row with the same compiled plan, required-field check and :class:`FieldFit`, and counts:
 rows that will be refused (with the first reasons), lines that repeat an earlier line exactly, and
 rows that share their key (the target's id) with an earlier row. Nothing is written.
+
+It runs in the worker (``sources.tasks.check_file``, a Job row the mapping page polls), never in a
+web request: the page answers with the first rows at once, whatever the size of the file.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from typing import BinaryIO
 
 from django.conf import settings
@@ -31,9 +34,9 @@ _ID_WORDS = ("id", "no", "nr", "number", "nummer", "code", "invoice", "rechnung"
 
 
 def check_seconds() -> float:
-    """How long the preview may read the file: the page answers within a web request's time limit
-    (a larger file is checked in part, and the page says so; the run checks every row)."""
-    return float(getattr(settings, "C360_PREVIEW_CHECK_SECONDS", 12))
+    """How long the worker's check may read the file (C360_PREVIEW_CHECK_SECONDS, below the task's
+    soft time limit): a larger file is checked in part, the page says so and the run checks every row."""
+    return float(getattr(settings, "C360_PREVIEW_CHECK_SECONDS", 180))
 
 
 @dataclass
@@ -52,9 +55,32 @@ class FileCheck:
     key_conflicts: int = 0
     first_conflict: tuple[int, int] | None = None
 
+    def as_json(self) -> dict:
+        """The check as JSON (kept in the worker's Job row until the page shows it)."""
+        return asdict(self)
 
-def file_check(*, handle: BinaryIO, options: dict, mapping: dict, target) -> FileCheck:
-    """Map every row of the file in ``handle`` as the run will (nothing is written)."""
+    @classmethod
+    def from_json(cls, data: dict) -> FileCheck:
+        pairs = ("first_repeat", "first_conflict")
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        known.update({name: tuple(known[name]) for name in pairs if known.get(name)})
+        known["errors"] = [(int(number), str(reason)) for number, reason in known.get("errors", [])]
+        return cls(**known)
+
+
+def file_check(
+    *,
+    handle: BinaryIO,
+    options: dict,
+    mapping: dict,
+    target,
+    size: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> FileCheck:
+    """Map every row of the file in ``handle`` as the run will (nothing is written).
+
+    After each block of rows ``progress(rows of the block, estimated rows of the file)`` is called;
+    the estimate comes from the share of the file's ``size`` (bytes) read so far."""
     head = read_head(handle, encoding=options.get("encoding", ""), delimiter=options.get("delimiter", ""))
     handle.seek(0)
     entries = mapping.get("fields", [])
@@ -72,7 +98,7 @@ def file_check(*, handle: BinaryIO, options: dict, mapping: dict, target) -> Fil
     lines: dict[int, int] = {}
     keys: dict[str, tuple[int, int]] = {}
     deadline = time.monotonic() + check_seconds()
-    for first, rows in blocks(handle, head, options):
+    for first, rows, share in blocks(handle, head, options, size=size):
         if check.rows and time.monotonic() > deadline:  # the first block is always checked
             check.complete = False
             break
@@ -94,6 +120,8 @@ def file_check(*, handle: BinaryIO, options: dict, mapping: dict, target) -> Fil
                     if problems is UNEXPLAINED:
                         problems = plan.explain(row)[1]
                     check.errors.append((number, "; ".join(str(p) for p in problems)))
+        if progress is not None:
+            progress(len(rows), round(check.rows / share) if share else 0)
     return check
 
 
@@ -117,8 +145,11 @@ def _count_key(check: FileCheck, keys: dict, key: str, number: int, line: int) -
         check.first_conflict = check.first_conflict or (number, first[0])
 
 
-def blocks(handle: BinaryIO, head, options: dict) -> Iterator[tuple[int, list[list[str]]]]:
-    """``(number of the first row, rows)`` of the whole file, as the worker numbers them."""
+def blocks(
+    handle: BinaryIO, head, options: dict, *, size: int = 0
+) -> Iterator[tuple[int, list[list[str]], float]]:
+    """``(number of the first row, rows, share of the file read)`` of the whole file, as the worker
+    numbers them (the share is 0 when the ``size`` of a CSV file is not known)."""
     if head.kind != "csv" or head.encoding == "utf-16":
         table = read_head(
             handle,
@@ -128,21 +159,23 @@ def blocks(handle: BinaryIO, head, options: dict) -> Iterator[tuple[int, list[li
             head_bytes=None,
         )
         for start in range(0, len(table.rows), BLOCK_ROWS):
-            yield start + 2, table.rows[start : start + BLOCK_ROWS]
+            block = table.rows[start : start + BLOCK_ROWS]
+            yield start + 2, block, (start + len(block)) / len(table.rows)
         return
     encoding = options.get("encoding", "")
-    number, block, header_seen = 2, [], False
-    for _offset, raw in iter_records(handle):
+    number, block, header_seen, position = 2, [], False, 0
+    for offset, raw in iter_records(handle):
+        position = offset + len(raw)
         if not header_seen:
             header_seen = bool(parse_rows(decode(raw, encoding)[0], head.delimiter))
             continue
         block.append(raw)
         if len(block) >= BLOCK_ROWS:
             rows = parse_rows(decode(b"".join(block), encoding)[0], head.delimiter)
-            yield number, rows
+            yield number, rows, min(1.0, position / size) if size else 0.0
             number, block = number + len(rows), []
     if block:
-        yield number, parse_rows(decode(b"".join(block), encoding)[0], head.delimiter)
+        yield number, parse_rows(decode(b"".join(block), encoding)[0], head.delimiter), 1.0
 
 
 def suggest_key(header: list[str], rows: list[list[str]]) -> list[str]:

@@ -93,6 +93,11 @@ class ImportRun(Progress, models.Model):
         "customer360.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+    # The worker's check of the whole file for the mapping last previewed (``file_checks.run_check_start``);
+    # its Job row carries the mapping's fingerprint, so a result is never shown for another mapping.
+    check_job = models.ForeignKey(
+        "customer360.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     undone_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

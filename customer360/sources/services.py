@@ -11,7 +11,7 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -207,9 +207,10 @@ def source_identity_set(
     source.save(update_fields=["shares_ids_with", "mapping"])
     identity.id_namespaces(fresh=True)
     if changed and shares_ids_with is not None:
-        from customer360.sources.tasks import rekey_identities
+        from customer360.celery import task
 
-        transaction.on_commit(rekey_identities.delay)
+        # by name: the tasks module imports the services (through the file check), not the other way
+        transaction.on_commit(task("customer360.sources.tasks.rekey_identities").delay)
 
 
 # --- Uploads, preview, runs ---------------------------------------------------------------------
@@ -289,12 +290,26 @@ def run_preview(
     return table, rows
 
 
-def run_check(*, run: ImportRun, mapping: dict) -> FileCheck:
-    """The whole file mapped and checked as the run will do it (see :mod:`.checking`); nothing is written."""
-    options = mapping.get("options", {})
-    local = {**mapping, "options": {**options, "locale": options.get("locale", run.source.locale)}}
+def run_check(
+    *, run: ImportRun, mapping: dict, progress: Callable[[int, int], None] | None = None
+) -> FileCheck:
+    """The whole file mapped and checked as the run will do it (see :mod:`.checking`); nothing is
+    written. The worker's job (:mod:`.file_checks`); ``progress`` as :func:`.checking.file_check`."""
     with run.file.open("rb") as handle:
-        return file_check(handle=handle, options=options, mapping=local, target=_target_of(run.source))
+        return file_check(
+            handle=handle,
+            options=mapping.get("options", {}),
+            mapping=checked_mapping(run, mapping),
+            target=_target_of(run.source),
+            size=run.file_size,
+            progress=progress,
+        )
+
+
+def checked_mapping(run: ImportRun, mapping: dict) -> dict:
+    """The mapping as the run applies it: with the source's locale unless the mapping names one."""
+    options = mapping.get("options", {})
+    return {**mapping, "options": {**options, "locale": options.get("locale", run.source.locale)}}
 
 
 def run_key_suggestion(*, run: ImportRun, options: dict) -> list[str]:

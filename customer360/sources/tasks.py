@@ -30,6 +30,19 @@ def run_import(run_id: int) -> str:
     return outcome
 
 
+@shared_task(
+    name="customer360.sources.tasks.check_file",
+    soft_time_limit=IMPORT_SOFT_LIMIT,  # the check stops reading after C360_PREVIEW_CHECK_SECONDS
+    time_limit=IMPORT_HARD_LIMIT,
+)
+def check_file(run_id: int, job_id: int) -> str:
+    """The preview's check of the whole file (every row mapped as the run will, nothing written);
+    the job row shows its progress and then the result on the mapping page."""
+    from customer360.sources import file_checks
+
+    return file_checks.run_check_execute(run_id=run_id, job_id=job_id)
+
+
 @shared_task(name="customer360.sources.tasks.reclaim_stalled_imports", soft_time_limit=60, time_limit=90)
 def reclaim_stalled_imports() -> list[int]:
     """Beat: runs whose worker vanished (no progress for C360_IMPORT_STALLED_MINUTES) go on."""

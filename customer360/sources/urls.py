@@ -17,6 +17,7 @@ urlpatterns = [
     path("runs/<int:pk>/", views.run_detail, name="run_detail"),
     path("runs/<int:pk>/mapping/", views.run_mapping, name="run_mapping"),
     path("runs/<int:pk>/progress/", views.run_progress, name="run_progress"),
+    path("runs/<int:pk>/check/", views.run_check, name="run_check"),
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run_cancel"),
     path("runs/<int:pk>/resume/", views.run_resume, name="run_resume"),
     path("runs/<int:pk>/undo/", views.run_undo, name="run_undo"),

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from customer360 import access
 from customer360.audit.access import Action, record_access
 from customer360.models import Customer, DataSource
-from customer360.sources import chunks, duplicates, services, undo
+from customer360.sources import chunks, duplicates, file_checks, services, undo
 from customer360.sources.forms import (
     CONSTANT_SLOTS,
     DataSourceForm,
@@ -31,6 +31,7 @@ from customer360.sources.merging import MERGE_FIELDS, customer_merge, merge_undo
 from customer360.sources.models import CustomerMerge, DuplicateCandidate, ImportRun
 from customer360.sources.reading import DELIMITERS, NotATable
 from customer360.sources.targets import import_targets
+from customer360.text import whole_number
 
 _SECRET_SESSION_KEY = "c360_sources_secret_once"
 
@@ -224,7 +225,7 @@ def run_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         mapping = run.mapping
     problems: list[str] = []
-    preview = check = None
+    preview, check = None, {}
     if request.method == "POST":
         mapping, problems = mapping_from_post(request.POST, table.header, target)
         if not problems and request.POST.get("action") == "run" and run.status == ImportRun.Status.UPLOADED:
@@ -233,22 +234,31 @@ def run_mapping(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("sources:run_detail", pk=run.pk)
         if not problems:
             _table, preview = services.run_preview(run=run, mapping=mapping)
-            try:
-                check = services.run_check(run=run, mapping=mapping)
-            except NotATable as exc:  # a part after the head cannot be read as the options say
-                problems.append(str(exc))
+            # the whole file is checked in the worker; the page polls the check's progress
+            with transaction.atomic():
+                file_checks.run_check_start(run=run, mapping=mapping, user=request.user)
+            check = file_checks.run_check_state(run)
             names = _preview_fields(mapping)
             for row in preview:
                 row.cells = [(name, _cell(row.values, name)) for name in names]
-            ImportRun.objects.filter(pk=run.pk).update(mapping=mapping)
     context = _mapping_context(run, target, table, mapping, options, problems, preview, check)
     if request.htmx and preview is not None:
         return render(request, "sources/_preview.html", context)
     return render(request, "sources/run_mapping.html", context)
 
 
-def _mapping_context(run, target, table, mapping, options, problems, preview, check) -> dict:
-    """What the mapping page shows: the columns with their fields, the preview and the whole-file check."""
+def run_check(request: HttpRequest, pk: int) -> HttpResponse:
+    """The whole-file check of the mapping last previewed, polled by htmx every second until it is
+    finished (``?job=`` the check the page shows: once the mapping changed, its result is not shown)."""
+    _may_change(request)
+    run = get_object_or_404(ImportRun.objects.select_related("source"), pk=pk)
+    state = file_checks.run_check_state(run, whole_number(request.GET.get("job")))
+    return render(request, "sources/_file_check.html", {"run": run, **state})
+
+
+def _mapping_context(run, target, table, mapping, options, problems, preview, check: dict) -> dict:
+    """What the mapping page shows: the columns with their fields, the preview and the whole-file check
+    (``check``: the state of the worker's check, :func:`file_checks.run_check_state`)."""
     return {
         "run": run,
         "source": run.source,
@@ -266,7 +276,7 @@ def _mapping_context(run, target, table, mapping, options, problems, preview, ch
         "preview": preview,
         "preview_fields": _preview_fields(mapping),
         "preview_bad": sum(1 for row in preview or [] if row.errors),
-        "check": check,
+        **check,
         "size_warning": services.upload_size_warning(run.file_size),
         "options": mapping.get("options", options),
     }

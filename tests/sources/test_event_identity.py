@@ -14,7 +14,7 @@ from customer360.sources.checking import suggest_key
 from customer360.sources.models import ImportRun
 from tests.conftest import client_for, shared_data
 from tests.sources.factories import DataSourceFactory
-from tests.sources.helpers import run_import
+from tests.sources.helpers import preview_checked, run_import
 from tests.sources.test_row_failures import _form_from_page
 
 RETAIL_KEY = ["InvoiceNo", "StockCode", "Quantity", "UnitPrice"]
@@ -105,9 +105,7 @@ def test_the_mapping_page_suggests_the_key_and_the_preview_counts_rows_sharing_i
     assert sorted(header[int(k.split("_")[1])] for k in form if k.startswith("key_")) == sorted(SLICE_KEY)
     form.update(field_6="external_id", type_6="id")
     form["const_field_0"], form["const_value_0"] = "kind", "order.placed"
-    html = client.post(
-        f"/sources/runs/{run.pk}/mapping/", {**form, "action": "preview"}, HTTP_HX_REQUEST="true"
-    ).content.decode()
+    html = preview_checked(client, run, form)
     shared = re.search(r'id="check-keys">([^<]+)<', html).group(1)
     assert shared.startswith("36 rows share their key with an earlier row")
     assert 'id="check-conflicts"' not in html  # only exact repeats share the suggested key
@@ -115,9 +113,7 @@ def test_the_mapping_page_suggests_the_key_and_the_preview_counts_rows_sharing_i
 
     # one column fewer in the key: the preview says which rows would be lost
     del form[f"key_{header.index('Quantity')}"]
-    html = client.post(
-        f"/sources/runs/{run.pk}/mapping/", {**form, "action": "preview"}, HTTP_HX_REQUEST="true"
-    ).content.decode()
+    html = preview_checked(client, run, form)
     conflicts = re.search(r'id="check-conflicts">([^<]+)<', html).group(1)
     assert re.match(
         r"\d+ of them differ from the earlier row \(first: row \d+ has the key of row \d+\)", conflicts
