@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customer360', '0026_import_run_undo'),
+        ('customer360', '0028_customer_number_by_length'),
     ]
 
     operations = [
