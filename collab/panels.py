@@ -21,8 +21,8 @@ audiences.register("collab.space", space_audiences)
 def internal_panel(request, customer) -> dict:
     """The latest internal discussions about the customer that this user may see (one query)."""
     events = list(
-        TimelineEvent.objects.visible_to(request.user)
-        .filter(customer=customer, department=Department.INTERNAL)
+        TimelineEvent.objects.visible_to(request.user, customer=customer)
+        .filter(department=Department.INTERNAL)
         .select_related("actor")
         .order_by("-occurred_at", "-id")[:4]
     )

@@ -37,8 +37,7 @@ def _events_since_last_contact(customer: Customer, user) -> tuple[datetime | Non
         .values("occurred_at")[:1]
     )
     rows = list(
-        TimelineEvent.objects.visible_to(user)
-        .filter(customer=customer)
+        TimelineEvent.objects.visible_to(user, customer=customer)
         .alias(since=Subquery(last_contact))
         .filter(occurred_at__gte=F("since"))
         .values("department")

@@ -1,4 +1,5 @@
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import SimpleLazyObject
 
 from customer360 import roles
 from customer360.registry import header_widgets, nav_groups
@@ -28,10 +29,26 @@ def _visible_items(request) -> list[dict]:
 
 def navigation(request):
     """The main menu, filtered by what the user may use: ``nav_items`` flat, ``nav_menus`` grouped
-    per area (a group with one entry becomes a plain link, entries of unknown groups stay top level)."""
+    per area (a group with one entry becomes a plain link, entries of unknown groups stay top level),
+    ``header_widgets``. Built when a template first reads one of them: the htmx fragments (load more,
+    the search typeahead) draw no menu, and so no longer pay for the permission read it needs."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": [], "nav_menus": [], "header_widgets": []}
+    built: dict = {}
+
+    def part(name: str) -> SimpleLazyObject:
+        def value():
+            if not built:
+                built.update(_navigation(request, user))
+            return built[name]
+
+        return SimpleLazyObject(value)
+
+    return {name: part(name) for name in ("nav_items", "nav_menus", "header_widgets")}
+
+
+def _navigation(request, user) -> dict:
     items = _visible_items(request)
     groups = {group.key: group for group in nav_groups.all()}
     menus, by_group = [], {}

@@ -171,6 +171,22 @@ class CustomerQuerySet(models.QuerySet):
             condition |= Q(pk__in=assigned.values("customer_id"))
         return self.filter(condition)
 
+    def get_visible(self, user, **lookup) -> Customer:
+        """``visible_to(user).get(**lookup)``, and the answer is remembered on this user object (one
+        request): the reads of that customer's own events in the same request
+        (``TimelineEvent.objects.visible_to(user, customer=...)``) then need not repeat the check."""
+        customer = self.visible_to(user).get(**lookup)
+        seen = getattr(user, VISIBLE_CUSTOMERS, None)
+        if seen is None:
+            seen = set()
+            setattr(user, VISIBLE_CUSTOMERS, seen)
+        seen.add(customer.pk)
+        return customer
+
+
+#: the attribute of a (request's) user object holding the customers ``get_visible`` found visible
+VISIBLE_CUSTOMERS = "_c360_visible_customers"
+
 
 @tracked
 class Customer(models.Model):
@@ -408,9 +424,17 @@ class CustomerAssignment(models.Model):
 
 
 class TimelineEventQuerySet(models.QuerySet):
-    def visible_to(self, user) -> TimelineEventQuerySet:
-        """Events of customers the user may see, without events whose audience excludes the user."""
-        qs = self.filter(customer__in=Customer.objects.visible_to(user))
+    def visible_to(self, user, customer: Customer | None = None) -> TimelineEventQuerySet:
+        """Events of customers the user may see, without events whose audience excludes the user.
+        With ``customer``: that customer's events only; when this request has read the customer
+        through ``Customer.objects.get_visible(user, ...)`` (the 360 page, its timeline), the
+        customer's visibility is not checked a second time in SQL (it cost a subquery per read)."""
+        if customer is None:
+            qs = self.filter(customer__in=Customer.objects.visible_to(user))
+        else:
+            qs = self.filter(customer=customer)
+            if customer.pk not in getattr(user, VISIBLE_CUSTOMERS, ()):
+                qs = qs.filter(customer__in=Customer.objects.visible_to(user))
         return qs.filter(Q(audience="") | Q(audience__in=audiences.allowed_for(user)))
 
 

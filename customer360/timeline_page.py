@@ -50,7 +50,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
 
 def filtered_events(user, customer: Customer, params) -> tuple:
     """The user's visible events of one customer, with the department/channel/kind/q filters."""
-    events = TimelineEvent.objects.visible_to(user).filter(customer=customer)
+    events = TimelineEvent.objects.visible_to(user, customer=customer)
     filters = {}
     for name in ("department", "channel", "kind"):
         value = params.get(name, "").strip()

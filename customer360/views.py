@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
 from django.templatetags.static import static
@@ -71,9 +71,16 @@ def search_typeahead(request: HttpRequest) -> HttpResponse:
     return render(request, "customer360/_search_results.html", {"hits": hits, "query": query})
 
 
+def _visible_customer_or_404(user, pk: int, customers=Customer.objects) -> Customer:
+    try:
+        return customers.get_visible(user, pk=pk)
+    except Customer.DoesNotExist:
+        raise Http404 from None
+
+
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The 360 page: header, the panels of every department, the unified timeline."""
-    customer = get_object_or_404(Customer.objects.visible_to(request.user).select_related("owner"), pk=pk)
+    customer = _visible_customer_or_404(request.user, pk, Customer.objects.select_related("owner"))
     blocks, badges = [], []
     for panel in panels.all():
         if panel.permission and not request.user.has_perm(panel.permission):
@@ -119,7 +126,7 @@ def customer_add_note(request: HttpRequest, pk: int) -> HttpResponse:
 
 def customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     """One page of the timeline (htmx "load more" and filters)."""
-    customer = get_object_or_404(Customer.objects.visible_to(request.user), pk=pk)
+    customer = _visible_customer_or_404(request.user, pk)
     timeline = TimelinePage.from_request(request, customer)
     return render(request, "customer360/_timeline.html", {"customer": customer, "timeline": timeline})
 

@@ -573,6 +573,9 @@ C360_RETENTION_DAYS = {
 }
 # An export's access-log row names at most this many customers (and always the full count).
 C360_ACCESS_LOG_MAX_IDS = env_int("C360_ACCESS_LOG_MAX_IDS", 100_000)
+# A page view's (or a one-customer API read's) access-log row commits without waiting for the disk
+# (customer360/audit/access.py); true: every row waits for its WAL flush, as exports always do.
+C360_ACCESS_LOG_SYNCHRONOUS_COMMIT = env_bool("C360_ACCESS_LOG_SYNCHRONOUS_COMMIT", False)
 
 
 def _plotly_static_dir() -> Path:

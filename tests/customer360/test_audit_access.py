@@ -140,3 +140,30 @@ def test_the_history_page_says_when_no_history_is_recorded(rep):
     page = client_for(rep).get(f"/customers/{customer.pk}/history/").content.decode()
     says_none = "recorded on PostgreSQL only" in page
     assert says_none is (not settings.IS_POSTGRES)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_views_row_commits_in_its_one_insert_without_waiting_for_the_disk(rep, settings):
+    """The 360 page's only write: one statement that turns synchronous_commit off for its own
+    transaction (PostgreSQL); exports and rows inside a caller's transaction keep the full wait."""
+    from django.test.utils import CaptureQueriesContext
+
+    customer = CustomerFactory(owner=rep)
+    client = client_for(rep)
+    with CaptureQueriesContext(connection) as page:
+        assert client.get(f"/customers/{customer.pk}/").status_code == 200
+    inserts = [q["sql"] for q in page.captured_queries if "customer360_accesslog" in q["sql"]]
+    assert len(inserts) == 1 and "INSERT" in inserts[0]
+    assert ("'synchronous_commit', 'off'" in inserts[0]) == (connection.vendor == "postgresql")
+    (entry,) = AccessLog.objects.all()
+    assert (entry.action, entry.customer_id, entry.user) == (Action.VIEW_360, customer.pk, rep)
+
+    settings.C360_ACCESS_LOG_SYNCHRONOUS_COMMIT = True
+    with CaptureQueriesContext(connection) as waiting:
+        assert client.get(f"/customers/{customer.pk}/").status_code == 200
+    assert not [q for q in waiting.captured_queries if "synchronous_commit" in q["sql"]]
+    settings.C360_ACCESS_LOG_SYNCHRONOUS_COMMIT = False
+    with transaction.atomic(), CaptureQueriesContext(connection) as inside:
+        record_access(None, Action.VIEW_360, customers=[customer.pk], user=rep)
+    assert not [q for q in inside.captured_queries if "synchronous_commit" in q["sql"]]
+    assert AccessLog.objects.filter(customer_id=customer.pk).count() == 3

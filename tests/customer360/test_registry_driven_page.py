@@ -51,3 +51,39 @@ def test_header_widgets_come_from_the_registry(rep):
         registry.header_widgets.register(bell)
     with translation.override("en"):
         assert registry.header_widgets.all() == [bell]
+
+
+def test_htmx_fragments_build_no_menu_and_read_no_permissions(rep, customer):
+    """The menu (and the permission read it needs) is built only where a template draws it: the 360
+    page has it, "load more" and the search typeahead answer without it, in fewer queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from customer360 import timeline
+    from customer360.timeline_page import encode_cursor
+
+    timeline.record_many(
+        timeline.EventData(
+            customer_id=customer.pk,
+            department="sales",
+            kind="note.added",
+            title=f"Event {i}",
+            idempotency_key=f"frag:{i}",
+        )
+        for i in range(30)
+    )
+    client = client_for(rep)
+    assert 'data-nav="customers"' in client.get(f"/customers/{customer.pk}/").content.decode()
+    oldest_shown = TimelineEvent.objects.filter(customer=customer).order_by("-occurred_at", "-id")[24]
+    fragments = {
+        "load more": f"/customers/{customer.pk}/timeline/?cursor={encode_cursor(oldest_shown)}",
+        "typeahead": "/search/?q=grub",
+    }
+    budgets = {"load more": 6, "typeahead": 5}  # before: 7 and 6 (the permission read)
+    for name, url in fragments.items():
+        with CaptureQueriesContext(connection) as fragment:
+            html = client.get(url, headers={"HX-Request": "true"}).content.decode()
+        assert "data-nav" not in html, name
+        assert not [q for q in fragment.captured_queries if "auth_permission" in q["sql"]], name
+        assert len(fragment) <= budgets[name], (name, [q["sql"][:80] for q in fragment.captured_queries])
+    assert "Gruber" in html

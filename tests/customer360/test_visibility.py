@@ -164,3 +164,34 @@ def test_restricted_audience_events_need_a_resolver_that_admits_the_user(rep, cu
         assert TimelineEvent.objects.visible_to(next_request_user).filter(kind="internal.post").count() == 1
     finally:
         audiences.resolvers.pop("test.space")
+
+
+@pytest.mark.django_db
+def test_a_customers_own_events_skip_the_second_check_only_after_get_visible(rep, customers):
+    """``TimelineEvent.objects.visible_to(user, customer=...)`` checks the customer in SQL unless this
+    user object (this request) has read it through ``Customer.objects.get_visible``."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for name, customer in customers.items():
+        timeline.record(customer=customer, department="sales", kind="note.added", title=name,
+                        idempotency_key=f"vis:{name}")  # fmt: skip
+    hidden, own = customers["other_team"], customers["own"]
+    assert not TimelineEvent.objects.visible_to(rep, customer=hidden).exists()
+    with pytest.raises(Customer.DoesNotExist):
+        Customer.objects.get_visible(rep, pk=hidden.pk)
+    assert not TimelineEvent.objects.visible_to(rep, customer=hidden).exists()
+
+    with CaptureQueriesContext(connection) as before:
+        titles = list(TimelineEvent.objects.visible_to(rep, customer=own).values_list("title", flat=True))
+    assert titles == ["own"]
+    assert Customer.objects.get_visible(rep, pk=own.pk) == own
+    with CaptureQueriesContext(connection) as after:
+        titles = list(TimelineEvent.objects.visible_to(rep, customer=own).values_list("title", flat=True))
+    assert titles == ["own"]
+    assert "customer360_customer" in before[0]["sql"] and "customer360_customer" not in after[0]["sql"]
+    # another user object (another request) checks again
+    fresh = type(rep).objects.get(pk=rep.pk)
+    with CaptureQueriesContext(connection) as again:
+        list(TimelineEvent.objects.visible_to(fresh, customer=own))
+    assert "customer360_customer" in again.captured_queries[-1]["sql"]
