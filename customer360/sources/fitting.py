@@ -73,10 +73,12 @@ class FieldFit:
         for entry in entries:
             if entry.get("field"):
                 labels.setdefault(entry["field"], entry_label(entry) or entry["field"])
+        # Only the fields the entries fill: a mapped row has no other values (a 10,000-record API
+        # request naming four fields checks one, not the sixteen its target declares).
         self.checks = [
-            (f.name, labels.get(f.name, f.name), limit)
+            (f.name, labels[f.name], limit)
             for f in target.fields
-            if f.model and (limit := _limit(f.model, f.name)) is not None
+            if f.model and f.name in labels and (limit := _limit(f.model, f.name)) is not None
         ]
 
     def errors(self, values: dict) -> list[RowError]:

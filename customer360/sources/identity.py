@@ -225,13 +225,23 @@ def _settle_races(pending: dict[Key, int], new_ids: set[int], result: list) -> l
     return [(winners[cid], False) if cid in winners else (cid, created) for cid, created in result]
 
 
-def resolve(rows: Sequence[dict], *, source_slug: str, create: bool = True) -> list[tuple[int | None, bool]]:
+def resolve(
+    rows: Sequence[dict],
+    *,
+    source_slug: str,
+    create: bool = True,
+    keys_per_row: Sequence[tuple] | None = None,
+) -> list[tuple[int | None, bool]]:
     """``(customer id, created)`` for every row (``None`` when the row has no identifier or
-    ``create`` is false and nothing matched). Call inside a transaction."""
+    ``create`` is false and nothing matched). Call inside a transaction.
+
+    ``keys_per_row``: the rows' ``identity_keys`` as tuples, when the caller computed them already
+    (with ``id_namespaces(fresh=True)`` read for this batch, as done here otherwise)."""
     if not rows:
         return []
-    spaces = id_namespaces(fresh=True)
-    keys_per_row = [tuple(identity_keys(values, source_slug, spaces)) for values in rows]
+    if keys_per_row is None:
+        spaces = id_namespaces(fresh=True)
+        keys_per_row = [tuple(identity_keys(values, source_slug, spaces)) for values in rows]
     # A file or a request names each customer many times: each set of identifiers is resolved once
     # (with its first row, which is also the row a new customer is made from).
     first: dict[tuple, int] = {}

@@ -68,7 +68,12 @@ class MappingPlan:
                 grouped[group].append((key, column))
             else:
                 plain.append((entry["field"], column))
-        results = [_assemble(plain, grouped, index) for index in range(len(rows))]
+        if not plain or any(grouped.values()) or any(SKIP in column for _name, column in plain):
+            results = [_assemble(plain, grouped, index) for index in range(len(rows))]
+        else:  # every entry has a value in every row: one dict per row, built in C
+            names = [name for name, _column in plain]
+            columns = [column for _name, column in plain]
+            results = [(dict(zip(names, values, strict=True)), []) for values in zip(*columns, strict=True)]
         for index in bad:
             results[index] = self._row_wise(rows[index]) if explain else ({}, UNEXPLAINED)
         return results

@@ -401,15 +401,22 @@ def _flatten(record: dict) -> tuple[dict[str, str], dict, dict, list[str]]:
     payload = record.get("payload") or {}
     attributes = record.get("attributes") or {}
     for key, value in record.items():
-        if key in ("payload", "attributes"):
+        if key in _JSON_FIELDS:
             continue
-        if isinstance(value, dict | list):
+        if type(value) is str:  # most values of most records: no conversion
+            flat[key] = value
+        elif isinstance(value, dict | list):
             unknown.append(key)
-            continue
-        if isinstance(value, bool):
-            value = "yes" if value else "no"
-        flat[key] = "" if value is None else str(value)
+        elif value is None:
+            flat[key] = ""
+        elif isinstance(value, bool):
+            flat[key] = "yes" if value else "no"
+        else:
+            flat[key] = str(value)
     return flat, payload, attributes, unknown
+
+
+_JSON_FIELDS = ("payload", "attributes")
 
 
 def records_ingest(*, source: DataSource, records: Iterable, channel: str = Channel.API) -> list[dict]:
@@ -424,29 +431,34 @@ def records_ingest(*, source: DataSource, records: Iterable, channel: str = Chan
 
 def _records_ingest(source: DataSource, records: Iterable, channel: str) -> list[dict]:
     target = _target_of(source)
-    results: list[dict] = []
+    results: list[dict | None] = []  # None: on its way to the target, which decides
     # Records of one client mostly share their fields: each set of fields is one compiled mapping,
-    # applied column by column to all its records.
+    # applied column by column to all its records (and checked for unknown names once).
     groups: dict[tuple[str, ...], list[tuple[int, dict, dict, dict]]] = {}
+    strangers: dict[tuple[str, ...], list[str]] = {}
     names = target.field_names()
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             results.append({"index": index, "status": "rejected", "reason": _("A record must be an object.")})
             continue
         flat, payload, attributes, unknown = _flatten(record)
-        unknown += [k for k in flat if k not in names]
+        fields = tuple(flat)
+        if (not_ours := strangers.get(fields)) is None:
+            not_ours = strangers[fields] = [k for k in fields if k not in names]
+        unknown += not_ours
         if not isinstance(payload, dict) or not isinstance(attributes, dict):
             unknown.append("payload" if not isinstance(payload, dict) else "attributes")
         if unknown:
             reason = _("Unknown field(s): %(fields)s") % {"fields": ", ".join(sorted(unknown))}
             results.append({"index": index, "status": "rejected", "reason": reason})
             continue
-        results.append({"index": index, "status": "pending", "reason": ""})
-        groups.setdefault(tuple(flat), []).append((index, flat, payload, attributes))
-    prepared = sorted(
-        (row for fields, items in groups.items() for row in _mapped_records(target, fields, items, results)),
-        key=lambda row: row.number,
-    )
+        results.append(None)
+        groups.setdefault(fields, []).append((index, flat, payload, attributes))
+    prepared = [
+        row for fields, items in groups.items() for row in _mapped_records(target, fields, items, results)
+    ]
+    if len(groups) > 1:
+        prepared.sort(key=lambda row: row.number)
     ctx = ImportContext(source=source, channel=channel)
     size = batch_size() * 5
     for start in range(0, len(prepared), size):
@@ -465,7 +477,8 @@ def _mapped_records(
 ) -> list[PreparedRow]:
     """The records that share ``fields``, typed by one plan; refused ones get their reason in ``results``."""
     plan = MappingPlan(fields, [{"field": k, "column": k} for k in fields], target.field_types())
-    mapped = plan.map_rows([[flat[k] for k in fields] for _index, flat, _payload, _attributes in items])
+    # ``fields`` is the order of each record's own keys (see _records_ingest): its values line up.
+    mapped = plan.map_rows([list(flat.values()) for _index, flat, _payload, _attributes in items])
     required = [f.name for f in target.fields if f.required]
     fit = FieldFit(target, [{"field": k, "column": k} for k in fields])
     prepared = []

@@ -332,28 +332,36 @@ def write_events(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult]
     ``<source slug>:<event id>`` (or the row's content fingerprint when no event id is mapped)."""
     source = ctx.source
     results: list[RowResult | None] = [None] * len(rows)
-    candidates = _event_candidates(rows, ctx, results)
+    spaces = identity.id_namespaces(fresh=True)  # read once per batch, as identity.resolve does
+    candidates = _event_candidates(rows, ctx, results, spaces)
     # One indexed look-up per batch: a rerun's rows end here, before identity resolution and COPY.
-    known = timeline.recorded_keys([key for _index, key in candidates])
+    known = timeline.recorded_keys([key for _index, key, _ids in candidates])
     fresh = []
-    for index, key in candidates:
-        if key not in known:
-            fresh.append((index, key))
+    for candidate in candidates:
+        index = candidate[0]
+        if candidate[1] not in known:
+            fresh.append(candidate)
         elif rows[index].repeat_of:
             results[index] = RowResult("duplicate", _repeated(rows[index].repeat_of))
         else:
             results[index] = RowResult("unchanged")
-    resolved = identity.resolve([rows[i].values for i, _key in fresh], source_slug=source.slug)
-    source_type_id = ContentType.objects.get_for_model(type(source)).id
-    events = []
-    for (index, key), (customer_id, _created) in zip(fresh, resolved, strict=True):
-        events.append(_event_data(rows[index].values, key, customer_id, ctx, source_type_id))
+    resolved = identity.resolve(
+        [rows[i].values for i, _key, _ids in fresh],
+        source_slug=source.slug,
+        keys_per_row=[ids for _index, _key, ids in fresh],
+    )
+    customers = []
+    for (index, _key, _ids), (customer_id, _created) in zip(fresh, resolved, strict=True):
+        customers.append(customer_id)
         results[index] = RowResult("created", customer_id=customer_id)
-    # Sorted by key so that concurrent imports lock unique-index entries in the same order.
-    events.sort(key=lambda e: e.idempotency_key)
+    # Sorted by key so that concurrent imports lock unique-index entries in the same order. Built
+    # in full before the write: nothing may query the database while its COPY is open.
+    order = sorted(range(len(fresh)), key=lambda position: fresh[position][1])
+    event = _event_maker(ctx, ContentType.objects.get_for_model(type(source)).id)
+    events = [event(rows[fresh[p][0]].values, fresh[p][1], customers[p]) for p in order]
     written: set[str] = set()
     timeline.record_many(events, new_keys=written)
-    for index, key in fresh:
+    for index, key, _ids in fresh:
         if key not in written:  # recorded before (or by a concurrent writer): the unique key kept it
             repeat_of = rows[index].repeat_of
             results[index] = (
@@ -376,51 +384,65 @@ def _repeated(row: int) -> str:
     return _("The same event appears earlier in this file (row %(row)s).") % {"row": row}
 
 
-def _event_candidates(rows: list[PreparedRow], ctx: ImportContext, results: list) -> list[tuple[int, str]]:
-    """``(index, idempotency key)`` of the rows that may become events; the others get their
-    refusal (or "duplicate" for a key seen earlier in this run) in ``results``."""
+def _event_candidates(
+    rows: list[PreparedRow], ctx: ImportContext, results: list, spaces: dict[str, str]
+) -> list[tuple[int, str, tuple]]:
+    """``(index, idempotency key, identity keys)`` of the rows that may become events; the others
+    get their refusal (or "duplicate" for a key seen earlier in this run) in ``results``."""
     source = ctx.source
+    slug, seen = source.slug, ctx.seen
     candidates = []
     for index, row in enumerate(rows):
-        problem = _event_problem(row.values, row.values.get("department") or source.department)
+        values = row.values
+        problem = _event_problem(values, values.get("department") or source.department)
         if problem:
             results[index] = RowResult("failed", problem)
             continue
-        if not identity.identity_keys(row.values, source.slug):
+        ids = tuple(identity.identity_keys(values, slug, spaces))
+        if not ids:
             results[index] = RowResult(
                 "failed", _("No customer identifier: map an external id, e-mail or phone column.")
             )
             continue
-        suffix = row.values.get("event_id") or f"row:{row.fingerprint}"
-        key = timeline.idempotency_key(source.slug, suffix)
-        if key in ctx.seen:
+        suffix = values.get("event_id") or f"row:{row.fingerprint}"
+        key = timeline.idempotency_key(slug, suffix)
+        if key in seen:
             repeat_of = row.repeat_of
             message = _repeated(repeat_of) if repeat_of else _("The same event appears earlier in this file.")
             results[index] = RowResult("duplicate", message)
             continue
-        ctx.seen.add(key)
-        candidates.append((index, key))
+        seen.add(key)
+        candidates.append((index, key, ids))
     return candidates
 
 
-def _event_data(values: dict, key: str, customer_id: int, ctx: ImportContext, source_type_id: int):
-    source, kind = ctx.source, values["kind"]
-    return timeline.EventData(
-        customer_id=customer_id,
-        department=values.get("department") or source.department,
-        kind=kind,
-        title=str(values.get("title") or kind)[:300],
-        summary=values.get("summary", ""),
-        idempotency_key=key,
-        occurred_at=values.get("occurred_at"),
-        channel=values.get("channel") or ctx.channel,
-        direction=values.get("direction") or Direction.INBOUND,
-        actor_id=ctx.actor_id,
-        actor_label=source.name[:120],
-        source_type_id=source_type_id,
-        source_id=str(source.pk),
-        payload=_json_payload(values.get("payload")),
-    )
+def _event_maker(ctx: ImportContext, source_type_id: int) -> Callable[[dict, str, int], timeline.EventData]:
+    """``event(values, key, customer_id)``: what is the same for every event of the batch (the
+    source, its department, channel and actor) is looked up once, here."""
+    source = ctx.source
+    department, channel, actor_id = source.department, ctx.channel, ctx.actor_id
+    actor_label, source_id = source.name[:120], str(source.pk)
+
+    def event(values: dict, key: str, customer_id: int) -> timeline.EventData:
+        get, kind = values.get, values["kind"]
+        return timeline.EventData(
+            customer_id=customer_id,
+            department=get("department") or department,
+            kind=kind,
+            title=str(get("title") or kind)[:300],
+            summary=get("summary", ""),
+            idempotency_key=key,
+            occurred_at=get("occurred_at"),
+            channel=get("channel") or channel,
+            direction=get("direction") or Direction.INBOUND,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            source_type_id=source_type_id,
+            source_id=source_id,
+            payload=_json_payload(get("payload")),
+        )
+
+    return event
 
 
 def _json_payload(payload: dict | None) -> dict:
