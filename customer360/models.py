@@ -466,8 +466,11 @@ class TimelineEvent(models.Model):
         db_index=False,  # c360_event_actor, partial: most events have no user as actor
     )
     actor_label = models.CharField(max_length=120, blank=True, help_text=_("who, when not a user"))
+    # No foreign-key constraint in the database: content types are fixed rows, and the per-row check
+    # of every inserted event cost the bulk write a trigger call each (Django still sets it to NULL
+    # if a content type is ever deleted).
     source_type = models.ForeignKey(
-        ContentType, on_delete=models.SET_NULL, null=True, blank=True, db_index=False
+        ContentType, on_delete=models.SET_NULL, null=True, blank=True, db_index=False, db_constraint=False
     )
     source_id = models.CharField(max_length=64, blank=True)
     source_url = models.CharField(max_length=300, blank=True)

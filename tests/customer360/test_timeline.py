@@ -122,3 +122,20 @@ def test_concurrent_callers_with_one_key_produce_one_row_on_postgresql():
     assert TimelineEvent.objects.filter(idempotency_key="race:1").count() == 1
     assert sum(created for _, created in results) == 1
     assert len({event.pk for event, _ in results}) == 1
+
+
+@pytest.mark.django_db
+def test_an_events_source_type_is_set_to_null_when_its_content_type_goes():
+    """The events' content type has no constraint in the database (a trigger call per inserted
+    event saved); Django still sets the events' source type to NULL when a content type is deleted."""
+    from django.contrib.contenttypes.models import ContentType
+    from django.utils import timezone
+
+    stale = ContentType.objects.create(app_label="gone", model="oldsource")
+    event = TimelineEvent.objects.create(
+        customer=CustomerFactory(), department="sales", kind="note.added", title="From an old source",
+        idempotency_key="stale-source-1", source_type=stale, source_id="7", occurred_at=timezone.now(),
+    )  # fmt: skip
+    stale.delete()
+    event.refresh_from_db()
+    assert event.source_type_id is None and event.source_id == "7"
