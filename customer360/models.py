@@ -246,8 +246,7 @@ class Customer(models.Model):
             models.Index(fields=["owner", "id"], name="c360_customer_owner"),
             models.Index(fields=["lifecycle", "id"], name="c360_customer_lifecycle"),
             models.Index(fields=["country", "id"], name="c360_customer_country"),
-            # next_customer_number(): the highest number is the longest, then the greatest
-            # ("C-1000000" sorts before "C-999999" as text).
+            # next_customer_number(): longest, then greatest ("C-1000000" < "C-999999" as text)
             models.Index(
                 Length("customer_number").desc(), F("customer_number").desc(), name="c360_customer_number_len"
             ),
@@ -466,9 +465,7 @@ class TimelineEvent(models.Model):
         db_index=False,  # c360_event_actor, partial: most events have no user as actor
     )
     actor_label = models.CharField(max_length=120, blank=True, help_text=_("who, when not a user"))
-    # No foreign-key constraint in the database: content types are fixed rows, and the per-row check
-    # of every inserted event cost the bulk write a trigger call each (Django still sets it to NULL
-    # if a content type is ever deleted).
+    # No constraint in the database (a check per inserted event); Django still sets NULL on delete.
     source_type = models.ForeignKey(
         ContentType, on_delete=models.SET_NULL, null=True, blank=True, db_index=False, db_constraint=False
     )
