@@ -86,7 +86,6 @@ def panel_context(request, customer) -> dict:
         customer,
         since=timezone.now() - REVENUE_WINDOW,
         excluding_department=Department.ACCOUNTING,
-        excluding_tag="deal_closed",
     )
     urgent = open_invoices(customer)[:3]
     for invoice in urgent:

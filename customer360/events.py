@@ -284,18 +284,22 @@ def kinds(
 _NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
 
 
-def revenue_sums(
-    customer, *, since: datetime, excluding_department: str = "", excluding_tag: str = ""
-) -> tuple[Decimal, Decimal]:
-    """``(lifetime, since)`` sums of the ``amount`` of the customer's events of kinds tagged
-    ``"revenue"`` (won deals, payments, orders; cancellations negative), in one query.
-    ``excluding_department`` leaves out a department that counts its own records instead;
-    ``excluding_tag`` leaves out kinds that also carry that tag (e.g. ``"deal_closed"``: a won deal
-    is invoiced and paid later, so money received must not count it a second time)."""
+def received_kinds() -> list[str]:
+    """The kinds whose ``amount`` is money received: tagged ``"revenue"`` (payments, orders;
+    cancellations negative), without those also tagged ``"deal_closed"``: a won deal is invoiced and
+    paid later, so it counts once, as the payment. The one definition of revenue for the 360 page
+    and the features (``monetary_365``)."""
+    return sorted(set(kinds(tag="revenue")) - set(kinds(tag="deal_closed")))
+
+
+def revenue_sums(customer, *, since: datetime, excluding_department: str = "") -> tuple[Decimal, Decimal]:
+    """``(lifetime, since)`` sums of the ``amount`` of the customer's events of the
+    :func:`received_kinds`, in one query. ``excluding_department`` leaves out a department that
+    counts its own records instead."""
     amount = KeyTextTransform("amount", "payload")
-    wanted = set(kinds(tag="revenue")) - (set(kinds(tag=excluding_tag)) if excluding_tag else set())
+    wanted = received_kinds()
     rows = (
-        TimelineEvent.objects.filter(customer=customer, kind__in=sorted(wanted))
+        TimelineEvent.objects.filter(customer=customer, kind__in=wanted)
         .alias(amount_text=amount)
         .filter(amount_text__regex=_NUMBER)
     )

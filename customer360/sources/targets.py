@@ -350,15 +350,13 @@ def write_events(rows: list[PreparedRow], ctx: ImportContext) -> list[RowResult]
         source_slug=source.slug,
         keys_per_row=[ids for _index, _key, ids in fresh],
     )
-    customers = []
-    for (index, _key, _ids), (customer_id, _created) in zip(fresh, resolved, strict=True):
-        customers.append(customer_id)
-        results[index] = RowResult("created", customer_id=customer_id)
-    # Sorted by key so that concurrent imports lock unique-index entries in the same order. Built
-    # in full before the write: nothing may query the database while its COPY is open.
-    order = sorted(range(len(fresh)), key=lambda position: fresh[position][1])
     event = _event_maker(ctx, ContentType.objects.get_for_model(type(source)).id)
-    events = [event(rows[fresh[p][0]].values, fresh[p][1], customers[p]) for p in order]
+    events = []
+    for (index, key, _ids), (customer_id, _created) in zip(fresh, resolved, strict=True):
+        events.append(event(rows[index].values, key, customer_id))
+        results[index] = RowResult("created", customer_id=customer_id)
+    # Sorted by key so that concurrent imports lock unique-index entries in the same order.
+    events.sort(key=lambda e: e.idempotency_key)
     written: set[str] = set()
     timeline.record_many(events, new_keys=written)
     for index, key, _ids in fresh:

@@ -280,10 +280,7 @@ def _add_contract_and_money(out: pd.DataFrame, state: pd.DataFrame, as_of: pd.Se
     since = ((as_of - contracts["occurred_at"].reindex(index)) / DAY).floordiv(1)
     to_renewal = (365 - since.mod(365)).where(out["has_contract"])
     out["days_to_renewal"] = to_renewal
-    # Money received, as the 360 page counts it: a won deal is invoiced and paid later, so its
-    # amount counts once, as the payment (kinds tagged "deal_closed" are left out).
-    received = set(events.kinds(tag="revenue")) - set(events.kinds(tag="deal_closed"))
-    money = state[state["kind"].isin(received)]
+    money = state[state["kind"].isin(events.received_kinds())]  # money received, as on the 360 page
     money = money[_age_days(as_of, money["row"], money["occurred_at"]) < 365]
     out["monetary_365"] = (
         _num(money["amount"]).groupby(money["row"]).sum().reindex(index).fillna(0.0).round(2)
