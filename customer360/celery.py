@@ -76,6 +76,11 @@ app.conf.update(
             "task": "customer360.tasks.enforce_retention",
             "schedule": crontab(hour=4, minute=10),
         },
+        # The timeline's next yearly partition, created ahead (customer360/partitions.py).
+        "timeline-partitions": {
+            "task": "customer360.tasks.ensure_timeline_partitions",
+            "schedule": crontab(hour=1, minute=40),
+        },
         "collab-send-digests": {"task": "collab.tasks.send_digests", "schedule": crontab(minute=30, hour=7)},
     },
 )

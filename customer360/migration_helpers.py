@@ -87,14 +87,56 @@ def events_in_batches(Event, *, kinds, size: int = EVENT_BATCH):
 class AddIndexConcurrently(postgres_operations.AddIndexConcurrently):
     """CREATE INDEX CONCURRENTLY on PostgreSQL (writes go on while a big table is indexed); a plain
     index elsewhere (SQLite, embedded mode, has neither the syntax nor big tables). The migration
-    must say ``atomic = False``."""
+    must say ``atomic = False``. A partitioned table (the timeline) is indexed partition by partition,
+    since PostgreSQL cannot build an index on a partitioned table concurrently."""
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
+        if schema_editor.connection.vendor != "postgresql":
+            return migrations.AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
+        model = to_state.apps.get_model(app_label, self.model_name)
+        partitions = _partitions_of(schema_editor, model._meta.db_table)
+        if partitions is None or not self.allow_migrate_model(schema_editor.connection.alias, model):
             return super().database_forwards(app_label, schema_editor, from_state, to_state)
-        return migrations.AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
+        _index_partitioned(schema_editor, model, self.index, partitions)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
+        if schema_editor.connection.vendor != "postgresql":
+            return migrations.AddIndex.database_backwards(
+                self, app_label, schema_editor, from_state, to_state
+            )
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if _partitions_of(schema_editor, model._meta.db_table) is None:
             return super().database_backwards(app_label, schema_editor, from_state, to_state)
-        return migrations.AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
+        # DROP INDEX CONCURRENTLY does not take a partitioned index; the plain one drops its partitions'.
+        schema_editor.remove_index(model, self.index)
+
+
+def _partitions_of(schema_editor, table: str) -> list[str] | None:
+    """The partitions of ``table``, or None when it is not partitioned."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", [table])
+        row = cursor.fetchone()
+        if not row or row[0] != "p":
+            return None
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = %s::regclass ORDER BY c.relname",
+            [table],
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
+def _index_partitioned(schema_editor, model, index, partitions: list[str]) -> None:
+    """The parent's index ON ONLY the parent (invalid until complete, built at once), each partition's
+    CONCURRENTLY, each attached to it; the parent's index is valid once every partition's is."""
+    table = model._meta.db_table
+    quote = schema_editor.quote_name
+    parent = str(index.create_sql(model, schema_editor))
+    schema_editor.execute(parent.replace(f" ON {quote(table)} ", f" ON ONLY {quote(table)} ", 1))
+    for partition in partitions:
+        name = f"{index.name}_{partition.removeprefix(table + '_')}"[:63]
+        statement = index.create_sql(model, schema_editor, concurrently=True)
+        statement.rename_table_references(table, partition)
+        statement.parts["name"] = quote(name)
+        schema_editor.execute(statement)
+        schema_editor.execute(f"ALTER INDEX {quote(index.name)} ATTACH PARTITION {quote(name)}")

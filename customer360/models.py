@@ -474,7 +474,7 @@ class TimelineEvent(models.Model):
     payload = models.JSONField(default=dict, blank=True)
     # Who else may see it: "" for everyone who sees the customer; e.g. "collab.space:3" otherwise.
     audience = models.CharField(max_length=80, blank=True, default="")
-    # Unique by the constraint below (a unique field would add a second, pattern-ops index).
+    # Unique through TimelineEventKey (customer360/event_key_models.py): the table is partitioned.
     idempotency_key = models.CharField(max_length=200)
 
     objects = TimelineEventQuerySet.as_manager()
@@ -496,9 +496,6 @@ class TimelineEvent(models.Model):
             models.Index(fields=["recorded_at"], name="c360_event_recorded"),
             # Deleting a user sets their events' actor to NULL: this finds them.
             models.Index(fields=["actor"], name="c360_event_actor", condition=models.Q(actor__isnull=False)),
-        ]
-        constraints = [
-            models.UniqueConstraint(fields=["idempotency_key"], name="c360_event_idempotency_key"),
         ]
 
     def __str__(self) -> str:
@@ -590,6 +587,7 @@ class DataSource(models.Model):
 # Audit, API token, data-source, privacy, score, sign-in and background-work models live in modules of their own; importing
 # them registers them with Django.
 from customer360.audit.models import *  # noqa: E402,F403
+from customer360.event_key_models import *  # noqa: E402,F403
 from customer360.files.models import *  # noqa: E402,F403
 from customer360.privacy.models import *  # noqa: E402,F403
 from customer360.score_models import *  # noqa: E402,F403

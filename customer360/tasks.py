@@ -50,3 +50,12 @@ def enforce_retention() -> int:
     from customer360.audit import retention
 
     return sum(run.removed for run in retention.enforce())
+
+
+@shared_task(name="customer360.tasks.ensure_timeline_partitions")
+def ensure_timeline_partitions() -> list[str]:
+    """Beat, daily: the timeline's yearly partitions exist a year ahead (customer360/partitions.py);
+    returns the partitions created (none on most days, and always none on SQLite)."""
+    from customer360 import partitions
+
+    return partitions.ensure_partitions()

@@ -6,8 +6,9 @@ Every department records what happened with a customer through :func:`record` (o
 Guarantees:
 
 * idempotent by ``idempotency_key`` (source + external id): a retried import, webhook or task
-  returns the existing event; two concurrent callers produce one row because the unique
-  constraint decides, not a read-then-write;
+  returns the existing event; two concurrent callers produce one row because the unique key in
+  ``TimelineEventKey``, written in the same transaction as the event, decides, not a
+  read-then-write (the timeline itself is partitioned by time: customer360/partitions.py);
 * after the surrounding transaction commits, ``customer_changed`` is sent for the customer, which
   is what wakes the next-best-action worker.
 """
@@ -26,7 +27,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from customer360 import outbox
-from customer360.models import Channel, Customer, Direction, TimelineEvent
+from customer360.models import Channel, Customer, Direction, TimelineEvent, TimelineEventKey
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def _recorded(keys: list[str]) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(keys), 500):
             found.update(
-                TimelineEvent.objects.filter(idempotency_key__in=keys[start : start + 500]).values_list(
+                TimelineEventKey.objects.filter(idempotency_key__in=keys[start : start + 500]).values_list(
                     "idempotency_key", flat=True
                 )
             )
@@ -90,10 +91,16 @@ def _recorded(keys: list[str]) -> set[str]:
     with connection.cursor() as cursor:
         # One array parameter instead of 10,000 placeholders; the unique index answers each key.
         cursor.execute(
-            f"SELECT idempotency_key FROM {TimelineEvent._meta.db_table} WHERE idempotency_key = ANY(%s)",  # noqa: S608
+            f"SELECT idempotency_key FROM {TimelineEventKey._meta.db_table} WHERE idempotency_key = ANY(%s)",  # noqa: S608
             [keys],
         )
         return {key for (key,) in cursor.fetchall()}
+
+
+def event_for_key(key: str) -> TimelineEvent | None:
+    """The event recorded under ``key``, or None (one query: the key, then the event by its id)."""
+    ids = TimelineEventKey.objects.filter(idempotency_key=key).values("event_id")
+    return TimelineEvent.objects.filter(pk__in=ids).first()
 
 
 def announce_customer_changed(customer_ids: Iterable[int]) -> None:
@@ -163,11 +170,14 @@ def record(
         **_source_fields(source),
     }
     try:
-        # The savepoint keeps an outer transaction usable after a duplicate key.
+        # The savepoint keeps an outer transaction usable after a duplicate key. The key is written
+        # after the event: a concurrent writer of the same key waits here for the first one's
+        # transaction, then fails on the key and rolls its event back.
         with transaction.atomic():
             event = TimelineEvent.objects.create(**values)
+            TimelineEventKey.objects.create(event_id=event.pk, idempotency_key=idempotency_key)
     except IntegrityError:
-        existing = TimelineEvent.objects.filter(idempotency_key=idempotency_key).first()
+        existing = event_for_key(idempotency_key)
         if existing is None:  # the conflict was something else (e.g. a missing customer)
             raise
         return existing, False
@@ -220,23 +230,30 @@ def _row(data: EventData, now: datetime, wrap=lambda payload: payload) -> tuple:
 
 
 def _write_batch_postgresql(rows: list[tuple], new_keys: set[str] | None = None) -> int:
-    """New events go straight into the table by COPY (streamed while the caller builds the next
-    rows). When a key exists already (a rerun, a retried request, a concurrent writer), the
-    unique index refuses that COPY, its savepoint is rolled back, and the batch takes the careful
-    path: COPY into a temporary table, then one INSERT ... ON CONFLICT DO NOTHING. Either way the
-    unique key decides about duplicates exactly as for single events."""
+    """New events go straight in by COPY, their keys first (ids are drawn from the timeline's
+    sequence beforehand, so each key names its event). When a key exists already (a rerun, a
+    retried request, a concurrent writer), the key table's unique index refuses that COPY, its
+    savepoint is rolled back, and the batch takes the careful path: COPY into a temporary table,
+    then one statement that inserts the keys that are new (ON CONFLICT DO NOTHING) and the events
+    of exactly those keys. Either way the unique key decides about duplicates as for one event."""
     from psycopg.errors import UniqueViolation
 
     table = TimelineEvent._meta.db_table
-    columns = ", ".join(_COPY_COLUMNS)
+    keys_table = TimelineEventKey._meta.db_table
+    columns = ", ".join(["id", *_COPY_COLUMNS])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(rows)]
+        )
+        rows = [(event_id, *row) for (event_id,), row in zip(cursor.fetchall(), rows, strict=True)]
     try:
-        with (
-            transaction.atomic(),
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
+        with transaction.atomic(), connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY {keys_table} (event_id, idempotency_key) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row((row[0], row[-1]))
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
     except UniqueViolation:
         pass
     else:
@@ -251,33 +268,37 @@ def _write_batch_postgresql(rows: list[tuple], new_keys: set[str] | None = None)
         with cursor.cursor.copy(f"COPY c360_event_load ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        insert = (
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM c360_event_load "  # noqa: S608
-            "ON CONFLICT (idempotency_key) DO NOTHING"
+        cursor.execute(
+            f"WITH fresh AS (INSERT INTO {keys_table} (event_id, idempotency_key) "  # noqa: S608
+            "SELECT id, idempotency_key FROM c360_event_load ORDER BY id "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING event_id) "
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM c360_event_load "
+            "WHERE id IN (SELECT event_id FROM fresh) RETURNING idempotency_key"
         )
-        if new_keys is None:
-            cursor.execute(insert)
-            return cursor.rowcount
-        cursor.execute(insert + " RETURNING idempotency_key")
         inserted = [key for (key,) in cursor.fetchall()]
+    if new_keys is not None:
         new_keys.update(inserted)
-        return len(inserted)
+    return len(inserted)
 
 
-def _write_batch_generic(rows: list[tuple], count_new: bool, new_keys: set[str] | None = None) -> int:
-    events = [TimelineEvent(**dict(zip(_COPY_COLUMNS, row, strict=True))) for row in rows]
-    new = len(events)
-    if count_new or new_keys is not None:
-        keys = [e.idempotency_key for e in events]
-        existing = TimelineEvent.objects.filter(idempotency_key__in=keys).values_list(
-            "idempotency_key", flat=True
-        )
-        fresh = set(keys) - set(existing)
-        new = len(fresh)
-        if new_keys is not None:
-            new_keys.update(fresh)
-    TimelineEvent.objects.bulk_create(events, ignore_conflicts=True)
-    return new
+def _write_batch_generic(rows: list[tuple], new_keys: set[str] | None = None) -> int:
+    """SQLite (embedded mode, one writer at a time): the batch's new keys, their events, then the
+    keys with the events' ids (a concurrent writer would fail on the unique key, not duplicate)."""
+    keys = [row[-1] for row in rows]
+    known = set(
+        TimelineEventKey.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True)
+    )
+    fresh: dict[str, TimelineEvent] = {}
+    for row in rows:
+        if row[-1] not in known and row[-1] not in fresh:
+            fresh[row[-1]] = TimelineEvent(**dict(zip(_COPY_COLUMNS, row, strict=True)))
+    events = TimelineEvent.objects.bulk_create(list(fresh.values()))
+    TimelineEventKey.objects.bulk_create(
+        [TimelineEventKey(event_id=event.pk, idempotency_key=event.idempotency_key) for event in events]
+    )
+    if new_keys is not None:
+        new_keys.update(fresh)
+    return len(events)
 
 
 def record_many(
@@ -289,9 +310,9 @@ def record_many(
 ) -> int:
     """Bulk form of :func:`record` for imports and demo data; return how many rows were new.
 
-    Duplicates (by idempotency key) are skipped by the database, so a rerun adds nothing. On
-    PostgreSQL rows go in through COPY and the exact number of new rows is returned; elsewhere
-    ``count_new=False`` skips the lookup that counts them (and returns the number offered).
+    Duplicates (by idempotency key) are skipped by the database, so a rerun adds nothing, and the
+    exact number of new rows is returned (on PostgreSQL rows go in through COPY). ``count_new`` is
+    no longer needed: both paths look the keys up anyway (it is accepted and ignored).
     ``new_keys``, when given, receives the idempotency keys that were written now (not duplicates).
     """
     created = 0
@@ -304,7 +325,7 @@ def record_many(
         if postgres:
             written = _write_batch_postgresql(batch, new_keys)
         else:
-            written = _write_batch_generic(batch, count_new, new_keys)
+            written = _write_batch_generic(batch, new_keys)
         batch.clear()
         return written
 

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from django.db import models, transaction
 
 from customer360 import timeline
-from customer360.models import TimelineEvent
 
 
 def token_key(entity: str, token: str) -> str:
@@ -34,13 +33,9 @@ def create_once(
         return model.objects.get(pk=(payload or {}).get(payload_id) if payload_id else source_id)
 
     if token_key:
-        existing = (
-            TimelineEvent.objects.filter(idempotency_key=token_key)
-            .values_list("source_id", "payload")
-            .first()
-        )
+        existing = timeline.event_for_key(token_key)
         if existing:
-            return first_of(existing)
+            return first_of((existing.source_id, existing.payload))
     with transaction.atomic():
         obj = create()
         event, created = record(obj)
