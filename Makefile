@@ -41,8 +41,9 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 ## Benchmarks on PostgreSQL (DATABASE_URL must point to it); prints figures, asserts nothing.
+# e.g. make bench BENCH_ARGS="--customers 1000000 --compare var/bench-100000.json"
 bench: $(VENV)/.installed-dev
-	$(BIN)/python manage.py bench
+	$(BIN)/python manage.py bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* var/broker var/cache var/celerybeat-schedule*

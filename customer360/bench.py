@@ -20,6 +20,8 @@ from django.db import connection, reset_queries
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from customer360.bench_partitions import bench_timeline_migration
+
 
 @dataclass
 class BenchContext:
@@ -259,3 +261,7 @@ def bench_identity_matching(ctx: BenchContext) -> list[str]:
         f"new {f['match_created']:,}; setup {f['match_setup_seconds']} s)"
         f"  target <= 60 s for 100k against 1M: {'met' if ok else 'MISSED'}"
     ]
+
+
+# The partitioning migration on a scratch database of 20 events per customer (20M for 1M customers).
+benchmarks.register("core.timeline_migration", order=97)(bench_timeline_migration)

@@ -21,7 +21,14 @@ BEFORE_THE_RULE = {
 }
 # Tables that grow with customers and events (model names as in migrations, per app).
 BIG = {
-    "customer360": {"customer", "customeridentity", "timelineevent", "accesslog", "accesslogcustomer"},
+    "customer360": {
+        "customer",
+        "customeridentity",
+        "timelineevent",
+        "timelineeventkey",
+        "accesslog",
+        "accesslogcustomer",
+    },
     "crm": {"activity", "deal", "ticket", "contract", "satisfaction"},
     "billing": {"invoice", "invoiceline", "payment", "dunningnotice"},
     "marketing": {"touch", "consent", "consentchange"},

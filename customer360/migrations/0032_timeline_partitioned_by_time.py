@@ -12,11 +12,11 @@ from customer360 import partitions
 
 
 def partition(apps, schema_editor):
-    partitions.partition_timeline()
+    partitions.partition_timeline(using=schema_editor.connection.alias)
 
 
 def unpartition(apps, schema_editor):
-    partitions.unpartition_timeline()
+    partitions.unpartition_timeline(using=schema_editor.connection.alias)
 
 
 class Migration(migrations.Migration):

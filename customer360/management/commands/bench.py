@@ -2,7 +2,9 @@
 server times, query counts and throughput figures of every registered benchmark."""
 
 import random
+import resource
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -11,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.module_loading import autodiscover_modules
 
 from customer360.bench import BenchContext, benchmarks
+from customer360.bench_figures import Figures
 from customer360.models import Customer, TimelineEvent
 
 
@@ -24,8 +27,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--allow-sqlite", action="store_true", help="for a quick look; figures mean little"
         )
+        parser.add_argument(
+            "--save", help="where to keep this run's figures (default var/bench-<customers>.json)"
+        )
+        parser.add_argument("--compare", help="another run's figures file: print each figure's growth factor")
 
-    def handle(self, *args, customers, seed, only, allow_sqlite, **options):
+    def handle(self, *args, customers, seed, only, allow_sqlite, save, compare, **options):
+        figures = Figures(customers)
         if not settings.IS_POSTGRES and not allow_sqlite:
             raise CommandError("bench needs PostgreSQL: set DATABASE_URL=postgres://... (see README)")
         call_command("migrate", interactive=False, verbosity=0)
@@ -40,10 +48,13 @@ class Command(BaseCommand):
             call_command("seed_demo", customers=customers, seed=seed)
             elapsed = time.perf_counter() - started
             events = TimelineEvent.objects.count()
+            peak_mb = _peak_memory_mb()
             self.stdout.write(
-                f"seed_demo: {customers} customers, {events} events in {elapsed:.0f} s "
-                f"(target < 300 s: {'met' if elapsed < 300 else 'MISSED'})"
+                f"seed_demo: {customers} customers, {events} events in {elapsed:.0f} s, peak memory "
+                f"{peak_mb:,.0f} MB (targets at 1M: <= 1800 s, <= 4096 MB)"
             )
+            figures.add("seed_demo: time", "s", elapsed)
+            figures.add("seed_demo: peak memory", "MB", peak_mb)
         else:
             self.stdout.write(
                 f"Reusing {existing} customers and about {TimelineEvent.objects.count()} events."
@@ -61,3 +72,17 @@ class Command(BaseCommand):
             self.stdout.write(f"[{key}]")
             for line in fn(ctx):
                 self.stdout.write(f"  {line}")
+                figures.add_line(key, line)
+        target = Path(save) if save else settings.VAR_DIR / f"bench-{customers}.json"
+        figures.save(target)
+        self.stdout.write(f"Figures kept in {target}.")
+        if compare:
+            for line in figures.growth(Path(compare)):
+                self.stdout.write(line)
+
+
+def _peak_memory_mb() -> float:
+    """The largest resident size of this process or a finished child (Linux reports KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024

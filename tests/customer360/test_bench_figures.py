@@ -1,0 +1,42 @@
+"""The bench keeps its figures and prints growth factors against another run (issue #18)."""
+
+from customer360.bench import format_timing
+from customer360.bench_figures import Figures, figure
+
+
+def test_each_kind_of_bench_line_gives_its_figure():
+    timing = {"n": 60, "p50": 20.0, "p95": 48.5, "max_queries": 12, "statuses": [200]}
+    assert figure("core.pages", format_timing("360 page", timing, 150)) == (
+        "core.pages: 360 page",
+        "p95 ms",
+        48.5,
+    )
+    api = (
+        "bulk API                           50000 events in 1.7 s = 29,412 events/s  target >= 25,000/s: met"
+    )
+    assert figure("sources.ingestion", api) == ("sources.ingestion: bulk API", "per s", 29412.0)
+    rescoring = "full rescoring                     103,040 customers in 41.9 s (2,459 customers/s)"
+    assert figure("nba.rescoring", rescoring) == ("nba.rescoring: full rescoring", "per s", 2459.0)
+    assert figure("x", "0032 swap under lock               0.12 s (catalogue only)") is None
+    assert figure("x", "duplicate scan  103,040 customers in 4.1 s, 11 pairs") == (
+        "x: duplicate scan",
+        "s",
+        4.1,
+    )
+
+
+def test_growth_factors_compare_the_figures_both_runs_have(tmp_path):
+    small = Figures(100_000)
+    small.add("core.pages: 360 page", "p95 ms", 50.0)
+    small.add("seed_demo: time", "s", 400.0)
+    small.add("only in the small run", "s", 1.0)
+    small.save(tmp_path / "bench-100000.json")
+    big = Figures(1_000_000)
+    big.add("core.pages: 360 page", "p95 ms", 65.0)
+    big.add("seed_demo: time", "s", 1600.0)
+    big.add("only in the big run", "s", 2.0)
+    lines = big.growth(tmp_path / "bench-100000.json")
+    assert lines[0] == "growth from 100,000 to 1,000,000 customers (bench-100000.json):"
+    assert len(lines) == 3
+    assert lines[1].split()[-1] == "x1.30" and "360 page" in lines[1]
+    assert lines[2].split()[-1] == "x4.00" and "seed_demo: time" in lines[2]
