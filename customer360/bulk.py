@@ -236,7 +236,11 @@ def _droppable(cursor, table: str) -> list[tuple[str, str, str]]:
         """,
         [table],
     )
-    found.extend((table, f"DROP INDEX {name}", definition) for name, definition in cursor.fetchall())
+    # A partitioned table's index reads "ON ONLY <table>"; created so, it would cover no partition.
+    found.extend(
+        (table, f"DROP INDEX {name}", definition.replace(" ON ONLY ", " ON ", 1))
+        for name, definition in cursor.fetchall()
+    )
     return found
 
 
