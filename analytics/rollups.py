@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
-from django.db.models import Count, F, FloatField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, Exists, F, FloatField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Substr, TruncDate
 from django.utils import timezone
@@ -136,10 +136,14 @@ def lost_customers() -> QuerySet:
         .order_by("-cancelled_at")
         .values("cancelled_at")[:1]
     )
+    # NOT EXISTS, not NOT IN (``exclude(pk__in=...)``): PostgreSQL plans NOT IN as a hashed subplan
+    # only while the active contracts' ids fit in work_mem; past that (about 200k customers at the
+    # default 4 MB) it scans them once per customer, quadratic. NOT EXISTS is an anti-join at any size.
+    active = Contract.objects.active().filter(customer=OuterRef("pk"))
     return (
         Customer.objects.annotate(lost_at=Subquery(last_cancellation))
         .filter(lost_at__isnull=False)
-        .exclude(pk__in=Contract.objects.active().values("customer_id"))
+        .filter(~Exists(active))
     )
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Avg, Count, F, Max, Q
+from django.db.models import Avg, Count, Exists, F, Max, OuterRef, Q
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
@@ -401,7 +401,8 @@ def tickets_suggest_categories(*, ticket_ids: list[int] | None = None, limit: in
         version = ticket_categories_train()
         if version is None:
             return 0
-    tickets = Ticket.objects.exclude(pk__in=SuggestedCategory.objects.values("ticket_id"))
+    # NOT EXISTS rather than NOT IN: an anti-join stays linear once the suggestions outgrow work_mem.
+    tickets = Ticket.objects.filter(~Exists(SuggestedCategory.objects.filter(ticket_id=OuterRef("pk"))))
     if ticket_ids is not None:
         tickets = tickets.filter(pk__in=ticket_ids)
     rows = list(tickets.order_by("-opened_at").values_list("pk", "subject", "description")[:limit])

@@ -197,7 +197,11 @@ def seed_billing(ctx: DemoContext) -> None:
     if gruber_plan and Invoice.objects.filter(number=gruber_number).exists():
         gruber_plan.gruber = False  # seeded into a database that has it already: a normal number
         gruber_plan = None
-    numbers = _Numbers((gruber_year, GRUBER_NUMBER_SUFFIX) if gruber_plan else None)
+    # One numbering for the whole seed: later chunks go on where the first left off (numbers are in
+    # issue order within a chunk) and keep Gruber's number free.
+    numbers = ctx.once(
+        "billing:numbers", lambda: _Numbers((gruber_year, GRUBER_NUMBER_SUFFIX) if gruber_plan else None)
+    )
     accountant = ctx.users.get("accounting")
     moment = ctx.moment
     for plan in plans:

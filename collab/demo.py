@@ -215,7 +215,10 @@ def _plant_requests(
 
 @seeders.register("collab", order=60)
 def seed_collab(ctx: DemoContext) -> None:
-    """Department spaces, a Deliveries topic space and a few weeks of internal communication."""
+    """Department spaces, a Deliveries topic space and a few weeks of internal communication
+    (written with the first chunk of customers, which holds the named ones)."""
+    if ctx.chunk:
+        return
     spaces = services.spaces_ensure_departments()
     deliveries, _created = Space.objects.get_or_create(
         slug="deliveries",

@@ -357,7 +357,7 @@ def seed_service(ctx: DemoContext) -> None:
     agents = [u.pk for key, u in ctx.users.items() if key in ("service", "service_lead")]
     now = timezone.make_aware(datetime.combine(ctx.today, datetime.min.time())) + timedelta(hours=9)
     planned: list[tuple[Ticket, DemoCustomer, int | None, str]] = []
-    late_numbers = itertools.count()
+    late_numbers = ctx.once("crm:late_numbers", itertools.count)  # runs on across chunks
     for c in ctx.customers:
         if c.persona == "gruber":
             planned.append(_gruber_ticket(c, ctx, agents, now))

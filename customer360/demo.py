@@ -9,13 +9,22 @@ Each app adds its department's history in its own ``demo.py`` by registering a s
 
 Seeders get the same :class:`DemoContext` (customers with their persona, users by role, a reference
 date) and write in bulk through the write path's bulk form, so 100k customers take minutes.
+
+The seed streams: the customers are made and written in chunks (``CHUNK``, 25,000), and every
+department seeder (order below ``READERS_FROM``) runs once per chunk with ``ctx.customers`` holding
+that chunk only, so memory is bounded by the chunk, not by the number of customers. A seeder keeps
+what must run on across chunks (random generators, counters, rows made once) in the context:
+``ctx.rng(key)`` returns the same generator for the whole seed, ``ctx.once(key, make)`` a value made
+in the first chunk. A seed that fits in one chunk is the same data as before chunking.
 Personas make the histories consistent across departments: a late payer has overdue invoices AND
 dunning notices AND perhaps an angry ticket.
 """
 
 from __future__ import annotations
 
+import gc
 import random
+import resource
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -85,11 +94,26 @@ class DemoContext:
     source: DataSource
     stdout: Callable[[str], None] = print
     extras: dict = field(default_factory=dict)
+    #: the chunk being seeded: its number (0 first) and the customers' numbers in it
+    chunk: int = 0
+    chunk_range: range = range(0)
     _midnights: dict[int, datetime] = field(default_factory=dict, repr=False)
+    _rngs: dict[str, random.Random] = field(default_factory=dict, repr=False)
+    _once: dict[str, object] = field(default_factory=dict, repr=False)
 
     def rng(self, key: str) -> random.Random:
-        """A random generator of its own per seeder, so seeders do not disturb each other."""
-        return random.Random(f"{self.seed}:{key}")
+        """A random generator of its own per seeder, so seeders do not disturb each other. The same
+        generator for every chunk: chunk 2 continues the sequence where chunk 1 left it."""
+        generator = self._rngs.get(key)
+        if generator is None:
+            generator = self._rngs[key] = random.Random(f"{self.seed}:{key}")
+        return generator
+
+    def once(self, key: str, make: Callable[[], object]):
+        """``make()`` in the first chunk that asks for ``key``; the same value in later chunks."""
+        if key not in self._once:
+            self._once[key] = make()
+        return self._once[key]
 
     def moment(self, days_ago: float, rng: random.Random | None = None) -> datetime:
         """A business-hours moment ``days_ago`` days before the reference date."""
@@ -108,6 +132,8 @@ class DemoContext:
 
 #: Seeders from this order on read what the department seeders wrote (scores, roll-ups, topics).
 READERS_FROM = 90
+#: Customers per chunk of the streaming seed: the department seeders hold one chunk's rows at a time.
+CHUNK = 25_000
 
 
 class _Seeders:
@@ -185,20 +211,28 @@ class _FakePool:
         return lambda: self.rng.choice(pool)
 
 
-@seeders.register("customers", order=10)
-def seed_customers(ctx: DemoContext, count: int = 0) -> None:
-    """Customers with names and addresses from Faker (de_AT, de_DE, en_GB), each with a persona."""
+def _pools(seed: int, rng: random.Random) -> dict[str, _FakePool]:
     from faker import Faker
 
-    count = count or ctx.extras.get("count", 200)
     fakers = {"AT": Faker("de_AT"), "DE": Faker("de_DE"), "GB": Faker("en_GB")}
     for i, fake in enumerate(fakers.values()):
-        fake.seed_instance(ctx.seed * 10 + i)
+        fake.seed_instance(seed * 10 + i)
+    return {country: _FakePool(fake, rng) for country, fake in fakers.items()}
+
+
+@seeders.register("customers", order=10)
+def seed_customers(ctx: DemoContext, count: int = 0) -> None:
+    """Customers with names and addresses from Faker (de_AT, de_DE, en_GB), each with a persona:
+    those of the current chunk (``ctx.chunk_range``, numbered from 0 for the seed's first)."""
+    count = count or ctx.extras.get("count", 200)
     rng = ctx.rng("customers")
-    pools = {country: _FakePool(fake, rng) for country, fake in fakers.items()}
+    pools = ctx.once("customers:pools", lambda: _pools(ctx.seed, rng))
+    # Customer numbers go on after those the database held before the seed.
+    start = ctx.once("customers:start", Customer.objects.count)
     reps = [ctx.users["rep"].pk, ctx.users["rep2"].pk]
+    positions = ctx.chunk_range if ctx.chunk_range else range(max(count, len(NAMED_CUSTOMERS)))
     rows: list[tuple[Customer, str]] = []
-    for first, last, company, postcode, city, persona in NAMED_CUSTOMERS:
+    for first, last, company, postcode, city, persona in NAMED_CUSTOMERS[positions.start : positions.stop]:
         rows.append(
             (
                 Customer(
@@ -215,7 +249,7 @@ def seed_customers(ctx: DemoContext, count: int = 0) -> None:
                 persona,
             )
         )
-    for _ in range(max(count - len(rows), 0)):
+    for _ in range(len(positions) - len(rows)):
         country = rng.choices(["AT", "DE", "GB"], weights=[60, 25, 15])[0]
         fake = pools[country]
         is_org = rng.random() < 0.25
@@ -238,11 +272,8 @@ def seed_customers(ctx: DemoContext, count: int = 0) -> None:
                 _pick_persona(rng),
             )
         )
-    start = Customer.objects.count()
     customers = []
-    for n, (customer, persona) in enumerate(
-        rows[:count] if count >= len(NAMED_CUSTOMERS) else rows, start=start + 1
-    ):
+    for n, (customer, persona) in enumerate(rows, start=start + positions.start + 1):
         customer.customer_number = f"C-{n:06d}"
         slug = f"{customer.first_name}.{customer.last_name}".lower().replace(" ", "")
         customer.email = f"{slug}.{n}@example.{'at' if customer.country == 'AT' else 'com'}"
@@ -306,6 +337,24 @@ def _assign_departments(ctx: DemoContext) -> None:
     services.departments_assign_from_records(origin="demo", reason="demo data")
 
 
+def _chunks(count: int, size: int) -> list[range]:
+    """The customers' positions (0 first) chunk by chunk; at least the named customers."""
+    total = max(count, len(NAMED_CUSTOMERS))
+    size = max(size, 1)
+    return [range(start, min(start + size, total)) for start in range(0, total, size)]
+
+
+def _rss_mb() -> tuple[int, int]:
+    """(current, peak) resident memory of this process in MB (Linux; the peak only elsewhere)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+        return pages * resource.getpagesize() // 2**20, peak
+    except OSError:
+        return 0, peak
+
+
 def run_seeders(
     *,
     count: int,
@@ -315,11 +364,16 @@ def run_seeders(
     only: list[str] | None = None,
     password: str = DEMO_PASSWORD,
     staff_admin: bool = True,
+    chunk: int = CHUNK,
 ) -> DemoContext:
     """Seed ``count`` customers and every registered department's history, in one transaction.
 
-    ``password`` and ``staff_admin`` go to :func:`create_demo_users`."""
+    The department seeders run chunk by chunk (``chunk`` customers each); afterwards
+    ``ctx.customers`` holds the last chunk's customers. ``password`` and ``staff_admin`` go to
+    :func:`create_demo_users`."""
     from django.utils.module_loading import autodiscover_modules
+
+    from customer360.bulk import gc_paused
 
     autodiscover_modules("demo")
     with transaction.atomic():
@@ -337,28 +391,46 @@ def run_seeders(
         stdout=stdout,
         extras={"count": count},
     )
+    seconds: dict[str, float] = {}
 
-    def run(key: str, fn: Callable[[DemoContext], None]) -> None:
+    def run(key: str, fn: Callable[[DemoContext], None], report: bool = True) -> None:
         if only and key not in only and key != "customers":
             return
         started = timezone.now()
         with transaction.atomic():
             fn(ctx)
-        stdout(f"  {key}: {(timezone.now() - started).total_seconds():.1f} s")
+        seconds[key] = seconds.get(key, 0.0) + (timezone.now() - started).total_seconds()
+        if report:
+            stdout(f"  {key}: {seconds[key]:.1f} s (memory {'{} MB, peak {} MB'.format(*_rss_mb())})")
 
     ordered = seeders.ordered()
+    writers = [(k, fn) for k, fn in ordered if seeders.items[k][0] < READERS_FROM]
+    chunks = _chunks(count, chunk)
     # One transaction: a failed seed leaves nothing half-written. The department seeders write
     # with the big tables in bulk-load mode (on an empty database); the readers after them find
     # every index back in place.
     with transaction.atomic():
         with deferred_indexes(*(apps.get_model(label) for label in sorted(seeders.bulk_models))) as tables:
-            for key, fn in ordered:
-                if seeders.items[key][0] < READERS_FROM:
-                    run(key, fn)
+            for number, positions in enumerate(chunks):
+                ctx.chunk, ctx.chunk_range, ctx.customers = number, positions, []
+                # A chunk's rows live until it is written: no cyclic collection while they pile up
+                # (it would scan them again and again), one collection after the chunk.
+                with gc_paused():
+                    for key, fn in writers:
+                        run(key, fn, report=len(chunks) == 1)
+                gc.collect()
+                if len(chunks) > 1:
+                    current, peak = _rss_mb()
+                    stdout(f"  chunk {number + 1}/{len(chunks)} ({positions.stop} customers): "
+                           f"{sum(seconds.values()):.1f} s, memory {current} MB, peak {peak} MB")  # fmt: skip
+            if len(chunks) > 1:
+                for key, _fn in writers:
+                    if key in seconds:
+                        stdout(f"  {key}: {seconds[key]:.1f} s")
             rebuild = timezone.now()
         if tables:
-            seconds = (timezone.now() - rebuild).total_seconds()
-            stdout(f"  indexes and foreign keys of {', '.join(tables)} rebuilt: {seconds:.1f} s")
+            elapsed = (timezone.now() - rebuild).total_seconds()
+            stdout(f"  indexes and foreign keys of {', '.join(tables)} rebuilt: {elapsed:.1f} s")
         # The demo's departments work with the customers they have records of, as if an admin had
         # imported each department's records.
         run("assignments", _assign_departments)

@@ -25,14 +25,10 @@ HISTORY = {
 }
 
 
-@seeders.register("insights", order=90)
-def seed_insights(ctx: DemoContext) -> None:
-    """Past recommendations with what reps did (bulk), churn and payment risk learned from the seeded
-    history, then one in-process batch scoring (which publishes every score into the core)."""
-    from insights.services import outcomes_train, scoring_run_inline
-
-    seed_actions(Action, ActionRule)
-    actions = dict(Action.objects.values_list("key", "pk"))
+@seeders.register("insights_history", order=70, bulk_load=("insights.Recommendation",))
+def seed_insights_history(ctx: DemoContext) -> None:
+    """Past recommendations with what reps did (bulk) and their timeline events, chunk by chunk."""
+    actions = ctx.once("insights:actions", lambda: _actions(ctx))
     rng = ctx.rng("insights")
     reps = [ctx.users["rep"].pk, ctx.users["rep2"].pk]
     past: list[Recommendation] = []
@@ -45,7 +41,7 @@ def seed_insights(ctx: DemoContext) -> None:
             roll = rng.random()
             rec = Recommendation(
                 customer_id=customer.id,
-                action_id=actions[key],
+                action_id=actions[key].pk,
                 created_at=created,
                 scored_at=created,
                 decided_at=decided,
@@ -71,16 +67,32 @@ def seed_insights(ctx: DemoContext) -> None:
             past.append(rec)
     bulk_insert(past, with_ids=True)
     source_type = ContentType.objects.get_for_model(Recommendation).id
-    actions = {action.pk: action for action in Action.objects.all()}
+    by_pk = {action.pk: action for action in actions.values()}
     timeline.record_many(
-        (_feedback_event(rec, actions[rec.action_id], source_type) for rec in past),
+        (_feedback_event(rec, by_pk[rec.action_id], source_type) for rec in past),
         announce=False,
         count_new=False,
     )
+    ctx.extras["past_recommendations"] = ctx.extras.get("past_recommendations", 0) + len(past)
+
+
+def _actions(ctx: DemoContext) -> dict[str, Action]:
+    """The catalogue, by key (made once, with the first chunk)."""
+    seed_actions(Action, ActionRule)
+    return {action.key: action for action in Action.objects.all()}
+
+
+@seeders.register("insights", order=90)
+def seed_insights(ctx: DemoContext) -> None:
+    """Churn and payment risk learned from the seeded history, then one in-process batch scoring
+    (which publishes every score into the core)."""
+    from insights.services import outcomes_train, scoring_run_inline
+
     learned = outcomes_train()
     run = scoring_run_inline()
     models = ", ".join(f"{key} v{version}" for key, version in learned.items() if version) or "none yet"
-    ctx.stdout(f"    {len(past)} past recommendations; learned {models}; scored {run.job.total} customers")
+    past = ctx.extras.get("past_recommendations", 0)
+    ctx.stdout(f"    {past} past recommendations; learned {models}; scored {run.job.total} customers")
 
 
 def _feedback_event(rec: Recommendation, action: Action, source_type: int):

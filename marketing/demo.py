@@ -92,6 +92,20 @@ class _Plan:
 def seed_marketing(ctx: DemoContext) -> None:
     """Segments, 9 campaigns over the last year, consents and touches (~9 events per customer)."""
     rng = ctx.rng("marketing")
+    # Segments, campaigns and the event templates are made once, with the first chunk.
+    now, sent_campaigns, types, templates = ctx.once("marketing", lambda: _campaigns(ctx, rng))
+    total = 0
+    for offset in range(0, len(ctx.customers), CHUNK):
+        plan = _Plan()
+        for customer in ctx.customers[offset : offset + CHUNK]:
+            grants = _plan_consents(ctx, rng, customer, plan, now)
+            _plan_touches(rng, customer, grants, sent_campaigns, plan, now, templates)
+        total += _write(plan, types)
+    ctx.stdout(f"    marketing: {total} events for {len(ctx.customers)} customers")
+
+
+def _campaigns(ctx: DemoContext, rng: random.Random) -> tuple[datetime, list[Campaign], dict, dict]:
+    """The segments and the year of campaigns; (now, campaigns sent, content types, event templates)."""
     now = timezone.now()
     marketer = ctx.users["marketing"]
     segments = {
@@ -135,14 +149,7 @@ def seed_marketing(ctx: DemoContext) -> None:
         for c in sent_campaigns
         for status in Touch.Status.values
     }
-    total = 0
-    for offset in range(0, len(ctx.customers), CHUNK):
-        plan = _Plan()
-        for customer in ctx.customers[offset : offset + CHUNK]:
-            grants = _plan_consents(ctx, rng, customer, plan, now)
-            _plan_touches(rng, customer, grants, sent_campaigns, plan, now, templates)
-        total += _write(plan, types)
-    ctx.stdout(f"    marketing: {total} events for {len(ctx.customers)} customers")
+    return now, sent_campaigns, types, templates
 
 
 def _plan_consents(

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date
 
 from customer360.audit import history
-from customer360.demo import DEMO_PASSWORD, DEMO_USERS, run_seeders
+from customer360.demo import CHUNK, DEMO_PASSWORD, DEMO_USERS, run_seeders
 from customer360.models import Customer, TimelineEvent
 
 
@@ -22,6 +22,12 @@ class Command(BaseCommand):
         parser.add_argument("--customers", type=int, default=300)
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument("--today", help="reference date YYYY-MM-DD (default: today)")
+        parser.add_argument(
+            "--chunk",
+            type=int,
+            default=CHUNK,
+            help=f"customers per chunk of the streaming seed (default {CHUNK}); memory grows with it",
+        )
         parser.add_argument("--if-empty", action="store_true", help="do nothing when customers exist")
         parser.add_argument(
             "--allow-production",
@@ -29,7 +35,7 @@ class Command(BaseCommand):
             help="seed a production installation (demo logins get a random password, no admin login)",
         )
 
-    def handle(self, *args, customers, seed, today, if_empty, allow_production, **options):
+    def handle(self, *args, customers, seed, today, chunk, if_empty, allow_production, **options):
         if settings.PRODUCTION and not allow_production:
             raise CommandError(
                 "seed_demo refuses to run in production mode (C360_ENV=production): it would create "
@@ -41,6 +47,8 @@ class Command(BaseCommand):
             return
         if customers < 5:
             raise CommandError("--customers must be at least 5")
+        if chunk < 1:
+            raise CommandError("--chunk must be at least 1")
         reference = parse_date(today) if today else None
         if today and reference is None:
             raise CommandError("--today must be YYYY-MM-DD")
@@ -57,6 +65,7 @@ class Command(BaseCommand):
                 stdout=self.stdout.write,
                 password=password,
                 staff_admin=not settings.PRODUCTION,
+                chunk=chunk,
             ).users
         elapsed = time.perf_counter() - started
         events = TimelineEvent.objects.count() - events_before
