@@ -22,6 +22,7 @@ from billing.models import (
 )
 from customer360 import events
 from customer360.formatting import day
+from customer360.linear import negated, without_rows
 from customer360.models import Department
 from customer360.registry import (
     BriefItem,
@@ -163,7 +164,7 @@ def _per_customer(annotation, op: str, value, zero, invoices=None) -> Q:
     )
     condition = Q(pk__in=matching.values("customer_id"))
     if _PY_OPS[op](zero, value):
-        condition |= ~Q(pk__in=invoices.order_by().values("customer_id"))
+        condition |= without_rows(invoices)
     return condition
 
 
@@ -187,7 +188,7 @@ def overdue_days_condition(op: str, value) -> Q:
     )
     condition = Q(pk__in=matching.values("customer_id"))
     if _PY_OPS[op](0, days):
-        condition |= ~Q(pk__in=overdue.order_by().values("customer_id"))
+        condition |= without_rows(overdue)
     return condition
 
 
@@ -216,7 +217,7 @@ def revenue_12m_condition(op: str, value) -> Q:
     )
     condition = Q(pk__in=matching.values("invoice__customer_id"))
     if _PY_OPS[op](ZERO, Decimal(str(value))):
-        condition |= ~Q(pk__in=payments.values("invoice__customer_id"))
+        condition |= without_rows(payments, "invoice__customer_id")
     return condition
 
 
@@ -233,7 +234,7 @@ def paused_invoices():
 def dunning_paused_condition(op: str, value) -> Q:
     paused = Q(pk__in=paused_invoices().order_by().values("customer_id"))
     wanted = bool(value) if op == "eq" else not bool(value)
-    return paused if wanted else ~paused
+    return paused if wanted else negated(paused)
 
 
 for _condition in (

@@ -17,6 +17,7 @@ from crm.forms import QuickActivityForm
 from crm.models import Activity, Contract, Deal, Order, OrderLine, Satisfaction, Ticket
 from crm.models.orders import base_currency
 from customer360.formatting import day, money
+from customer360.linear import negated, without_rows
 from customer360.models import Customer
 from customer360.registry import (
     BriefItem,
@@ -240,8 +241,7 @@ def _in(qs) -> Q:
 
 def _bool(qs):
     def build(op: str, value) -> Q:
-        condition = _in(qs())
-        return condition if bool(value) else ~condition
+        return _in(qs()) if bool(value) else without_rows(qs())
 
     return build
 
@@ -259,7 +259,7 @@ def _count_condition(rows, op: str, value) -> Q:
         "lt": value > 0,
         "lte": value >= 0,
     }[op]
-    return matching | ~Q(pk__in=rows.values("customer_id")) if zero_matches else matching
+    return matching | without_rows(rows) if zero_matches else matching
 
 
 def _last_csat(op: str, value) -> Q:
@@ -285,7 +285,6 @@ def _days_since_last_contact(op: str, value) -> Q:
     days = int(value)
     now = timezone.now()
     last = Activity.objects.values("customer_id").annotate(last=Max("occurred_at"))
-    contacted = Q(pk__in=Activity.objects.values("customer_id"))
     # "more than N days" <=> the last contact lies before now - N days (whole days count down).
     boundary = {
         "gt": Q(last__lt=now - timedelta(days=days + 1)) | Q(last=now - timedelta(days=days + 1)),
@@ -295,11 +294,11 @@ def _days_since_last_contact(op: str, value) -> Q:
         "eq": Q(last__gt=now - timedelta(days=days + 1), last__lte=now - timedelta(days=days)),
     }
     if op == "ne":
-        return ~_days_since_last_contact("eq", value)
+        return negated(_days_since_last_contact("eq", value))
     if op not in boundary:
         raise ValueError(f"unknown operator {op!r}")
     matching = Q(pk__in=last.filter(boundary[op]).values("customer_id"))
-    return matching | ~contacted if op in ("gt", "gte") else matching
+    return matching | without_rows(Activity.objects.all()) if op in ("gt", "gte") else matching
 
 
 def _purchases_condition(window: timedelta | None):
@@ -315,7 +314,7 @@ def _purchases_condition(window: timedelta | None):
         matching = Q(pk__in=totals.filter(compare("total", op, value)).values("order__customer_id"))
         zero = {"eq": value == 0, "ne": value != 0, "gt": value < 0, "gte": value <= 0, "lt": value > 0,
                 "lte": value >= 0}[op]  # fmt: skip
-        return matching | ~Q(pk__in=lines.values("order__customer_id")) if zero else matching
+        return matching | without_rows(lines, "order__customer_id") if zero else matching
 
     return build
 

@@ -30,6 +30,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from customer360.linear import any_of, negated
 from customer360.models import Customer
 from customer360.registry import Condition, compare, conditions
 from customer360.scores import register_score_conditions
@@ -247,7 +248,7 @@ def leaf_q(rule: dict, *, depth: int = 0) -> Q:
     try:
         if op in LIST_OPS:
             hit = _or([_build(condition, "eq", item, depth) for item in value])
-            return hit if op == "in" else ~hit
+            return hit if op == "in" else negated(hit)
         return _build(condition, op, value, depth)
     except (ValueError, TypeError) as exc:
         raise RuleError(f"{rule['field']}: {exc}") from None
@@ -257,7 +258,13 @@ def to_q(node, *, depth: int = 0) -> Q:
     """One ``Q`` over Customer for the tree (or a flat rule list, meaning all of them)."""
     if depth > MAX_NESTING:
         raise RuleError(_("Segments refer to each other too deeply."))
-    return fold(clean(node), lambda rule: leaf_q(rule, depth=depth), all_=_and, any_=_or, not_=lambda q: ~q)
+    return fold(
+        clean(node),
+        lambda rule: leaf_q(rule, depth=depth),
+        all_=_and,
+        any_=lambda parts: any_of(parts) if parts else NOBODY,
+        not_=negated,
+    )
 
 
 def matching(node, *, base: QuerySet | None = None, depth: int = 0) -> QuerySet:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext_lazy
 
+from customer360.linear import negated
 from customer360.registry import Condition, ListFilter, compare, conditions
 from customer360.score_models import (
     CHURN_RISK,
@@ -116,7 +117,7 @@ def _percent_condition(kind: str):
 def _band_condition(kind: str):
     def build(op: str, value) -> Q:
         hit = Q(pk__in=Score.objects.filter(kind=kind, band=value).values("customer_id"))
-        return ~hit if op == "ne" else hit
+        return negated(hit) if op == "ne" else hit
 
     return build
 

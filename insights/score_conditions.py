@@ -22,6 +22,7 @@ from django.utils.functional import lazy
 from django.utils.translation import get_language, gettext_lazy, gettext_noop
 from django.utils.translation import gettext as _
 
+from customer360.linear import negated
 from customer360.registry import Condition, ListFilter, conditions
 from customer360.score_models import Score, ScoreBand
 from customer360.scores import outcome_kind, propensity_kind, score_conditions
@@ -80,7 +81,7 @@ def current_sources() -> list[tuple[str, str, str, str, str]]:
 def _likely():
     def build(op: str, value) -> Q:
         hit = Q(pk__in=Score.objects.filter(kind=value, band=ScoreBand.HIGH).values("customer_id"))
-        return ~hit if op == "ne" else hit
+        return negated(hit) if op == "ne" else hit
 
     return build
 

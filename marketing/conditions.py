@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from customer360.linear import any_of, negated, without_rows
 from customer360.registry import Condition, ListFilter, compare, conditions
 from marketing.models import Consent, ConsentChannel, Purpose, Segment, Touch
 
@@ -39,8 +40,9 @@ def count_condition(touches, op: str, value: int) -> Q:
     """
     counted = touches.values("customer_id").annotate(n=Count("id"))
     if _holds_for_zero(op, value):
-        failing = counted.exclude(compare("n", op, value)).values("customer_id")
-        return ~Q(pk__in=failing)
+        return without_rows(
+            touches.values("customer_id").annotate(n=Count("id")).exclude(compare("n", op, value))
+        )
     return Q(pk__in=counted.filter(compare("n", op, value)).values("customer_id"))
 
 
@@ -53,7 +55,7 @@ def _consent(op: str, value: str) -> Q:
     allowed = Q(
         pk__in=Consent.objects.active().filter(channel=channel, purpose=purpose).values("customer_id")
     )
-    return ~allowed if op == "ne" else allowed
+    return negated(allowed) if op == "ne" else allowed
 
 
 def _segment_choices() -> list[tuple[int, str]]:
@@ -67,19 +69,23 @@ def _in_segment(op: str, value: int, depth: int = 1) -> Q:
         raise ValueError(_("no segment with id %(id)s") % {"id": value})
     members = segment.members(depth=depth)
     inside = Q(pk__in=members.values("pk"))
-    return ~inside if op == "ne" else inside
+    return negated(inside) if op == "ne" else inside
 
 
 _in_segment.takes_depth = True  # type: ignore[attr-defined]
 
 
 def _unsubscribed_recently(op: str, value: bool) -> Q:
-    recent = Q(pk__in=_touches_since(Touch.Status.UNSUBSCRIBED, 30).values("customer_id")) | Q(
-        pk__in=Consent.objects.filter(
-            status=Consent.Status.WITHDRAWN, withdrawn_at__gte=timezone.now() - timedelta(days=30)
-        ).values("customer_id")
+    withdrawn = Consent.objects.filter(
+        status=Consent.Status.WITHDRAWN, withdrawn_at__gte=timezone.now() - timedelta(days=30)
     )
-    return recent if value else ~recent
+    recent = any_of(
+        [
+            Q(pk__in=_touches_since(Touch.Status.UNSUBSCRIBED, 30).values("customer_id")),
+            Q(pk__in=withdrawn.values("customer_id")),
+        ]
+    )
+    return recent if value else negated(recent)
 
 
 CONSENT_CHOICES = tuple(
