@@ -392,6 +392,14 @@ def score_customers(
             else (Customer.objects.select_for_update().filter(pk__gte=id_range[0], pk__lte=id_range[1]))
         )
         present = np.fromiter(locked.order_by("pk").values_list("pk", flat=True), dtype="int64")
+        # A customer rescored meanwhile from newer data keeps that result: e.g. an event's rescoring
+        # that committed while this chunk of a full rescoring was reading its features.
+        newer = list(
+            CustomerScore.objects.filter(scope, scored_at__gt=now).values_list("customer_id", flat=True)
+        )
+        if newer:
+            present = np.setdiff1d(present, np.asarray(newer, dtype="int64"), assume_unique=True)
+            scope &= ~Q(customer_id__in=newer)
         keep = np.isin(chosen["customer_id"].to_numpy(dtype="int64"), present)
         rows = chosen[keep]
         kept_reasons = [r for r, k in zip(reasons, keep, strict=True) if k]
