@@ -173,6 +173,24 @@ def _spread_sample(samples: int) -> list[int]:
     return [ids[(i * len(ids)) // samples] for i in range(samples)] if ids else []
 
 
+def _warm_up(sample: list[int]) -> None:
+    """One event first, not measured: a worker process loads the catalogue and models on its first
+    rescoring (seconds), then keeps them; the figure is the one of a running worker."""
+    from django.utils import timezone
+
+    from customer360.models import Customer
+    from insights.models import CustomerScore
+
+    pk = Customer.objects.exclude(pk__in=sample).values_list("pk", flat=True).first()
+    recorded = timezone.now()
+    _record_bench_event(pk, -1)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if CustomerScore.objects.filter(customer_id=pk, scored_at__gte=recorded).exists():
+            return
+        time.sleep(0.05)
+
+
 def _under_rescoring(ctx: BenchContext, samples: int = 30) -> list[str]:
     """Events while a full rescoring runs: the run's chunks on the rescoring queue (two processes),
     what each event sets off on the default queue (one process). An event counts as answered when
@@ -188,6 +206,7 @@ def _under_rescoring(ctx: BenchContext, samples: int = 30) -> list[str]:
     ctx.rng.shuffle(sample)
     latencies, during = [], 0
     with _worker("rescoring"), _worker("default", concurrency=1):
+        _warm_up(sample)
         started = time.perf_counter()
         run = scoring_run_start()
         job = run.job
