@@ -4,7 +4,8 @@
 
 * ``customer360_timelineevent_history``: everything before the first yearly boundary. On an
   installation that had a plain table, this IS that table, attached as it was (no row copied:
-  the conversion below runs at 20M events with one short lock);
+  the conversion below runs at 20M events with one short lock); a new installation's history
+  partition ends ``FRESH_YEARS_BACK`` years ago, and yearly partitions follow;
 * ``customer360_timelineevent_y2027``, ``..._y2028``: one partition per calendar year (UTC), created
   ahead of time by the beat task ``customer360.tasks.ensure_timeline_partitions``;
 * ``customer360_timelineevent_default``: what falls outside every partition (an event dated years
@@ -36,6 +37,8 @@ SEQUENCE = f"{TABLE}_id_seq"
 KEYS = "customer360_timelineeventkey"
 #: Partitions exist this many years ahead of the current one.
 YEARS_AHEAD = 1
+#: A new installation starts with yearly partitions from this many years back.
+FRESH_YEARS_BACK = 5
 
 _KEYS_GONE_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION c360_event_keys_gone() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -147,7 +150,9 @@ def partition_timeline(
         timings["unique_index"] = time.perf_counter() - started
         cursor.execute(f"SELECT max(occurred_at) FROM {TABLE}")  # noqa: S608
         newest = cursor.fetchone()[0]
-        first_year = max(now.year, newest.year if newest else now.year) + 1
+        # A grown table becomes the history partition as it is; an empty one (a new installation)
+        # gets yearly partitions for the years its imported history will most likely cover.
+        first_year = now.year - FRESH_YEARS_BACK if newest is None else max(now.year, newest.year) + 1
         bound = year_start(first_year)
         cursor.execute(f"ALTER TABLE {TABLE} DROP CONSTRAINT IF EXISTS c360_event_history_range")
         cursor.execute(
