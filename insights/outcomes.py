@@ -21,6 +21,7 @@ from datetime import datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
 
@@ -36,7 +37,7 @@ CHURN_SNAPSHOTS = 8
 CHURN_STEP_DAYS = 15
 LATE_DAYS = 14
 FATE_KNOWN_DAYS = 60  # an invoice this long past due has shown whether it gets paid on time
-MAX_EXAMPLES = 30_000  # a uniform sample beyond this: the base rate (and so calibration) stays true
+MAX_EXAMPLES = 30_000  # default of settings.C360_TRAINING_MAX_EXAMPLES
 # The customer's lifecycle is read as it is today, not as it was at the example's moment: it would
 # tell the model who left (and who was dunned into "at risk") after the fact.
 LEAKING = ("lifecycle",)
@@ -59,10 +60,31 @@ class Outcome:
         return scores.label_of(self.key)
 
 
+def max_examples() -> int:
+    return max(20, int(getattr(settings, "C360_TRAINING_MAX_EXAMPLES", MAX_EXAMPLES)))
+
+
 def _sample(examples: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    if len(examples) > MAX_EXAMPLES:
-        examples = examples.sample(n=MAX_EXAMPLES, random_state=seed)
-    return examples.sort_values(["as_of", "customer_id"], kind="stable").reset_index(drop=True)
+    """At most ``C360_TRAINING_MAX_EXAMPLES`` examples in time order: beyond it a seeded sample
+    stratified by label, each label keeping its share (the base rate, and so calibration, stays
+    true). ``attrs["population"]`` holds how many there were before (recorded in the model's metrics)."""
+    population, cap = len(examples), max_examples()
+    if population > cap:
+        labels = examples["label"].to_numpy()
+        values, counts = np.unique(labels, return_counts=True)
+        # Each label's share of the cap, rounded down; what rounding left goes to the largest remainders.
+        shares = cap * counts / population
+        sizes = np.floor(shares).astype(int)
+        sizes[np.argsort(-(shares - sizes), kind="stable")[: cap - sizes.sum()]] += 1
+        rng = np.random.default_rng(seed)
+        chosen = [
+            rng.choice(np.flatnonzero(labels == value), size=size, replace=False)
+            for value, size in zip(values, sizes, strict=True)
+        ]
+        examples = examples.iloc[np.sort(np.concatenate(chosen))]
+    examples = examples.sort_values(["as_of", "customer_id"], kind="stable").reset_index(drop=True)
+    examples.attrs["population"] = population
+    return examples
 
 
 def _empty() -> pd.DataFrame:
