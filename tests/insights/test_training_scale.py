@@ -62,7 +62,7 @@ def _world(now, customers: int = 40, leavers: int = 15) -> None:
 
 
 def test_a_capped_outcome_trains_on_a_stratified_sample_of_exactly_the_cap_the_same_each_time(
-    settings, tmp_path
+    settings, tmp_path, monkeypatch
 ):
     settings.VAR_DIR = tmp_path
     now = timezone.now()
@@ -82,6 +82,9 @@ def test_a_capped_outcome_trains_on_a_stratified_sample_of_exactly_the_cap_the_s
     keys = ["customer_id", "as_of", "label"]
     assert len(sample.merge(everything, on=keys)) == 150
     pd.testing.assert_frame_equal(outcomes.churn_examples(now), sample)
+    # history read a few customers at a time gives the very same sample
+    monkeypatch.setattr(outcomes, "CUSTOMER_CHUNK", 7)
+    pd.testing.assert_frame_equal(outcomes.churn_examples(now), sample)
 
     churn = outcomes.OUTCOMES[scores.CHURN_RISK]
     first = outcomes.train_outcome(churn, now=now)
@@ -92,3 +95,28 @@ def test_a_capped_outcome_trains_on_a_stratified_sample_of_exactly_the_cap_the_s
     again = outcomes.train_outcome(churn, now=now, force=True)
     assert again.data_hash == first.data_hash and again.version == first.version + 1
     assert ModelVersion.objects.filter(outcome=scores.CHURN_RISK).count() == 2
+
+
+def test_the_sample_is_the_same_whatever_the_order_and_chunks_of_the_examples():
+    from insights.sampling import StratifiedSample
+
+    at = pd.Timestamp("2026-01-01", tz="UTC")
+    examples = pd.DataFrame(
+        {
+            "customer_id": range(1000),
+            "as_of": [at + pd.Timedelta(days=i % 9) for i in range(1000)],
+            "label": [int(i % 10 == 0) for i in range(1000)],
+        }
+    )
+    one = StratifiedSample(101)
+    one.add(examples)
+    expected = one.result()
+    assert len(expected) == 101 and int(expected["label"].sum()) == 10  # 10.1 of 101 positives
+    assert expected.attrs["population"] == 1000
+    shuffled = StratifiedSample(101)
+    for part in range(0, 1000, 77):
+        shuffled.add(examples.sample(frac=1, random_state=1).iloc[part : part + 77])
+    pd.testing.assert_frame_equal(shuffled.result(), expected)
+    other_seed = StratifiedSample(101, seed=1)
+    other_seed.add(examples)
+    assert not other_seed.result()["customer_id"].equals(expected["customer_id"])
