@@ -21,7 +21,8 @@ from datetime import datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db.models import Max
+from django.conf import settings
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from billing.models import Invoice
@@ -29,6 +30,7 @@ from crm.models import Contract
 from customer360 import scores
 from customer360.models import Customer, TimelineEvent
 from insights.features import attribute_column
+from insights.sampling import StratifiedSample
 
 CURRENT = ("customer", "at_risk")
 CHURN_HORIZON_DAYS = 60
@@ -36,7 +38,8 @@ CHURN_SNAPSHOTS = 8
 CHURN_STEP_DAYS = 15
 LATE_DAYS = 14
 FATE_KNOWN_DAYS = 60  # an invoice this long past due has shown whether it gets paid on time
-MAX_EXAMPLES = 30_000  # a uniform sample beyond this: the base rate (and so calibration) stays true
+MAX_EXAMPLES = 30_000  # default of settings.C360_TRAINING_MAX_EXAMPLES
+CUSTOMER_CHUNK = 20_000  # customer ids per range the example builders read at a time
 # The customer's lifecycle is read as it is today, not as it was at the example's moment: it would
 # tell the model who left (and who was dunned into "at risk") after the fact.
 LEAKING = ("lifecycle",)
@@ -59,10 +62,18 @@ class Outcome:
         return scores.label_of(self.key)
 
 
-def _sample(examples: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    if len(examples) > MAX_EXAMPLES:
-        examples = examples.sample(n=MAX_EXAMPLES, random_state=seed)
-    return examples.sort_values(["as_of", "customer_id"], kind="stable").reset_index(drop=True)
+def max_examples() -> int:
+    return max(20, int(getattr(settings, "C360_TRAINING_MAX_EXAMPLES", MAX_EXAMPLES)))
+
+
+def _id_ranges():
+    """(first, last) customer ids, ``CUSTOMER_CHUNK`` ids at a time: the example builders read history
+    one range at a time and keep only the sample, so their memory does not grow with the customers."""
+    bounds = Customer.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
+    if bounds["lo"] is None:
+        return
+    for first in range(bounds["lo"], bounds["hi"] + 1, CUSTOMER_CHUNK):
+        yield first, first + CUSTOMER_CHUNK - 1
 
 
 def _empty() -> pd.DataFrame:
@@ -70,10 +81,14 @@ def _empty() -> pd.DataFrame:
 
 
 # --- churn ---------------------------------------------------------------------------------------------
-def churn_moments() -> pd.DataFrame:
-    """(customer_id, left_at): every contract cancellation and every lapse (expired at its end)."""
-    cancelled = Contract.objects.filter(status=Contract.Status.CANCELLED, cancelled_at__isnull=False)
-    lapsed = Contract.objects.filter(status=Contract.Status.EXPIRED, end__isnull=False)
+def churn_moments(first: int | None = None, last: int | None = None) -> pd.DataFrame:
+    """(customer_id, left_at): every contract cancellation and every lapse (expired at its end), of
+    the customers with ids from ``first`` to ``last`` (all when not given)."""
+    contracts = Contract.objects.all()
+    if first is not None:
+        contracts = contracts.filter(customer_id__gte=first, customer_id__lte=last)
+    cancelled = contracts.filter(status=Contract.Status.CANCELLED, cancelled_at__isnull=False)
+    lapsed = contracts.filter(status=Contract.Status.EXPIRED, end__isnull=False)
     rows = list(cancelled.values_list("customer_id", "cancelled_at").order_by())
     tz = timezone.get_current_timezone()
     rows += [
@@ -85,9 +100,11 @@ def churn_moments() -> pd.DataFrame:
     return frame
 
 
-def _customers() -> pd.DataFrame:
-    """(customer_id, created_at) of everyone past the lead and prospect stages (erased people left out)."""
+def _customers(first: int, last: int) -> pd.DataFrame:
+    """(customer_id, created_at) of everyone past the lead and prospect stages (erased people left
+    out) with ids from ``first`` to ``last``."""
     rows = Customer.objects.not_erased().exclude(lifecycle__in=["lead", "prospect"])
+    rows = rows.filter(pk__gte=first, pk__lte=last).order_by("pk")
     customers = pd.DataFrame(
         list(rows.values_list("pk", "created_at")), columns=["customer_id", "created_at"]
     )
@@ -96,34 +113,48 @@ def _customers() -> pd.DataFrame:
 
 
 def _snapshots(
-    customers: pd.DataFrame, moments: pd.DataFrame, now: datetime, horizon_days: int, *, once: bool
+    moments_of: Callable[[int, int], pd.DataFrame], now: datetime, horizon_days: int, *, once: bool
 ) -> pd.DataFrame:
     """At each snapshot (the newest one a full horizon before ``now``, then every ``CHURN_STEP_DAYS``
-    back), the customers who existed then; label 1 when one of their ``moments`` (customer_id, at)
-    falls within the horizon after it. ``once``: a customer whose moment came before the snapshot is
-    gone (a churner cannot churn again) and left out."""
-    if customers.empty:
-        return _empty()
+    back), the customers who existed then; label 1 when one of their moments (``moments_of(first,
+    last)``: customer_id, at) falls within the horizon after it. ``once``: a customer whose moment
+    came before the snapshot is gone (a churner cannot churn again) and left out. Read one range of
+    customer ids at a time, sampled as it goes (insights.sampling)."""
+    sample = StratifiedSample(max_examples())
     horizon = pd.Timedelta(days=horizon_days)
-    parts = []
-    for k in range(CHURN_SNAPSHOTS):
-        at = pd.Timestamp(now) - horizon - pd.Timedelta(days=k * CHURN_STEP_DAYS)
-        before = set(moments.loc[moments["at"] <= at, "customer_id"]) if once else set()
-        within = set(moments.loc[(moments["at"] > at) & (moments["at"] <= at + horizon), "customer_id"])
-        alive = customers[(customers["created_at"] < at) & ~customers["customer_id"].isin(before)]
-        parts.append(
-            pd.DataFrame(
-                {"customer_id": alive["customer_id"], "as_of": at, "label": alive["customer_id"].isin(within)}
+    for first, last in _id_ranges():
+        customers = _customers(first, last)
+        if customers.empty:
+            continue
+        moments = moments_of(first, last)
+        parts = []
+        for k in range(CHURN_SNAPSHOTS):
+            at = pd.Timestamp(now) - horizon - pd.Timedelta(days=k * CHURN_STEP_DAYS)
+            before = set(moments.loc[moments["at"] <= at, "customer_id"]) if once else set()
+            within = set(moments.loc[(moments["at"] > at) & (moments["at"] <= at + horizon), "customer_id"])
+            alive = customers[(customers["created_at"] < at) & ~customers["customer_id"].isin(before)]
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "customer_id": alive["customer_id"],
+                        "as_of": at,
+                        "label": alive["customer_id"].isin(within),
+                    }
+                )
             )
-        )
-    examples = pd.concat(parts, ignore_index=True).astype({"label": int})
-    return _sample(examples)
+        sample.add(pd.concat(parts, ignore_index=True).astype({"label": int}))
+    if not sample.population:
+        return _empty()
+    return sample.result()
 
 
 def churn_examples(now: datetime) -> pd.DataFrame:
     """At each snapshot the customers who had not left yet; label 1 when they left within the horizon."""
-    moments = churn_moments().rename(columns={"left_at": "at"})
-    return _snapshots(_customers(), moments, now, CHURN_HORIZON_DAYS, once=True)
+
+    def moments(first: int, last: int) -> pd.DataFrame:
+        return churn_moments(first, last).rename(columns={"left_at": "at"})
+
+    return _snapshots(moments, now, CHURN_HORIZON_DAYS, once=True)
 
 
 def churn_eligible(frame: pd.DataFrame) -> np.ndarray:
@@ -133,12 +164,22 @@ def churn_eligible(frame: pd.DataFrame) -> np.ndarray:
 
 # --- payment -------------------------------------------------------------------------------------------
 def payment_examples(now: datetime) -> pd.DataFrame:
-    """One example per issued invoice whose fate is known, at its issue date."""
+    """One example per issued invoice whose fate is known, at its issue date (read one range of
+    customer ids at a time, sampled as it goes)."""
+    sample = StratifiedSample(max_examples())
+    for first, last in _id_ranges():
+        sample.add(_invoice_examples(now, first, last))
+    if not sample.population:
+        return _empty()
+    return sample.result()
+
+
+def _invoice_examples(now: datetime, first: int, last: int) -> pd.DataFrame:
     today = timezone.localdate(now) if timezone.is_aware(now) else now.date()
     known = today - timedelta(days=FATE_KNOWN_DAYS)
     invoices = (
         Invoice.objects.exclude(status=Invoice.Status.DRAFT)
-        .filter(due_date__lte=known)
+        .filter(due_date__lte=known, customer_id__gte=first, customer_id__lte=last)
         .annotate(last_paid=Max("payments__received_at"))
         .values_list("customer_id", "issue_date", "due_date", "status", "dunning_level", "handed_over_at", "last_paid")
         .order_by()
@@ -154,10 +195,7 @@ def payment_examples(now: datetime) -> pd.DataFrame:
     written_off = frame["status"].eq(Invoice.Status.CANCELLED) & frame["level"].ge(1)
     label = paid_late | frame["level"].ge(2) | frame["handed_over_at"].notna() | written_off
     issued = pd.to_datetime(frame["issue_date"]).dt.tz_localize(timezone.get_current_timezone())
-    examples = pd.DataFrame(
-        {"customer_id": frame["customer_id"], "as_of": issued, "label": label.astype(int)}
-    )
-    return _sample(examples)
+    return pd.DataFrame({"customer_id": frame["customer_id"], "as_of": issued, "label": label.astype(int)})
 
 
 def payment_eligible(frame: pd.DataFrame) -> np.ndarray:
@@ -177,11 +215,16 @@ OUTCOMES: dict[str, Outcome] = {
 def event_examples(kind: str, horizon_days: int) -> Callable[[datetime], pd.DataFrame]:
     """Snapshots like churn's: label 1 when an event of ``kind`` happened within the horizon after."""
 
-    def examples(now: datetime) -> pd.DataFrame:
-        rows = TimelineEvent.objects.filter(kind=kind).values_list("customer_id", "occurred_at").order_by()
-        moments = pd.DataFrame(list(rows), columns=["customer_id", "at"])
+    def moments_of(first: int, last: int) -> pd.DataFrame:
+        rows = TimelineEvent.objects.filter(kind=kind, customer_id__gte=first, customer_id__lte=last)
+        moments = pd.DataFrame(
+            list(rows.values_list("customer_id", "occurred_at").order_by()), columns=["customer_id", "at"]
+        )
         moments["at"] = pd.to_datetime(moments["at"], utc=True)
-        return _snapshots(_customers(), moments, now, horizon_days, once=False)
+        return moments
+
+    def examples(now: datetime) -> pd.DataFrame:
+        return _snapshots(moments_of, now, horizon_days, once=False)
 
     return examples
 
@@ -200,6 +243,7 @@ def attribute_examples(attribute: str, values: list[str]) -> Callable[[datetime]
             .values_list("pk", "created_at", "attributes")
             .order_by("created_at", "pk")
         )
+        sample = StratifiedSample(max_examples())
         ids, moments, labels = [], [], []
         for pk, created_at, attributes in rows.iterator(chunk_size=5000):
             value = attributes.get(attribute)
@@ -209,14 +253,20 @@ def attribute_examples(attribute: str, values: list[str]) -> Callable[[datetime]
             ids.append(pk)
             moments.append(created_at)
             labels.append(int(text in wanted or (isinstance(value, bool) and _yes_no(value) in wanted)))
-        if not ids:
-            return _empty()
-        frame = pd.DataFrame(
-            {"customer_id": ids, "as_of": pd.to_datetime(moments, utc=True), "label": labels}
-        )
-        return _sample(frame)
+            if len(ids) == CUSTOMER_CHUNK:  # sampled as it goes: memory independent of the customers
+                _add_examples(sample, ids, moments, labels)
+                ids, moments, labels = [], [], []
+        _add_examples(sample, ids, moments, labels)
+        return sample.result() if sample.population else _empty()
 
     return examples
+
+
+def _add_examples(sample: StratifiedSample, ids: list, moments: list, labels: list) -> None:
+    if ids:
+        sample.add(
+            pd.DataFrame({"customer_id": ids, "as_of": pd.to_datetime(moments, utc=True), "label": labels})
+        )
 
 
 def _yes_no(value: bool) -> str:

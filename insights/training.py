@@ -508,6 +508,8 @@ def train_on(
     artifact, metrics = fit_and_evaluate(
         frame, labels, times=examples["as_of"], split=split, exclude=exclude, only=only
     )
+    # ``n`` examples were used; ``population``: how many history held before a sample (insights.outcomes)
+    metrics["population"] = int(examples.attrs.get("population", len(examples)))
     if progress:
         progress()
     return save_version(owner, artifact, metrics, fingerprint, active=active)

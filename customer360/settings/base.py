@@ -537,6 +537,9 @@ C360_IMPORT_BATCH_SIZE = env_int("C360_IMPORT_BATCH_SIZE", 2000)
 # hands over to a fresh task, the queue of import tasks, and after how many minutes without progress
 # the beat task re-claims a running import (its worker is gone).
 C360_IMPORT_CHUNK_ROWS = env_int("C360_IMPORT_CHUNK_ROWS", 10_000)
+# Training examples per learned outcome, at most: beyond it a seeded sample stratified by label (the
+# base rate stays true), so a training run's memory does not grow with the number of customers.
+C360_TRAINING_MAX_EXAMPLES = env_int("C360_TRAINING_MAX_EXAMPLES", 30_000)
 C360_IMPORT_TASK_SECONDS = env_int("C360_IMPORT_TASK_SECONDS", 60)
 C360_IMPORT_QUEUE = env_str("C360_IMPORT_QUEUE") or "default"
 C360_IMPORT_STALLED_MINUTES = env_int("C360_IMPORT_STALLED_MINUTES", 5)

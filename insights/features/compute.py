@@ -63,20 +63,64 @@ def build_features(
     return frame
 
 
-def build_features_at(points: pd.DataFrame) -> pd.DataFrame:
+#: Customers per chunk of training points: their customers, events and state are read by an IN list
+#: (never by an id range, which for a sparse sample would span every customer in between), so a
+#: training run holds the raw rows of one chunk at a time, whatever the number of customers.
+TRAINING_CHUNK = 2000
+
+
+def build_features_at(points: pd.DataFrame, *, chunk: int = TRAINING_CHUNK) -> pd.DataFrame:
     """Features for (customer_id, as_of) points, each from events strictly before its own moment.
 
-    Returns one row per point (index ``row`` = position in ``points``) with ``customer_id``.
+    Returns one row per point (index ``row`` = position in ``points``) with ``customer_id``. The
+    points are built ``chunk`` customers at a time (every feature of a point reads its own
+    customer's rows only); the imported attributes are added once over all points, so that whether
+    an attribute is a number or a category is decided on all of them, as in one piece.
     """
     points = points.reset_index(drop=True).copy()
     points["row"] = np.arange(len(points))
     points["as_of"] = pd.to_datetime(points["as_of"], utc=True)
-    ids = sorted(set(points["customer_id"].astype(int)))
-    customers = load_customers(ids)
-    events = load_raw_events(ids)
-    state = load_state_events(_event_scope(ids, None))
-    state = state[state["customer_id"].isin(ids)]
-    return compute_features(points, customers, counts_at(points, events), state_at(points, state))
+    points["customer_id"] = points["customer_id"].astype("int64")
+    ids = np.unique(points["customer_id"].to_numpy())
+    chunk = max(1, min(chunk, 2000))  # an IN list (see _event_scope)
+    parts, attributes = [], []
+    for start in range(0, max(len(ids), 1), chunk):
+        part_ids = ids[start : start + chunk].tolist()
+        part = points[points["customer_id"].isin(part_ids)]
+        customers = load_customers(part_ids)
+        events = load_raw_events(part_ids)
+        state = load_state_events(_event_scope(part_ids, None))
+        parts.append(
+            compute_features(
+                part,
+                customers.drop(columns=["attributes"]),
+                counts_at(part, events),
+                state_at(part, state),
+            )
+        )
+        attributes.append(customers[["customer_id", "attributes"]])
+        del customers, events, state
+    out = _stack(parts)
+    known = pd.concat(attributes, ignore_index=True).drop_duplicates("customer_id")
+    base = points[["row", "customer_id"]].merge(known, on="customer_id", how="left").set_index("row")
+    _add_attributes(out, base["attributes"].reindex(out.index))
+    return out
+
+
+def _stack(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The chunks' feature rows as one frame, as if built in one piece: consent columns a chunk did not
+    see are False (no record means no consent) and take their sorted place, rows in point order."""
+    if len(parts) == 1:
+        return parts[0]
+    consents = sorted({c for part in parts for c in part.columns if c.startswith("consent_")})
+    first = list(parts[0].columns)
+    at = next((i for i, c in enumerate(first) if c.startswith("consent_")), len(first))
+    others = [c for c in first if not c.startswith("consent_")]
+    columns = [*others[:at], *consents, *others[at:]]
+    out = pd.concat(parts).sort_index()
+    for column in consents:
+        out[column] = out[column].eq(True)  # NaN: a chunk without the column
+    return out[columns]
 
 
 def compute_features(
@@ -96,7 +140,8 @@ def compute_features(
     out["has_phone"] = base["phone"].fillna("").astype(str).str.len() > 0
     _add_count_features(out, counts, as_of)
     _add_state_features(out, state, as_of)
-    _add_attributes(out, base["attributes"])
+    if "attributes" in base.columns:  # build_features_at adds them once over all its chunks
+        _add_attributes(out, base["attributes"])
     return out
 
 

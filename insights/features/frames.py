@@ -177,14 +177,15 @@ def load_counts(scope: Q, now: datetime) -> pd.DataFrame:
 
 def load_raw_events(customer_ids: list[int]) -> pd.DataFrame:
     """All events of some customers (training: counts are taken per example's own moment)."""
-    rows = list(
+    rows = _rows(
         TimelineEvent.objects.filter(_event_scope(customer_ids, None))
-        .values_list("customer_id", "department", "kind", "occurred_at")
+        .annotate(moment=_moment("occurred_at"))
+        .values_list("customer_id", "department", "kind", "moment")
         .order_by()
     )
     frame = pd.DataFrame(rows, columns=["customer_id", "department", "kind", "occurred_at"])
-    frame = frame[frame["customer_id"].isin(customer_ids)]
-    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
+    frame = frame[frame["customer_id"].isin(customer_ids)].copy()
+    frame["occurred_at"] = _utc(frame["occurred_at"])
     return frame
 
 
