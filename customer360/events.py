@@ -96,9 +96,15 @@ class Field:
 
     def render_in(self, language: str | None, value: Any, payload: dict) -> str:
         """:meth:`render` in ``language``, which must be the active language."""
+        return self._formatter(value, payload, language)
+
+    @cached_property
+    def _formatter(self) -> Callable[[Any, dict, str | None], str]:
+        """``(value, payload, language) -> text``, chosen once per field."""
         if callable(self.format):
-            return str(self.format(value))
-        return _FORMATS[self.format](value, payload, language)
+            format_value = self.format
+            return lambda value, payload, language: str(format_value(value))
+        return _FORMATS[self.format]
 
 
 @dataclass(frozen=True)
@@ -136,12 +142,18 @@ class EventKind:
         allowed = frozenset(f.name for f in self.fields) | {"currency"}
         return allowed, frozenset(f.name for f in self.fields if f.required)
 
+    @cached_property
+    def _formatters(self) -> tuple[tuple[str, Callable[[Any, dict, str | None], str]], ...]:
+        return tuple((f.name, f._formatter) for f in self.fields)
+
     def texts(self, payload: dict) -> tuple[str, str]:
         """Title and summary in the active language (English when none is active)."""
         return self._texts_in(translation.get_language(), payload)
 
     def _texts_in(self, language: str | None, payload: dict) -> tuple[str, str]:
-        values = {f.name: f.render_in(language, payload.get(f.name), payload) for f in self.fields}
+        values = {
+            name: formatter(payload.get(name), payload, language) for name, formatter in self._formatters
+        }
         title = _translated(_template(self.title, payload), language) % values
         summary = _template(self.summary, payload)
         return title, (_translated(summary, language) % values if summary else "")
