@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable
 from contextlib import contextmanager
+from operator import attrgetter
 
 from django.db import connection, models, transaction
 
@@ -66,6 +67,35 @@ def _converters(fields: list[models.Field]) -> list:
     return converters
 
 
+def _row_maker(fields: list[models.Field]):
+    """``row(obj)``: the values of ``fields`` as COPY takes them. Plain attributes are read in one
+    go (``attrgetter``); only JSON and auto_now columns go through their converter, in column order."""
+    converters = _converters(fields)
+    special = [
+        (i, converter)
+        for i, (f, converter) in enumerate(zip(fields, converters, strict=True))
+        if getattr(f, "auto_now", False)
+        or getattr(f, "auto_now_add", False)
+        or isinstance(f, models.JSONField)
+    ]
+    names = [f.attname for f in fields]
+    getter = attrgetter(*names)
+    if len(names) == 1:
+        return lambda obj: [getter(obj)] if not special else [c(obj) for c in converters]
+    if not special:
+        return getter
+    if len(special) * 2 > len(fields):  # mostly converted columns: as before
+        return lambda obj: [c(obj) for c in converters]
+
+    def row(obj) -> list:
+        values = list(getter(obj))
+        for i, converter in special:
+            values[i] = converter(obj)
+        return values
+
+    return row
+
+
 def _assign_ids(model: type[models.Model], objs: list[models.Model]) -> None:
     """Take primary keys from the table's sequence up front, so related rows can point at them."""
     pk = model._meta.pk
@@ -99,8 +129,7 @@ def bulk_insert(
             )
         _assign_ids(model, objs)
         fields = [model._meta.pk, *fields]
-    converters = _converters(fields)
-    rows = ([c(obj) for c in converters] for obj in objs)
+    rows = map(_row_maker(fields), objs)
     # A unique key refusing a row is Django's IntegrityError, as with bulk_create (callers retry it).
     with connection.wrap_database_errors:
         _copy(model, [f.column for f in fields], rows, ignore_conflicts)

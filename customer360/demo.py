@@ -355,6 +355,11 @@ def _rss_mb() -> tuple[int, int]:
         return 0, peak
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_seeders(
     *,
     count: int,
@@ -392,16 +397,19 @@ def run_seeders(
         extras={"count": count},
     )
     seconds: dict[str, float] = {}
+    cpu: dict[str, float] = {}  # CPU seconds of this process (the machine may be shared)
 
     def run(key: str, fn: Callable[[DemoContext], None], report: bool = True) -> None:
         if only and key not in only and key != "customers":
             return
-        started = timezone.now()
+        started, cpu_started = timezone.now(), _cpu_seconds()
         with transaction.atomic():
             fn(ctx)
         seconds[key] = seconds.get(key, 0.0) + (timezone.now() - started).total_seconds()
+        cpu[key] = cpu.get(key, 0.0) + _cpu_seconds() - cpu_started
         if report:
-            stdout(f"  {key}: {seconds[key]:.1f} s (memory {'{} MB, peak {} MB'.format(*_rss_mb())})")
+            stdout(f"  {key}: {seconds[key]:.1f} s, CPU {cpu[key]:.1f} s "
+                   f"(memory {'{} MB, peak {} MB'.format(*_rss_mb())})")  # fmt: skip
 
     ordered = seeders.ordered()
     writers = [(k, fn) for k, fn in ordered if seeders.items[k][0] < READERS_FROM]
@@ -426,7 +434,7 @@ def run_seeders(
             if len(chunks) > 1:
                 for key, _fn in writers:
                     if key in seconds:
-                        stdout(f"  {key}: {seconds[key]:.1f} s")
+                        stdout(f"  {key}: {seconds[key]:.1f} s, CPU {cpu[key]:.1f} s")
             rebuild = timezone.now()
         if tables:
             elapsed = (timezone.now() - rebuild).total_seconds()

@@ -48,15 +48,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
+from django.core.signals import setting_changed
 from django.db.models import DecimalField, Q, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
+from django.dispatch import receiver
 from django.utils import translation
 
 from customer360 import timeline
-from customer360.formatting import day, money, number  # noqa: F401  (re-exported for declarations)
+from customer360.formatting import day, day_in, money, money_in, number, number_in  # noqa: F401  (re-exported for declarations)
 from customer360.models import TimelineEvent
 
 logger = logging.getLogger(__name__)
@@ -65,16 +68,17 @@ logger = logging.getLogger(__name__)
 # --- formatting of payload values in the reader's locale: customer360.formatting, one path for all -----
 
 
-def _text(value: Any, payload: dict) -> str:
+def _text(value: Any, payload: dict, language: str | None) -> str:
     return "" if value is None else str(value)
 
 
-_FORMATS: dict[str, Callable[[Any, dict], str]] = {
+# (value, payload, the active language) -> text
+_FORMATS: dict[str, Callable[[Any, dict, str | None], str]] = {
     "text": _text,
-    "money": lambda value, payload: money(value, payload.get("currency", "EUR")),
-    "number": lambda value, payload: number(value),
-    "int": lambda value, payload: number(value, 0),
-    "date": lambda value, payload: day(value),
+    "money": lambda value, payload, language: money_in(language, value, payload.get("currency", "EUR")),
+    "number": lambda value, payload, language: number_in(language, value),
+    "int": lambda value, payload, language: number_in(language, value, 0),
+    "date": lambda value, payload, language: day_in(language, value),
 }
 
 
@@ -88,9 +92,19 @@ class Field:
     required: bool = True
 
     def render(self, value: Any, payload: dict) -> str:
+        return self.render_in(translation.get_language(), value, payload)
+
+    def render_in(self, language: str | None, value: Any, payload: dict) -> str:
+        """:meth:`render` in ``language``, which must be the active language."""
+        return self._formatter(value, payload, language)
+
+    @cached_property
+    def _formatter(self) -> Callable[[Any, dict, str | None], str]:
+        """``(value, payload, language) -> text``, chosen once per field."""
         if callable(self.format):
-            return str(self.format(value))
-        return _FORMATS[self.format](value, payload)
+            format_value = self.format
+            return lambda value, payload, language: str(format_value(value))
+        return _FORMATS[self.format]
 
 
 @dataclass(frozen=True)
@@ -113,23 +127,42 @@ class EventKind:
     # --- building ------------------------------------------------------------------------------------
     def payload(self, **values: Any) -> dict:
         """The payload with every declared field; unknown names are refused (they would drift)."""
-        names = {f.name for f in self.fields}
-        unknown = set(values) - names - {"currency"}
-        if unknown:
+        allowed, required = self._names
+        if not allowed.issuperset(values):
+            unknown = set(values) - allowed
             raise ValueError(f"{self.kind}: undeclared payload fields {sorted(unknown)}")
-        missing = [f.name for f in self.fields if f.required and f.name not in values]
-        if missing:
+        if not required.issubset(values):
+            missing = [f.name for f in self.fields if f.required and f.name not in values]
             raise ValueError(f"{self.kind}: payload lacks {missing}")
-        return {key: _jsonable(value) for key, value in values.items()}
+        return {key: value if type(value) in _PLAIN else _jsonable(value) for key, value in values.items()}
+
+    @cached_property
+    def _names(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The payload's allowed names (the fields and ``currency``) and its required ones."""
+        allowed = frozenset(f.name for f in self.fields) | {"currency"}
+        return allowed, frozenset(f.name for f in self.fields if f.required)
+
+    @cached_property
+    def _formatters(self) -> tuple[tuple[str, Callable[[Any, dict, str | None], str]], ...]:
+        return tuple((f.name, f._formatter) for f in self.fields)
 
     def texts(self, payload: dict) -> tuple[str, str]:
         """Title and summary in the active language (English when none is active)."""
-        values = {f.name: f.render(payload.get(f.name), payload) for f in self.fields}
-        title = str(_template(self.title, payload)) % values
+        return self._texts_in(translation.get_language(), payload)
+
+    def _texts_in(self, language: str | None, payload: dict) -> tuple[str, str]:
+        values = {
+            name: formatter(payload.get(name), payload, language) for name, formatter in self._formatters
+        }
+        title = _translated(_template(self.title, payload), language) % values
         summary = _template(self.summary, payload)
-        return title, (str(summary) % values if summary else "")
+        return title, (_translated(summary, language) % values if summary else "")
 
     def stored_texts(self, payload: dict) -> tuple[str, str]:
+        """Title and summary in English (the stored text); without switching the language when
+        English is active already (the demo seed and imports build millions of events)."""
+        if translation.get_language() == "en":
+            return self._texts_in("en", payload)
         with translation.override("en"):
             return self.texts(payload)
 
@@ -212,6 +245,31 @@ class EventKind:
 
 def _template(template: Any, payload: dict) -> Any:
     return template(payload) if callable(template) else template
+
+
+#: (id of a lazy template, language) -> (the template, kept alive so its id stays its own; its text)
+_translations: dict[tuple[int, str | None], tuple[Any, str]] = {}
+
+
+def _translated(template: Any, language: str | None) -> str:
+    """``str(template)`` in ``language`` (the active one): a lazy template's translation looked up
+    once per language instead of once per event."""
+    if type(template) is str:
+        return template
+    key = (id(template), language)
+    found = _translations.get(key)
+    if found is None or found[0] is not template:
+        found = _translations[key] = (template, str(template))
+    return found[1]
+
+
+@receiver(setting_changed)
+def _forget_translations(**kwargs) -> None:
+    _translations.clear()
+
+
+#: payload values that go into the JSON as they are
+_PLAIN = frozenset({str, int, bool, float, type(None)})
 
 
 def _jsonable(value: Any) -> Any:

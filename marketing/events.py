@@ -14,6 +14,7 @@ and the touch's status (``"opened"``, ``"clicked"`` ...) on every touch kind.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 from django.utils.text import format_lazy
@@ -171,10 +172,18 @@ def touch_event(
 ) -> timeline.EventData:
     """``template``'s event for one customer's touch."""
     status = template.kind.split(".", 1)[1]
-    return dataclasses.replace(
-        template,
-        customer_id=customer_id,
-        idempotency_key=touch_key(campaign_id, customer_id, status, external_id),
-        payload=dict(template.payload),
-        **extra,
-    )
+    unknown = extra.keys() - _EVENT_FIELDS
+    if unknown:
+        raise TypeError(f"EventData has no fields {sorted(unknown)}")
+    # A shallow copy with its own payload: what dataclasses.replace gives, without calling
+    # __init__ again (campaigns write one event per recipient and step).
+    event = copy.copy(template)
+    event.customer_id = customer_id
+    event.idempotency_key = touch_key(campaign_id, customer_id, status, external_id)
+    event.payload = dict(template.payload)
+    for name, value in extra.items():
+        setattr(event, name, value)
+    return event
+
+
+_EVENT_FIELDS = frozenset(f.name for f in dataclasses.fields(timeline.EventData))
