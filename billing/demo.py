@@ -285,7 +285,7 @@ def _children(
         values["payment_id"] = payment.pk
         event(billing_events.PAYMENT_RECEIVED, key, payment.received_at, **values)
     bulk_insert(notices)
-    record_many(events, announce=False, count_new=False)
+    record_many(events, announce=False)
     customers = max(len(ctx.customers), 1)
     ctx.stdout(
         f"    billing: {len(plans)} invoices, {len(payments)} payments, {len(notices)} notices, "

@@ -269,5 +269,5 @@ def seed_collab(ctx: DemoContext) -> None:
         "Monday notes: requests are answered faster than last month. Thank you!",
         ctx.moment(1, rng),
     )
-    timeline.record_many(writer.events, announce=False, count_new=False)
+    timeline.record_many(writer.events, announce=False)
     ctx.stdout(f"  collab: {Post.objects.count()} posts, {DepartmentRequest.objects.count()} requests")

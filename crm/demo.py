@@ -241,7 +241,7 @@ def seed_sales(ctx: DemoContext) -> None:
     bulk_insert([c for c, _ in contracts], with_ids=True)
     bulk_insert([d for d, _, _ in deals], with_ids=True)
     bulk_insert(activities, with_ids=True)
-    record_many(_sales_events(contracts, deals, activities, stages), announce=False, count_new=False)
+    record_many(_sales_events(contracts, deals, activities, stages), announce=False)
 
 
 def _plan_for(persona: str, rng: random.Random) -> str:
@@ -388,7 +388,7 @@ def seed_service(ctx: DemoContext) -> None:
                 )
             )
     bulk_insert(ratings, with_ids=True)
-    record_many(_service_events(tickets, ratings), announce=False, count_new=False)
+    record_many(_service_events(tickets, ratings), announce=False)
 
 
 def _ticket_for(c: DemoCustomer, rng: random.Random, ctx, agents, now, late_numbers):

@@ -327,7 +327,6 @@ def seed_customers(ctx: DemoContext, count: int = 0) -> None:
             for c in ctx.customers
         ),
         announce=False,
-        count_new=False,
     )
 
 

@@ -307,14 +307,12 @@ def record_many(
     events: Iterable[EventData],
     *,
     announce: bool = True,
-    count_new: bool = True,
     new_keys: set[str] | None = None,
 ) -> int:
     """Bulk form of :func:`record` for imports and demo data; return how many rows were new.
 
     Duplicates (by idempotency key) are skipped by the database, so a rerun adds nothing, and the
-    exact number of new rows is returned (on PostgreSQL rows go in through COPY). ``count_new`` is
-    no longer needed: both paths look the keys up anyway (it is accepted and ignored).
+    exact number of new rows is returned (on PostgreSQL rows go in through COPY).
     ``new_keys``, when given, receives the idempotency keys that were written now (not duplicates).
     """
     created = 0

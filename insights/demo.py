@@ -71,7 +71,6 @@ def seed_insights_history(ctx: DemoContext) -> None:
     timeline.record_many(
         (_feedback_event(rec, by_pk[rec.action_id], source_type) for rec in past),
         announce=False,
-        count_new=False,
     )
     ctx.extras["past_recommendations"] = ctx.extras.get("past_recommendations", 0) + len(past)
 

@@ -345,5 +345,5 @@ def _write(plan: _Plan, types: dict) -> int:
     bulk_insert(changes)
     insert_rows(Touch, TOUCH_COLUMNS, plan.touches, ignore_conflicts=True)
     events = [c[4] for c in plan.changes] + plan.events
-    timeline.record_many(events, announce=False, count_new=False)
+    timeline.record_many(events, announce=False)
     return len(events)

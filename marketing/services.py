@@ -269,7 +269,6 @@ def campaign_launch(*, campaign: Campaign, actor=None, occurred_at: datetime | N
         )
         timeline.record_many(
             (events.touch_event(template, customer_id=pk, campaign_id=campaign.pk) for pk in customer_ids),
-            count_new=False,
         )
     return len(customer_ids)
 

@@ -101,7 +101,7 @@ def record_events(events: list[timeline.EventData]) -> None:
     decided that the department works with these customers: they are assigned to it (recorded)."""
     # Sorted by key so that concurrent imports lock unique-index entries in the same order.
     events.sort(key=lambda e: e.idempotency_key)
-    timeline.record_many(events, count_new=False)
+    timeline.record_many(events)
     services.departments_assign({(e.customer_id, e.department) for e in events}, reason="import")
 
 

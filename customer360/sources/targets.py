@@ -302,7 +302,6 @@ def _record_created(customer_ids: list[int], ctx: ImportContext) -> None:
             )
             for cid in customer_ids
         ),
-        count_new=False,
     )
 
 
