@@ -36,13 +36,7 @@ app.conf.update(
     },
     broker_connection_retry_on_startup=True,
     task_default_queue="default",
-    # Whole-population work has a queue (and compose a worker) of its own, so that what one event
-    # sets off (timeline wake-ups, a customer's rescoring: p95 event -> new NBA <= 2 s) never waits
-    # behind the hundreds of chunks of a full rescoring on the default queue.
     task_routes={
-        "insights.tasks.rescore_all": {"queue": "rescoring"},
-        "insights.tasks.score_chunk": {"queue": "rescoring"},
-        "insights.tasks.rescore_customers": {"queue": "rescoring"},
         "insights.tasks.train_*": {"queue": "ml"},
         "insights.tasks.evaluate_outcome": {"queue": "ml"},
         "analytics.refresh_listening": {"queue": "ml"},

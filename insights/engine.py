@@ -385,7 +385,13 @@ def score_customers(
     candidates_per_customer = counts.reindex(scored, fill_value=0).to_numpy(dtype="int64")
     write = _write_postgresql if connection.vendor == "postgresql" else _write_generic
     with transaction.atomic():
-        present, scope = _lock_for_writing(scored, id_range, scope, now)
+        # The row lock serialises an incremental rescoring with a batch chunk of the same customer.
+        locked = (
+            Customer.objects.select_for_update().filter(pk__in=scored.tolist())
+            if not id_range
+            else (Customer.objects.select_for_update().filter(pk__gte=id_range[0], pk__lte=id_range[1]))
+        )
+        present = np.fromiter(locked.order_by("pk").values_list("pk", flat=True), dtype="int64")
         keep = np.isin(chosen["customer_id"].to_numpy(dtype="int64"), present)
         rows = chosen[keep]
         kept_reasons = [r for r, k in zip(reasons, keep, strict=True) if k]
@@ -401,27 +407,6 @@ def score_customers(
         mine = np.isin(published["customer_id"].to_numpy(dtype="int64"), present)
         write_scores(customer_ids=present, rows=published[mine], now=now)
     return ScoreResult(int(scored_here.sum()), new, int(holdout.sum()))
-
-
-def _lock_for_writing(
-    scored: np.ndarray, id_range: tuple[int, int] | None, scope: Q, now: datetime
-) -> tuple[np.ndarray, Q]:
-    """In the writing transaction: the customers of the pass this pass may write (locked, still
-    there, and not rescored meanwhile from newer data), and the scope narrowed to them."""
-    # The row lock serialises an incremental rescoring with a batch chunk of the same customer.
-    locked = (
-        Customer.objects.select_for_update().filter(pk__in=scored.tolist())
-        if not id_range
-        else (Customer.objects.select_for_update().filter(pk__gte=id_range[0], pk__lte=id_range[1]))
-    )
-    present = np.fromiter(locked.order_by("pk").values_list("pk", flat=True), dtype="int64")
-    # A customer rescored meanwhile from newer data keeps that result: e.g. an event's rescoring
-    # that committed while this chunk of a full rescoring was reading its features.
-    newer = list(CustomerScore.objects.filter(scope, scored_at__gt=now).values_list("customer_id", flat=True))
-    if newer:
-        present = np.setdiff1d(present, np.asarray(newer, dtype="int64"), assume_unique=True)
-        scope &= ~Q(customer_id__in=newer)
-    return present, scope
 
 
 def _model_version_ids(chosen: pd.DataFrame) -> list[int | None]:

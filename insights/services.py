@@ -307,37 +307,23 @@ def _dispatch_chunks(chunk_ids: list[int], queue: str | None) -> None:
 
 def scoring_chunk_run(*, chunk_id: int) -> bool:
     """Score one chunk exactly once: the chunk row is claimed, scored and marked in one transaction,
-    so a worker that dies midway leaves nothing behind and the redelivered task does it all again.
-
-    Chunks of one run score side by side, one per worker process: the long transaction locks only
-    the chunk's row and its customers'. The run's job is touched in its own short statement first
-    (queued -> running) and at the very end (the counter, one atomic UPDATE whose row lock also
-    orders the "was this the last chunk?" checks of chunks that finish together)."""
+    so a worker that dies midway leaves nothing behind and the redelivered task does it all again."""
     from insights.engine import cached_catalogue, score_customers
 
-    job_id = (
-        ScoringChunk.objects.filter(pk=chunk_id, done=False).values_list("run__job_id", flat=True).first()
-    )
-    if job_id is None:
-        return False
-    Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
-        status=Job.Status.RUNNING, started_at=timezone.now()
-    )
     with transaction.atomic():
-        # ``of``: a plain FOR UPDATE over the join would lock the run and the job rows as well, for
-        # the whole chunk, so that one chunk of the run at a time could score, whatever the workers.
         chunk = (
-            ScoringChunk.objects.select_for_update(of=("self",))
-            .select_related("run__job")
-            .filter(pk=chunk_id)
-            .first()
+            ScoringChunk.objects.select_for_update().select_related("run__job").filter(pk=chunk_id).first()
         )
         if chunk is None or chunk.done:
             return False
+        job = chunk.run.job
+        if job.status == Job.Status.QUEUED:
+            Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+                status=Job.Status.RUNNING, started_at=timezone.now()
+            )
         score_customers(id_range=(chunk.first_id, chunk.last_id), run=chunk.run, catalogue=cached_catalogue())
         chunk.done = True
         chunk.save(update_fields=["done"])
-        job = chunk.run.job
         job.advance(chunk.size)
         remaining = ScoringChunk.objects.filter(run=chunk.run, done=False).exclude(pk=chunk.pk).exists()
         if not remaining:

@@ -212,7 +212,7 @@ class Stack:
 
     def worker(self, name: str, *, beat: bool = False, concurrency: int = 1) -> subprocess.Popen:
         log = open(self.dir / f"worker-{name}.log", "ab")  # noqa: SIM115 - the process owns it
-        args = [PYTHON, "-m", "celery", "-A", "customer360", "worker", "-Q", "default,ml,rescoring"]
+        args = [PYTHON, "-m", "celery", "-A", "customer360", "worker", "-Q", "default,ml"]
         args += [
             "--concurrency",
             str(concurrency),

@@ -75,29 +75,6 @@ def test_rescoring_updates_open_recommendations_in_place(scored, by_range):
     assert Recommendation.objects.filter(customer=scored).count() == 3
 
 
-@pytest.mark.parametrize("by_range", [False, True])
-def test_an_older_pass_never_overwrites_a_newer_rescoring(scored, by_range):
-    """A chunk of a full rescoring that read its features before an event's rescoring committed
-    leaves that newer result alone (recommendations and the customer's score row)."""
-    from insights.models import CustomerScore
-
-    later = timezone.now() + timedelta(minutes=5)
-    history(event(scored, "dunning.notice", "accounting", 0.1, invoice_id=9, level=3, open_amount=1240.0))
-    Action.objects.filter(key="payment_plan_offer").update(lever=10)
-    score_customers([scored.pk], now=later)  # the event's rescoring, from the newer data
-    newer = {k: (r.pk, r.rank, r.priority, r.scored_at) for k, r in _open(scored).items()}
-    Action.objects.filter(key="payment_plan_offer").update(lever=0)  # the older pass would drop it
-    stale = later - timedelta(minutes=1)
-    if by_range:
-        result = score_customers(id_range=(scored.pk, scored.pk), now=stale)
-    else:
-        result = score_customers([scored.pk], now=stale)
-    assert result.customers == 0
-    assert {k: (r.pk, r.rank, r.priority, r.scored_at) for k, r in _open(scored).items()} == newer
-    assert not Recommendation.objects.filter(customer=scored, status="superseded").exists()
-    assert CustomerScore.objects.get(customer=scored).scored_at == later
-
-
 def test_an_action_no_longer_chosen_is_superseded_not_deleted(scored):
     old = _drop_payment_plan(scored)
     assert old.status == "superseded" and old.decided_at is not None and old.decided_by is None

@@ -33,7 +33,7 @@ def _web_command(addr: str) -> list[str]:
 def _worker_command(beat_schedule: str) -> list[str]:
     return [
         sys.executable, "-m", "celery", "-A", "customer360", "worker", "--beat", "--schedule", beat_schedule,
-        "--loglevel", "WARNING", "--concurrency", "2", "-Q", "default,ml,rescoring", "--hostname", "embedded@%h",
+        "--loglevel", "WARNING", "--concurrency", "2", "-Q", "default,ml", "--hostname", "embedded@%h",
     ]  # fmt: skip
 
 
