@@ -39,6 +39,11 @@ def _reset_caches(**kwargs) -> None:
     _texts.clear()
 
 
+def _cache_key(kind: str, language: str | None, value: Any, option: Any) -> tuple | None:
+    """The key of a formatted text, or None for a value whose text is not cached."""
+    return (kind, language, type(value), value, option) if type(value) in _CACHEABLE else None
+
+
 def _remember(key: tuple | None, text: str) -> str:
     if key is None:
         return text
@@ -96,10 +101,9 @@ def number_in(language: str | None, value: Any, decimals: int | None = None) -> 
     values looks it up once)."""
     if value is None or value == "":
         return "" if value is None else str(value)
-    key = ("number", language, type(value), value, decimals) if type(value) in _CACHEABLE else None
-    text = _texts.get(key) if key else None
-    if text is not None:
-        return text
+    key = _cache_key("number", language, value, decimals)
+    if key in _texts:
+        return _texts[key]
     amount = _decimal(value)
     if amount is None:
         return str(value)
@@ -117,10 +121,9 @@ def money_in(language: str | None, value: Any, currency: str = "EUR") -> str:
     """:func:`money` in ``language``, which must be the active language."""
     if value is None or value == "":
         return "" if value is None else str(value)
-    key = ("money", language, type(value), value, currency) if type(value) in _CACHEABLE else None
-    text = _texts.get(key) if key else None
-    if text is not None:
-        return text
+    key = _cache_key("money", language, value, currency)
+    if key in _texts:
+        return _texts[key]
     amount = _decimal(value)
     if amount is None:
         return str(value)
