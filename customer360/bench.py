@@ -34,13 +34,22 @@ class BenchContext:
 class _Benchmarks:
     def __init__(self) -> None:
         self.items: dict[str, tuple[int, Callable[[BenchContext], list[str]]]] = {}
+        self.unseeded: set[str] = set()
 
-    def register(self, key: str, order: int = 100):
+    def register(self, key: str, order: int = 100, *, seeded: bool = True):
+        """``seeded=False``: the benchmark builds its own data (a scratch database), so a run of
+        only such benchmarks needs no seeded customers."""
+
         def decorator(fn):
             self.items[key] = (order, fn)
+            if not seeded:
+                self.unseeded.add(key)
             return fn
 
         return decorator
+
+    def need_seed(self, only: list[str] | None) -> bool:
+        return not only or any(key not in self.unseeded for key in only)
 
     def ordered(self):
         return [(k, fn) for k, (o, fn) in sorted(self.items.items(), key=lambda kv: (kv[1][0], kv[0]))]
@@ -264,4 +273,4 @@ def bench_identity_matching(ctx: BenchContext) -> list[str]:
 
 
 # The partitioning migration on a scratch database of 20 events per customer (20M for 1M customers).
-benchmarks.register("core.timeline_migration", order=97)(bench_timeline_migration)
+benchmarks.register("core.timeline_migration", order=97, seeded=False)(bench_timeline_migration)

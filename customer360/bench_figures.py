@@ -15,6 +15,7 @@ from pathlib import Path
 _LABEL = re.compile(r"^(.*?\S)\s{2,}")
 _MEASURES = [
     ("p95 ms", re.compile(r"p95=\s*([\d.,]+) ?ms")),
+    ("p95 s", re.compile(r"p95=\s*([\d.,]+) s\b")),
     ("per s", re.compile(r"([\d.,]+) (?:events|customers|rows)/s")),
     ("s", re.compile(r"\bin ([\d.,]+) s\b")),
 ]

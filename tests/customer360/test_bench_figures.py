@@ -17,6 +17,10 @@ def test_each_kind_of_bench_line_gives_its_figure():
     assert figure("sources.ingestion", api) == ("sources.ingestion: bulk API", "per s", 29412.0)
     rescoring = "full rescoring                     103,040 customers in 41.9 s (2,459 customers/s)"
     assert figure("nba.rescoring", rescoring) == ("nba.rescoring: full rescoring", "per s", 2459.0)
+    latency = (
+        "event -> rec. while rescoring all  n=40   p50= 0.71 s  p95= 1.84 s  max= 2.10 s  target p95 <= 2 s: met"
+    )
+    assert figure("nba.rescoring", latency) == ("nba.rescoring: event -> rec. while rescoring all", "p95 s", 1.84)
     assert figure("x", "0032 swap under lock               0.12 s (catalogue only)") is None
     assert figure("x", "duplicate scan  103,040 customers in 4.1 s, 11 pairs") == (
         "x: duplicate scan",
@@ -40,3 +44,17 @@ def test_growth_factors_compare_the_figures_both_runs_have(tmp_path):
     assert len(lines) == 3
     assert lines[1].split()[-1] == "x1.30" and "360 page" in lines[1]
     assert lines[2].split()[-1] == "x4.00" and "seed_demo: time" in lines[2]
+
+
+def test_a_run_of_only_self_contained_benchmarks_needs_no_seed():
+    """`bench --only core.timeline_migration --customers 1000000` builds its own scratch database:
+    it must not seed a million customers first."""
+    from django.utils.module_loading import autodiscover_modules
+
+    from customer360.bench import benchmarks
+
+    autodiscover_modules("bench")
+    assert "core.timeline_migration" in benchmarks.unseeded
+    assert not benchmarks.need_seed(["core.timeline_migration"])
+    assert benchmarks.need_seed(["core.timeline_migration", "core.pages"])
+    assert benchmarks.need_seed(None) and benchmarks.need_seed([])

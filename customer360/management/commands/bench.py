@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 from django.utils.module_loading import autodiscover_modules
 
 from customer360.bench import BenchContext, benchmarks
@@ -37,34 +38,15 @@ class Command(BaseCommand):
         if not settings.IS_POSTGRES and not allow_sqlite:
             raise CommandError("bench needs PostgreSQL: set DATABASE_URL=postgres://... (see README)")
         call_command("migrate", interactive=False, verbosity=0)
-        existing = Customer.objects.count()
-        if existing < customers:
-            if existing:
-                raise CommandError(
-                    f"the database holds {existing} customers; use an empty one or --customers {existing}"
-                )
-            self.stdout.write(f"Seeding {customers} customers (seed {seed}) ...")
-            started = time.perf_counter()
-            call_command("seed_demo", customers=customers, seed=seed)
-            elapsed = time.perf_counter() - started
-            events = TimelineEvent.objects.count()
-            peak_mb = _peak_memory_mb()
-            self.stdout.write(
-                f"seed_demo: {customers} customers, {events} events in {elapsed:.0f} s, peak memory "
-                f"{peak_mb:,.0f} MB (targets at 1M: <= 1800 s, <= 4096 MB)"
-            )
-            figures.add("seed_demo: time", "s", elapsed)
-            figures.add("seed_demo: peak memory", "MB", peak_mb)
-        else:
-            self.stdout.write(
-                f"Reusing {existing} customers and about {TimelineEvent.objects.count()} events."
-            )
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
         autodiscover_modules("bench")
-        user = get_user_model().objects.get(username="rep")
+        if benchmarks.need_seed(only):
+            self._seed(customers, seed, figures)
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+            user = get_user_model().objects.get(username="rep")
+        else:
+            self.stdout.write("Only benchmarks that build their own data: no seed.")
+            user = None
         ctx = BenchContext(customers=customers, seed=seed, rng=random.Random(seed), user=user)
         for key, fn in benchmarks.ordered():
             if only and key not in only:
@@ -79,6 +61,30 @@ class Command(BaseCommand):
         if compare:
             for line in figures.growth(Path(compare)):
                 self.stdout.write(line)
+
+    def _seed(self, customers: int, seed: int, figures: Figures) -> None:
+        existing = Customer.objects.count()
+        if existing >= customers:
+            self.stdout.write(
+                f"Reusing {existing} customers and about {TimelineEvent.objects.count()} events."
+            )
+            return
+        if existing:
+            raise CommandError(
+                f"the database holds {existing} customers; use an empty one or --customers {existing}"
+            )
+        self.stdout.write(f"Seeding {customers} customers (seed {seed}) ...")
+        started = time.perf_counter()
+        call_command("seed_demo", customers=customers, seed=seed)
+        elapsed = time.perf_counter() - started
+        events = TimelineEvent.objects.count()
+        peak_mb = _peak_memory_mb()
+        self.stdout.write(
+            f"seed_demo: {customers} customers, {events} events in {elapsed:.0f} s, peak memory "
+            f"{peak_mb:,.0f} MB (targets at 1M: <= 1800 s, <= 4096 MB)"
+        )
+        figures.add("seed_demo: time", "s", elapsed)
+        figures.add("seed_demo: peak memory", "MB", peak_mb)
 
 
 def _peak_memory_mb() -> float:
