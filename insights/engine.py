@@ -392,6 +392,8 @@ def score_customers(
             else (Customer.objects.select_for_update().filter(pk__gte=id_range[0], pk__lte=id_range[1]))
         )
         present = np.fromiter(locked.order_by("pk").values_list("pk", flat=True), dtype="int64")
+        if run is not None:
+            present, scope = _without_newer(present, scope, now)
         keep = np.isin(chosen["customer_id"].to_numpy(dtype="int64"), present)
         rows = chosen[keep]
         kept_reasons = [r for r, k in zip(reasons, keep, strict=True) if k]
@@ -407,6 +409,20 @@ def score_customers(
         mine = np.isin(published["customer_id"].to_numpy(dtype="int64"), present)
         write_scores(customer_ids=present, rows=published[mine], now=now)
     return ScoreResult(int(scored_here.sum()), new, int(holdout.sum()))
+
+
+def _without_newer(present: np.ndarray, scope: Q, now: datetime) -> tuple[np.ndarray, Q]:
+    """A batch chunk's customers less those rescored since the chunk began (a new event's
+    rescoring, which waited for no chunk): their newer result stands, the chunk's older one is not
+    written over it."""
+    newer = list(
+        CustomerScore.objects.filter(customer_id__in=present.tolist(), scored_at__gt=now).values_list(
+            "customer_id", flat=True
+        )
+    )
+    if not newer:
+        return present, scope
+    return present[~np.isin(present, newer)], scope & ~Q(customer_id__in=newer)
 
 
 def _model_version_ids(chosen: pd.DataFrame) -> list[int | None]:

@@ -275,25 +275,36 @@ def customers_rescore(*, customer_ids: list[int]) -> int:
 
 
 def scoring_run_start(*, user=None, chunk_size: int = BATCH_CHUNK, queue: str | None = None) -> ScoringRun:
-    """Rescore everyone: a Job row for the progress bar, chunks by id range, a Celery group."""
+    """Rescore everyone: a Job row for the progress bar, chunks by id range, a Celery group.
+
+    The chunks go to ``queue``, by default ``C360_RESCORING_QUEUE``: with a queue (and worker) of
+    their own, the hundreds of chunks of a big run do not stand in front of the rescoring that a
+    new event asks for."""
+    queue = queue or settings.C360_RESCORING_QUEUE
+    with transaction.atomic():
+        run, chunk_ids = scoring_run_create(chunk_size=chunk_size, user=user)
+        transaction.on_commit(lambda: _dispatch_chunks(chunk_ids, queue))
+    return run
+
+
+def scoring_run_create(*, chunk_size: int = BATCH_CHUNK, user=None) -> tuple[ScoringRun, list[int]]:
+    """A run over every customer: its Job (the progress bar), its chunks by id range (in id order)."""
     ids = list(Customer.objects.order_by("pk").values_list("pk", flat=True))
     with transaction.atomic():
         job = Job.objects.create(
             kind="insights.rescore", label=_("Rescoring all customers"), total=len(ids), created_by=user
         )
         run = ScoringRun.objects.create(job=job, chunk_size=chunk_size)
-        chunks = [
+        ScoringChunk.objects.bulk_create(
             ScoringChunk(run=run, index=i, first_id=part[0], last_id=part[-1], size=len(part))
             for i, part in enumerate(
                 ids[start : start + chunk_size] for start in range(0, len(ids), chunk_size)
             )
-        ]
-        ScoringChunk.objects.bulk_create(chunks)
-        if not chunks:
-            Job.objects.filter(pk=job.pk).update(status=Job.Status.DONE, finished_at=timezone.now())
+        )
         chunk_ids = list(ScoringChunk.objects.filter(run=run).order_by("index").values_list("pk", flat=True))
-        transaction.on_commit(lambda: _dispatch_chunks(chunk_ids, queue))
-    return run
+        if not chunk_ids:
+            Job.objects.filter(pk=job.pk).update(status=Job.Status.DONE, finished_at=timezone.now())
+    return run, chunk_ids
 
 
 def _dispatch_chunks(chunk_ids: list[int], queue: str | None) -> None:
@@ -307,21 +318,31 @@ def _dispatch_chunks(chunk_ids: list[int], queue: str | None) -> None:
 
 def scoring_chunk_run(*, chunk_id: int) -> bool:
     """Score one chunk exactly once: the chunk row is claimed, scored and marked in one transaction,
-    so a worker that dies midway leaves nothing behind and the redelivered task does it all again."""
+    so a worker that dies midway leaves nothing behind and the redelivered task does it all again.
+
+    While it scores, a chunk locks its own row only (``FOR UPDATE OF``), not the run's job: chunks
+    of one run score side by side in every worker process. The job row is locked at the end, for
+    the progress and the last chunk's "done", so that of two chunks finishing together the later
+    one sees the other's mark."""
     from insights.engine import cached_catalogue, score_customers
 
+    # "Running" on its own (a short transaction): inside the chunk's, the update would hold the job
+    # row until the first chunk is scored, and every other chunk would wait for it.
+    Job.objects.filter(
+        pk=ScoringChunk.objects.filter(pk=chunk_id).values("run__job_id")[:1], status=Job.Status.QUEUED
+    ).update(status=Job.Status.RUNNING, started_at=timezone.now())
     with transaction.atomic():
         chunk = (
-            ScoringChunk.objects.select_for_update().select_related("run__job").filter(pk=chunk_id).first()
+            ScoringChunk.objects.select_for_update(of=("self",))
+            .select_related("run__job")
+            .filter(pk=chunk_id)
+            .first()
         )
         if chunk is None or chunk.done:
             return False
         job = chunk.run.job
-        if job.status == Job.Status.QUEUED:
-            Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
-                status=Job.Status.RUNNING, started_at=timezone.now()
-            )
         score_customers(id_range=(chunk.first_id, chunk.last_id), run=chunk.run, catalogue=cached_catalogue())
+        Job.objects.select_for_update().filter(pk=job.pk).values_list("pk", flat=True).get()
         chunk.done = True
         chunk.save(update_fields=["done"])
         job.advance(chunk.size)
@@ -333,17 +354,8 @@ def scoring_chunk_run(*, chunk_id: int) -> bool:
 
 def scoring_run_inline(*, chunk_size: int = BATCH_CHUNK) -> ScoringRun:
     """The batch without Celery (demo seeding, benchmarks): the same chunks, one after the other."""
-    ids = list(Customer.objects.order_by("pk").values_list("pk", flat=True))
-    with transaction.atomic():
-        job = Job.objects.create(kind="insights.rescore", label="Rescoring all customers", total=len(ids))
-        run = ScoringRun.objects.create(job=job, chunk_size=chunk_size)
-        ScoringChunk.objects.bulk_create(
-            ScoringChunk(run=run, index=i, first_id=part[0], last_id=part[-1], size=len(part))
-            for i, part in enumerate(
-                ids[start : start + chunk_size] for start in range(0, len(ids), chunk_size)
-            )
-        )
-    for chunk_id in ScoringChunk.objects.filter(run=run).order_by("index").values_list("pk", flat=True):
+    run, chunk_ids = scoring_run_create(chunk_size=chunk_size)
+    for chunk_id in chunk_ids:
         scoring_chunk_run(chunk_id=chunk_id)
     return run
 

@@ -21,7 +21,7 @@ def test_import_contracts_hold():
 def test_docker_compose_describes_the_production_stack():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    app_services = {"migrate", "web", "worker", "worker-ml", "worker-imports", "beat"}
+    app_services = {"migrate", "web", "worker", "worker-ml", "worker-imports", "worker-rescoring", "beat"}
     assert set(services) == app_services | {"proxy", "postgres", "redis"}
     for name, service in services.items():
         assert "healthcheck" in service, f"{name} has no healthcheck"
@@ -51,8 +51,14 @@ def test_docker_compose_describes_the_production_stack():
         for name in app_services
         if "-Q" in services[name]["command"]
     }
-    assert queues == {"worker": "default", "worker-ml": "ml", "worker-imports": "imports"}
+    assert queues == {
+        "worker": "default",
+        "worker-ml": "ml",
+        "worker-imports": "imports",
+        "worker-rescoring": "rescoring",
+    }
     assert services["worker"]["environment"]["C360_IMPORT_QUEUE"] == "imports"
+    assert services["web"]["environment"]["C360_RESCORING_QUEUE"] == "rescoring"
     for name in queues:
         assert services[name]["command"].startswith("celery -A customer360 worker")
     assert services["beat"]["command"].startswith("celery -A customer360 beat")
@@ -66,7 +72,13 @@ def test_celery_routes_cover_every_queue_a_compose_worker_consumes():
     from customer360.celery import app
 
     routed = {route["queue"] for route in app.conf.task_routes.values()}
-    assert routed | {app.conf.task_default_queue, "imports"} == {"default", "ml", "imports"}
+    # imports and rescoring chunks are sent to the queue their setting names (compose sets both)
+    assert routed | {app.conf.task_default_queue, "imports", "rescoring"} == {
+        "default",
+        "ml",
+        "imports",
+        "rescoring",
+    }
 
 
 def test_env_example_names_every_production_setting():

@@ -542,6 +542,9 @@ C360_IMPORT_CHUNK_ROWS = env_int("C360_IMPORT_CHUNK_ROWS", 10_000)
 C360_TRAINING_MAX_EXAMPLES = env_int("C360_TRAINING_MAX_EXAMPLES", 30_000)
 C360_IMPORT_TASK_SECONDS = env_int("C360_IMPORT_TASK_SECONDS", 60)
 C360_IMPORT_QUEUE = env_str("C360_IMPORT_QUEUE") or "default"
+# The queue of a full rescoring's chunks: give it a worker of its own (docker-compose's
+# worker-rescoring), so that a rescoring of every customer never delays the one a new event asks for.
+C360_RESCORING_QUEUE = env_str("C360_RESCORING_QUEUE") or "default"
 C360_IMPORT_STALLED_MINUTES = env_int("C360_IMPORT_STALLED_MINUTES", 5)
 # .xlsx caps: cells (rows x columns) and the workbook's total uncompressed size.
 C360_XLSX_MAX_CELLS = env_int("C360_XLSX_MAX_CELLS", 20_000_000)
