@@ -127,6 +127,55 @@ def bench_core_pages(ctx: BenchContext) -> list[str]:
     ]
 
 
+LIST_ROLES = ("rep", "service", "service_lead", "marketing", "accounting", "manager")
+
+
+def _list_filters() -> list[str]:
+    """No filter, the core's filters, and every registered condition filter (its first choice, or
+    a number: 80 for a percentage, which few customers reach, else 1), as query strings."""
+    from customer360.customer_list import available_condition_filters
+
+    filters = ["", "&lifecycle=active", "&country=AT", "&owner=me"]
+    for f in available_condition_filters():
+        options = list(f.choices()) if f.choices else []
+        if options:
+            filters.append(f"&{f.param}={options[0][0]}")
+        elif not f.choices:
+            filters.append(f"&{f.param}={80 if '%' in str(f.label) else 1}")
+    return filters
+
+
+@benchmarks.register("core.customer_list", order=12)
+def bench_customer_list(ctx: BenchContext) -> list[str]:
+    """The customer list as each role: every sort, with and without a filter, then a list search
+    (a name's first letters); first pages, as a user opens them."""
+    from django.contrib.auth import get_user_model
+
+    from customer360.customer_list import SORTS
+    from customer360.models import Customer
+
+    filters = _list_filters()
+    names = list(Customer.objects.order_by("?").values_list("last_name", flat=True)[:10])
+    lines, every = [], []
+    for username in LIST_ROLES:
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            continue
+        client = Client(HTTP_HOST="localhost")
+        client.force_login(user)
+        urls = [f"/customers/?sort={sort}{f}" for sort in SORTS for f in filters]
+        listed = time_requests(client, urls)
+        searched = time_requests(client, [f"/customers/?q={name[:4]}" for name in names if name])
+        every += [listed, searched]
+        lines.append(format_timing(f"customer list as {username}", listed, 150))
+        lines.append(format_timing(f"list search as {username}", searched, 150))
+    worst = max((r["p95"] for r in every), default=0)
+    lines.append(
+        f"{'customer list, worst role':<34} p95={worst:7.1f} ms over {len(filters)} filters x {len(SORTS)} sorts"
+    )
+    return lines
+
+
 @benchmarks.register("sources.ingestion", order=60)
 def bench_ingestion(ctx: BenchContext) -> list[str]:
     """Bulk API (one client, 10,000-row requests) and the online_retail CSV import (50,000 lines)."""
