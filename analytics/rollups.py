@@ -86,7 +86,7 @@ def _grouped(
     values = queryset.annotate(day=F(when) if is_date else TruncDate(when)).values(
         "day", *key_fields, f"{customer}owner_id", f"{customer}country", f"{customer}attributes__segment"
     )
-    totals = {"n": Count("id")}
+    totals = {"n": Count("pk")}
     if amount:
         totals["total"] = Sum(amount)
     for row in values.annotate(**totals).order_by():
@@ -194,6 +194,35 @@ def fee_rows(days):
                     lambda r: "", "fee")  # fmt: skip
 
 
+def recommendation_rows(days):
+    """Next-best-action recommendations per local day created, action and status now
+    ("12:accepted"). Always rebuilt whole: a status changes long after the day it counts on."""
+    from insights.models import Recommendation
+
+    return _grouped(Recommendation.objects.all(), "created_at", "customer__", ["action_id", "status"],
+                    lambda r: f"{r['action_id']}:{r['status']}")  # fmt: skip
+
+
+def scored_rows(days):
+    """The scored customers now, by group ("treated" / "holdout"): the lift's denominators."""
+    from insights.models import CustomerScore
+
+    return _grouped(CustomerScore.objects.all(), "scored_at", "customer__", ["holdout"],
+                    lambda r: "holdout" if r["holdout"] else "treated")  # fmt: skip
+
+
+def converted_rows(days):
+    """Scored customers by group and local day of their last success (``CustomerConversion``): the
+    customers converted in a period that ends today are the rows from its first day on."""
+    from analytics.models import CustomerConversion
+    from insights.models import CustomerScore
+
+    for holdout, key in ((False, "treated"), (True, "holdout")):
+        group = CustomerScore.objects.filter(holdout=holdout).values("customer_id")
+        yield from _grouped(CustomerConversion.objects.filter(customer_id__in=group), "last_success_at",
+                            "customer__", [], lambda r, key=key: key)  # fmt: skip
+
+
 def _tagged(tag: str) -> Callable[[], tuple[str, ...]]:
     return lambda: events.kinds(tag=tag)
 
@@ -207,6 +236,12 @@ FAMILIES = [
     Family("billing.invoiced", invoiced_rows, lambda: (INVOICE_ISSUED.kind,)),
     Family("billing.fees", fee_rows, _tagged("dunning")),
     Family("billing.paid", paid_rows, _tagged("payment")),
+]
+# Read from the per-customer roll-ups (CustomerConversion): refreshed after them.
+NBA_FAMILIES = [
+    Family("nba.recommendations", recommendation_rows, None),
+    Family("nba.scored", scored_rows, None),
+    Family("nba.converted", converted_rows, None),
 ]
 
 

@@ -57,21 +57,9 @@ def rollups_refresh(*, full: bool = False) -> dict[str, int]:
     Returns the rows written per family.
     """
     started = timezone.now()
-    written = {}
+    written: dict[str, int] = {}
     for family in rollups.FAMILIES:
-        state, _ = RollupState.objects.get_or_create(metric=family.metric)
-        days = None
-        if family.dirty_events is not None and state.watermark and not full:
-            days = rollups.dirty_days(family.dirty_events, state.watermark)
-            if not days:
-                written[family.metric] = 0
-                RollupState.objects.filter(pk=state.pk).update(watermark=started, refreshed_at=timezone.now())
-                continue
-        with transaction.atomic():
-            written[family.metric] = rollups.rebuild(family, days)
-            RollupState.objects.filter(pk=state.pk).update(
-                watermark=started, refreshed_at=timezone.now(), days_refreshed=len(days) if days else 0
-            )
+        _family_refresh(family, full, started, written)
     # Per-customer roll-ups: rebuilt for the customers with new events since the watermark.
     for metric, rebuild in (
         ("nba.conversion", rollups.conversions_rebuild),
@@ -81,7 +69,25 @@ def rollups_refresh(*, full: bool = False) -> dict[str, int]:
         with transaction.atomic():
             written[metric] = rebuild(None if full or not state.watermark else state.watermark)
             RollupState.objects.filter(pk=state.pk).update(watermark=started, refreshed_at=timezone.now())
+    for family in rollups.NBA_FAMILIES:
+        _family_refresh(family, full, started, written)
     return written
+
+
+def _family_refresh(family, full: bool, started, written: dict[str, int]) -> None:
+    state, _ = RollupState.objects.get_or_create(metric=family.metric)
+    days = None
+    if family.dirty_events is not None and state.watermark and not full:
+        days = rollups.dirty_days(family.dirty_events, state.watermark)
+        if not days:
+            written[family.metric] = 0
+            RollupState.objects.filter(pk=state.pk).update(watermark=started, refreshed_at=timezone.now())
+            return
+    with transaction.atomic():
+        written[family.metric] = rollups.rebuild(family, days)
+        RollupState.objects.filter(pk=state.pk).update(
+            watermark=started, refreshed_at=timezone.now(), days_refreshed=len(days) if days else 0
+        )
 
 
 def customer_risk_refresh() -> int:

@@ -2,13 +2,17 @@
 conversion and lift over the random hold-out (with a 95 % confidence interval), AUC per model version.
 
 "Shown" = recommendations created in the period; the other series count them by their status now.
+The charts read roll-ups (``analytics.rollups.NBA_FAMILIES``, as of their last refresh); the
+drill-downs list the rows themselves.
 Conversion = customers with a success event (any action's ``success_kinds``) in the period, among
 the scored customers of each group (the hold-out is drawn at random before any rule applies).
 """
 
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from collections import defaultdict
+
+from django.db.models import Q, Sum
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
@@ -23,6 +27,7 @@ from analytics.dashboards.charts import (
     people_names,
 )
 from analytics.dashboards.filters import Filters
+from analytics.models import DailyRollup
 from analytics.rollups import success_kinds  # noqa: F401 - tests import it from here
 from customer360.models import Customer
 from insights.models import Action, CustomerScore, ModelVersion, Recommendation
@@ -46,19 +51,32 @@ def _recommendations(f: Filters):
     return Recommendation.objects.filter(f.scope(), f.in_period("created_at"))
 
 
-def _status_counts() -> dict:
-    return {
-        "shown": Count("id"),
-        **{key: Count("id", filter=Q(status=key)) for key, _label in STATUSES[1:]},
-    }
+def _rollup_rows(f: Filters, group: str) -> dict:
+    """{action id or owner id: {"shown": n, "accepted": n, ...}} from the ``nba.recommendations``
+    roll-up (recommendations created in the period, by their status now): a few thousand rows
+    however many recommendations there are."""
+    rows = (
+        DailyRollup.objects.filter(
+            f.rollup_q(), metric="nba.recommendations", day__gte=f.start, day__lte=f.end
+        )
+        .values("key", "owner_id")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    counts: dict = defaultdict(lambda: dict.fromkeys([k for k, _l in STATUSES], 0))
+    for row in rows:
+        action, status = row["key"].split(":", 1)
+        bucket = counts[int(action) if group == "action" else row["owner_id"]]
+        bucket["shown"] += row["n"]
+        if status in bucket and status != "shown":
+            bucket[status] += row["n"]
+    return counts
 
 
 def by_action(f: Filters) -> ChartData:
-    rows = {
-        r["action"]: r for r in _recommendations(f).values("action").annotate(**_status_counts()).order_by()
-    }
+    rows = _rollup_rows(f, "action")
     actions = list(
-        Action.objects.filter(pk__in=rows)
+        Action.objects.filter(pk__in=list(rows))
         .order_by("order", "key")
         .values_list("pk", "key", "name_en", "name_de")
     )
@@ -85,18 +103,17 @@ def drill_by_action(f: Filters, bucket: str, series: str) -> Drill:
 
 
 def by_rep(f: Filters) -> ChartData:
-    """By the customer's owner (the rep who acts on the recommendation)."""
-    rows = list(
-        _recommendations(f).values("customer__owner").annotate(**_status_counts()).order_by("customer__owner")
-    )
-    names = people_names(r["customer__owner"] for r in rows)
+    """By the customer's owner (the rep who acts on the recommendation; 0: no owner)."""
+    rows = _rollup_rows(f, "owner")
+    owners = sorted(rows, key=lambda owner: (owner == 0, owner))
+    names = people_names(owner for owner in owners if owner)
     return ChartData(
         key="nba.by_rep",
         title=_("Recommendations by rep"),
-        categories=[
-            (str(r["customer__owner"] or 0), names.get(r["customer__owner"], _("No owner"))) for r in rows
+        categories=[(str(owner), names.get(owner, _("No owner"))) for owner in owners],
+        series=[
+            Series(str(label), [rows[owner][key] for owner in owners], key=key) for key, label in STATUSES
         ],
-        series=[Series(str(label), [r[key] for r in rows], key=key) for key, label in STATUSES],
         x_title=_("Rep (customer owner)"),
         y_title=_("Recommendations"),
     )

@@ -362,3 +362,27 @@ def test_api_returns_the_chart_data_for_managers_only(world, manager, rep):
     assert client_for(rep).get(url).status_code == 403
     assert client_for(manager).get("/api/analytics/charts/service/nonsense/").status_code == 404
     assert client_for(manager).get("/api/analytics/topics/").status_code == 200
+
+
+def test_nba_charts_follow_the_rollup_refresh_and_its_filters(world, rep, rep2):
+    """The NBA charts read roll-ups (issue #18: a million customers): a recommendation accepted
+    now counts as accepted once the roll-ups are refreshed (the beat task; never before), and an
+    owner filter keeps exactly that rep's customers, as the rows themselves say."""
+    from insights.models import Recommendation
+
+    f = year()
+    open_rec = Recommendation.objects.filter(status="open", created_at__gte=f.start_at).first()
+    assert open_rec is not None
+    before = build("nba.by_action", f).value(str(open_rec.action_id), "accepted")
+    Recommendation.objects.filter(pk=open_rec.pk).update(status="accepted")
+    with time_machine.travel(at(TODAY), tick=False):
+        assert build("nba.by_action", f).value(str(open_rec.action_id), "accepted") == before
+        services.rollups_refresh()
+        assert build("nba.by_action", f).value(str(open_rec.action_id), "accepted") == before + 1
+        for owner in (rep, rep2):
+            mine = Recommendation.objects.filter(created_at__gte=f.start_at, customer__owner=owner)
+            chart = build("nba.by_rep", year(owner=owner.pk))
+            assert [c for c, _label in chart.categories] == ([str(owner.pk)] if mine.exists() else [])
+            if mine.exists():
+                assert chart.value(str(owner.pk), "shown") == mine.count()
+                assert chart.value(str(owner.pk), "accepted") == mine.filter(status="accepted").count()
