@@ -232,8 +232,15 @@ def _event_latencies(ctx: BenchContext, samples: int, keep_going) -> list[float]
 
 @benchmarks.register("nba.rescoring", order=50)
 def bench_rescoring(ctx: BenchContext) -> list[str]:
-    """Full rescoring (in-process and with a worker), one customer, event -> recommendation."""
-    lines = [*_one_customer(ctx), *_full_inline()]
+    """One customer, and a full rescoring in this process (the chunks one after the other)."""
+    return [*_one_customer(ctx), *_full_inline()]
+
+
+@benchmarks.register("nba.rescoring_workers", order=51)
+def bench_rescoring_workers(ctx: BenchContext) -> list[str]:
+    """A full rescoring by a worker with two processes, event -> recommendation, and the same while
+    a full rescoring runs (`--only nba.rescoring_workers` skips the in-process run, which at 1M
+    customers takes a quarter of an hour and says less)."""
     if not getattr(settings, "REDIS_URL", ""):
-        return [*lines, "worker figures skipped: set REDIS_URL (a Redis database of its own)"]
-    return [*lines, *_full_worker(), *_latency(ctx), *_latency_during_rescoring(ctx)]
+        return ["worker figures skipped: set REDIS_URL (a Redis database of its own)"]
+    return [*_full_worker(), *_latency(ctx), *_latency_during_rescoring(ctx)]
