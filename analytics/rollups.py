@@ -101,6 +101,24 @@ def _grouped(
         )
 
 
+def _snapshot(queryset: QuerySet, customer: str, key_fields: list[str], key: Callable[[dict], str]):
+    """``queryset`` now, grouped by ``key_fields`` and the customer's dimensions, as rows of today
+    (a snapshot family is rebuilt whole on every refresh, so only today's rows exist)."""
+    today = timezone.localdate()
+    values = queryset.values(
+        *key_fields, f"{customer}owner_id", f"{customer}country", f"{customer}attributes__segment"
+    )
+    for row in values.annotate(n=Count("pk")).order_by():
+        yield DailyRollup(
+            day=today,
+            key=key(row),
+            owner_id=row[f"{customer}owner_id"] or 0,
+            country=row[f"{customer}country"] or "",
+            segment=str(row[f"{customer}attributes__segment"] or "")[:40],
+            count=row["n"],
+        )
+
+
 def touch_rows(days):
     """Campaign touches per campaign and status ("12:opened")."""
     return _grouped(
@@ -207,8 +225,21 @@ def scored_rows(days):
     """The scored customers now, by group ("treated" / "holdout"): the lift's denominators."""
     from insights.models import CustomerScore
 
-    return _grouped(CustomerScore.objects.all(), "scored_at", "customer__", ["holdout"],
-                    lambda r: "holdout" if r["holdout"] else "treated")  # fmt: skip
+    return _snapshot(CustomerScore.objects.all(), "customer__", ["holdout"],
+                     lambda r: "holdout" if r["holdout"] else "treated")  # fmt: skip
+
+
+def lifecycle_rows(days):
+    """Customers by lifecycle stage now (a snapshot)."""
+    return _snapshot(Customer.objects.all(), "", ["lifecycle"], lambda r: r["lifecycle"])
+
+
+def churn_band_rows(days):
+    """Customers by the band of their learned churn risk now (a snapshot of the core's scores)."""
+    from customer360.models import Score
+    from customer360.scores import CHURN_RISK
+
+    return _snapshot(Score.objects.filter(kind=CHURN_RISK), "customer__", ["band"], lambda r: r["band"])
 
 
 def converted_rows(days):
@@ -236,6 +267,8 @@ FAMILIES = [
     Family("billing.invoiced", invoiced_rows, lambda: (INVOICE_ISSUED.kind,)),
     Family("billing.fees", fee_rows, _tagged("dunning")),
     Family("billing.paid", paid_rows, _tagged("payment")),
+    Family("customers.lifecycle", lifecycle_rows, None),
+    Family("customers.churn_band", churn_band_rows, None),
 ]
 # Read from the per-customer roll-ups (CustomerConversion): refreshed after them.
 NBA_FAMILIES = [

@@ -15,7 +15,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from analytics import risk
+from analytics import kpis, risk
 from analytics.dashboards.charts import (
     ChartData,
     ChartDef,
@@ -91,8 +91,8 @@ def drill_new_lost(f: Filters, bucket: str, series: str) -> Drill:
 
 
 def lifecycle(f: Filters) -> ChartData:
-    """Customers by lifecycle stage now."""
-    counts = dict(_customers(f).values_list("lifecycle").annotate(n=Count("id")).order_by())
+    """Customers by lifecycle stage now (as of the roll-ups' last refresh)."""
+    counts = kpis.rollup_counts("customers.lifecycle", f)
     return ChartData(
         key="customers.lifecycle",
         title=_("Lifecycle mix (now)"),
@@ -236,14 +236,14 @@ def _learned_note() -> str:
 
 
 def learned_churn_risk(f: Filters) -> ChartData:
-    """Current customers by the band of their learned churn risk (the core's score table)."""
-    learned = Score.objects.filter(kind=scores.CHURN_RISK, customer__in=_customers(f))
-    counts = learned.aggregate(**{band: Count("pk", filter=Q(band=band)) for band, _label in LEARNED_BANDS})
+    """Current customers by the band of their learned churn risk (the core's score table, as of the
+    roll-ups' last refresh)."""
+    counts = kpis.rollup_counts("customers.churn_band", f)
     return ChartData(
         key="customers.learned_churn_risk",
         title=_("Learned churn risk"),
         categories=[(band, str(label)) for band, label in LEARNED_BANDS],
-        series=[Series(_("Customers"), [counts[band] for band, _label in LEARNED_BANDS], key="n")],
+        series=[Series(_("Customers"), [counts.get(band, 0) for band, _label in LEARNED_BANDS], key="n")],
         x_title=_("Churn risk"),
         y_title=_("Customers"),
         note=_learned_note(),

@@ -386,3 +386,22 @@ def test_nba_charts_follow_the_rollup_refresh_and_its_filters(world, rep, rep2):
             if mine.exists():
                 assert chart.value(str(owner.pk), "shown") == mine.count()
                 assert chart.value(str(owner.pk), "accepted") == mine.filter(status="accepted").count()
+
+
+def test_customer_snapshots_follow_the_rollup_refresh(world, rep):
+    """Lifecycle mix and learned churn-risk bands are snapshots in the roll-ups: counted as of the
+    last refresh, per owner as the customers themselves say."""
+    f = year()
+    moved = Customer.objects.exclude(lifecycle="churned").order_by("pk").first()
+    was = moved.lifecycle
+    before = build("customers.lifecycle", f)
+    Customer.objects.filter(pk=moved.pk).update(lifecycle="churned")
+    assert build("customers.lifecycle", f).series[0].values == before.series[0].values
+    with time_machine.travel(at(TODAY), tick=False):
+        services.rollups_refresh()
+        after = build("customers.lifecycle", f)
+        assert after.value("churned", "n") == before.value("churned", "n") + 1
+        assert after.value(was, "n") == before.value(was, "n") - 1
+        mine = build("customers.lifecycle", year(owner=rep.pk))
+        for row in Customer.objects.filter(owner=rep).values("lifecycle").annotate(n=Count("id")):
+            assert mine.value(row["lifecycle"], "n") == row["n"]
