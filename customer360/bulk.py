@@ -7,12 +7,14 @@ adaptation work as for ``save()``; no signals are sent, as with ``bulk_create``.
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import Iterable
 from contextlib import contextmanager
 from operator import attrgetter
 
 from django.db import connection, models, transaction
+from django.db.models.base import ModelState
 
 from customer360.audit import history
 
@@ -43,6 +45,39 @@ def commit_without_flush_wait() -> None:
     if connection.vendor == "postgresql" and connection.in_atomic_block:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+@functools.cache
+def instance_maker(model: type[models.Model]):
+    """``make(**values)``: an unsaved ``model`` instance, as ``model(**values)`` builds it, at a
+    fraction of the cost (the demo seed builds hundreds of thousands). The defaults are taken from
+    one instance built once; callable defaults (``timezone.now``) are called per instance unless
+    given; one maker per model. ``values`` are attribute names (``customer_id``, not ``customer``): a plain value per
+    field, no related objects. No ``pre_init``/``post_init`` signals are sent."""
+    prototype = model()
+    fixed = {name: value for name, value in prototype.__dict__.items() if name != "_state"}
+    called = [
+        (f.attname, f.get_default)
+        for f in model._meta.concrete_fields
+        if f.has_default() and callable(f.default)
+    ]
+    names = frozenset(f.attname for f in model._meta.concrete_fields)
+    new, state = model.__new__, ModelState
+
+    def make(**values):
+        if not names.issuperset(values):
+            raise TypeError(f"{model.__name__} has no fields {sorted(set(values) - names)}")
+        obj = new(model)
+        attributes = obj.__dict__
+        attributes.update(fixed)
+        for name, default in called:
+            if name not in values:
+                attributes[name] = default()
+        attributes.update(values)
+        attributes["_state"] = state()
+        return obj
+
+    return make
 
 
 def _columns(model: type[models.Model]) -> list[models.Field]:
