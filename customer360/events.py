@@ -44,6 +44,7 @@ contact"). The tags, a small vocabulary with one meaning each:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -151,12 +152,25 @@ class EventKind:
         return self._texts_in(translation.get_language(), payload)
 
     def _texts_in(self, language: str | None, payload: dict) -> tuple[str, str]:
-        values = {
-            name: formatter(payload.get(name), payload, language) for name, formatter in self._formatters
-        }
-        title = _translated(_template(self.title, payload), language) % values
+        title = _translated(_template(self.title, payload), language)
         summary = _template(self.summary, payload)
-        return title, (_translated(summary, language) % values if summary else "")
+        summary = _translated(summary, language) if summary else ""
+        # Only the fields the two texts name are formatted (a payment's title quotes two of seven).
+        values = {
+            name: formatter(payload.get(name), payload, language)
+            for name, formatter in self._formatters_for(title, summary)
+        }
+        return title % values, (summary % values if summary else "")
+
+    def _formatters_for(self, title: str, summary: str) -> tuple[tuple[str, Callable], ...]:
+        key = (self.kind, title, summary)
+        found = _used_formatters.get(key)
+        if found is None:
+            if len(_used_formatters) >= 1000:  # templates are a few per kind; a bound all the same
+                _used_formatters.clear()
+            named = set(_PLACEHOLDER.findall(title)) | set(_PLACEHOLDER.findall(summary))
+            found = _used_formatters[key] = tuple((n, f) for n, f in self._formatters if n in named)
+        return found
 
     def stored_texts(self, payload: dict) -> tuple[str, str]:
         """Title and summary in English (the stored text); without switching the language when
@@ -263,9 +277,15 @@ def _translated(template: Any, language: str | None) -> str:
     return found[1]
 
 
+#: (kind, title, summary) -> the formatters of the fields the texts name
+_used_formatters: dict[tuple[str, str, str], tuple[tuple[str, Callable], ...]] = {}
+_PLACEHOLDER = re.compile(r"%\((\w+)\)")
+
+
 @receiver(setting_changed)
 def _forget_translations(**kwargs) -> None:
     _translations.clear()
+    _used_formatters.clear()
 
 
 #: payload values that go into the JSON as they are
