@@ -48,6 +48,10 @@ VOLATILE: set[tuple[str, str]] = {
     ("insights_scoringrun", "created_at"),
     ("marketing_segment", "created_at"),
     ("marketing_segment", "updated_at"),
+    # The payment-risk model's scores differ in their last digits from run to run.
+    ("customer360_score", "value"),
+    # Ties between equally common phrases are broken in set order: the same with PYTHONHASHSEED=0.
+    ("analytics_topic", "label"),
 }
 #: Tables whose rows are written in an order that differs from run to run (their keys differ):
 #: their rows are compared without the key, in the order of their contents.
