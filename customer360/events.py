@@ -103,9 +103,35 @@ class Field:
     def _formatter(self) -> Callable[[Any, dict, str | None], str]:
         """``(value, payload, language) -> text``, chosen once per field."""
         if callable(self.format):
-            format_value = self.format
-            return lambda value, payload, language: str(format_value(value))
+            return _cached(self.format)
         return _FORMATS[self.format]
+
+
+#: the texts of the callable formats by (language, value type, value); cleared on a settings change
+_format_caches: list[dict] = []
+#: values whose formatted text is a function of the value and the language alone (hashable)
+_CACHED_VALUES = frozenset({str, int, bool, type(None)})
+
+
+def _cached(format_value: Callable[[Any], str]) -> Callable[[Any, dict, str | None], str]:
+    """``format_value`` as a formatter that keeps its texts: a choice label is translated once per
+    language and value, not once per event (the demo seed formats a million)."""
+    texts: dict[tuple, str] = {}
+    _format_caches.append(texts)
+
+    def formatted(value: Any, payload: dict, language: str | None) -> str:
+        kind = type(value)
+        if kind not in _CACHED_VALUES:
+            return str(format_value(value))
+        key = (language, kind, value)
+        text = texts.get(key)
+        if text is None:
+            if len(texts) >= 10_000:
+                texts.clear()
+            text = texts[key] = str(format_value(value))
+        return text
+
+    return formatted
 
 
 @dataclass(frozen=True)
@@ -286,6 +312,8 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)")
 def _forget_translations(**kwargs) -> None:
     _translations.clear()
     _used_formatters.clear()
+    for texts in _format_caches:
+        texts.clear()
 
 
 #: payload values that go into the JSON as they are
