@@ -161,11 +161,16 @@ def _assign_ids(model: type[models.Model], objs: list[models.Model]) -> None:
 
 
 def bulk_insert(
-    objs: Iterable[models.Model], *, ignore_conflicts: bool = False, with_ids: bool = False
+    objs: Iterable[models.Model],
+    *,
+    ignore_conflicts: bool = False,
+    with_ids: bool = False,
+    rare_conflicts: bool = False,
 ) -> None:
     """Insert ``objs`` (all of one model). With ``ignore_conflicts`` rows that break a unique
-    constraint are skipped, as with ``bulk_create(ignore_conflicts=True)``. With ``with_ids`` every
-    object gets its primary key set (needed when other rows refer to it)."""
+    constraint are skipped, as with ``bulk_create(ignore_conflicts=True)``; ``rare_conflicts`` tells
+    that most loads will have none (see :func:`_copy`). With ``with_ids`` every object gets its
+    primary key set (needed when other rows refer to it)."""
     objs = list(objs)
     if not objs:
         return
@@ -184,12 +189,31 @@ def bulk_insert(
     rows = map(_row_maker(fields), objs)
     # A unique key refusing a row is Django's IntegrityError, as with bulk_create (callers retry it).
     with connection.wrap_database_errors:
-        _copy(model, [f.column for f in fields], rows, ignore_conflicts)
+        _copy(model, [f.column for f in fields], rows, ignore_conflicts, rare_conflicts)
 
 
-def _copy(model: type[models.Model], columns: list[str], rows: Iterable, ignore_conflicts: bool) -> None:
+def _copy(
+    model: type[models.Model],
+    columns: list[str],
+    rows: Iterable,
+    ignore_conflicts: bool,
+    rare_conflicts: bool = False,
+) -> None:
     """COPY ``rows`` into the table; with ``ignore_conflicts`` through a temporary table and one
-    ``INSERT ... ON CONFLICT DO NOTHING``."""
+    ``INSERT ... ON CONFLICT DO NOTHING``. With ``rare_conflicts`` as well, a plain COPY is tried
+    first, in a savepoint: when no unique key refuses a row (a demo seed into a fresh database),
+    the rows are written once instead of twice; when one does (a rerun), the savepoint is rolled
+    back and the rows take the temporary table. The outcome is the same either way."""
+    if ignore_conflicts and rare_conflicts:
+        from psycopg.errors import UniqueViolation
+
+        rows = list(rows)
+        try:
+            _copy(model, columns, rows, ignore_conflicts=False)
+        except UniqueViolation:
+            pass  # rolled back with _copy's savepoint
+        else:
+            return
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     names = ", ".join(quote(c) for c in columns)
@@ -209,7 +233,12 @@ def _copy(model: type[models.Model], columns: list[str], rows: Iterable, ignore_
 
 
 def insert_rows(
-    model: type[models.Model], columns: list[str], rows: Iterable[tuple], *, ignore_conflicts: bool = False
+    model: type[models.Model],
+    columns: list[str],
+    rows: Iterable[tuple],
+    *,
+    ignore_conflicts: bool = False,
+    rare_conflicts: bool = False,
 ) -> None:
     """Insert plain tuples of ``columns`` (attribute names, e.g. "customer_id") into ``model``'s
     table: for millions of rows, where building a model instance per row would cost more than
@@ -226,7 +255,7 @@ def insert_rows(
         )
         return
     column_of = {f.attname: f.column for f in model._meta.concrete_fields}
-    _copy(model, [column_of[c] for c in columns], rows, ignore_conflicts)
+    _copy(model, [column_of[c] for c in columns], rows, ignore_conflicts, rare_conflicts)
 
 
 def update_rows(model: type[models.Model], columns: list[str], rows: Iterable[tuple]) -> int:
