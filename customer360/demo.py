@@ -316,7 +316,7 @@ def seed_customers(ctx: DemoContext, count: int = 0) -> None:
                 customer_id=pk, kind="external_id", source="demo", value=customer.customer_number
             )
         )
-    bulk_insert(identities, ignore_conflicts=True)
+    bulk_insert(identities, ignore_conflicts=True, rare_conflicts=True)
     timeline.record_many(
         (
             CUSTOMER_CREATED.event(

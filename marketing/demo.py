@@ -319,7 +319,7 @@ def _plan_unsubscribe(plan: _Plan, customer: DemoCustomer, campaign: Campaign, w
 
 def _write(plan: _Plan, types: dict) -> int:
     """Insert one chunk: consents, their history, touches, timeline events."""
-    bulk_insert(plan.consents, ignore_conflicts=True)
+    bulk_insert(plan.consents, ignore_conflicts=True, rare_conflicts=True)
     customer_ids = sorted({c.customer_id for c in plan.consents})
     ids = (
         {
@@ -337,7 +337,7 @@ def _write(plan: _Plan, types: dict) -> int:
         event.source_type_id, event.source_id = types["consent"], str(change.consent_id)
         changes.append(change)
     bulk_insert(changes)
-    insert_rows(Touch, TOUCH_COLUMNS, plan.touches, ignore_conflicts=True)
+    insert_rows(Touch, TOUCH_COLUMNS, plan.touches, ignore_conflicts=True, rare_conflicts=True)
     events = [c[4] for c in plan.changes] + plan.events
     timeline.record_many(events, announce=False)
     return len(events)
