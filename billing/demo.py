@@ -295,19 +295,22 @@ def _children(
 
 
 def _event_maker(invoice: Invoice, events: list, invoice_type: int, url) -> Callable:
-    """``event(kind, key, when, summary=, channel=, **values)`` appends one event of ``invoice``."""
+    """``event(kind, key, when, summary=, channel=, **values)`` appends one event of ``invoice``.
+    What all of the invoice's events share is worked out once (about five events per invoice)."""
+    customer_id, source_id, source_url = invoice.customer_id, str(invoice.pk), url(invoice.pk)
+    fields, prefix = billing_events.invoice_fields(invoice), f"demo:billing:{invoice.pk}:"
 
     def event(kind: EventKind, key: str, when: datetime, summary=None, channel=None, **values) -> None:
         events.append(
             kind.event(
-                customer_id=invoice.customer_id,
-                key=f"demo:billing:{invoice.pk}:{key}",
-                payload=kind.payload(**billing_events.invoice_fields(invoice), **values),
+                customer_id=customer_id,
+                key=prefix + key,
+                payload=kind.payload(**fields, **values),
                 occurred_at=when,
                 actor_label="Demo data",
                 source_type_id=invoice_type,
-                source_id=str(invoice.pk),
-                source_url=url(invoice.pk),
+                source_id=source_id,
+                source_url=source_url,
                 summary=summary,
                 channel=channel,
             )
