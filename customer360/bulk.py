@@ -69,12 +69,14 @@ def instance_maker(model: type[models.Model]):
             values, related = _related_values(model, values, names, relations)
         obj = new(model)
         attributes = obj.__dict__
+        # _state first, then the fields: the order Model.__init__ sets them in, so the instance
+        # keeps the class's shared-key dict (less than half the memory of a dict of its own).
+        attributes["_state"] = state()
         attributes.update(fixed)
         for name, default in called:
             if name not in values:
                 attributes[name] = default()
         attributes.update(values)
-        attributes["_state"] = state()
         if related:
             obj._state.fields_cache.update(related)
         return obj
