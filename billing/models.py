@@ -496,12 +496,14 @@ class DunningLevel(models.Model):
     def render(self, invoice: Invoice, language: str) -> str:
         """The notice text in ``language`` ("de" or anything else -> English)."""
         template = self.text_de if language == "de" else self.text_en
-        values = {
-            "number": invoice.number,
-            "open_amount": format_money(invoice.open_amount, invoice.currency, language),
-            "due_date": format_date(invoice.due_date, language),
-            "fee": format_money(self.fee, invoice.currency, language),
-        }
+        # One switch of the language for the three values (the demo renders one per notice).
+        with translation.override(language):
+            values = {
+                "number": invoice.number,
+                "open_amount": formatting.money(money(invoice.open_amount), invoice.currency),
+                "due_date": formatting.day(invoice.due_date),
+                "fee": formatting.money(money(self.fee), invoice.currency),
+            }
         try:
             return template.format(**values)
         except (KeyError, IndexError, ValueError):

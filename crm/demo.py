@@ -29,7 +29,7 @@ from crm.models import (
     Stage,
     Ticket,
 )
-from customer360.bulk import bulk_insert
+from customer360.bulk import bulk_insert, instance_maker
 from customer360.demo import DemoContext, DemoCustomer, seeders
 from customer360.events import EventKind
 from customer360.sources.records import url_maker
@@ -195,7 +195,7 @@ def seed_sales(ctx: DemoContext) -> None:
             if c.persona == "gruber":
                 renewal = today + timedelta(weeks=6)
                 start = renewal.replace(year=renewal.year - 1)
-            contract = Contract(
+            contract = instance_maker(Contract)(
                 customer_id=c.id,
                 product=products[plan],
                 start=start,
@@ -209,7 +209,7 @@ def seed_sales(ctx: DemoContext) -> None:
                 contract.end = renewal
             contracts.append((contract, c))
             if c.persona == "loyal" and rng.random() < 0.5:
-                extra = Contract(
+                extra = instance_maker(Contract)(
                     customer_id=c.id,
                     product=products["service"],
                     start=start,
@@ -227,7 +227,7 @@ def seed_sales(ctx: DemoContext) -> None:
             lang = _lang(c)
             follow = today + timedelta(days=rng.randint(1, 30)) if rng.random() < 0.25 else None
             activities.append(
-                Activity(
+                instance_maker(Activity)(
                     customer_id=c.id,
                     kind=Activity.Kind.CALL,
                     subject=rng.choice(CALL_SUBJECTS[lang]),
@@ -272,7 +272,7 @@ def _deal_for(c: DemoCustomer, rng, owner, open_stages, won, lost, ctx):
     created_days = rng.randint(20, 200)
     created = ctx.moment(created_days, rng)
     if c.persona == "loyal" and rng.random() < 0.6:
-        deal = Deal(
+        deal = instance_maker(Deal)(
             customer_id=c.id,
             title="Upsell: Premium plan",
             amount=Decimal("890.00"),
@@ -283,7 +283,7 @@ def _deal_for(c: DemoCustomer, rng, owner, open_stages, won, lost, ctx):
             closed_at=created + timedelta(days=rng.randint(5, 15)),
         )
     elif c.persona == "churner":
-        deal = Deal(
+        deal = instance_maker(Deal)(
             customer_id=c.id,
             title="Renewal offer",
             amount=Decimal("290.00"),
@@ -295,7 +295,7 @@ def _deal_for(c: DemoCustomer, rng, owner, open_stages, won, lost, ctx):
             closed_at=created + timedelta(days=rng.randint(5, 15)),
         )
     elif c.persona == "prospect" or (c.persona == "ordinary" and rng.random() < 0.25):
-        deal = Deal(
+        deal = instance_maker(Deal)(
             customer_id=c.id,
             title=rng.choice(["Basic plan", "Premium plan", "Service package"]),
             amount=Decimal(rng.choice([190, 290, 890, 1480])),
@@ -380,7 +380,7 @@ def seed_service(ctx: DemoContext) -> None:
     for ticket, _customer, score, comment in planned:
         if score:
             ratings.append(
-                Satisfaction(
+                instance_maker(Satisfaction)(
                     ticket=ticket,
                     score=score,
                     comment=comment,
@@ -421,7 +421,7 @@ def _ticket_for(c: DemoCustomer, rng: random.Random, ctx, agents, now, late_numb
     priority = rng.choice(
         ["normal", "normal", "high", "low"] + (["high", "urgent"] if category == "complaint" else [])
     )
-    ticket = Ticket(
+    ticket = instance_maker(Ticket)(
         customer_id=c.id,
         subject=subject,
         description=description,
@@ -455,7 +455,7 @@ def _gruber_ticket(c: DemoCustomer, ctx, agents, now):
     """Scenario 1: a complaint about a late delivery, solved yesterday, CSAT 2."""
     opened = now - timedelta(days=6)
     solved = now - timedelta(days=1)
-    ticket = Ticket(
+    ticket = instance_maker(Ticket)(
         customer_id=c.id,
         subject="Lieferung verspätet – Ersatzteil für Heizung",
         description="Das bestellte Ersatzteil ist zwei Wochen verspätet, der Kunde musste seine eigenen "

@@ -37,7 +37,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from customer360 import roles, timeline
-from customer360.bulk import bulk_insert, deferred_indexes
+from customer360.bulk import bulk_insert, deferred_indexes, instance_maker
 from customer360.events_core import CUSTOMER_CREATED
 from customer360.models import Customer, CustomerIdentity, DataSource, Department, StaffProfile
 
@@ -235,7 +235,7 @@ def seed_customers(ctx: DemoContext, count: int = 0) -> None:
     for first, last, company, postcode, city, persona in NAMED_CUSTOMERS[positions.start : positions.stop]:
         rows.append(
             (
-                Customer(
+                instance_maker(Customer)(
                     first_name=first,
                     last_name=last,
                     company=company,
@@ -257,7 +257,7 @@ def seed_customers(ctx: DemoContext, count: int = 0) -> None:
         owner = rng.choices([reps[0], reps[1], None], weights=[45, 35, 20])[0]
         rows.append(
             (
-                Customer(
+                instance_maker(Customer)(
                     kind=Customer.Kind.ORGANISATION if is_org else Customer.Kind.PERSON,
                     first_name=first,
                     last_name=last,
@@ -308,13 +308,15 @@ def seed_customers(ctx: DemoContext, count: int = 0) -> None:
                 customer.email,
             )
         )
-        identities.append(CustomerIdentity(customer_id=pk, kind="email", value=customer.email))
         identities.append(
-            CustomerIdentity(
+            instance_maker(CustomerIdentity)(customer_id=pk, kind="email", value=customer.email)
+        )
+        identities.append(
+            instance_maker(CustomerIdentity)(
                 customer_id=pk, kind="external_id", source="demo", value=customer.customer_number
             )
         )
-    bulk_insert(identities, ignore_conflicts=True)
+    bulk_insert(identities, ignore_conflicts=True, rare_conflicts=True)
     timeline.record_many(
         (
             CUSTOMER_CREATED.event(

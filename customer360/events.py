@@ -44,6 +44,7 @@ contact"). The tags, a small vocabulary with one meaning each:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -102,9 +103,35 @@ class Field:
     def _formatter(self) -> Callable[[Any, dict, str | None], str]:
         """``(value, payload, language) -> text``, chosen once per field."""
         if callable(self.format):
-            format_value = self.format
-            return lambda value, payload, language: str(format_value(value))
+            return _cached(self.format)
         return _FORMATS[self.format]
+
+
+#: the texts of the callable formats by (language, value type, value); cleared on a settings change
+_format_caches: list[dict] = []
+#: values whose formatted text is a function of the value and the language alone (hashable)
+_CACHED_VALUES = frozenset({str, int, bool, type(None)})
+
+
+def _cached(format_value: Callable[[Any], str]) -> Callable[[Any, dict, str | None], str]:
+    """``format_value`` as a formatter that keeps its texts: a choice label is translated once per
+    language and value, not once per event (the demo seed formats a million)."""
+    texts: dict[tuple, str] = {}
+    _format_caches.append(texts)
+
+    def formatted(value: Any, payload: dict, language: str | None) -> str:
+        kind = type(value)
+        if kind not in _CACHED_VALUES:
+            return str(format_value(value))
+        key = (language, kind, value)
+        text = texts.get(key)
+        if text is None:
+            if len(texts) >= 10_000:
+                texts.clear()
+            text = texts[key] = str(format_value(value))
+        return text
+
+    return formatted
 
 
 @dataclass(frozen=True)
@@ -151,12 +178,25 @@ class EventKind:
         return self._texts_in(translation.get_language(), payload)
 
     def _texts_in(self, language: str | None, payload: dict) -> tuple[str, str]:
-        values = {
-            name: formatter(payload.get(name), payload, language) for name, formatter in self._formatters
-        }
-        title = _translated(_template(self.title, payload), language) % values
+        title = _translated(_template(self.title, payload), language)
         summary = _template(self.summary, payload)
-        return title, (_translated(summary, language) % values if summary else "")
+        summary = _translated(summary, language) if summary else ""
+        # Only the fields the two texts name are formatted (a payment's title quotes two of seven).
+        values = {
+            name: formatter(payload.get(name), payload, language)
+            for name, formatter in self._formatters_for(title, summary)
+        }
+        return title % values, (summary % values if summary else "")
+
+    def _formatters_for(self, title: str, summary: str) -> tuple[tuple[str, Callable], ...]:
+        key = (self.kind, title, summary)
+        found = _used_formatters.get(key)
+        if found is None:
+            if len(_used_formatters) >= 1000:  # templates are a few per kind; a bound all the same
+                _used_formatters.clear()
+            named = set(_PLACEHOLDER.findall(title)) | set(_PLACEHOLDER.findall(summary))
+            found = _used_formatters[key] = tuple((n, f) for n, f in self._formatters if n in named)
+        return found
 
     def stored_texts(self, payload: dict) -> tuple[str, str]:
         """Title and summary in English (the stored text); without switching the language when
@@ -263,9 +303,17 @@ def _translated(template: Any, language: str | None) -> str:
     return found[1]
 
 
+#: (kind, title, summary) -> the formatters of the fields the texts name
+_used_formatters: dict[tuple[str, str, str], tuple[tuple[str, Callable], ...]] = {}
+_PLACEHOLDER = re.compile(r"%\((\w+)\)")
+
+
 @receiver(setting_changed)
 def _forget_translations(**kwargs) -> None:
     _translations.clear()
+    _used_formatters.clear()
+    for texts in _format_caches:
+        texts.clear()
 
 
 #: payload values that go into the JSON as they are

@@ -15,6 +15,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -209,7 +210,7 @@ _COPY_COLUMNS = [
 
 
 def _row(data: EventData, now: datetime, wrap=lambda payload: payload) -> tuple:
-    """One event as COPY / INSERT values; ``wrap`` adapts the payload (psycopg's Jsonb for COPY)."""
+    """One event as COPY / INSERT values; ``wrap`` adapts the payload (JSON text for COPY)."""
     return (
         data.customer_id,
         data.occurred_at or now,
@@ -329,9 +330,9 @@ def record_many(
         batch.clear()
         return written
 
-    if postgres:
-        from psycopg.types.json import Jsonb
-    wrap = Jsonb if postgres else (lambda payload: payload)
+    # COPY takes the payload as JSON text (the column parses it): json.dumps directly, without
+    # psycopg's Jsonb wrapper and its dumper look-up per row, as psycopg's dumper would write it.
+    wrap = json.dumps if postgres else (lambda payload: payload)
     with transaction.atomic():
         for data in events:
             batch.append(_row(data, now, wrap))

@@ -5,7 +5,6 @@ Everything is written in bulk per chunk of customers (no per-row queries), so 10
 
 from __future__ import annotations
 
-import copy
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,7 +14,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from customer360 import timeline
-from customer360.bulk import bulk_insert, insert_rows
+from customer360.bulk import bulk_insert, insert_rows, instance_maker
 from customer360.demo import DemoContext, DemoCustomer, seeders
 from customer360.sources import records
 from marketing import events
@@ -159,6 +158,7 @@ def _plan_consents(
     """Consents with proof; returns {(channel, purpose): (active from, active until or None)}."""
     odds = CONSENT_ODDS.get(customer.persona, CONSENT_ODDS["ordinary"])
     grants = {}
+    new_consent = instance_maker(Consent)
     first_day = max((ctx.today - timezone.localtime(customer.created_at).date()).days - 1, 1)
     for (channel, purpose), chance in zip(PAIRS, odds, strict=True):
         if rng.random() >= chance:
@@ -170,7 +170,7 @@ def _plan_consents(
         confirmed = (
             None if pending or channel != "email" else granted + timedelta(minutes=rng.randint(2, 600))
         )
-        consent = Consent(
+        consent = new_consent(
             customer_id=customer.id,
             channel=channel,
             purpose=purpose,
@@ -203,15 +203,10 @@ def _consent_url():
     return records.url_maker("marketing:customer_consent")
 
 
-@cache
-def _blank_consent() -> Consent:
-    return Consent()
-
-
 def _plan_change(plan: _Plan, consent: Consent, old: str, new: str, when: datetime, reason: str) -> None:
     key = (consent.customer_id, consent.channel, consent.purpose)
     n = plan.change_counts[key] = plan.change_counts.get(key, -1) + 1
-    change = ConsentChange(
+    change = instance_maker(ConsentChange)(
         changed_at=when,
         old_status=old,
         new_status=new,
@@ -220,9 +215,8 @@ def _plan_change(plan: _Plan, consent: Consent, old: str, new: str, when: dateti
         wording_version=consent.wording_version,
         reason=reason,
     )
-    # The consent as it stood after this change (the demo plans its later changes already).
-    # Never saved: a copy of one blank consent costs a fraction of building a model instance.
-    then = copy.copy(_blank_consent())
+    # The consent as it stood after this change (the demo plans its later changes already). Never saved.
+    then = instance_maker(Consent)(updated_at=when)
     then.channel, then.purpose, then.status, then.method = (
         consent.channel,
         consent.purpose,
@@ -325,7 +319,7 @@ def _plan_unsubscribe(plan: _Plan, customer: DemoCustomer, campaign: Campaign, w
 
 def _write(plan: _Plan, types: dict) -> int:
     """Insert one chunk: consents, their history, touches, timeline events."""
-    bulk_insert(plan.consents, ignore_conflicts=True)
+    bulk_insert(plan.consents, ignore_conflicts=True, rare_conflicts=True)
     customer_ids = sorted({c.customer_id for c in plan.consents})
     ids = (
         {
@@ -343,7 +337,7 @@ def _write(plan: _Plan, types: dict) -> int:
         event.source_type_id, event.source_id = types["consent"], str(change.consent_id)
         changes.append(change)
     bulk_insert(changes)
-    insert_rows(Touch, TOUCH_COLUMNS, plan.touches, ignore_conflicts=True)
+    insert_rows(Touch, TOUCH_COLUMNS, plan.touches, ignore_conflicts=True, rare_conflicts=True)
     events = [c[4] for c in plan.changes] + plan.events
     timeline.record_many(events, announce=False)
     return len(events)

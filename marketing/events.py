@@ -14,7 +14,6 @@ and the touch's status (``"opened"``, ``"clicked"`` ...) on every touch kind.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 
 from django.utils.text import format_lazy
@@ -176,8 +175,10 @@ def touch_event(
     if unknown:
         raise TypeError(f"EventData has no fields {sorted(unknown)}")
     # A shallow copy with its own payload: what dataclasses.replace gives, without calling
-    # __init__ again (campaigns write one event per recipient and step).
-    event = copy.copy(template)
+    # __init__ again (campaigns write one event per recipient and step); copying the attributes
+    # directly costs a fraction of copy.copy.
+    event = _new_event(timeline.EventData)
+    event.__dict__.update(template.__dict__)
     event.customer_id = customer_id
     event.idempotency_key = touch_key(campaign_id, customer_id, status, external_id)
     event.payload = dict(template.payload)
@@ -187,3 +188,4 @@ def touch_event(
 
 
 _EVENT_FIELDS = frozenset(f.name for f in dataclasses.fields(timeline.EventData))
+_new_event = object.__new__

@@ -108,3 +108,22 @@ def test_update_rows_sets_each_rows_own_values_and_nothing_else():
     assert cities == {a.pk: "Salzburg", b.pk: "Innsbruck", c.pk: "Graz"}
     assert Customer.objects.get(pk=b.pk).postcode == "6020"
     assert update_rows(Customer, ["city"], []) == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("taken", [False, True])
+def test_rare_conflicts_give_the_same_rows_as_ignore_conflicts(taken):
+    """A plain COPY first; when a unique key refuses a row, the careful path skips just that row."""
+    from customer360.bulk import insert_rows
+    from customer360.models import CustomerIdentity
+
+    customer = CustomerFactory()
+    if taken:
+        CustomerIdentity.objects.create(customer=customer, kind="email", source="t", value="b@example.com")
+    columns = ["customer_id", "kind", "source", "value", "created_at"]
+    now = customer.created_at
+    rows = [(customer.pk, "email", "t", f"{name}@example.com", now) for name in ("a", "b", "c")]
+    with transaction.atomic():
+        insert_rows(CustomerIdentity, columns, rows, ignore_conflicts=True, rare_conflicts=True)
+    values = CustomerIdentity.objects.filter(source="t").values_list("value", flat=True)
+    assert sorted(values) == ["a@example.com", "b@example.com", "c@example.com"]
