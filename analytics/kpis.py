@@ -135,13 +135,11 @@ def lift(f: Filters) -> Lift:
     return Lift(treated=n1, treated_converted=c1, holdout=n0, holdout_converted=c0)
 
 
-def rollup_counts(metric: str, f: Filters, *, since=None, until=None) -> dict[str, int]:
-    """{key: count} of a ``DailyRollup`` family in the filters' scope (optionally from/until a day)."""
+def rollup_counts(metric: str, f: Filters, *, since=None) -> dict[str, int]:
+    """{key: count} of a ``DailyRollup`` family in the filters' scope (optionally from a day on)."""
     rows = DailyRollup.objects.filter(f.rollup_q(), metric=metric)
     if since is not None:
         rows = rows.filter(day__gte=since)
-    if until is not None:
-        rows = rows.filter(day__lte=until)
     return dict(rows.values("key").annotate(n=Sum("count")).order_by().values_list("key", "n"))
 
 

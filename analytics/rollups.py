@@ -171,20 +171,9 @@ def lost_customer_rows(days):
 
 def segment_size_rows(days):
     """Today's member count of every marketing segment (a snapshot, one query per segment)."""
-    today = timezone.localdate()
     for segment in Segment.objects.order_by("id")[:50]:
         members = segment.members(base=Customer.objects.all())
-        for row in (
-            members.values("owner_id", "country", "attributes__segment").annotate(n=Count("id")).order_by()
-        ):
-            yield DailyRollup(
-                day=today,
-                key=str(segment.pk),
-                owner_id=row["owner_id"] or 0,
-                country=row["country"] or "",
-                segment=str(row["attributes__segment"] or "")[:40],
-                count=row["n"],
-            )
+        yield from _snapshot(members, "", [], lambda r, key=str(segment.pk): key)
 
 
 def invoiced_rows(days):
