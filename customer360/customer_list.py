@@ -8,9 +8,7 @@ import binascii
 import json
 from datetime import datetime
 
-from django.db import connection
 from django.db.models import Q, QuerySet
-from django.db.models.functions import Collate
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
@@ -27,9 +25,6 @@ SORTS = {
     "-created": ("-created_at", "-id"),
     "number": ("customer_number", "id"),
 }
-# Names sort the way people read them ("Böhler" before "Brown"): an ICU collation on PostgreSQL, the
-# app's German folding (registered as a collation on each SQLite connection) elsewhere.
-NAME_COLLATIONS = {"postgresql": "de-AT-x-icu", "sqlite": "c360_fold"}
 SORT_LABELS = {"name": _("Name"), "-created": _("Newest first"), "number": _("Customer number")}
 
 
@@ -132,12 +127,8 @@ def filtered_customers(user, params) -> tuple[QuerySet[Customer], dict]:
 def ordered(customers: QuerySet[Customer], sort: str) -> tuple[QuerySet[Customer], tuple[str, ...]]:
     """``customers`` in the order of ``sort`` and the fields of that order (for keyset pages)."""
     fields = SORTS.get(sort, SORTS["name"])
-    collation = NAME_COLLATIONS.get(connection.vendor)
-    if fields == SORTS["name"] and collation:
-        customers = customers.annotate(
-            sort_last=Collate("last_name", collation), sort_first=Collate("first_name", collation)
-        )
-        fields = ("sort_last", "sort_first", "id")
+    if fields == SORTS["name"]:
+        return search.by_name(customers), search.NAME_ORDER
     return customers.order_by(*fields), fields
 
 

@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 
 from customer360.models import Customer
+from customer360 import search
 from customer360.search import filter_customers
 from tests.conftest import client_for
 from tests.factories import CustomerFactory
@@ -83,3 +84,18 @@ def test_typeahead_only_shows_visible_customers(rep, rep2):
     CustomerFactory(first_name="Otto", last_name="Gruberbauer", owner=rep2)
     assert "Gruberbauer" not in client_for(rep).get("/search/?q=gruber").content.decode()
     assert "Gruberbauer" in client_for(rep2).get("/search/?q=gruber").content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["eva", "Ev"])
+def test_typeahead_ranks_by_name_as_people_read_it(rep, query):
+    """Short and longer queries alike: the first eight in the customer list's order (umlauts where
+    readers expect them), whatever order the indexes found the matches in."""
+    for last in ["Brown", "Bürger", "Böhler", "Berger", "Bauer", "Bernard", "Ober", "Bäcker", "Bert", "Bea"]:
+        CustomerFactory(first_name="Eva", last_name=last, owner=rep, company="", city="Wien")
+    Customer.objects.filter(last_name="Ober").update(first_name="Bernd")
+    CustomerFactory(first_name="Eva", last_name="Zorn", owner=None, company="", city="Graz")
+    hits = [c.last_name for c in search.typeahead(Customer.objects.visible_to(rep), query)]
+    assert hits == ["Bäcker", "Bauer", "Bea", "Berger", "Bernard", "Bert", "Böhler", "Brown"]
+    ber = [c.last_name for c in search.typeahead(Customer.objects.visible_to(rep), "ber")]
+    assert ber == ["Berger", "Bernard", "Bert", "Ober"]  # anywhere in the name; not "Bürger"
