@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
 
-from django.db.models import Avg, Count, Q, Sum
+from django.db.models import Avg, Count, Sum
 
 from analytics.dashboards.filters import Filters
 from analytics.models import CustomerConversion, DailyRollup
-from analytics.rollups import success_kinds
+from analytics.rollups import sla_breached, success_kinds  # noqa: F401 - sla_breached is a KPI too
 from customer360.models import TimelineEvent
 from insights.models import CustomerScore
 
@@ -135,11 +134,14 @@ def lift(f: Filters) -> Lift:
     return Lift(treated=n1, treated_converted=c1, holdout=n0, holdout_converted=c0)
 
 
-def rollup_counts(metric: str, f: Filters, *, since=None) -> dict[str, int]:
-    """{key: count} of a ``DailyRollup`` family in the filters' scope (optionally from a day on)."""
+def rollup_counts(metric: str, f: Filters, *, since=None, until=None) -> dict[str, int]:
+    """{key: count} of a ``DailyRollup`` family in the filters' scope (optionally from a day on and
+    up to a day)."""
     rows = DailyRollup.objects.filter(f.rollup_q(), metric=metric)
     if since is not None:
         rows = rows.filter(day__gte=since)
+    if until is not None:
+        rows = rows.filter(day__lte=until)
     return dict(rows.values("key").annotate(n=Sum("count")).order_by().values_list("key", "n"))
 
 
@@ -161,18 +163,6 @@ def win_rate(won: int, lost: int) -> float | None:
 
 def sla_attainment(total: int, breached: int) -> float | None:
     return percent(total - breached, total)
-
-
-def sla_breached(now: datetime) -> Q:
-    """Over ``crm.Ticket``: a target was missed, or an open ticket is past one already."""
-    from crm.models import Ticket
-
-    return (
-        Q(sla_breached_first_response=True)
-        | Q(sla_breached_resolution=True)
-        | Q(status__in=Ticket.OPEN_STATUSES, first_response_at__isnull=True, first_response_due__lt=now)
-        | Q(status__in=Ticket.OPEN_STATUSES, resolution_due__lt=now)
-    )
 
 
 CSAT_AVERAGE = Avg("score")  # over ``crm.Satisfaction`` rows

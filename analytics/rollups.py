@@ -14,7 +14,24 @@ from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
-from django.db.models import Count, Exists, F, FloatField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Substr, TruncDate
 from django.utils import timezone
@@ -22,8 +39,18 @@ from django.utils import timezone
 from analytics.models import CustomerRevenue, DailyRollup
 from billing.events import INVOICE_ISSUED
 from billing.models import DunningNotice, Invoice, Payment
-from crm.events import ORDER_CANCELLED, ORDER_PLACED
-from crm.models import Contract, Order
+from crm.events import (
+    CSAT_RECEIVED,
+    ORDER_CANCELLED,
+    ORDER_PLACED,
+    TICKET_CLOSED,
+    TICKET_OPENED,
+    TICKET_REOPENED,
+    TICKET_REPLIED,
+    TICKET_SLA_BREACHED,
+    TICKET_SOLVED,
+)
+from crm.models import Contract, Order, Satisfaction, Ticket
 from customer360 import events
 from customer360.bulk import bulk_insert
 from customer360.events_core import CUSTOMER_CREATED
@@ -62,6 +89,9 @@ class Family:
     # The kinds of the events that make a day dirty (read from the kind registry when the refresh
     # runs); None: always fully rebuilt (snapshots, small families).
     dirty_kinds: Callable[[], Iterable[str]] | None
+    # The days the family's recent events make dirty; default: the days the events occurred on.
+    # Tickets count on the day they were opened, whenever they are answered or solved.
+    dirty_dates: Callable[[QuerySet], Iterable[date]] | None = None
 
     @property
     def dirty_events(self) -> Q | None:
@@ -75,16 +105,19 @@ def _grouped(
     key_fields: list[str],
     key: Callable[[dict], str],
     amount: str | None = None,
+    owner: str | None = None,
 ):
     """``queryset`` grouped by local day of ``when``, ``key_fields`` and the customer's dimensions;
-    ``amount`` names a field to sum."""
+    ``amount`` names a field to sum; ``owner`` the field of the responsible person (default: the
+    customer's owner)."""
+    owner = owner or f"{customer}owner_id"
     # A DateField is its own day; a DateTimeField is cut to the local day.
     try:
         is_date = queryset.model._meta.get_field(when).get_internal_type() == "DateField"
     except FieldDoesNotExist:  # an annotation such as "lost_at" (a datetime)
         is_date = False
     values = queryset.annotate(day=F(when) if is_date else TruncDate(when)).values(
-        "day", *key_fields, f"{customer}owner_id", f"{customer}country", f"{customer}attributes__segment"
+        "day", *key_fields, owner, f"{customer}country", f"{customer}attributes__segment"
     )
     totals = {"n": Count("pk")}
     if amount:
@@ -93,7 +126,7 @@ def _grouped(
         yield DailyRollup(
             day=row["day"],
             key=key(row),
-            owner_id=row[f"{customer}owner_id"] or 0,
+            owner_id=row[owner] or 0,
             country=row[f"{customer}country"] or "",
             segment=str(row[f"{customer}attributes__segment"] or "")[:40],
             count=row["n"],
@@ -201,6 +234,31 @@ def fee_rows(days):
                     lambda r: "", "fee")  # fmt: skip
 
 
+def recovery_rows(days):
+    """Dunning notices per local day sent, level and whether the invoice was then paid at that level
+    ("2:recovered", "2:open"), as of the refresh."""
+    recovered = ExpressionWrapper(
+        Q(invoice__status=Invoice.Status.PAID, invoice__dunning_level=F("level")), output_field=BooleanField()
+    )
+    notices = DunningNotice.objects.filter(days_q("sent_at", days)).annotate(recovered=recovered)
+    return _grouped(notices, "sent_at", "invoice__customer__", ["level", "recovered"],
+                    lambda r: f"{r['level']}:{'recovered' if r['recovered'] else 'open'}")  # fmt: skip
+
+
+def _invoice_kinds() -> tuple[str, ...]:
+    """Every event of an invoice (paid, cancelled, noticed ...): its source is the invoice."""
+    return tuple(
+        sorted({*events.kinds(tag="invoice"), *events.kinds(tag="payment"), *events.kinds(tag="dunning")})
+    )
+
+
+def _notice_days(recent_events: QuerySet) -> set[date]:
+    """The days the notices of these events' invoices were sent on."""
+    ids = {int(s) for s in recent_events.values_list("source_id", flat=True).distinct() if s.isdigit()}
+    notices = DunningNotice.objects.filter(invoice_id__in=ids).annotate(day=TruncDate("sent_at"))
+    return set(notices.values_list("day", flat=True).distinct())
+
+
 def recommendation_rows(days):
     """Next-best-action recommendations per local day created, action and status now
     ("12:accepted"). Always rebuilt whole: a status changes long after the day it counts on."""
@@ -243,6 +301,99 @@ def converted_rows(days):
                             "customer__", [], lambda r, key=key: key)  # fmt: skip
 
 
+# --- Service: tickets by the local day they were opened; owner = the ticket's assignee -------------------
+def _tickets_opened(days):
+    return Ticket.objects.filter(days_q("opened_at", days))
+
+
+def _by_ticket(queryset, key_fields, key):
+    return _grouped(queryset, "opened_at", "customer__", key_fields, key, owner="assignee_id")
+
+
+def sla_breached(now: datetime) -> Q:
+    """Over ``crm.Ticket``: a target was missed, or an open ticket is past one already."""
+    return (
+        Q(sla_breached_first_response=True)
+        | Q(sla_breached_resolution=True)
+        | Q(status__in=Ticket.OPEN_STATUSES, first_response_at__isnull=True, first_response_due__lt=now)
+        | Q(status__in=Ticket.OPEN_STATUSES, resolution_due__lt=now)
+    )
+
+
+def ticket_volume_rows(days):
+    """Tickets opened per category and channel ("complaint:email")."""
+    return _by_ticket(
+        _tickets_opened(days), ["category", "channel"], lambda r: f"{r['category']}:{r['channel']}"
+    )
+
+
+def ticket_sla_rows(days):
+    """Tickets with an SLA per priority and state at the refresh ("high:breached", "high:met"): an
+    open ticket past a due time is breached from then on (the SLA check records it on the ticket
+    and the timeline, which makes its day dirty)."""
+    breached = ExpressionWrapper(sla_breached(timezone.now()), output_field=BooleanField())
+    tickets = _tickets_opened(days).filter(resolution_due__isnull=False).annotate(breached=breached)
+    return _by_ticket(tickets, ["priority", "breached"],
+                      lambda r: f"{r['priority']}:{'breached' if r['breached'] else 'met'}")  # fmt: skip
+
+
+#: The bands of the first-response and resolution times: (key, lower bound, upper bound).
+TICKET_TIME_BANDS = [
+    ("lt1h", timedelta(0), timedelta(hours=1)),
+    ("1-4h", timedelta(hours=1), timedelta(hours=4)),
+    ("4-8h", timedelta(hours=4), timedelta(hours=8)),
+    ("8-24h", timedelta(hours=8), timedelta(days=1)),
+    ("1-3d", timedelta(days=1), timedelta(days=3)),
+    ("3-7d", timedelta(days=3), timedelta(days=7)),
+    ("gt7d", timedelta(days=7), None),
+]
+TICKET_TIMES = {"first_response": "first_response_at", "resolution": "solved_at"}
+
+
+def ticket_time_rows(days):
+    """Tickets per measure and band of the time it took ("resolution:1-3d")."""
+    for measure, end in TICKET_TIMES.items():
+        took = ExpressionWrapper(F(end) - F("opened_at"), output_field=DurationField())
+        band = Case(
+            *[
+                When(Q(took__gte=lo) & (Q(took__lt=hi) if hi else Q()), then=Value(key))
+                for key, lo, hi in TICKET_TIME_BANDS
+            ],  # fmt: skip
+            default=Value(""),
+        )
+        tickets = _tickets_opened(days).filter(**{f"{end}__isnull": False}).annotate(took=took, band=band)
+        yield from _by_ticket(tickets, ["band"], lambda r, measure=measure: f"{measure}:{r['band']}")
+
+
+def csat_rows(days):
+    """Satisfaction ratings per local day received and score ("4"); owner = the ticket's assignee."""
+    ratings = Satisfaction.objects.filter(days_q("created_at", days))
+    return _grouped(ratings, "created_at", "ticket__customer__", ["score"], lambda r: str(r["score"]),
+                    owner="ticket__assignee_id")  # fmt: skip
+
+
+#: What changes a ticket's counts: opened, answered, solved, closed, reopened, an SLA breached.
+TICKET_EVENTS = (
+    TICKET_OPENED,
+    TICKET_REPLIED,
+    TICKET_SOLVED,
+    TICKET_CLOSED,
+    TICKET_REOPENED,
+    TICKET_SLA_BREACHED,
+)
+
+
+def _ticket_kinds() -> tuple[str, ...]:
+    return tuple(k.kind for k in TICKET_EVENTS)
+
+
+def _ticket_open_days(recent_events: QuerySet) -> set[date]:
+    """The days the tickets of these events were opened on."""
+    ids = {int(s) for s in recent_events.values_list("source_id", flat=True).distinct() if s.isdigit()}
+    opened = Ticket.objects.filter(pk__in=ids).annotate(day=TruncDate("opened_at"))
+    return set(opened.values_list("day", flat=True).distinct())
+
+
 def _tagged(tag: str) -> Callable[[], tuple[str, ...]]:
     return lambda: events.kinds(tag=tag)
 
@@ -258,6 +409,11 @@ FAMILIES = [
     Family("billing.paid", paid_rows, _tagged("payment")),
     Family("customers.lifecycle", lifecycle_rows, None),
     Family("customers.churn_band", churn_band_rows, None),
+    Family("billing.recovery", recovery_rows, _invoice_kinds, _notice_days),
+    Family("service.volume", ticket_volume_rows, _ticket_kinds, _ticket_open_days),
+    Family("service.sla", ticket_sla_rows, _ticket_kinds, _ticket_open_days),
+    Family("service.times", ticket_time_rows, _ticket_kinds, _ticket_open_days),
+    Family("service.csat", csat_rows, lambda: (CSAT_RECEIVED.kind,)),
 ]
 # Read from the per-customer roll-ups (CustomerConversion): refreshed after them.
 NBA_FAMILIES = [
@@ -267,14 +423,12 @@ NBA_FAMILIES = [
 ]
 
 
-def dirty_days(condition: Q, since: datetime) -> set[date]:
-    """Local days of events of this family recorded after ``since``."""
-    return set(
-        TimelineEvent.objects.filter(condition, recorded_at__gt=since - WATERMARK_OVERLAP)
-        .annotate(day=TruncDate("occurred_at"))
-        .values_list("day", flat=True)
-        .distinct()
-    )
+def dirty_days(family: Family, since: datetime) -> set[date]:
+    """Local days the family's events recorded after ``since`` make dirty."""
+    recent = TimelineEvent.objects.filter(family.dirty_events, recorded_at__gt=since - WATERMARK_OVERLAP)
+    if family.dirty_dates is not None:
+        return set(family.dirty_dates(recent))
+    return set(recent.annotate(day=TruncDate("occurred_at")).values_list("day", flat=True).distinct())
 
 
 def rebuild(family: Family, days: set[date] | None) -> int:

@@ -78,7 +78,7 @@ def _family_refresh(family, full: bool, started, written: dict[str, int]) -> Non
     state, _ = RollupState.objects.get_or_create(metric=family.metric)
     days = None
     if family.dirty_events is not None and state.watermark and not full:
-        days = rollups.dirty_days(family.dirty_events, state.watermark)
+        days = rollups.dirty_days(family, state.watermark)
         if not days:
             written[family.metric] = 0
             RollupState.objects.filter(pk=state.pk).update(watermark=started, refreshed_at=timezone.now())

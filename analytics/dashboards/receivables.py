@@ -239,27 +239,12 @@ def drill_level(f: Filters, bucket: str, series: str) -> Drill:
 def recovery(f: Filters) -> ChartData:
     """Invoices that got a notice of each level in the period, and how many were then paid without
     a further level (recovered)."""
-    rows = {
-        r["level"]: r
-        for r in DunningNotice.objects.filter(
-            # The scope over the notice's own invoice join (not ``invoice__in`` a subquery, which
-            # made PostgreSQL hash-join the invoice table twice).
-            f.in_period("sent_at"),
-            f.scope(customer_prefix="invoice__customer__"),
-        )
-        .values("level")
-        .annotate(
-            # One notice per invoice and level (a database constraint), so no DISTINCT is needed.
-            n=Count("id"),
-            recovered=Count(
-                "id", filter=Q(invoice__status=Invoice.Status.PAID, invoice__dunning_level=F("level"))
-            ),
-        )
-        .order_by()
-    }
+    # From the roll-up (as of its refresh): notices per level and whether the invoice was then paid
+    # at that level. One notice per invoice and level (a database constraint): notices are invoices.
+    counts = kpis.rollup_counts("billing.recovery", f, since=f.start, until=f.end)
     levels = range(1, Invoice.MAX_DUNNING_LEVEL + 1)
-    noticed = [rows.get(lv, {}).get("n", 0) for lv in levels]
-    recovered = [rows.get(lv, {}).get("recovered", 0) for lv in levels]
+    recovered = [counts.get(f"{lv}:recovered", 0) for lv in levels]
+    noticed = [counts.get(f"{lv}:open", 0) + r for lv, r in zip(levels, recovered, strict=True)]
     return ChartData(
         key="receivables.recovery",
         title=_("Recovery after each dunning level"),

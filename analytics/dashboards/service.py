@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -16,7 +16,9 @@ from django.utils.translation import gettext_lazy
 from analytics import kpis
 from analytics.dashboards.charts import ChartData, ChartDef, Dashboard, Drill, Series, dashboards
 from analytics.dashboards.filters import Filters, add_months
-from crm.models import Priority, Satisfaction, Ticket
+from analytics.models import DailyRollup
+from analytics.rollups import TICKET_TIME_BANDS, TICKET_TIMES
+from crm.models import Priority, Ticket
 from customer360.models import Channel
 
 TICKET_COLUMNS = [
@@ -28,16 +30,17 @@ TICKET_COLUMNS = [
     (gettext_lazy("Assignee"), "assignee"),
     (gettext_lazy("Opened"), "opened_at"),
 ]
-# (key, label, lower bound, upper bound) of the time distributions.
-DURATIONS = [
-    ("lt1h", gettext_lazy("< 1 h"), timedelta(0), timedelta(hours=1)),
-    ("1-4h", gettext_lazy("1-4 h"), timedelta(hours=1), timedelta(hours=4)),
-    ("4-8h", gettext_lazy("4-8 h"), timedelta(hours=4), timedelta(hours=8)),
-    ("8-24h", gettext_lazy("8-24 h"), timedelta(hours=8), timedelta(days=1)),
-    ("1-3d", gettext_lazy("1-3 days"), timedelta(days=1), timedelta(days=3)),
-    ("3-7d", gettext_lazy("3-7 days"), timedelta(days=3), timedelta(days=7)),
-    ("gt7d", gettext_lazy("> 7 days"), timedelta(days=7), None),
-]
+DURATION_LABELS = {
+    "lt1h": gettext_lazy("< 1 h"),
+    "1-4h": gettext_lazy("1-4 h"),
+    "4-8h": gettext_lazy("4-8 h"),
+    "8-24h": gettext_lazy("8-24 h"),
+    "1-3d": gettext_lazy("1-3 days"),
+    "3-7d": gettext_lazy("3-7 days"),
+    "gt7d": gettext_lazy("> 7 days"),
+}
+# (key, label, lower bound, upper bound) of the time distributions, as the roll-up bands them.
+DURATIONS = [(key, DURATION_LABELS[key], lo, hi) for key, lo, hi in TICKET_TIME_BANDS]
 AGES = [
     ("0-1d", gettext_lazy("< 1 day"), 0, 1),
     ("1-3d", gettext_lazy("1-3 days"), 1, 3),
@@ -46,7 +49,7 @@ AGES = [
     ("14-30d", gettext_lazy("14-30 days"), 14, 30),
     ("gt30d", gettext_lazy("> 30 days"), 30, None),
 ]
-TIMES = {"first_response": "first_response_at", "resolution": "solved_at"}
+TIMES = TICKET_TIMES
 
 
 def _tickets(f: Filters):
@@ -57,11 +60,17 @@ def _opened(f: Filters):
     return _tickets(f).filter(f.in_period("opened_at"))
 
 
+def _counts(metric: str, f: Filters) -> dict[str, int]:
+    """A service roll-up's counts per key over the filters' period and scope (as of its refresh)."""
+    return kpis.rollup_counts(metric, f, since=f.start, until=f.end)
+
+
 def volume(f: Filters) -> ChartData:
     """Tickets opened in the period by category (bars) and channel (stacked)."""
     counts = defaultdict(int)
-    for row in _opened(f).values("category", "channel").annotate(n=Count("id")).order_by():
-        counts[row["category"], row["channel"]] = row["n"]
+    for key, n in _counts("service.volume", f).items():
+        category, _sep, channel = key.partition(":")
+        counts[category, channel] = n
     channels = [c for c in Channel.values if any(counts[cat, c] for cat in Ticket.Category.values)]
     labels = dict(Channel.choices)
     return ChartData(
@@ -91,21 +100,13 @@ def _breached(now) -> Q:
 
 def sla(f: Filters) -> ChartData:
     """Tickets with an SLA opened in the period, per priority: met vs breached, and compliance %."""
-    breached = _breached(timezone.now())
-    rows = {
-        r["priority"]: r
-        for r in _opened(f)
-        .filter(resolution_due__isnull=False)
-        .values("priority")
-        .annotate(total=Count("id"), breached=Count("id", filter=breached))
-        .order_by()
-    }
+    counts = _counts("service.sla", f)
     met, late, rate = [], [], []
     for value in Priority.values:
-        row = rows.get(value, {"total": 0, "breached": 0})
-        met.append(row["total"] - row["breached"])
-        late.append(row["breached"])
-        rate.append(kpis.sla_attainment(row["total"], row["breached"]))
+        on_time, breached = counts.get(f"{value}:met", 0), counts.get(f"{value}:breached", 0)
+        met.append(on_time)
+        late.append(breached)
+        rate.append(kpis.sla_attainment(on_time + breached, breached))
     return ChartData(
         key="service.sla",
         title=_("SLA compliance by priority"),
@@ -148,30 +149,9 @@ def _with_duration(queryset, measure: str):
 def times(f: Filters) -> ChartData:
     """How long first responses and resolutions took, for tickets opened in the period."""
     measures = (("first_response", _("First response")), ("resolution", _("Resolution")))
-    # Both measures in one pass over the period's tickets (was one query per measure).
-    durations = {
-        f"{measure}_duration": ExpressionWrapper(
-            F(TIMES[measure]) - F("opened_at"), output_field=DurationField()
-        )
-        for measure, _name in measures
-    }
-    counts = (
-        _opened(f)
-        .annotate(**durations)
-        .aggregate(
-            **{
-                f"{measure}__{key}": Count(
-                    "id",
-                    filter=Q(**{f"{TIMES[measure]}__isnull": False})
-                    & _duration_q(lo, hi, field=f"{measure}_duration"),
-                )
-                for measure, _name in measures
-                for key, _label, lo, hi in DURATIONS
-            }
-        )
-    )
+    counts = _counts("service.times", f)
     series = [
-        Series(name, [counts[f"{measure}__{key}"] for key, *_rest in DURATIONS], key=measure)
+        Series(name, [counts.get(f"{measure}:{key}", 0) for key, *_rest in DURATIONS], key=measure)
         for measure, name in measures
     ]
     return ChartData(
@@ -193,18 +173,18 @@ def drill_times(f: Filters, bucket: str, series: str) -> Drill:
 
 def csat(f: Filters) -> ChartData:
     """Average satisfaction score (1-5) and number of ratings per month of the period."""
-    rows = {
-        (r["month"].date() if hasattr(r["month"], "hour") else r["month"]): r
-        # From the ratings themselves: tickets are joined only when a filter needs them.
-        for r in Satisfaction.objects.filter(
-            f.scope(customer_prefix="ticket__customer__", owner_field="ticket__assignee"),
-            f.in_period("created_at"),
-        )
-        .annotate(month=TruncMonth("created_at"))
-        .values("month")
-        .annotate(score=kpis.CSAT_AVERAGE, n=Count("id"))
-        .order_by()
-    }
+    rows: dict = defaultdict(lambda: {"n": 0, "points": 0})
+    ratings = DailyRollup.objects.filter(
+        f.rollup_q(), metric="service.csat", day__gte=f.start, day__lte=f.end
+    )
+    for r in (
+        ratings.annotate(month=TruncMonth("day")).values("month", "key").annotate(n=Sum("count")).order_by()
+    ):
+        month = r["month"].date() if hasattr(r["month"], "hour") else r["month"]
+        rows[month]["n"] += r["n"]
+        rows[month]["points"] += int(r["key"]) * r["n"]
+    for row in rows.values():
+        row["score"] = row["points"] / row["n"] if row["n"] else None
     months = f.months
     return ChartData(
         key="service.csat",

@@ -14,7 +14,7 @@ import pytest
 import time_machine
 from django.db.models import Count, Sum
 
-from analytics import services
+from analytics import rollups, services
 from analytics.dashboards import dashboards
 from analytics.dashboards.charts import figure, safe_cell
 from analytics.dashboards.filters import Filters, period_bounds
@@ -405,3 +405,57 @@ def test_customer_snapshots_follow_the_rollup_refresh(world, rep):
         mine = build("customers.lifecycle", year(owner=rep.pk))
         for row in Customer.objects.filter(owner=rep).values("lifecycle").annotate(n=Count("id")):
             assert mine.value(row["lifecycle"], "n") == row["n"]
+
+
+def test_service_charts_follow_the_refresh_on_the_day_the_ticket_was_opened(world, service_user):
+    """A reply and a solution today count on the day the ticket was opened (its bar of the time
+    chart), once the incremental refresh has run; only that day is recomputed."""
+    from analytics.models import RollupState
+    from crm.services.tickets import ticket_reply, ticket_solve
+
+    f = year()
+    ticket = Ticket.objects.filter(first_response_at__isnull=True, status__in=Ticket.OPEN_STATUSES).first()
+    assert ticket is not None and ticket.opened_at.date() < TODAY
+    took = at(TODAY, 12) - ticket.opened_at
+    band = next(k for k, lo, hi in rollups.TICKET_TIME_BANDS if took >= lo and (hi is None or took < hi))
+    before = build("service.times", f)
+    with time_machine.travel(at(TODAY, 12), tick=False):
+        ticket_reply(ticket=ticket, user=service_user, body="We are on it.")
+        ticket_solve(ticket=Ticket.objects.get(pk=ticket.pk), user=service_user)
+        assert build("service.times", f).series == before.series  # as of the last refresh
+        services.rollups_refresh()
+        after = build("service.times", f)
+    assert after.value(band, "first_response") == before.value(band, "first_response") + 1
+    assert after.value(band, "resolution") == before.value(band, "resolution") + 1
+    assert RollupState.objects.get(metric="service.times").days_refreshed == 1
+    opened = Ticket.objects.filter(opened_at__gte=f.start_at, opened_at__lt=f.end_at)
+    assert sum(sum(s.values) for s in build("service.volume", f).series) == opened.count()
+    if ticket.assignee_id:
+        mine = build("service.volume", year(owner=ticket.assignee_id))
+        assert sum(sum(s.values) for s in mine.series) == opened.filter(assignee=ticket.assignee_id).count()
+
+
+def test_recovery_follows_the_refresh_on_the_day_the_notice_was_sent(world):
+    """An invoice paid today after a notice weeks ago counts as recovered at that notice's level, on
+    the day the notice was sent, once the incremental refresh has run."""
+    from billing.models import DunningNotice
+    from billing.services import invoice_record_payment
+
+    f = year()
+    notice = (
+        DunningNotice.objects.filter(sent_at__gte=f.start_at, invoice__status__in=Invoice.OPEN_STATUSES)
+        .select_related("invoice")
+        .order_by("-level")
+        .first()
+    )
+    assert notice is not None and notice.invoice.dunning_level == notice.level
+    level = str(notice.level)
+    before = build("receivables.recovery", f)
+    with time_machine.travel(at(TODAY, 12), tick=False):
+        invoice = Invoice.objects.get(pk=notice.invoice_id)
+        invoice_record_payment(invoice=invoice, amount=invoice.open_amount)
+        assert build("receivables.recovery", f).series == before.series  # as of the last refresh
+        services.rollups_refresh()
+        after = build("receivables.recovery", f)
+    assert after.value(level, "recovered") == before.value(level, "recovered") + 1
+    assert after.value(level, "open") == before.value(level, "open") - 1
