@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from analytics.models import CustomerRevenue, DailyRollup
 from billing.events import INVOICE_ISSUED
-from billing.models import DunningNotice, Invoice, Payment
+from billing.models import DunningNotice, Invoice, Payment, open_amount_expression
 from crm.events import (
     CSAT_RECEIVED,
     ORDER_CANCELLED,
@@ -134,14 +134,18 @@ def _grouped(
         )
 
 
-def _snapshot(queryset: QuerySet, customer: str, key_fields: list[str], key: Callable[[dict], str]):
+def _snapshot(
+    queryset: QuerySet, customer: str, key_fields: list[str], key: Callable[[dict], str], amount=None
+):
     """``queryset`` now, grouped by ``key_fields`` and the customer's dimensions, as rows of today
-    (a snapshot family is rebuilt whole on every refresh, so only today's rows exist)."""
+    (a snapshot family is rebuilt whole on every refresh, so only today's rows exist); ``amount``
+    an expression to sum."""
     today = timezone.localdate()
     values = queryset.values(
         *key_fields, f"{customer}owner_id", f"{customer}country", f"{customer}attributes__segment"
     )
-    for row in values.annotate(n=Count("pk")).order_by():
+    totals = {"n": Count("pk")} | ({"total": Sum(amount)} if amount is not None else {})
+    for row in values.annotate(**totals).order_by():
         yield DailyRollup(
             day=today,
             key=key(row),
@@ -149,6 +153,7 @@ def _snapshot(queryset: QuerySet, customer: str, key_fields: list[str], key: Cal
             country=row[f"{customer}country"] or "",
             segment=str(row[f"{customer}attributes__segment"] or "")[:40],
             count=row["n"],
+            amount=row.get("total") or 0,
         )
 
 
@@ -232,6 +237,37 @@ def fee_rows(days):
     )
     return _grouped(notices.filter(days_q("sent_at", days), fee__gt=0), "sent_at", "invoice__customer__", [],
                     lambda r: "", "fee")  # fmt: skip
+
+
+#: Days overdue of an open invoice: (key, at least, at most), inclusive; "not_due" is due tomorrow or later.
+OPEN_INVOICE_AGES = [
+    ("not_due", None, -1),
+    ("0-30", 0, 30),
+    ("31-60", 31, 60),
+    ("61-90", 61, 90),
+    ("90+", 91, None),
+]
+
+
+def invoice_age_q(today: date, low: int | None, high: int | None) -> Q:
+    """Open invoices ``low`` to ``high`` days overdue (today - due date), inclusive."""
+    condition = Q()
+    if low is not None:
+        condition &= Q(due_date__lte=today - timedelta(days=low))
+    if high is not None:
+        condition &= Q(due_date__gte=today - timedelta(days=high))
+    return condition
+
+
+def open_invoice_rows(days):
+    """Open invoices now (a snapshot) per age band and dunning level ("31-60:2"): count and open
+    amount (gross + dunning fees - paid). The bands count from the refresh's day."""
+    today = timezone.localdate()
+    band = Case(*[When(invoice_age_q(today, lo, hi), then=Value(key)) for key, lo, hi in OPEN_INVOICE_AGES],
+                default=Value(""))  # fmt: skip
+    invoices = Invoice.objects.open().annotate(band=band)
+    return _snapshot(invoices, "customer__", ["band", "dunning_level"],
+                     lambda r: f"{r['band']}:{r['dunning_level']}", amount=open_amount_expression())  # fmt: skip
 
 
 def recovery_rows(days):
@@ -410,6 +446,7 @@ FAMILIES = [
     Family("customers.lifecycle", lifecycle_rows, None),
     Family("customers.churn_band", churn_band_rows, None),
     Family("billing.recovery", recovery_rows, _invoice_kinds, _notice_days),
+    Family("billing.open", open_invoice_rows, None),
     Family("service.volume", ticket_volume_rows, _ticket_kinds, _ticket_open_days),
     Family("service.sla", ticket_sla_rows, _ticket_kinds, _ticket_open_days),
     Family("service.times", ticket_time_rows, _ticket_kinds, _ticket_open_days),

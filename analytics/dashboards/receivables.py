@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, DecimalField, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import DecimalField, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -27,8 +27,9 @@ from analytics.dashboards.charts import (
 )
 from analytics.dashboards.filters import Filters, add_months
 from analytics.models import DailyRollup
+from analytics.rollups import OPEN_INVOICE_AGES, invoice_age_q
 from billing.events import PAYMENT_PROMISED
-from billing.models import DunningNotice, Invoice, Payment, open_amount_expression
+from billing.models import DunningNotice, Invoice, Payment
 from customer360.models import TimelineEvent
 
 INVOICE_COLUMNS = [
@@ -41,13 +42,14 @@ INVOICE_COLUMNS = [
     (gettext_lazy("Dunning level"), "dunning_level"),
     (gettext_lazy("Status"), "status"),
 ]
-AGEING = [
-    ("not_due", gettext_lazy("Not yet due"), None, -1),
-    ("0-30", gettext_lazy("0-30 days"), 0, 30),
-    ("31-60", gettext_lazy("31-60 days"), 31, 60),
-    ("61-90", gettext_lazy("61-90 days"), 61, 90),
-    ("90+", gettext_lazy("over 90 days"), 91, None),
-]
+AGE_LABELS = {
+    "not_due": gettext_lazy("Not yet due"),
+    "0-30": gettext_lazy("0-30 days"),
+    "31-60": gettext_lazy("31-60 days"),
+    "61-90": gettext_lazy("61-90 days"),
+    "90+": gettext_lazy("over 90 days"),
+}
+AGEING = [(key, AGE_LABELS[key], lo, hi) for key, lo, hi in OPEN_INVOICE_AGES]
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 ZERO = Value(Decimal("0"), output_field=MONEY)
 
@@ -60,35 +62,35 @@ def _open(f: Filters):
     return _invoices(f).open()
 
 
-def _age_q(today: date, low: int | None, high: int | None) -> Q:
-    """Days overdue (today - due date) between ``low`` and ``high``, inclusive."""
-    condition = Q()
-    if low is not None:
-        condition &= Q(due_date__lte=today - timedelta(days=low))
-    if high is not None:
-        condition &= Q(due_date__gte=today - timedelta(days=high))
-    return condition
+def _open_snapshot(f: Filters) -> tuple[dict[str, float], dict[str, int], dict[str, float], dict[str, int]]:
+    """Open invoices now, from the roll-up ``billing.open`` (as of its refresh): amount and count per
+    age band and per dunning level."""
+    amounts: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    level_amounts: dict[str, float] = defaultdict(float)
+    level_counts: dict[str, int] = defaultdict(int)
+    rows = DailyRollup.objects.filter(f.rollup_q(), metric="billing.open")
+    for key, n, amount in (
+        rows.values("key").annotate(n=Sum("count"), a=Sum("amount")).values_list("key", "n", "a")
+    ):
+        band, _sep, level = key.partition(":")
+        amounts[band] += number(amount)
+        counts[band] += n
+        level_amounts[level] += number(amount)
+        level_counts[level] += n
+    return amounts, counts, level_amounts, level_counts
 
 
 def ageing(f: Filters) -> ChartData:
     """Open invoices now by days overdue: open amount and count."""
-    open_amount = open_amount_expression()
-    totals = _open(f).aggregate(
-        **{
-            f"{key}_amount": Coalesce(Sum(open_amount, filter=_age_q(f.today, lo, hi)), ZERO)
-            for key, _label, lo, hi in AGEING
-        },
-        **{f"{key}_n": Count("id", filter=_age_q(f.today, lo, hi)) for key, _label, lo, hi in AGEING},
-    )
+    amounts, counts, _levels, _level_counts = _open_snapshot(f)
     return ChartData(
         key="receivables.ageing",
         title=_("Receivables ageing (open invoices now)"),
         categories=[(key, str(label)) for key, label, *_rest in AGEING],
         series=[
-            Series(
-                _("Open amount (EUR)"), [number(totals[f"{k}_amount"]) for k, *_r in AGEING], key="amount"
-            ),
-            Series(_("Invoices"), [totals[f"{k}_n"] for k, *_r in AGEING], key="count", axis="y2"),
+            Series(_("Open amount (EUR)"), [round(amounts[k], 2) for k, *_r in AGEING], key="amount"),
+            Series(_("Invoices"), [counts[k] for k, *_r in AGEING], key="count", axis="y2"),
         ],
         x_title=_("Days overdue"),
         y_title=_("EUR"),
@@ -100,7 +102,7 @@ def drill_ageing(f: Filters, bucket: str, series: str) -> Drill:
     _key, _label, lo, hi = next(a for a in AGEING if a[0] == bucket)
     return Drill(
         _("Open invoices in this age band"),
-        _open(f).filter(_age_q(f.today, lo, hi)),
+        _open(f).filter(invoice_age_q(f.today, lo, hi)),
         INVOICE_COLUMNS,
         url_name="billing:invoice_detail",
     )
@@ -199,13 +201,7 @@ def drill_dso(f: Filters, bucket: str, series: str) -> Drill:
 
 def by_level(f: Filters) -> ChartData:
     """Open invoices now by dunning level: open amount and count."""
-    rows = {
-        r["dunning_level"]: r
-        for r in _open(f)
-        .values("dunning_level")
-        .annotate(amount=Coalesce(Sum(open_amount_expression()), ZERO), n=Count("id"))
-        .order_by()
-    }
+    _amounts, _counts, amounts, counts = _open_snapshot(f)
     levels = range(Invoice.MAX_DUNNING_LEVEL + 1)
     return ChartData(
         key="receivables.levels",
@@ -216,10 +212,10 @@ def by_level(f: Filters) -> ChartData:
         series=[
             Series(
                 _("Open amount (EUR)"),
-                [number(rows.get(lv, {}).get("amount")) for lv in levels],
+                [round(amounts[str(lv)], 2) for lv in levels],
                 key="amount",
             ),
-            Series(_("Invoices"), [rows.get(lv, {}).get("n", 0) for lv in levels], key="count", axis="y2"),
+            Series(_("Invoices"), [counts[str(lv)] for lv in levels], key="count", axis="y2"),
         ],
         x_title=_("Dunning level"),
         y_title=_("EUR"),
