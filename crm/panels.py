@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -249,6 +249,9 @@ def _bool(qs):
 def _count_condition(rows, op: str, value) -> Q:
     """Customers whose number of ``rows`` satisfies ``op value`` (customers without rows count 0)."""
     value = int(value)
+    if (op, value) in (("gte", 1), ("gt", 0)):
+        # "At least one" is an EXISTS per listed customer, not a count per customer of all the rows.
+        return Q(Exists(rows.filter(customer_id=OuterRef("pk"))))
     counted = rows.values("customer_id").annotate(n=Count("id"))
     matching = Q(pk__in=counted.filter(compare("n", op, value)).values("customer_id"))
     zero_matches = {

@@ -3,8 +3,8 @@
 import pytest
 from django.db import connection
 
-from customer360.models import Customer
 from customer360 import search
+from customer360.models import Customer
 from customer360.search import filter_customers
 from tests.conftest import client_for
 from tests.factories import CustomerFactory
