@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
@@ -33,7 +34,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce, Substr, TruncDate
+from django.db.models.functions import Cast, Coalesce, Substr, TruncDate, TruncMonth
 from django.utils import timezone
 
 from analytics.models import CustomerRevenue, DailyRollup
@@ -50,7 +51,7 @@ from crm.events import (
     TICKET_SLA_BREACHED,
     TICKET_SOLVED,
 )
-from crm.models import Contract, Order, Satisfaction, Ticket
+from crm.models import Contract, Deal, Order, Satisfaction, Ticket
 from customer360 import events
 from customer360.bulk import bulk_insert
 from customer360.events_core import CUSTOMER_CREATED
@@ -100,56 +101,35 @@ class Family:
 
 def _grouped(
     queryset: QuerySet,
-    when: str,
+    when: str | None,
     customer: str,
     key_fields: list[str],
     key: Callable[[dict], str],
-    amount: str | None = None,
+    amount=None,
     owner: str | None = None,
 ):
     """``queryset`` grouped by local day of ``when``, ``key_fields`` and the customer's dimensions;
-    ``amount`` names a field to sum; ``owner`` the field of the responsible person (default: the
-    customer's owner)."""
+    ``when`` None: a snapshot, rows of today (a snapshot family is rebuilt whole on every refresh, so
+    only today's rows exist). ``amount`` names a field or an expression to sum; ``owner`` the field
+    of the responsible person (default: the customer's owner)."""
     owner = owner or f"{customer}owner_id"
-    # A DateField is its own day; a DateTimeField is cut to the local day.
-    try:
-        is_date = queryset.model._meta.get_field(when).get_internal_type() == "DateField"
-    except FieldDoesNotExist:  # an annotation such as "lost_at" (a datetime)
-        is_date = False
-    values = queryset.annotate(day=F(when) if is_date else TruncDate(when)).values(
-        "day", *key_fields, owner, f"{customer}country", f"{customer}attributes__segment"
-    )
-    totals = {"n": Count("pk")}
-    if amount:
-        totals["total"] = Sum(amount)
-    for row in values.annotate(**totals).order_by():
-        yield DailyRollup(
-            day=row["day"],
-            key=key(row),
-            owner_id=row[owner] or 0,
-            country=row[f"{customer}country"] or "",
-            segment=str(row[f"{customer}attributes__segment"] or "")[:40],
-            count=row["n"],
-            amount=row.get("total") or 0,
-        )
-
-
-def _snapshot(
-    queryset: QuerySet, customer: str, key_fields: list[str], key: Callable[[dict], str], amount=None
-):
-    """``queryset`` now, grouped by ``key_fields`` and the customer's dimensions, as rows of today
-    (a snapshot family is rebuilt whole on every refresh, so only today's rows exist); ``amount``
-    an expression to sum."""
-    today = timezone.localdate()
-    values = queryset.values(
-        *key_fields, f"{customer}owner_id", f"{customer}country", f"{customer}attributes__segment"
-    )
+    dimensions = (*key_fields, owner, f"{customer}country", f"{customer}attributes__segment")
+    if when is None:
+        values, today = queryset.values(*dimensions), timezone.localdate()
+    else:
+        # A DateField is its own day; a DateTimeField is cut to the local day.
+        try:
+            is_date = queryset.model._meta.get_field(when).get_internal_type() == "DateField"
+        except FieldDoesNotExist:  # an annotation such as "lost_at" (a datetime)
+            is_date = False
+        values = queryset.annotate(day=F(when) if is_date else TruncDate(when)).values("day", *dimensions)
+        today = None
     totals = {"n": Count("pk")} | ({"total": Sum(amount)} if amount is not None else {})
     for row in values.annotate(**totals).order_by():
         yield DailyRollup(
-            day=today,
+            day=today or row["day"],
             key=key(row),
-            owner_id=row[f"{customer}owner_id"] or 0,
+            owner_id=row[owner] or 0,
             country=row[f"{customer}country"] or "",
             segment=str(row[f"{customer}attributes__segment"] or "")[:40],
             count=row["n"],
@@ -211,7 +191,7 @@ def segment_size_rows(days):
     """Today's member count of every marketing segment (a snapshot, one query per segment)."""
     for segment in Segment.objects.order_by("id")[:50]:
         members = segment.members(base=Customer.objects.all())
-        yield from _snapshot(members, "", [], lambda r, key=str(segment.pk): key)
+        yield from _grouped(members, None, "", [], lambda r, key=str(segment.pk): key)
 
 
 def invoiced_rows(days):
@@ -266,7 +246,7 @@ def open_invoice_rows(days):
     band = Case(*[When(invoice_age_q(today, lo, hi), then=Value(key)) for key, lo, hi in OPEN_INVOICE_AGES],
                 default=Value(""))  # fmt: skip
     invoices = Invoice.objects.open().annotate(band=band)
-    return _snapshot(invoices, "customer__", ["band", "dunning_level"],
+    return _grouped(invoices, None, "customer__", ["band", "dunning_level"],
                      lambda r: f"{r['band']}:{r['dunning_level']}", amount=open_amount_expression())  # fmt: skip
 
 
@@ -288,11 +268,20 @@ def _invoice_kinds() -> tuple[str, ...]:
     )
 
 
-def _notice_days(recent_events: QuerySet) -> set[date]:
-    """The days the notices of these events' invoices were sent on."""
-    ids = {int(s) for s in recent_events.values_list("source_id", flat=True).distinct() if s.isdigit()}
-    notices = DunningNotice.objects.filter(invoice_id__in=ids).annotate(day=TruncDate("sent_at"))
-    return set(notices.values_list("day", flat=True).distinct())
+def _source_days(records: Callable[[set[int]], QuerySet], field: str) -> Callable[[QuerySet], set[date]]:
+    """``Family.dirty_dates`` for events whose source is a record (a ticket, an invoice, a deal): the
+    local days of ``field`` of ``records(ids of those sources)``."""
+
+    def days(recent_events: QuerySet) -> set[date]:
+        ids = {int(s) for s in recent_events.values_list("source_id", flat=True).distinct() if s.isdigit()}
+        rows = records(ids).filter(**{f"{field}__isnull": False}).annotate(day=TruncDate(field))
+        return set(rows.values_list("day", flat=True).distinct())
+
+    return days
+
+
+#: The days the notices of these events' invoices were sent on.
+_notice_days = _source_days(lambda ids: DunningNotice.objects.filter(invoice_id__in=ids), "sent_at")
 
 
 def recommendation_rows(days):
@@ -308,13 +297,13 @@ def scored_rows(days):
     """The scored customers now, by group ("treated" / "holdout"): the lift's denominators."""
     from insights.models import CustomerScore
 
-    return _snapshot(CustomerScore.objects.all(), "customer__", ["holdout"],
+    return _grouped(CustomerScore.objects.all(), None, "customer__", ["holdout"],
                      lambda r: "holdout" if r["holdout"] else "treated")  # fmt: skip
 
 
 def lifecycle_rows(days):
     """Customers by lifecycle stage now (a snapshot)."""
-    return _snapshot(Customer.objects.all(), "", ["lifecycle"], lambda r: r["lifecycle"])
+    return _grouped(Customer.objects.all(), None, "", ["lifecycle"], lambda r: r["lifecycle"])
 
 
 def churn_band_rows(days):
@@ -322,7 +311,7 @@ def churn_band_rows(days):
     from customer360.models import Score
     from customer360.scores import CHURN_RISK
 
-    return _snapshot(Score.objects.filter(kind=CHURN_RISK), "customer__", ["band"], lambda r: r["band"])
+    return _grouped(Score.objects.filter(kind=CHURN_RISK), None, "customer__", ["band"], lambda r: r["band"])
 
 
 def converted_rows(days):
@@ -423,11 +412,40 @@ def _ticket_kinds() -> tuple[str, ...]:
     return tuple(k.kind for k in TICKET_EVENTS)
 
 
-def _ticket_open_days(recent_events: QuerySet) -> set[date]:
-    """The days the tickets of these events were opened on."""
-    ids = {int(s) for s in recent_events.values_list("source_id", flat=True).distinct() if s.isdigit()}
-    opened = Ticket.objects.filter(pk__in=ids).annotate(day=TruncDate("opened_at"))
-    return set(opened.values_list("day", flat=True).distinct())
+#: The days the tickets of these events were opened on.
+_ticket_open_days = _source_days(lambda ids: Ticket.objects.filter(pk__in=ids), "opened_at")
+
+
+# --- Sales: deals; owner = the deal's owner --------------------------------------------------------------
+def open_deal_rows(days):
+    """Open deals now (a snapshot) per stage and month of the expected close ("7:2026-12"; "7:"
+    without one): count and value."""
+    deals = Deal.objects.open().annotate(close_month=TruncMonth("expected_close"))
+    month = lambda r: r["close_month"].strftime("%Y-%m") if r["close_month"] else ""  # noqa: E731
+    return _grouped(deals, None, "customer__", ["stage_id", "close_month"], lambda r: f"{r['stage_id']}:{month(r)}",
+                     amount="amount", owner="owner_id")  # fmt: skip
+
+
+def _as_days(value) -> Decimal:
+    if isinstance(value, timedelta):
+        return Decimal(str(round(value.total_seconds() / 86400, 2)))
+    return Decimal(str(round(float(value or 0) / 86400e6, 2)))  # microseconds (SQLite without conversion)
+
+
+def closed_deal_rows(days):
+    """Deals won or lost per local day closed ("won", "lost"), with the sum of their cycle times
+    (created to closed) in days as the amount."""
+    cycle = ExpressionWrapper(F("closed_at") - F("created_at"), output_field=DurationField())
+    deals = Deal.objects.filter(days_q("closed_at", days), status__in=[Deal.Status.WON, Deal.Status.LOST])
+    for row in _grouped(deals.annotate(cycle=cycle), "closed_at", "customer__", ["status"], lambda r: r["status"],
+                        amount="cycle", owner="owner_id"):  # fmt: skip
+        row.amount = _as_days(row.amount)
+        yield row
+
+
+#: The days the deals of these events were closed on (a deal moved back to an open stage stays in
+#: its old day until the nightly full refresh).
+_deal_close_days = _source_days(lambda ids: Deal.objects.filter(pk__in=ids), "closed_at")
 
 
 def _tagged(tag: str) -> Callable[[], tuple[str, ...]]:
@@ -447,6 +465,8 @@ FAMILIES = [
     Family("customers.churn_band", churn_band_rows, None),
     Family("billing.recovery", recovery_rows, _invoice_kinds, _notice_days),
     Family("billing.open", open_invoice_rows, None),
+    Family("sales.open", open_deal_rows, None),
+    Family("sales.closed", closed_deal_rows, _tagged("deal"), _deal_close_days),
     Family("service.volume", ticket_volume_rows, _ticket_kinds, _ticket_open_days),
     Family("service.sla", ticket_sla_rows, _ticket_kinds, _ticket_open_days),
     Family("service.times", ticket_time_rows, _ticket_kinds, _ticket_open_days),

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date
 
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Sum
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -23,6 +22,7 @@ from analytics.dashboards.charts import (
     people_names,
 )
 from analytics.dashboards.filters import Filters, add_months, month_start
+from analytics.models import DailyRollup
 from crm.models import Deal, Stage
 
 DEAL_COLUMNS = [
@@ -48,18 +48,29 @@ def _open_stages() -> list[Stage]:
     )
 
 
+def _open_deals(f: Filters) -> list[tuple[tuple[int, str], int, float]]:
+    """Open deals now from the roll-up ``sales.open`` (as of its refresh): ((stage id, expected
+    close month "2026-12" or ""), count, value) in the filters' scope."""
+    rows = DailyRollup.objects.filter(f.rollup_q(), metric="sales.open").values("key")
+    result = []
+    for key, n, value in rows.annotate(n=Sum("count"), value=Sum("amount")).values_list("key", "n", "value"):
+        stage, _sep, month = key.partition(":")
+        result.append(((int(stage), month), n, number(value)))
+    return result
+
+
 def pipeline_by_stage(f: Filters) -> ChartData:
     """Open deals now (a snapshot: the period does not apply), per stage: count, value, weighted."""
     stages = _open_stages()
     several = len({s.pipeline_id for s in stages}) > 1
-    totals = {
-        row["stage"]: row
-        for row in _deals(f).open().values("stage").annotate(n=Count("id"), value=Sum("amount")).order_by()
-    }
+    totals: dict[int, dict] = defaultdict(lambda: {"n": 0, "value": 0.0})
+    for (stage, _month), n, value in _open_deals(f):
+        totals[stage]["n"] += n
+        totals[stage]["value"] += value
     categories, counts, values, weighted = [], [], [], []
     for stage in stages:
         row = totals.get(stage.pk, {})
-        value = number(row.get("value"))
+        value = row.get("value", 0.0)
         categories.append((str(stage.pk), f"{stage.pipeline.name}: {stage}" if several else str(stage)))
         counts.append(row.get("n", 0))
         values.append(round(value, 2))
@@ -96,22 +107,13 @@ def _forecast_months(f: Filters) -> list[date]:
 def forecast_by_month(f: Filters) -> ChartData:
     """Open deals by expected close month (this month and the next five): value and weighted value."""
     months = _forecast_months(f)
-    end = add_months(months[-1], 1)
-    rows = (
-        _deals(f)
-        .open()
-        .filter(expected_close__gte=months[0], expected_close__lt=end)
-        .annotate(month=TruncMonth("expected_close"))
-        .values("month", "stage__probability")
-        .annotate(value=Sum("amount"))
-        .order_by()
-    )
+    wanted = {m.strftime("%Y-%m"): m for m in months}
+    probability = dict(Stage.objects.values_list("pk", "probability"))
     value, weighted = defaultdict(float), defaultdict(float)
-    for row in rows:
-        month = row["month"]
-        month = month.date() if hasattr(month, "date") and callable(month.date) else month
-        value[month] += number(row["value"])
-        weighted[month] += number(row["value"]) * row["stage__probability"] / 100
+    for (stage, month), _n, amount in _open_deals(f):
+        if month in wanted:
+            value[wanted[month]] += amount
+            weighted[wanted[month]] += amount * probability.get(stage, 0) / 100
     return ChartData(
         key="sales.forecast",
         title=_("Forecast by expected close month"),
@@ -148,17 +150,16 @@ def _closed(f: Filters):
 
 def win_rate_by_owner(f: Filters) -> ChartData:
     """Deals closed in the period, per owner: won, lost, win rate and average cycle time (days)."""
-    cycle = ExpressionWrapper(F("closed_at") - F("created_at"), output_field=DurationField())
-    rows = list(
-        _closed(f)
-        .values("owner")
-        .annotate(
-            won=Count("id", filter=Q(status=Deal.Status.WON)),
-            lost=Count("id", filter=Q(status=Deal.Status.LOST)),
-            cycle=Avg(cycle),
-        )
-        .order_by("owner")
-    )
+    closed = DailyRollup.objects.filter(f.rollup_q(), metric="sales.closed", day__gte=f.start, day__lte=f.end)
+    per_owner: dict[int, dict] = defaultdict(lambda: {"won": 0, "lost": 0, "days": 0.0})
+    sums = closed.values("owner_id", "key").annotate(n=Sum("count"), days=Sum("amount"))
+    for owner, status, n, days in sums.values_list("owner_id", "key", "n", "days"):
+        per_owner[owner][status] = n
+        per_owner[owner]["days"] += number(days)
+    # By owner id, deals without an owner last.
+    rows = [
+        {"owner": owner or None, **per_owner[owner]} for owner in sorted(per_owner, key=lambda o: (o == 0, o))
+    ]
     names = people_names(r["owner"] for r in rows)
     categories, won, lost, rate, days = [], [], [], [], []
     for row in rows:
@@ -166,7 +167,8 @@ def win_rate_by_owner(f: Filters) -> ChartData:
         won.append(row["won"])
         lost.append(row["lost"])
         rate.append(kpis.win_rate(row["won"], row["lost"]))
-        days.append(round(_days(row["cycle"]), 1))
+        closed_n = row["won"] + row["lost"]
+        days.append(round(row["days"] / closed_n, 1) if closed_n else 0.0)
     return ChartData(
         key="sales.win_rate",
         title=_("Win rate and cycle time by owner"),
@@ -182,14 +184,6 @@ def win_rate_by_owner(f: Filters) -> ChartData:
         y_title=_("Deals closed"),
         y2_title=_("% / days"),
     )
-
-
-def _days(value) -> float:
-    if value is None:
-        return 0.0
-    if isinstance(value, timedelta):
-        return value.total_seconds() / 86400
-    return float(value) / 86400e6  # microseconds (SQLite without conversion)
 
 
 def drill_win_rate(f: Filters, bucket: str, series: str) -> Drill:
