@@ -9,8 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Max, Q, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, Max, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -295,9 +294,8 @@ EXAMPLES_RECENT_DAYS = 30
 def _examples(topics: list[Topic], filters: Filters, visible) -> dict[int, list[ListenedMessage]]:
     """The messages that fit each topic best (highest weight) in the period and scope of the filters.
 
-    One query ranks them per topic (a window function) over the last 30 days of the period, which
-    keeps the sort small at 100k customers; topics without a message there get a second query over
-    the whole period. At most two queries, whatever the number of topics."""
+    First from the last 30 days of the period; topics without a message there get a second look
+    over the whole period."""
     if not topics:
         return {}
     scope = Q(filters.customer_q(), filters.owner_q("customer__owner"), customer__in=visible)
@@ -310,17 +308,23 @@ def _examples(topics: list[Topic], filters: Filters, visible) -> dict[int, list[
 
 
 def _ranked_examples(topics: list[Topic], condition: Q) -> dict[int, list[ListenedMessage]]:
-    ranked = (
-        ListenedMessage.objects.filter(condition, topic__in=topics)
-        .annotate(rank=Window(RowNumber(), partition_by=F("topic_id"), order_by=[F("topic_weight").desc(), F("pk").desc()]))
-        .filter(rank__lte=3 * EXAMPLES_PER_TOPIC)  # room to skip repeated texts
-        .only("pk", "topic_id", "text", "url", "occurred_at")
-    )  # fmt: skip
+    """Per topic, its best-fitting messages under ``condition``: one query per topic (at most
+    ``n_topics``) that reads the topic's messages of the period through the (topic, occurred_at)
+    index and keeps the top few in memory. A window over every topic at once sorted all the period's
+    messages (0.75 s at a million customers)."""
     found: dict[int, list[ListenedMessage]] = {}
-    for message in ranked.order_by("topic_id", "rank"):
-        chosen = found.setdefault(message.topic_id, [])
-        if len(chosen) < EXAMPLES_PER_TOPIC and all(m.text != message.text for m in chosen):
-            chosen.append(message)
+    for topic in topics:
+        best = (
+            ListenedMessage.objects.filter(condition, topic=topic)
+            .order_by("-topic_weight", "-pk")
+            .only("pk", "topic_id", "text", "url", "occurred_at")[
+                : 3 * EXAMPLES_PER_TOPIC
+            ]  # room to skip repeated texts
+        )
+        for message in best:
+            chosen = found.setdefault(topic.pk, [])
+            if len(chosen) < EXAMPLES_PER_TOPIC and all(m.text != message.text for m in chosen):
+                chosen.append(message)
     return found
 
 
