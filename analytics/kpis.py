@@ -24,9 +24,10 @@ from dataclasses import dataclass
 
 from django.db.models import Avg, Count, Sum
 
+from analytics.customer_rollups import success_kinds
 from analytics.dashboards.filters import Filters
 from analytics.models import CustomerConversion, DailyRollup
-from analytics.rollups import sla_breached, success_kinds  # noqa: F401 - sla_breached is a KPI too
+from analytics.rollups import sla_breached  # noqa: F401 - a KPI too
 from customer360.models import TimelineEvent
 from insights.models import CustomerScore
 

@@ -55,7 +55,7 @@ class CustomerRevenue(models.Model):
     invoices (joined to customers for the filters) during a request. ``amount`` is a float on
     purpose: PostgreSQL sums floats several times faster than numerics, and period sums are rounded
     back to cents so that equal revenues stay equal (ties decide who is in a top share). Written only
-    by ``rollups.customer_revenue_rebuild``.
+    by ``customer_rollups.customer_revenue_rebuild``.
     """
 
     # No separate index on customer_id: the unique constraint's index starts with it.

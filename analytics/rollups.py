@@ -14,7 +14,6 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
@@ -23,8 +22,6 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
-    FloatField,
-    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -33,17 +30,14 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce, Substr, TruncDate, TruncMonth
+from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
-from analytics.models import CustomerRevenue, DailyRollup
+from analytics.models import CustomerSentiment, DailyRollup
 from billing.events import INVOICE_ISSUED
 from billing.models import DunningNotice, Invoice, Payment, open_amount_expression
 from crm.events import (
     CSAT_RECEIVED,
-    ORDER_CANCELLED,
-    ORDER_PLACED,
     TICKET_CLOSED,
     TICKET_OPENED,
     TICKET_REOPENED,
@@ -51,7 +45,7 @@ from crm.events import (
     TICKET_SLA_BREACHED,
     TICKET_SOLVED,
 )
-from crm.models import Contract, Deal, Order, Satisfaction, Ticket
+from crm.models import Contract, Deal, Satisfaction, Ticket
 from customer360 import events
 from customer360.bulk import bulk_insert
 from customer360.events_core import CUSTOMER_CREATED
@@ -448,6 +442,22 @@ def closed_deal_rows(days):
 _deal_close_days = _source_days(lambda ids: Deal.objects.filter(pk__in=ids), "closed_at")
 
 
+# --- Listening ---------------------------------------------------------------------------------------
+#: Customer sentiment bands: (key, at least, below).
+MOOD_BANDS = [("negative", None, -0.2), ("neutral", -0.2, 0.2), ("positive", 0.2, None)]
+
+
+def mood_rows(days):
+    """Customers by the band of how they sound (``CustomerSentiment``) now (a snapshot)."""
+
+    def within(lo, hi) -> Q:
+        return (Q(score__gte=lo) if lo is not None else Q()) & (Q(score__lt=hi) if hi is not None else Q())
+
+    band = Case(*[When(within(lo, hi), then=Value(key)) for key, lo, hi in MOOD_BANDS], default=Value(""))
+    moods = CustomerSentiment.objects.annotate(band=band)
+    return _grouped(moods, None, "customer__", ["band"], lambda r: r["band"])
+
+
 def _tagged(tag: str) -> Callable[[], tuple[str, ...]]:
     return lambda: events.kinds(tag=tag)
 
@@ -466,6 +476,7 @@ FAMILIES = [
     Family("billing.recovery", recovery_rows, _invoice_kinds, _notice_days),
     Family("billing.open", open_invoice_rows, None),
     Family("sales.open", open_deal_rows, None),
+    Family("listening.mood", mood_rows, None),
     Family("sales.closed", closed_deal_rows, _tagged("deal"), _deal_close_days),
     Family("service.volume", ticket_volume_rows, _ticket_kinds, _ticket_open_days),
     Family("service.sla", ticket_sla_rows, _ticket_kinds, _ticket_open_days),
@@ -506,94 +517,3 @@ def rebuild(family: Family, days: set[date] | None) -> int:
             merged[identity] = row
     bulk_insert(merged.values())
     return len(merged)
-
-
-# --- Revenue per customer (for the revenue concentration) ---------------------------------------------
-REVENUE_COLUMNS = ["customer", "day", "amount", "owner_id", "country", "segment"]
-
-
-def customer_revenue_rebuild(since: datetime | None) -> int:
-    """Refresh ``CustomerRevenue``: everyone (``since`` None) or the customers with invoice or order
-    events (issued, cancelled, ordered ...) recorded after ``since``. Revenue per customer and day is
-    the invoices' gross total plus the orders' total in the base currency (cancellations subtract).
-    Returns the rows written."""
-    invoices = Invoice.objects.exclude(status__in=[Invoice.Status.DRAFT, Invoice.Status.CANCELLED])
-    orders = Order.objects.all()
-    existing = CustomerRevenue.objects.all()
-    if since is not None:
-        changed = TimelineEvent.objects.filter(
-            kind__in=events.kinds(tag="invoice") + (ORDER_PLACED.kind, ORDER_CANCELLED.kind),
-            recorded_at__gt=since - WATERMARK_OVERLAP,
-        ).values("customer_id")
-        invoices = invoices.filter(customer_id__in=changed)
-        orders = orders.filter(customer_id__in=changed)
-        existing = existing.filter(customer_id__in=changed)
-    existing.delete()
-    per_day = [
-        invoices.values("customer_id", day=F("issue_date")).annotate(
-            amount=Cast(Sum("gross_total"), FloatField())
-        ),
-        orders.annotate(day=TruncDate("ordered_at"))
-        .values("customer_id", "day")
-        .annotate(amount=Cast(Sum("total_base"), FloatField())),
-    ]
-    parts = [
-        rows.annotate(
-            owner=Coalesce("customer__owner_id", 0),
-            country=Coalesce("customer__country", Value("")),
-            segment=Coalesce(Substr(KeyTextTransform("segment", "customer__attributes"), 1, 40), Value("")),
-        )
-        .values_list("customer_id", "day", "amount", "owner", "country", "segment")
-        .order_by()
-        .query.sql_with_params()
-        for rows in per_day
-    ]
-    # One (customer, day) row from both sources, computed and written by the database: 240,000 rows
-    # at 100k customers never pass through Python.
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in map(CustomerRevenue._meta.get_field, REVENUE_COLUMNS))
-    union = " UNION ALL ".join(f"SELECT * FROM ({sql}) AS part{n}" for n, (sql, _params) in enumerate(parts))  # noqa: S608
-    with connection.cursor() as cursor:
-        # Table and column names are the model's; the parts are the ORM's own SQL (their columns are
-        # named customer_id, day, amount, owner, country, segment).
-        cursor.execute(
-            f"INSERT INTO {quote(CustomerRevenue._meta.db_table)} ({columns})"  # noqa: S608
-            " SELECT customer_id, day, SUM(amount), MAX(owner), MAX(country), MAX(segment)"
-            f" FROM ({union}) AS revenue GROUP BY customer_id, day",
-            [param for _sql, params in parts for param in params],
-        )
-        return cursor.rowcount
-
-
-# --- Conversions (for the next-best-action lift) -------------------------------------------------------
-def success_kinds() -> list[str]:
-    """Event kinds that count as success for any active action."""
-    from insights.models import Action
-
-    kinds = set()
-    for text in Action.objects.filter(is_active=True).values_list("success_kinds", flat=True):
-        kinds.update(k.strip() for k in text.split(",") if k.strip())
-    return sorted(kinds)
-
-
-def conversions_rebuild(since: datetime | None) -> int:
-    """Refresh ``CustomerConversion``: everyone (``since`` None) or the customers with success events
-    recorded after ``since``."""
-    from analytics.models import CustomerConversion
-
-    successes = TimelineEvent.objects.filter(kind__in=success_kinds())
-    if since is not None:
-        customers = successes.filter(recorded_at__gt=since - WATERMARK_OVERLAP).values("customer_id")
-        successes = successes.filter(customer_id__in=customers)
-    else:
-        CustomerConversion.objects.all().delete()
-    rows = successes.values("customer_id").annotate(last=Max("occurred_at")).order_by()
-    objects = [CustomerConversion(customer_id=r["customer_id"], last_success_at=r["last"]) for r in rows]
-    CustomerConversion.objects.bulk_create(
-        objects,
-        batch_size=BATCH,
-        update_conflicts=True,
-        unique_fields=["customer"],
-        update_fields=["last_success_at"],
-    )
-    return len(objects)

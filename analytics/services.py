@@ -20,7 +20,7 @@ from django.db.models import Avg, Count, Exists, F, Max, OuterRef, Q
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from analytics import risk, rollups
+from analytics import customer_rollups, risk, rollups
 from analytics.listening import categorise, sentiment
 from analytics.listening.messages import new_texts
 from analytics.listening.topics import find_topics, rising_test, top_phrase
@@ -62,8 +62,8 @@ def rollups_refresh(*, full: bool = False) -> dict[str, int]:
         _family_refresh(family, full, started, written)
     # Per-customer roll-ups: rebuilt for the customers with new events since the watermark.
     for metric, rebuild in (
-        ("nba.conversion", rollups.conversions_rebuild),
-        ("billing.customer_revenue", rollups.customer_revenue_rebuild),
+        ("nba.conversion", customer_rollups.conversions_rebuild),
+        ("billing.customer_revenue", customer_rollups.customer_revenue_rebuild),
     ):
         state, _ = RollupState.objects.get_or_create(metric=metric)
         with transaction.atomic():

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from analytics import listening_charts, services
+from analytics import kpis, listening_charts, rollups, services
 from analytics.dashboards import dashboards
 from analytics.dashboards.charts import (
     ChartData,
@@ -27,7 +27,7 @@ from analytics.dashboards.charts import (
 )
 from analytics.dashboards.filters import Filters, parse_filters
 from analytics.forms import TopicLabelForm
-from analytics.models import CustomerSentiment, ListenedMessage, SuggestedCategory, Topic
+from analytics.models import ListenedMessage, SuggestedCategory, Topic
 from crm.models import Ticket
 from customer360 import access, exports
 from customer360.audit.access import Action, record_access
@@ -259,13 +259,9 @@ def listening(request: HttpRequest) -> HttpResponse:
     for topic in topics:
         topic.examples = examples.get(topic.pk, [])
     trend = listening_charts.topic_trend(topics, filters)
-    mood = CustomerSentiment.objects.filter(
-        filters.customer_q(), filters.owner_q("customer__owner")
-    ).aggregate(
-        negative=Count("pk", filter=_score_q(None, -0.2)),
-        neutral=Count("pk", filter=_score_q(-0.2, 0.2)),
-        positive=Count("pk", filter=_score_q(0.2, None)),
-    )
+    # Customers by mood, from the roll-up (as of its refresh).
+    moods = kpis.rollup_counts("listening.mood", filters)
+    mood = {key: moods.get(key, 0) for key, _lo, _hi in rollups.MOOD_BANDS}
     return render(
         request,
         "analytics/listening.html",
@@ -326,15 +322,6 @@ def _ranked_examples(topics: list[Topic], condition: Q) -> dict[int, list[Listen
             if len(chosen) < EXAMPLES_PER_TOPIC and all(m.text != message.text for m in chosen):
                 chosen.append(message)
     return found
-
-
-def _score_q(low, high) -> Q:
-    condition = Q()
-    if low is not None:
-        condition &= Q(score__gte=low)
-    if high is not None:
-        condition &= Q(score__lt=high)
-    return condition
 
 
 def topic_detail(request: HttpRequest, pk: int) -> HttpResponse:

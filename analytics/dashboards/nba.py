@@ -17,6 +17,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from analytics import kpis
+from analytics.customer_rollups import success_kinds  # noqa: F401 - tests import it from here
 from analytics.dashboards.charts import (
     ChartData,
     ChartDef,
@@ -28,7 +29,6 @@ from analytics.dashboards.charts import (
 )
 from analytics.dashboards.filters import Filters
 from analytics.models import DailyRollup
-from analytics.rollups import success_kinds  # noqa: F401 - tests import it from here
 from customer360.models import Customer
 from insights.models import Action, CustomerScore, ModelVersion, Recommendation
 

@@ -16,9 +16,9 @@ import time_machine
 from django.utils import timezone
 
 from analytics import services
+from analytics.customer_rollups import success_kinds
 from analytics.dashboards.charts import ChartData, Series, figure
 from analytics.dashboards.filters import Filters, period_bounds
-from analytics.rollups import success_kinds
 from billing.models import DunningNotice, Invoice, Payment
 from crm.models import Deal, Satisfaction, Ticket
 from customer360.models import TimelineEvent

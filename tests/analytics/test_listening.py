@@ -300,3 +300,22 @@ def test_manager_renames_a_topic_and_the_name_survives_the_next_run(manager_clie
         client_for(rep).post(f"/dashboards/listening/topics/{renamed.pk}/name/", {"label": "x"}).status_code
         == 403
     )
+
+
+@pytest.mark.django_db
+def test_listening_mood_counts_customers_per_band_after_the_refresh(manager_client, rep):
+    """The mood on the listening page counts customers by how they sound, per owner filter, from the
+    roll-up: as of its last refresh."""
+    grumpy, calm = CustomerFactory(owner=rep), CustomerFactory()
+    CustomerSentiment.objects.create(customer=grumpy, score=-0.6, messages=3)
+    CustomerSentiment.objects.create(customer=calm, score=0.1, messages=1)
+    CustomerSentiment.objects.create(customer=CustomerFactory(owner=rep), score=0.2, messages=2)
+
+    def mood(query=""):
+        page = manager_client.get(f"/dashboards/listening/{query}").content.decode()
+        return re.findall(r"<dt>(\w+)</dt><dd>(\d+)</dd>", page.split('class="facts"')[1].split("</dl>")[0])
+
+    assert mood() == [("Negative", "0"), ("Neutral", "0"), ("Positive", "0")]  # not refreshed yet
+    services.rollups_refresh()
+    assert mood() == [("Negative", "1"), ("Neutral", "1"), ("Positive", "1")]  # 0.2 is positive
+    assert mood(f"?owner={rep.pk}") == [("Negative", "1"), ("Neutral", "0"), ("Positive", "1")]

@@ -216,12 +216,12 @@ def test_an_admin_maintains_the_rate_table_on_its_page_and_by_csv(admin_user, re
 
 
 def test_orders_count_in_the_customer_base_dashboards_revenue(gbp_rate):
-    from analytics import rollups
+    from analytics import customer_rollups
     from analytics.models import CustomerRevenue
 
     run_file(_source(), ORDERS, ORDER_MAPPING)
     anna = Customer.objects.get(identities__value="17850")
-    rollups.customer_revenue_rebuild(None)
+    customer_rollups.customer_revenue_rebuild(None)
     days = dict(CustomerRevenue.objects.filter(customer=anna).values_list("day", "amount"))
     # 1 Dec: 55.98 GBP, 2 Dec: 11.10 GBP, 3 Dec: the cancellation -6.78 GBP; x 1.17 in EUR.
     assert {d.isoformat(): round(a, 4) for d, a in days.items()} == {
