@@ -66,6 +66,21 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[index]
 
 
+def sample_customer_ids(rng: random.Random, n: int) -> list[int]:
+    """``n`` customer ids drawn by ``rng`` (the run's seed): the same customers in every run on the
+    same data, so two runs' figures compare (``ORDER BY random()`` drew others each time)."""
+    from django.db.models import Max, Min
+
+    from customer360.models import Customer
+
+    bounds = Customer.objects.aggregate(low=Min("pk"), high=Max("pk"))
+    if bounds["low"] is None:
+        return []
+    drawn = [rng.randint(bounds["low"], bounds["high"]) for _ in range(3 * n)]
+    existing = set(Customer.objects.filter(pk__in=drawn).values_list("pk", flat=True))
+    return list(dict.fromkeys(pk for pk in drawn if pk in existing))[:n]
+
+
 def time_requests(client: Client, urls: list[str], *, headers: dict | None = None) -> dict:
     """Server time (ms) and query counts of GET requests, after one warm-up request."""
     if urls:
@@ -155,7 +170,8 @@ def bench_customer_list(ctx: BenchContext) -> list[str]:
     from customer360.models import Customer
 
     filters = _list_filters()
-    names = list(Customer.objects.order_by("?").values_list("last_name", flat=True)[:10])
+    chosen = sample_customer_ids(ctx.rng, 10)
+    names = [n for pk, n in sorted(Customer.objects.filter(pk__in=chosen).values_list("pk", "last_name"))]
     lines, every = [], []
     for username in LIST_ROLES:
         user = get_user_model().objects.filter(username=username).first()

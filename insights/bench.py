@@ -29,7 +29,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 
-from customer360.bench import BenchContext, benchmarks, percentile
+from customer360.bench import BenchContext, benchmarks, percentile, sample_customer_ids
 from customer360.models import Score
 
 FULL_TARGET_S = 60.0
@@ -134,10 +134,9 @@ def _full_worker() -> list[str]:
 
 
 def _one_customer(ctx: BenchContext) -> list[str]:
-    from customer360.models import Customer
     from insights.engine import cached_catalogue, score_customers
 
-    ids = list(Customer.objects.order_by("?").values_list("pk", flat=True)[:40])
+    ids = sample_customer_ids(ctx.rng, 40)
     score_customers(ids[:1], catalogue=cached_catalogue())
     timings = []
     for pk in ids:
@@ -201,10 +200,9 @@ def _event_latencies(ctx: BenchContext, samples: int, keep_going) -> list[float]
 
     from crm.events import TICKET_OPENED
     from customer360 import timeline
-    from customer360.models import Customer
     from insights.models import CustomerScore
 
-    ids = list(Customer.objects.order_by("?").values_list("pk", flat=True)[:samples])
+    ids = sample_customer_ids(ctx.rng, samples)
     latencies = []
     for number, pk in enumerate(ids):
         if not keep_going():

@@ -1,5 +1,7 @@
 """The bench keeps its figures and prints growth factors against another run (issue #18)."""
 
+import pytest
+
 from customer360.bench import format_timing
 from customer360.bench_figures import Figures, figure
 
@@ -60,3 +62,18 @@ def test_a_run_of_only_self_contained_benchmarks_needs_no_seed():
     assert not benchmarks.need_seed(["core.timeline_migration"])
     assert benchmarks.need_seed(["core.timeline_migration", "core.pages"])
     assert benchmarks.need_seed(None) and benchmarks.need_seed([])
+
+
+@pytest.mark.django_db
+def test_bench_samples_the_same_customers_for_the_same_seed():
+    """Two runs on the same data measure the same customers (their figures compare)."""
+    import random
+
+    from customer360.bench import sample_customer_ids
+    from tests.factories import CustomerFactory
+
+    made = [CustomerFactory().pk for _ in range(30)]
+    first = sample_customer_ids(random.Random(42), 10)
+    assert first == sample_customer_ids(random.Random(42), 10)
+    assert len(first) == len(set(first)) == 10 and set(first) <= set(made)
+    assert sample_customer_ids(random.Random(1), 10) != first
