@@ -32,7 +32,14 @@ from django.db import connection
 from customer360.bench import BenchContext, benchmarks, percentile, sample_customer_ids
 from customer360.models import Score
 
-FULL_TARGET_S = 60.0
+#: Full rescoring: 60 s per 100,000 customers (6 minutes at a million, issue #18).
+FULL_TARGET_S_PER_100K = 60.0
+
+
+def full_target_s(customers: int) -> float:
+    return FULL_TARGET_S_PER_100K * max(customers, 100_000) / 100_000
+
+
 LATENCY_TARGET_S = 2.0
 ONE_TARGET_MS = 200.0
 
@@ -91,10 +98,11 @@ def _full_inline() -> list[str]:
     seconds = time.perf_counter() - started
     run.job.refresh_from_db()
     chunks = ScoringChunk.objects.filter(run=run).count()
+    target = full_target_s(run.job.done)
     return [
         f"{'full rescoring, 1 process':<34} {run.job.done} customers in {seconds:6.1f} s "
-        f"({run.job.done / seconds:,.0f}/s, {chunks} chunks)  target <= {FULL_TARGET_S:.0f} s: "
-        f"{_verdict(seconds <= FULL_TARGET_S)}",
+        f"({run.job.done / seconds:,.0f}/s, {chunks} chunks)  target <= {target:.0f} s: "
+        f"{_verdict(seconds <= target)}",
         *_stored_scores(run.job.done),
     ]
 
@@ -127,9 +135,10 @@ def _full_worker() -> list[str]:
                 break
             time.sleep(0.2)
         seconds = time.perf_counter() - started
+    target = full_target_s(job.done)
     return [
         f"{'full rescoring, worker -c 2':<34} {job.done} customers in {seconds:6.1f} s "
-        f"({job.done / seconds:,.0f}/s)  target <= {FULL_TARGET_S:.0f} s: {_verdict(seconds <= FULL_TARGET_S)}"
+        f"({job.done / seconds:,.0f}/s)  target <= {target:.0f} s: {_verdict(seconds <= target)}"
     ]
 
 
