@@ -75,6 +75,14 @@ def days_q(field: str, days: Iterable[date] | None) -> Q:
     return Q(**{f"{field}__gte": start, f"{field}__lt": end})
 
 
+def range_q(field: str, low, high) -> Q:
+    """``field`` in [``low``, ``high``); an open end where a bound is None. One definition for a
+    band's roll-up row and the drill-down that lists its records."""
+    return (Q(**{f"{field}__gte": low}) if low is not None else Q()) & (
+        Q(**{f"{field}__lt": high}) if high is not None else Q()
+    )
+
+
 @dataclass(frozen=True)
 class Family:
     """A roll-up family: how to aggregate it and which timeline events make its days dirty."""
@@ -375,8 +383,7 @@ def ticket_time_rows(days):
         took = ExpressionWrapper(F(end) - F("opened_at"), output_field=DurationField())
         band = Case(
             *[
-                When(Q(took__gte=lo) & (Q(took__lt=hi) if hi else Q()), then=Value(key))
-                for key, lo, hi in TICKET_TIME_BANDS
+                When(range_q("took", lo, hi), then=Value(key)) for key, lo, hi in TICKET_TIME_BANDS
             ],  # fmt: skip
             default=Value(""),
         )
@@ -449,11 +456,9 @@ MOOD_BANDS = [("negative", None, -0.2), ("neutral", -0.2, 0.2), ("positive", 0.2
 
 def mood_rows(days):
     """Customers by the band of how they sound (``CustomerSentiment``) now (a snapshot)."""
-
-    def within(lo, hi) -> Q:
-        return (Q(score__gte=lo) if lo is not None else Q()) & (Q(score__lt=hi) if hi is not None else Q())
-
-    band = Case(*[When(within(lo, hi), then=Value(key)) for key, lo, hi in MOOD_BANDS], default=Value(""))
+    band = Case(
+        *[When(range_q("score", lo, hi), then=Value(key)) for key, lo, hi in MOOD_BANDS], default=Value("")
+    )
     moods = CustomerSentiment.objects.annotate(band=band)
     return _grouped(moods, None, "customer__", ["band"], lambda r: r["band"])
 

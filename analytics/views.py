@@ -305,9 +305,9 @@ def _examples(topics: list[Topic], filters: Filters, visible) -> dict[int, list[
 
 def _ranked_examples(topics: list[Topic], condition: Q) -> dict[int, list[ListenedMessage]]:
     """Per topic, its best-fitting messages under ``condition``: one query per topic (at most
-    ``n_topics``) that reads the topic's messages of the period through the (topic, occurred_at)
-    index and keeps the top few in memory. A window over every topic at once sorted all the period's
-    messages (0.75 s at a million customers)."""
+    ``n_topics``) that walks the topic's messages in the order of the (topic, weight) index
+    (migration 0006) and stops at the first few that match. A window over every topic at once
+    sorted all the period's messages (0.75 s at a million customers)."""
     found: dict[int, list[ListenedMessage]] = {}
     for topic in topics:
         best = (

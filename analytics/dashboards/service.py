@@ -17,7 +17,7 @@ from analytics import kpis
 from analytics.dashboards.charts import ChartData, ChartDef, Dashboard, Drill, Series, dashboards
 from analytics.dashboards.filters import Filters, add_months
 from analytics.models import DailyRollup
-from analytics.rollups import TICKET_TIME_BANDS, TICKET_TIMES
+from analytics.rollups import TICKET_TIME_BANDS, TICKET_TIMES, range_q
 from crm.models import Priority, Ticket
 from customer360.models import Channel
 
@@ -133,13 +133,6 @@ def drill_sla(f: Filters, bucket: str, series: str) -> Drill:
     return Drill(_("Tickets with an SLA"), tickets, TICKET_COLUMNS, url_name="crm:ticket_detail")
 
 
-def _duration_q(lower, upper, field: str = "duration") -> Q:
-    condition = Q(**{f"{field}__gte": lower})
-    if upper is not None:
-        condition &= Q(**{f"{field}__lt": upper})
-    return condition
-
-
 def _with_duration(queryset, measure: str):
     end = TIMES[measure]
     duration = ExpressionWrapper(F(end) - F("opened_at"), output_field=DurationField())
@@ -167,7 +160,7 @@ def times(f: Filters) -> ChartData:
 def drill_times(f: Filters, bucket: str, series: str) -> Drill:
     measure = series if series in TIMES else "resolution"
     _key, _label, lo, hi = next(d for d in DURATIONS if d[0] == bucket)
-    tickets = _with_duration(_opened(f), measure).filter(_duration_q(lo, hi))
+    tickets = _with_duration(_opened(f), measure).filter(range_q("duration", lo, hi))
     return Drill(_("Tickets in this time range"), tickets, TICKET_COLUMNS, url_name="crm:ticket_detail")
 
 
