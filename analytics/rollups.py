@@ -477,7 +477,6 @@ FAMILIES = [
     Family("billing.fees", fee_rows, _tagged("dunning")),
     Family("billing.paid", paid_rows, _tagged("payment")),
     Family("customers.lifecycle", lifecycle_rows, None),
-    Family("customers.churn_band", churn_band_rows, None),
     Family("billing.recovery", recovery_rows, _invoice_kinds, _notice_days),
     Family("billing.open", open_invoice_rows, None),
     Family("sales.open", open_deal_rows, None),
@@ -488,8 +487,10 @@ FAMILIES = [
     Family("service.times", ticket_time_rows, _ticket_kinds, _ticket_open_days),
     Family("service.csat", csat_rows, lambda: (CSAT_RECEIVED.kind,)),
 ]
-# Read from the per-customer roll-ups (CustomerConversion): refreshed after them.
+# Read the learned scores (published by the insights scoring) and the per-customer roll-ups
+# (CustomerConversion): refreshed after both.
 NBA_FAMILIES = [
+    Family("customers.churn_band", churn_band_rows, None),
     Family("nba.recommendations", recommendation_rows, None),
     Family("nba.scored", scored_rows, None),
     Family("nba.converted", converted_rows, None),

@@ -51,27 +51,35 @@ MIN_TRAINING_TICKETS = 10
 
 
 # --- Roll-ups -----------------------------------------------------------------------------------------
-def rollups_refresh(*, full: bool = False) -> dict[str, int]:
+def rollups_refresh(*, full: bool = False, reads_scores: bool | None = None) -> dict[str, int]:
     """Refresh every roll-up family; incremental unless ``full`` or the family has no watermark.
 
-    Returns the rows written per family.
+    ``reads_scores`` False refreshes only the families computed from the records, True only those
+    that read the learned scores and recommendations (the seed runs the first while it scores);
+    None all, in that order. Returns the rows written per family.
     """
     started = timezone.now()
     written: dict[str, int] = {}
-    for family in rollups.FAMILIES:
-        _family_refresh(family, full, started, written)
-    # Per-customer roll-ups: rebuilt for the customers with new events since the watermark.
-    for metric, rebuild in (
-        ("nba.conversion", customer_rollups.conversions_rebuild),
-        ("billing.customer_revenue", customer_rollups.customer_revenue_rebuild),
-    ):
-        state, _ = RollupState.objects.get_or_create(metric=metric)
-        with transaction.atomic():
-            written[metric] = rebuild(None if full or not state.watermark else state.watermark)
-            RollupState.objects.filter(pk=state.pk).update(watermark=started, refreshed_at=timezone.now())
-    for family in rollups.NBA_FAMILIES:
-        _family_refresh(family, full, started, written)
+    if not reads_scores:
+        for family in rollups.FAMILIES:
+            _family_refresh(family, full, started, written)
+        _customer_rollup_refresh("billing.customer_revenue", customer_rollups.customer_revenue_rebuild, full,
+                                 started, written)  # fmt: skip
+    if reads_scores is not False:
+        # Per-customer roll-ups: rebuilt for the customers with new events since the watermark.
+        _customer_rollup_refresh(
+            "nba.conversion", customer_rollups.conversions_rebuild, full, started, written
+        )
+        for family in rollups.NBA_FAMILIES:
+            _family_refresh(family, full, started, written)
     return written
+
+
+def _customer_rollup_refresh(metric: str, rebuild, full: bool, started, written: dict[str, int]) -> None:
+    state, _ = RollupState.objects.get_or_create(metric=metric)
+    with transaction.atomic():
+        written[metric] = rebuild(None if full or not state.watermark else state.watermark)
+        RollupState.objects.filter(pk=state.pk).update(watermark=started, refreshed_at=timezone.now())
 
 
 def _family_refresh(family, full: bool, started, written: dict[str, int]) -> None:

@@ -26,14 +26,16 @@ import gc
 import random
 import resource
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from time import thread_time
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from customer360 import roles, timeline
@@ -130,7 +132,8 @@ class DemoContext:
         return [c for c in self.customers if c.persona in personas]
 
 
-#: Seeders from this order on read what the department seeders wrote (scores, roll-ups, topics).
+#: Seeders from this order on read what the department seeders wrote (scores, roll-ups, topics);
+#: readers of the same order run side by side (:meth:`_Seeders.waves`).
 READERS_FROM = 90
 #: Customers per chunk of the streaming seed: the department seeders hold one chunk's rows at a time.
 CHUNK = 25_000
@@ -157,6 +160,15 @@ class _Seeders:
 
     def ordered(self) -> list[tuple[str, Callable[[DemoContext], None]]]:
         return [(k, fn) for k, (order, fn) in sorted(self.items.items(), key=lambda kv: (kv[1][0], kv[0]))]
+
+    def waves(self) -> list[list[tuple[str, Callable[[DemoContext], None]]]]:
+        """The readers (``order`` from READERS_FROM on), grouped by ``order``: one wave runs side by
+        side, the waves one after the other."""
+        waves: dict[int, list[tuple[str, Callable[[DemoContext], None]]]] = {}
+        for key, fn in self.ordered():
+            if self.items[key][0] >= READERS_FROM:
+                waves.setdefault(self.items[key][0], []).append((key, fn))
+        return list(waves.values())
 
 
 seeders = _Seeders()
@@ -356,11 +368,6 @@ def _rss_mb() -> tuple[int, int]:
         return 0, peak
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run_seeders(
     *,
     count: int,
@@ -372,7 +379,8 @@ def run_seeders(
     staff_admin: bool = True,
     chunk: int = CHUNK,
 ) -> DemoContext:
-    """Seed ``count`` customers and every registered department's history, in one transaction.
+    """Seed ``count`` customers and every registered department's history in one transaction, then
+    run the readers on it (wave by wave, see :meth:`_Seeders.waves`).
 
     The department seeders run chunk by chunk (``chunk`` customers each); afterwards
     ``ctx.customers`` holds the last chunk's customers. ``password`` and ``staff_admin`` go to
@@ -398,16 +406,16 @@ def run_seeders(
         extras={"count": count},
     )
     seconds: dict[str, float] = {}
-    cpu: dict[str, float] = {}  # CPU seconds of this process (the machine may be shared)
+    cpu: dict[str, float] = {}  # CPU seconds of the thread that ran it (the machine may be shared)
 
     def run(key: str, fn: Callable[[DemoContext], None], report: bool = True) -> None:
         if only and key not in only and key != "customers":
             return
-        started, cpu_started = timezone.now(), _cpu_seconds()
+        started, cpu_started = timezone.now(), thread_time()
         with transaction.atomic():
             fn(ctx)
         seconds[key] = seconds.get(key, 0.0) + (timezone.now() - started).total_seconds()
-        cpu[key] = cpu.get(key, 0.0) + _cpu_seconds() - cpu_started
+        cpu[key] = cpu.get(key, 0.0) + thread_time() - cpu_started
         if report:
             stdout(f"  {key}: {seconds[key]:.1f} s, CPU {cpu[key]:.1f} s "
                    f"(memory {'{} MB, peak {} MB'.format(*_rss_mb())})")  # fmt: skip
@@ -415,7 +423,7 @@ def run_seeders(
     ordered = seeders.ordered()
     writers = [(k, fn) for k, fn in ordered if seeders.items[k][0] < READERS_FROM]
     chunks = _chunks(count, chunk)
-    # One transaction: a failed seed leaves nothing half-written. The department seeders write
+    # One transaction: a failed seed leaves no half-written records. The department seeders write
     # with the big tables in bulk-load mode (on an empty database); the readers after them find
     # every index back in place.
     with transaction.atomic():
@@ -443,7 +451,29 @@ def run_seeders(
         # The demo's departments work with the customers they have records of, as if an admin had
         # imported each department's records.
         run("assignments", _assign_departments)
-        for key, fn in ordered:
-            if seeders.items[key][0] >= READERS_FROM:
-                run(key, fn)
+    # The readers compute from the committed records what the workers would (scores, roll-ups,
+    # topics); the scheduled tasks compute it again if one of them fails.
+    for wave in seeders.waves():
+        _run_wave(wave, run)
     return ctx
+
+
+def _run_wave(wave: list[tuple[str, Callable[[DemoContext], None]]], run) -> None:
+    """Run the readers of one wave: side by side, each in its own thread, connection and
+    transaction, when the records are committed on PostgreSQL; else one after the other (SQLite
+    writes one at a time, and a caller's open transaction is invisible to other connections)."""
+    if len(wave) < 2 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        for key, fn in wave:
+            run(key, fn)
+        return
+
+    def in_thread(key: str, fn: Callable[[DemoContext], None]) -> None:
+        try:
+            run(key, fn)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    with ThreadPoolExecutor(max_workers=len(wave), thread_name_prefix="seed") as pool:
+        futures = [pool.submit(in_thread, key, fn) for key, fn in wave]
+    for future in futures:
+        future.result()  # a reader's error fails the seed

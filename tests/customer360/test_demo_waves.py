@@ -1,0 +1,84 @@
+"""The seed's readers: the scoring and the record-based analytics side by side, the figures that
+read the scores after them, and every dashboard figure filled when the seed ends (issue #18)."""
+
+import datetime
+import threading
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db.models import Sum
+from django.utils.module_loading import autodiscover_modules
+
+from analytics.models import CustomerSentiment, DailyRollup
+from customer360 import demo
+from customer360.models import Customer, Score
+from customer360.scores import CHURN_RISK
+
+TODAY = datetime.date(2026, 11, 27)
+
+
+def test_the_scoring_and_the_record_analytics_form_one_wave_and_the_score_roll_ups_the_next():
+    autodiscover_modules("demo")
+    waves = [[key for key, _fn in wave] for wave in demo.seeders.waves()]
+    assert waves == [["analytics", "insights"], ["analytics_scores"]]
+
+
+@pytest.fixture
+def two_readers(monkeypatch):
+    """Two readers of one wave that each wait (at most 20 s) until the other has started."""
+    autodiscover_modules("demo")  # the departments' seeders first: they register into the copy below
+    barrier, ran = threading.Barrier(2, timeout=20), {}
+
+    def reader(key):
+        def read(ctx):
+            ran[key] = (threading.current_thread().name, Customer.objects.count())
+            barrier.wait()
+
+        return read
+
+    items = dict(demo.seeders.items)
+    items["reader_a"] = (demo.READERS_FROM + 1, reader("reader_a"))
+    items["reader_b"] = (demo.READERS_FROM + 1, reader("reader_b"))
+    monkeypatch.setattr(demo.seeders, "items", items)
+    return ran
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not settings.IS_POSTGRES, reason="side by side only on PostgreSQL (DATABASE_URL=postgres://...)")
+def test_readers_of_one_wave_run_side_by_side_on_committed_records(two_readers):
+    count = len(demo.NAMED_CUSTOMERS)
+    demo.run_seeders(count=count, seed=3, today=TODAY, stdout=lambda *_: None, only=["reader_a", "reader_b"])
+    # Each waited for the other (one after the other, the first would have timed out), each in its
+    # own thread and connection, and each saw the committed customers.
+    assert set(two_readers) == {"reader_a", "reader_b"}
+    threads = {name for name, _seen in two_readers.values()}
+    assert len(threads) == 2 and all(name.startswith("seed") for name in threads)
+    assert {seen for _name, seen in two_readers.values()} == {count}
+
+
+@pytest.mark.django_db
+def test_inside_an_open_transaction_the_readers_run_one_after_the_other(two_readers):
+    # The test's transaction is invisible to other connections: the wave runs in this thread, and
+    # the barrier of the first reader times out because the second cannot start meanwhile.
+    with pytest.raises(threading.BrokenBarrierError):
+        demo.run_seeders(
+            count=len(demo.NAMED_CUSTOMERS), seed=3, today=TODAY, stdout=lambda *_: None,
+            only=["reader_a", "reader_b"],
+        )  # fmt: skip
+    assert two_readers["reader_a"][0] == threading.current_thread().name
+
+
+def _rolled_up(metric: str) -> int:
+    return DailyRollup.objects.filter(metric=metric).aggregate(n=Sum("count"))["n"] or 0
+
+
+@pytest.mark.django_db
+def test_after_the_seed_the_mood_and_churn_bands_count_every_customer_they_describe():
+    call_command("seed_demo", customers=80, seed=5, today=TODAY.isoformat())
+    # The mood snapshot is taken after the listening run, the churn bands after the scoring.
+    sounded = CustomerSentiment.objects.count()
+    assert sounded > 0 and _rolled_up("listening.mood") == sounded
+    scored = Score.objects.filter(kind=CHURN_RISK).count()
+    assert scored > 0 and _rolled_up("customers.churn_band") == scored
+    assert _rolled_up("nba.recommendations") > 0
