@@ -45,7 +45,9 @@ def two_readers(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(not settings.IS_POSTGRES, reason="side by side only on PostgreSQL (DATABASE_URL=postgres://...)")
+@pytest.mark.skipif(
+    not settings.IS_POSTGRES, reason="side by side only on PostgreSQL (DATABASE_URL=postgres://...)"
+)
 def test_readers_of_one_wave_run_side_by_side_on_committed_records(two_readers):
     count = len(demo.NAMED_CUSTOMERS)
     demo.run_seeders(count=count, seed=3, today=TODAY, stdout=lambda *_: None, only=["reader_a", "reader_b"])
