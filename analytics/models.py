@@ -78,6 +78,36 @@ class CustomerRevenue(models.Model):
         return f"{self.day} {self.customer_id}: {self.amount:.2f}"
 
 
+class PeriodRevenue(models.Model):
+    """Each customer's revenue in each preset period ("Last 30 days" ...) as of ``day`` (a snapshot,
+    rebuilt whole when the revenue or the day changes), with the ``band`` it falls in: revenues of
+    one band lie within a factor of ``customer_rollups.BAND_RATIO``. The revenue concentration of a
+    preset period counts customers and revenue per band from ``DailyRollup`` rows (additive over
+    the filters) and ranks only the customers of the band a top share ends in, from these rows.
+    """
+
+    period = models.CharField(max_length=3)
+    day = models.DateField()
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    revenue = models.FloatField()
+    band = models.SmallIntegerField()
+    owner_id = models.BigIntegerField(default=0)
+    country = models.CharField(max_length=2, blank=True, default="")
+    segment = models.CharField(max_length=40, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("revenue in a period")
+        verbose_name_plural = _("revenues in a period")
+        indexes = [
+            models.Index(fields=["period", "band", "revenue"], name="analytics_period_revenue_band"),
+            # Erasure and the cascade from a deleted customer.
+            models.Index(fields=["customer"], name="analytics_period_revenue_cust"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.day} {self.customer_id}: {self.revenue:.2f}"
+
+
 class RollupState(models.Model):
     """How far a roll-up family is refreshed: events recorded up to ``watermark`` are included."""
 

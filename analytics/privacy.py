@@ -1,6 +1,6 @@
 """The texts listening read, sentiment, risk, conversions and revenue per day in a subject export;
-on erasure the rows kept for analysis are deleted. Revenue per day stays: it is derived from the
-invoices the law keeps, under the same pseudonym."""
+on erasure the rows kept for analysis are deleted. Revenue per day and per preset period stays: it is
+derived from the invoices the law keeps, under the same pseudonym."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from analytics.models import (
     CustomerRisk,
     CustomerSentiment,
     ListenedMessage,
+    PeriodRevenue,
 )
 from customer360.privacy.registry import SubjectData, rows, subject_data
 
@@ -23,6 +24,7 @@ def export(customer) -> dict[str, list[dict]]:
         "risk": rows(CustomerRisk.objects.filter(customer=customer)),
         "conversion": rows(CustomerConversion.objects.filter(customer=customer)),
         "revenue": rows(CustomerRevenue.objects.filter(customer=customer)),
+        "revenue_in_periods": rows(PeriodRevenue.objects.filter(customer=customer)),
     }
 
 

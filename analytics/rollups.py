@@ -33,7 +33,7 @@ from django.db.models import (
 from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
-from analytics.models import CustomerSentiment, DailyRollup
+from analytics.models import CustomerSentiment, DailyRollup, PeriodRevenue
 from billing.events import INVOICE_ISSUED
 from billing.models import DunningNotice, Invoice, Payment, open_amount_expression
 from crm.events import (
@@ -463,6 +463,22 @@ def mood_rows(days):
     return _grouped(moods, None, "customer__", ["band"], lambda r: r["band"])
 
 
+def revenue_band_rows(days):
+    """Customers and their revenue per preset period and revenue band ("12m:117"), as of the day of
+    the ``PeriodRevenue`` snapshot."""
+    rows = PeriodRevenue.objects.values("day", "period", "band", "owner_id", "country", "segment")
+    for row in rows.annotate(n=Count("pk"), total=Sum("revenue")).order_by().iterator(chunk_size=BATCH):
+        yield DailyRollup(
+            day=row["day"],
+            key=f"{row['period']}:{row['band']}",
+            owner_id=row["owner_id"],
+            country=row["country"],
+            segment=row["segment"],
+            count=row["n"],
+            amount=Decimal(f"{row['total']:.2f}"),
+        )
+
+
 def _tagged(tag: str) -> Callable[[], tuple[str, ...]]:
     return lambda: events.kinds(tag=tag)
 
@@ -487,6 +503,8 @@ FAMILIES = [
     Family("service.times", ticket_time_rows, _ticket_kinds, _ticket_open_days),
     Family("service.csat", csat_rows, lambda: (CSAT_RECEIVED.kind,)),
 ]
+# Read from the per-period revenue snapshot, after the per-customer revenue it sums.
+REVENUE_BANDS = Family("customers.revenue_band", revenue_band_rows, None)
 # Read the learned scores (published by the insights scoring) and the per-customer roll-ups
 # (CustomerConversion): refreshed after both.
 NBA_FAMILIES = [

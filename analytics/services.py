@@ -65,6 +65,7 @@ def rollups_refresh(*, full: bool = False, reads_scores: bool | None = None) -> 
             _family_refresh(family, full, started, written)
         _customer_rollup_refresh("billing.customer_revenue", customer_rollups.customer_revenue_rebuild, full,
                                  started, written)  # fmt: skip
+        _period_revenue_refresh(full, started, written)
     if reads_scores is not False:
         # Per-customer roll-ups: rebuilt for the customers with new events since the watermark.
         _customer_rollup_refresh(
@@ -73,6 +74,22 @@ def rollups_refresh(*, full: bool = False, reads_scores: bool | None = None) -> 
         for family in rollups.NBA_FAMILIES:
             _family_refresh(family, full, started, written)
     return written
+
+
+def _period_revenue_refresh(full: bool, started, written: dict[str, int]) -> None:
+    """The preset periods' revenue snapshot and its bands: rebuilt when revenue changed since the
+    last refresh or the day did (the preset periods end today)."""
+    today = timezone.localdate()
+    state, _ = RollupState.objects.get_or_create(metric=rollups.REVENUE_BANDS.metric)
+    current = state.watermark and timezone.localdate(state.refreshed_at) == today
+    if not full and current and not customer_rollups.revenue_events(state.watermark).exists():
+        written[state.metric] = 0
+        RollupState.objects.filter(pk=state.pk).update(watermark=started, refreshed_at=timezone.now())
+        return
+    with transaction.atomic():
+        customer_rollups.period_revenue_rebuild(today)
+        written[state.metric] = rollups.rebuild(rollups.REVENUE_BANDS, None)
+        RollupState.objects.filter(pk=state.pk).update(watermark=started, refreshed_at=timezone.now())
 
 
 def _customer_rollup_refresh(metric: str, rebuild, full: bool, started, written: dict[str, int]) -> None:

@@ -10,12 +10,13 @@ from itertools import accumulate
 from operator import neg
 
 from django.db import connections
-from django.db.models import Count, FloatField, Func, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from analytics import kpis, risk
+from analytics.customer_rollups import RoundFloat
 from analytics.dashboards.charts import (
     ChartData,
     ChartDef,
@@ -24,9 +25,10 @@ from analytics.dashboards.charts import (
     Series,
     dashboards,
 )
-from analytics.dashboards.filters import Filters, add_months, customers_q
-from analytics.models import CustomerRevenue, CustomerRisk, DailyRollup
-from analytics.rollups import lost_customers
+from analytics.dashboards.filters import Filters, customers_q
+from analytics.models import CustomerRevenue, CustomerRisk, DailyRollup, PeriodRevenue
+from analytics.periods import PRESETS, add_months, period_bounds
+from analytics.rollups import REVENUE_BANDS, lost_customers
 from customer360 import scores
 from customer360.formatting import number
 from customer360.models import Customer, Score
@@ -112,21 +114,13 @@ def drill_lifecycle(f: Filters, bucket: str, series: str) -> Drill:
     )
 
 
-class _RoundFloat(Func):
-    """``ROUND(x)`` of a float, as a float (Django's ``Round`` casts to numeric on PostgreSQL, which
-    makes summing ~100k revenues several times slower)."""
-
-    function = "ROUND"
-    output_field = FloatField()
-
-
 def _revenue(f: Filters):
     """Gross invoiced per customer in the period (drafts and cancelled invoices excluded), from the
     ``CustomerRevenue`` roll-up. Sums are rounded to cents, so equal revenues compare equal."""
     return (
         CustomerRevenue.objects.filter(f.rollup_q(), day__gte=f.start, day__lte=f.end)
         .values("customer")
-        .annotate(revenue=_RoundFloat(Sum("amount") * 100) / 100)
+        .annotate(revenue=RoundFloat(Sum("amount") * 100) / 100)
         .filter(revenue__gt=0)
     )
 
@@ -143,12 +137,69 @@ def _revenues_descending(f: Filters) -> list[float]:
 
 def _top_shares(f: Filters) -> tuple[dict[int, tuple[float, int, float]], float]:
     """Per top share p: the revenue of the customer at rank ceil(p% of N) (the threshold), how many
-    customers have at least that revenue (ties are included) and their revenue; and the total."""
-    revenues = _revenues_descending(f)
-    running = list(accumulate(revenues))  # revenue of the top 1, 2, ... customers
+    customers have at least that revenue (ties are included) and their revenue; and the total.
+
+    A preset period is read from the revenue bands of its snapshot, when it is today's; any other
+    period ranks every customer's revenue in it."""
+    day = _snapshot_day(f)
+    if day is None:
+        return _ranked_shares(_revenues_descending(f))
+    bands = (
+        DailyRollup.objects.filter(
+            f.rollup_q(), metric=REVENUE_BANDS.metric, day=day, key__startswith=f"{f.period}:"
+        )
+        .values("key")
+        .annotate(n=Sum("count"), total=Sum("amount"))
+        .order_by()
+    )
+    # (band, customers, revenue), the highest revenues first.
+    per_band = sorted(
+        ((int(r["key"].partition(":")[2]), r["n"], float(r["total"])) for r in bands), reverse=True
+    )
+    customers, total = sum(n for _b, n, _t in per_band), sum(t for _b, _n, t in per_band)
     shares = {}
-    for p in TOP_SHARES if revenues else []:
-        threshold = revenues[max(0, math.ceil(len(revenues) * p / 100) - 1)]
+    for p in TOP_SHARES if customers else []:
+        rank = max(1, math.ceil(customers * p / 100))
+        band, above, above_revenue = _band_of(per_band, rank)
+        # Only the band the rank falls in is ranked customer by customer.
+        ranked = _ranked_shares(_band_revenues(f, day, band), {p: rank - above})[0][p]
+        shares[p] = (ranked[0], above + ranked[1], above_revenue + ranked[2])
+    return shares, total
+
+
+def _band_of(per_band: list[tuple[int, int, float]], rank: int) -> tuple[int, int, float]:
+    """The band that holds ``rank`` and the customers and revenue of the bands above it."""
+    above, revenue = 0, 0.0
+    for band, customers, band_revenue in per_band:
+        if above + customers >= rank:
+            return band, above, revenue
+        above, revenue = above + customers, revenue + band_revenue
+    raise ValueError(f"rank {rank} beyond {above} customers")
+
+
+def _snapshot_day(f: Filters):
+    """The day of the preset periods' revenue snapshot if it answers ``f`` (a preset period that
+    ends on that day), else None."""
+    if f.period not in PRESETS:
+        return None
+    day = DailyRollup.objects.filter(metric=REVENUE_BANDS.metric).values_list("day", flat=True).first()
+    return day if day is not None and period_bounds(f.period, day) == (f.start, f.end) else None
+
+
+def _band_revenues(f: Filters, day, band: int) -> list[float]:
+    revenues = PeriodRevenue.objects.filter(f.rollup_q(), period=f.period, day=day, band=band)
+    return sorted(revenues.values_list("revenue", flat=True), reverse=True)
+
+
+def _ranked_shares(revenues: list[float], ranks: dict[int, int] | None = None):
+    """(threshold, customers at or above it, their revenue) per top share of the descending
+    ``revenues`` (``ranks``: the rank per share, default ceil(p% of them)); and the total."""
+    running = list(accumulate(revenues))  # revenue of the top 1, 2, ... customers
+    if ranks is None:
+        ranks = {p: max(1, math.ceil(len(revenues) * p / 100)) for p in TOP_SHARES} if revenues else {}
+    shares = {}
+    for p, rank in ranks.items():
+        threshold = revenues[rank - 1]
         # Descending list: the customers at or above the threshold end where revenues drop below it.
         customers = bisect_right(revenues, -threshold, key=neg)
         shares[p] = (threshold, customers, running[customers - 1])
@@ -180,7 +231,14 @@ def concentration(f: Filters) -> ChartData:
 def drill_concentration(f: Filters, bucket: str, series: str) -> Drill:
     top, _total = _top_shares(f)
     threshold = top[int(bucket)][0] if int(bucket) in top else None
-    ids = _revenue(f).filter(revenue__gte=threshold).values("customer") if threshold is not None else []
+    day = _snapshot_day(f)
+    if threshold is None:
+        ids = []
+    elif day is None:
+        ids = _revenue(f).filter(revenue__gte=threshold).values("customer")
+    else:
+        ids = PeriodRevenue.objects.filter(f.rollup_q(), period=f.period, day=day, revenue__gte=threshold)
+        ids = ids.values("customer")
     return Drill(
         _("Customers with the highest revenue"),
         Customer.objects.filter(pk__in=ids),

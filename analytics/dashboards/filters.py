@@ -7,7 +7,6 @@ ticket's assignee, otherwise the customer's owner. ``segment`` is the customer's
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
@@ -20,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from analytics.periods import months_between, period_bounds
 from customer360.forms import DateInput
 from customer360.models import StaffProfile
 
@@ -32,25 +32,6 @@ PERIODS = [
 ]
 DEFAULT_PERIOD = "12m"
 INVERTED = "inverted_range"  # the error code of a custom range that ends before it starts
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def add_months(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
-
-
-def months_between(start: date, end: date) -> list[date]:
-    """First days of the months from ``start``'s to ``end``'s, inclusive."""
-    months, current = [], month_start(start)
-    while current <= end:
-        months.append(current)
-        current = add_months(current, 1)
-    return months
 
 
 @dataclass(frozen=True)
@@ -142,19 +123,6 @@ class Filters:
 
 def team_members(team: str):
     return StaffProfile.objects.filter(team=team).values_list("user_id", flat=True)
-
-
-def period_bounds(period: str, today: date) -> tuple[date, date]:
-    """The one definition of the preset periods, inclusive local dates ending today. "Last 12 months"
-    is the 12 months ending today (on 2 Dec 2026: 3 Dec 2025 - 2 Dec 2026; on 29 Feb 2024:
-    1 Mar 2023 - 29 Feb 2024), not the calendar year (that is "Year to date")."""
-    if period == "30d":
-        return today - timedelta(days=29), today
-    if period == "90d":
-        return today - timedelta(days=89), today
-    if period == "ytd":
-        return date(today.year, 1, 1), today
-    return add_months(today, -12) + timedelta(days=1), today
 
 
 class FilterForm(forms.Form):

@@ -15,8 +15,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from analytics.dashboards.charts import ChartData, ChartDef, Dashboard, Drill, Series, dashboards
-from analytics.dashboards.filters import Filters, add_months, customers_q
+from analytics.dashboards.filters import Filters, customers_q
 from analytics.models import DailyRollup
+from analytics.periods import add_months
 from customer360.models import Customer
 from marketing.models import Campaign, ConsentChange, Segment, Touch
 

@@ -25,8 +25,9 @@ from analytics.dashboards.charts import (
     dashboards,
     number,
 )
-from analytics.dashboards.filters import Filters, add_months
+from analytics.dashboards.filters import Filters
 from analytics.models import DailyRollup
+from analytics.periods import add_months
 from analytics.rollups import OPEN_INVOICE_AGES, invoice_age_q
 from billing.events import PAYMENT_PROMISED
 from billing.models import DunningNotice, Invoice, Payment

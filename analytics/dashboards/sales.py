@@ -21,8 +21,9 @@ from analytics.dashboards.charts import (
     number,
     people_names,
 )
-from analytics.dashboards.filters import Filters, add_months, month_start
+from analytics.dashboards.filters import Filters
 from analytics.models import DailyRollup
+from analytics.periods import add_months, month_start
 from crm.models import Deal, Stage
 
 DEAL_COLUMNS = [

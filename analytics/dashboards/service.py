@@ -15,8 +15,9 @@ from django.utils.translation import gettext_lazy
 
 from analytics import kpis
 from analytics.dashboards.charts import ChartData, ChartDef, Dashboard, Drill, Series, dashboards
-from analytics.dashboards.filters import Filters, add_months
+from analytics.dashboards.filters import Filters
 from analytics.models import DailyRollup
+from analytics.periods import add_months
 from analytics.rollups import TICKET_TIME_BANDS, TICKET_TIMES, range_q
 from crm.models import Priority, Ticket
 from customer360.models import Channel

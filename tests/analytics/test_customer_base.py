@@ -16,7 +16,7 @@ from analytics import services
 from analytics.dashboards import dashboards
 from analytics.dashboards.customers import TOP_SHARES
 from analytics.dashboards.filters import Filters, period_bounds
-from analytics.models import CustomerRevenue, CustomerRisk
+from analytics.models import CustomerRevenue, CustomerRisk, DailyRollup, PeriodRevenue
 from billing.models import Invoice
 from customer360 import timeline
 from customer360.models import Customer
@@ -165,6 +165,53 @@ def test_customer_revenue_refresh_touches_only_customers_with_invoice_events(rev
     assert chart.value("1", "customers") == 1
     assert_concentration_equals_the_invoices(filters())
     assert_concentration_equals_the_invoices(filters(country="DE"))
+
+
+def test_preset_periods_are_read_from_todays_revenue_bands(revenue_world):
+    # The bands answer the preset periods without the per-customer revenue rows; a custom period
+    # ranks those rows, and finds none now.
+    expected = {p: build("customers.concentration", filters(p)).series for p in ("12m", "30d", "ytd")}
+    expected_at = build("customers.concentration", filters(country="AT")).series
+    CustomerRevenue.objects.all().delete()
+    for period, series in expected.items():
+        assert build("customers.concentration", filters(period)).series == series, period
+    assert build("customers.concentration", filters(country="AT")).series == expected_at
+    assert build("customers.concentration", custom(500, 10)).is_empty
+    bands = DailyRollup.objects.filter(metric="customers.revenue_band")
+    assert set(bands.values_list("day", flat=True)) == {TODAY}
+    # 11 customers with revenue in the last 12 months: c12's 1000 alone in its band, the three
+    # 0.30s (one of them 0.10 + 0.20) together in theirs.
+    twelve = bands.filter(key__startswith="12m:")
+    assert sum(twelve.values_list("count", flat=True)) == 11
+    assert PeriodRevenue.objects.get(period="12m", customer=revenue_world["c12"]).revenue == 1000.0
+    tied = PeriodRevenue.objects.filter(period="12m", revenue=0.3)
+    assert tied.count() == 3 and len(set(tied.values_list("band", flat=True))) == 1
+
+
+def test_the_next_day_the_preset_periods_are_ranked_again_until_the_refresh(revenue_world):
+    tomorrow = TODAY + datetime.timedelta(days=1)
+    start, end = period_bounds("30d", tomorrow)
+    f = Filters(start=start, end=end, period="30d", today=tomorrow)
+    # Yesterday's bands would still count c3's 300 from 20 days ago and c4's 200 from 40 days ago.
+    assert_concentration_equals_the_invoices(f)
+    with time_machine.travel(at(tomorrow, 9), tick=False):
+        written = services.rollups_refresh()
+    assert written["customers.revenue_band"] > 0
+    assert set(DailyRollup.objects.filter(metric="customers.revenue_band").values_list("day", flat=True)) == {
+        tomorrow
+    }
+    assert_concentration_equals_the_invoices(f)
+
+
+def test_the_bands_are_kept_while_no_revenue_changes_the_same_day(revenue_world):
+    before = set(DailyRollup.objects.filter(metric="customers.revenue_band").values_list("pk", flat=True))
+    with time_machine.travel(at(TODAY, 14), tick=False):
+        assert services.rollups_refresh()["customers.revenue_band"] == 0
+    assert (
+        set(DailyRollup.objects.filter(metric="customers.revenue_band").values_list("pk", flat=True))
+        == before
+    )
+    assert_concentration_equals_the_invoices(filters())
 
 
 # --- churn risk ------------------------------------------------------------------------------------------
