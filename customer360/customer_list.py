@@ -134,6 +134,8 @@ def ordered(customers: QuerySet[Customer], sort: str) -> tuple[QuerySet[Customer
 
 def page(user, params) -> dict:
     customers, active = filtered_customers(user, params)
+    if "q" in active:
+        customers = search.few_matches(customers, active["q"])
     sort = params.get("sort", "name")
     customers, fields = ordered(customers.select_related("owner"), sort)
     cursor = params.get("cursor", "")

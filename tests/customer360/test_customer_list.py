@@ -6,6 +6,7 @@ import pytest
 from django.db.models import Q
 
 from customer360.customer_list import PAGE_SIZE
+from customer360.models import Customer
 from customer360.registry import Condition, ListFilter, conditions
 from tests.conftest import client_for
 from tests.factories import CustomerFactory
@@ -84,3 +85,26 @@ def test_list_query_count_does_not_grow_with_rows(rep, django_assert_max_num_que
         CustomerFactory(owner=rep)
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get("/customers/")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("cap", [1000, 5], ids=["few-matches", "more-than-the-cap"])
+@pytest.mark.parametrize("sort", ["name", "-created", "number"])
+def test_a_search_lists_every_visible_match_once_in_order_either_way(rep, rep2, monkeypatch, cap, sort):
+    # A rare name is narrowed to its matches' ids first (PostgreSQL); one with more matches than
+    # the cap is not. The pages are the same either way, and others' customers stay hidden.
+    from customer360 import search
+
+    monkeypatch.setattr(search, "FEW_MATCHES", cap)
+    mine = [
+        CustomerFactory(owner=rep, last_name="Mahmoud", first_name=f"Amal {i:02d}")
+        for i in range(PAGE_SIZE + 3)
+    ]
+    CustomerFactory(owner=rep2, last_name="Mahmoud", first_name="Hidden")
+    CustomerFactory(owner=rep, last_name="Maier", first_name="Other")
+    seen = _ids_on_all_pages(client_for(rep), f"q=mahm&sort={sort}")
+    assert sorted(seen) == sorted(c.pk for c in mine) and len(seen) == len(set(seen))
+    if sort == "name":
+        firsts = dict(Customer.objects.filter(pk__in=seen).values_list("pk", "first_name"))
+        names = [firsts[pk] for pk in seen]
+        assert names == sorted(names)
