@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from contextlib import nullcontext
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
@@ -134,15 +135,16 @@ def ordered(customers: QuerySet[Customer], sort: str) -> tuple[QuerySet[Customer
 
 def page(user, params) -> dict:
     customers, active = filtered_customers(user, params)
-    if "q" in active:
-        customers = search.few_matches(customers, active["q"])
+    narrowed = search.few_matches(customers, active["q"]) if "q" in active else None
+    customers = customers if narrowed is None else narrowed
     sort = params.get("sort", "name")
     customers, fields = ordered(customers.select_related("owner"), sort)
     cursor = params.get("cursor", "")
     values = _decode(cursor, fields) if cursor else None
     if values is not None:
         customers = customers.filter(_after(fields, values))
-    rows = list(customers[: PAGE_SIZE + 1])
+    with search.bitmap_scans_only(customers.db) if narrowed is not None else nullcontext():
+        rows = list(customers[: PAGE_SIZE + 1])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     next_cursor = None

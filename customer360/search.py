@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection, connections, transaction
@@ -98,6 +99,20 @@ def near_misses(customers: QuerySet[Customer], query: str) -> QuerySet[Customer]
 TYPEAHEAD_CANDIDATES = 200
 
 
+@contextmanager
+def bitmap_scans_only(using: str):
+    """PostgreSQL plans the queries inside with bitmap index scans only, no sequential scan and no
+    walk of an index in its order (planner settings of one transaction); elsewhere nothing."""
+    if connections[using].vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)"
+        )
+        yield
+
+
 def _candidate_ids(matches: QuerySet[Customer], cap: int, *, short: bool) -> list[int]:
     """Ids of up to ``cap`` of ``matches``, in no order, read through the search indexes.
 
@@ -105,16 +120,13 @@ def _candidate_ids(matches: QuerySet[Customer], cap: int, *, short: bool) -> lis
     matches were spread evenly: a sequential scan, or a walk of the name index. Matches of a name's
     first letters are not spread evenly ("Lindo" lies behind every A-K name: 1.3 s at a million
     customers). Bitmap scans of the trigram, e-mail and number indexes cost what the query matches,
-    wherever the matches lie, so only they are allowed here (planner settings of this transaction).
+    wherever the matches lie, so only they are allowed here (:func:`bitmap_scans_only`).
     Not for a ``short`` query (a word of one or two letters): every name start of two letters is
     common, its index bitmaps are large, and a sequential scan finds the first matches at once."""
     ids = matches.order_by().values_list("pk", flat=True)[:cap]
-    if connections[matches.db].vendor != "postgresql" or short:
+    if short:
         return list(ids)
-    with transaction.atomic(using=matches.db), connections[matches.db].cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)"
-        )
+    with bitmap_scans_only(matches.db):
         return list(ids)
 
 
@@ -127,20 +139,22 @@ def _short(query: str) -> bool:
 FEW_MATCHES = 2000
 
 
-def few_matches(matches: QuerySet[Customer], query: str, cap: int = FEW_MATCHES) -> QuerySet[Customer]:
+def few_matches(matches: QuerySet[Customer], query: str, cap: int = FEW_MATCHES) -> QuerySet[Customer] | None:
     """The customers of ``matches`` (a search for ``query``, with any other filters of the list) as
-    a set of ids when there are at most ``cap`` of them, else ``matches`` unchanged.
+    a set of ids when there are at most ``cap`` of them, else None. Read them (a page in any order)
+    inside :func:`bitmap_scans_only`: they are then fetched by id and sorted.
 
-    The matches of a rare name lie together in the list's orders ("Mahm..." behind every A-L name
-    in the name order): for a page of them, PostgreSQL walks the order's index from its start and
-    tests each customer on the way (0.15-0.3 s at a million customers). Read through the search
-    indexes (see :func:`_candidate_ids`), a few matches cost what they are, and sorting them is cheap;
-    a query that matches more is common enough that a walk meets its matches soon."""
+    The matches of a rare name lie together in the list's orders ("Mair" behind every A-L name in
+    the name order). For a page of them PostgreSQL would walk the order's index from its start and
+    test each customer on the way, as if they were spread evenly (0.15-0.35 s at a million
+    customers), even given their ids. Read through the search indexes (:func:`_candidate_ids`), a
+    few matches cost what they are; a query that matches more is common enough that a walk meets
+    its matches soon."""
     if connections[matches.db].vendor != "postgresql" or _short(query):
-        return matches
+        return None
     ids = _candidate_ids(matches, cap + 1, short=False)
     if len(ids) > cap:
-        return matches
+        return None
     return matches.model.objects.filter(pk__in=ids)
 
 

@@ -157,12 +157,15 @@ def _top_shares(f: Filters) -> tuple[dict[int, tuple[float, int, float]], float]
         ((int(r["key"].partition(":")[2]), r["n"], float(r["total"])) for r in bands), reverse=True
     )
     customers, total = sum(n for _b, n, _t in per_band), sum(t for _b, _n, t in per_band)
-    shares = {}
+    shares, counted = {}, {band: n for band, n, _t in per_band}
     for p in TOP_SHARES if customers else []:
         rank = max(1, math.ceil(customers * p / 100))
         band, above, above_revenue = _band_of(per_band, rank)
         # Only the band the rank falls in is ranked customer by customer.
-        ranked = _ranked_shares(_band_revenues(f, day, band), {p: rank - above})[0][p]
+        revenues = _band_revenues(f, day, band)
+        if len(revenues) != counted[band]:  # a refresh committed between the two reads
+            return _ranked_shares(_revenues_descending(f))
+        ranked = _ranked_shares(revenues, {p: rank - above})[0][p]
         shares[p] = (ranked[0], above + ranked[1], above_revenue + ranked[2])
     return shares, total
 
@@ -182,7 +185,9 @@ def _snapshot_day(f: Filters):
     ends on that day), else None."""
     if f.period not in PRESETS:
         return None
-    day = DailyRollup.objects.filter(metric=REVENUE_BANDS.metric).values_list("day", flat=True).first()
+    # In the order of the index (metric, day): the first row by id lies behind every other metric's.
+    snapshot = DailyRollup.objects.filter(metric=REVENUE_BANDS.metric).order_by("day")
+    day = snapshot.values_list("day", flat=True).first()
     return day if day is not None and period_bounds(f.period, day) == (f.start, f.end) else None
 
 
