@@ -456,14 +456,14 @@ def run_seeders(
     # topics); the scheduled tasks compute it again if one of them fails.
     for wave in seeders.waves():
         _run_wave(wave, run)
-    _vacuum(stdout)
     return ctx
 
 
-def _vacuum(stdout) -> None:
+def vacuum(stdout=print) -> None:
     """VACUUM (ANALYZE) the new database on PostgreSQL, as autovacuum would in its own time: the
     visibility map lets index-only scans skip the table from the first request on, and the readers'
-    tables get their statistics. Not inside a transaction (PostgreSQL refuses it there)."""
+    tables get their statistics. Not inside a transaction (PostgreSQL refuses it there), and not
+    inside ``history.paused()`` (which sends each statement with a setting before it: a block)."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return
     started = timezone.now()

@@ -152,7 +152,8 @@ def test_an_installation_with_a_plain_timeline_migrates_without_losing_or_doubli
     _postgresql_only()
     executor = MigrationExecutor(connection)
     plain = [("customer360", "0030_event_source_type_without_constraint")]
-    latest = executor.loader.graph.leaf_nodes("customer360")
+    # Back to 0030 unapplies every app's migrations that depend on a later core one: forward to all.
+    latest = executor.loader.graph.leaf_nodes()
     customer = CustomerFactory()
     executor.migrate(plain)
     try:

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date
 
 from customer360.audit import history
-from customer360.demo import CHUNK, DEMO_PASSWORD, DEMO_USERS, run_seeders
+from customer360.demo import CHUNK, DEMO_PASSWORD, DEMO_USERS, run_seeders, vacuum
 from customer360.models import Customer, TimelineEvent
 
 
@@ -67,6 +67,7 @@ class Command(BaseCommand):
                 staff_admin=not settings.PRODUCTION,
                 chunk=chunk,
             ).users
+        vacuum(self.stdout.write)
         elapsed = time.perf_counter() - started
         events = TimelineEvent.objects.count() - events_before
         self.stdout.write(
