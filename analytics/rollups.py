@@ -507,7 +507,7 @@ FAMILIES = [
 REVENUE_BANDS = Family("customers.revenue_band", revenue_band_rows, None)
 # Read the learned scores (published by the insights scoring) and the per-customer roll-ups
 # (CustomerConversion): refreshed after both.
-NBA_FAMILIES = [
+SCORE_FAMILIES = [
     Family("customers.churn_band", churn_band_rows, None),
     Family("nba.recommendations", recommendation_rows, None),
     Family("nba.scored", scored_rows, None),

@@ -139,7 +139,7 @@ def _short(query: str) -> bool:
 FEW_MATCHES = 2000
 
 
-def few_matches(matches: QuerySet[Customer], query: str, cap: int = FEW_MATCHES) -> QuerySet[Customer] | None:
+def few_matches(matches: QuerySet[Customer], query: str, cap: int | None = None) -> QuerySet[Customer] | None:
     """The customers of ``matches`` (a search for ``query``, with any other filters of the list) as
     a set of ids when there are at most ``cap`` of them, else None. Read them (a page in any order)
     inside :func:`bitmap_scans_only`: they are then fetched by id and sorted.
@@ -152,6 +152,7 @@ def few_matches(matches: QuerySet[Customer], query: str, cap: int = FEW_MATCHES)
     its matches soon."""
     if connections[matches.db].vendor != "postgresql" or _short(query):
         return None
+    cap = FEW_MATCHES if cap is None else cap  # read when called: a setting of the module
     ids = _candidate_ids(matches, cap + 1, short=False)
     if len(ids) > cap:
         return None

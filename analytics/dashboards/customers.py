@@ -135,13 +135,12 @@ def _revenues_descending(f: Filters) -> list[float]:
         return sorted((revenue for (revenue,) in cursor.fetchall()), reverse=True)
 
 
-def _top_shares(f: Filters) -> tuple[dict[int, tuple[float, int, float]], float]:
+def _top_shares(f: Filters, day) -> tuple[dict[int, tuple[float, int, float]], float]:
     """Per top share p: the revenue of the customer at rank ceil(p% of N) (the threshold), how many
     customers have at least that revenue (ties are included) and their revenue; and the total.
 
-    A preset period is read from the revenue bands of its snapshot, when it is today's; any other
-    period ranks every customer's revenue in it."""
-    day = _snapshot_day(f)
+    ``day``: the revenue snapshot's (:func:`_snapshot_day`), whose bands answer a preset period;
+    None: every customer's revenue in the period is ranked."""
     if day is None:
         return _ranked_shares(_revenues_descending(f))
     bands = (
@@ -213,7 +212,7 @@ def _ranked_shares(revenues: list[float], ranks: dict[int, int] | None = None):
 
 def concentration(f: Filters) -> ChartData:
     """Share of the period's revenue that comes from the top 1 / 5 / 10 / 20 / 50 % of customers."""
-    top, total = _top_shares(f)
+    top, total = _top_shares(f, _snapshot_day(f))
     shares, counts = [], []
     for p in TOP_SHARES:
         _threshold, customers, revenue = top.get(p, (0.0, 0, 0.0))
@@ -234,9 +233,9 @@ def concentration(f: Filters) -> ChartData:
 
 
 def drill_concentration(f: Filters, bucket: str, series: str) -> Drill:
-    top, _total = _top_shares(f)
-    threshold = top[int(bucket)][0] if int(bucket) in top else None
     day = _snapshot_day(f)
+    top, _total = _top_shares(f, day)
+    threshold = top[int(bucket)][0] if int(bucket) in top else None
     if threshold is None:
         ids = []
     elif day is None:

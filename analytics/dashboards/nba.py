@@ -2,7 +2,7 @@
 conversion and lift over the random hold-out (with a 95 % confidence interval), AUC per model version.
 
 "Shown" = recommendations created in the period; the other series count them by their status now.
-The charts read roll-ups (``analytics.rollups.NBA_FAMILIES``, as of their last refresh); the
+The charts read roll-ups (``analytics.rollups.SCORE_FAMILIES``, as of their last refresh); the
 drill-downs list the rows themselves.
 Conversion = customers with a success event (any action's ``success_kinds``) in the period, among
 the scored customers of each group (the hold-out is drawn at random before any rule applies).
