@@ -18,6 +18,7 @@ from billing.models import Invoice
 from crm.events import ORDER_CANCELLED, ORDER_PLACED
 from crm.models import Order
 from customer360 import events
+from customer360.bulk import insert_from_query
 from customer360.models import TimelineEvent
 
 
@@ -154,6 +155,10 @@ def conversions_rebuild(since: datetime | None) -> int:
     else:
         CustomerConversion.objects.all().delete()
     rows = successes.values("customer_id").annotate(last=Max("occurred_at")).order_by()
+    if since is None:  # everyone: straight from the events into the emptied table
+        return insert_from_query(
+            CustomerConversion, ["customer_id", "last_success_at"], rows.values_list("customer_id", "last")
+        )
     objects = [CustomerConversion(customer_id=r["customer_id"], last_success_at=r["last"]) for r in rows]
     CustomerConversion.objects.bulk_create(
         objects,

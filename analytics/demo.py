@@ -10,7 +10,18 @@ from analytics import services
 from customer360.demo import DemoContext, seeders
 
 
-@seeders.register("analytics", order=90)
+@seeders.register(
+    "analytics",
+    order=90,
+    bulk_load=(
+        "analytics.CustomerRevenue",
+        "analytics.PeriodRevenue",
+        "analytics.CustomerRisk",
+        "analytics.ListenedMessage",
+        "analytics.CustomerSentiment",
+        "analytics.CustomerConversion",
+    ),
+)
 def seed_analytics(ctx: DemoContext) -> None:
     # Listening first: the mood snapshot and the churn risk read the customers' sentiment.
     job = services.listening_refresh(today=ctx.today, seed=ctx.seed)

@@ -181,6 +181,7 @@ class _Numbers:
     "billing",
     order=40,
     bulk_load=("billing.Invoice", "billing.InvoiceLine", "billing.Payment", "billing.DunningNotice"),
+    lane="billing",
 )
 def seed_billing(ctx: DemoContext) -> None:
     """Invoices, lines, payments, notices and ~5 accounting events per customer, all in bulk."""

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import gc
 import random
-import resource
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from time import thread_time
@@ -38,9 +38,15 @@ from django.contrib.auth.models import Group
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from customer360 import roles, timeline
+from customer360 import demo_lanes, roles, timeline
 from customer360.audit import history
-from customer360.bulk import bulk_insert, deferred_indexes, instance_maker
+from customer360.bulk import (
+    bulk_insert,
+    deferred_indexes,
+    deferred_indexes_across_transactions,
+    gc_paused,
+    instance_maker,
+)
 from customer360.events_core import CUSTOMER_CREATED
 from customer360.models import Customer, CustomerIdentity, DataSource, Department, StaffProfile
 
@@ -150,11 +156,31 @@ class _Seeders:
             "customer360.CustomerIdentity",
             "customer360.TimelineEvent",
         }
+        self.lanes: dict[str, str] = {}
+        self.own_transactions: set[str] = set()
+        #: the tables the readers fill in bulk (``bulk_load`` of a reader): on a fresh PostgreSQL
+        #: database in bulk-load mode for all the waves, which write them side by side
+        self.reader_models: set[str] = set()
 
-    def register(self, key: str, order: int = 100, bulk_load: tuple[str, ...] = ()):
+    def register(
+        self,
+        key: str,
+        order: int = 100,
+        bulk_load: tuple[str, ...] = (),
+        lane: str = "departments",
+        atomic: bool = True,
+    ):
+        """``lane``: department writers of one lane run in one process when the seed writes side by
+        side (:mod:`customer360.demo_lanes`); writers that read each other's rows or share a
+        ``ctx.once`` value must share a lane. ``atomic=False``: a reader that commits on its own
+        (the seed does not wrap it in a transaction)."""
+
         def decorator(fn: Callable[[DemoContext], None]):
             self.items[key] = (order, fn)
-            self.bulk_models.update(bulk_load)
+            self.lanes[key] = lane
+            if not atomic:
+                self.own_transactions.add(key)
+            (self.reader_models if order >= READERS_FROM else self.bulk_models).update(bulk_load)
             return fn
 
         return decorator
@@ -358,17 +384,6 @@ def _chunks(count: int, size: int) -> list[range]:
     return [range(start, min(start + size, total)) for start in range(0, total, size)]
 
 
-def _rss_mb() -> tuple[int, int]:
-    """(current, peak) resident memory of this process in MB (Linux; the peak only elsewhere)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    try:
-        with open("/proc/self/statm") as statm:
-            pages = int(statm.read().split()[1])
-        return pages * resource.getpagesize() // 2**20, peak
-    except OSError:
-        return 0, peak
-
-
 def run_seeders(
     *,
     count: int,
@@ -379,16 +394,16 @@ def run_seeders(
     password: str = DEMO_PASSWORD,
     staff_admin: bool = True,
     chunk: int = CHUNK,
+    side_by_side: bool = True,
 ) -> DemoContext:
     """Seed ``count`` customers and every registered department's history in one transaction, then
     run the readers on it (wave by wave, see :meth:`_Seeders.waves`).
 
     The department seeders run chunk by chunk (``chunk`` customers each); afterwards
     ``ctx.customers`` holds the last chunk's customers. ``password`` and ``staff_admin`` go to
-    :func:`create_demo_users`."""
+    :func:`create_demo_users`. With ``side_by_side`` the department writers run in lanes when
+    :func:`customer360.demo_lanes.applies`."""
     from django.utils.module_loading import autodiscover_modules
-
-    from customer360.bulk import gc_paused
 
     autodiscover_modules("demo")
     with transaction.atomic():
@@ -413,17 +428,71 @@ def run_seeders(
         if only and key not in only and key != "customers":
             return
         started, cpu_started = timezone.now(), thread_time()
-        with transaction.atomic():
+        with nullcontext() if key in seeders.own_transactions else transaction.atomic():
             fn(ctx)
         seconds[key] = seconds.get(key, 0.0) + (timezone.now() - started).total_seconds()
         cpu[key] = cpu.get(key, 0.0) + thread_time() - cpu_started
         if report:
             stdout(f"  {key}: {seconds[key]:.1f} s, CPU {cpu[key]:.1f} s "
-                   f"(memory {'{} MB, peak {} MB'.format(*_rss_mb())})")  # fmt: skip
+                   f"(memory {'{} MB, peak {} MB'.format(*demo_lanes.rss_mb())})")  # fmt: skip
 
+    run.seconds, run.cpu = seconds, cpu  # the lanes report their writers' figures into them
     ordered = seeders.ordered()
     writers = [(k, fn) for k, fn in ordered if seeders.items[k][0] < READERS_FROM]
     chunks = _chunks(count, chunk)
+    if side_by_side and demo_lanes.applies(ctx, chunks):
+        _write_in_lanes(ctx, writers, chunks, run, only)
+    else:
+        _write_in_one_transaction(ctx, writers, chunks, run)
+    # The readers compute from the committed records what the workers would (scores, roll-ups,
+    # topics); the scheduled tasks compute it again if one of them fails.
+    with _readers_load(ctx):
+        for wave in seeders.waves():
+            _run_wave(wave, run)
+    return ctx
+
+
+@contextmanager
+def _readers_load(ctx: DemoContext):
+    """The readers' big tables in bulk-load mode while the waves run (PostgreSQL, outside a
+    transaction: the waves' connections commit, then the indexes and keys are built once). Without
+    it, each reader's COMMIT ran a foreign-key check per row (9M rows at 1M customers: minutes), and
+    every row updated each secondary index. Dropping a foreign key locks the table it refers to,
+    so this happens before the waves start, when no other connection reads."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block or not seeders.reader_models:
+        yield
+        return
+    models = [apps.get_model(label) for label in sorted(seeders.reader_models)]
+    with deferred_indexes_across_transactions(*models) as tables:
+        yield
+        rebuild = timezone.now()
+    if tables:
+        elapsed = (timezone.now() - rebuild).total_seconds()
+        ctx.stdout(f"  indexes and foreign keys of {', '.join(tables)} rebuilt: {elapsed:.1f} s")
+
+
+def _write_in_lanes(ctx: DemoContext, writers, chunks: list[range], run, only) -> None:
+    """The department writers side by side, lane by lane (see :mod:`customer360.demo_lanes`)."""
+    assert writers[0][0] == "customers", "the customers' writer comes first (order 10)"
+    lanes: dict[str, list] = {}
+    for key, fn in writers[1:]:
+        if not only or key in only:
+            lanes.setdefault(seeders.lanes[key], []).append((key, fn))
+    started = timezone.now()
+    models = [apps.get_model(label) for label in sorted(seeders.bulk_models)]
+    tables = demo_lanes.write(ctx, writers[0][1], lanes, chunks, run, models)
+    ctx.stdout(f"  lanes {', '.join(lanes)} and indexes and foreign keys of {', '.join(tables)}: "
+               f"{(timezone.now() - started).total_seconds():.1f} s, peak memory per lane (MB) "
+               f"{ctx.extras.get('lane_peaks_mb', {})}")  # fmt: skip
+    for key, _fn in writers:
+        if key in run.seconds:
+            ctx.stdout(f"  {key}: {run.seconds[key]:.1f} s, CPU {run.cpu[key]:.1f} s")
+    run("assignments", _assign_departments)
+
+
+def _write_in_one_transaction(ctx: DemoContext, writers, chunks: list[range], run) -> None:
+    """The department writers one after the other, chunk by chunk, in one transaction."""
+    seconds, cpu, stdout = run.seconds, run.cpu, ctx.stdout
     # One transaction: a failed seed leaves no half-written records. The department seeders write
     # with the big tables in bulk-load mode (on an empty database); the readers after them find
     # every index back in place.
@@ -438,7 +507,7 @@ def run_seeders(
                         run(key, fn, report=len(chunks) == 1)
                 gc.collect()
                 if len(chunks) > 1:
-                    current, peak = _rss_mb()
+                    current, peak = demo_lanes.rss_mb()
                     stdout(f"  chunk {number + 1}/{len(chunks)} ({positions.stop} customers): "
                            f"{sum(seconds.values()):.1f} s, memory {current} MB, peak {peak} MB")  # fmt: skip
             if len(chunks) > 1:
@@ -452,11 +521,6 @@ def run_seeders(
         # The demo's departments work with the customers they have records of, as if an admin had
         # imported each department's records.
         run("assignments", _assign_departments)
-    # The readers compute from the committed records what the workers would (scores, roll-ups,
-    # topics); the scheduled tasks compute it again if one of them fails.
-    for wave in seeders.waves():
-        _run_wave(wave, run)
-    return ctx
 
 
 def vacuum(stdout=print) -> None:

@@ -28,6 +28,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from customer360 import outbox
+from customer360.bulk import copy_in
 from customer360.models import Channel, Customer, Direction, TimelineEvent, TimelineEventKey
 
 logger = logging.getLogger(__name__)
@@ -251,12 +252,8 @@ def _write_batch_postgresql(rows: list[tuple], new_keys: set[str] | None = None)
         rows = [(event_id, *row) for (event_id,), row in zip(cursor.fetchall(), rows, strict=True)]
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY {keys_table} (event_id, idempotency_key) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row((row[0], row[-1]))
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            copy_in(cursor, keys_table, ["event_id", "idempotency_key"], [(row[0], row[-1]) for row in rows])
+            copy_in(cursor, table, ["id", *_COPY_COLUMNS], rows)
     except UniqueViolation:
         pass
     else:
@@ -268,9 +265,7 @@ def _write_batch_postgresql(rows: list[tuple], new_keys: set[str] | None = None)
             f"CREATE TEMP TABLE IF NOT EXISTS c360_event_load AS SELECT {columns} FROM {table} WITH NO DATA"  # noqa: S608
         )
         cursor.execute("TRUNCATE c360_event_load")
-        with cursor.cursor.copy(f"COPY c360_event_load ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        copy_in(cursor, "c360_event_load", ["id", *_COPY_COLUMNS], rows, types_of=table)
         cursor.execute(
             f"WITH fresh AS (INSERT INTO {keys_table} (event_id, idempotency_key) "  # noqa: S608
             "SELECT id, idempotency_key FROM c360_event_load ORDER BY id "

@@ -83,15 +83,48 @@ def _actions(ctx: DemoContext) -> dict[str, Action]:
 
 @seeders.register("insights", order=90)
 def seed_insights(ctx: DemoContext) -> None:
-    """Churn and payment risk learned from the seeded history, then one in-process batch scoring
-    (which publishes every score into the core)."""
-    from insights.services import outcomes_train, scoring_run_inline
+    """Churn and payment risk learned from the seeded history (side by side with the record-based
+    analytics)."""
+    from insights.services import outcomes_train
 
     learned = outcomes_train()
-    run = scoring_run_inline()
-    models = ", ".join(f"{key} v{version}" for key, version in learned.items() if version) or "none yet"
+    ctx.extras["learned"] = ", ".join(f"{key} v{version}" for key, version in learned.items() if version)
+
+
+@seeders.register(
+    "insights_scoring",
+    order=92,
+    bulk_load=("customer360.Score", "insights.CustomerScore"),
+    atomic=False,
+)
+def seed_insights_scoring(ctx: DemoContext) -> None:
+    """One batch scoring (which publishes every score into the core), its chunks in two processes
+    as two Celery workers would take them, where the seed's readers commit (PostgreSQL, outside a
+    transaction); else one chunk after the other, in this transaction."""
+    from django.db import connection
+
+    from customer360 import demo_lanes
+    from insights.services import scoring_run_create, scoring_run_inline
+
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        run, chunk_ids = scoring_run_create()
+        demo_lanes.in_processes(_score_chunk, chunk_ids, processes=SCORING_PROCESSES)
+        run.job.refresh_from_db()
+    else:
+        run = scoring_run_inline()
     past = ctx.extras.get("past_recommendations", 0)
+    models = ctx.extras.get("learned") or "none yet"
     ctx.stdout(f"    {past} past recommendations; learned {models}; scored {run.job.total} customers")
+
+
+#: processes of the seed's batch scoring (the machine's two cores)
+SCORING_PROCESSES = 2
+
+
+def _score_chunk(chunk_id: int) -> None:
+    from insights.services import scoring_chunk_run
+
+    scoring_chunk_run(chunk_id=chunk_id)
 
 
 def _feedback_event(rec: Recommendation, action: Action, source_type: int):

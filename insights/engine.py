@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from customer360.bulk import copy_in
 from customer360.models import Customer
 from insights import rules as rule_engine
 from insights import score_conditions
@@ -513,11 +514,11 @@ def _write_postgresql(*, scope: Q, chosen: pd.DataFrame, reasons, run, now, scor
                       "context_weight", "lever", "is_exploration")
         ]  # fmt: skip
         records = zip(*parts, reasons, _model_version_ids(chosen), strict=True)
-        with cursor.cursor.copy(f"COPY {_INCOMING} ({', '.join(_INCOMING_COLUMNS)}) FROM STDIN") as copy:
-            for cid, aid, rank, *numbers, exploring, reason, version in records:
-                copy.write_row(
-                    (int(cid), int(aid), int(rank), *numbers, bool(exploring), Jsonb(reason), version)
-                )
+        incoming = [
+            (int(cid), int(aid), int(rank), *numbers, bool(exploring), Jsonb(reason), version)
+            for cid, aid, rank, *numbers, exploring, reason, version in records
+        ]
+        copy_in(cursor, _INCOMING, list(_INCOMING_COLUMNS), incoming)
         cursor.execute(
             f"UPDATE {recs} AS r SET status = %s, decided_at = %s WHERE r.id IN ({sql}) "  # noqa: S608
             f"AND NOT EXISTS (SELECT 1 FROM {_INCOMING} i "
@@ -535,9 +536,7 @@ def _write_postgresql(*, scope: Q, chosen: pd.DataFrame, reasons, run, now, scor
         )
         table = CustomerScore._meta.db_table
         cursor.execute(f"DELETE FROM {table} WHERE customer_id = ANY(%s)", [customer_ids.tolist()])  # noqa: S608
-        with cursor.cursor.copy(
-            f"COPY {table} (customer_id, run_id, scored_at, holdout, candidates) FROM STDIN"
-        ) as copy:
-            for row in zip(customer_ids.tolist(), holdout.tolist(), candidate_counts.tolist(), strict=True):
-                copy.write_row((row[0], run_id, now, row[1], row[2]))
+        columns = ["customer_id", "run_id", "scored_at", "holdout", "candidates"]
+        rows = zip(customer_ids.tolist(), holdout.tolist(), candidate_counts.tolist(), strict=True)
+        copy_in(cursor, table, columns, [(cid, run_id, now, held, count) for cid, held, count in rows])
     return len(chosen)

@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import Q
 
 from customer360 import scores as published
+from customer360.bulk import copy_in
 from customer360.models import Score
 from insights.reasons import model_reasons
 from insights.training import predict
@@ -107,10 +108,16 @@ def write_scores(*, customer_ids: np.ndarray, rows: pd.DataFrame, now: datetime)
                 f"{published.OUTCOME_PREFIX}%",
             ],
         )
-        columns = "customer_id, kind, value, band, model_version, reasons, computed_at"
-        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for cid, kind, value, band, version, reasons in zip(
-                *(rows[c].tolist() for c in COLUMNS), strict=True
-            ):
-                copy.write_row((cid, kind, value, band, version, Jsonb(reasons), now))
+        columns = ["customer_id", "kind", "value", "band", "model_version", "reasons", "computed_at"]
+        copy_in(
+            cursor,
+            table,
+            columns,
+            [
+                (cid, kind, value, band, version, Jsonb(reasons), now)
+                for cid, kind, value, band, version, reasons in zip(
+                    *(rows[c].tolist() for c in COLUMNS), strict=True
+                )
+            ],
+        )
     return len(rows)

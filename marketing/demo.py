@@ -87,7 +87,10 @@ class _Plan:
 
 
 @seeders.register(
-    "marketing", order=50, bulk_load=("marketing.Consent", "marketing.ConsentChange", "marketing.Touch")
+    "marketing",
+    order=50,
+    bulk_load=("marketing.Consent", "marketing.ConsentChange", "marketing.Touch"),
+    lane="marketing",
 )
 def seed_marketing(ctx: DemoContext) -> None:
     """Segments, 9 campaigns over the last year, consents and touches (~9 events per customer)."""

@@ -1,6 +1,8 @@
 """Bulk-load mode (customer360.bulk.deferred_indexes): indexes and foreign keys of empty tables are
 dropped for a load and rebuilt after it; an error leaves every index in place."""
 
+import json
+
 import pytest
 from django.db import connection, transaction
 
@@ -127,3 +129,67 @@ def test_rare_conflicts_give_the_same_rows_as_ignore_conflicts(taken):
         insert_rows(CustomerIdentity, columns, rows, ignore_conflicts=True, rare_conflicts=True)
     values = CustomerIdentity.objects.filter(source="t").values_list("value", flat=True)
     assert sorted(values) == ["a@example.com", "b@example.com", "c@example.com"]
+
+
+def _copy_table(cursor, name):
+    cursor.execute(f"CREATE TEMP TABLE {name} (label varchar(20), n integer, doc jsonb, at timestamptz, amount numeric(12, 2))")  # fmt: skip
+
+
+def _read(cursor, name):
+    cursor.execute(f"SELECT label, n, doc, at, amount FROM {name} ORDER BY n")  # noqa: S608 - a test's own table
+    return [(label, n, json.loads(doc), at, amount) for label, n, doc, at, amount in cursor.fetchall()]
+
+
+@pytest.mark.django_db
+def test_copy_in_writes_what_text_copy_writes_in_binary_and_falls_back_to_text(postgres_only, monkeypatch):
+    import datetime
+    import zoneinfo
+    from decimal import Decimal
+
+    from psycopg.types.json import Jsonb
+
+    from customer360 import bulk
+
+    monkeypatch.setattr(bulk, "BINARY_FROM", 1)  # binary from the first row
+    vienna = datetime.datetime(2026, 3, 29, 2, 30, tzinfo=datetime.UTC).astimezone(
+        zoneinfo.ZoneInfo("Europe/Vienna")
+    )
+    rows = [
+        ("Grüße", 1, '{"text": "JSON as text"}', vienna, Decimal("12.50")),
+        ("wrapped", 2, Jsonb({"list": [1, "zwei"]}), vienna, 7),
+    ]
+    with connection.cursor() as cursor:
+        _copy_table(cursor, "copy_binary")
+        bulk.copy_in(cursor, "copy_binary", ["label", "n", "doc", "at", "amount"], rows)
+        # Every column has a binary form: this table's rows went in binary.
+        assert bulk._BINARY_TYPES[("copy_binary", ("label", "n", "doc", "at", "amount"))] is not None
+        assert ("copy_binary", ("label", "n", "doc", "at", "amount")) not in bulk._TEXT_ONLY
+        # An int for a text column has no binary form: that COPY runs again as text, once.
+        bulk.copy_in(
+            cursor,
+            "copy_binary",
+            ["label", "n", "doc", "at", "amount"],
+            [(42, 3, "[]", vienna, Decimal("0"))],
+        )
+        assert ("copy_binary", ("label", "n", "doc", "at", "amount")) in bulk._TEXT_ONLY
+        assert _read(cursor, "copy_binary") == [
+            ("Grüße", 1, {"text": "JSON as text"}, vienna, Decimal("12.50")),
+            ("wrapped", 2, {"list": [1, "zwei"]}, vienna, Decimal("7.00")),
+            ("42", 3, [], vienna, Decimal("0.00")),
+        ]
+
+
+@pytest.mark.django_db
+def test_copy_in_passes_the_databases_refusal_on_and_writes_nothing_of_that_copy(postgres_only, monkeypatch):
+    from psycopg.errors import StringDataRightTruncation
+
+    from customer360 import bulk
+
+    monkeypatch.setattr(bulk, "BINARY_FROM", 1)
+    with connection.cursor() as cursor:
+        _copy_table(cursor, "copy_refused")
+        with pytest.raises(StringDataRightTruncation), transaction.atomic():
+            bulk.copy_in(cursor, "copy_refused", ["label", "n"], [("fits", 1), ("x" * 21, 2)])
+        assert _read(cursor, "copy_refused") == []
+        # The refusal is the database's verdict on a value, not a missing binary form.
+        assert ("copy_refused", ("label", "n")) not in bulk._TEXT_ONLY
