@@ -165,6 +165,10 @@ class _Unfit(Exception):
     """A value has no binary form for its column (an int for a text column): copy as text."""
 
 
+class _Stale(Exception):
+    """The server read the binary rows as other types than those sent: a column changed type."""
+
+
 def copy_in(cursor, table: str, columns: list[str], rows: Iterable, *, types_of: str | None = None) -> None:
     """COPY ``rows`` (sequences of values for ``columns``, column names) into ``table``.
 
@@ -186,6 +190,8 @@ def copy_in(cursor, table: str, columns: list[str], rows: Iterable, *, types_of:
             with transaction.atomic(using=cursor.db.alias):
                 _copy_rows(cursor, table, columns, rows, types)
             return
+        except _Stale:
+            _BINARY_TYPES.pop(key, None)  # a migration changed a column's type: read them again
         except _Unfit as unfit:
             _TEXT_ONLY.add(key)
             # The table and the kind of mismatch, never a value (it may be personal data).
@@ -202,19 +208,23 @@ def _copy_rows(cursor, table: str, columns: list[str], rows: list, types: tuple[
                 copy.write_row(row)
         return
     from psycopg import Error
+    from psycopg.errors import InvalidBinaryRepresentation
 
     cursor.cursor.adapters.register_dumper(None, _json_text_dumper())
-    with cursor.cursor.copy(statement + " (FORMAT BINARY)") as copy:
-        copy.set_types(types)
-        for row in rows:
-            try:
-                copy.write_row(row)
-            except Error as error:
-                if error.sqlstate:  # the database's own verdict (a unique key): as with text
-                    raise
-                raise _Unfit from error
-            except (TypeError, ValueError, OverflowError) as error:
-                raise _Unfit from error
+    try:
+        with cursor.cursor.copy(statement + " (FORMAT BINARY)") as copy:
+            copy.set_types(types)
+            for row in rows:
+                try:
+                    copy.write_row(row)
+                except Error as error:
+                    if error.sqlstate:  # the database's own verdict (a unique key): as with text
+                        raise
+                    raise _Unfit from error
+                except (TypeError, ValueError, OverflowError) as error:
+                    raise _Unfit from error
+    except InvalidBinaryRepresentation as error:  # the types read before are not the table's now
+        raise _Stale from error
 
 
 @functools.cache

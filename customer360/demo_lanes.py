@@ -60,43 +60,73 @@ def write(
     empty_before = _empty_tables()
     last_peaks_mb.clear()
     context = multiprocessing.get_context("fork")
-    inboxes = {lane: context.Queue() for lane in lanes}
+    # At most two chunks wait per lane: this process makes customers faster than the lanes write
+    # their histories, and every waiting chunk is memory.
+    inboxes = {lane: context.Queue(maxsize=2) for lane in lanes}
     results = context.Queue()
     processes = []
     try:
         with deferred_indexes_across_transactions(*models) as tables:
             connections.close_all()  # no connection crosses the fork
-            for lane, writers in lanes.items():
-                process = context.Process(
-                    target=_lane, args=(lane, writers, ctx, run, inboxes[lane], results), name=f"seed-{lane}"
-                )
-                process.start()
-                processes.append(process)
-            for number, positions in enumerate(chunks):
-                ctx.chunk, ctx.chunk_range, ctx.customers = number, positions, []
-                with transaction.atomic(), gc_paused():  # committed: the lanes read them
-                    run("customers", customers, report=False)
-                for inbox in inboxes.values():
-                    inbox.put((number, positions, ctx.customers))
-                _raise_a_failure(results, processes, run, ctx, block=False)
-                ctx.stdout(
-                    f"  chunk {number + 1}/{len(chunks)} ({positions.stop} customers) handed to the lanes"
-                )
-            for inbox in inboxes.values():
-                inbox.put(None)
-            done = 0
-            while done < len(processes):
-                done += _raise_a_failure(results, processes, run, ctx, block=True)
+            try:
+                for lane, writers in lanes.items():
+                    process = context.Process(
+                        target=_lane,
+                        args=(lane, writers, ctx, run, inboxes[lane], results),
+                        name=f"seed-{lane}",
+                    )
+                    process.start()
+                    processes.append(process)
+                _hand_out(ctx, customers, chunks, run, inboxes, results, processes)
+            except BaseException:
+                # The lanes stop before the indexes are built again (their open transactions would
+                # hold the tables), and their uncommitted rows go with them.
+                for process in processes:
+                    if process.is_alive():
+                        process.terminate()
+                for process in processes:
+                    process.join()
+                raise
     except BaseException:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
         _empty_again(empty_before, ctx.stdout)
         raise
     finally:
         for process in processes:
             process.join()
+        for pipe in (*inboxes.values(), results):  # their feeder threads end: a later fork is clean
+            pipe.close()
+            if any(process.exitcode for process in processes):
+                pipe.cancel_join_thread()  # a terminated lane reads no more: do not wait to flush
+            else:
+                pipe.join_thread()
     return tables
+
+
+def _hand_out(ctx, customers: Callable, chunks, run, inboxes, results, processes) -> None:
+    """Each chunk's customers, made and committed here, to every lane; then the end; then wait for
+    every lane's report."""
+    for number, positions in enumerate(chunks):
+        ctx.chunk, ctx.chunk_range, ctx.customers = number, positions, []
+        with transaction.atomic(), gc_paused():  # committed: the lanes read them
+            run("customers", customers, report=False)
+        for inbox in inboxes.values():
+            _hand(inbox, (number, positions, ctx.customers), results, processes, run, ctx)
+        ctx.stdout(f"  chunk {number + 1}/{len(chunks)} ({positions.stop} customers) handed to the lanes")
+    for inbox in inboxes.values():
+        _hand(inbox, None, results, processes, run, ctx)
+    while len(last_peaks_mb) < len(processes):  # every lane's report (some came in already)
+        _raise_a_failure(results, processes, run, ctx, block=True)
+
+
+def _hand(inbox, item, results, processes, run, ctx) -> None:
+    """Put ``item`` into a lane's inbox, waiting while it is full; raise a lane's failure meanwhile
+    (a failed lane takes nothing more)."""
+    while True:
+        try:
+            inbox.put(item, timeout=POLL)
+            return
+        except queues.Full:
+            _raise_a_failure(results, processes, run, ctx, block=False)
 
 
 def _lane(lane: str, writers, ctx, run, inbox, results) -> None:
@@ -118,9 +148,10 @@ def _lane(lane: str, writers, ctx, run, inbox, results) -> None:
         connections.close_all()
 
 
-def _raise_a_failure(results, processes, run, ctx, *, block: bool) -> int:
-    """Take one lane's report (waiting for it when ``block``): merge its figures, or raise its
-    failure; also raise when a lane's process ended without a report. Returns the reports taken."""
+def _raise_a_failure(results, processes, run, ctx, *, block: bool) -> None:
+    """Take one lane's report (waiting for it when ``block``): merge its figures (its peak memory
+    into ``last_peaks_mb``), or raise its failure; also raise when a lane's process ended without
+    a report."""
     try:
         lane, failure, seconds, cpu, extras, peak = results.get(timeout=POLL if block else 0.01)
     except queues.Empty:
@@ -129,7 +160,7 @@ def _raise_a_failure(results, processes, run, ctx, *, block: bool) -> int:
                 raise LaneFailed(
                     f"the seed's lane {process.name} ended with exit code {process.exitcode}"
                 ) from None
-        return 0
+        return
     if failure:
         raise LaneFailed(f"the seed's lane {lane} failed: {failure}")
     run.seconds.update(seconds)
@@ -137,7 +168,6 @@ def _raise_a_failure(results, processes, run, ctx, *, block: bool) -> int:
     for key, value in extras.items():
         ctx.extras.setdefault(key, value)
     ctx.extras.setdefault("lane_peaks_mb", {})[lane] = last_peaks_mb[lane] = peak
-    return 1
 
 
 def in_processes(fn: Callable, items: list, processes: int = 2) -> None:

@@ -193,3 +193,24 @@ def test_copy_in_passes_the_databases_refusal_on_and_writes_nothing_of_that_copy
         assert _read(cursor, "copy_refused") == []
         # The refusal is the database's verdict on a value, not a missing binary form.
         assert ("copy_refused", ("label", "n")) not in bulk._TEXT_ONLY
+
+
+@pytest.mark.django_db
+def test_copy_in_reads_the_column_types_again_after_a_column_changed_type(postgres_only, monkeypatch):
+    from customer360 import bulk
+
+    monkeypatch.setattr(bulk, "BINARY_FROM", 1)
+    key = ("copy_stale", ("label", "n"))
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE copy_stale (label varchar(20), n bigint)")
+        bulk.copy_in(cursor, "copy_stale", ["label", "n"], [("first", 1)])
+        assert bulk._BINARY_TYPES[key] == (1043, 20)  # varchar, bigint
+        cursor.execute("ALTER TABLE copy_stale ALTER COLUMN n TYPE integer")  # as a migration would
+        bulk.copy_in(cursor, "copy_stale", ["label", "n"], [("second", 2)])
+        # The server refused the bigint's eight bytes; the rows went as text, and the types are read
+        # again for the next COPY, which goes in binary once more.
+        assert key not in bulk._BINARY_TYPES and key not in bulk._TEXT_ONLY
+        bulk.copy_in(cursor, "copy_stale", ["label", "n"], [("third", 3)])
+        assert bulk._BINARY_TYPES[key] == (1043, 23)  # varchar, integer
+        cursor.execute("SELECT label, n FROM copy_stale ORDER BY n")
+        assert cursor.fetchall() == [("first", 1), ("second", 2), ("third", 3)]
