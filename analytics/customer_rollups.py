@@ -93,8 +93,11 @@ def customer_revenue_rebuild(since: datetime | None) -> int:
 
 
 # --- Revenue per preset period (the revenue concentration's snapshot) ----------------------------------
-#: The revenues of one band lie within 5 % of each other (about 47 bands per power of ten).
-BAND_RATIO = 1.05
+#: The revenues of one band lie within 1 % of each other (about 231 bands per power of ten). A top
+#: share ranks the customers of one band: at 1M customers, right after a refresh (before autovacuum
+#: cleaned the rebuilt table), 12 months took 0.56 s with 5 % bands and 0.08 s with 1 % bands,
+#: which add up 23,333 band rows instead of 6,643.
+BAND_RATIO = 1.01
 
 
 def period_revenue_rebuild(today: date) -> int:
