@@ -21,6 +21,7 @@ import gc
 import multiprocessing
 import queue as queues
 import resource
+import threading
 from collections.abc import Callable
 
 from django.db import connection, connections, transaction
@@ -38,17 +39,21 @@ class LaneFailed(RuntimeError):
     """A lane's writer raised (its message), or its process ended without a word."""
 
 
+def can_fork() -> bool:
+    """Processes of the seed need committed rows that other connections see (PostgreSQL, outside a
+    transaction) and a process with no other thread: a fork copies only the forking thread, and
+    another thread's open connection (a test's live server) would be shared with the child."""
+    return (
+        connection.vendor == "postgresql" and not connection.in_atomic_block and threading.active_count() == 1
+    )
+
+
 def applies(ctx, chunks: list[range]) -> bool:
-    """Lanes pay off from two chunks on, and need committed customers that other connections
-    see: PostgreSQL, outside a transaction, a database without customers (bulk-load mode)."""
+    """Lanes pay off from two chunks on, and need a database without customers (bulk-load mode)
+    and :func:`can_fork`."""
     from customer360.models import Customer
 
-    return (
-        len(chunks) > 1
-        and connection.vendor == "postgresql"
-        and not connection.in_atomic_block
-        and not Customer.objects.exists()
-    )
+    return len(chunks) > 1 and can_fork() and not Customer.objects.exists()
 
 
 def write(

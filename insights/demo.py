@@ -99,14 +99,12 @@ def seed_insights(ctx: DemoContext) -> None:
 )
 def seed_insights_scoring(ctx: DemoContext) -> None:
     """One batch scoring (which publishes every score into the core), its chunks in two processes
-    as two Celery workers would take them, where the seed's readers commit (PostgreSQL, outside a
-    transaction); else one chunk after the other, in this transaction."""
-    from django.db import connection
-
+    as two Celery workers would take them, where the seed can fork (``demo_lanes.can_fork``); else
+    one chunk after the other."""
     from customer360 import demo_lanes
     from insights.services import scoring_run_create, scoring_run_inline
 
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+    if demo_lanes.can_fork():
         run, chunk_ids = scoring_run_create()
         demo_lanes.in_processes(_score_chunk, chunk_ids, processes=SCORING_PROCESSES)
         run.job.refresh_from_db()

@@ -5,13 +5,14 @@ import datetime
 
 import pytest
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils.module_loading import autodiscover_modules
 
 from billing.models import Invoice
 from customer360 import demo, demo_lanes
 from customer360.models import Customer, TimelineEvent
 from marketing.models import Touch
+from tests.customer360.test_bulk import _definitions as _indexes
 from tests.customer360.test_demo_chunks import WRITERS, _snapshot
 
 TODAY = datetime.date(2026, 11, 27)
@@ -30,16 +31,6 @@ def _seed(only_also=(), **options):
         chunk=20,
         **options,
     )
-
-
-def _indexes(table: str) -> set[str]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s", [table])
-        indexes = {row[0] for row in cursor.fetchall()}
-        cursor.execute(
-            "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'", [table]
-        )
-        return indexes | {f"fk {row[0]}" for row in cursor.fetchall()}
 
 
 def test_the_departments_lanes():
@@ -128,12 +119,45 @@ def test_in_processes_shares_the_items_between_the_processes_and_passes_a_failur
         demo_lanes.in_processes(functools.partial(_note_pid, tmp_path), [1, "fail", 2], processes=2)
 
 
+@pytest.fixture
+def forks(monkeypatch):
+    """The number of items each ``demo_lanes.in_processes`` call got (the processes still run)."""
+    calls, original = [], demo_lanes.in_processes
+
+    def counted(fn, items, processes=2):
+        calls.append(len(items))
+        return original(fn, items, processes)
+
+    monkeypatch.setattr(demo_lanes, "in_processes", counted)
+    return calls
+
+
 @pytest.mark.django_db(transaction=True)
-def test_the_seeds_scoring_commits_chunk_by_chunk_and_scores_every_customer():
+def test_the_seeds_scoring_commits_chunk_by_chunk_and_scores_every_customer(forks):
     from customer360.models import Job
     from insights.models import CustomerScore, ScoringChunk
 
     _seed(only_also=["insights", "insights_scoring"])
+    assert forks == [1]  # the run's one chunk, taken by one of the two processes
     assert CustomerScore.objects.count() == Customer.objects.count() == 45
     assert not ScoringChunk.objects.filter(done=False).exists()
     assert Job.objects.get(kind="insights.rescore").status == Job.Status.DONE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_another_thread_running_the_seed_forks_nothing_and_scores_in_this_process(forks):
+    import threading
+
+    from insights.models import CustomerScore
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, name="a live server, say")
+    other.start()
+    try:
+        ctx = _seed(only_also=["insights", "insights_scoring"])
+    finally:
+        stop.set()
+        other.join()
+    # A fork would copy only this thread and share the other's connections with the children.
+    assert forks == [] and "lane_peaks_mb" not in ctx.extras
+    assert CustomerScore.objects.count() == Customer.objects.count() == 45
