@@ -1,5 +1,9 @@
 """The seed's department writers side by side, one process per lane (issue #18): the same data as
-one after the other, and a failed lane leaves neither records nor missing indexes behind."""
+one after the other, and a failed lane leaves neither records nor missing indexes behind.
+
+The seed forks only from a process with no other thread (``demo_lanes.can_fork``); earlier tests
+leave threads behind (a live server), so ``make test`` runs this file in a pytest process of its
+own (``FORKING_TESTS`` in the Makefile)."""
 
 import datetime
 
