@@ -214,7 +214,14 @@ def figure(chart: ChartData) -> dict:
         "margin": {"l": 56, "r": 56 if has_y2 else 16, "t": 48, "b": 56},
         # Below everything, measured from the figure's edge: at a fraction of the plot's height it
         # overlapped the x axis's title where slanted labels took room (a phone's width).
-        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "yref": "container", "y": 0, "yanchor": "bottom"},
+        "legend": {
+            "orientation": "h",
+            "x": 0,
+            "xanchor": "left",
+            "yref": "container",
+            "y": 0,
+            "yanchor": "bottom",
+        },
         "height": 360,
         "font": {"family": "system-ui, sans-serif", "size": 12},
         "xaxis": {"title": {"text": chart.x_title}, "automargin": True},
