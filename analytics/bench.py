@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 
 from analytics import services
 from analytics.dashboards import dashboards
@@ -29,11 +31,19 @@ def bench_dashboards(ctx: BenchContext) -> list[str]:
     lines.append(
         f"{'roll-up refresh (incremental)':<34} {(time.perf_counter() - started) * 1000:7.1f} ms, rows {sum(written.values())}"
     )
+    # Two custom periods (no snapshot answers them): the last half year up to a month ago, and a
+    # whole calendar year back.
+    today = timezone.localdate()
+    custom_periods = [
+        f"period=custom&start={today - timedelta(days=212)}&end={today - timedelta(days=30)}",
+        f"period=custom&start={today.year - 1}-01-01&end={today.year - 1}-12-31",
+    ]
     for board in dashboards.all():
         urls = [f"/dashboards/{board.key}/?period={p}" for p in PERIODS for _ in range(3)]
         urls += [
             f"/dashboards/{board.key}/?period=12m&country=AT",
             f"/dashboards/{board.key}/?period=12m&segment=SME",
+            *(f"/dashboards/{board.key}/?{custom}" for custom in custom_periods),
         ]
         lines.append(format_timing(f"dashboard {board.key}", time_requests(client, urls), TARGET_MS))
     lines.append(

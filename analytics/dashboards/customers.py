@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from analytics import kpis, risk
-from analytics.customer_rollups import RoundFloat
+from analytics.customer_rollups import BAND_RATIO, RoundFloat
 from analytics.dashboards.charts import (
     ChartData,
     ChartDef,
@@ -140,9 +140,15 @@ def _top_shares(f: Filters, day) -> tuple[dict[int, tuple[float, int, float]], f
     customers have at least that revenue (ties are included) and their revenue; and the total.
 
     ``day``: the revenue snapshot's (:func:`_snapshot_day`), whose bands answer a preset period;
-    None: every customer's revenue in the period is ranked."""
+    None (a custom period): the bands are counted from every customer's revenue in the period, in
+    the database (:func:`_period_bands`). Either way only the band a rank falls in is ranked
+    customer by customer."""
     if day is None:
-        return _ranked_shares(_revenues_descending(f))
+        if connections[CustomerRevenue.objects.db].vendor != "postgresql":
+            return _ranked_shares(_revenues_descending(f))
+        per_band, in_bands = _period_bands(f)
+        shares = _shares_of_bands(per_band, lambda band: in_bands.get(band, []))
+        return shares or _ranked_shares(_revenues_descending(f))
     bands = (
         DailyRollup.objects.filter(
             f.rollup_q(), metric=REVENUE_BANDS.metric, day=day, key__startswith=f"{f.period}:"
@@ -155,18 +161,57 @@ def _top_shares(f: Filters, day) -> tuple[dict[int, tuple[float, int, float]], f
     per_band = sorted(
         ((int(r["key"].partition(":")[2]), r["n"], float(r["total"])) for r in bands), reverse=True
     )
+    shares = _shares_of_bands(per_band, lambda band: _band_revenues(f, day, band))
+    # None: a refresh committed between the two reads.
+    return shares or _ranked_shares(_revenues_descending(f))
+
+
+def _shares_of_bands(per_band: list[tuple[int, int, float]], revenues_of) -> tuple[dict, float] | None:
+    """:func:`_top_shares` from (band, customers, revenue) with the highest band first and
+    ``revenues_of(band)``, that band's revenues in descending order; None when a band's revenues are
+    not as many as its count."""
     customers, total = sum(n for _b, n, _t in per_band), sum(t for _b, _n, t in per_band)
     shares, counted = {}, {band: n for band, n, _t in per_band}
     for p in TOP_SHARES if customers else []:
         rank = max(1, math.ceil(customers * p / 100))
         band, above, above_revenue = _band_of(per_band, rank)
-        # Only the band the rank falls in is ranked customer by customer.
-        revenues = _band_revenues(f, day, band)
-        if len(revenues) != counted[band]:  # a refresh committed between the two reads
-            return _ranked_shares(_revenues_descending(f))
+        revenues = revenues_of(band)
+        if len(revenues) != counted[band]:
+            return None
         ranked = _ranked_shares(revenues, {p: rank - above})[0][p]
         shares[p] = (ranked[0], above + ranked[1], above_revenue + ranked[2])
     return shares, total
+
+
+def _period_bands(f: Filters) -> tuple[list[tuple[int, int, float]], dict[int, list[float]]]:
+    """Every customer's revenue in the period grouped in bands of ``BAND_RATIO`` (as the snapshot's):
+    (band, customers, revenue) with the highest band first, and the revenues (descending) of the
+    bands that hold a top share's rank. One statement: the per-customer revenues stay in the database
+    (sending a million of them to be sorted here took 0.74 s)."""
+    sql, params = _revenue(f).values_list("revenue").query.sql_with_params()
+    statement = (
+        # The totals are the ORM's own SQL; the rest is constant.
+        f"WITH totals AS MATERIALIZED (SELECT revenue, FLOOR(LN(revenue) / %s)::integer AS band FROM ({sql}) AS t),"  # noqa: S608
+        " bands AS (SELECT band, COUNT(*) AS n, SUM(revenue) AS total FROM totals GROUP BY band),"
+        " placed AS (SELECT band, n, SUM(n) OVER (ORDER BY band DESC) AS through, SUM(n) OVER () AS everyone"
+        " FROM bands),"
+        " wanted AS (SELECT DISTINCT band FROM placed, UNNEST(%s::integer[]) AS share(p)"
+        " WHERE GREATEST(1, CEIL(everyone * p / 100.0)) BETWEEN through - n + 1 AND through)"
+        " SELECT band, n, total, NULL FROM bands"
+        " UNION ALL SELECT band, NULL, NULL, revenue FROM totals WHERE band IN (SELECT band FROM wanted)"
+    )
+    per_band, in_bands = [], defaultdict(list)
+    with connections[CustomerRevenue.objects.db].cursor() as cursor:
+        cursor.execute(statement, [math.log(BAND_RATIO), *params, TOP_SHARES])
+        for band, n, total, revenue in cursor.fetchall():
+            if n is None:
+                in_bands[band].append(revenue)
+            else:
+                per_band.append((band, n, total))
+    per_band.sort(reverse=True)
+    for revenues in in_bands.values():
+        revenues.sort(reverse=True)
+    return per_band, in_bands
 
 
 def _band_of(per_band: list[tuple[int, int, float]], rank: int) -> tuple[int, int, float]:

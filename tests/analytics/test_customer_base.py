@@ -128,6 +128,27 @@ def test_concentration_ranks_customers_like_the_invoices(revenue_world, f):
     assert_concentration_equals_the_invoices(f)
 
 
+@pytest.mark.parametrize("f", [custom(500, 10), custom(61, 15, country="DE"), custom(200, 0, segment="SME")])
+def test_a_custom_period_is_banded_in_the_database_not_ranked_here(revenue_world, f, monkeypatch):
+    # No snapshot answers a custom period: PostgreSQL counts the bands and sends only the revenues of
+    # the bands the ranks fall in, never every customer's revenue.
+    from django.db import connection
+
+    from analytics.dashboards import customers
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the custom period's bands are counted by PostgreSQL; elsewhere every revenue is ranked")
+
+    def every_revenue(_f):
+        raise AssertionError("every customer's revenue was read")
+
+    monkeypatch.setattr(customers, "_revenues_descending", every_revenue)
+    assert_concentration_equals_the_invoices(f)
+    per_band, in_bands = customers._period_bands(f)
+    assert sum(n for _band, n, _total in per_band) == len(expected_concentration(f)[100][2])
+    assert all(len(in_bands[band]) == n for band, n, _total in per_band if band in in_bands)
+
+
 def test_ties_at_the_threshold_are_all_in_the_top_share(revenue_world):
     chart = build("customers.concentration", filters())
     # 11 customers with revenue; rank ceil(5.5) = 6 has 0.30, as do two more (one of them 0.10 + 0.20).
