@@ -90,15 +90,11 @@ class CustomerDeletionRefused(ProtectedError):
     the only way to remove a person, and it keeps the invoices the law requires."""
 
     def __init__(self) -> None:
-        super().__init__(
-            str(
-                _(
-                    "A customer cannot be deleted. To remove a person's data, file an erasure "
-                    "request on the customer's privacy page."
-                )
-            ),
-            set(),
+        message = _(
+            "A customer cannot be deleted. To remove a person's data, file an erasure "
+            "request on the customer's privacy page."
         )
+        super().__init__(str(message), set())
 
 
 _customer_deletion_allowed: ContextVar[bool] = ContextVar("c360_customer_deletion_allowed", default=False)
@@ -159,8 +155,7 @@ class CustomerQuerySet(models.QuerySet):
         rules = roles.visibility_rules(user)
         if "all" in rules:
             return self
-        # One EXISTS per customer row for both kinds of assignment: the first page of a sorted list
-        # walks the sort's index and probes each row's assignments (a few index look-ups), where
+        # One EXISTS per customer row for both kinds of assignment (index c360_assignment_holders):
         # an IN list of the department's assignments had to be read whole first (linear in them).
         holders = Q(user=user)
         departments = roles.departments_of(user)
@@ -327,8 +322,7 @@ class CustomerIdentity(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["kind", "source", "value"], name="c360_identity_unique"),
         ]
-        # The duplicate finder asks "who else has this value?" across sources (the unique index
-        # above leads with the source, so it cannot answer that).
+        # "Who else has this value?" across sources (the unique index leads with the source).
         indexes = [models.Index(fields=["value", "kind"], name="c360_identity_value")]
 
     def __str__(self) -> str:
@@ -420,10 +414,7 @@ class CustomerAssignment(models.Model):
             ),
         ]
         indexes = [
-            # Every list row of a user who sees only their assignments asks "is this customer
-            # assigned to me or my department?" (``Customer.objects.visible_to``): answered from this
-            # index alone, without reading the assignment's row (1,000,000 customers: 2.8 instead of
-            # 8 microseconds a customer, a search of 26,000 matches 193 instead of 332 ms).
+            # "Assigned to me or my department?" (``visible_to``) from the index alone (see 0035).
             models.Index(
                 fields=["customer"],
                 include=["department", "user"],
@@ -561,15 +552,12 @@ class DataSource(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # What the rows become: a key of customer360.sources.targets.import_targets ("customers", "events", ...).
     target = models.CharField(_("target"), max_length=60, default="customers")
-    # The saved field mapping (column -> field, type, default, constant) and the file options
-    # (encoding, delimiter); reused by every upload of this source.
+    # The saved field mapping and file options (encoding, delimiter), reused by every upload.
     mapping = models.JSONField(_("field mapping"), default=dict, blank=True)
     options = models.JSONField(_("file options"), default=dict, blank=True)
-    # How numbers and dates in this source's files are written (babel locale, e.g. "de_AT":
-    # "1.234,50"; "en": "1,234.50"); empty = decided per value, as before locales existed.
+    # Numbers and dates in its files (babel locale: "de_AT" 1.234,50, "en" 1,234.50; empty: per value).
     locale = models.CharField(_("number and date format"), max_length=10, blank=True, default="")
-    # Identity across sources: this source's customer ids ARE the customer ids of another source
-    # (an ERP and a shop sharing customer numbers), so both name one customer with one identity.
+    # This source's customer ids ARE another source's (an ERP and a shop sharing customer numbers).
     shares_ids_with = models.ForeignKey(
         "self",
         on_delete=models.SET_NULL,
@@ -578,7 +566,7 @@ class DataSource(models.Model):
         related_name="+",
         verbose_name=_("customer ids are those of"),
     )
-    # REST push: only the SHA-256 of the token is kept; the token itself is shown once.
+    # REST push: only the token's SHA-256 is kept (the token is shown once).
     token_hash = models.CharField(max_length=64, blank=True, default="", db_index=True, editable=False)
     token_hint = models.CharField(max_length=12, blank=True, default="", editable=False)
     token_created_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -597,8 +585,7 @@ class DataSource(models.Model):
         return self.name
 
 
-# Audit, API token, data-source, privacy, score, sign-in and background-work models live in modules of their own; importing
-# them registers them with Django.
+# Models in modules of their own (audit, tokens, sources, privacy, scores ...); importing registers them.
 from customer360.audit.models import *  # noqa: E402,F403
 from customer360.event_key_models import *  # noqa: E402,F403
 from customer360.files.models import *  # noqa: E402,F403

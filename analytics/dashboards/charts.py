@@ -173,6 +173,11 @@ def _template() -> dict:
     return pio.templates["plotly_white"].to_plotly_json()
 
 
+#: Below everything, measured from the figure's edge: at a fraction of the plot's height the legend
+#: overlapped the x axis's title where slanted labels took room (a phone's width).
+LEGEND = {"orientation": "h", "x": 0, "xanchor": "left", "yref": "container", "y": 0, "yanchor": "bottom"}
+
+
 def figure(chart: ChartData) -> dict:
     """The plotly figure (``{"data": [...], "layout": {...}}``) of a chart, built in Python.
 
@@ -212,16 +217,7 @@ def figure(chart: ChartData) -> dict:
         "title": {"text": chart.title, "x": 0, "xanchor": "left", "font": {"size": 16}},
         "barmode": "stack" if chart.kind == "stack" else "group",
         "margin": {"l": 56, "r": 56 if has_y2 else 16, "t": 48, "b": 56},
-        # Below everything, measured from the figure's edge: at a fraction of the plot's height it
-        # overlapped the x axis's title where slanted labels took room (a phone's width).
-        "legend": {
-            "orientation": "h",
-            "x": 0,
-            "xanchor": "left",
-            "yref": "container",
-            "y": 0,
-            "yanchor": "bottom",
-        },
+        "legend": LEGEND,
         "height": 360,
         "font": {"family": "system-ui, sans-serif", "size": 12},
         "xaxis": {"title": {"text": chart.x_title}, "automargin": True},
