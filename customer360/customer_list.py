@@ -100,8 +100,12 @@ def _after(fields: tuple[str, ...], values: list) -> Q:
     return condition
 
 
-def filtered_customers(user, params) -> tuple[QuerySet[Customer], dict]:
-    customers = Customer.objects.visible_to(user)
+def filtered_customers(
+    user, params, *, among: QuerySet[Customer] | None = None
+) -> tuple[QuerySet[Customer], dict]:
+    """The customers of the list's filters and search, among those ``user`` may see (``among``: a
+    given set instead, whose visibility the caller checks; see :func:`_best_visible_matches`)."""
+    customers = Customer.objects.visible_to(user) if among is None else among
     active: dict = {}
     query = params.get("q", "").strip()
     if query:
@@ -133,18 +137,55 @@ def ordered(customers: QuerySet[Customer], sort: str) -> tuple[QuerySet[Customer
     return customers.order_by(*fields), fields
 
 
+#: A list search ranks this many of its matches before asking which of them the user may see.
+RANKED_FIRST = 4 * (PAGE_SIZE + 1)
+
+
+def _best_visible_matches(user, params, sort: str, values: list | None) -> list[int] | None:
+    """Ids of a list search's page (up to ``PAGE_SIZE`` + 1 customers, from the keyset ``values``
+    on): the matches are ranked in the list's order first, and only the best ``RANKED_FIRST`` of them
+    are checked against ``Customer.objects.visible_to(user)``. Checking every match where it is read
+    cost 3.5 microseconds each (13,000 matches of "Schi" at a million customers: 45 ms) for users who
+    see most of them. None when fewer than a page of the best matches is visible (the user sees a
+    small part of the customers): the list then reads the visible matches directly."""
+    matches, active = filtered_customers(user, params, among=Customer.objects.all())
+    narrowed, bitmaps = search.narrow(matches, active["q"])
+    ranked, fields = ordered(narrowed, sort)
+    if values is not None:
+        ranked = ranked.filter(_after(fields, values))
+    with search.bitmap_scans_only(ranked.db) if bitmaps else nullcontext():
+        candidates = list(ranked.values_list("pk", flat=True)[:RANKED_FIRST])
+    visible = set(Customer.objects.visible_to(user).filter(pk__in=candidates).values_list("pk", flat=True))
+    chosen = [pk for pk in candidates if pk in visible][: PAGE_SIZE + 1]
+    if len(chosen) <= PAGE_SIZE and len(candidates) == RANKED_FIRST:
+        return None
+    return chosen
+
+
+def _rows(user, params, customers: QuerySet[Customer], active: dict, sort: str, values: list | None):
+    """Up to ``PAGE_SIZE`` + 1 of ``customers`` (the user's, filtered) in the order of ``sort``, after
+    the keyset ``values``; and the fields of that order."""
+    chosen = _best_visible_matches(user, params, sort, values) if "q" in active else None
+    if chosen is not None:
+        customers, bitmaps = Customer.objects.filter(pk__in=chosen), True
+    elif "q" in active:
+        customers, bitmaps = search.narrow(customers, active["q"])
+    else:
+        bitmaps = False
+    customers, fields = ordered(customers.select_related("owner"), sort)
+    if values is not None and chosen is None:
+        customers = customers.filter(_after(fields, values))
+    with search.bitmap_scans_only(customers.db) if bitmaps else nullcontext():
+        return list(customers[: PAGE_SIZE + 1]), fields
+
+
 def page(user, params) -> dict:
     customers, active = filtered_customers(user, params)
-    narrowed = search.few_matches(customers, active["q"]) if "q" in active else None
-    customers = customers if narrowed is None else narrowed
     sort = params.get("sort", "name")
-    customers, fields = ordered(customers.select_related("owner"), sort)
+    fields = ordered(customers, sort)[1]
     cursor = params.get("cursor", "")
     values = _decode(cursor, fields) if cursor else None
-    if values is not None:
-        customers = customers.filter(_after(fields, values))
-    with search.bitmap_scans_only(customers.db) if narrowed is not None else nullcontext():
-        rows = list(customers[: PAGE_SIZE + 1])
+    rows, fields = _rows(user, params, customers, active, sort, values)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     next_cursor = None

@@ -108,3 +108,54 @@ def test_a_search_lists_every_visible_match_once_in_order_either_way(rep, rep2, 
         firsts = dict(Customer.objects.filter(pk__in=seen).values_list("pk", "first_name"))
         names = [firsts[pk] for pk in seen]
         assert names == sorted(names)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sort", ["name", "-created", "number"])
+def test_a_search_whose_best_matches_are_others_still_lists_the_users_own(rep, rep2, monkeypatch, sort):
+    # The best ranked matches are checked against what the user may see; when fewer than a page of
+    # them is visible (here: all the first ones are rep2's), the visible matches are read directly.
+    from customer360 import customer_list
+
+    monkeypatch.setattr(customer_list, "RANKED_FIRST", 6)
+    monkeypatch.setattr(customer_list, "PAGE_SIZE", 2)
+    others = [CustomerFactory(owner=rep2, last_name="Mahmoud", first_name=f"Aaron {i}") for i in range(8)]
+    mine = [CustomerFactory(owner=rep, last_name="Mahmoud", first_name=f"Zoe {i}") for i in range(5)]
+    if sort == "-created":  # rep2's customers the newest
+        for n, customer in enumerate(others):
+            Customer.objects.filter(pk=customer.pk).update(
+                created_at=customer.created_at.replace(year=2030, day=1 + n)
+            )
+    elif sort == "number":
+        for n, customer in enumerate(others):
+            Customer.objects.filter(pk=customer.pk).update(customer_number=f"A-{n:03d}")
+    seen = _ids_on_all_pages(client_for(rep), f"q=mahmoud&sort={sort}")
+    assert sorted(seen) == sorted(c.pk for c in mine) and len(seen) == len(set(seen))
+    # rep2 sees the best matches: his own, read from the ranked ones.
+    first = others[::-1] if sort == "-created" else others
+    assert _ids_on_all_pages(client_for(rep2), f"q=mahmoud&sort={sort}")[:2] == [c.pk for c in first[:2]]
+
+
+@pytest.mark.django_db
+def test_a_search_is_read_by_the_search_indexes_up_to_some_thousand_matches(rep, monkeypatch):
+    # PostgreSQL: up to FEW_MATCHES matches become ids; up to about SOME_MATCHES the search is read
+    # through its indexes; beyond, PostgreSQL plans it. The estimate comes from the share of the
+    # table the first matches took to find.
+    from django.db import connection
+
+    from customer360 import search
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the search indexes and the table's pages are PostgreSQL's")
+    for i in range(300):
+        CustomerFactory(owner=rep, last_name="Mahmoud" if i % 3 == 0 else "Berger", first_name=f"N {i}")
+    matches = search.filter_customers(Customer.objects.all(), "mahm")
+    narrowed, bitmaps = search.narrow(matches, "mahm", cap=200)
+    assert bitmaps and set(narrowed.values_list("pk", flat=True)) == set(matches.values_list("pk", flat=True))
+    assert narrowed.count() == 100 and "IN" in str(narrowed.query)
+    narrowed, bitmaps = search.narrow(matches, "mahm", cap=10)
+    assert bitmaps and narrowed is matches  # about 100: some
+    # The estimate is at least what was found (11 here, in whatever share of the table).
+    monkeypatch.setattr(search, "SOME_MATCHES", 10)
+    assert search.narrow(matches, "mahm", cap=10) == (matches, False)  # more than "some"
+    assert search.narrow(matches, "ma", cap=10) == (matches, False)  # two letters: a word's start
