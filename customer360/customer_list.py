@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from contextlib import nullcontext
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
@@ -149,11 +148,11 @@ def _best_visible_matches(user, params, sort: str, values: list | None) -> list[
     see most of them. None when fewer than a page of the best matches is visible (the user sees a
     small part of the customers): the list then reads the visible matches directly."""
     matches, active = filtered_customers(user, params, among=Customer.objects.all())
-    narrowed, bitmaps = search.narrow(matches, active["q"])
+    narrowed, scans = search.narrow(matches, active["q"])
     ranked, fields = ordered(narrowed, sort)
     if values is not None:
         ranked = ranked.filter(_after(fields, values))
-    with search.bitmap_scans_only(ranked.db) if bitmaps else nullcontext():
+    with search.scans(ranked.db, scans):
         candidates = list(ranked.values_list("pk", flat=True)[:RANKED_FIRST])
     visible = set(Customer.objects.visible_to(user).filter(pk__in=candidates).values_list("pk", flat=True))
     chosen = [pk for pk in candidates if pk in visible][: PAGE_SIZE + 1]
@@ -167,15 +166,15 @@ def _rows(user, params, customers: QuerySet[Customer], active: dict, sort: str, 
     the keyset ``values``; and the fields of that order."""
     chosen = _best_visible_matches(user, params, sort, values) if "q" in active else None
     if chosen is not None:
-        customers, bitmaps = Customer.objects.filter(pk__in=chosen), True
+        customers, scans = Customer.objects.filter(pk__in=chosen), "bitmap"
     elif "q" in active:
-        customers, bitmaps = search.narrow(customers, active["q"])
+        customers, scans = search.narrow(customers, active["q"])
     else:
-        bitmaps = False
+        scans = None
     customers, fields = ordered(customers.select_related("owner"), sort)
     if values is not None and chosen is None:
         customers = customers.filter(_after(fields, values))
-    with search.bitmap_scans_only(customers.db) if bitmaps else nullcontext():
+    with search.scans(customers.db, scans):
         return list(customers[: PAGE_SIZE + 1]), fields
 
 

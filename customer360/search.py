@@ -100,18 +100,31 @@ def near_misses(customers: QuerySet[Customer], query: str) -> QuerySet[Customer]
 TYPEAHEAD_CANDIDATES = 200
 
 
+#: Planner settings of one transaction: what PostgreSQL may not use to read a query's rows.
+SCANS = {
+    # Bitmap index scans only: no sequential scan and no walk of an index in its order.
+    "bitmap": ("enable_seqscan", "enable_indexscan"),
+    # A walk of the order's index: no bitmap of every match and no sequential scan.
+    "walk": ("enable_seqscan", "enable_bitmapscan"),
+}
+
+
 @contextmanager
-def bitmap_scans_only(using: str):
-    """PostgreSQL plans the queries inside with bitmap index scans only, no sequential scan and no
-    walk of an index in its order (planner settings of one transaction); elsewhere nothing."""
-    if connections[using].vendor != "postgresql":
+def scans(using: str, kind: str | None):
+    """PostgreSQL plans the queries inside with the scans of ``kind`` (see ``SCANS``); with None, or
+    elsewhere, as it sees fit."""
+    if kind is None or connections[using].vendor != "postgresql":
         yield
         return
+    off = ", ".join(f"set_config('{setting}', 'off', true)" for setting in SCANS[kind])
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)"
-        )
+        cursor.execute(f"SELECT {off}")  # noqa: S608 - the settings are SCANS' own
         yield
+
+
+def bitmap_scans_only(using: str):
+    """:func:`scans` of bitmap index scans only."""
+    return scans(using, "bitmap")
 
 
 def _candidate_ids(matches: QuerySet[Customer], cap: int, *, short: bool) -> list[int]:
@@ -157,32 +170,34 @@ def _blocks(matches: QuerySet[Customer]) -> int:
 
 def narrow(
     matches: QuerySet[Customer], query: str, cap: int | None = None
-) -> tuple[QuerySet[Customer], bool]:
+) -> tuple[QuerySet[Customer], str | None]:
     """How to read a page of ``matches`` (a search for ``query``, with the list's other filters):
-    the queryset to read and whether to read it inside :func:`bitmap_scans_only`.
+    the queryset to read and the :func:`scans` to read it with.
 
-    The matches of a name lie together in the list's orders ("Mair" behind every A-L name in the
-    name order). For a page of them PostgreSQL would walk the order's index from its start and test
-    each customer on the way, as if they were spread evenly: 0.15-0.35 s at a million customers,
-    and which searches it walks for changes with each ANALYZE's sample of the search keys. Read
-    through the search indexes instead (:func:`_candidate_ids`), matches cost what they are:
+    PostgreSQL cannot estimate how many customers a part of a name matches, so it plans from a
+    guess that changes with each ANALYZE's sample of the search keys. Its two plans cost what it
+    does not know. A walk of the order's index stops after a page of matches, but the matches of a
+    name lie together ("Mair" behind every A-L name in the name order: 0.15-0.35 s at a million
+    customers). A bitmap of every match costs what they are, wherever they lie (27,000 matches of
+    "Eber": 0.1 s; 60,000 would take twice that). So:
 
     - at most ``cap`` (``FEW_MATCHES``) matches: their ids, fetched by id and sorted;
     - likely at most ``SOME_MATCHES``: the search itself, by bitmap scans. The first ``cap`` + 1
       matches come in the table's physical order, so the share of the table they took to find
       tells how many there are (customers are stored as they came, names in no order);
-    - more, or a word of one or two letters: PostgreSQL's own plan (dense matches)."""
+    - likely more: a walk of the order's index, which meets so many matches soon;
+    - a word of one or two letters (the start of a word), or not PostgreSQL: as it plans."""
     if connections[matches.db].vendor != "postgresql" or _short(query):
-        return matches, False
+        return matches, None
     cap = FEW_MATCHES if cap is None else cap  # read when called: a setting of the module
     table = connections[matches.db].ops.quote_name(matches.model._meta.db_table)
     block = RawSQL(f"({table}.ctid::text::point)[0]::bigint", [])  # noqa: S611 - the model's table
     with bitmap_scans_only(matches.db):
         found = list(matches.order_by().annotate(block=block).values_list("pk", "block")[: cap + 1])
     if len(found) <= cap:
-        return matches.model.objects.filter(pk__in=[pk for pk, _block in found]), True
+        return matches.model.objects.filter(pk__in=[pk for pk, _block in found]), "bitmap"
     covered = (max(b for _pk, b in found) + 1) / max(_blocks(matches), 1)
-    return matches, len(found) / covered <= SOME_MATCHES
+    return matches, "bitmap" if len(found) / covered <= SOME_MATCHES else "walk"
 
 
 def typeahead(customers: QuerySet[Customer], query: str, limit: int = 8) -> list[Customer]:

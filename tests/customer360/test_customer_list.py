@@ -88,14 +88,18 @@ def test_list_query_count_does_not_grow_with_rows(rep, django_assert_max_num_que
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("cap", [1000, 5], ids=["few-matches", "more-than-the-cap"])
+@pytest.mark.parametrize(
+    "cap, some", [(1000, 40_000), (5, 40_000), (5, 5)], ids=["their-ids", "bitmap-scans", "a-walk"]
+)
 @pytest.mark.parametrize("sort", ["name", "-created", "number"])
-def test_a_search_lists_every_visible_match_once_in_order_either_way(rep, rep2, monkeypatch, cap, sort):
+def test_a_search_lists_every_visible_match_once_in_order_either_way(rep, rep2, monkeypatch, cap, some, sort):
     # A rare name is narrowed to its matches' ids first (PostgreSQL); one with more matches than
-    # the cap is not. The pages are the same either way, and others' customers stay hidden.
+    # the cap is read by bitmap scans, one with many by a walk of the order. The pages are the same
+    # either way, and others' customers stay hidden.
     from customer360 import search
 
     monkeypatch.setattr(search, "FEW_MATCHES", cap)
+    monkeypatch.setattr(search, "SOME_MATCHES", some)
     mine = [
         CustomerFactory(owner=rep, last_name="Mahmoud", first_name=f"Amal {i:02d}")
         for i in range(PAGE_SIZE + 3)
@@ -150,12 +154,13 @@ def test_a_search_is_read_by_the_search_indexes_up_to_some_thousand_matches(rep,
     for i in range(300):
         CustomerFactory(owner=rep, last_name="Mahmoud" if i % 3 == 0 else "Berger", first_name=f"N {i}")
     matches = search.filter_customers(Customer.objects.all(), "mahm")
-    narrowed, bitmaps = search.narrow(matches, "mahm", cap=200)
-    assert bitmaps and set(narrowed.values_list("pk", flat=True)) == set(matches.values_list("pk", flat=True))
+    narrowed, scans = search.narrow(matches, "mahm", cap=200)
+    assert scans == "bitmap" and set(narrowed.values_list("pk", flat=True)) == set(
+        matches.values_list("pk", flat=True)
+    )
     assert narrowed.count() == 100 and "IN" in str(narrowed.query)
-    narrowed, bitmaps = search.narrow(matches, "mahm", cap=10)
-    assert bitmaps and narrowed is matches  # about 100: some
+    assert search.narrow(matches, "mahm", cap=10) == (matches, "bitmap")  # about 100: some
     # The estimate is at least what was found (11 here, in whatever share of the table).
     monkeypatch.setattr(search, "SOME_MATCHES", 10)
-    assert search.narrow(matches, "mahm", cap=10) == (matches, False)  # more than "some"
-    assert search.narrow(matches, "ma", cap=10) == (matches, False)  # two letters: a word's start
+    assert search.narrow(matches, "mahm", cap=10) == (matches, "walk")  # more than "some"
+    assert search.narrow(matches, "ma", cap=10) == (matches, None)  # two letters: a word's start
