@@ -49,6 +49,23 @@ def commit_without_flush_wait() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
+def vacuum_analyze(*models_: type[models.Model]) -> list[str]:
+    """``VACUUM (ANALYZE)`` the tables of ``models_`` after a batch rewrote most of their rows, on
+    PostgreSQL and outside a transaction (elsewhere, or inside one, nothing); the tables vacuumed.
+
+    Until vacuumed, a rewritten table keeps every old row version, and an index-only scan reads the
+    table again for each entry: after a full rescoring of 1,000,000 customers the scores held 6.3M
+    dead rows, and the customer list filtered by a risk took 0.25-0.66 s instead of 0.1 s.
+    Autovacuum gets there in its own time, or never where it is switched off."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return []
+    tables = [model._meta.db_table for model in models_]
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(table)}")
+    return tables
+
+
 @functools.cache
 def instance_maker(model: type[models.Model]):
     """``make(**values)``: an unsaved ``model`` instance, as ``model(**values)`` builds it, at a

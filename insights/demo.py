@@ -122,7 +122,7 @@ SCORING_PROCESSES = 2
 def _score_chunk(chunk_id: int) -> None:
     from insights.services import scoring_chunk_run
 
-    scoring_chunk_run(chunk_id=chunk_id)
+    scoring_chunk_run(chunk_id=chunk_id, vacuum=False)  # the seed vacuums at its end
 
 
 def _feedback_event(rec: Recommendation, action: Action, source_type: int):

@@ -15,6 +15,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from customer360 import timeline
+from customer360.bulk import vacuum_analyze
 from customer360.celery import task
 from customer360.models import Customer, Job
 from insights.events import NBA_ACCEPTED, NBA_COMPLETED, NBA_DISMISSED, action_names
@@ -316,9 +317,11 @@ def _dispatch_chunks(chunk_ids: list[int], queue: str | None) -> None:
     ).apply_async()
 
 
-def scoring_chunk_run(*, chunk_id: int) -> bool:
+def scoring_chunk_run(*, chunk_id: int, vacuum: bool = True) -> bool:
     """Score one chunk exactly once: the chunk row is claimed, scored and marked in one transaction,
     so a worker that dies midway leaves nothing behind and the redelivered task does it all again.
+    The run's last chunk sends the task that vacuums what the run rewrote (``vacuum``: the caller
+    does that itself).
 
     While it scores, a chunk locks its own row only (``FOR UPDATE OF``), not the run's job: chunks
     of one run score side by side in every worker process. The job row is locked at the end, for
@@ -349,14 +352,26 @@ def scoring_chunk_run(*, chunk_id: int) -> bool:
         remaining = ScoringChunk.objects.filter(run=chunk.run, done=False).exclude(pk=chunk.pk).exists()
         if not remaining:
             Job.objects.filter(pk=job.pk).update(status=Job.Status.DONE, finished_at=timezone.now())
+            if vacuum:
+                transaction.on_commit(lambda: task("insights.tasks.vacuum_scores").delay())
     return True
 
 
+def scores_vacuum() -> list[str]:
+    """After a whole scoring run: vacuum the tables it rewrote (``bulk.vacuum_analyze``)."""
+    from customer360.models import Score
+    from insights.models import CustomerScore
+
+    return vacuum_analyze(Score, CustomerScore, Recommendation)
+
+
 def scoring_run_inline(*, chunk_size: int = BATCH_CHUNK) -> ScoringRun:
-    """The batch without Celery (demo seeding, benchmarks): the same chunks, one after the other."""
+    """The batch without Celery (demo seeding, benchmarks): the same chunks, one after the other,
+    then the vacuum of what they rewrote."""
     run, chunk_ids = scoring_run_create(chunk_size=chunk_size)
     for chunk_id in chunk_ids:
-        scoring_chunk_run(chunk_id=chunk_id)
+        scoring_chunk_run(chunk_id=chunk_id, vacuum=False)
+    scores_vacuum()
     return run
 
 

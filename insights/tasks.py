@@ -38,6 +38,11 @@ def score_chunk(chunk_id: int) -> None:
     services.scoring_chunk_run(chunk_id=chunk_id)
 
 
+@shared_task(name="insights.tasks.vacuum_scores", acks_late=True, **RETRY)
+def vacuum_scores() -> None:
+    services.scores_vacuum()
+
+
 @shared_task(name="insights.tasks.rescore_all", acks_late=True)
 def rescore_all() -> None:
     services.scoring_run_start()

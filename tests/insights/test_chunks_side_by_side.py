@@ -115,3 +115,43 @@ def test_a_chunk_does_not_write_over_a_newer_rescoring_of_its_customers():
         Recommendation.objects.filter(customer_id=fresh.pk, status="open").values_list("pk", "scored_at")
     )
     assert after == open_before
+
+
+def test_the_last_chunk_sends_the_vacuum_of_what_the_run_rewrote(monkeypatch):
+    sent = []
+
+    class Recorder:
+        def __init__(self, name):
+            self.name = name
+
+        def delay(self, *args):
+            sent.append(self.name)
+
+    monkeypatch.setattr(services, "task", Recorder)
+    _customers(30)
+    run, chunk_ids = services.scoring_run_create(chunk_size=20)
+    services.scoring_chunk_run(chunk_id=chunk_ids[0])
+    assert sent == []  # a chunk remains
+    services.scoring_chunk_run(chunk_id=chunk_ids[1])
+    assert sent == ["insights.tasks.vacuum_scores"]
+
+
+def test_the_vacuum_runs_on_every_table_a_run_rewrote():
+    if connection.vendor != "postgresql":
+        pytest.skip("VACUUM is PostgreSQL's")
+    _customers(30)
+    services.scoring_run_inline(chunk_size=20)  # a second run rewrites every score
+    tables = ["customer360_score", "insights_customerscore", "insights_recommendation"]
+
+    def vacuums() -> dict[str, int]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT relname, vacuum_count FROM pg_stat_user_tables WHERE relname = ANY(%s)", [tables]
+            )
+            return dict(cursor.fetchall())
+
+    before = vacuums()
+    assert services.scores_vacuum() == tables
+    after = vacuums()
+    assert all(after[t] == before[t] + 1 for t in tables), (before, after)
