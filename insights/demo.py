@@ -109,7 +109,7 @@ def seed_insights_scoring(ctx: DemoContext) -> None:
         demo_lanes.in_processes(_score_chunk, chunk_ids, processes=SCORING_PROCESSES)
         run.job.refresh_from_db()
     else:
-        run = scoring_run_inline()
+        run = scoring_run_inline(vacuum=False)  # the seed vacuums at its end
     past = ctx.extras.get("past_recommendations", 0)
     models = ctx.extras.get("learned") or "none yet"
     ctx.stdout(f"    {past} past recommendations; learned {models}; scored {run.job.total} customers")

@@ -365,13 +365,14 @@ def scores_vacuum() -> list[str]:
     return vacuum_analyze(Score, CustomerScore, Recommendation)
 
 
-def scoring_run_inline(*, chunk_size: int = BATCH_CHUNK) -> ScoringRun:
+def scoring_run_inline(*, chunk_size: int = BATCH_CHUNK, vacuum: bool = True) -> ScoringRun:
     """The batch without Celery (demo seeding, benchmarks): the same chunks, one after the other,
-    then the vacuum of what they rewrote."""
+    then the vacuum of what they rewrote (``vacuum``: unless the caller does that itself)."""
     run, chunk_ids = scoring_run_create(chunk_size=chunk_size)
     for chunk_id in chunk_ids:
         scoring_chunk_run(chunk_id=chunk_id, vacuum=False)
-    scores_vacuum()
+    if vacuum:
+        scores_vacuum()
     return run
 
 
