@@ -29,6 +29,7 @@ from analytics.models import (
     CustomerRisk,
     CustomerSentiment,
     ListenedMessage,
+    PeriodRevenue,
     RollupState,
     SuggestedCategory,
     Topic,
@@ -36,7 +37,7 @@ from analytics.models import (
 )
 from crm.models import Ticket
 from crm.services import ticket_update
-from customer360.bulk import bulk_insert, instance_maker, update_rows
+from customer360.bulk import bulk_insert, instance_maker, update_rows, vacuum_analyze
 from customer360.models import Customer, Job
 from customer360.words import language_of
 
@@ -90,6 +91,9 @@ def _period_revenue_refresh(full: bool, started, written: dict[str, int]) -> Non
         customer_rollups.period_revenue_rebuild(today)
         written[state.metric] = rollups.rebuild(rollups.REVENUE_BANDS, None)
         RollupState.objects.filter(pk=state.pk).update(watermark=started, refreshed_at=timezone.now())
+    # Every row was rewritten (2.2M at 1M customers): until vacuumed, each band's query read the
+    # dead versions too (the customers dashboard took 0.23 instead of 0.08 s for 12 months).
+    vacuum_analyze(PeriodRevenue)
 
 
 def _customer_rollup_refresh(metric: str, rebuild, full: bool, started, written: dict[str, int]) -> None:

@@ -268,3 +268,17 @@ def test_churn_risk_filters_by_the_customers_dimensions(risk_world, rep):
                 scored.values_list("customer_id", flat=True)
             )
     assert sum(build("customers.churn_risk", filters(country="AT")).series[0].values) == 3
+
+
+def test_a_refresh_that_rewrites_the_revenue_snapshot_vacuums_it(revenue_world, monkeypatch):
+    # Every snapshot row is written anew: the refresh vacuums the table after its commit (where a
+    # transaction is open, as in this test, bulk.vacuum_analyze itself does nothing).
+    vacuumed = []
+    monkeypatch.setattr(services, "vacuum_analyze", lambda *models: vacuumed.extend(models) or [])
+    with time_machine.travel(at(TODAY, 15), tick=False):
+        services.rollups_refresh(full=True)
+    assert vacuumed == [PeriodRevenue]
+    vacuumed.clear()
+    with time_machine.travel(at(TODAY, 16), tick=False):
+        assert services.rollups_refresh()["customers.revenue_band"] == 0  # nothing changed: kept
+    assert vacuumed == []
