@@ -23,7 +23,8 @@ def test_settling_loads_the_urls_and_translations_and_freezes_what_lives_on(unfr
 
     gc.unfreeze()
     frozen = settle_web_process()
-    assert frozen == gc.get_freeze_count() > 10_000
+    # (Counted when frozen: a frozen object freed since, e.g. a temporary of this test, leaves it.)
+    assert frozen > 10_000 and gc.get_freeze_count() > frozen - 1_000
     # A full collection now walks only what was made after the start.
     assert len(gc.get_objects(generation=2)) < frozen
     assert "customer360" in {getattr(p, "namespace", None) for p in get_resolver().url_patterns}
