@@ -37,7 +37,7 @@ from crm.panels import sales_context
 from crm.services import rates as rate_services
 from customer360 import access, exports, roles
 from customer360.models import Customer
-from customer360.text import fold, whole_number
+from customer360.text import fold_search, whole_number
 
 PAGE_SIZE = 50
 
@@ -62,7 +62,7 @@ def _search(queryset, query: str):
     if not query:
         return queryset
     text = Q(title__icontains=query) if queryset.model is Deal else Q(subject__icontains=query)
-    return queryset.filter(text | Q(customer__search_key__contains=fold(query)))
+    return queryset.filter(text | Q(customer__search_key__contains=fold_search(query)))
 
 
 # --- Deals -----------------------------------------------------------------------------------------

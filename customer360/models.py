@@ -18,7 +18,7 @@ from customer360 import roles
 from customer360.audit.tracking import tracked
 from customer360.formatting import choice_label
 from customer360.registry import audiences
-from customer360.text import fold, fold_loose, normalise_email, normalise_phone, normalise_tax_id
+from customer360.text import fold_loose, fold_search, normalise_email, normalise_phone, normalise_tax_id
 
 
 class Department(models.TextChoices):
@@ -277,8 +277,10 @@ class Customer(models.Model):
 
     def build_search_key(self) -> str:
         parts = [self.first_name, self.last_name, self.company, self.city, self.customer_number]
-        folded = fold(" ".join(p for p in parts if p))
-        loose = fold_loose(" ".join(p for p in (self.first_name, self.last_name, self.company) if p))
+        folded = fold_search(" ".join(p for p in parts if p))
+        loose = fold_loose(
+            fold_search(" ".join(p for p in (self.first_name, self.last_name, self.company) if p))
+        )
         return f"{folded} | {loose}"[:500]
 
 

@@ -12,7 +12,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Collate
 
 from customer360.models import Customer
-from customer360.text import fold, fold_loose, normalise_phone
+from customer360.text import fold_loose, fold_search, normalise_phone
 
 
 def _phone_candidates(query: str) -> list[str]:
@@ -43,7 +43,7 @@ def filter_customers(customers: QuerySet[Customer], query: str) -> QuerySet[Cust
     if not query:
         return customers
     name_condition = Q()
-    for term in (t for t in fold(query).split(" ") if t):
+    for term in (t for t in fold_search(query).split(" ") if t):
         loose = fold_loose(term)  # its length is what was typed: "mü" folds to "mue", loosely "mu"
         short = len(loose) < 3
         name_condition &= _term_condition(term, short) | _term_condition(loose, short)
@@ -75,7 +75,7 @@ def by_name(customers: QuerySet[Customer]) -> QuerySet[Customer]:
 
 
 def _typo_words(query: str) -> list[str]:
-    return [t for t in fold(query).split(" ") if len(t) >= 4]
+    return [t for t in fold_search(query).split(" ") if len(t) >= 4]
 
 
 def near_misses(customers: QuerySet[Customer], query: str) -> QuerySet[Customer] | None:
@@ -146,7 +146,7 @@ def _candidate_ids(matches: QuerySet[Customer], cap: int, *, short: bool) -> lis
 
 def _short(query: str) -> bool:
     """A word of one or two letters (it must begin a word, see :func:`_term_condition`)."""
-    return any(len(fold_loose(term)) < 3 for term in fold(query).split(" ") if term)
+    return any(len(fold_loose(term)) < 3 for term in fold_search(query).split(" ") if term)
 
 
 #: A list search that matches at most this many customers is narrowed to their ids first. The

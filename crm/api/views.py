@@ -17,7 +17,7 @@ from crm import services
 from crm.api import serializers as s
 from crm.models import Activity, Contract, Deal, Pipeline, Product, Stage, Ticket
 from customer360.api import filters as api_filters
-from customer360.text import fold
+from customer360.text import fold_search
 
 IDEMPOTENCY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)
 SEARCH = OpenApiParameter("q", str, description="text in title/subject or customer name")
@@ -35,7 +35,7 @@ class CrmViewSet(viewsets.GenericViewSet):
 
             return queryset.filter(
                 Q(**{f"{self.search_field}__icontains": query})
-                | Q(customer__search_key__contains=fold(query))
+                | Q(customer__search_key__contains=fold_search(query))
             )
         return queryset
 

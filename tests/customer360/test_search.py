@@ -99,3 +99,35 @@ def test_typeahead_ranks_by_name_as_people_read_it(rep, query):
     assert hits == ["Bäcker", "Bauer", "Bea", "Berger", "Bernard", "Bert", "Böhler", "Brown"]
     ber = [c.last_name for c in search.typeahead(Customer.objects.visible_to(rep), "ber")]
     assert ber == ["Berger", "Bernard", "Bert", "Ober"]  # anywhere in the name; not "Bürger"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["O'Co", "o’co", "OConnor", "oco", "o'connor wien"])
+def test_apostrophes_do_not_count_in_a_search(query):
+    """pg_trgm splits words at an apostrophe: "o'co" would ask the trigram index for "o" and "co"
+    (nearly every customer). Keys and queries drop apostrophes, however they are typed."""
+    oconnor = CustomerFactory(first_name="Seán", last_name="O'Connor", city="Wien")
+    obrien = CustomerFactory(first_name="Aoife", last_name="O’Brien", city="Graz")  # typographic ’
+    CustomerFactory(first_name="Otto", last_name="Cobb", city="Wien")
+    assert _found(query) == {oconnor}
+    assert _found("O'Br") == _found("obri") == {obrien}
+    assert "oconnor" in Customer.objects.get(pk=oconnor.pk).search_key
+    assert "'" not in oconnor.search_key and "’" not in obrien.search_key
+
+
+@pytest.mark.django_db
+def test_the_migration_drops_apostrophes_from_existing_keys_only():
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    migration = __import__(
+        "customer360.migrations.0036_search_key_without_apostrophes", fromlist=["drop_apostrophes"]
+    )
+    old, plain = CustomerFactory(last_name="D'Angelo"), CustomerFactory(last_name="Berger")
+    Customer.objects.filter(pk=old.pk).update(search_key="d'angelo c-1 | d’angelo")
+    Customer.objects.filter(pk=plain.pk).update(search_key="berger kept as it was")
+    migration.drop_apostrophes(apps, SimpleNamespace(connection=connection))
+    assert Customer.objects.get(pk=old.pk).search_key == "dangelo c-1 | dangelo"
+    assert Customer.objects.get(pk=plain.pk).search_key == "berger kept as it was"
+    assert _found("d'ang") == {old}
