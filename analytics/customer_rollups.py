@@ -39,7 +39,9 @@ def revenue_events(since: datetime):
     )
 
 
-REVENUE_COLUMNS = ["customer", "day", "amount", "owner_id", "country", "segment"]
+REVENUE_COLUMNS = [
+    "customer", "day", "amount", "owner_id", "country", "segment", "previous_day", "next_day", "band",
+]  # fmt: skip
 
 
 def customer_revenue_rebuild(since: datetime | None) -> int:
@@ -83,11 +85,22 @@ def customer_revenue_rebuild(since: datetime | None) -> int:
     with connection.cursor() as cursor:
         # Table and column names are the model's; the parts are the ORM's own SQL (their columns are
         # named customer_id, day, amount, owner, country, segment).
+        # Every row of a customer is written together, so the neighbouring days are the customer's.
         cursor.execute(
             f"INSERT INTO {quote(CustomerRevenue._meta.db_table)} ({columns})"  # noqa: S608
-            " SELECT customer_id, day, SUM(amount), MAX(owner), MAX(country), MAX(segment)"
-            f" FROM ({union}) AS revenue GROUP BY customer_id, day",
-            [param for _sql, params in parts for param in params],
+            " SELECT customer_id, day, amount, owner, country, segment,"
+            " COALESCE(LAG(day) OVER w, %s), COALESCE(LEAD(day) OVER w, %s),"
+            " CASE WHEN ROUND(amount * 100) / 100 > 0 THEN FLOOR(LN(ROUND(amount * 100) / 100) / %s) END"
+            " FROM (SELECT customer_id, day, SUM(amount) AS amount, MAX(owner) AS owner,"
+            " MAX(country) AS country, MAX(segment) AS segment"
+            f" FROM ({union}) AS revenue GROUP BY customer_id, day) AS per_day"
+            " WINDOW w AS (PARTITION BY customer_id ORDER BY day)",
+            [
+                date.min,
+                date.max,
+                math.log(BAND_RATIO),
+                *(param for _sql, params in parts for param in params),
+            ],
         )
         return cursor.rowcount
 

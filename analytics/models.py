@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -65,6 +67,14 @@ class CustomerRevenue(models.Model):
     owner_id = models.BigIntegerField(default=0)
     country = models.CharField(max_length=2, blank=True, default="")
     segment = models.CharField(max_length=40, blank=True, default="")
+    # The customer's revenue days before and after this one: the row is the customer's only one in
+    # a period [a, b] when previous_day < a and next_day > b, and then its amount is the customer's
+    # revenue in it. So a custom period groups only the customers with several revenue days in it
+    # (a tenth at a million customers). The defaults mean "not known": such a row is grouped.
+    previous_day = models.DateField(default=date.max)
+    next_day = models.DateField(default=date.min)
+    # The band (as ``PeriodRevenue.band``) of the amount rounded to cents; None when that is not above 0.
+    band = models.SmallIntegerField(null=True)
 
     class Meta:
         verbose_name = _("customer revenue")

@@ -10,7 +10,7 @@ from itertools import accumulate
 from operator import neg
 
 from django.db import connections
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -187,11 +187,30 @@ def _period_bands(f: Filters) -> tuple[list[tuple[int, int, float]], dict[int, l
     """Every customer's revenue in the period grouped in bands of ``BAND_RATIO`` (as the snapshot's):
     (band, customers, revenue) with the highest band first, and the revenues (descending) of the
     bands that hold a top share's rank. One statement: the per-customer revenues stay in the database
-    (sending a million of them to be sorted here took 0.74 s)."""
-    sql, params = _revenue(f).values_list("revenue").query.sql_with_params()
+    (sending a million of them to be sorted here took 0.74 s).
+
+    A customer with one revenue day in the period has that day's amount and band (the row's
+    ``previous_day`` and ``next_day`` lie outside it); only the others are grouped by customer.
+    Grouping everyone (737,000 customers of 819,000 rows at a million) took 0.69 s."""
+    rows = CustomerRevenue.objects.filter(f.rollup_q(), day__gte=f.start, day__lte=f.end).order_by()
+    alone = Q(previous_day__lt=f.start, next_day__gt=f.end)
+    single = rows.filter(alone, band__isnull=False).values_list("band", RoundFloat(F("amount") * 100) / 100)
+    several = (
+        rows.exclude(alone)
+        .values("customer")
+        .annotate(revenue=RoundFloat(Sum("amount") * 100) / 100)
+        .filter(revenue__gt=0)
+        .values_list("revenue")
+    )
+    (single_sql, single_params), (several_sql, several_params) = (
+        single.query.sql_with_params(),
+        several.query.sql_with_params(),
+    )
     statement = (
-        # The totals are the ORM's own SQL; the rest is constant.
-        f"WITH totals AS MATERIALIZED (SELECT revenue, FLOOR(LN(revenue) / %s)::integer AS band FROM ({sql}) AS t),"  # noqa: S608
+        # The two parts are the ORM's own SQL; the rest is constant.
+        f"WITH grouped AS MATERIALIZED (SELECT FLOOR(LN(revenue) / %s)::integer AS band, revenue FROM ({several_sql}) AS g(revenue)),"  # noqa: S608
+        f" totals AS NOT MATERIALIZED (SELECT band, revenue FROM ({single_sql}) AS s(band, revenue)"
+        " UNION ALL SELECT band, revenue FROM grouped),"
         " bands AS (SELECT band, COUNT(*) AS n, SUM(revenue) AS total FROM totals GROUP BY band),"
         " placed AS (SELECT band, n, SUM(n) OVER (ORDER BY band DESC) AS through, SUM(n) OVER () AS everyone"
         " FROM bands),"
@@ -200,9 +219,10 @@ def _period_bands(f: Filters) -> tuple[list[tuple[int, int, float]], dict[int, l
         " SELECT band, n, total, NULL FROM bands"
         " UNION ALL SELECT band, NULL, NULL, revenue FROM totals WHERE band IN (SELECT band FROM wanted)"
     )
+    params = [math.log(BAND_RATIO), *several_params, *single_params, TOP_SHARES]
     per_band, in_bands = [], defaultdict(list)
     with connections[CustomerRevenue.objects.db].cursor() as cursor:
-        cursor.execute(statement, [math.log(BAND_RATIO), *params, TOP_SHARES])
+        cursor.execute(statement, params)
         for band, n, total, revenue in cursor.fetchall():
             if n is None:
                 in_bands[band].append(revenue)

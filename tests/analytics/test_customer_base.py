@@ -282,3 +282,46 @@ def test_a_refresh_that_rewrites_the_revenue_snapshot_vacuums_it(revenue_world, 
     with time_machine.travel(at(TODAY, 16), tick=False):
         assert services.rollups_refresh()["customers.revenue_band"] == 0  # nothing changed: kept
     assert vacuumed == []
+
+
+def test_each_revenue_day_knows_the_customers_days_around_it_and_its_band(revenue_world):
+    from analytics.customer_rollups import BAND_RATIO
+    from analytics.models import CustomerRevenue
+
+    def rows(name):
+        revenue = CustomerRevenue.objects.filter(customer=revenue_world[name]).order_by("day")
+        return [(r.day, r.previous_day, r.next_day, r.band) for r in revenue]
+
+    day = {d: TODAY - datetime.timedelta(days=d) for d in (3, 10, 200, 120)}
+    band_of = lambda amount: math.floor(math.log(amount) / math.log(BAND_RATIO))  # noqa: E731
+    assert rows("c1") == [(day[3], datetime.date.min, datetime.date.max, band_of(500))]
+    assert rows("c2") == [
+        (day[200], datetime.date.min, day[10], band_of(250)),
+        (day[10], day[200], datetime.date.max, band_of(150)),
+    ]
+    # Cancelled and draft invoices are no revenue days; a day without revenue has no band.
+    assert [r[0] for r in rows("c3")] == [TODAY - datetime.timedelta(days=20)]
+    assert rows("c10") == [(day[120], datetime.date.min, datetime.date.max, None)]
+
+
+CUTTING_PERIODS = [
+    custom(15, 0),  # c12's 600 in, its 400 (a day earlier) out; c2's 150 in, its 250 out
+    custom(16, 15),  # both of c12's days
+    custom(61, 60),  # c6's 0.10 + 0.20 on two days: a tie with c5's 0.30 only if grouped right
+    custom(90, 5, country="AT"),  # c7's first and last day on the bounds
+    custom(400, 40),  # c4's both days on the bounds
+]
+
+
+@pytest.mark.parametrize("f", CUTTING_PERIODS, ids=["15-0", "16-15", "61-60", "90-5-AT", "400-40"])
+def test_custom_periods_that_cut_between_a_customers_days_rank_like_the_invoices(revenue_world, f):
+    assert_concentration_equals_the_invoices(f)
+
+
+@pytest.mark.parametrize("f", CUTTING_PERIODS[:3], ids=["15-0", "16-15", "61-60"])
+def test_rows_whose_neighbours_are_not_known_yet_are_grouped(revenue_world, f):
+    # As after the migration that added the columns, until the next full refresh.
+    from analytics.models import CustomerRevenue
+
+    CustomerRevenue.objects.update(previous_day=datetime.date.max, next_day=datetime.date.min, band=None)
+    assert_concentration_equals_the_invoices(f)
