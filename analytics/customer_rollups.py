@@ -184,3 +184,47 @@ def conversions_rebuild(since: datetime | None) -> int:
         update_fields=["last_success_at"],
     )
     return len(objects)
+
+
+def success_days_rebuild(since: datetime | None) -> int:
+    """Refresh ``SuccessDay``: everyone (``since`` None) or the customers with success events recorded
+    after ``since``. Each of a customer's success days (local dates) with the one before it, computed
+    and written by the database. Returns the rows written."""
+    from analytics.models import SuccessDay
+
+    kinds = success_kinds()
+    successes = TimelineEvent.objects.filter(kind__in=kinds)
+    existing = SuccessDay.objects.all()
+    if since is not None:
+        changed = successes.filter(recorded_at__gt=since - WATERMARK_OVERLAP).values("customer_id")
+        successes = successes.filter(customer_id__in=changed)
+        existing = existing.filter(customer_id__in=changed)
+    existing.delete()
+    if not kinds:
+        return 0
+    days = (
+        successes.annotate(
+            day=TruncDate("occurred_at"),
+            owner=Coalesce("customer__owner_id", 0),
+            country=Coalesce("customer__country", Value("")),
+            segment=Coalesce(Substr(KeyTextTransform("segment", "customer__attributes"), 1, 40), Value("")),
+        )
+        .values_list("customer_id", "day", "owner", "country", "segment")
+        .order_by()
+        .distinct()
+    )
+    sql, params = days.query.sql_with_params()
+    quote = connection.ops.quote_name
+    fields = ["customer", "day", "previous_day", "owner_id", "country", "segment"]
+    columns = ", ".join(quote(SuccessDay._meta.get_field(name).column) for name in fields)
+    with connection.cursor() as cursor:
+        # Every row of a customer is written together, so the day before is the customer's. The table
+        # and columns are the model's; the days are the ORM's own SQL.
+        cursor.execute(
+            f"INSERT INTO {quote(SuccessDay._meta.db_table)} ({columns})"  # noqa: S608
+            " SELECT customer_id, day, COALESCE(LAG(day) OVER w, %s), owner, country, segment"
+            f" FROM ({sql}) AS days"
+            " WINDOW w AS (PARTITION BY customer_id ORDER BY day)",
+            [date.min, *params],
+        )
+        return cursor.rowcount

@@ -20,6 +20,7 @@ from customer360.demo import DemoContext, seeders
         "analytics.ListenedMessage",
         "analytics.CustomerSentiment",
         "analytics.CustomerConversion",
+        "analytics.SuccessDay",
     ),
 )
 def seed_analytics(ctx: DemoContext) -> None:

@@ -26,7 +26,7 @@ from django.db.models import Avg, Count, Sum
 
 from analytics.customer_rollups import success_kinds
 from analytics.dashboards.filters import Filters
-from analytics.models import CustomerConversion, DailyRollup
+from analytics.models import CustomerConversion, DailyRollup, RollupState, SuccessDay
 from analytics.rollups import sla_breached  # noqa: F401 - a KPI too
 from customer360.models import TimelineEvent
 from insights.models import CustomerScore
@@ -94,12 +94,29 @@ class Lift:
         return round(100 * low, 2), round(100 * high, 2)
 
 
+#: The refresh state of ``SuccessDay`` (see :func:`first_successes`).
+SUCCESS_DAYS = "nba.success_days"
+
+
+def _success_days_filled() -> bool:
+    """``SuccessDay`` was filled: its refresh ran since the table came (migration 0009)."""
+    return RollupState.objects.filter(metric=SUCCESS_DAYS, watermark__isnull=False).exists()
+
+
+def first_successes(f: Filters):
+    """Each customer's first success day inside the filters' period (``SuccessDay`` rows, as of their
+    last refresh): one row per converted customer."""
+    return SuccessDay.objects.filter(day__gte=f.start, day__lte=f.end, previous_day__lt=f.start)
+
+
 def converted_customer_ids(f: Filters):
     """Customers with a success event in the period (a subquery of customer ids). For periods ending
-    today (every preset) the incrementally refreshed ``CustomerConversion`` answers without touching
-    the timeline."""
+    today (every preset) the incrementally refreshed ``CustomerConversion`` answers, for a past period
+    ``SuccessDay``: neither touches the timeline (unless ``SuccessDay`` was never filled)."""
     if f.end >= f.today:
         return CustomerConversion.objects.filter(last_success_at__gte=f.start_at).values("customer_id")
+    if _success_days_filled():
+        return first_successes(f).values("customer_id")
     return TimelineEvent.objects.filter(f.in_period("occurred_at"), kind__in=success_kinds()).values(
         "customer_id"
     )
@@ -108,17 +125,30 @@ def converted_customer_ids(f: Filters):
 def lift(f: Filters) -> Lift:
     """The lift of the recommendations over the hold-out for the filters' period and scope.
 
-    For a period that ends today (every preset) from the roll-ups ``nba.scored`` and
-    ``nba.converted``, as of their last refresh: a few hundred rows, however many customers. A
-    period in the past is counted from the timeline."""
+    Every period counts the scored customers of each group from the roll-up ``nba.scored``, as of its
+    last refresh. The converted ones: for a period that ends today (every preset) from the roll-up
+    ``nba.converted`` (a few hundred rows, however many customers); for a past period from each
+    customer's first success day in it (``SuccessDay``), by the group of their score now."""
+    scored = rollup_counts("nba.scored", f)
     if f.end >= f.today:
-        scored, converted = rollup_counts("nba.scored", f), rollup_counts("nba.converted", f, since=f.start)
-        return Lift(
-            treated=scored.get("treated", 0),
-            treated_converted=converted.get("treated", 0),
-            holdout=scored.get("holdout", 0),
-            holdout_converted=converted.get("holdout", 0),
-        )
+        converted = rollup_counts("nba.converted", f, since=f.start)
+    elif _success_days_filled():
+        firsts = first_successes(f).filter(f.rollup_q()).values("customer_id")
+        groups = CustomerScore.objects.filter(customer_id__in=firsts).values("holdout")
+        by_group = dict(groups.annotate(n=Count("pk")).order_by().values_list("holdout", "n"))
+        converted = {"treated": by_group.get(False, 0), "holdout": by_group.get(True, 0)}
+    else:
+        return _lift_from_the_timeline(f)
+    return Lift(
+        treated=scored.get("treated", 0),
+        treated_converted=converted.get("treated", 0),
+        holdout=scored.get("holdout", 0),
+        holdout_converted=converted.get("holdout", 0),
+    )
+
+
+def _lift_from_the_timeline(f: Filters) -> Lift:
+    """:func:`lift` of a past period before ``SuccessDay`` was filled: the customers in scope now."""
     converted = converted_customer_ids(f)
     scores = CustomerScore.objects.filter(
         f.scope(customer_prefix="customer__", owner_field="customer__owner")

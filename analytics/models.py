@@ -339,3 +339,32 @@ class CustomerConversion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.last_success_at:%Y-%m-%d}"
+
+
+class SuccessDay(models.Model):
+    """A local day on which a customer did something that counts as success for a next-best action
+    (any active action's ``success_kinds``), with the customer's success day before it. The customers
+    converted in a past period [a, b] are its rows inside it whose ``previous_day`` lies before a: one
+    per customer (their first success in it), counted without grouping the timeline's events (1.45M
+    success events of 777,000 customers in half a year at a million customers).
+    Rebuilt per customer by ``customer_rollups.success_days_rebuild``; the customer's owner, country
+    and segment as of that rebuild (as ``CustomerRevenue``)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    # The default means "not known": such a row never counts as a first success.
+    previous_day = models.DateField(default=date.max)
+    owner_id = models.BigIntegerField(default=0)
+    country = models.CharField(max_length=2, blank=True, default="")
+    segment = models.CharField(max_length=40, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("success day")
+        verbose_name_plural = _("success days")
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "day"], name="analytics_success_customer_day")
+        ]
+        indexes = [models.Index(fields=["day"], name="analytics_success_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.customer_id} (before: {self.previous_day})"

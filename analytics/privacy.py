@@ -1,4 +1,4 @@
-"""The texts listening read, sentiment, risk, conversions and revenue per day in a subject export;
+"""The texts listening read, sentiment, risk, conversions, success days and revenue per day in a subject export;
 on erasure the rows kept for analysis are deleted. Revenue per day and per preset period stays: it is
 derived from the invoices the law keeps, under the same pseudonym."""
 
@@ -13,6 +13,7 @@ from analytics.models import (
     CustomerSentiment,
     ListenedMessage,
     PeriodRevenue,
+    SuccessDay,
 )
 from customer360.privacy.registry import SubjectData, rows, subject_data
 
@@ -23,6 +24,7 @@ def export(customer) -> dict[str, list[dict]]:
         "sentiment": rows(CustomerSentiment.objects.filter(customer=customer)),
         "risk": rows(CustomerRisk.objects.filter(customer=customer)),
         "conversion": rows(CustomerConversion.objects.filter(customer=customer)),
+        "success_days": rows(SuccessDay.objects.filter(customer=customer)),
         "revenue": rows(CustomerRevenue.objects.filter(customer=customer)),
         "revenue_in_periods": rows(PeriodRevenue.objects.filter(customer=customer)),
     }
@@ -34,6 +36,7 @@ def erase(customer, request) -> dict[str, int]:
         "sentiment": CustomerSentiment.objects.filter(customer=customer).delete()[0],
         "risk": CustomerRisk.objects.filter(customer=customer).delete()[0],
         "conversion": CustomerConversion.objects.filter(customer=customer).delete()[0],
+        "success_days": SuccessDay.objects.filter(customer=customer).delete()[0],
     }
 
 

@@ -67,6 +67,9 @@ def rollups_refresh(*, full: bool = False, reads_scores: bool | None = None) -> 
         _customer_rollup_refresh("billing.customer_revenue", customer_rollups.customer_revenue_rebuild, full,
                                  started, written)  # fmt: skip
         _period_revenue_refresh(full, started, written)
+        _customer_rollup_refresh(
+            "nba.success_days", customer_rollups.success_days_rebuild, full, started, written
+        )
     if reads_scores is not False:
         # Per-customer roll-ups: rebuilt for the customers with new events since the watermark.
         _customer_rollup_refresh(
