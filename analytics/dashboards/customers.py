@@ -146,8 +146,8 @@ def _top_shares(f: Filters, day) -> tuple[dict[int, tuple[float, int, float]], f
     if day is None:
         if connections[CustomerRevenue.objects.db].vendor != "postgresql":
             return _ranked_shares(_revenues_descending(f))
-        per_band, in_bands = _period_bands(f)
-        shares = _shares_of_bands(per_band, lambda band: in_bands.get(band, []))
+        per_band, in_bands, lowest = _period_bands(f)
+        shares = _shares_of_bands(per_band, lambda band: in_bands.get(band, []), lowest)
         return shares or _ranked_shares(_revenues_descending(f))
     bands = (
         DailyRollup.objects.filter(
@@ -166,14 +166,20 @@ def _top_shares(f: Filters, day) -> tuple[dict[int, tuple[float, int, float]], f
     return shares or _ranked_shares(_revenues_descending(f))
 
 
-def _shares_of_bands(per_band: list[tuple[int, int, float]], revenues_of) -> tuple[dict, float] | None:
+def _shares_of_bands(
+    per_band: list[tuple[int, int, float]], revenues_of, lowest: float | None = None
+) -> tuple[dict, float] | None:
     """:func:`_top_shares` from (band, customers, revenue) with the highest band first and
     ``revenues_of(band)``, that band's revenues in descending order; None when a band's revenues are
-    not as many as its count."""
+    not as many as its count. ``lowest``: the lowest revenue of all, if known; then the top 100 %
+    (everyone, down to it) ranks no band."""
     customers, total = sum(n for _b, n, _t in per_band), sum(t for _b, _n, t in per_band)
     shares, counted = {}, {band: n for band, n, _t in per_band}
     for p in TOP_SHARES if customers else []:
         rank = max(1, math.ceil(customers * p / 100))
+        if rank == customers and lowest is not None:
+            shares[p] = (lowest, customers, total)
+            continue
         band, above, above_revenue = _band_of(per_band, rank)
         revenues = revenues_of(band)
         if len(revenues) != counted[band]:
@@ -183,10 +189,10 @@ def _shares_of_bands(per_band: list[tuple[int, int, float]], revenues_of) -> tup
     return shares, total
 
 
-def _period_bands(f: Filters) -> tuple[list[tuple[int, int, float]], dict[int, list[float]]]:
+def _period_bands(f: Filters) -> tuple[list[tuple[int, int, float]], dict[int, list[float]], float | None]:
     """Every customer's revenue in the period grouped in bands of ``BAND_RATIO`` (as the snapshot's):
-    (band, customers, revenue) with the highest band first, and the revenues (descending) of the
-    bands that hold a top share's rank. One statement: the per-customer revenues stay in the database
+    (band, customers, revenue) with the highest band first, the revenues (descending) of the bands
+    that hold the rank of a top share below 100 %, and the lowest revenue (None: nobody has any). One statement: the per-customer revenues stay in the database
     (sending a million of them to be sorted here took 0.74 s).
 
     A customer with one revenue day in the period has that day's amount and band (the row's
@@ -211,16 +217,19 @@ def _period_bands(f: Filters) -> tuple[list[tuple[int, int, float]], dict[int, l
         f"WITH grouped AS MATERIALIZED (SELECT FLOOR(LN(revenue) / %s)::integer AS band, revenue FROM ({several_sql}) AS g(revenue)),"  # noqa: S608
         f" totals AS NOT MATERIALIZED (SELECT band, revenue FROM ({single_sql}) AS s(band, revenue)"
         " UNION ALL SELECT band, revenue FROM grouped),"
-        " bands AS (SELECT band, COUNT(*) AS n, SUM(revenue) AS total FROM totals GROUP BY band),"
+        " bands AS (SELECT band, COUNT(*) AS n, SUM(revenue) AS total, MIN(revenue) AS lowest"
+        " FROM totals GROUP BY band),"
         " placed AS (SELECT band, n, SUM(n) OVER (ORDER BY band DESC) AS through, SUM(n) OVER () AS everyone"
         " FROM bands),"
         " wanted AS (SELECT DISTINCT band FROM placed, UNNEST(%s::integer[]) AS share(p)"
         " WHERE GREATEST(1, CEIL(everyone * p / 100.0)) BETWEEN through - n + 1 AND through)"
-        " SELECT band, n, total, NULL FROM bands"
+        " SELECT band, n, total, lowest FROM bands"
         " UNION ALL SELECT band, NULL, NULL, revenue FROM totals WHERE band IN (SELECT band FROM wanted)"
     )
-    params = [math.log(BAND_RATIO), *several_params, *single_params, TOP_SHARES]
-    per_band, in_bands = [], defaultdict(list)
+    # The top 100 % is everyone down to the lowest revenue: its band (often the largest) is not read.
+    ranked = [p for p in TOP_SHARES if p < 100]
+    params = [math.log(BAND_RATIO), *several_params, *single_params, ranked]
+    per_band, in_bands, lowest = [], defaultdict(list), None
     with connections[CustomerRevenue.objects.db].cursor() as cursor:
         cursor.execute(statement, params)
         for band, n, total, revenue in cursor.fetchall():
@@ -228,10 +237,11 @@ def _period_bands(f: Filters) -> tuple[list[tuple[int, int, float]], dict[int, l
                 in_bands[band].append(revenue)
             else:
                 per_band.append((band, n, total))
+                lowest = revenue if lowest is None else min(lowest, revenue)
     per_band.sort(reverse=True)
     for revenues in in_bands.values():
         revenues.sort(reverse=True)
-    return per_band, in_bands
+    return per_band, in_bands, lowest
 
 
 def _band_of(per_band: list[tuple[int, int, float]], rank: int) -> tuple[int, int, float]:

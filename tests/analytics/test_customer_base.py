@@ -77,8 +77,8 @@ def build(key: str, f: Filters):
     return dashboards.get("customers").chart(key).build(f)
 
 
-def expected_concentration(f: Filters) -> dict[int, tuple[int, float, set[int]]]:
-    """Per top share: (customers, % of revenue, their ids), ranked from the invoices in Decimal."""
+def _revenues(f: Filters) -> dict[int, Decimal]:
+    """Revenue per customer with any in the period, from the invoices in Decimal."""
     revenue = defaultdict(Decimal)
     invoices = Invoice.objects.filter(issue_date__gte=f.start, issue_date__lte=f.end).exclude(
         status__in=["draft", "cancelled"]
@@ -90,7 +90,13 @@ def expected_concentration(f: Filters) -> dict[int, tuple[int, float, set[int]]]
         if f.segment and customer.attributes.get("segment") != f.segment:
             continue
         revenue[customer.pk] += invoice.gross_total
-    ranked = sorted((r for r in revenue.values() if r > 0), reverse=True)
+    return {pk: r for pk, r in revenue.items() if r > 0}
+
+
+def expected_concentration(f: Filters) -> dict[int, tuple[int, float, set[int]]]:
+    """Per top share: (customers, % of revenue, their ids), ranked from the invoices in Decimal."""
+    revenue = _revenues(f)
+    ranked = sorted(revenue.values(), reverse=True)
     total = sum(ranked)
     result = {}
     for p in TOP_SHARES:
@@ -144,9 +150,15 @@ def test_a_custom_period_is_banded_in_the_database_not_ranked_here(revenue_world
 
     monkeypatch.setattr(customers, "_revenues_descending", every_revenue)
     assert_concentration_equals_the_invoices(f)
-    per_band, in_bands = customers._period_bands(f)
-    assert sum(n for _band, n, _total in per_band) == len(expected_concentration(f)[100][2])
+    per_band, in_bands, lowest = customers._period_bands(f)
+    everyone = expected_concentration(f)[100][2]
+    assert sum(n for _band, n, _total in per_band) == len(everyone)
     assert all(len(in_bands[band]) == n for band, n, _total in per_band if band in in_bands)
+    assert lowest == min(float(r) for r in _revenues(f).values())
+    # The lowest band is read only when a share below 100 % ranks in it.
+    ranks = {max(1, math.ceil(len(everyone) * p / 100)) for p in TOP_SHARES if p < 100}
+    if len(everyone) not in ranks:
+        assert per_band[-1][0] not in in_bands
 
 
 def test_ties_at_the_threshold_are_all_in_the_top_share(revenue_world):
