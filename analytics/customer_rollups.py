@@ -39,6 +39,12 @@ def revenue_events(since: datetime):
     )
 
 
+#: A full rebuild writes its rows in the order of their days. A period's rows then lie together in
+#: the table: a custom period's concentration or lift read 28,000 pages of the revenue rows at a
+#: million customers for half a year written by customer, a third of them written by day (0.11
+#: instead of 0.24 s per scan). Rows a refresh adds for a few customers come after them.
+BY_DAY = " ORDER BY day"
+
 REVENUE_COLUMNS = [
     "customer", "day", "amount", "owner_id", "country", "segment", "previous_day", "next_day", "band",
 ]  # fmt: skip
@@ -94,7 +100,7 @@ def customer_revenue_rebuild(since: datetime | None) -> int:
             " FROM (SELECT customer_id, day, SUM(amount) AS amount, MAX(owner) AS owner,"
             " MAX(country) AS country, MAX(segment) AS segment"
             f" FROM ({union}) AS revenue GROUP BY customer_id, day) AS per_day"
-            " WINDOW w AS (PARTITION BY customer_id ORDER BY day)",
+            f" WINDOW w AS (PARTITION BY customer_id ORDER BY day){BY_DAY if since is None else ''}",
             [
                 date.min,
                 date.max,
@@ -224,7 +230,7 @@ def success_days_rebuild(since: datetime | None) -> int:
             f"INSERT INTO {quote(SuccessDay._meta.db_table)} ({columns})"  # noqa: S608
             " SELECT customer_id, day, COALESCE(LAG(day) OVER w, %s), owner, country, segment"
             f" FROM ({sql}) AS days"
-            " WINDOW w AS (PARTITION BY customer_id ORDER BY day)",
+            f" WINDOW w AS (PARTITION BY customer_id ORDER BY day){BY_DAY if since is None else ''}",
             [date.min, *params],
         )
         return cursor.rowcount

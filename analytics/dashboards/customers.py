@@ -171,7 +171,8 @@ def _shares_of_bands(
 ) -> tuple[dict, float] | None:
     """:func:`_top_shares` from (band, customers, revenue) with the highest band first and
     ``revenues_of(band)``, that band's revenues in descending order; None when a band's revenues are
-    not as many as its count. ``lowest``: the lowest revenue of all, if known; then the top 100 %
+    not as many as its count. ``revenues_of(band)``: that band's (revenue, customers) with the
+    highest revenue first. ``lowest``: the lowest revenue of all, if known; then the top 100 %
     (everyone, down to it) ranks no band."""
     customers, total = sum(n for _b, n, _t in per_band), sum(t for _b, _n, t in per_band)
     shares, counted = {}, {band: n for band, n, _t in per_band}
@@ -181,11 +182,11 @@ def _shares_of_bands(
             shares[p] = (lowest, customers, total)
             continue
         band, above, above_revenue = _band_of(per_band, rank)
-        revenues = revenues_of(band)
-        if len(revenues) != counted[band]:
+        histogram = revenues_of(band)
+        if sum(n for _revenue, n in histogram) != counted[band]:
             return None
-        ranked = _ranked_shares(revenues, {p: rank - above})[0][p]
-        shares[p] = (ranked[0], above + ranked[1], above_revenue + ranked[2])
+        threshold, at_least, their_revenue = _rank_in(histogram, rank - above)
+        shares[p] = (threshold, above + at_least, above_revenue + their_revenue)
     return shares, total
 
 
@@ -224,7 +225,9 @@ def _period_bands(f: Filters) -> tuple[list[tuple[int, int, float]], dict[int, l
         " wanted AS (SELECT DISTINCT band FROM placed, UNNEST(%s::integer[]) AS share(p)"
         " WHERE GREATEST(1, CEIL(everyone * p / 100.0)) BETWEEN through - n + 1 AND through)"
         " SELECT band, n, total, lowest FROM bands"
-        " UNION ALL SELECT band, NULL, NULL, revenue FROM totals WHERE band IN (SELECT band FROM wanted)"
+        # The ranked bands as (revenue, customers): revenues repeat (prices), so this is what is sent.
+        " UNION ALL SELECT band, COUNT(*), NULL, revenue FROM totals WHERE band IN (SELECT band FROM wanted)"
+        " GROUP BY band, revenue"
     )
     # The top 100 % is everyone down to the lowest revenue: its band (often the largest) is not read.
     ranked = [p for p in TOP_SHARES if p < 100]
@@ -233,8 +236,8 @@ def _period_bands(f: Filters) -> tuple[list[tuple[int, int, float]], dict[int, l
     with connections[CustomerRevenue.objects.db].cursor() as cursor:
         cursor.execute(statement, params)
         for band, n, total, revenue in cursor.fetchall():
-            if n is None:
-                in_bands[band].append(revenue)
+            if total is None:
+                in_bands[band].append((revenue, n))
             else:
                 per_band.append((band, n, total))
                 lowest = revenue if lowest is None else min(lowest, revenue)
@@ -242,6 +245,17 @@ def _period_bands(f: Filters) -> tuple[list[tuple[int, int, float]], dict[int, l
     for revenues in in_bands.values():
         revenues.sort(reverse=True)
     return per_band, in_bands, lowest
+
+
+def _rank_in(histogram: list[tuple[float, int]], rank: int) -> tuple[float, int, float]:
+    """The revenue at ``rank`` (from 1) of a (revenue, customers) histogram with the highest revenue
+    first, how many customers have at least that revenue (ties included) and their revenue."""
+    customers, revenue = 0, 0.0
+    for value, n in histogram:
+        customers, revenue = customers + n, revenue + value * n
+        if customers >= rank:
+            return value, customers, revenue
+    raise ValueError(f"rank {rank} beyond {customers} customers")
 
 
 def _band_of(per_band: list[tuple[int, int, float]], rank: int) -> tuple[int, int, float]:
@@ -265,9 +279,12 @@ def _snapshot_day(f: Filters):
     return day if day is not None and period_bounds(f.period, day) == (f.start, f.end) else None
 
 
-def _band_revenues(f: Filters, day, band: int) -> list[float]:
+def _band_revenues(f: Filters, day, band: int) -> list[tuple[float, int]]:
+    """The band's (revenue, customers) in the snapshot, the highest revenue first."""
     revenues = PeriodRevenue.objects.filter(f.rollup_q(), period=f.period, day=day, band=band)
-    return sorted(revenues.values_list("revenue", flat=True), reverse=True)
+    return list(
+        revenues.values("revenue").annotate(n=Count("pk")).order_by("-revenue").values_list("revenue", "n")
+    )
 
 
 def _ranked_shares(revenues: list[float], ranks: dict[int, int] | None = None):

@@ -153,8 +153,9 @@ def test_a_custom_period_is_banded_in_the_database_not_ranked_here(revenue_world
     per_band, in_bands, lowest = customers._period_bands(f)
     everyone = expected_concentration(f)[100][2]
     assert sum(n for _band, n, _total in per_band) == len(everyone)
-    assert all(len(in_bands[band]) == n for band, n, _total in per_band if band in in_bands)
+    assert all(sum(c for _r, c in in_bands[band]) == n for band, n, _total in per_band if band in in_bands)
     assert lowest == min(float(r) for r in _revenues(f).values())
+    assert all(len({r for r, _c in h}) == len(h) for h in in_bands.values())  # one row per revenue
     # The lowest band is read only when a share below 100 % ranks in it.
     ranks = {max(1, math.ceil(len(everyone) * p / 100)) for p in TOP_SHARES if p < 100}
     if len(everyone) not in ranks:
