@@ -19,7 +19,7 @@ from crm.events import ORDER_CANCELLED, ORDER_PLACED
 from crm.models import Order
 from customer360 import events
 from customer360.bulk import insert_from_query
-from customer360.models import TimelineEvent
+from customer360.models import Customer, TimelineEvent
 
 
 # --- Revenue per customer (for the revenue concentration) ---------------------------------------------
@@ -208,29 +208,36 @@ def success_days_rebuild(since: datetime | None) -> int:
     existing.delete()
     if not kinds:
         return 0
+    # The distinct (customer, day) pairs first, narrow; the customer's dimensions are joined to them
+    # after (sorting 5.4M success events with their dimensions for DISTINCT took most of 150 s at 1M).
     days = (
-        successes.annotate(
-            day=TruncDate("occurred_at"),
-            owner=Coalesce("customer__owner_id", 0),
-            country=Coalesce("customer__country", Value("")),
-            segment=Coalesce(Substr(KeyTextTransform("segment", "customer__attributes"), 1, 40), Value("")),
-        )
-        .values_list("customer_id", "day", "owner", "country", "segment")
+        successes.annotate(day=TruncDate("occurred_at"))
+        .values_list("customer_id", "day")
         .order_by()
         .distinct()
     )
-    sql, params = days.query.sql_with_params()
+    dimensions = Customer.objects.annotate(
+        owner_dim=Coalesce("owner_id", 0),
+        country_dim=Coalesce("country", Value("")),
+        segment_dim=Coalesce(Substr(KeyTextTransform("segment", "attributes"), 1, 40), Value("")),
+    ).values_list("id", "owner_dim", "country_dim", "segment_dim")
+    (days_sql, days_params), (dims_sql, dims_params) = (
+        days.query.sql_with_params(),
+        dimensions.query.sql_with_params(),
+    )
     quote = connection.ops.quote_name
     fields = ["customer", "day", "previous_day", "owner_id", "country", "segment"]
     columns = ", ".join(quote(SuccessDay._meta.get_field(name).column) for name in fields)
     with connection.cursor() as cursor:
         # Every row of a customer is written together, so the day before is the customer's. The table
-        # and columns are the model's; the days are the ORM's own SQL.
+        # and columns are the model's; the days and dimensions are the ORM's own SQL.
         cursor.execute(
             f"INSERT INTO {quote(SuccessDay._meta.db_table)} ({columns})"  # noqa: S608
-            " SELECT customer_id, day, COALESCE(LAG(day) OVER w, %s), owner, country, segment"
-            f" FROM ({sql}) AS days"
-            f" WINDOW w AS (PARTITION BY customer_id ORDER BY day){BY_DAY if since is None else ''}",
-            [date.min, *params],
+            " SELECT days.customer_id, days.day, COALESCE(LAG(days.day) OVER w, %s),"
+            " dims.owner_dim, dims.country_dim, dims.segment_dim"
+            f" FROM ({days_sql}) AS days JOIN ({dims_sql}) AS dims ON dims.id = days.customer_id"
+            " WINDOW w AS (PARTITION BY days.customer_id ORDER BY days.day)"
+            f"{' ORDER BY days.day' if since is None else ''}",
+            [date.min, *days_params, *dims_params],
         )
         return cursor.rowcount
