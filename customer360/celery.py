@@ -54,6 +54,7 @@ app.conf.update(
             "task": "customer360.sources.tasks.reclaim_stalled_imports",
             "schedule": 60.0,
         },
+        "nba-reclaim-stalled-scoring": {"task": "insights.tasks.reclaim_stalled_scoring", "schedule": 60.0},
         "crm-check-sla-breaches": {"task": "crm.tasks.check_sla_breaches", "schedule": 300.0},
         "collab-remind-overdue": {
             "task": "collab.tasks.remind_overdue_requests",

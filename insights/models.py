@@ -308,6 +308,11 @@ class ScoringRun(models.Model):
     job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="scoring_run")
     chunk_size = models.PositiveIntegerField(default=2000)
     created_at = models.DateTimeField(default=timezone.now)
+    # The queue its chunks go to ("" = the default), the last finished chunk, and how often a run
+    # without progress had its open chunks sent again (``services.scoring_reclaim_stalled``).
+    queue = models.CharField(max_length=100, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    reclaims = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"scoring run #{self.pk}"

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -284,6 +284,7 @@ def scoring_run_start(*, user=None, chunk_size: int = BATCH_CHUNK, queue: str | 
     queue = queue or settings.C360_RESCORING_QUEUE
     with transaction.atomic():
         run, chunk_ids = scoring_run_create(chunk_size=chunk_size, user=user)
+        ScoringRun.objects.filter(pk=run.pk).update(queue=queue or "")
         transaction.on_commit(lambda: _dispatch_chunks(chunk_ids, queue))
     return run
 
@@ -346,6 +347,7 @@ def scoring_chunk_run(*, chunk_id: int, vacuum: bool = True) -> bool:
         job = chunk.run.job
         score_customers(id_range=(chunk.first_id, chunk.last_id), run=chunk.run, catalogue=cached_catalogue())
         Job.objects.select_for_update().filter(pk=job.pk).values_list("pk", flat=True).get()
+        ScoringRun.objects.filter(pk=chunk.run_id).update(heartbeat_at=timezone.now())
         chunk.done = True
         chunk.save(update_fields=["done"])
         job.advance(chunk.size)
@@ -355,6 +357,44 @@ def scoring_chunk_run(*, chunk_id: int, vacuum: bool = True) -> bool:
             if vacuum:
                 transaction.on_commit(lambda: task("insights.tasks.vacuum_scores").delay())
     return True
+
+
+def scoring_reclaim_stalled(seconds: float | None = None) -> list[int]:
+    """Runs that are not done and had no chunk finish for ``seconds``: their open chunks are sent
+    again. Returns the ids of those runs.
+
+    The broker gives a dead worker's task back after its visibility timeout. It can also lose one
+    (a Redis without persistence restarts, a worker dies between taking a task and recording it as
+    unacknowledged). The default wait is therefore a minute past that timeout, so the broker's own
+    redelivery goes first. A chunk sent twice is scored once: its row is claimed under a lock."""
+    if seconds is None:
+        seconds = settings.C360_SCORING_STALLED_SECONDS
+    cutoff = timezone.now() - timedelta(seconds=seconds)
+    stalled = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    active = Q(job__status__in=(Job.Status.QUEUED, Job.Status.RUNNING))
+    reclaimed = []
+    for run_id in ScoringRun.objects.filter(stalled, active).values_list("pk", flat=True):
+        with transaction.atomic():
+            run = ScoringRun.objects.select_for_update(skip_locked=True).filter(stalled, active, pk=run_id)
+            queue = run.values_list("queue", flat=True).first()
+            if queue is None:
+                continue
+            run.update(heartbeat_at=timezone.now(), reclaims=F("reclaims") + 1)
+            open_chunks = list(
+                ScoringChunk.objects.filter(run_id=run_id, done=False)
+                .order_by("index")
+                .values_list("pk", flat=True)
+            )
+            if open_chunks:
+                transaction.on_commit(lambda ids=open_chunks, q=queue: _dispatch_chunks(ids, q or None))
+            else:  # every chunk is scored: only the job's last mark is missing
+                Job.objects.filter(scoring_run=run_id).update(
+                    status=Job.Status.DONE, finished_at=timezone.now()
+                )
+            reclaimed.append(run_id)
+    if reclaimed:
+        logger.warning("sent the open chunks of stalled scoring runs %s again", reclaimed)
+    return reclaimed
 
 
 def scores_vacuum() -> list[str]:

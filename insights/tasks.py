@@ -38,6 +38,12 @@ def score_chunk(chunk_id: int) -> None:
     services.scoring_chunk_run(chunk_id=chunk_id)
 
 
+@shared_task(name="insights.tasks.reclaim_stalled_scoring", soft_time_limit=60, time_limit=90)
+def reclaim_stalled_scoring() -> list[int]:
+    """Beat, every minute: a batch rescoring whose task the broker lost goes on (its open chunks)."""
+    return services.scoring_reclaim_stalled()
+
+
 @shared_task(name="insights.tasks.vacuum_scores", acks_late=True, **RETRY)
 def vacuum_scores() -> None:
     services.scores_vacuum()

@@ -546,6 +546,9 @@ C360_IMPORT_QUEUE = env_str("C360_IMPORT_QUEUE") or "default"
 # worker-rescoring), so that a rescoring of every customer never delays the one a new event asks for.
 C360_RESCORING_QUEUE = env_str("C360_RESCORING_QUEUE") or "default"
 C360_IMPORT_STALLED_MINUTES = env_int("C360_IMPORT_STALLED_MINUTES", 5)
+# A full rescoring with no finished chunk for this long gets its open chunks sent again (beat); after
+# the broker's own redelivery (the visibility timeout), so only tasks the broker lost are sent twice.
+C360_SCORING_STALLED_SECONDS = env_int("C360_SCORING_STALLED_SECONDS", C360_VISIBILITY_TIMEOUT + 60)
 # .xlsx caps: cells (rows x columns) and the workbook's total uncompressed size.
 C360_XLSX_MAX_CELLS = env_int("C360_XLSX_MAX_CELLS", 20_000_000)
 C360_XLSX_MAX_UNCOMPRESSED = env_int("C360_XLSX_MAX_UNCOMPRESSED", 300 * 1024 * 1024)

@@ -1,7 +1,12 @@
 """A real Celery worker on Redis is killed (SIGKILL) in the middle of a batch rescoring and
-restarted: in the end every customer is scored exactly once for that run, nothing is duplicated."""
+restarted: in the end every customer is scored exactly once for that run, nothing is duplicated.
+
+The broker gives the dead worker's tasks back after the visibility timeout; a task it lost (a
+worker killed between taking it and recording it as unacknowledged, or while it held the broker's
+restore lock) is sent again by beat's reclaim, which the test calls as beat would."""
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -17,7 +22,7 @@ from django.db import connection
 
 from customer360.models import Customer, Job
 from insights.models import CustomerScore, Recommendation, ScoringChunk
-from insights.services import scoring_run_start
+from insights.services import scoring_reclaim_stalled, scoring_run_start
 
 pytestmark = [
     pytest.mark.integration,
@@ -77,8 +82,22 @@ def _wait(predicate, timeout: float) -> bool:
     return False
 
 
+def _lose_unacknowledged(queue: str) -> int:
+    """The broker loses the dead worker's unacknowledged tasks of ``queue``; how many it lost."""
+    import redis
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    lost = 0
+    for tag, raw in client.hgetall("unacked").items():
+        if json.loads(raw)[2] == queue:  # [message, exchange, routing key]
+            lost += client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
+    return lost
+
+
 @pytest.mark.django_db(transaction=True)
-def test_batch_survives_a_killed_worker(tmp_path):
+@pytest.mark.parametrize("broker", ["redelivers", "loses-the-tasks"])
+def test_batch_survives_a_killed_worker(tmp_path, broker):
     if connection.vendor != "postgresql":
         pytest.skip("the worker needs a database it can share with the test (PostgreSQL)")
     Customer.objects.bulk_create(
@@ -96,12 +115,21 @@ def test_batch_survives_a_killed_worker(tmp_path):
         _kill(worker)
         done_at_kill = Job.objects.get(pk=job.pk).done
         assert done_at_kill < CUSTOMERS, "the batch finished before the worker could be killed"
+        # (A worker killed between two tasks holds none: then nothing is lost and nothing reclaimed.)
+        lost = _lose_unacknowledged(queue) if broker == "loses-the-tasks" else 0
         worker = _start_worker(queue, tmp_path, log)
-        finished = _wait(lambda: Job.objects.get(pk=job.pk).status == Job.Status.DONE, 120)
+
+        def finished_or_reclaimed() -> bool:
+            scoring_reclaim_stalled(seconds=20)  # beat, every minute; no chunk finished for 20 s
+            return Job.objects.get(pk=job.pk).status == Job.Status.DONE
+
+        finished = _wait(finished_or_reclaimed, 120)
         assert finished, f"done {Job.objects.get(pk=job.pk).done}/{CUSTOMERS}\n{log.read_text()[-3000:]}"
     finally:
         _kill(worker)
     job.refresh_from_db()
+    run.refresh_from_db()
+    assert run.reclaims >= (1 if lost else 0)
     assert job.done == CUSTOMERS  # each chunk counted once, although some ran twice
     assert not ScoringChunk.objects.filter(run=run, done=False).exists()
     assert CustomerScore.objects.filter(run=run).count() == CUSTOMERS
