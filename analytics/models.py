@@ -15,7 +15,19 @@ from customer360.models import Customer
 
 
 # --- Dashboards -------------------------------------------------------------------------------------
-class DailyRollup(models.Model):
+class Dimensions(models.Model):
+    """The dashboard filters' dimensions of a roll-up row: the customer's owner, country and segment
+    at refresh time (``Filters.rollup_q`` filters on them). ``owner_id`` 0 means "no owner"."""
+
+    owner_id = models.BigIntegerField(default=0)
+    country = models.CharField(max_length=2, blank=True, default="")
+    segment = models.CharField(max_length=40, blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+
+class DailyRollup(Dimensions):
     """One day of one metric, split by a key (e.g. "campaign:status") and the dashboard filters'
     dimensions (the customer's owner, country and segment at refresh time).
 
@@ -27,9 +39,6 @@ class DailyRollup(models.Model):
     day = models.DateField()
     metric = models.CharField(max_length=40)
     key = models.CharField(max_length=120, blank=True, default="")
-    owner_id = models.BigIntegerField(default=0)
-    country = models.CharField(max_length=2, blank=True, default="")
-    segment = models.CharField(max_length=40, blank=True, default="")
     count = models.IntegerField(default=0)
     amount = models.DecimalField(max_digits=16, decimal_places=2, default=0)
 
@@ -48,7 +57,7 @@ class DailyRollup(models.Model):
         return f"{self.day} {self.metric} {self.key}: {self.count}"
 
 
-class CustomerRevenue(models.Model):
+class CustomerRevenue(Dimensions):
     """Gross invoiced per customer and issue date (drafts and cancelled invoices excluded) plus the
     orders of that day in the base currency (cancellations subtract), with the
     customer's owner, country and segment at refresh time (as in ``DailyRollup``).
@@ -64,9 +73,6 @@ class CustomerRevenue(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField()
     amount = models.FloatField(default=0)
-    owner_id = models.BigIntegerField(default=0)
-    country = models.CharField(max_length=2, blank=True, default="")
-    segment = models.CharField(max_length=40, blank=True, default="")
     # The customer's revenue days before and after this one: the row is the customer's only one in
     # a period [a, b] when previous_day < a and next_day > b, and then its amount is the customer's
     # revenue in it. So a custom period groups only the customers with several revenue days in it
@@ -88,7 +94,7 @@ class CustomerRevenue(models.Model):
         return f"{self.day} {self.customer_id}: {self.amount:.2f}"
 
 
-class PeriodRevenue(models.Model):
+class PeriodRevenue(Dimensions):
     """Each customer's revenue in each preset period ("Last 30 days" ...) as of ``day`` (a snapshot,
     rebuilt whole when the revenue or the day changes), with the ``band`` it falls in: revenues of
     one band lie within a factor of ``customer_rollups.BAND_RATIO``. The revenue concentration of a
@@ -101,9 +107,6 @@ class PeriodRevenue(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
     revenue = models.FloatField()
     band = models.SmallIntegerField()
-    owner_id = models.BigIntegerField(default=0)
-    country = models.CharField(max_length=2, blank=True, default="")
-    segment = models.CharField(max_length=40, blank=True, default="")
 
     class Meta:
         verbose_name = _("revenue in a period")
@@ -307,7 +310,7 @@ class SuggestedCategory(models.Model):
         return f"#{self.ticket_id}: {self.suggested} ({self.confidence:.0%})"
 
 
-class CustomerRisk(models.Model):
+class CustomerRisk(Dimensions):
     """A transparent churn-risk score (0-100) per customer from facts of every department, with the
     reasons that add up to it; refreshed by the nightly roll-up."""
 
@@ -317,9 +320,6 @@ class CustomerRisk(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     # The customer's dashboard dimensions when scored (as in ``DailyRollup``): the churn-risk chart
     # filters by them without joining 100k customers.
-    owner_id = models.BigIntegerField(default=0)
-    country = models.CharField(max_length=2, blank=True, default="")
-    segment = models.CharField(max_length=40, blank=True, default="")
 
     class Meta:
         verbose_name = _("churn risk")
@@ -341,7 +341,7 @@ class CustomerConversion(models.Model):
         return f"{self.customer_id}: {self.last_success_at:%Y-%m-%d}"
 
 
-class SuccessDay(models.Model):
+class SuccessDay(Dimensions):
     """A local day on which a customer did something that counts as success for a next-best action
     (any active action's ``success_kinds``), with the customer's success day before it. The customers
     converted in a past period [a, b] are its rows inside it whose ``previous_day`` lies before a: one
@@ -354,9 +354,6 @@ class SuccessDay(models.Model):
     day = models.DateField()
     # The default means "not known": such a row never counts as a first success.
     previous_day = models.DateField(default=date.max)
-    owner_id = models.BigIntegerField(default=0)
-    country = models.CharField(max_length=2, blank=True, default="")
-    segment = models.CharField(max_length=40, blank=True, default="")
 
     class Meta:
         verbose_name = _("success day")
