@@ -197,6 +197,7 @@ def success_days_rebuild(since: datetime | None) -> int:
     after ``since``. Each of a customer's success days (local dates) with the one before it, computed
     and written by the database. Returns the rows written."""
     from analytics.models import SuccessDay
+    from insights.models import CustomerScore
 
     kinds = success_kinds()
     successes = TimelineEvent.objects.filter(kind__in=kinds)
@@ -226,18 +227,46 @@ def success_days_rebuild(since: datetime | None) -> int:
         dimensions.query.sql_with_params(),
     )
     quote = connection.ops.quote_name
-    fields = ["customer", "day", "previous_day", "owner_id", "country", "segment"]
+    fields = ["customer", "day", "previous_day", "owner_id", "country", "segment", "holdout"]
     columns = ", ".join(quote(SuccessDay._meta.get_field(name).column) for name in fields)
+    scores, score_customer = (quote(CustomerScore._meta.db_table), quote(CustomerScore._meta.pk.column))
     with connection.cursor() as cursor:
-        # Every row of a customer is written together, so the day before is the customer's. The table
-        # and columns are the model's; the days and dimensions are the ORM's own SQL.
+        # Every row of a customer is written together, so the day before is the customer's. The tables
+        # and columns are the models'; the days and dimensions are the ORM's own SQL.
         cursor.execute(
             f"INSERT INTO {quote(SuccessDay._meta.db_table)} ({columns})"  # noqa: S608
             " SELECT days.customer_id, days.day, COALESCE(LAG(days.day) OVER w, %s),"
-            " dims.owner_dim, dims.country_dim, dims.segment_dim"
+            " dims.owner_dim, dims.country_dim, dims.segment_dim, scores.holdout"
             f" FROM ({days_sql}) AS days JOIN ({dims_sql}) AS dims ON dims.id = days.customer_id"
+            f" LEFT JOIN {scores} AS scores ON scores.{score_customer} = days.customer_id"
             " WINDOW w AS (PARTITION BY days.customer_id ORDER BY days.day)"
             f"{' ORDER BY days.day' if since is None else ''}",
             [date.min, *days_params, *dims_params],
         )
         return cursor.rowcount
+
+
+def success_groups_sync(since: datetime | None) -> int:
+    """Bring ``SuccessDay.holdout`` in step with the customers' scores: of everyone (``since`` None)
+    or of the customers scored after ``since``. Only rows whose group changed are written (a group
+    changes when the hold-out policy does, or when a customer is scored for the first time).
+    Returns the rows written."""
+    from analytics.models import SuccessDay
+    from insights.models import CustomerScore
+
+    scores = CustomerScore.objects.all()
+    if since is not None:
+        scores = scores.filter(scored_at__gt=since - WATERMARK_OVERLAP)
+    written = 0
+    for holdout in (False, True):
+        group = scores.filter(holdout=holdout).values("customer_id")
+        # exclude() keeps the rows without a group (NULL) too.
+        written += (
+            SuccessDay.objects.filter(customer_id__in=group).exclude(holdout=holdout).update(holdout=holdout)
+        )
+    if since is None:  # scores go only with their customer (erasure), but a full sync checks that too
+        unscored = SuccessDay.objects.filter(holdout__isnull=False).exclude(
+            customer_id__in=CustomerScore.objects.values("customer_id")
+        )
+        written += unscored.update(holdout=None)
+    return written

@@ -348,12 +348,15 @@ class SuccessDay(Dimensions):
     per customer (their first success in it), counted without grouping the timeline's events (1.45M
     success events of 777,000 customers in half a year at a million customers).
     Rebuilt per customer by ``customer_rollups.success_days_rebuild``; the customer's owner, country
-    and segment as of that rebuild (as ``CustomerRevenue``)."""
+    and segment as of that rebuild (as ``CustomerRevenue``). ``holdout``: the group of the customer's
+    score (None: not scored), kept in step with the scores by ``success_groups_sync``, so the lift
+    counts each group's converted customers without joining a million scores."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField()
     # The default means "not known": such a row never counts as a first success.
     previous_day = models.DateField(default=date.max)
+    holdout = models.BooleanField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("success day")

@@ -75,6 +75,9 @@ def rollups_refresh(*, full: bool = False, reads_scores: bool | None = None) -> 
         _customer_rollup_refresh(
             "nba.conversion", customer_rollups.conversions_rebuild, full, started, written
         )
+        _customer_rollup_refresh(
+            "nba.success_groups", customer_rollups.success_groups_sync, full, started, written
+        )
         for family in rollups.SCORE_FAMILIES:
             _family_refresh(family, full, started, written)
     return written

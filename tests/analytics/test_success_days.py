@@ -7,9 +7,11 @@ import datetime
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from analytics import kpis, services
-from analytics.customer_rollups import success_kinds
+from analytics.customer_rollups import success_groups_sync, success_kinds
 from analytics.dashboards.filters import Filters
 from analytics.models import RollupState, SuccessDay
 from customer360 import timeline
@@ -131,3 +133,45 @@ def test_until_the_success_days_are_filled_a_past_period_counts_the_timeline(peo
     f = PERIODS[1]
     lift = kpis.lift(f)
     assert (lift.treated_converted, lift.holdout_converted) == (0, 1)  # ben, from the timeline
+
+
+def test_each_success_day_carries_the_group_of_its_customers_score(people):
+    groups = dict(SuccessDay.objects.values_list("customer__last_name", "holdout").distinct())
+    assert groups == {"ann": False, "ben": True, "cid": True, "dan": None, "eve": False}
+
+
+def test_the_lift_of_a_past_period_reads_no_scores(people):
+    with CaptureQueriesContext(connection) as queries:
+        lift = kpis.lift(PERIODS[0])
+    assert (lift.treated_converted, lift.holdout_converted) == (2, 2)
+    assert not [q["sql"] for q in queries if CustomerScore._meta.db_table in q["sql"]]
+
+
+def test_a_changed_group_and_a_first_score_count_after_the_next_refresh(people):
+    f = PERIODS[0]
+    with time_machine.travel(at(TODAY), tick=False):
+        # The hold-out policy changed and the next rescoring moved ben to the treated; dan is scored.
+        CustomerScore.objects.filter(customer=people["ben"]).update(holdout=False, scored_at=ago(0))
+        CustomerScore.objects.create(customer=people["dan"], scored_at=ago(0), holdout=True)
+        before = kpis.lift(f)
+        services.rollups_refresh()
+    assert (before.treated_converted, before.holdout_converted) == (2, 2)  # as of the last refresh
+    lift = kpis.lift(f)
+    # Treated: ann, ben, eve converted (fay not); hold-out: cid, dan.
+    assert (lift.treated, lift.treated_converted, lift.holdout, lift.holdout_converted) == (4, 3, 2, 2)
+    assert lift.treated_converted == from_the_timeline(f)["treated"]
+    assert lift.holdout_converted == from_the_timeline(f)["holdout"]
+
+
+def test_a_full_sync_clears_the_group_of_a_customer_without_a_score(people):
+    CustomerScore.objects.filter(customer=people["ann"]).delete()
+    assert success_groups_sync(None) == 3  # ann's three success days
+    assert set(SuccessDay.objects.filter(customer=people["ann"]).values_list("holdout", flat=True)) == {None}
+    assert success_groups_sync(None) == 0  # nothing left to change
+
+
+def test_until_the_groups_are_synced_a_past_period_joins_the_scores(people):
+    RollupState.objects.filter(metric=kpis.SUCCESS_GROUPS).update(watermark=None)
+    SuccessDay.objects.update(holdout=None)
+    lift = kpis.lift(PERIODS[0])
+    assert (lift.treated_converted, lift.holdout_converted) == (2, 2)
