@@ -67,13 +67,15 @@ def rollups_refresh(*, full: bool = False, reads_scores: bool | None = None) -> 
         _customer_rollup_refresh("billing.customer_revenue", customer_rollups.customer_revenue_rebuild, full,
                                  started, written)  # fmt: skip
         _period_revenue_refresh(full, started, written)
-        _customer_rollup_refresh(
-            "nba.success_days", customer_rollups.success_days_rebuild, full, started, written
-        )
     if reads_scores is not False:
-        # Per-customer roll-ups: rebuilt for the customers with new events since the watermark.
+        # Per-customer roll-ups: rebuilt for the customers with new events since the watermark. The
+        # success days carry the group of each customer's score: written after the scores, then kept
+        # in step with them (a seed that wrote them beside the scoring rewrote 5.25M rows after it).
         _customer_rollup_refresh(
             "nba.conversion", customer_rollups.conversions_rebuild, full, started, written
+        )
+        _customer_rollup_refresh(
+            "nba.success_days", customer_rollups.success_days_rebuild, full, started, written
         )
         _customer_rollup_refresh(
             "nba.success_groups", customer_rollups.success_groups_sync, full, started, written

@@ -3,6 +3,14 @@
 from django.db import migrations, models
 
 
+def rebuild_success_days_next(apps, schema_editor):
+    """The rows written so far have no group: the next refresh rebuilds them all (an INSERT of every
+    row with its group, instead of an UPDATE of every row). Until then a past period's lift counts
+    from the timeline, as before the table was filled."""
+    RollupState = apps.get_model("analytics", "RollupState")
+    RollupState.objects.filter(metric="nba.success_days").update(watermark=None)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -15,4 +23,5 @@ class Migration(migrations.Migration):
             name='holdout',
             field=models.BooleanField(blank=True, null=True),
         ),
+        migrations.RunPython(rebuild_success_days_next, migrations.RunPython.noop),
     ]

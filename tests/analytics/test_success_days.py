@@ -175,3 +175,20 @@ def test_until_the_groups_are_synced_a_past_period_joins_the_scores(people):
     SuccessDay.objects.update(holdout=None)
     lift = kpis.lift(PERIODS[0])
     assert (lift.treated_converted, lift.holdout_converted) == (2, 2)
+
+
+def test_after_the_migration_the_next_refresh_writes_every_success_day_with_its_group(people):
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    migration = __import__("analytics.migrations.0010_success_day_holdout", fromlist=["x"])
+    SuccessDay.objects.update(holdout=None)  # rows written before the column came
+    migration.rebuild_success_days_next(apps, SimpleNamespace(connection=connection))
+    assert not kpis._success_days_filled()  # a past period counts from the timeline meanwhile
+    assert (kpis.lift(PERIODS[0]).treated_converted, kpis.lift(PERIODS[0]).holdout_converted) == (2, 2)
+    with time_machine.travel(at(TODAY), tick=False):
+        written = services.rollups_refresh()
+    assert written["nba.success_days"] == SuccessDay.objects.count() == 8  # rebuilt, not updated
+    assert written["nba.success_groups"] == 0
+    assert not SuccessDay.objects.filter(holdout__isnull=True).exclude(customer=people["dan"]).exists()
