@@ -7,7 +7,7 @@ import math
 from datetime import date, datetime
 
 from django.db import connection
-from django.db.models import F, FloatField, Func, Max, Sum, Value
+from django.db.models import Exists, F, FloatField, Func, Max, OuterRef, Sum, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Substr, TruncDate
 
@@ -257,16 +257,14 @@ def success_groups_sync(since: datetime | None) -> int:
     scores = CustomerScore.objects.all()
     if since is not None:
         scores = scores.filter(scored_at__gt=since - WATERMARK_OVERLAP)
+    # EXISTS, never NOT IN: a NOT IN over a million scores is a SubPlan that PostgreSQL hashes only
+    # while it fits in work_mem and otherwise rescans for every row (it ran for minutes at 1M).
+    score = CustomerScore.objects.filter(customer_id=OuterRef("customer_id"))
     written = 0
     for holdout in (False, True):
-        group = scores.filter(holdout=holdout).values("customer_id")
+        group = scores.filter(customer_id=OuterRef("customer_id"), holdout=holdout)
         # exclude() keeps the rows without a group (NULL) too.
-        written += (
-            SuccessDay.objects.filter(customer_id__in=group).exclude(holdout=holdout).update(holdout=holdout)
-        )
+        written += SuccessDay.objects.filter(Exists(group)).exclude(holdout=holdout).update(holdout=holdout)
     if since is None:  # scores go only with their customer (erasure), but a full sync checks that too
-        unscored = SuccessDay.objects.filter(holdout__isnull=False).exclude(
-            customer_id__in=CustomerScore.objects.values("customer_id")
-        )
-        written += unscored.update(holdout=None)
+        written += SuccessDay.objects.filter(~Exists(score), holdout__isnull=False).update(holdout=None)
     return written
