@@ -259,12 +259,12 @@ def success_groups_sync(since: datetime | None) -> int:
         scores = scores.filter(scored_at__gt=since - WATERMARK_OVERLAP)
     # EXISTS, never NOT IN: a NOT IN over a million scores is a SubPlan that PostgreSQL hashes only
     # while it fits in work_mem and otherwise rescans for every row (it ran for minutes at 1M).
-    score = CustomerScore.objects.filter(customer_id=OuterRef("customer_id"))
     written = 0
     for holdout in (False, True):
         group = scores.filter(customer_id=OuterRef("customer_id"), holdout=holdout)
         # exclude() keeps the rows without a group (NULL) too.
         written += SuccessDay.objects.filter(Exists(group)).exclude(holdout=holdout).update(holdout=holdout)
     if since is None:  # scores go only with their customer (erasure), but a full sync checks that too
+        score = CustomerScore.objects.filter(customer_id=OuterRef("customer_id"))
         written += SuccessDay.objects.filter(~Exists(score), holdout__isnull=False).update(holdout=None)
     return written

@@ -283,20 +283,22 @@ def scoring_run_start(*, user=None, chunk_size: int = BATCH_CHUNK, queue: str | 
     new event asks for."""
     queue = queue or settings.C360_RESCORING_QUEUE
     with transaction.atomic():
-        run, chunk_ids = scoring_run_create(chunk_size=chunk_size, user=user)
-        ScoringRun.objects.filter(pk=run.pk).update(queue=queue or "")
+        run, chunk_ids = scoring_run_create(chunk_size=chunk_size, user=user, queue=queue or "")
         transaction.on_commit(lambda: _dispatch_chunks(chunk_ids, queue))
     return run
 
 
-def scoring_run_create(*, chunk_size: int = BATCH_CHUNK, user=None) -> tuple[ScoringRun, list[int]]:
-    """A run over every customer: its Job (the progress bar), its chunks by id range (in id order)."""
+def scoring_run_create(
+    *, chunk_size: int = BATCH_CHUNK, user=None, queue: str = ""
+) -> tuple[ScoringRun, list[int]]:
+    """A run over every customer: its Job (the progress bar), its chunks by id range (in id order).
+    ``queue``: where its chunks go ("" the default queue), for the reclaim of a stalled run."""
     ids = list(Customer.objects.order_by("pk").values_list("pk", flat=True))
     with transaction.atomic():
         job = Job.objects.create(
             kind="insights.rescore", label=_("Rescoring all customers"), total=len(ids), created_by=user
         )
-        run = ScoringRun.objects.create(job=job, chunk_size=chunk_size)
+        run = ScoringRun.objects.create(job=job, chunk_size=chunk_size, queue=queue)
         ScoringChunk.objects.bulk_create(
             ScoringChunk(run=run, index=i, first_id=part[0], last_id=part[-1], size=len(part))
             for i, part in enumerate(
