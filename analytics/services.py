@@ -26,11 +26,15 @@ from analytics.listening.messages import new_texts
 from analytics.listening.topics import find_topics, rising_test, top_phrase
 from analytics.models import (
     CategoryModelVersion,
+    CustomerConversion,
+    CustomerRevenue,
     CustomerRisk,
     CustomerSentiment,
+    DailyRollup,
     ListenedMessage,
     PeriodRevenue,
     RollupState,
+    SuccessDay,
     SuggestedCategory,
     Topic,
     TopicTrend,
@@ -82,7 +86,31 @@ def rollups_refresh(*, full: bool = False, reads_scores: bool | None = None) -> 
         )
         for family in rollups.SCORE_FAMILIES:
             _family_refresh(family, full, started, written)
+    _vacuum_rewritten(written)
     return written
+
+
+#: A refresh that wrote at least this many rows of a roll-up table vacuums it after its commit.
+VACUUM_AFTER_ROWS = 10_000
+# The per-customer roll-ups' tables; every other family writes DailyRollup.
+_TABLES = {
+    "billing.customer_revenue": CustomerRevenue,
+    "nba.conversion": CustomerConversion,
+    "nba.success_days": SuccessDay,
+    "nba.success_groups": SuccessDay,
+}
+
+
+def _vacuum_rewritten(written: dict[str, int]) -> None:
+    """``VACUUM (ANALYZE)`` the roll-up tables this refresh rewrote many rows of. A refresh deletes
+    and inserts the rows of its dirty days or customers; until vacuumed, the old versions stay in
+    the pages every chart reads (where autovacuum is off or behind). At a million customers, the
+    first refresh after the seed rewrote 236,000 revenue days: a year's revenue concentration took
+    0.85 s before the table's vacuum, 0.6 s after."""
+    rows: Counter = Counter()
+    for metric, n in written.items():
+        rows[_TABLES.get(metric, DailyRollup)] += n
+    vacuum_analyze(*(model for model, n in rows.items() if n >= VACUUM_AFTER_ROWS))
 
 
 def _period_revenue_refresh(full: bool, started, written: dict[str, int]) -> None:

@@ -297,6 +297,27 @@ def test_a_refresh_that_rewrites_the_revenue_snapshot_vacuums_it(revenue_world, 
     assert vacuumed == []
 
 
+def test_a_refresh_vacuums_every_roll_up_table_it_rewrote_many_rows_of(revenue_world, monkeypatch):
+    from analytics.models import CustomerConversion, SuccessDay
+
+    vacuumed = []
+    monkeypatch.setattr(services, "vacuum_analyze", lambda *models: vacuumed.append(set(models)) or [])
+    # A full refresh of this small world writes a few rows of each table: below the threshold, only
+    # the revenue snapshot (rewritten whole) is vacuumed.
+    with time_machine.travel(at(TODAY, 15), tick=False):
+        written = services.rollups_refresh(full=True)
+    assert vacuumed == [{PeriodRevenue}, set()]
+    assert 0 < written["billing.customer_revenue"] < services.VACUUM_AFTER_ROWS
+    vacuumed.clear()
+    monkeypatch.setattr(services, "VACUUM_AFTER_ROWS", written["billing.customer_revenue"])
+    with time_machine.travel(at(TODAY, 16), tick=False):
+        services.rollups_refresh(full=True)
+    # The revenue days reach the threshold; the daily roll-ups' many families together do too; the
+    # conversions and success days of a world without campaigns stay empty.
+    assert vacuumed[-1] >= {CustomerRevenue, DailyRollup}
+    assert not vacuumed[-1] & {CustomerConversion, SuccessDay}
+
+
 def test_each_revenue_day_knows_the_customers_days_around_it_and_its_band(revenue_world):
     from analytics.customer_rollups import BAND_RATIO
     from analytics.models import CustomerRevenue
