@@ -17,6 +17,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models import (
     BooleanField,
     Case,
+    CharField,
     Count,
     DurationField,
     Exists,
@@ -479,6 +480,29 @@ def revenue_band_rows(days):
         )
 
 
+def risk_points_rows(days):
+    """Customers by the band of their churn-risk points (``CustomerRisk``, with the dimensions it
+    carries), as of its last computation: a snapshot of today."""
+    from analytics import risk
+    from analytics.models import CustomerRisk
+
+    band = Case(
+        *(When(score__gte=low, score__lte=high, then=Value(name)) for name, low, high in risk.BANDS),
+        output_field=CharField(),
+    )
+    rows = CustomerRisk.objects.annotate(band=band).values("band", "owner_id", "country", "segment")
+    today = timezone.localdate()
+    for row in rows.annotate(n=Count("pk")).order_by():
+        yield DailyRollup(
+            day=today,
+            key=row["band"] or "",
+            owner_id=row["owner_id"],
+            country=row["country"],
+            segment=row["segment"],
+            count=row["n"],
+        )
+
+
 def _tagged(tag: str) -> Callable[[], tuple[str, ...]]:
     return lambda: events.kinds(tag=tag)
 
@@ -503,6 +527,9 @@ FAMILIES = [
     Family("service.times", ticket_time_rows, _ticket_kinds, _ticket_open_days),
     Family("service.csat", csat_rows, lambda: (CSAT_RECEIVED.kind,)),
 ]
+# Rebuilt with the churn-risk points it counts (``services.customer_risk_refresh``): the customers
+# dashboard's chart read 871,000 of them per request at a million customers (75-115 ms).
+RISK_POINTS = Family("customers.risk_points", risk_points_rows, None)
 # Read from the per-period revenue snapshot, after the per-customer revenue it sums.
 REVENUE_BANDS = Family("customers.revenue_band", revenue_band_rows, None)
 # Read the learned scores (published by the insights scoring) and the per-customer roll-ups

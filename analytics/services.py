@@ -179,6 +179,8 @@ def customer_risk_refresh() -> int:
                 if cid in scores
             ),
         )
+        # The chart's counts per band, in the same transaction: readers see both or neither.
+        _family_refresh(rollups.RISK_POINTS, True, now, {})
     return len(scores)
 
 

@@ -283,6 +283,28 @@ def test_churn_risk_filters_by_the_customers_dimensions(risk_world, rep):
     assert sum(build("customers.churn_risk", filters(country="AT")).series[0].values) == 3
 
 
+def test_churn_risk_counts_come_from_the_roll_up_written_with_the_scores(risk_world, rep):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from analytics.models import RollupState
+    from analytics.rollups import RISK_POINTS
+
+    f = filters(country="AT")
+    with CaptureQueriesContext(connection) as read:
+        counted = build("customers.churn_risk", f).series[0].values
+    assert not any("analytics_customerrisk" in q["sql"] for q in read.captured_queries)
+    assert sum(counted) == 3
+    # The same counts as the scores themselves (the path of an installation before its first count).
+    RollupState.objects.filter(metric=RISK_POINTS.metric).delete()
+    assert build("customers.churn_risk", f).series[0].values == counted
+    # A new computation of the scores counts them again: a churned customer is not scored.
+    Customer.objects.filter(country="AT", owner=rep).update(lifecycle=Customer.Lifecycle.CHURNED)
+    services.customer_risk_refresh()
+    assert sum(build("customers.churn_risk", f).series[0].values) == 1
+    assert RollupState.objects.get(metric=RISK_POINTS.metric).refreshed_at is not None
+
+
 def test_a_refresh_that_rewrites_the_revenue_snapshot_vacuums_it(revenue_world, monkeypatch):
     # Every snapshot row is written anew: the refresh vacuums the table after its commit (where a
     # transaction is open, as in this test, bulk.vacuum_analyze itself does nothing).
