@@ -202,16 +202,8 @@ PERIOD_BANDS_PLANNING = (
 )
 
 
-def _period_bands(f: Filters) -> tuple[list[tuple[int, int, float]], dict[int, list[float]], float | None]:
-    """Every customer's revenue in the period grouped in bands of ``BAND_RATIO`` (as the snapshot's):
-    (band, customers, revenue) with the highest band first, the revenues (descending) of the bands
-    that hold the rank of a top share below 100 %, and the lowest revenue (None: nobody has any). One statement: the per-customer revenues stay in the database
-    (sending a million of them to be sorted here took 0.74 s).
-
-    A customer with one revenue day in the period has that day's amount and band (the row's
-    ``previous_day`` and ``next_day`` lie outside it); only the others are grouped by customer.
-    Grouping everyone (737,000 customers of 819,000 rows at a million) took 0.69 s. The period's
-    rows are read once: reading the single days a second time for the ranked bands cost a fifth more."""
+def _period_bands_statement(f: Filters) -> tuple[str, list]:
+    """The statement of :func:`_period_bands` and its parameters."""
     rows = CustomerRevenue.objects.filter(f.rollup_q(), day__gte=f.start, day__lte=f.end).order_by()
     alone = Q(previous_day__lt=f.start, next_day__gt=f.end)
     single = rows.filter(alone, band__isnull=False).values_list("band", RoundFloat(F("amount") * 100) / 100)
@@ -248,6 +240,20 @@ def _period_bands(f: Filters) -> tuple[list[tuple[int, int, float]], dict[int, l
     # The top 100 % is everyone down to the lowest revenue: its band (often the largest) is not read.
     ranked = [p for p in TOP_SHARES if p < 100]
     params = [*single_params, math.log(BAND_RATIO), *several_params, ranked]
+    return statement, params
+
+
+def _period_bands(f: Filters) -> tuple[list[tuple[int, int, float]], dict[int, list[float]], float | None]:
+    """Every customer's revenue in the period grouped in bands of ``BAND_RATIO`` (as the snapshot's):
+    (band, customers, revenue) with the highest band first, the revenues (descending) of the bands
+    that hold the rank of a top share below 100 %, and the lowest revenue (None: nobody has any). One statement: the per-customer revenues stay in the database
+    (sending a million of them to be sorted here took 0.74 s).
+
+    A customer with one revenue day in the period has that day's amount and band (the row's
+    ``previous_day`` and ``next_day`` lie outside it); only the others are grouped by customer.
+    Grouping everyone (737,000 customers of 819,000 rows at a million) took 0.69 s. The period's
+    rows are read once: reading the single days a second time for the ranked bands cost a fifth more."""
+    statement, params = _period_bands_statement(f)
     per_band, in_bands, lowest = [], defaultdict(list), None
     db = CustomerRevenue.objects.db
     with transaction.atomic(using=db), connections[db].cursor() as cursor:
