@@ -119,10 +119,18 @@ def customer_revenue_rebuild(since: datetime | None) -> int:
 BAND_RATIO = 1.01
 
 
-def period_revenue_rebuild(today: date) -> int:
+def period_revenue_rebuild(today: date, since: datetime | None = None) -> int:
     """Rebuild ``PeriodRevenue``: every customer's revenue (rounded to cents, above zero) in each
-    preset period ending ``today``, with its band; return the rows written."""
-    PeriodRevenue.objects.all().delete()
+    preset period ending ``today``, with its band; return the rows written. ``since``: only the
+    customers with revenue events recorded after it, in a snapshot of ``today`` (at a million
+    customers the whole snapshot is 2.2M rows and took 52 s; a refresh every 15 minutes found some
+    new invoice nearly every time)."""
+    existing = PeriodRevenue.objects.all()
+    revenue = CustomerRevenue.objects.all()
+    if since is not None:
+        changed = revenue_events(since).values("customer_id")
+        existing, revenue = existing.filter(customer_id__in=changed), revenue.filter(customer_id__in=changed)
+    existing.delete()
     quote = connection.ops.quote_name
     columns = ["period", "day", "customer", "revenue", "band", "owner_id", "country", "segment"]
     columns = ", ".join(quote(PeriodRevenue._meta.get_field(name).column) for name in columns)
@@ -131,7 +139,7 @@ def period_revenue_rebuild(today: date) -> int:
         start, end = period_bounds(period, today)
         # CustomerRevenue carries the customer's dimensions of its last refresh on every row.
         totals = (
-            CustomerRevenue.objects.filter(day__gte=start, day__lte=end)
+            revenue.filter(day__gte=start, day__lte=end)
             .values("customer_id")
             .annotate(
                 revenue=RoundFloat(Sum("amount") * 100) / 100,

@@ -181,6 +181,9 @@ def test_no_revenue_gives_an_empty_chart(revenue_world):
 def test_customer_revenue_refresh_touches_only_customers_with_invoice_events(revenue_world):
     c = revenue_world
     untouched = set(CustomerRevenue.objects.filter(customer=c["c1"]).values_list("pk", flat=True))
+    snapshot = set(
+        PeriodRevenue.objects.exclude(customer__in=[c["c9"], c["c12"]]).values_list("pk", flat=True)
+    )
     with time_machine.travel(at(TODAY, 12), tick=False):
         issued = _invoice(c["c9"], "c9-new", 0, "2000", "paid")
         timeline.record(customer=c["c9"], department="accounting", kind="invoice.issued", title="issued",
@@ -195,10 +198,22 @@ def test_customer_revenue_refresh_touches_only_customers_with_invoice_events(rev
     # c9: its old day and today; c12: its remaining invoice.
     assert written["billing.customer_revenue"] == 3
     assert set(CustomerRevenue.objects.filter(customer=c["c1"]).values_list("pk", flat=True)) == untouched
+    # The same day, the preset periods' snapshot is rewritten for c9 and c12 only.
+    assert (
+        set(PeriodRevenue.objects.exclude(customer__in=[c["c9"], c["c12"]]).values_list("pk", flat=True))
+        == snapshot
+    )
+    assert PeriodRevenue.objects.get(period="30d", customer=c["c9"]).revenue == 2000.0
     chart = build("customers.concentration", filters())
     assert chart.value("1", "customers") == 1
-    assert_concentration_equals_the_invoices(filters())
-    assert_concentration_equals_the_invoices(filters(country="DE"))
+    for f in (
+        filters(),
+        filters(country="DE"),
+        filters("30d"),
+        filters("ytd"),
+        filters("90d", segment="SME"),
+    ):
+        assert_concentration_equals_the_invoices(f)
 
 
 def test_preset_periods_are_read_from_todays_revenue_bands(revenue_world):
