@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 
 from analytics.models import CustomerSentiment
@@ -30,6 +31,13 @@ BANDS = [
     ("high", 50, 74),
     ("very_high", 75, 100),
 ]
+
+
+def band_q(band: str) -> Q:
+    """``CustomerRisk`` rows whose points lie in ``band`` (one of ``BANDS``): the one definition the
+    chart's roll-up, its first count and its drill-down share."""
+    _name, low, high = next(b for b in BANDS if b[0] == band)
+    return Q(score__gte=low, score__lte=high)
 
 
 def compute_scores() -> dict[int, tuple[int, list[str]]]:

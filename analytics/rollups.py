@@ -487,8 +487,7 @@ def risk_points_rows(days):
     from analytics.models import CustomerRisk
 
     band = Case(
-        *(When(score__gte=low, score__lte=high, then=Value(name)) for name, low, high in risk.BANDS),
-        output_field=CharField(),
+        *(When(risk.band_q(name), then=Value(name)) for name, _l, _h in risk.BANDS), output_field=CharField()
     )
     rows = CustomerRisk.objects.annotate(band=band).values("band", "owner_id", "country", "segment")
     today = timezone.localdate()

@@ -375,7 +375,7 @@ def churn_risk(f: Filters) -> ChartData:
         counts = kpis.rollup_counts(RISK_POINTS.metric, f)
     else:
         counts = CustomerRisk.objects.filter(f.rollup_q()).aggregate(
-            **{band: Count("pk", filter=_band_q(low, high)) for band, low, high in risk.BANDS}
+            **{band: Count("pk", filter=risk.band_q(band)) for band, _l, _h in risk.BANDS}
         )
     return ChartData(
         key="customers.churn_risk",
@@ -441,13 +441,8 @@ def drill_learned_churn_risk(f: Filters, bucket: str, series: str) -> Drill:
     )
 
 
-def _band_q(low: int, high: int) -> Q:
-    return Q(score__gte=low, score__lte=high)
-
-
 def drill_churn_risk(f: Filters, bucket: str, series: str) -> Drill:
-    _band, low, high = next(b for b in risk.BANDS if b[0] == bucket)
-    ids = CustomerRisk.objects.filter(f.rollup_q(), _band_q(low, high)).values("customer_id")
+    ids = CustomerRisk.objects.filter(f.rollup_q(), risk.band_q(bucket)).values("customer_id")
     return Drill(
         _("Customers in this risk band"),
         Customer.objects.filter(pk__in=ids),
