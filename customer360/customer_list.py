@@ -13,7 +13,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from customer360 import conditions as compiler
-from customer360 import scores, search
+from customer360 import linear, scores, search
 from customer360.models import Customer
 from customer360.registry import ListFilter, conditions
 
@@ -52,6 +52,20 @@ def available_condition_filters() -> list[ListFilter]:
     return [c.list_filter for c in conditions.all() if c.list_filter is not None]
 
 
+#: A filter that admits at most this many customers (read from its own table, ``ListFilter.ids``) is
+#: checked as one array of their ids while the list walks its order. At a million customers, "churn
+#: risk at least 80 %" (5,400 customers) probed the scores for 23,000 walked customers: 100-160 ms.
+FEW = 50_000
+
+
+def _admitted(f: ListFilter, raw: str, condition: Q) -> Q:
+    """``condition``, or the same customers as an array of ids when the filter admits few."""
+    if f.ids is None:
+        return condition
+    ids = list(f.ids(raw)[: FEW + 1])
+    return condition if len(ids) > FEW else linear.among_ids(ids)
+
+
 def _condition_filters(params) -> tuple[Q, dict]:
     """The registered filters the request sets, compiled by the core's condition compiler; a value
     that does not fit the condition (a word where a number belongs) is ignored, like an empty one."""
@@ -62,9 +76,10 @@ def _condition_filters(params) -> tuple[Q, dict]:
         if not raw:
             continue
         try:
-            combined &= compiler.to_q({"field": condition.key, "op": f.op, "value": raw})
+            q = compiler.to_q({"field": condition.key, "op": f.op, "value": raw})
         except compiler.RuleError:
             continue
+        combined &= _admitted(f, raw, q)
         active[f.param] = raw
     return combined, active
 

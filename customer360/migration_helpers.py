@@ -111,6 +111,25 @@ class AddIndexConcurrently(postgres_operations.AddIndexConcurrently):
         schema_editor.remove_index(model, self.index)
 
 
+class RemoveIndexConcurrently(postgres_operations.RemoveIndexConcurrently):
+    """DROP INDEX CONCURRENTLY on PostgreSQL (reads and writes go on); a plain drop elsewhere. The
+    migration must say ``atomic = False``. Not for the partitioned timeline."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            return migrations.RemoveIndex.database_forwards(
+                self, app_label, schema_editor, from_state, to_state
+            )
+        return super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            return migrations.RemoveIndex.database_backwards(
+                self, app_label, schema_editor, from_state, to_state
+            )
+        return super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
 def _partitions_of(schema_editor, table: str) -> list[str] | None:
     """The partitions of ``table``, or None when it is not partitioned."""
     with schema_editor.connection.cursor() as cursor:

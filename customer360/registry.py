@@ -158,6 +158,10 @@ class ListFilter:
     #: optional ``choices() -> [(value, label), ...]``: the list offers a select (e.g. segments by
     #: name) instead of a number box
     choices: Callable | None = None
+    #: optional ``ids(value) -> QuerySet`` of the ids of the customers the filter admits, read from
+    #: the filter's own table (e.g. the scores' index). When few customers pass, the list checks
+    #: their ids as one array while it walks its order, instead of one probe per walked customer.
+    ids: Callable | None = None
 
 
 @dataclass(frozen=True)

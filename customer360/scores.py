@@ -114,6 +114,17 @@ def _percent_condition(kind: str):
     return build
 
 
+def _percent_ids(kind: str, op: str):
+    """The ids of the customers whose score of ``kind`` passes ``op`` (a list filter's value in
+    percent), read from the scores' index of (kind, value) alone."""
+
+    def ids(value) -> QuerySet:
+        matched = Score.objects.filter(compare("value", op, float(value) / 100), kind=kind)
+        return matched.order_by().values_list("customer_id", flat=True)
+
+    return ids
+
+
 def _band_condition(kind: str):
     def build(op: str, value) -> Q:
         hit = Q(pk__in=Score.objects.filter(kind=kind, band=value).values("customer_id"))
@@ -151,7 +162,7 @@ def score_conditions(kind: str, name: str, labels: tuple, param: str, order: int
             _percent_condition(kind),
             ("gt", "gte", "lt", "lte"),
             order=order,
-            list_filter=ListFilter(param=param, op="gte", label=filter_label),
+            list_filter=ListFilter(param=param, op="gte", label=filter_label, ids=_percent_ids(kind, "gte")),
         ),
         Condition(
             f"customer.score_band.{name}",

@@ -164,3 +164,42 @@ def test_a_search_is_read_by_the_search_indexes_up_to_some_thousand_matches(rep,
     monkeypatch.setattr(search, "SOME_MATCHES", 10)
     assert search.narrow(matches, "mahm", cap=10) == (matches, "walk")  # more than "some"
     assert search.narrow(matches, "ma", cap=10) == (matches, None)  # two letters: a word's start
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sort", ["name", "-created", "number"])
+def test_a_score_filter_lists_the_same_customers_whether_few_or_many_pass(rep, rep2, monkeypatch, sort):
+    # Few customers pass "churn risk at least 80 %": their ids are read from the scores first and
+    # checked as one array while the list walks its order. Many: each walked customer's score is
+    # probed. Both list exactly the visible customers at or above the threshold, each once, in order.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from customer360 import customer_list, scores
+    from customer360.models import Score
+
+    mine = [CustomerFactory(owner=rep, last_name=["Huber", "Gruber"][i % 2]) for i in range(PAGE_SIZE + 20)]
+    others = CustomerFactory.create_batch(5, owner=rep2)  # another team's: not the rep's to see
+    values = {
+        c.pk: (0.8 if i % 3 == 0 else 0.95 if i % 3 == 1 else 0.79) for i, c in enumerate(mine + others)
+    }
+    Score.objects.bulk_create(
+        Score(customer_id=pk, kind=scores.CHURN_RISK, value=v, band=scores.band_of(scores.CHURN_RISK, v))
+        for pk, v in values.items()
+    )
+    expected = sorted(c.pk for c in mine if values[c.pk] >= 0.8)
+    query = f"sort={sort}&churn_risk_min=80"
+    as_array = _ids_on_all_pages(client_for(rep), query)
+    assert sorted(as_array) == expected and len(as_array) == len(set(as_array))
+    with CaptureQueriesContext(connection) as captured:
+        client_for(rep).get(f"/customers/?{query}")
+    page_sql = [q["sql"] for q in captured if "customer360_customer" in q["sql"] and "LIMIT 51" in q["sql"]]
+    assert page_sql and all("customer360_score" not in sql for sql in page_sql)  # no probe per row
+
+    monkeypatch.setattr(customer_list, "FEW", len(expected) - 1)  # now "many": probed per customer
+    assert _ids_on_all_pages(client_for(rep), query) == as_array
+    with CaptureQueriesContext(connection) as captured:
+        client_for(rep).get(f"/customers/?{query}")
+    assert any("customer360_score" in q["sql"] and "LIMIT 51" in q["sql"] for q in captured)
+    # A number that is no percentage is ignored, as before: the whole list.
+    assert len(_ids_on_all_pages(client_for(rep), f"sort={sort}&churn_risk_min=very")) == len(mine)
