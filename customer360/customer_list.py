@@ -155,6 +155,28 @@ def ordered(customers: QuerySet[Customer], sort: str) -> tuple[QuerySet[Customer
 RANKED_FIRST = 4 * (PAGE_SIZE + 1)
 
 
+#: How many more matches than it ranks a list search reads when it bounds them (:func:`_first_share`).
+SAFETY = 3
+
+
+def _first_share(found: search.Narrowed, sort: str, fields: tuple[str, ...]) -> Q | None:
+    """A bound on the list's first order field that about ``SAFETY`` x ``RANKED_FIRST`` of a search's
+    matches lie within, read off the sample of matches :func:`search.narrow` took (in the table's
+    physical order, so in no order of names or dates). PostgreSQL then ANDs the bitmap of that range
+    of its order index with the search's bitmaps and reads only the matches within it: "Eber" (27,000
+    matches at a million customers) read them all, 85-100 ms. None when the sample is too small to
+    bound anything; the caller ranks every match when the bound holds fewer than it ranks."""
+    if not found.sample:
+        return None
+    position = int(len(found.sample) * SAFETY * RANKED_FIRST / found.estimate)
+    if position >= len(found.sample):
+        return None
+    first = fields[0]
+    sampled, _fields = ordered(Customer.objects.filter(pk__in=found.sample), sort)
+    edge = sampled.values_list(first.lstrip("-"), flat=True)[position]
+    return Q(**{f"{first.lstrip('-')}__{'gte' if first.startswith('-') else 'lte'}": edge})
+
+
 def _best_visible_matches(user, params, sort: str, values: list | None) -> list[int] | None:
     """Ids of a list search's page (up to ``PAGE_SIZE`` + 1 customers, from the keyset ``values``
     on): the matches are ranked in the list's order first, and only the best ``RANKED_FIRST`` of them
@@ -163,12 +185,15 @@ def _best_visible_matches(user, params, sort: str, values: list | None) -> list[
     see most of them. None when fewer than a page of the best matches is visible (the user sees a
     small part of the customers): the list then reads the visible matches directly."""
     matches, active = filtered_customers(user, params, among=Customer.objects.all())
-    narrowed, scans = search.narrow(matches, active["q"])
-    ranked, fields = ordered(narrowed, sort)
+    found = search.narrow(matches, active["q"])
+    ranked, fields = ordered(found.customers, sort)
     if values is not None:
         ranked = ranked.filter(_after(fields, values))
-    with search.scans(ranked.db, scans):
-        candidates = list(ranked.values_list("pk", flat=True)[:RANKED_FIRST])
+    bound = _first_share(found, sort, fields) if values is None else None
+    with search.scans(ranked.db, found.scans):
+        candidates = list(ranked.filter(bound).values_list("pk", flat=True)[:RANKED_FIRST]) if bound else []
+        if len(candidates) < RANKED_FIRST:  # no bound, or fewer matches within it than ranked
+            candidates = list(ranked.values_list("pk", flat=True)[:RANKED_FIRST])
     visible = set(Customer.objects.visible_to(user).filter(pk__in=candidates).values_list("pk", flat=True))
     chosen = [pk for pk in candidates if pk in visible][: PAGE_SIZE + 1]
     if len(chosen) <= PAGE_SIZE and len(candidates) == RANKED_FIRST:
@@ -183,7 +208,7 @@ def _rows(user, params, customers: QuerySet[Customer], active: dict, sort: str, 
     if chosen is not None:
         customers, scans = Customer.objects.filter(pk__in=chosen), "bitmap"
     elif "q" in active:
-        customers, scans = search.narrow(customers, active["q"])
+        customers, scans = search.narrow(customers, active["q"])[:2]
     else:
         scans = None
     customers, fields = ordered(customers.select_related("owner"), sort)

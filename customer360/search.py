@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from typing import NamedTuple
 
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection, connections, transaction
@@ -168,11 +169,19 @@ def _blocks(matches: QuerySet[Customer]) -> int:
         return cursor.fetchone()[0]
 
 
-def narrow(
-    matches: QuerySet[Customer], query: str, cap: int | None = None
-) -> tuple[QuerySet[Customer], str | None]:
-    """How to read a page of ``matches`` (a search for ``query``, with the list's other filters):
-    the queryset to read and the :func:`scans` to read it with.
+class Narrowed(NamedTuple):
+    """What :func:`narrow` found: the queryset to read and the :func:`scans` to read it with; for a
+    search read by bitmap scans, also the ids of the first matches in the table's physical order (a
+    sample of them, since names are stored in no order) and the estimated number of matches."""
+
+    customers: QuerySet[Customer]
+    scans: str | None
+    sample: tuple[int, ...] = ()
+    estimate: float = 0.0
+
+
+def narrow(matches: QuerySet[Customer], query: str, cap: int | None = None) -> Narrowed:
+    """How to read a page of ``matches`` (a search for ``query``, with the list's other filters).
 
     PostgreSQL cannot estimate how many customers a part of a name matches, so it plans from a
     guess that changes with each ANALYZE's sample of the search keys. Its two plans cost what it
@@ -188,16 +197,19 @@ def narrow(
     - likely more: a walk of the order's index, which meets so many matches soon;
     - a word of one or two letters (the start of a word), or not PostgreSQL: as it plans."""
     if connections[matches.db].vendor != "postgresql" or _short(query):
-        return matches, None
+        return Narrowed(matches, None)
     cap = FEW_MATCHES if cap is None else cap  # read when called: a setting of the module
     table = connections[matches.db].ops.quote_name(matches.model._meta.db_table)
     block = RawSQL(f"({table}.ctid::text::point)[0]::bigint", [])  # noqa: S611 - the model's table
     with bitmap_scans_only(matches.db):
         found = list(matches.order_by().annotate(block=block).values_list("pk", "block")[: cap + 1])
     if len(found) <= cap:
-        return matches.model.objects.filter(pk__in=[pk for pk, _block in found]), "bitmap"
+        return Narrowed(matches.model.objects.filter(pk__in=[pk for pk, _block in found]), "bitmap")
     covered = (max(b for _pk, b in found) + 1) / max(_blocks(matches), 1)
-    return matches, "bitmap" if len(found) / covered <= SOME_MATCHES else "walk"
+    estimate = len(found) / covered
+    if estimate > SOME_MATCHES:
+        return Narrowed(matches, "walk")
+    return Narrowed(matches, "bitmap", tuple(pk for pk, _block in found), estimate)
 
 
 def typeahead(customers: QuerySet[Customer], query: str, limit: int = 8) -> list[Customer]:

@@ -154,16 +154,16 @@ def test_a_search_is_read_by_the_search_indexes_up_to_some_thousand_matches(rep,
     for i in range(300):
         CustomerFactory(owner=rep, last_name="Mahmoud" if i % 3 == 0 else "Berger", first_name=f"N {i}")
     matches = search.filter_customers(Customer.objects.all(), "mahm")
-    narrowed, scans = search.narrow(matches, "mahm", cap=200)
+    narrowed, scans = search.narrow(matches, "mahm", cap=200)[:2]
     assert scans == "bitmap" and set(narrowed.values_list("pk", flat=True)) == set(
         matches.values_list("pk", flat=True)
     )
     assert narrowed.count() == 100 and "IN" in str(narrowed.query)
-    assert search.narrow(matches, "mahm", cap=10) == (matches, "bitmap")  # about 100: some
+    assert search.narrow(matches, "mahm", cap=10)[:2] == (matches, "bitmap")  # about 100: some
     # The estimate is at least what was found (11 here, in whatever share of the table).
     monkeypatch.setattr(search, "SOME_MATCHES", 10)
-    assert search.narrow(matches, "mahm", cap=10) == (matches, "walk")  # more than "some"
-    assert search.narrow(matches, "ma", cap=10) == (matches, None)  # two letters: a word's start
+    assert search.narrow(matches, "mahm", cap=10)[:2] == (matches, "walk")  # more than "some"
+    assert search.narrow(matches, "ma", cap=10)[:2] == (matches, None)  # two letters: a word's start
 
 
 @pytest.mark.django_db
@@ -203,3 +203,48 @@ def test_a_score_filter_lists_the_same_customers_whether_few_or_many_pass(rep, r
     assert any("customer360_score" in q["sql"] and "LIMIT 51" in q["sql"] for q in captured)
     # A number that is no percentage is ignored, as before: the whole list.
     assert len(_ids_on_all_pages(client_for(rep), f"sort={sort}&churn_risk_min=very")) == len(mine)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sort", ["name", "-created", "number"])
+def test_a_search_ranks_its_best_matches_within_a_bound_read_off_a_sample(rep, monkeypatch, sort):
+    # Many matches, read by bitmap scans: the sample of the first matches bounds the list's first
+    # order field, and the best matches within the bound are the best of all; too few within it,
+    # and every match is ranked.
+    from django.db import connection
+
+    from customer360 import customer_list, search
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the search's bitmap scans are PostgreSQL's")
+    letters = "bdfhkmprtw"
+    customers = [
+        Customer(
+            customer_number=f"S-{(i * 7919) % 1000:04d}",
+            owner=rep,
+            last_name=f"Mahmoud{letters[(i * 3) % 10]}{letters[(i * 7) % 10]}" if i % 4 else f"Berger {i}",
+            first_name=f"N {i}",
+        )
+        for i in range(400)
+    ]
+    for customer in customers:
+        customer.search_key = customer.build_search_key()
+    Customer.objects.bulk_create(customers)
+    monkeypatch.setattr(search, "FEW_MATCHES", 10)
+    monkeypatch.setattr(customer_list, "PAGE_SIZE", 3)
+    monkeypatch.setattr(customer_list, "RANKED_FIRST", 8)
+    monkeypatch.setattr(customer_list, "SAFETY", 0.3)  # a small table: its estimate is coarse
+    params = {"q": "mahm", "sort": sort}
+    every = customer_list.ordered(customer_list.filtered_customers(rep, params)[0], sort)[0]
+    found = search.narrow(every, "mahm")
+    assert found.scans == "bitmap" and len(found.sample) == 11
+    bound = customer_list._first_share(found, sort, customer_list.ordered(Customer.objects.all(), sort)[1])
+    assert bound is not None and 8 <= every.filter(bound).count() < every.count() == 300
+    best = list(every.values_list("pk", flat=True)[:4])
+    assert customer_list._best_visible_matches(rep, params, sort, None) == best
+    monkeypatch.setattr(customer_list, "SAFETY", 10**6)  # no bound: the same page
+    assert customer_list._first_share(found, sort, ()) is None
+    assert customer_list._best_visible_matches(rep, params, sort, None) == best
+    # A bound holding fewer matches than are ranked: every match is ranked.
+    monkeypatch.setattr(customer_list, "_first_share", lambda *args: Q(pk=best[-1]))
+    assert customer_list._best_visible_matches(rep, params, sort, None) == best
