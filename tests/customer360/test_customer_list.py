@@ -245,6 +245,14 @@ def test_a_search_ranks_its_best_matches_within_a_bound_read_off_a_sample(rep, m
     monkeypatch.setattr(customer_list, "SAFETY", 10**6)  # no bound: the same page
     assert customer_list._first_share(found, sort, ()) is None
     assert customer_list._best_visible_matches(rep, params, sort, None) == best
+    # A range of the order that costs more to read than the matches it leaves out: no bound.
+    monkeypatch.setattr(customer_list, "SAFETY", 0.3)
+    monkeypatch.setattr(customer_list, "MATCH_COST", 0)
+    assert (
+        customer_list._first_share(found, sort, customer_list.ordered(Customer.objects.all(), sort)[1])
+        is None
+    )
+    assert customer_list._best_visible_matches(rep, params, sort, None) == best
     # A bound holding fewer matches than are ranked: every match is ranked.
     monkeypatch.setattr(customer_list, "_first_share", lambda *args: Q(pk=best[-1]))
     assert customer_list._best_visible_matches(rep, params, sort, None) == best
