@@ -7,11 +7,11 @@ import math
 from datetime import date, datetime
 
 from django.db import connection
-from django.db.models import Exists, F, FloatField, Func, Max, OuterRef, Sum, Value
+from django.db.models import Exists, F, FloatField, Func, Max, Min, OuterRef, Sum, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Substr, TruncDate
 
-from analytics.models import CustomerRevenue, PeriodRevenue
+from analytics.models import CustomerRevenue, PeriodRevenue, YearRevenue
 from analytics.periods import PRESETS, period_bounds
 from analytics.rollups import BATCH, WATERMARK_OVERLAP
 from billing.models import Invoice
@@ -157,6 +157,48 @@ def period_revenue_rebuild(today: date, since: datetime | None = None) -> int:
                 " SELECT %s, %s, customer_id, revenue, FLOOR(LN(revenue) / %s), owner, country_, segment_"
                 f" FROM ({sql}) AS totals WHERE revenue > 0",
                 [period, today, math.log(BAND_RATIO), *params],
+            )
+            written += cursor.rowcount
+    return written
+
+
+def year_revenue_rebuild(since: datetime | None = None) -> int:
+    """Rebuild ``YearRevenue``: every calendar year with revenue (``since`` None), or the years in which
+    the customers with revenue events recorded after ``since`` have revenue days (all their days were
+    rewritten, with their dimensions of now). Return the rows written."""
+    revenue = CustomerRevenue.objects.all()
+    if since is None:
+        first_last = revenue.aggregate(first=Min("day"), last=Max("day"))  # by the index on the day
+        years = range(first_last["first"].year, first_last["last"].year + 1) if first_last["first"] else []
+        YearRevenue.objects.all().delete()
+    else:
+        changed = revenue.filter(customer_id__in=revenue_events(since).values("customer_id"))
+        years = sorted({day.year for day in changed.dates("day", "year")})
+        YearRevenue.objects.filter(year__in=years).delete()
+    quote = connection.ops.quote_name
+    columns = ["year", "band", "revenue", "customers", "owner_id", "country", "segment"]
+    columns = ", ".join(quote(YearRevenue._meta.get_field(name).column) for name in columns)
+    written = 0
+    for year in years:
+        totals = (
+            revenue.filter(day__gte=date(year, 1, 1), day__lte=date(year, 12, 31))
+            .values("customer_id")
+            .annotate(
+                revenue=RoundFloat(Sum("amount") * 100) / 100,
+                owner=Max("owner_id"),
+                country_=Max("country"),
+                segment_=Max("segment"),
+            )  # fmt: skip
+            .order_by()
+        )
+        sql, params = totals.query.sql_with_params()
+        with connection.cursor() as cursor:
+            # The table and columns are the model's; the totals are the ORM's own SQL.
+            cursor.execute(
+                f"INSERT INTO {quote(YearRevenue._meta.db_table)} ({columns})"  # noqa: S608
+                " SELECT %s, FLOOR(LN(revenue) / %s), revenue, COUNT(*), owner, country_, segment_"
+                f" FROM ({sql}) AS totals WHERE revenue > 0 GROUP BY 2, 3, 5, 6, 7",
+                [year, math.log(BAND_RATIO), *params],
             )
             written += cursor.rowcount
     return written

@@ -121,6 +121,28 @@ class PeriodRevenue(Dimensions):
         return f"{self.period} {self.day} {self.customer_id}: {self.revenue:.2f}"
 
 
+class YearRevenue(Dimensions):
+    """How many customers had each revenue in a calendar ``year`` (rounded to cents, above zero), with
+    its ``band`` (as ``PeriodRevenue``'s) and the dashboard filters' dimensions. A custom period of one
+    whole calendar year reads its revenue concentration from these rows (about 1,400 revenues per
+    year at a million customers, times the dimensions) instead of grouping the year's revenue days
+    per customer (1.2M rows: 0.45-0.55 s). Rebuilt with the preset periods' snapshot: every year when
+    that is rebuilt whole, the years of new revenue events otherwise."""
+
+    year = models.SmallIntegerField()
+    band = models.SmallIntegerField()
+    revenue = models.FloatField()
+    customers = models.IntegerField()
+
+    class Meta:
+        verbose_name = _("revenue in a calendar year")
+        verbose_name_plural = _("revenues in a calendar year")
+        indexes = [models.Index(fields=["year", "band", "revenue"], name="analytics_year_revenue_band")]
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.customers} x {self.revenue:.2f}"
+
+
 class RollupState(models.Model):
     """How far a roll-up family is refreshed: events recorded up to ``watermark`` are included."""
 

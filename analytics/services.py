@@ -38,6 +38,7 @@ from analytics.models import (
     SuggestedCategory,
     Topic,
     TopicTrend,
+    YearRevenue,
 )
 from crm.models import Ticket
 from crm.services import ticket_update
@@ -93,8 +94,11 @@ def rollups_refresh(*, full: bool = False, reads_scores: bool | None = None) -> 
 #: A refresh that wrote at least this many rows of a roll-up table vacuums it after its commit.
 VACUUM_AFTER_ROWS = 10_000
 # The per-customer roll-ups' tables; every other family writes DailyRollup.
+#: The rows of ``YearRevenue`` a refresh wrote (with the preset periods' snapshot).
+YEAR_REVENUE = "customers.year_revenue"
 _TABLES = {
     "billing.customer_revenue": CustomerRevenue,
+    YEAR_REVENUE: YearRevenue,
     "nba.conversion": CustomerConversion,
     "nba.success_days": SuccessDay,
     "nba.success_groups": SuccessDay,
@@ -128,6 +132,7 @@ def _period_revenue_refresh(full: bool, started, written: dict[str, int]) -> Non
     with transaction.atomic():
         rows = customer_rollups.period_revenue_rebuild(today, since)
         written[state.metric] = rollups.rebuild(rollups.REVENUE_BANDS, None)
+        written[YEAR_REVENUE] = customer_rollups.year_revenue_rebuild(since)
         RollupState.objects.filter(pk=state.pk).update(watermark=started, refreshed_at=timezone.now())
     # A whole rebuild rewrote every row (2.2M at 1M customers): until vacuumed, each band's query
     # read the dead versions too (the customers dashboard took 0.23 instead of 0.08 s for 12 months).

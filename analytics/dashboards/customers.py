@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 from itertools import accumulate
 from operator import neg
 
@@ -26,7 +26,14 @@ from analytics.dashboards.charts import (
     dashboards,
 )
 from analytics.dashboards.filters import Filters, customers_q
-from analytics.models import CustomerRevenue, CustomerRisk, DailyRollup, PeriodRevenue, RollupState
+from analytics.models import (
+    CustomerRevenue,
+    CustomerRisk,
+    DailyRollup,
+    PeriodRevenue,
+    RollupState,
+    YearRevenue,
+)
 from analytics.periods import PRESETS, add_months, period_bounds
 from analytics.rollups import REVENUE_BANDS, RISK_POINTS, lost_customers
 from customer360 import scores
@@ -144,9 +151,10 @@ def _top_shares(f: Filters, day) -> tuple[dict[int, tuple[float, int, float]], f
     the database (:func:`_period_bands`). Either way only the band a rank falls in is ranked
     customer by customer."""
     if day is None:
-        if connections[CustomerRevenue.objects.db].vendor != "postgresql":
+        year = _year_bands(f)  # a whole calendar year: its revenues, counted at the refresh
+        if year is None and connections[CustomerRevenue.objects.db].vendor != "postgresql":
             return _ranked_shares(_revenues_descending(f))
-        per_band, in_bands, lowest = _period_bands(f)
+        per_band, in_bands, lowest = year or _period_bands(f)
         shares = _shares_of_bands(per_band, lambda band: in_bands.get(band, []), lowest)
         return shares or _ranked_shares(_revenues_descending(f))
     bands = (
@@ -269,6 +277,35 @@ def _period_bands(f: Filters) -> tuple[list[tuple[int, int, float]], dict[int, l
     for revenues in in_bands.values():
         revenues.sort(reverse=True)
     return per_band, in_bands, lowest
+
+
+def _year_bands(
+    f: Filters,
+) -> tuple[list[tuple[int, int, float]], dict[int, list[float]], float | None] | None:
+    """:func:`_period_bands` of a custom period that is one whole calendar year, from ``YearRevenue``
+    (every band's revenues, not only the ranked ones); None when the period is no calendar year or
+    its year's rows are not written (before the first refresh since they exist)."""
+    year = f.start.year
+    if (f.start, f.end) != (date(year, 1, 1), date(year, 12, 31)):
+        return None
+    rows = list(
+        YearRevenue.objects.filter(f.rollup_q(), year=year)
+        .values("band", "revenue")
+        .annotate(n=Sum("customers"))
+        .order_by()
+        .values_list("band", "revenue", "n")
+    )
+    if not rows and not YearRevenue.objects.filter(year=year).exists():
+        return None
+    totals, in_bands = defaultdict(lambda: [0, 0.0]), defaultdict(list)
+    for band, revenue, n in rows:
+        totals[band][0] += n
+        totals[band][1] += revenue * n
+        in_bands[band].append((revenue, n))
+    for revenues in in_bands.values():
+        revenues.sort(reverse=True)
+    per_band = sorted(((band, n, total) for band, (n, total) in totals.items()), reverse=True)
+    return per_band, in_bands, min((revenue for _band, revenue, _n in rows), default=None)
 
 
 def _rank_in(histogram: list[tuple[float, int]], rank: int) -> tuple[float, int, float]:

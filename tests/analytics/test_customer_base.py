@@ -11,12 +11,13 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db.models import Sum
 
 from analytics import services
 from analytics.dashboards import dashboards
 from analytics.dashboards.customers import TOP_SHARES
 from analytics.dashboards.filters import Filters, period_bounds
-from analytics.models import CustomerRevenue, CustomerRisk, DailyRollup, PeriodRevenue
+from analytics.models import CustomerRevenue, CustomerRisk, DailyRollup, PeriodRevenue, YearRevenue
 from billing.models import Invoice
 from customer360 import timeline
 from customer360.models import Customer
@@ -396,3 +397,63 @@ def test_rows_whose_neighbours_are_not_known_yet_are_grouped(revenue_world, f):
 
     CustomerRevenue.objects.update(previous_day=datetime.date.max, next_day=datetime.date.min, band=None)
     assert_concentration_equals_the_invoices(f)
+
+
+def year(number: int, **kwargs) -> Filters:
+    return Filters(
+        start=datetime.date(number, 1, 1),
+        end=datetime.date(number, 12, 31),
+        period="custom",
+        today=TODAY,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        year(TODAY.year),
+        year(TODAY.year, country="AT"),
+        year(TODAY.year, segment="Enterprise"),
+        year(TODAY.year - 1),
+    ],
+    ids=["this year", "AT", "Enterprise", "last year"],
+)
+def test_a_calendar_year_is_read_from_its_revenues_without_the_revenue_days(revenue_world, f, monkeypatch):
+    from analytics.dashboards import customers
+
+    def the_days(_f):
+        raise AssertionError("the year's revenue days were grouped per customer")
+
+    monkeypatch.setattr(customers, "_period_bands", the_days)
+    monkeypatch.setattr(customers, "_revenues_descending", the_days)
+    assert_concentration_equals_the_invoices(f)
+    # Counted per revenue: the three 0.30s of this year (one of them 0.10 + 0.20) are one row of 3.
+    if f == year(TODAY.year):
+        assert (
+            YearRevenue.objects.filter(year=TODAY.year, revenue=0.3).aggregate(n=Sum("customers"))["n"] == 3
+        )
+
+
+def test_a_calendar_year_follows_new_invoices_and_is_read_from_the_days_until_written(revenue_world):
+    c = revenue_world
+    last_year = year(TODAY.year - 1)
+    assert set(YearRevenue.objects.values_list("year", flat=True)) == {TODAY.year - 1, TODAY.year}
+    with time_machine.travel(at(TODAY, 12), tick=False):
+        issued = _invoice(c["c9"], "c9-last-year", 360, "5000", "paid")  # ties c4's 5000 of last year
+        timeline.record(customer=c["c9"], department="accounting", kind="invoice.issued", title="issued",
+                        idempotency_key="t:issued:c9-last-year", source=issued)  # fmt: skip
+    with time_machine.travel(at(TODAY, 13), tick=False):
+        written = services.rollups_refresh()
+    # The same day: the years c9 has revenue in are written again (last year's two 5000s, this
+    # year's revenues of every customer), no other.
+    assert written[services.YEAR_REVENUE] == YearRevenue.objects.count()
+    assert YearRevenue.objects.get(year=TODAY.year - 1).customers == 2
+    assert build("customers.concentration", last_year).value("50", "customers") == 2
+    assert_concentration_equals_the_invoices(last_year)
+    # Before its rows are written (an installation upgraded, not refreshed yet), the year is read
+    # from the revenue days, with the same figures.
+    before = build("customers.concentration", year(TODAY.year, country="AT")).series
+    YearRevenue.objects.all().delete()
+    assert build("customers.concentration", year(TODAY.year, country="AT")).series == before
+    assert_concentration_equals_the_invoices(year(TODAY.year))
