@@ -119,6 +119,22 @@ def customer_revenue_rebuild(since: datetime | None) -> int:
 BAND_RATIO = 1.01
 
 
+def _totals(revenue, start: date, end: date):
+    """Each customer's revenue from ``start`` to ``end`` (rounded to cents) with its dimensions:
+    ``CustomerRevenue`` carries the customer's dimensions of its last refresh on every row."""
+    return (
+        revenue.filter(day__gte=start, day__lte=end)
+        .values("customer_id")
+        .annotate(
+            revenue=RoundFloat(Sum("amount") * 100) / 100,
+            owner=Max("owner_id"),
+            country_=Max("country"),
+            segment_=Max("segment"),
+        )  # fmt: skip
+        .order_by()
+    )
+
+
 def period_revenue_rebuild(today: date, since: datetime | None = None) -> int:
     """Rebuild ``PeriodRevenue``: every customer's revenue (rounded to cents, above zero) in each
     preset period ending ``today``, with its band; return the rows written. ``since``: only the
@@ -136,20 +152,7 @@ def period_revenue_rebuild(today: date, since: datetime | None = None) -> int:
     columns = ", ".join(quote(PeriodRevenue._meta.get_field(name).column) for name in columns)
     written = 0
     for period in PRESETS:
-        start, end = period_bounds(period, today)
-        # CustomerRevenue carries the customer's dimensions of its last refresh on every row.
-        totals = (
-            revenue.filter(day__gte=start, day__lte=end)
-            .values("customer_id")
-            .annotate(
-                revenue=RoundFloat(Sum("amount") * 100) / 100,
-                owner=Max("owner_id"),
-                country_=Max("country"),
-                segment_=Max("segment"),
-            )  # fmt: skip
-            .order_by()
-        )
-        sql, params = totals.query.sql_with_params()
+        sql, params = _totals(revenue, *period_bounds(period, today)).query.sql_with_params()
         with connection.cursor() as cursor:
             # The table and columns are the model's; the totals are the ORM's own SQL.
             cursor.execute(
@@ -180,18 +183,7 @@ def year_revenue_rebuild(since: datetime | None = None) -> int:
     columns = ", ".join(quote(YearRevenue._meta.get_field(name).column) for name in columns)
     written = 0
     for year in years:
-        totals = (
-            revenue.filter(day__gte=date(year, 1, 1), day__lte=date(year, 12, 31))
-            .values("customer_id")
-            .annotate(
-                revenue=RoundFloat(Sum("amount") * 100) / 100,
-                owner=Max("owner_id"),
-                country_=Max("country"),
-                segment_=Max("segment"),
-            )  # fmt: skip
-            .order_by()
-        )
-        sql, params = totals.query.sql_with_params()
+        sql, params = _totals(revenue, date(year, 1, 1), date(year, 12, 31)).query.sql_with_params()
         with connection.cursor() as cursor:
             # The table and columns are the model's; the totals are the ORM's own SQL.
             cursor.execute(
