@@ -93,9 +93,9 @@ def rollups_refresh(*, full: bool = False, reads_scores: bool | None = None) -> 
 
 #: A refresh that wrote at least this many rows of a roll-up table vacuums it after its commit.
 VACUUM_AFTER_ROWS = 10_000
-# The per-customer roll-ups' tables; every other family writes DailyRollup.
 #: The rows of ``YearRevenue`` a refresh wrote (with the preset periods' snapshot).
 YEAR_REVENUE = "customers.year_revenue"
+# The per-customer roll-ups' tables; every other family writes DailyRollup.
 _TABLES = {
     "billing.customer_revenue": CustomerRevenue,
     YEAR_REVENUE: YearRevenue,

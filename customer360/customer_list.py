@@ -58,11 +58,12 @@ def available_condition_filters() -> list[ListFilter]:
 FEW = 50_000
 
 
-def _admitted(f: ListFilter, raw: str, condition: Q) -> Q:
-    """``condition``, or the same customers as an array of ids when the filter admits few."""
+def _admitted(f: ListFilter, value, condition: Q) -> Q:
+    """``condition``, or the same customers as an array of ids when the filter admits few (``value``:
+    as the condition compiler typed it, e.g. 80.5 for "80,5")."""
     if f.ids is None:
         return condition
-    ids = list(f.ids(raw)[: FEW + 1])
+    ids = list(f.ids(value)[: FEW + 1])
     return condition if len(ids) > FEW else linear.among_ids(ids)
 
 
@@ -76,10 +77,10 @@ def _condition_filters(params) -> tuple[Q, dict]:
         if not raw:
             continue
         try:
-            q = compiler.to_q({"field": condition.key, "op": f.op, "value": raw})
+            rule = compiler.clean({"field": condition.key, "op": f.op, "value": raw})
         except compiler.RuleError:
             continue
-        combined &= _admitted(f, raw, q)
+        combined &= _admitted(f, rule["value"], compiler.to_q(rule))
         active[f.param] = raw
     return combined, active
 
@@ -172,12 +173,13 @@ def _first_share(found: search.Narrowed, sort: str, fields: tuple[str, ...]) -> 
     names beginning so) and the range's bitmap would cost more than the matches it leaves out; the
     caller ranks every match when the bound holds fewer than it ranks."""
     kept = SAFETY * RANKED_FIRST
-    if not found.sample or int(len(found.sample) * kept / found.estimate) >= len(found.sample):
+    position = int(len(found.sample) * kept / found.estimate) if found.sample else 0
+    if not found.sample or position >= len(found.sample):
         return None
-    first = fields[0]
+    name = fields[0].lstrip("-")
     sampled, _fields = ordered(Customer.objects.filter(pk__in=found.sample), sort)
-    edge = sampled.values_list(first.lstrip("-"), flat=True)[int(len(found.sample) * kept / found.estimate)]
-    bound = Q(**{f"{first.lstrip('-')}__{'gte' if first.startswith('-') else 'lte'}": edge})
+    edge = sampled.values_list(name, flat=True)[position]
+    bound = Q(**{f"{name}__{'gte' if fields[0].startswith('-') else 'lte'}": edge})
     within = _planned_rows(ordered(Customer.objects.all(), sort)[0].filter(bound))
     return bound if within < MATCH_COST * (found.estimate - kept) else None
 

@@ -83,9 +83,19 @@ def risk_of(customer_ids, kind: str) -> dict[int, Score]:
     return {s.customer_id: s for s in Score.objects.filter(customer_id__in=list(customer_ids), kind=kind)}
 
 
+def admitted(kind: str, op: str, value: float) -> QuerySet:
+    """The ids of the customers whose score of ``kind`` compares with ``value`` (a probability 0..1),
+    read from the scores' index of (kind, value) alone."""
+    return (
+        Score.objects.filter(compare("value", op, value), kind=kind)
+        .order_by()
+        .values_list("customer_id", flat=True)
+    )
+
+
 def matching(kind: str, op: str, value: float) -> Q:
     """``Q`` over Customer: a score of ``kind`` compared with ``value`` (a probability 0..1)."""
-    return Q(pk__in=Score.objects.filter(compare("value", op, value), kind=kind).values("customer_id"))
+    return Q(pk__in=admitted(kind, op, value))
 
 
 def with_score(customers: QuerySet, kind: str, name: str | None = None) -> QuerySet:
@@ -115,12 +125,10 @@ def _percent_condition(kind: str):
 
 
 def _percent_ids(kind: str, op: str):
-    """The ids of the customers whose score of ``kind`` passes ``op`` (a list filter's value in
-    percent), read from the scores' index of (kind, value) alone."""
+    """A list filter's ``ids``: :func:`admitted` for its value in percent."""
 
     def ids(value) -> QuerySet:
-        matched = Score.objects.filter(compare("value", op, float(value) / 100), kind=kind)
-        return matched.order_by().values_list("customer_id", flat=True)
+        return admitted(kind, op, float(value) / 100)
 
     return ids
 
@@ -147,6 +155,10 @@ CONDITION_LABELS = {
 }
 
 
+#: The list filter on a score admits the customers at or above the percentage entered.
+FILTER_OP = "gte"
+
+
 def score_conditions(kind: str, name: str, labels: tuple, param: str, order: int = 12) -> list[Condition]:
     """``customer.score.<name>`` (percent, also a customer-list filter ``?<param>=``) and
     ``customer.score_band.<name>`` over the stored scores of ``kind``; ``labels`` = (label, band
@@ -162,7 +174,7 @@ def score_conditions(kind: str, name: str, labels: tuple, param: str, order: int
             _percent_condition(kind),
             ("gt", "gte", "lt", "lte"),
             order=order,
-            list_filter=ListFilter(param=param, op="gte", label=filter_label, ids=_percent_ids(kind, "gte")),
+            list_filter=ListFilter(param, FILTER_OP, filter_label, ids=_percent_ids(kind, FILTER_OP)),
         ),
         Condition(
             f"customer.score_band.{name}",

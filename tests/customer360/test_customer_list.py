@@ -191,6 +191,8 @@ def test_a_score_filter_lists_the_same_customers_whether_few_or_many_pass(rep, r
     query = f"sort={sort}&churn_risk_min=80"
     as_array = _ids_on_all_pages(client_for(rep), query)
     assert sorted(as_array) == expected and len(as_array) == len(set(as_array))
+    # A decimal comma, as typed in German: the same threshold.
+    assert _ids_on_all_pages(client_for(rep), f"sort={sort}&churn_risk_min=80,0") == as_array
     with CaptureQueriesContext(connection) as captured:
         client_for(rep).get(f"/customers/?{query}")
     page_sql = [q["sql"] for q in captured if "customer360_customer" in q["sql"] and "LIMIT 51" in q["sql"]]
