@@ -79,6 +79,14 @@ class CustomerRevenue(Dimensions):
     # (a tenth at a million customers). The defaults mean "not known": such a row is grouped.
     previous_day = models.DateField(default=date.max)
     next_day = models.DateField(default=date.min)
+    # One step further: with the amount of the day before, a customer with two revenue days in [a, b]
+    # is answered by the later row alone (its previous day lies in it, the day before that does not),
+    # and the earlier row is skipped (the day after its next one lies beyond b). Most customers with
+    # several days in a period have two. The defaults mean "not known" (rows written before these
+    # columns existed, until the nightly full refresh): both rows are grouped.
+    previous_amount = models.FloatField(default=0)
+    second_previous_day = models.DateField(default=date.max)
+    second_next_day = models.DateField(default=date.min)
     # The band (as ``PeriodRevenue.band``) of the amount rounded to cents; None when that is not above 0.
     band = models.SmallIntegerField(null=True)
 

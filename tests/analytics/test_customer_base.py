@@ -41,6 +41,10 @@ CUSTOMERS = {
     "c10": (AT_SME, [(120, "0.00", "paid")]),  # no revenue: not ranked
     "c11": (DE_ENTERPRISE, [(130, "0.10", "paid")]),
     "c12": (DE_ENTERPRISE, [(15, "600", "paid"), (16, "400", "paid")]),
+    "c13": (
+        DE_ENTERPRISE,
+        [(30, "0.04", "paid"), (31, "0.03", "paid"), (33, "0.02", "paid"), (300, "0.01", "paid")],
+    ),
 }
 
 
@@ -165,10 +169,10 @@ def test_a_custom_period_is_banded_in_the_database_not_ranked_here(revenue_world
 
 def test_ties_at_the_threshold_are_all_in_the_top_share(revenue_world):
     chart = build("customers.concentration", filters())
-    # 11 customers with revenue; rank ceil(5.5) = 6 has 0.30, as do two more (one of them 0.10 + 0.20).
+    # 12 customers with revenue; rank 6 has 0.30, as do two more (one of them 0.10 + 0.20).
     assert chart.value("50", "customers") == 8
     assert chart.value("20", "customers") == 3  # rank 3: c2's 400
-    assert chart.value("100", "customers") == 11 and chart.value("100", "share") == 100.0
+    assert chart.value("100", "customers") == 12 and chart.value("100", "share") == 100.0
     assert build("customers.concentration", filters(country="AT")).value("50", "customers") == 7
 
 
@@ -229,10 +233,10 @@ def test_preset_periods_are_read_from_todays_revenue_bands(revenue_world):
     assert build("customers.concentration", custom(500, 10)).is_empty
     bands = DailyRollup.objects.filter(metric="customers.revenue_band")
     assert set(bands.values_list("day", flat=True)) == {TODAY}
-    # 11 customers with revenue in the last 12 months: c12's 1000 alone in its band, the three
+    # 12 customers with revenue in the last 12 months: c12's 1000 alone in its band, the three
     # 0.30s (one of them 0.10 + 0.20) together in theirs.
     twelve = bands.filter(key__startswith="12m:")
-    assert sum(twelve.values_list("count", flat=True)) == 11
+    assert sum(twelve.values_list("count", flat=True)) == 12
     assert PeriodRevenue.objects.get(period="12m", customer=revenue_world["c12"]).revenue == 1000.0
     tied = PeriodRevenue.objects.filter(period="12m", revenue=0.3)
     assert tied.count() == 3 and len(set(tied.values_list("band", flat=True))) == 1
@@ -396,6 +400,73 @@ def test_rows_whose_neighbours_are_not_known_yet_are_grouped(revenue_world, f):
     from analytics.models import CustomerRevenue
 
     CustomerRevenue.objects.update(previous_day=datetime.date.max, next_day=datetime.date.min, band=None)
+    assert_concentration_equals_the_invoices(f)
+
+
+def test_each_revenue_day_knows_the_amount_before_it_and_the_days_two_steps_away(revenue_world):
+    revenue = CustomerRevenue.objects.filter(customer=revenue_world["c13"]).order_by("day")
+    day = {d: TODAY - datetime.timedelta(days=d) for d in (30, 31, 33, 300)}
+    low, high = datetime.date.min, datetime.date.max
+    assert [(r.day, r.previous_amount, r.second_previous_day, r.second_next_day) for r in revenue] == [
+        (day[300], 0.0, low, day[31]),
+        (day[33], 0.01, low, day[30]),
+        (day[31], 0.02, day[300], high),
+        (day[30], 0.03, day[33], high),
+    ]
+
+
+#: (period, the customers with three revenue days or more in it, who alone are grouped).
+GROUPED = [
+    (custom(31, 30), set()),  # c13's two last days: the later row answers for both
+    (custom(33, 31), set()),  # c13's two middle days, between others outside
+    (custom(33, 30), {"c13"}),
+    (custom(300, 31), {"c13"}),
+    (custom(61, 60), set()),  # c6's 0.10 + 0.20, a tie with c5's 0.30
+    (custom(500, 0), {"c13"}),  # c2, c4, c6, c7 and c12 with two days each
+]
+
+
+def _answered_revenues(answered) -> list[float]:
+    """The revenues the answered part counts, one per customer, as the statement reads them."""
+    revenues = []
+    for amount, previous_amount, alone, later, _grouped in answered:
+        revenues += [round(amount * 100) / 100] * alone + [
+            round((amount + previous_amount) * 100) / 100
+        ] * later
+    return sorted(r for r in revenues if r > 0)
+
+
+PERIODS = ["31-30", "33-31", "33-30", "300-31", "61-60", "500-0"]
+
+
+@pytest.mark.parametrize(("f", "grouped"), GROUPED, ids=PERIODS)
+def test_a_customers_two_days_in_a_period_are_answered_by_one_row(revenue_world, f, grouped):
+    from analytics.dashboards import customers
+
+    answered, several = customers._period_parts(f)
+    grouped = {revenue_world[name].pk for name in grouped}
+    everyone = _revenues(f)
+    assert set(several.values_list("customer", flat=True)) == grouped
+    assert _answered_revenues(answered) == sorted(float(r) for pk, r in everyone.items() if pk not in grouped)
+    assert sorted(r for (r,) in several) == sorted(float(everyone[pk]) for pk in grouped)
+    in_period = CustomerRevenue.objects.filter(day__gte=f.start, day__lte=f.end)
+    assert sum(row[4] for row in answered) == in_period.filter(customer__in=grouped).count()
+    assert_concentration_equals_the_invoices(f)
+
+
+@pytest.mark.parametrize("f", [f for f, _grouped in GROUPED], ids=PERIODS)
+def test_rows_written_before_the_days_two_steps_away_were_known_are_grouped(revenue_world, f):
+    # As after the migration that added the columns, until the customer's next refresh.
+    from analytics.dashboards import customers
+
+    CustomerRevenue.objects.update(
+        previous_amount=0, second_previous_day=datetime.date.max, second_next_day=datetime.date.min
+    )
+    _answered, several = customers._period_parts(f)
+    # Only the customers with one day in the period are answered row by row.
+    in_period = CustomerRevenue.objects.filter(day__gte=f.start, day__lte=f.end)
+    several_days = [pk for pk in _revenues(f) if in_period.filter(customer=pk).count() > 1]
+    assert set(several.values_list("customer", flat=True)) == set(several_days)
     assert_concentration_equals_the_invoices(f)
 
 
