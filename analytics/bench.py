@@ -31,11 +31,12 @@ def bench_dashboards(ctx: BenchContext) -> list[str]:
     lines.append(
         f"{'roll-up refresh (incremental)':<34} {(time.perf_counter() - started) * 1000:7.1f} ms, rows {sum(written.values())}"
     )
-    # Two custom periods (no snapshot answers them): the last half year up to a month ago, and a
-    # whole calendar year back.
+    # Three custom periods (no snapshot answers them): the last half year up to a month ago, twelve
+    # months up to a month ago (neither starts on the first of a month), and a whole calendar year back.
     today = timezone.localdate()
     custom_periods = [
         f"period=custom&start={today - timedelta(days=212)}&end={today - timedelta(days=30)}",
+        f"period=custom&start={today - timedelta(days=394)}&end={today - timedelta(days=30)}",
         f"period=custom&start={today.year - 1}-01-01&end={today.year - 1}-12-31",
     ]
     for board in dashboards.all():
