@@ -46,7 +46,7 @@ def revenue_events(since: datetime):
 BY_DAY = " ORDER BY day"
 
 REVENUE_COLUMNS = [
-    "customer", "day", "amount", "owner_id", "country", "segment", "previous_day", "next_day", "band",
+    "customer", "day", "amount", "owner_id", "country", "segment", "previous_day", "next_day",
     "previous_amount", "second_previous_day", "second_next_day",
 ]  # fmt: skip
 
@@ -103,7 +103,6 @@ def customer_revenue_rebuild(since: datetime | None) -> int:
             f"INSERT INTO {quote(CustomerRevenue._meta.db_table)} ({columns})"  # noqa: S608
             " SELECT customer_id, day, amount, owner, country, segment,"
             " COALESCE(LAG(day) OVER w, %s), COALESCE(LEAD(day) OVER w, %s),"
-            " CASE WHEN ROUND(amount * 100) / 100 > 0 THEN FLOOR(LN(ROUND(amount * 100) / 100) / %s) END,"
             " COALESCE(LAG(amount) OVER w, 0), COALESCE(LAG(day, 2) OVER w, %s), COALESCE(LEAD(day, 2) OVER w, %s)"
             " FROM (SELECT customer_id, day, SUM(amount) AS amount, MAX(owner) AS owner,"
             " MAX(country) AS country, MAX(segment) AS segment"
@@ -112,7 +111,6 @@ def customer_revenue_rebuild(since: datetime | None) -> int:
             [
                 date.min,
                 date.max,
-                math.log(BAND_RATIO),
                 date.min,
                 date.max,
                 *(param for _sql, params in parts for param in params),

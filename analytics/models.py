@@ -87,8 +87,6 @@ class CustomerRevenue(Dimensions):
     previous_amount = models.FloatField(default=0)
     second_previous_day = models.DateField(default=date.max)
     second_next_day = models.DateField(default=date.min)
-    # The band (as ``PeriodRevenue.band``) of the amount rounded to cents; None when that is not above 0.
-    band = models.SmallIntegerField(null=True)
 
     class Meta:
         verbose_name = _("customer revenue")

@@ -360,24 +360,22 @@ def test_a_refresh_vacuums_every_roll_up_table_it_rewrote_many_rows_of(revenue_w
     assert not vacuumed[-1] & {CustomerConversion, SuccessDay}
 
 
-def test_each_revenue_day_knows_the_customers_days_around_it_and_its_band(revenue_world):
-    from analytics.customer_rollups import BAND_RATIO
+def test_each_revenue_day_knows_the_customers_days_around_it(revenue_world):
     from analytics.models import CustomerRevenue
 
     def rows(name):
         revenue = CustomerRevenue.objects.filter(customer=revenue_world[name]).order_by("day")
-        return [(r.day, r.previous_day, r.next_day, r.band) for r in revenue]
+        return [(r.day, r.previous_day, r.next_day, r.amount) for r in revenue]
 
     day = {d: TODAY - datetime.timedelta(days=d) for d in (3, 10, 200, 120)}
-    band_of = lambda amount: math.floor(math.log(amount) / math.log(BAND_RATIO))  # noqa: E731
-    assert rows("c1") == [(day[3], datetime.date.min, datetime.date.max, band_of(500))]
+    assert rows("c1") == [(day[3], datetime.date.min, datetime.date.max, 500.0)]
     assert rows("c2") == [
-        (day[200], datetime.date.min, day[10], band_of(250)),
-        (day[10], day[200], datetime.date.max, band_of(150)),
+        (day[200], datetime.date.min, day[10], 250.0),
+        (day[10], day[200], datetime.date.max, 150.0),
     ]
-    # Cancelled and draft invoices are no revenue days; a day without revenue has no band.
+    # Cancelled and draft invoices are no revenue days; a paid invoice of 0.00 is one.
     assert [r[0] for r in rows("c3")] == [TODAY - datetime.timedelta(days=20)]
-    assert rows("c10") == [(day[120], datetime.date.min, datetime.date.max, None)]
+    assert rows("c10") == [(day[120], datetime.date.min, datetime.date.max, 0.0)]
 
 
 CUTTING_PERIODS = [
@@ -399,7 +397,7 @@ def test_rows_whose_neighbours_are_not_known_yet_are_grouped(revenue_world, f):
     # As after the migration that added the columns, until the next full refresh.
     from analytics.models import CustomerRevenue
 
-    CustomerRevenue.objects.update(previous_day=datetime.date.max, next_day=datetime.date.min, band=None)
+    CustomerRevenue.objects.update(previous_day=datetime.date.max, next_day=datetime.date.min)
     assert_concentration_equals_the_invoices(f)
 
 
