@@ -75,8 +75,8 @@ class CustomerRevenue(Dimensions):
     amount = models.FloatField(default=0)
     # The customer's revenue days before and after this one: the row is the customer's only one in
     # a period [a, b] when previous_day < a and next_day > b, and then its amount is the customer's
-    # revenue in it. So a custom period groups only the customers with several revenue days in it
-    # (a tenth at a million customers). The defaults mean "not known": such a row is grouped.
+    # revenue in it, and the customer need not be grouped. The defaults mean "not known": such a
+    # row is grouped.
     previous_day = models.DateField(default=date.max)
     next_day = models.DateField(default=date.min)
     # One step further: with the amount of the day before, a customer with two revenue days in [a, b]
