@@ -506,6 +506,8 @@ def _tagged(tag: str) -> Callable[[], tuple[str, ...]]:
     return lambda: events.kinds(tag=tag)
 
 
+#: The family that reads what the listening computed (each message's sentiment)
+MOOD = "listening.mood"
 FAMILIES = [
     Family("marketing.touch", touch_rows, _tagged("touch")),
     Family("marketing.consent", consent_rows, _tagged("consent")),
@@ -519,7 +521,7 @@ FAMILIES = [
     Family("billing.recovery", recovery_rows, _invoice_kinds, _notice_days),
     Family("billing.open", open_invoice_rows, None),
     Family("sales.open", open_deal_rows, None),
-    Family("listening.mood", mood_rows, None),
+    Family(MOOD, mood_rows, None),
     Family("sales.closed", closed_deal_rows, _tagged("deal"), _deal_close_days),
     Family("service.volume", ticket_volume_rows, _ticket_kinds, _ticket_open_days),
     Family("service.sla", ticket_sla_rows, _ticket_kinds, _ticket_open_days),
@@ -539,6 +541,8 @@ SCORE_FAMILIES = [
     Family("nba.scored", scored_rows, None),
     Family("nba.converted", converted_rows, None),
 ]
+#: The score families that read a per-customer roll-up (``CustomerConversion``)
+READ_PER_CUSTOMER = frozenset({"nba.converted"})
 
 
 def dirty_days(family: Family, since: datetime) -> set[date]:

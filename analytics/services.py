@@ -57,22 +57,43 @@ MIN_TRAINING_TICKETS = 10
 
 
 # --- Roll-ups -----------------------------------------------------------------------------------------
-def rollups_refresh(*, full: bool = False, reads_scores: bool | None = None) -> dict[str, int]:
+def rollups_refresh(
+    *,
+    full: bool = False,
+    reads_scores: bool | None = None,
+    reads_listening: bool | None = None,
+    per_customer: bool | None = None,
+) -> dict[str, int]:
     """Refresh every roll-up family; incremental unless ``full`` or the family has no watermark.
 
     ``reads_scores`` False refreshes only the families computed from the records, True only those
     that read the learned scores and recommendations (the seed runs the first while it scores);
-    None all, in that order. Returns the rows written per family.
+    None all, in that order. Of the families computed from the records, ``reads_listening`` False
+    refreshes all but the mood (which reads the listening's sentiment), True only the mood (the
+    seed runs the others beside the listening). Of those that read the scores, ``per_customer`` True
+    refreshes the per-customer roll-ups (conversions, success days) and the family that reads them,
+    False the others (the seed runs the two side by side). Returns the rows written per family.
     """
     started = timezone.now()
     written: dict[str, int] = {}
     if not reads_scores:
         for family in rollups.FAMILIES:
-            _family_refresh(family, full, started, written)
-        _customer_rollup_refresh("billing.customer_revenue", customer_rollups.customer_revenue_rebuild, full,
-                                 started, written)  # fmt: skip
-        _period_revenue_refresh(full, started, written)
+            if reads_listening is None or (family.metric == rollups.MOOD) == reads_listening:
+                _family_refresh(family, full, started, written)
+        if not reads_listening:
+            _customer_rollup_refresh("billing.customer_revenue", customer_rollups.customer_revenue_rebuild,
+                                     full, started, written)  # fmt: skip
+            _period_revenue_refresh(full, started, written)
     if reads_scores is not False:
+        _score_rollups_refresh(full, started, written, per_customer)
+    _vacuum_rewritten(written)
+    return written
+
+
+def _score_rollups_refresh(full: bool, started, written: dict[str, int], per_customer: bool | None) -> None:
+    """The families that read the scores: ``per_customer`` True the per-customer roll-ups and the
+    family that reads them, False the others, None all."""
+    if per_customer is not False:
         # Per-customer roll-ups: rebuilt for the customers with new events since the watermark. The
         # success days carry the group of each customer's score: written after the scores, then kept
         # in step with them (a seed that wrote them beside the scoring rewrote 5.25M rows after it).
@@ -85,10 +106,9 @@ def rollups_refresh(*, full: bool = False, reads_scores: bool | None = None) -> 
         _customer_rollup_refresh(
             "nba.success_groups", customer_rollups.success_groups_sync, full, started, written
         )
-        for family in rollups.SCORE_FAMILIES:
+    for family in rollups.SCORE_FAMILIES:
+        if per_customer is None or (family.metric in rollups.READ_PER_CUSTOMER) == per_customer:
             _family_refresh(family, full, started, written)
-    _vacuum_rewritten(written)
-    return written
 
 
 #: A refresh that wrote at least this many rows of a roll-up table vacuums it after its commit.

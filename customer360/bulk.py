@@ -17,6 +17,7 @@ from operator import attrgetter
 from django.db import connection, models, transaction
 from django.db.models.base import ModelState
 
+from customer360 import bulk_rebuild
 from customer360.audit import history
 
 BATCH = 5000
@@ -549,8 +550,9 @@ def _rebuild_after_load(deferred: list[tuple[str, str, str]]) -> None:
 def deferred_indexes_across_transactions(*models: type[models.Model]):
     """Bulk-load mode for a load that several connections write side by side (PostgreSQL, outside
     a transaction): the drops are committed before the body runs, and the indexes and keys are
-    built again in a transaction of their own when it ends, also when it fails (then on what the
-    writers committed). Yields the tables, as :func:`deferred_indexes`."""
+    built again when it ends, also when it fails (then on what the writers committed), on two
+    connections side by side (:mod:`customer360.bulk_rebuild`). Yields the tables, as
+    :func:`deferred_indexes`."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         raise RuntimeError("deferred_indexes_across_transactions() runs on PostgreSQL outside a transaction")
     with transaction.atomic():
@@ -558,5 +560,4 @@ def deferred_indexes_across_transactions(*models: type[models.Model]):
     try:
         yield list(dict.fromkeys(table for table, _drop, _create in deferred))
     finally:
-        with transaction.atomic():
-            _rebuild_after_load(deferred)
+        bulk_rebuild.rebuild(deferred)  # on two connections side by side

@@ -38,7 +38,7 @@ from django.contrib.auth.models import Group
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from customer360 import demo_lanes, roles, timeline
+from customer360 import bulk_rebuild, demo_lanes, roles, timeline
 from customer360.audit import history
 from customer360.bulk import (
     bulk_insert,
@@ -199,6 +199,17 @@ class _Seeders:
 
 
 seeders = _Seeders()
+
+
+@seeders.register("assignments", order=READERS_FROM)
+def _assign_departments(ctx: DemoContext) -> None:
+    """The demo's departments work with the customers they have records of, as if an admin had
+    imported each department's records. A reader of the first wave: one INSERT ... SELECT over the
+    whole timeline that keeps one core busy (160 s at a million customers), beside the learning and
+    the analytics, which leave the other core idle for minutes; nothing they compute reads it."""
+    from customer360 import services
+
+    services.departments_assign_from_records(origin="demo", reason="demo data")
 
 
 def create_demo_users(*, password: str = DEMO_PASSWORD, staff_admin: bool = True) -> dict[str, object]:
@@ -371,12 +382,6 @@ def seed_customers(ctx: DemoContext, count: int = 0) -> None:
     )
 
 
-def _assign_departments(ctx: DemoContext) -> None:
-    from customer360 import services
-
-    services.departments_assign_from_records(origin="demo", reason="demo data")
-
-
 def _chunks(count: int, size: int) -> list[range]:
     """The customers' positions (0 first) chunk by chunk; at least the named customers."""
     total = max(count, len(NAMED_CUSTOMERS))
@@ -487,7 +492,6 @@ def _write_in_lanes(ctx: DemoContext, writers, chunks: list[range], run, only) -
     for key, _fn in writers:
         if key in run.seconds:
             ctx.stdout(f"  {key}: {run.seconds[key]:.1f} s, CPU {run.cpu[key]:.1f} s")
-    run("assignments", _assign_departments)
 
 
 def _write_in_one_transaction(ctx: DemoContext, writers, chunks: list[range], run) -> None:
@@ -518,22 +522,20 @@ def _write_in_one_transaction(ctx: DemoContext, writers, chunks: list[range], ru
         if tables:
             elapsed = (timezone.now() - rebuild).total_seconds()
             stdout(f"  indexes and foreign keys of {', '.join(tables)} rebuilt: {elapsed:.1f} s")
-        # The demo's departments work with the customers they have records of, as if an admin had
-        # imported each department's records.
-        run("assignments", _assign_departments)
 
 
 def vacuum(stdout=print) -> None:
     """VACUUM (ANALYZE) the new database on PostgreSQL, as autovacuum would in its own time: the
     visibility map lets index-only scans skip the table from the first request on, and the readers'
-    tables get their statistics. Not inside a transaction (PostgreSQL refuses it there), and not
-    inside ``history.paused()`` (which sends each statement with a setting before it: a block)."""
+    tables get their statistics. Table by table on two connections side by side
+    (:func:`customer360.bulk_rebuild.vacuum_analyze_all`). Not inside a transaction (PostgreSQL
+    refuses it there), and not inside ``history.paused()`` (which sends each statement with a
+    setting before it: a block)."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return
     started = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM (ANALYZE)")
-    stdout(f"  vacuum and analyze: {(timezone.now() - started).total_seconds():.1f} s")
+    tables = bulk_rebuild.vacuum_analyze_all()
+    stdout(f"  vacuum and analyze of {tables} tables: {(timezone.now() - started).total_seconds():.1f} s")
 
 
 def _run_wave(wave: list[tuple[str, Callable[[DemoContext], None]]], run) -> None:

@@ -21,7 +21,13 @@ TODAY = datetime.date(2026, 11, 27)
 def test_the_learning_and_the_record_analytics_form_one_wave_then_the_scoring_then_the_score_roll_ups():
     autodiscover_modules("demo")
     waves = [[key for key, _fn in wave] for wave in demo.seeders.waves()]
-    assert waves == [["analytics", "insights"], ["insights_scoring"], ["analytics_scores"]]
+    # The listening and the other roll-ups of the records, the departments' assignments and the
+    # learning read only the records: one wave.
+    assert waves == [
+        ["analytics", "analytics_records", "assignments", "insights"],
+        ["insights_scoring"],
+        ["analytics_score_bands", "analytics_scores"],
+    ]
     # The scoring commits chunk by chunk (in two processes where it can), not in the seed's transaction.
     assert demo.seeders.own_transactions == {"insights_scoring"}
 
