@@ -24,6 +24,7 @@ from customer360.demo import DemoContext, seeders
         "analytics.CustomerConversion",
         "analytics.SuccessDay",
     ),
+    updates=("analytics.ListenedMessage",),  # each message's topic, set after all are written
 )
 def seed_analytics(ctx: DemoContext) -> None:
     # Listening first: the mood snapshot and the churn risk read the customers' sentiment.

@@ -92,3 +92,31 @@ def test_after_the_seed_the_mood_and_churn_bands_count_every_customer_they_descr
     scored = Score.objects.filter(kind=CHURN_RISK).count()
     assert scored > 0 and _rolled_up("customers.churn_band") == scored
     assert _rolled_up("nba.recommendations") > 0
+
+
+def _fill_factor(table: str):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", [table])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not settings.IS_POSTGRES, reason="bulk-load mode only on PostgreSQL")
+def test_while_the_readers_run_the_listened_messages_keep_room_for_their_topics(monkeypatch):
+    from analytics.models import ListenedMessage
+
+    autodiscover_modules("demo")
+    table = ListenedMessage._meta.db_table
+    seen = {}
+    items = dict(demo.seeders.items)
+    items["look"] = (demo.READERS_FROM, lambda ctx: seen.setdefault("during", _fill_factor(table)))
+    monkeypatch.setattr(demo.seeders, "items", items)
+    demo.run_seeders(
+        count=len(demo.NAMED_CUSTOMERS), seed=3, today=TODAY, stdout=lambda *_: None, only=["look"]
+    )
+    assert seen["during"] == [f"fillfactor={demo.ROOM}"]
+    assert _fill_factor(table) is None  # reset: later rows fill their pages
+    # The assignments, written by a reader, are in bulk-load mode with the readers' tables.
+    assert "customer360.CustomerAssignment" in demo.seeders.reader_models
