@@ -537,7 +537,7 @@ def _drop_for_load(models) -> list[tuple[str, str, str]]:
 
 def _rebuild_after_load(deferred: list[tuple[str, str, str]]) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        cursor.execute(f"SET LOCAL maintenance_work_mem = '{bulk_rebuild.MEMORY}'")
         _settle_pending_checks(cursor)
         # Indexes before foreign keys: checking a foreign key is one join, which may use them.
         for _table, _drop, create in sorted(deferred, key=lambda d: d[2].startswith("ALTER")):

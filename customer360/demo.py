@@ -177,7 +177,8 @@ class _Seeders:
         """``lane``: department writers of one lane run in one process when the seed writes side by
         side (:mod:`customer360.demo_lanes`); writers that read each other's rows or share a
         ``ctx.once`` value must share a lane. ``atomic=False``: a reader that commits on its own
-        (the seed does not wrap it in a transaction)."""
+        (the seed does not wrap it in a transaction). ``updates``: tables the reader writes and then
+        updates in place (they keep room on their pages while the readers run, :data:`ROOM`)."""
 
         def decorator(fn: Callable[[DemoContext], None]):
             self.items[key] = (order, fn)

@@ -73,7 +73,7 @@ def test_every_index_and_checked_key_is_back_and_the_tables_are_analysed(monkeyp
                     kind="note.added",
                     title=f"Note {n}",
                     idempotency_key=f"test:rebuild:{n}",
-                )  # fmt: skip
+                )
                 for n in range(20)
             ],
             announce=False,
