@@ -47,7 +47,7 @@ BY_DAY = " ORDER BY day"
 
 REVENUE_COLUMNS = [
     "customer", "day", "amount", "owner_id", "country", "segment", "previous_day", "next_day",
-    "previous_amount", "second_previous_day", "second_next_day",
+    "previous_amount", "second_previous_day", "second_next_day", "first_day", "last_day", "running", "rest",
 ]  # fmt: skip
 
 
@@ -103,11 +103,15 @@ def customer_revenue_rebuild(since: datetime | None) -> int:
             f"INSERT INTO {quote(CustomerRevenue._meta.db_table)} ({columns})"  # noqa: S608
             " SELECT customer_id, day, amount, owner, country, segment,"
             " COALESCE(LAG(day) OVER w, %s), COALESCE(LEAD(day) OVER w, %s),"
-            " COALESCE(LAG(amount) OVER w, 0), COALESCE(LAG(day, 2) OVER w, %s), COALESCE(LEAD(day, 2) OVER w, %s)"
+            " COALESCE(LAG(amount) OVER w, 0), COALESCE(LAG(day, 2) OVER w, %s), COALESCE(LEAD(day, 2) OVER w, %s),"
+            # One sort serves every window: the customer's whole partition is a prefix of w's order.
+            " MIN(day) OVER customer, MAX(day) OVER customer, SUM(amount) OVER w,"
+            " SUM(amount) OVER customer - SUM(amount) OVER w + amount"
             " FROM (SELECT customer_id, day, SUM(amount) AS amount, MAX(owner) AS owner,"
             " MAX(country) AS country, MAX(segment) AS segment"
             f" FROM ({union}) AS revenue GROUP BY customer_id, day) AS per_day"
-            f" WINDOW w AS (PARTITION BY customer_id ORDER BY day){BY_DAY if since is None else ''}",
+            " WINDOW customer AS (PARTITION BY customer_id), w AS (customer ORDER BY day)"
+            f"{BY_DAY if since is None else ''}",
             [
                 date.min,
                 date.max,

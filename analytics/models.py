@@ -87,6 +87,18 @@ class CustomerRevenue(Dimensions):
     previous_amount = models.FloatField(default=0)
     second_previous_day = models.DateField(default=date.max)
     second_next_day = models.DateField(default=date.min)
+    # The customer's first and last revenue day, its revenue up to and including this day
+    # (``running``) and from this day on (``rest``). A customer with three days or more in [a, b] is
+    # answered by one row when all its days before b lie in it (first_day >= a: the running total of
+    # its last day in it) or all its days from a on (last_day <= b: the rest of its first day in it);
+    # any other customer by two rows, the running totals of its last day in the period and of the
+    # day before its first (read off its first day in it). The defaults mean "not known" (rows
+    # written before these columns existed, until the nightly full refresh): the customer's rows
+    # in the period are summed.
+    first_day = models.DateField(default=date.min)
+    last_day = models.DateField(default=date.max)
+    running = models.FloatField(default=0)
+    rest = models.FloatField(default=0)
 
     class Meta:
         verbose_name = _("customer revenue")

@@ -10,7 +10,7 @@ from itertools import accumulate
 from operator import neg
 
 from django.db import connections, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Case, Count, F, FloatField, Q, Sum, When
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -199,39 +199,96 @@ def _shares_of_bands(
 
 
 #: How PostgreSQL plans the statement of :func:`_period_bands` (for its transaction only). Its
-#: workers send the leader a few thousand counts per pair of amounts, or one row per customer with
-#: three days or more, already sorted: far less than the rows they read, which the default cost of a
-#: parallel tuple (0.1) assumes, so those customers' days were read without workers. Compiling the
-#: statement (JIT, above the default cost of 100,000) took 40 ms and saved nothing.
+#: workers send the leader a few thousand counts per revenue, or one row per paired customer: far
+#: less than the rows they read, which the default cost of a parallel tuple (0.1) assumes, so those
+#: customers' days were read without workers. A revenue computed per row (a CASE over nine columns)
+#: is estimated at about 230,000 groups where a million customers have a few thousand revenues:
+#: PostgreSQL then sorted 920,000 rows on disk to group them (twelve months took 0.65-0.76 s instead
+#: of 0.57-0.64 s); without sorts it hashes them, within the default memory (a hash table that
+#: outgrows it is written to disk in parts, so the time stays linear). Compiling the statement (JIT,
+#: above the default cost of 100,000) took 40 ms and saved nothing.
 PERIOD_BANDS_PLANNING = (
-    "SELECT set_config('jit', 'off', true), set_config('parallel_tuple_cost', '0.01', true)"
+    "SELECT set_config('jit', 'off', true), set_config('parallel_tuple_cost', '0.01', true),"
+    " set_config('enable_sort', 'off', true)"
 )
 
 
+def _row_kinds(s: date, e: date) -> dict[str, Q]:
+    """What a revenue row of the period [s, e] is to its customer, each as comparisons of the row's
+    own columns, all positive (cheaper per row than negations). The defaults of "not known" fail
+    them: first_day (date.min) >= s, last_day (date.max) <= e."""
+    alone = Q(previous_day__lt=s, next_day__gt=e)
+    later = Q(next_day__gt=e, previous_day__gte=s, second_previous_day__lt=s)
+    earlier = Q(previous_day__lt=s, next_day__lte=e, second_next_day__gt=e)
+    return {
+        "alone": alone,
+        "later": later,
+        # No day before the period: its last day in it answers.
+        "opened": Q(first_day__gte=s),
+        # None after it: its first day in it answers.
+        "closed": Q(first_day__lt=s, last_day__lte=e),
+        # Days on both sides and three days or more in the period: its first and its last day in it.
+        "paired": Q(first_day__gt=date.min, first_day__lt=s, last_day__gt=e)
+        & (Q(previous_day__lt=s, second_next_day__lte=e) | Q(next_day__gt=e, second_previous_day__gte=s)),
+        # Running totals not known: every day not answered by the days around it.
+        "unknown": Q(first_day=date.min) & ~(alone | later | earlier),
+    }
+
+
 def _period_parts(f: Filters):
-    """The period's revenue rows in two parts. ``answered``: per (amount, amount the day before), how
-    many rows are a customer's only day in the period (``alone``: the amount is its revenue) or the
-    later of its two days in it (``later``: both amounts are), and how many rows belong to customers
-    with three days or more (``grouped``). ``several``: those customers' revenues. The earlier of two
-    days is in neither: the later one answers for it."""
+    """The period's revenue rows in two parts. ``answered``: per revenue, how many rows answer for
+    their customer alone (the revenue is NULL for the rows of the second part). ``several``: the
+    revenues of the customers that take two rows or more (the running totals of their last day in
+    the period and of the day before their first) or whose running totals are not known (every day).
+
+    A row answers for its customer alone when it is the customer's only day in the period (its
+    amount), the later of its two days in it (its amount and the one before), the last of three or
+    more when the customer has no day before the period (its running total), or the first when the
+    customer has none after it (its rest). Every other row of those customers is left out."""
     rows = CustomerRevenue.objects.filter(f.rollup_q(), day__gte=f.start, day__lte=f.end).order_by()
-    alone = Q(previous_day__lt=f.start, next_day__gt=f.end)
-    later = Q(next_day__gt=f.end, previous_day__gte=f.start, second_previous_day__lt=f.start)
-    earlier = Q(previous_day__lt=f.start, next_day__lte=f.end, second_next_day__gt=f.end)
+    s, e = f.start, f.end
+    kind = _row_kinds(s, e)
+    alone, later, opened, closed = kind["alone"], kind["later"], kind["opened"], kind["closed"]
+    paired, unknown = kind["paired"], kind["unknown"]
+    kept = (
+        alone
+        | later
+        | (opened & Q(next_day__gt=e))
+        | (closed & Q(previous_day__lt=s, second_next_day__lte=e))
+        | paired
+        | unknown
+    )
     answered = (
-        rows.exclude(earlier)
-        .values("amount", "previous_amount")
-        .annotate(
-            alone=Count("pk", filter=alone),
-            later=Count("pk", filter=later),
-            grouped=Count("pk", filter=~(alone | later)),
+        rows.filter(kept)
+        .values(
+            revenue=Case(
+                When(alone, then=F("amount")),
+                When(later, then=F("amount") + F("previous_amount")),
+                When(opened, then=F("running")),
+                When(closed, then=F("rest")),
+                output_field=FloatField(),
+            )
         )
-        .values_list("amount", "previous_amount", "alone", "later", "grouped")
+        .annotate(n=Count("pk"))
+        .values_list("revenue", "n")
     )
     several = (
-        rows.exclude(alone | later | earlier)
+        rows.filter(paired | unknown)
         .values("customer")
-        .annotate(revenue=RoundFloat(Sum("amount") * 100) / 100)
+        .annotate(
+            revenue=RoundFloat(
+                Sum(
+                    Case(
+                        When(first_day=date.min, then=F("amount")),
+                        When(next_day__gt=e, then=F("running")),
+                        default=F("amount") - F("running"),
+                        output_field=FloatField(),
+                    )
+                )
+                * 100
+            )
+            / 100
+        )
         .filter(revenue__gt=0)
         .values_list("revenue")
     )
@@ -245,20 +302,17 @@ def _period_bands_statement(f: Filters) -> tuple[str, list]:
     )
     statement = (
         # The two parts are the ORM's own SQL; the rest is constant. The period's rows are read once
-        # for the answered part and counted per pair of amounts where they are read (in parallel
-        # workers: at a million customers about 9,000 pairs for 920,000 rows). The customers with
-        # three days or more are grouped in a second read, only if there are any (in a year of the
-        # bench's data there are none). Revenues repeat (prices), so the histogram of a year of a
-        # million customers is about 1,400 (revenue, customers) rows; the bands and the ranked
-        # bands' revenues both come from it.
-        "WITH answered (amount, previous_amount, alone, later, grouped) AS MATERIALIZED"  # noqa: S608
+        # for the answered part and counted per revenue where they are read (in parallel workers).
+        # The customers of the second part are grouped in a second read, only if there are any.
+        # Revenues repeat (prices), so the histogram of a year of a million customers is about 1,400
+        # (revenue, customers) rows; the bands and the ranked bands' revenues both come from it.
+        "WITH answered (revenue, n) AS MATERIALIZED"  # noqa: S608
         f" ({answered_sql}),"
         " histogram AS MATERIALIZED (SELECT FLOOR(LN(revenue) / %s)::integer AS band, revenue,"
-        " SUM(n)::bigint AS n FROM (SELECT ROUND(amount * 100) / 100 AS revenue, alone AS n"
-        " FROM answered WHERE alone > 0"
-        " UNION ALL SELECT ROUND((amount + previous_amount) * 100) / 100, later FROM answered WHERE later > 0"
+        " SUM(n)::bigint AS n FROM (SELECT ROUND(revenue * 100) / 100 AS revenue, n"
+        " FROM answered WHERE revenue IS NOT NULL"
         f" UNION ALL SELECT revenue, COUNT(*) FROM ({several_sql}) AS g(revenue)"
-        " WHERE (SELECT SUM(grouped) FROM answered) > 0 GROUP BY revenue) AS parts"
+        " WHERE EXISTS (SELECT FROM answered WHERE revenue IS NULL) GROUP BY revenue) AS parts"
         " WHERE revenue > 0 GROUP BY revenue),"
         " bands AS (SELECT band, SUM(n)::bigint AS n, SUM(revenue * n) AS total, MIN(revenue) AS lowest"
         " FROM histogram GROUP BY band),"
@@ -283,11 +337,11 @@ def _period_bands(f: Filters) -> tuple[list[tuple[int, int, float]], dict[int, l
     One statement: the per-customer revenues stay in the database (sending a million of them to be
     sorted here took 0.74 s).
 
-    A customer with one revenue day in the period has that day's amount (the row's ``previous_day``
-    and ``next_day`` lie outside it), one with two days the later day's amount and the amount before
-    it; only the others are grouped by customer. At a million customers, twelve months that start
-    mid-month took 0.52-0.56 s when every customer with several days was grouped, and 0.26-0.29 s so
-    (AMD EPYC, 2 cores). Grouping everyone (737,000 customers of 819,000 rows) took 0.69 s."""
+    Most customers are answered by one row (:func:`_period_parts`); only customers with three days
+    or more in the period and days on both sides of it are grouped, from two rows each. At a million
+    customers (AMD EPYC, 2 cores, the twelfth run's machine), the bench's two years (2.36M revenue
+    days, 511,000 customers with three or more) took 0.69-0.79 s, 1.96-3.24 s when every customer with
+    three days or more was grouped; twelve months that start mid-month 0.57-0.64 s (0.48-0.54 s)."""
     statement, params = _period_bands_statement(f)
     per_band, in_bands, lowest = [], defaultdict(list), None
     db = CustomerRevenue.objects.db

@@ -378,6 +378,9 @@ def test_each_revenue_day_knows_the_customers_days_around_it(revenue_world):
     assert rows("c10") == [(day[120], datetime.date.min, datetime.date.max, 0.0)]
 
 
+#: The running totals' columns as before they were known (migration analytics 0014).
+UNKNOWN_TOTALS = {"first_day": datetime.date.min, "last_day": datetime.date.max, "running": 0, "rest": 0}
+
 CUTTING_PERIODS = [
     custom(15, 0),  # c12's 600 in, its 400 (a day earlier) out; c2's 150 in, its 250 out
     custom(16, 15),  # both of c12's days
@@ -397,7 +400,9 @@ def test_rows_whose_neighbours_are_not_known_yet_are_grouped(revenue_world, f):
     # As after the migration that added the columns, until the next full refresh.
     from analytics.models import CustomerRevenue
 
-    CustomerRevenue.objects.update(previous_day=datetime.date.max, next_day=datetime.date.min)
+    CustomerRevenue.objects.update(
+        previous_day=datetime.date.max, next_day=datetime.date.min, **UNKNOWN_TOTALS
+    )
     assert_concentration_equals_the_invoices(f)
 
 
@@ -413,7 +418,8 @@ def test_each_revenue_day_knows_the_amount_before_it_and_the_days_two_steps_away
     ]
 
 
-#: (period, the customers with three revenue days or more in it, who alone are grouped).
+#: (period, the customers with three revenue days or more in it, who alone are grouped without the
+#: running totals).
 GROUPED = [
     (custom(31, 30), set()),  # c13's two last days: the later row answers for both
     (custom(33, 31), set()),  # c13's two middle days, between others outside
@@ -427,28 +433,96 @@ GROUPED = [
 def _answered_revenues(answered) -> list[float]:
     """The revenues the answered part counts, one per customer, as the statement reads them."""
     revenues = []
-    for amount, previous_amount, alone, later, _grouped in answered:
-        revenues += [round(amount * 100) / 100] * alone + [
-            round((amount + previous_amount) * 100) / 100
-        ] * later
+    for revenue, n in answered:
+        if revenue is not None:
+            revenues += [round(revenue * 100) / 100] * n
     return sorted(r for r in revenues if r > 0)
+
+
+def assert_parts_add_up(f: Filters, grouped: set[int]):
+    """The second part holds exactly the ``grouped`` customers with their revenues, the answered
+    part everybody else's; return the answered part."""
+    from analytics.dashboards import customers
+
+    answered, several = customers._period_parts(f)
+    everyone = _revenues(f)
+    assert set(several.values_list("customer", flat=True)) == grouped
+    assert _answered_revenues(answered) == sorted(float(r) for pk, r in everyone.items() if pk not in grouped)
+    assert sorted(r for (r,) in several) == sorted(float(everyone[pk]) for pk in grouped)
+    return answered
+
+
+def _grouped_rows(answered) -> int:
+    return sum(n for revenue, n in answered if revenue is None)
 
 
 PERIODS = ["31-30", "33-31", "33-30", "300-31", "61-60", "500-0"]
 
 
 @pytest.mark.parametrize(("f", "grouped"), GROUPED, ids=PERIODS)
-def test_a_customers_two_days_in_a_period_are_answered_by_one_row(revenue_world, f, grouped):
-    from analytics.dashboards import customers
-
-    answered, several = customers._period_parts(f)
+def test_without_running_totals_only_customers_with_three_days_are_grouped(revenue_world, f, grouped):
+    # As after the migration that added the running totals, until the customer's next refresh.
+    CustomerRevenue.objects.update(**UNKNOWN_TOTALS)
     grouped = {revenue_world[name].pk for name in grouped}
-    everyone = _revenues(f)
-    assert set(several.values_list("customer", flat=True)) == grouped
-    assert _answered_revenues(answered) == sorted(float(r) for pk, r in everyone.items() if pk not in grouped)
-    assert sorted(r for (r,) in several) == sorted(float(everyone[pk]) for pk in grouped)
+    answered = assert_parts_add_up(f, grouped)
     in_period = CustomerRevenue.objects.filter(day__gte=f.start, day__lte=f.end)
-    assert sum(row[4] for row in answered) == in_period.filter(customer__in=grouped).count()
+    assert _grouped_rows(answered) == in_period.filter(customer__in=grouped).count()
+    assert_concentration_equals_the_invoices(f)
+
+
+def test_each_revenue_day_knows_the_customers_first_and_last_day_and_its_running_totals(revenue_world):
+    revenue = CustomerRevenue.objects.filter(customer=revenue_world["c13"]).order_by("day")
+    first, last = (TODAY - datetime.timedelta(days=d) for d in (300, 30))
+    assert [(r.first_day, r.last_day) for r in revenue] == [(first, last)] * 4
+    assert [(round(r.running, 2), round(r.rest, 2)) for r in revenue] == [
+        (0.01, 0.10),
+        (0.03, 0.09),
+        (0.06, 0.07),
+        (0.10, 0.04),
+    ]
+
+
+#: c15's revenue days, 74 to 70 days ago: 16 + 8 + 4 + 2 + 1.
+DOUBLING = [(74, "16.00"), (73, "8.00"), (72, "4.00"), (71, "2.00"), (70, "1.00")]
+
+
+@pytest.fixture
+def with_doubling(revenue_world):
+    with time_machine.travel(at(TODAY), tick=False):
+        customer = CustomerFactory(last_name="c15", **DE_ENTERPRISE)
+        for n, (days_ago, gross) in enumerate(DOUBLING):
+            _invoice(customer, f"c15-{n}", days_ago, gross, "paid")
+        services.rollups_refresh(full=True)
+    return {**revenue_world, "c15": customer}
+
+
+#: (period, the customers with three days or more and days on both sides of it: grouped from two rows).
+PAIRED = [
+    (custom(33, 30), set()),  # c13's last three days: the rest of the first answers
+    (custom(300, 31), set()),  # c13's first three days: the running total of the last answers
+    (custom(500, 0), set()),  # everybody's every day
+    (custom(73, 71), {"c15"}),  # 8 + 4 + 2 between 16 and 1
+    (custom(74, 71), set()),  # 16 + 8 + 4 + 2: c15's first day
+    (custom(73, 70), set()),  # 8 + 4 + 2 + 1: c15's last day
+    (custom(72, 71), set()),  # two days: the later row
+    (custom(73, 31), set()),  # c15 from its second day on, c13's two days: the later row
+    (custom(73, 71, country="DE"), {"c15"}),
+    (custom(90, 60, country="AT"), set()),
+]
+
+
+@pytest.mark.parametrize(
+    ("f", "paired"),
+    PAIRED,
+    ids=["33-30", "300-31", "500-0", "73-71", "74-71", "73-70", "72-71", "73-31", "DE", "AT"],
+)
+def test_three_days_or_more_are_answered_by_one_row_unless_the_customer_has_days_on_both_sides(
+    with_doubling, f, paired
+):
+    paired = {with_doubling[name].pk for name in paired}
+    answered = assert_parts_add_up(f, paired)
+    # The paired customers are read from two rows each: their last day in the period and their first.
+    assert _grouped_rows(answered) == 2 * len(paired)
     assert_concentration_equals_the_invoices(f)
 
 
@@ -458,7 +532,10 @@ def test_rows_written_before_the_days_two_steps_away_were_known_are_grouped(reve
     from analytics.dashboards import customers
 
     CustomerRevenue.objects.update(
-        previous_amount=0, second_previous_day=datetime.date.max, second_next_day=datetime.date.min
+        previous_amount=0,
+        second_previous_day=datetime.date.max,
+        second_next_day=datetime.date.min,
+        **UNKNOWN_TOTALS,
     )
     _answered, several = customers._period_parts(f)
     # Only the customers with one day in the period are answered row by row.
