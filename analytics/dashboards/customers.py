@@ -342,9 +342,9 @@ def _period_bands(f: Filters) -> tuple[list[tuple[int, int, float]], dict[int, l
 
     Most customers are answered by one row (:func:`_period_parts`); only customers with three days
     or more in the period and days on both sides of it are grouped, from two rows each. At a million
-    customers (AMD EPYC, 2 cores, the twelfth run's machine), the bench's two years (2.36M revenue
-    days, 511,000 customers with three or more) took 0.69-0.79 s, 1.96-3.24 s when every customer with
-    three days or more was grouped; twelve months that start mid-month 0.57-0.64 s (0.48-0.54 s)."""
+    customers (AMD EPYC, 2 cores, the twelfth run's machine, both versions one right after the other),
+    the bench's two years (2.36M revenue days) took 0.48-0.54 s, and 1.45-1.75 s when every customer
+    with three days or more was grouped; twelve months that start mid-month 0.36-0.39 s (0.36-0.42 s)."""
     statement, params = _period_bands_statement(f)
     per_band, in_bands, lowest = [], defaultdict(list), None
     db = CustomerRevenue.objects.db
