@@ -106,7 +106,22 @@ class CustomerRevenue(Dimensions):
         constraints = [
             models.UniqueConstraint(fields=["customer", "day"], name="analytics_revenue_customer_day")
         ]
-        indexes = [models.Index(fields=["day"], name="analytics_revenue_day")]
+        indexes = [
+            models.Index(fields=["day"], name="analytics_revenue_day"),
+            # Each customer's final revenue day: a customer whose days all lie in a period [a, b]
+            # (first_day >= a, its final day <= b) has the running total of that day as its revenue.
+            # With the dimensions included, those customers are counted from this index alone.
+            models.Index(
+                fields=["first_day", "day"],
+                include=["running", "owner_id", "country", "segment"],
+                condition=models.Q(next_day=date.max),
+                name="analytics_revenue_final",
+            ),
+            # The other customers' days in such a period, when they are few: those of the customers
+            # who started before it or go on after it.
+            models.Index(fields=["first_day"], name="analytics_revenue_first_day"),
+            models.Index(fields=["last_day"], name="analytics_revenue_last_day"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.customer_id}: {self.amount:.2f}"

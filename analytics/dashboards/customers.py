@@ -9,14 +9,15 @@ from datetime import date, timedelta
 from itertools import accumulate
 from operator import neg
 
-from django.db import connections, transaction
-from django.db.models import Case, Count, F, FloatField, Q, Sum, When
+from django.db import connections
+from django.db.models import Count, Sum
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from analytics import kpis, risk
-from analytics.customer_rollups import BAND_RATIO, RoundFloat
+from analytics.customer_rollups import RoundFloat
+from analytics.dashboards import custom_periods
 from analytics.dashboards.charts import (
     ChartData,
     ChartDef,
@@ -148,13 +149,13 @@ def _top_shares(f: Filters, day) -> tuple[dict[int, tuple[float, int, float]], f
 
     ``day``: the revenue snapshot's (:func:`_snapshot_day`), whose bands answer a preset period;
     None (a custom period): the bands are counted from every customer's revenue in the period, in
-    the database (:func:`_period_bands`). Either way only the band a rank falls in is ranked
+    the database (:func:`custom_periods.period_bands`). Either way only the band a rank falls in is ranked
     customer by customer."""
     if day is None:
         year = _year_bands(f)  # a whole calendar year: its revenues, counted at the refresh
         if year is None and connections[CustomerRevenue.objects.db].vendor != "postgresql":
             return _ranked_shares(_revenues_descending(f))
-        per_band, in_bands, lowest = year or _period_bands(f)
+        per_band, in_bands, lowest = year or custom_periods.period_bands(f, TOP_SHARES)
         shares = _shares_of_bands(per_band, lambda band: in_bands.get(band, []), lowest)
         return shares or _ranked_shares(_revenues_descending(f))
     bands = (
@@ -198,175 +199,10 @@ def _shares_of_bands(
     return shares, total
 
 
-#: How PostgreSQL plans the statement of :func:`_period_bands` (for its transaction only), measured
-#: at 1M customers on the same database, each setting in turn:
-#: - the cost of a parallel tuple: the workers send the leader a few thousand counts per revenue or
-#:   one row per paired customer, far less than the rows they read. At the default (0.1) half a
-#:   year's days were read without workers (median 174 ms instead of 158); at 0.01 the workers sent
-#:   twelve months' 920,000 rows to be counted by the leader (median 426 ms instead of 350).
-#: - no sorts: a revenue computed per row (a CASE over nine columns) is estimated at about 230,000
-#:   groups where a million customers have a few thousand revenues, and PostgreSQL sorted 920,000
-#:   rows on disk to group them (twelve months 0.65-0.76 s instead of 0.57-0.64 s). Without sorts it
-#:   hashes them within the default memory: a hash table that outgrows it is written to disk in
-#:   parts, so the time stays linear.
-#: - no JIT: compiling the statement (above the default cost of 100,000) took 40 ms and saved nothing.
-PERIOD_BANDS_PLANNING = (
-    "SELECT set_config('jit', 'off', true), set_config('parallel_tuple_cost', '0.03', true),"
-    " set_config('enable_sort', 'off', true)"
-)
-
-
-def _row_kinds(s: date, e: date) -> dict[str, Q]:
-    """What a revenue row of the period [s, e] is to its customer, each as comparisons of the row's
-    own columns, all positive (cheaper per row than negations). The defaults of "not known" fail
-    them: first_day (date.min) >= s, last_day (date.max) <= e."""
-    alone = Q(previous_day__lt=s, next_day__gt=e)
-    later = Q(next_day__gt=e, previous_day__gte=s, second_previous_day__lt=s)
-    earlier = Q(previous_day__lt=s, next_day__lte=e, second_next_day__gt=e)
-    return {
-        "alone": alone,
-        "later": later,
-        # No day before the period: its last day in it answers.
-        "opened": Q(first_day__gte=s),
-        # None after it: its first day in it answers.
-        "closed": Q(first_day__lt=s, last_day__lte=e),
-        # Days on both sides and three days or more in the period: its first and its last day in it.
-        "paired": Q(first_day__gt=date.min, first_day__lt=s, last_day__gt=e)
-        & (Q(previous_day__lt=s, second_next_day__lte=e) | Q(next_day__gt=e, second_previous_day__gte=s)),
-        # Running totals not known: every day not answered by the days around it.
-        "unknown": Q(first_day=date.min) & ~(alone | later | earlier),
-    }
-
-
-def _period_parts(f: Filters):
-    """The period's revenue rows in two parts. ``answered``: per revenue, how many rows answer for
-    their customer alone (the revenue is NULL for the rows of the second part). ``several``: the
-    revenues of the customers that take two rows or more (the running totals of their last day in
-    the period and of the day before their first) or whose running totals are not known (every day).
-
-    A row answers for its customer alone when it is the customer's only day in the period (its
-    amount), the later of its two days in it (its amount and the one before), the last of three or
-    more when the customer has no day before the period (its running total), or the first when the
-    customer has none after it (its rest). Every other row of those customers is left out."""
-    rows = CustomerRevenue.objects.filter(f.rollup_q(), day__gte=f.start, day__lte=f.end).order_by()
-    s, e = f.start, f.end
-    kind = _row_kinds(s, e)
-    alone, later, opened, closed = kind["alone"], kind["later"], kind["opened"], kind["closed"]
-    paired, unknown = kind["paired"], kind["unknown"]
-    kept = (
-        alone
-        | later
-        | (opened & Q(next_day__gt=e))
-        | (closed & Q(previous_day__lt=s, second_next_day__lte=e))
-        | paired
-        | unknown
-    )
-    answered = (
-        rows.filter(kept)
-        .values(
-            revenue=Case(
-                When(alone, then=F("amount")),
-                When(later, then=F("amount") + F("previous_amount")),
-                When(opened, then=F("running")),
-                When(closed, then=F("rest")),
-                output_field=FloatField(),
-            )
-        )
-        .annotate(n=Count("pk"))
-        .values_list("revenue", "n")
-    )
-    several = (
-        rows.filter(paired | unknown)
-        .values("customer")
-        .annotate(
-            revenue=RoundFloat(
-                Sum(
-                    Case(
-                        When(first_day=date.min, then=F("amount")),
-                        When(next_day__gt=e, then=F("running")),
-                        default=F("amount") - F("running"),
-                        output_field=FloatField(),
-                    )
-                )
-                * 100
-            )
-            / 100
-        )
-        .filter(revenue__gt=0)
-        .values_list("revenue")
-    )
-    return answered, several
-
-
-def _period_bands_statement(f: Filters) -> tuple[str, list]:
-    """The statement of :func:`_period_bands` and its parameters."""
-    (answered_sql, answered_params), (several_sql, several_params) = (
-        part.query.sql_with_params() for part in _period_parts(f)
-    )
-    statement = (
-        # The two parts are the ORM's own SQL; the rest is constant. The period's rows are read once
-        # for the answered part and counted per revenue where they are read (in parallel workers).
-        # The customers of the second part are grouped in a second read, only if there are any.
-        # Revenues repeat (prices), so the histogram of a year of a million customers is about 1,400
-        # (revenue, customers) rows; the bands and the ranked bands' revenues both come from it.
-        "WITH answered (revenue, n) AS MATERIALIZED"  # noqa: S608
-        f" ({answered_sql}),"
-        " histogram AS MATERIALIZED (SELECT FLOOR(LN(revenue) / %s)::integer AS band, revenue,"
-        " SUM(n)::bigint AS n FROM (SELECT ROUND(revenue * 100) / 100 AS revenue, n"
-        " FROM answered WHERE revenue IS NOT NULL"
-        f" UNION ALL SELECT revenue, COUNT(*) FROM ({several_sql}) AS g(revenue)"
-        " WHERE EXISTS (SELECT FROM answered WHERE revenue IS NULL) GROUP BY revenue) AS parts"
-        " WHERE revenue > 0 GROUP BY revenue),"
-        " bands AS (SELECT band, SUM(n)::bigint AS n, SUM(revenue * n) AS total, MIN(revenue) AS lowest"
-        " FROM histogram GROUP BY band),"
-        " placed AS (SELECT band, n, SUM(n) OVER (ORDER BY band DESC) AS through, SUM(n) OVER () AS everyone"
-        " FROM bands),"
-        " wanted AS (SELECT DISTINCT band FROM placed, UNNEST(%s::integer[]) AS share(p)"
-        " WHERE GREATEST(1, CEIL(everyone * p / 100.0)) BETWEEN through - n + 1 AND through)"
-        " SELECT band, n, total, lowest FROM bands"
-        # The ranked bands as (revenue, customers), as the histogram holds them.
-        " UNION ALL SELECT band, n, NULL, revenue FROM histogram WHERE band IN (SELECT band FROM wanted)"
-    )
-    # The top 100 % is everyone down to the lowest revenue: its band (often the largest) is not read.
-    ranked = [p for p in TOP_SHARES if p < 100]
-    params = [*answered_params, math.log(BAND_RATIO), *several_params, ranked]
-    return statement, params
-
-
-def _period_bands(f: Filters) -> tuple[list[tuple[int, int, float]], dict[int, list[float]], float | None]:
-    """Every customer's revenue in the period grouped in bands of ``BAND_RATIO`` (as the snapshot's):
-    (band, customers, revenue) with the highest band first, the revenues (descending) of the bands
-    that hold the rank of a top share below 100 %, and the lowest revenue (None: nobody has any).
-    One statement: the per-customer revenues stay in the database (sending a million of them to be
-    sorted here took 0.74 s).
-
-    Most customers are answered by one row (:func:`_period_parts`); only customers with three days
-    or more in the period and days on both sides of it are grouped, from two rows each. At a million
-    customers (AMD EPYC, 2 cores, the twelfth run's machine, both versions one right after the other),
-    the bench's two years (2.36M revenue days) took 0.48-0.54 s, and 1.45-1.75 s when every customer
-    with three days or more was grouped; twelve months that start mid-month 0.36-0.39 s (0.36-0.42 s)."""
-    statement, params = _period_bands_statement(f)
-    per_band, in_bands, lowest = [], defaultdict(list), None
-    db = CustomerRevenue.objects.db
-    with transaction.atomic(using=db), connections[db].cursor() as cursor:
-        cursor.execute(PERIOD_BANDS_PLANNING)
-        cursor.execute(statement, params)
-        for band, n, total, revenue in cursor.fetchall():
-            if total is None:
-                in_bands[band].append((revenue, n))
-            else:
-                per_band.append((band, n, total))
-                lowest = revenue if lowest is None else min(lowest, revenue)
-    per_band.sort(reverse=True)
-    for revenues in in_bands.values():
-        revenues.sort(reverse=True)
-    return per_band, in_bands, lowest
-
-
 def _year_bands(
     f: Filters,
 ) -> tuple[list[tuple[int, int, float]], dict[int, list[float]], float | None] | None:
-    """:func:`_period_bands` of a custom period that is one whole calendar year, from ``YearRevenue``
+    """:func:`custom_periods.period_bands` of a custom period that is one whole calendar year, from ``YearRevenue``
     (every band's revenues, not only the ranked ones); None when the period is no calendar year or
     its year's rows are not written (before the first refresh since they exist)."""
     year = f.start.year

@@ -145,7 +145,7 @@ def test_a_custom_period_is_banded_in_the_database_not_ranked_here(revenue_world
     # the bands the ranks fall in, never every customer's revenue.
     from django.db import connection
 
-    from analytics.dashboards import customers
+    from analytics.dashboards import custom_periods, customers
 
     if connection.vendor != "postgresql":
         pytest.skip("the custom period's bands are counted by PostgreSQL; elsewhere every revenue is ranked")
@@ -155,7 +155,7 @@ def test_a_custom_period_is_banded_in_the_database_not_ranked_here(revenue_world
 
     monkeypatch.setattr(customers, "_revenues_descending", every_revenue)
     assert_concentration_equals_the_invoices(f)
-    per_band, in_bands, lowest = customers._period_bands(f)
+    per_band, in_bands, lowest = custom_periods.period_bands(f, TOP_SHARES)
     everyone = expected_concentration(f)[100][2]
     assert sum(n for _band, n, _total in per_band) == len(everyone)
     assert all(sum(c for _r, c in in_bands[band]) == n for band, n, _total in per_band if band in in_bands)
@@ -439,15 +439,17 @@ def _answered_revenues(answered) -> list[float]:
     return sorted(r for r in revenues if r > 0)
 
 
-def assert_parts_add_up(f: Filters, grouped: set[int]):
+def assert_parts_add_up(f: Filters, grouped: set[int], final_days: bool = False):
     """The second part holds exactly the ``grouped`` customers with their revenues, the answered
-    part everybody else's; return the answered part."""
-    from analytics.dashboards import customers
+    part (with the final days') everybody else's; return the answered part."""
+    from analytics.dashboards import custom_periods
 
-    answered, several = customers._period_parts(f)
+    final, answered, several = custom_periods.period_parts(f, final_days)
+    assert (final is not None) == final_days
     everyone = _revenues(f)
     assert set(several.values_list("customer", flat=True)) == grouped
-    assert _answered_revenues(answered) == sorted(float(r) for pk, r in everyone.items() if pk not in grouped)
+    answered_alone = _answered_revenues([*(final or []), *answered])
+    assert answered_alone == sorted(float(r) for pk, r in everyone.items() if pk not in grouped)
     assert sorted(r for (r,) in several) == sorted(float(everyone[pk]) for pk in grouped)
     return answered
 
@@ -529,7 +531,7 @@ def test_three_days_or_more_are_answered_by_one_row_unless_the_customer_has_days
 @pytest.mark.parametrize("f", [f for f, _grouped in GROUPED], ids=PERIODS)
 def test_rows_written_before_the_days_two_steps_away_were_known_are_grouped(revenue_world, f):
     # As after the migration that added the columns, until the customer's next refresh.
-    from analytics.dashboards import customers
+    from analytics.dashboards import custom_periods
 
     CustomerRevenue.objects.update(
         previous_amount=0,
@@ -537,7 +539,7 @@ def test_rows_written_before_the_days_two_steps_away_were_known_are_grouped(reve
         second_next_day=datetime.date.min,
         **UNKNOWN_TOTALS,
     )
-    _answered, several = customers._period_parts(f)
+    _final, _answered, several = custom_periods.period_parts(f)
     # Only the customers with one day in the period are answered row by row.
     in_period = CustomerRevenue.objects.filter(day__gte=f.start, day__lte=f.end)
     several_days = [pk for pk in _revenues(f) if in_period.filter(customer=pk).count() > 1]
@@ -566,12 +568,12 @@ def year(number: int, **kwargs) -> Filters:
     ids=["this year", "AT", "Enterprise", "last year"],
 )
 def test_a_calendar_year_is_read_from_its_revenues_without_the_revenue_days(revenue_world, f, monkeypatch):
-    from analytics.dashboards import customers
+    from analytics.dashboards import custom_periods, customers
 
-    def the_days(_f):
+    def the_days(*_args):
         raise AssertionError("the year's revenue days were grouped per customer")
 
-    monkeypatch.setattr(customers, "_period_bands", the_days)
+    monkeypatch.setattr(custom_periods, "period_bands", the_days)
     monkeypatch.setattr(customers, "_revenues_descending", the_days)
     assert_concentration_equals_the_invoices(f)
     # Counted per revenue: the three 0.30s of this year (one of them 0.10 + 0.20) are one row of 3.

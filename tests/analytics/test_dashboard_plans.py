@@ -10,12 +10,14 @@ non-hashed one of a bigger company.
 """
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from analytics.dashboards import dashboards
 from customer360.models import Customer
@@ -53,7 +55,13 @@ def test_no_dashboard_query_plans_a_subplan(django_user_model):
     manager = django_user_model.objects.get(username="manager")
     owner = Customer.objects.exclude(owner=None).values_list("owner_id", flat=True).first()
     client = client_for(manager)
+    today = timezone.localdate()
     filters = ["", "?team=Wien", f"?owner={owner}", "?segment=SME", "?country=AT", "?period=last_12_months"]
+    # Custom periods: everything (read from the customers' final days) and one that cuts through.
+    filters += [
+        f"?period=custom&start={today - timedelta(days=1000)}&end={today}",
+        f"?period=custom&start={today - timedelta(days=200)}&end={today - timedelta(days=30)}&country=AT",
+    ]
     problems, explained = [], 0
     urls = [f"/dashboards/{board.key}/{query}" for board in dashboards.all() for query in filters]
     urls += [
@@ -67,6 +75,9 @@ def test_no_dashboard_query_plans_a_subplan(django_user_model):
             response = client.get(url)
         assert response.status_code == 200, url
         for sql in {q["sql"] for q in captured.captured_queries}:
+            # Not a query: the change history's context set before a savepoint's release.
+            if "SAVEPOINT" in sql:
+                continue
             if not sql.lstrip().upper().startswith(("SELECT", "WITH")) or "django_session" in sql:
                 continue
             explained += 1
