@@ -42,15 +42,21 @@ PERIOD_BANDS_PLANNING = (
     "SELECT set_config('jit', 'off', true), set_config('parallel_tuple_cost', '0.03', true),"
     " set_config('enable_sort', 'off', true)"
 )
+#: Read from the final days, every table access is by an index: the final days' index-only scan and
+#: the few other customers' rows by their first or last day. After some ANALYZE PostgreSQL estimated
+#: a parallel scan of the whole table cheaper than the index-only scan (the bench's two years took
+#: 193-197 ms that way, 131-142 ms from the index).
+FINAL_DAYS_PLANNING = ", set_config('enable_seqscan', 'off', true)"
 
 
 #: A period is read from the customers' final days (:func:`period_parts`) when at most this share of
 #: the customers with revenue may have revenue days outside it. Then the others' days are few enough
 #: to be found by the indexes on the first and last day; when more customers cut through the period,
-#: reading its rows answers faster. At a million customers on an Intel Xeon (2 cores), the period
-#: from 2025-02-10 took 227 ms from the final days and 267 ms from the rows (19 % of the customers
-#: started before it, estimated at 23 %); from 2025-03-15 280 and 254 ms (26 %, estimated at 29 %).
-OUTSIDE_SHARE = 0.25
+#: reading its rows answers as fast or faster. At a million customers on an Intel Xeon (2 cores), the
+#: bench's two years (nobody outside) took 131-142 ms from the final days and 254-270 ms from the rows;
+#: from 2025-02-10 (19 % of the customers started before it, estimated at 23 %) 207-221 and 259-264
+#: ms in one state of the table, 348-368 and 253 ms in another (after a refresh and a new ANALYZE).
+OUTSIDE_SHARE = 0.1
 FINAL_DAYS_INDEX = "analytics_revenue_final"
 
 
@@ -253,13 +259,14 @@ def period_bands(
     customers (AMD EPYC, 2 cores, the twelfth run's machine, both versions one right after the other),
     the bench's two years (2.36M revenue days) took 0.48-0.54 s, and 1.45-1.75 s when every customer
     with three days or more was grouped; twelve months that start mid-month 0.36-0.39 s (0.36-0.42 s).
-    Read from the customers' final days (:func:`reads_final_days`), the two years took 0.10 s instead
-    of 0.27 s on an Intel Xeon (2 cores, the thirteenth run's machine)."""
-    sql, params = statement(f, shares, reads_final_days(f))
+    Read from the customers' final days (:func:`reads_final_days`), the two years took 0.10-0.14 s
+    instead of 0.25-0.28 s on an Intel Xeon (2 cores, the thirteenth run's machine)."""
+    final_days = reads_final_days(f)
+    sql, params = statement(f, shares, final_days)
     per_band, in_bands, lowest = [], defaultdict(list), None
     db = CustomerRevenue.objects.db
     with transaction.atomic(using=db), connections[db].cursor() as cursor:
-        cursor.execute(PERIOD_BANDS_PLANNING)
+        cursor.execute(PERIOD_BANDS_PLANNING + (FINAL_DAYS_PLANNING if final_days else ""))
         cursor.execute(sql, params)
         for band, n, total, revenue in cursor.fetchall():
             if total is None:

@@ -86,7 +86,10 @@ def test_without_running_totals_no_customer_is_counted_from_its_final_day(revenu
         assert_concentration_equals_the_invoices(f)
 
 
-def test_the_final_days_answer_when_few_customers_have_days_outside_the_period(revenue_world):
+def test_the_final_days_answer_when_few_customers_have_days_outside_the_period(revenue_world, monkeypatch):
+    # A handful of customers: PostgreSQL estimates each count at one row or more, so the share allowed
+    # outside is raised to a quarter (3.5 of 14 customers) here.
+    monkeypatch.setattr(custom_periods, "OUTSIDE_SHARE", 0.25)
     # Before PostgreSQL counted the final days (no ANALYZE yet), the period's rows answer.
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'analytics_revenue_final'")
@@ -116,3 +119,18 @@ def test_the_final_days_are_read_from_their_index_alone(revenue_world):
         plan = "\n".join(row[0] for row in cursor.fetchall())
         transaction.set_rollback(True)
     assert "Index Only Scan using analytics_revenue_final" in plan, plan
+
+
+@pytest.mark.parametrize("final_days", [True, False])
+def test_only_a_period_read_from_the_final_days_is_planned_without_table_scans(
+    revenue_world, monkeypatch, final_days
+):
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(custom_periods, "reads_final_days", lambda _f: final_days)
+    with CaptureQueriesContext(connection) as captured:
+        custom_periods.period_bands(custom(500, 0), [1, 5, 10, 20, 50, 100])
+    planning = [q["sql"] for q in captured.captured_queries if "set_config('jit'" in q["sql"]]
+    assert len(planning) == 1
+    assert ("set_config('enable_seqscan', 'off', true)" in planning[0]) == final_days
+    assert_concentration_equals_the_invoices(custom(500, 0))
