@@ -209,10 +209,10 @@ def statement(f: Filters, shares: list[int], final_days: bool = False) -> tuple[
         part.query.sql_with_params() for part in (parts.answered, parts.several)
     )
     if parts.final_days is not None:
-        whole_sql, whole_params = parts.final_days.query.sql_with_params()
+        final_sql, final_params = parts.final_days.query.sql_with_params()
         answered_sql, answered_params = (
-            f"({whole_sql}) UNION ALL ({answered_sql})",
-            [*whole_params, *answered_params],
+            f"({final_sql}) UNION ALL ({answered_sql})",
+            [*final_params, *answered_params],
         )
     sql = (
         # The parts are the ORM's own SQL; the rest is constant. The final days (if read) and the

@@ -149,8 +149,8 @@ def _top_shares(f: Filters, day) -> tuple[dict[int, tuple[float, int, float]], f
 
     ``day``: the revenue snapshot's (:func:`_snapshot_day`), whose bands answer a preset period;
     None (a custom period): the bands are counted from every customer's revenue in the period, in
-    the database (:func:`custom_periods.period_bands`). Either way only the band a rank falls in is ranked
-    customer by customer."""
+    the database (:func:`custom_periods.period_bands`). Either way only the band a rank falls in is
+    ranked customer by customer."""
     if day is None:
         year = _year_bands(f)  # a whole calendar year: its revenues, counted at the refresh
         if year is None and connections[CustomerRevenue.objects.db].vendor != "postgresql":
@@ -202,9 +202,9 @@ def _shares_of_bands(
 def _year_bands(
     f: Filters,
 ) -> tuple[list[tuple[int, int, float]], dict[int, list[float]], float | None] | None:
-    """:func:`custom_periods.period_bands` of a custom period that is one whole calendar year, from ``YearRevenue``
-    (every band's revenues, not only the ranked ones); None when the period is no calendar year or
-    its year's rows are not written (before the first refresh since they exist)."""
+    """:func:`custom_periods.period_bands` of a custom period that is one whole calendar year, from
+    ``YearRevenue`` (every band's revenues, not only the ranked ones); None when the period is no
+    calendar year or its year's rows are not written (before the first refresh since they exist)."""
     year = f.start.year
     if (f.start, f.end) != (date(year, 1, 1), date(year, 12, 31)):
         return None

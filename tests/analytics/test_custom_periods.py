@@ -15,6 +15,7 @@ from analytics.models import CustomerRevenue
 from tests.analytics import test_customer_base as base
 from tests.analytics.test_customer_base import (
     PAIRED,
+    PAIRED_IDS,
     _answered_revenues,
     _grouped_rows,
     _revenues,
@@ -43,7 +44,7 @@ def _within(f) -> dict[int, float]:
 @pytest.mark.parametrize(
     ("f", "paired"),
     PAIRED,
-    ids=["33-30", "300-31", "500-0", "73-71", "74-71", "73-70", "72-71", "73-31", "DE", "AT"],
+    ids=PAIRED_IDS,
 )
 def test_customers_whose_days_all_lie_in_the_period_are_counted_from_their_final_day(
     with_doubling, f, paired
@@ -64,7 +65,7 @@ def test_customers_whose_days_all_lie_in_the_period_are_counted_from_their_final
 @pytest.mark.parametrize(
     ("f", "paired"),
     PAIRED,
-    ids=["33-30", "300-31", "500-0", "73-71", "74-71", "73-70", "72-71", "73-31", "DE", "AT"],
+    ids=PAIRED_IDS,
 )
 def test_a_period_read_from_the_final_days_ranks_like_the_invoices(with_doubling, f, paired, monkeypatch):
     monkeypatch.setattr(custom_periods, "reads_final_days", lambda _f: True)

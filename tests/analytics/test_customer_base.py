@@ -512,11 +512,13 @@ PAIRED = [
     (custom(90, 60, country="AT"), set()),
 ]
 
+PAIRED_IDS = ["33-30", "300-31", "500-0", "73-71", "74-71", "73-70", "72-71", "73-31", "DE", "AT"]
+
 
 @pytest.mark.parametrize(
     ("f", "paired"),
     PAIRED,
-    ids=["33-30", "300-31", "500-0", "73-71", "74-71", "73-70", "72-71", "73-31", "DE", "AT"],
+    ids=PAIRED_IDS,
 )
 def test_three_days_or_more_are_answered_by_one_row_unless_the_customer_has_days_on_both_sides(
     with_doubling, f, paired
