@@ -32,7 +32,9 @@ def seed_analytics(ctx: DemoContext) -> None:
     risks = services.customer_risk_refresh()
     version = services.ticket_categories_train()
     suggested = services.tickets_suggest_categories() if version else 0
-    written = services.rollups_refresh(full=True, reads_scores=False, reads_listening=True)
+    written = services.rollups_refresh(
+        full=True, reads_scores=False, reads_listening=True, settled=ctx.wave_started
+    )
     ctx.stdout(
         f"    mood roll-up rows {sum(written.values())}, messages {job.result.get('new_messages')}, "
         f"topics {job.result.get('topics')} ({job.result.get('rising')} rising), risk scores {risks}, "
@@ -44,7 +46,9 @@ def seed_analytics(ctx: DemoContext) -> None:
 def seed_analytics_records(ctx: DemoContext) -> None:
     """The roll-ups computed from the records alone, beside the listening (in the same wave): at a
     million customers they take about 180 s, the listening, risk and mood together about 335 s."""
-    written = services.rollups_refresh(full=True, reads_scores=False, reads_listening=False)
+    written = services.rollups_refresh(
+        full=True, reads_scores=False, reads_listening=False, settled=ctx.wave_started
+    )
     ctx.stdout(f"    roll-up rows of the records {sum(written.values())}")
 
 
@@ -52,12 +56,16 @@ def seed_analytics_records(ctx: DemoContext) -> None:
 def seed_analytics_scores(ctx: DemoContext) -> None:
     """The per-customer roll-ups of the scores (conversions, success days) and the family that reads
     them; beside them (the same wave) ``analytics_score_bands``."""
-    written = services.rollups_refresh(full=True, reads_scores=True, per_customer=True)
+    written = services.rollups_refresh(
+        full=True, reads_scores=True, per_customer=True, settled=ctx.wave_started
+    )
     ctx.stdout(f"    roll-up rows of conversions and success days {sum(written.values())}")
 
 
 @seeders.register("analytics_score_bands", order=95)
 def seed_analytics_score_bands(ctx: DemoContext) -> None:
     """The score families that read no per-customer roll-up (churn bands, recommendations, scored)."""
-    written = services.rollups_refresh(full=True, reads_scores=True, per_customer=False)
+    written = services.rollups_refresh(
+        full=True, reads_scores=True, per_customer=False, settled=ctx.wave_started
+    )
     ctx.stdout(f"    roll-up rows of scores and recommendations {sum(written.values())}")

@@ -109,6 +109,9 @@ class DemoContext:
     _midnights: dict[int, datetime] = field(default_factory=dict, repr=False)
     _rngs: dict[str, random.Random] = field(default_factory=dict, repr=False)
     _once: dict[str, object] = field(default_factory=dict, repr=False)
+    #: when the readers' current wave began: every record written before it is committed (the
+    #: writers and the earlier waves are done), so a reader that saw it need not look back past it
+    wave_started: datetime | None = None
 
     def rng(self, key: str) -> random.Random:
         """A random generator of its own per seeder, so seeders do not disturb each other. The same
@@ -460,6 +463,7 @@ def run_seeders(
     # topics); the scheduled tasks compute it again if one of them fails.
     with _readers_load(ctx):
         for wave in seeders.waves():
+            ctx.wave_started = timezone.now()
             _run_wave(wave, run)
     return ctx
 

@@ -120,3 +120,33 @@ def test_while_the_readers_run_the_listened_messages_keep_room_for_their_topics(
     assert _fill_factor(table) is None  # reset: later rows fill their pages
     # The assignments, written by a reader, are in bulk-load mode with the readers' tables.
     assert "customer360.CustomerAssignment" in demo.seeders.reader_models
+
+
+@pytest.mark.django_db
+def test_the_first_refresh_after_the_seed_reads_only_what_was_recorded_since():
+    from analytics import services
+    from analytics.models import CustomerRevenue
+    from billing.models import Invoice
+    from customer360 import timeline
+
+    call_command("seed_demo", customers=80, seed=5, today=TODAY.isoformat())
+    revenue_rows = set(CustomerRevenue.objects.values_list("pk", flat=True))
+    assert revenue_rows
+    # The seed's refreshes read every record its writers wrote (its waves ran after them): the next
+    # refresh reads none of them again, though they were recorded within WATERMARK_OVERLAP of it.
+    written = services.rollups_refresh()
+    for metric in ("billing.customer_revenue", "sales.closed", "service.volume", "service.csat"):
+        assert written[metric] == 0, metric
+    assert set(CustomerRevenue.objects.values_list("pk", flat=True)) == revenue_rows
+    # What is recorded after the seed is still rolled up by the next refresh.
+    customer = Customer.objects.exclude(pk__in=CustomerRevenue.objects.values("customer_id")).first()
+    today = datetime.date.today()
+    invoice = Invoice.objects.create(
+        customer=customer, number="after-the-seed", issue_date=today, due_date=today,
+        status=Invoice.Status.PAID, net_total=1234, gross_total=1234,
+    )  # fmt: skip
+    timeline.record(customer=customer, department="accounting", kind="invoice.issued", title="issued",
+                    idempotency_key="t:issued:after-the-seed", source=invoice)  # fmt: skip
+    written = services.rollups_refresh()
+    assert written["billing.customer_revenue"] == 1
+    assert CustomerRevenue.objects.get(customer=customer).amount == 1234
