@@ -47,7 +47,12 @@ def filter_customers(customers: QuerySet[Customer], query: str) -> QuerySet[Cust
     for term in (t for t in fold_search(query).split(" ") if t):
         loose = fold_loose(term)  # its length is what was typed: "mü" folds to "mue", loosely "mu"
         short = len(loose) < 3
-        name_condition &= _term_condition(term, short) | _term_condition(loose, short)
+        term_condition = _term_condition(term, short)
+        # Once only where both are the same ("ander"): PostgreSQL scanned the trigram index for each
+        # (two bitmaps of 45,000 entries for "bac" at a million customers, 10 ms each).
+        if loose != term:
+            term_condition |= _term_condition(loose, short)
+        name_condition &= term_condition
     # Every branch can use an index (numbers are stored upper-case, e-mails lower-case), so
     # PostgreSQL combines index scans instead of scanning the table.
     condition = Q(customer_number=query.upper()) | Q(email__startswith=query.lower()) | name_condition
@@ -76,7 +81,9 @@ def by_name(customers: QuerySet[Customer]) -> QuerySet[Customer]:
 
 
 def _typo_words(query: str) -> list[str]:
-    return [t for t in fold_search(query).split(" ") if len(t) >= 4]
+    """The words of four or more characters a typo may be in: names, not numbers ("01 2345" is a
+    phone number; the names' trigrams near "2345" are no one the user meant)."""
+    return [t for t in fold_search(query).split(" ") if len(t) >= 4 and not t.isdigit()]
 
 
 def near_misses(customers: QuerySet[Customer], query: str) -> QuerySet[Customer] | None:
