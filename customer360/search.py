@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import NamedTuple
 
 from django.contrib.postgres.search import TrigramWordSimilarity
@@ -135,21 +135,18 @@ def bitmap_scans_only(using: str):
     return scans(using, "bitmap")
 
 
-def _candidate_ids(matches: QuerySet[Customer], cap: int, *, short: bool) -> list[int]:
-    """Ids of up to ``cap`` of ``matches``, in no order, read through the search indexes.
+def _candidates(matches: QuerySet[Customer], cap: int) -> QuerySet[Customer]:
+    """Up to ``cap`` of ``matches``, in no order (their ids, as a subquery).
 
     Left to itself, PostgreSQL reads a LIMIT through whatever finds the first rows soonest if the
     matches were spread evenly: a sequential scan, or a walk of the name index. Matches of a name's
     first letters are not spread evenly ("Lindo" lies behind every A-K name: 1.3 s at a million
     customers). Bitmap scans of the trigram, e-mail and number indexes cost what the query matches,
-    wherever the matches lie, so only they are allowed here (:func:`bitmap_scans_only`).
-    Not for a ``short`` query (a word of one or two letters): every name start of two letters is
-    common, its index bitmaps are large, and a sequential scan finds the first matches at once."""
-    ids = matches.order_by().values_list("pk", flat=True)[:cap]
-    if short:
-        return list(ids)
-    with bitmap_scans_only(matches.db):
-        return list(ids)
+    wherever the matches lie, so only they are allowed where the caller reads it
+    (:func:`bitmap_scans_only`). Not for a ``short`` query (a word of one or two letters): every
+    name start of two letters is common, its index bitmaps are large, and a sequential scan finds
+    the first matches at once."""
+    return matches.order_by().values("pk")[:cap]
 
 
 def _short(query: str) -> bool:
@@ -222,10 +219,12 @@ def narrow(matches: QuerySet[Customer], query: str, cap: int | None = None) -> N
 def typeahead(customers: QuerySet[Customer], query: str, limit: int = 8) -> list[Customer]:
     """Exact matches first, in the customer list's name order; only when they are fewer than
     ``limit``, near misses (see ``TYPEAHEAD_CANDIDATES``)."""
-    short = _short(query)
-    ids = _candidate_ids(filter_customers(customers, query), TYPEAHEAD_CANDIDATES, short=short)
-    matches = by_name(customers.filter(pk__in=ids).select_related("owner"))
-    hits = list(matches[:limit])
+    candidates = _candidates(filter_customers(customers, query), TYPEAHEAD_CANDIDATES)
+    # One statement: the candidates (visible ones, found among ``customers``) ranked by name. As two,
+    # the ranking planned again and checked each candidate's visibility again (4-8 ms at a million).
+    matches = by_name(Customer.objects.filter(pk__in=candidates).select_related("owner"))
+    with nullcontext() if _short(query) else bitmap_scans_only(customers.db):
+        hits = list(matches[:limit])
     if len(hits) < limit:
         close = near_misses(customers, query)
         if close is not None:

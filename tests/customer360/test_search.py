@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from customer360 import search
 from customer360.models import Customer
@@ -121,6 +122,19 @@ def test_typeahead_ranks_by_name_as_people_read_it(rep, query):
     assert hits == ["Bäcker", "Bauer", "Bea", "Berger", "Bernard", "Bert", "Böhler", "Brown"]
     ber = [c.last_name for c in search.typeahead(Customer.objects.visible_to(rep), "ber")]
     assert ber == ["Berger", "Bernard", "Bert", "Ober"]  # anywhere in the name; not "Bürger"
+
+
+@pytest.mark.django_db
+def test_the_typeahead_finds_and_ranks_its_hits_in_one_statement(rep, rep2):
+    for last in ["Berger", "Bernard", "Bert", "Bertl", "Berner", "Bergmann", "Berndl", "Berlin", "Bernhard"]:
+        CustomerFactory(first_name="Eva", last_name=last, owner=rep, company="", city="Wien")
+    CustomerFactory(first_name="Eva", last_name="Beran", owner=rep2, company="", city="Wien")
+    with CaptureQueriesContext(connection) as captured:
+        hits = [c.last_name for c in search.typeahead(Customer.objects.visible_to(rep), "ber")]
+    # rep2's "Beran" would come first: the candidates are found among the visible customers only.
+    assert hits == ["Berger", "Bergmann", "Berlin", "Bernard", "Berndl", "Berner", "Bernhard", "Bert"]
+    reads = [q["sql"] for q in captured.captured_queries if "customer360_customer" in q["sql"]]
+    assert len(reads) == 1 and reads[0].count("customer360_customer") >= 2  # the candidates inside
 
 
 @pytest.mark.django_db
