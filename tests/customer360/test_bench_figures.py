@@ -77,3 +77,21 @@ def test_bench_samples_the_same_customers_for_the_same_seed():
     assert first == sample_customer_ids(random.Random(42), 10)
     assert len(first) == len(set(first)) == 10 and set(first) <= set(made)
     assert sample_customer_ids(random.Random(1), 10) != first
+
+
+@pytest.mark.django_db
+def test_the_bench_samples_no_nameless_customer_its_own_imports_added(rep):
+    """The bulk API and the CSV import of a bench run add customers without a name: a later run
+    samples the same named customers as before them (60 empty typeahead queries measured nothing)."""
+    import random
+
+    from customer360.bench import named_customer_ids, sample_customer_ids
+    from tests.factories import CustomerFactory
+
+    named = [CustomerFactory(owner=rep).pk for _ in range(30)]
+    before = sample_customer_ids(random.Random(42), 10)
+    first_ids = list(named_customer_ids(rep, n=5))
+    for _ in range(40):
+        CustomerFactory(first_name="", last_name="", owner=rep)
+    assert sample_customer_ids(random.Random(42), 10) == before
+    assert list(named_customer_ids(rep, n=5)) == first_ids == sorted(named)[:5]
