@@ -99,7 +99,7 @@ def rollups_refresh(
     return written
 
 
-def _score_rollups_refresh(full: bool, started, written: dict[str, int], per_customer: bool | None) -> None:
+def _score_rollups_refresh(full: bool, watermark, written: dict[str, int], per_customer: bool | None) -> None:
     """The families that read the scores: ``per_customer`` True the per-customer roll-ups and the
     family that reads them, False the others, None all."""
     if per_customer is not False:
@@ -107,17 +107,17 @@ def _score_rollups_refresh(full: bool, started, written: dict[str, int], per_cus
         # success days carry the group of each customer's score: written after the scores, then kept
         # in step with them (a seed that wrote them beside the scoring rewrote 5.25M rows after it).
         _customer_rollup_refresh(
-            "nba.conversion", customer_rollups.conversions_rebuild, full, started, written
+            "nba.conversion", customer_rollups.conversions_rebuild, full, watermark, written
         )
         _customer_rollup_refresh(
-            "nba.success_days", customer_rollups.success_days_rebuild, full, started, written
+            "nba.success_days", customer_rollups.success_days_rebuild, full, watermark, written
         )
         _customer_rollup_refresh(
-            "nba.success_groups", customer_rollups.success_groups_sync, full, started, written
+            "nba.success_groups", customer_rollups.success_groups_sync, full, watermark, written
         )
     for family in rollups.SCORE_FAMILIES:
         if per_customer is None or (family.metric in rollups.READ_PER_CUSTOMER) == per_customer:
-            _family_refresh(family, full, started, written)
+            _family_refresh(family, full, watermark, written)
 
 
 #: A refresh that wrote at least this many rows of a roll-up table vacuums it after its commit.
@@ -154,7 +154,7 @@ def _advance(state: RollupState, watermark: datetime, **fields) -> None:
     RollupState.objects.filter(pk=state.pk).update(watermark=watermark, refreshed_at=timezone.now(), **fields)
 
 
-def _period_revenue_refresh(full: bool, started, written: dict[str, int]) -> None:
+def _period_revenue_refresh(full: bool, watermark, written: dict[str, int]) -> None:
     """The preset periods' revenue snapshot and its bands: rebuilt whole when the day changed (the
     preset periods end today), for the customers with new revenue when only that changed; the bands
     are counted again from the snapshot either way."""
@@ -163,39 +163,39 @@ def _period_revenue_refresh(full: bool, started, written: dict[str, int]) -> Non
     current = state.watermark and timezone.localdate(state.refreshed_at) == today
     if not full and current and not customer_rollups.revenue_events(state.watermark).exists():
         written[state.metric] = 0
-        _advance(state, started)
+        _advance(state, watermark)
         return
     since = state.watermark if current and not full else None
     with transaction.atomic():
         rows = customer_rollups.period_revenue_rebuild(today, since)
         written[state.metric] = rollups.rebuild(rollups.REVENUE_BANDS, None)
         written[YEAR_REVENUE] = customer_rollups.year_revenue_rebuild(since)
-        _advance(state, started)
+        _advance(state, watermark)
     # A whole rebuild rewrote every row (2.2M at 1M customers): until vacuumed, each band's query
     # read the dead versions too (the customers dashboard took 0.23 instead of 0.08 s for 12 months).
     if since is None or rows >= VACUUM_AFTER_ROWS:
         vacuum_analyze(PeriodRevenue)
 
 
-def _customer_rollup_refresh(metric: str, rebuild, full: bool, started, written: dict[str, int]) -> None:
+def _customer_rollup_refresh(metric: str, rebuild, full: bool, watermark, written: dict[str, int]) -> None:
     state, _ = RollupState.objects.get_or_create(metric=metric)
     with transaction.atomic():
         written[metric] = rebuild(None if full or not state.watermark else state.watermark)
-        _advance(state, started)
+        _advance(state, watermark)
 
 
-def _family_refresh(family, full: bool, started, written: dict[str, int]) -> None:
+def _family_refresh(family, full: bool, watermark, written: dict[str, int]) -> None:
     state, _ = RollupState.objects.get_or_create(metric=family.metric)
     days = None
     if family.dirty_events is not None and state.watermark and not full:
         days = rollups.dirty_days(family, state.watermark)
         if not days:
             written[family.metric] = 0
-            _advance(state, started)
+            _advance(state, watermark)
             return
     with transaction.atomic():
         written[family.metric] = rollups.rebuild(family, days)
-        _advance(state, started, days_refreshed=len(days) if days else 0)
+        _advance(state, watermark, days_refreshed=len(days) if days else 0)
 
 
 def customer_risk_refresh() -> int:

@@ -135,20 +135,6 @@ def bitmap_scans_only(using: str):
     return scans(using, "bitmap")
 
 
-def _candidates(matches: QuerySet[Customer], cap: int) -> QuerySet[Customer]:
-    """Up to ``cap`` of ``matches``, in no order (their ids, as a subquery).
-
-    Left to itself, PostgreSQL reads a LIMIT through whatever finds the first rows soonest if the
-    matches were spread evenly: a sequential scan, or a walk of the name index. Matches of a name's
-    first letters are not spread evenly ("Lindo" lies behind every A-K name: 1.3 s at a million
-    customers). Bitmap scans of the trigram, e-mail and number indexes cost what the query matches,
-    wherever the matches lie, so only they are allowed where the caller reads it
-    (:func:`bitmap_scans_only`). Not for a ``short`` query (a word of one or two letters): every
-    name start of two letters is common, its index bitmaps are large, and a sequential scan finds
-    the first matches at once."""
-    return matches.order_by().values("pk")[:cap]
-
-
 def _short(query: str) -> bool:
     """A word of one or two letters (it must begin a word, see :func:`_term_condition`)."""
     return any(len(fold_loose(term)) < 3 for term in fold_search(query).split(" ") if term)
@@ -219,10 +205,18 @@ def narrow(matches: QuerySet[Customer], query: str, cap: int | None = None) -> N
 def typeahead(customers: QuerySet[Customer], query: str, limit: int = 8) -> list[Customer]:
     """Exact matches first, in the customer list's name order; only when they are fewer than
     ``limit``, near misses (see ``TYPEAHEAD_CANDIDATES``)."""
-    candidates = _candidates(filter_customers(customers, query), TYPEAHEAD_CANDIDATES)
-    # One statement: the candidates (visible ones, found among ``customers``) ranked by name. As two,
-    # the ranking planned again and checked each candidate's visibility again (4-8 ms at a million).
+    # One statement: up to TYPEAHEAD_CANDIDATES matches (visible ones, found among ``customers``),
+    # in no order, ranked by name. As two, the ranking planned again and checked each candidate's
+    # visibility again (4-8 ms at a million customers).
+    candidates = filter_customers(customers, query).order_by().values("pk")[:TYPEAHEAD_CANDIDATES]
     matches = by_name(Customer.objects.filter(pk__in=candidates).select_related("owner"))
+    # Left to itself, PostgreSQL reads the candidates' LIMIT through whatever finds the first rows
+    # soonest if the matches were spread evenly: a sequential scan, or a walk of the name index.
+    # Matches of a name's first letters are not spread evenly ("Lindo" lies behind every A-K name:
+    # 1.3 s at a million customers). Bitmap scans of the trigram, e-mail and number indexes cost what
+    # the query matches, wherever the matches lie, so only they are allowed. Not for a short query
+    # (a word of one or two letters): every name start of two letters is common, its index bitmaps
+    # are large, and a sequential scan finds the first matches at once.
     with nullcontext() if _short(query) else bitmap_scans_only(customers.db):
         hits = list(matches[:limit])
     if len(hits) < limit:
