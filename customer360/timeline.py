@@ -28,7 +28,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from customer360 import outbox
-from customer360.bulk import copy_in
+from customer360.bulk import copy_in, draw_ids
 from customer360.models import Channel, Customer, Direction, TimelineEvent, TimelineEventKey
 
 logger = logging.getLogger(__name__)
@@ -246,10 +246,8 @@ def _write_batch_postgresql(rows: list[tuple], new_keys: set[str] | None = None)
     keys_table = TimelineEventKey._meta.db_table
     columns = ", ".join(["id", *_COPY_COLUMNS])
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(rows)]
-        )
-        rows = [(event_id, *row) for (event_id,), row in zip(cursor.fetchall(), rows, strict=True)]
+        ids = draw_ids(cursor, table, "id", len(rows))
+    rows = [(event_id, *row) for event_id, row in zip(ids, rows, strict=True)]
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             copy_in(cursor, keys_table, ["event_id", "idempotency_key"], [(row[0], row[-1]) for row in rows])

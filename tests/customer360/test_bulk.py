@@ -214,3 +214,19 @@ def test_copy_in_reads_the_column_types_again_after_a_column_changed_type(postgr
         assert bulk._BINARY_TYPES[key] == (1043, 23)  # varchar, integer
         cursor.execute("SELECT label, n FROM copy_stale ORDER BY n")
         assert cursor.fetchall() == [("first", 1), ("second", 2), ("third", 3)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_drawn_ids_are_the_sequences_own_and_never_given_out_again(postgres_only):
+    from customer360.bulk import draw_ids
+    from customer360.models import Customer
+
+    with connection.cursor() as cursor:
+        drawn = draw_ids(cursor, Customer._meta.db_table, "id", 500)
+    assert len(set(drawn)) == 500
+    assert drawn == sorted(drawn)
+    # A row inserted afterwards by the column's default takes the sequence's next value.
+    later = CustomerFactory()
+    assert later.pk > max(drawn)
+    with connection.cursor() as cursor:
+        assert draw_ids(cursor, Customer._meta.db_table, "id", 0) == []
