@@ -48,6 +48,7 @@ class Command(BaseCommand):
             self.stdout.write("Only benchmarks that build their own data: no seed.")
             user = None
         ctx = BenchContext(customers=customers, seed=seed, rng=random.Random(seed), user=user)
+        self._remove_bench_sources("left by an earlier run")
         for key, fn in benchmarks.ordered():
             if only and key not in only:
                 continue
@@ -55,12 +56,25 @@ class Command(BaseCommand):
             for line in fn(ctx):
                 self.stdout.write(f"  {line}")
                 figures.add_line(key, line)
+            self._remove_bench_sources("of this benchmark")
         target = Path(save) if save else settings.VAR_DIR / f"bench-{customers}.json"
         figures.save(target)
         self.stdout.write(f"Figures kept in {target}.")
         if compare:
             for line in figures.growth(Path(compare)):
                 self.stdout.write(line)
+
+    def _remove_bench_sources(self, whose: str) -> None:
+        """What the import benchmarks wrote goes again, so that no later figure measures it."""
+        from customer360.sources.bench import remove_bench_sources
+
+        started = time.perf_counter()
+        removed = remove_bench_sources()
+        if removed["sources"]:
+            self.stdout.write(
+                f"  removed the bench sources {whose}: {removed['sources']} sources, "
+                f"{removed['customers']:,} customers with their records ({time.perf_counter() - started:.1f} s)"
+            )
 
     def _seed(self, customers: int, seed: int, figures: Figures) -> None:
         existing = Customer.objects.count()
