@@ -95,3 +95,56 @@ def test_the_bench_samples_no_nameless_customer_its_own_imports_added(rep):
         CustomerFactory(first_name="", last_name="", owner=rep)
     assert sample_customer_ids(random.Random(42), 10) == before
     assert list(named_customer_ids(rep, n=5)) == first_ids == sorted(named)[:5]
+
+
+CPUINFO = """processor\t: 0
+vendor_id\t: GenuineIntel
+cpu family\t: 6
+model\t\t: 106
+model name\t: Intel(R) Xeon(R) Processor @ 2.80GHz
+flags\t\t: fpu vme
+
+processor\t: 1
+model name\t: Another CPU
+"""
+
+
+def test_the_bench_names_the_cpu_with_its_family_and_model():
+    from customer360.bench_machine import cpu_model
+
+    assert cpu_model(CPUINFO) == "Intel(R) Xeon(R) Processor @ 2.80GHz, family 6 model 106"
+    assert cpu_model("processor\t: 0\nmodel name\t: AMD EPYC\n") == "AMD EPYC"
+    assert cpu_model("") == "unknown"
+
+
+@pytest.mark.django_db
+def test_a_bench_run_keeps_the_machines_speed_before_and_after_its_benchmarks(tmp_path, monkeypatch):
+    from django.core.management import call_command
+
+    from customer360 import bench_machine
+    from customer360.bench import benchmarks
+
+    monkeypatch.setattr(bench_machine, "PYTHON_STEPS", 1_000)
+    monkeypatch.setattr(bench_machine, "DATABASE_ROWS", 1_000)
+    monkeypatch.setattr(benchmarks, "items", {**benchmarks.items})
+    monkeypatch.setattr(benchmarks, "unseeded", {*benchmarks.unseeded})
+    benchmarks.register("test.nothing", seeded=False)(lambda ctx: ["a line without a figure"])
+    out = tmp_path / "figures.json"
+    call_command("bench", "--allow-sqlite", "--only", "test.nothing", "--save", str(out))
+    import json
+
+    saved = json.loads(out.read_text())["figures"]
+    assert set(saved) == {
+        "machine speed before: python",
+        "machine speed before: database",
+        "machine speed after: python",
+        "machine speed after: database",
+    }
+    assert all(0 < figure["value"] < 1 and figure["unit"] == "s" for figure in saved.values())
+
+
+def test_a_benchmark_key_that_does_not_exist_is_refused_before_anything_runs():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match=r"no benchmark core\.page; the benchmarks are: .*core\.pages"):
+        call_command("bench", "--allow-sqlite", "--only", "core.page", "seed_only")

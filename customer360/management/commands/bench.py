@@ -13,9 +13,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils.module_loading import autodiscover_modules
 
+from customer360 import bench_machine
 from customer360.bench import BenchContext, benchmarks
 from customer360.bench_figures import Figures
 from customer360.models import Customer, TimelineEvent
+
+#: ``--only seed_only``: seed (or reuse the seeded database) and run no benchmark.
+SEED_ONLY = "seed_only"
 
 
 class Command(BaseCommand):
@@ -37,8 +41,15 @@ class Command(BaseCommand):
         figures = Figures(customers)
         if not settings.IS_POSTGRES and not allow_sqlite:
             raise CommandError("bench needs PostgreSQL: set DATABASE_URL=postgres://... (see README)")
-        call_command("migrate", interactive=False, verbosity=0)
         autodiscover_modules("bench")
+        unknown = sorted(set(only or ()) - set(benchmarks.items) - {SEED_ONLY})
+        if unknown:
+            raise CommandError(
+                f"no benchmark {', '.join(unknown)}; the benchmarks are: {', '.join(sorted(benchmarks.items))}"
+            )
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write(f"machine: {bench_machine.description()}")
+        self._machine_speed("before", figures)
         if benchmarks.need_seed(only):
             self._seed(customers, seed, figures)
             with connection.cursor() as cursor:
@@ -57,12 +68,19 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {line}")
                 figures.add_line(key, line)
             self._remove_bench_sources("of this benchmark")
+        self._machine_speed("after", figures)
         target = Path(save) if save else settings.VAR_DIR / f"bench-{customers}.json"
         figures.save(target)
         self.stdout.write(f"Figures kept in {target}.")
         if compare:
             for line in figures.growth(Path(compare)):
                 self.stdout.write(line)
+
+    def _machine_speed(self, when: str, figures: Figures) -> None:
+        seconds = bench_machine.speed()
+        self.stdout.write(bench_machine.speed_line(when, seconds))
+        for part, value in seconds.items():
+            figures.add(f"machine speed {when}: {part}", "s", value)
 
     def _remove_bench_sources(self, whose: str) -> None:
         """What the import benchmarks wrote goes again, so that no later figure measures it."""
