@@ -54,13 +54,16 @@ def _database_url() -> str:
 
 
 @contextlib.contextmanager
-def _worker(queues: str, concurrency: int = 2):
-    """A real Celery worker (prefork) for the duration of the block."""
+def _worker(queues: str, concurrency: int = 2, *, rescoring: bool = False):
+    """A real Celery worker (prefork) for the duration of the block. ``rescoring``: it is the full
+    rescoring's worker (docker-compose's worker-rescoring): the run's maintenance goes to its queue."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "customer360.settings.base",
         "DATABASE_URL": _database_url(),
     }
+    if rescoring:
+        env["C360_RESCORING_QUEUE"] = queues
     log = Path(settings.VAR_DIR) / f"bench-worker-{uuid.uuid4().hex[:6]}.log"
     command = [sys.executable, "-m", "celery", "-A", "customer360", "worker", "-Q", queues,
                "-c", str(concurrency), "-n", f"bench-{uuid.uuid4().hex[:6]}@%h", "-l", "WARNING",
@@ -123,7 +126,7 @@ def _full_worker() -> list[str]:
     from insights.services import scoring_run_start
 
     queue = f"nba-bench-{uuid.uuid4().hex[:6]}"
-    with _worker(queue):
+    with _worker(queue, rescoring=True):
         started = time.perf_counter()
         run = scoring_run_start(queue=queue)
         job = run.job
@@ -137,8 +140,19 @@ def _full_worker() -> list[str]:
     target = full_target_s(job.done)
     return [
         f"{'full rescoring, worker -c 2':<34} {job.done} customers in {seconds:6.1f} s "
-        f"({job.done / seconds:,.0f}/s)  target <= {target:.0f} s: {_verdict(seconds <= target)}"
+        f"({job.done / seconds:,.0f}/s)  target <= {target:.0f} s: {_verdict(seconds <= target)}",
+        _vacuum_after(),
     ]
+
+
+def _vacuum_after() -> str:
+    """The scores' vacuum that the run's last chunk sent to the rescoring worker's queue; that worker
+    stopped with the run, so it is done here: the next figures read vacuumed tables."""
+    from insights.services import scores_vacuum
+
+    started = time.perf_counter()
+    scores_vacuum()
+    return f"{'  the scores vacuum after it':<34} {time.perf_counter() - started:6.1f} s"
 
 
 def _one_customer(ctx: BenchContext) -> list[str]:
@@ -169,10 +183,10 @@ def _latency_during_rescoring(ctx: BenchContext, samples: int = 40) -> list[str]
     """The same while a full rescoring runs: its chunks on a queue with a worker of their own (as
     docker-compose's worker-rescoring), the event's rescoring on the default queue."""
     from customer360.models import Job
-    from insights.services import scores_vacuum, scoring_run_start
+    from insights.services import scoring_run_start
 
     queue = f"nba-bench-{uuid.uuid4().hex[:6]}"
-    with _worker("default"), _worker(queue):
+    with _worker("default"), _worker(queue, rescoring=True):
         started = time.perf_counter()
         job = scoring_run_start(queue=queue).job
 
@@ -185,15 +199,11 @@ def _latency_during_rescoring(ctx: BenchContext, samples: int = 40) -> list[str]
             time.sleep(0.5)
             job.refresh_from_db()
         seconds = time.perf_counter() - started
-    # The run's last chunk sends the scores' vacuum; the workers stopped here may not have run it,
-    # and the next figures would then read 3M dead scores. In use a worker does it: so it is done here.
-    vacuumed = time.perf_counter()
-    scores_vacuum()
     return [
         _latency_line("event -> rec. while rescoring all", latencies),
         f"{'  the full rescoring meanwhile':<34} {job.done:,} customers in {seconds:6.1f} s "
         f"({job.done / seconds:,.0f}/s), {len(latencies)} events recorded while it ran",
-        f"{'  the scores vacuum after it':<34} {time.perf_counter() - vacuumed:6.1f} s",
+        _vacuum_after(),
     ]
 
 

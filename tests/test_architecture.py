@@ -71,7 +71,8 @@ def test_docker_compose_describes_the_production_stack():
 def test_celery_routes_cover_every_queue_a_compose_worker_consumes():
     from customer360.celery import app
 
-    routed = {route["queue"] for route in app.conf.task_routes.values()}
+    fixed = next(routes for routes in app.conf.task_routes if isinstance(routes, dict))
+    routed = {route["queue"] for route in fixed.values()}
     # imports and rescoring chunks are sent to the queue their setting names (compose sets both)
     assert routed | {app.conf.task_default_queue, "imports", "rescoring"} == {
         "default",
@@ -79,6 +80,26 @@ def test_celery_routes_cover_every_queue_a_compose_worker_consumes():
         "imports",
         "rescoring",
     }
+
+
+def test_the_maintenance_after_imports_and_rescoring_runs_goes_to_their_queues(settings):
+    """The duplicate scan after an import and the scores' vacuum after a full rescoring take minutes
+    at a million customers: they run on the imports and rescoring queues (as compose configures
+    them), not on the default queue, where the rescoring a new event asks for would wait."""
+    from customer360.celery import app
+
+    def queue(name):
+        return app.amqp.router.route({}, name)["queue"].name
+
+    settings.C360_IMPORT_QUEUE, settings.C360_RESCORING_QUEUE = "imports", "rescoring"
+    assert queue("customer360.sources.tasks.find_duplicates") == "imports"
+    assert queue("insights.tasks.vacuum_scores") == "rescoring"
+    assert queue("insights.tasks.rescore_pending") == "default"
+    assert queue("customer360.sources.tasks.run_import") == "default"  # sent with its queue named
+    assert queue("insights.tasks.train_models") == "ml"
+    settings.C360_IMPORT_QUEUE = settings.C360_RESCORING_QUEUE = "default"  # embedded: one worker
+    assert queue("customer360.sources.tasks.find_duplicates") == "default"
+    assert queue("insights.tasks.vacuum_scores") == "default"
 
 
 def test_env_example_names_every_production_setting():
