@@ -16,12 +16,11 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.db import connection, transaction
-from django.db.models import Q
 from django.test import Client
 
 from customer360.models import DataSource
 from customer360.sources import services
-from customer360.sources.models import DuplicateCandidate, ImportRun
+from customer360.sources.models import ImportRun
 
 RETAIL = (
     Path(settings.BASE_DIR).parent
@@ -342,7 +341,8 @@ def remove_bench_sources() -> dict[str, int]:
     source; the demo's customers are never among them.
     """
     from customer360.audit import history
-    from customer360.models import Customer, customer_deletion_allowed
+    from customer360.models import Customer
+    from customer360.sources.undo import customers_delete
 
     sources = list(DataSource.objects.filter(slug__regex=BENCH_SOURCE))
     removed = {"sources": len(sources), "customers": 0}
@@ -355,12 +355,8 @@ def remove_bench_sources() -> dict[str, int]:
         )
         with history.paused():
             for start in range(0, len(ids), 2_000):
-                part = ids[start : start + 2_000]
-                with transaction.atomic(), customer_deletion_allowed():
-                    Customer.objects.filter(pk__in=part).delete()
-                    DuplicateCandidate.objects.filter(
-                        Q(customer_a_id__in=part) | Q(customer_b_id__in=part)
-                    ).delete()
+                with transaction.atomic():
+                    customers_delete(ids[start : start + 2_000])
             source.delete()  # its import runs go with it
         removed["customers"] += len(ids)
     if removed["customers"]:

@@ -179,11 +179,7 @@ def run_undo(*, run: ImportRun, user=None, job=None) -> dict[str, int]:
             for start in range(0, len(pks), _BATCH):
                 part = pks[start : start + _BATCH]
                 if model is Customer:
-                    with customer_deletion_allowed():
-                        Customer.objects.filter(pk__in=part).delete()
-                    DuplicateCandidate.objects.filter(
-                        Q(customer_a_id__in=part) | Q(customer_b_id__in=part)
-                    ).delete()
+                    customers_delete(part)
                 else:
                     model._base_manager.filter(pk__in=part).delete()
             _advance(job, len(pks))
@@ -195,6 +191,14 @@ def run_undo(*, run: ImportRun, user=None, job=None) -> dict[str, int]:
         "restored": sum(len(v) for v in plan.restored.values()),
         "unrestorable": plan.unrestorable,
     }
+
+
+def customers_delete(pks: list[int]) -> None:
+    """Delete these customers (their records go with them) and the duplicate pairs that name them
+    (the pairs keep their customers' ids without a foreign key)."""
+    with customer_deletion_allowed():
+        Customer.objects.filter(pk__in=pks).delete()
+    DuplicateCandidate.objects.filter(Q(customer_a_id__in=pks) | Q(customer_b_id__in=pks)).delete()
 
 
 UNDO_JOB_KIND = "sources.import_undo"

@@ -1,5 +1,7 @@
 """The bench keeps its figures and prints growth factors against another run (issue #18)."""
 
+import json
+
 import pytest
 
 from customer360.bench import format_timing
@@ -131,7 +133,6 @@ def test_a_bench_run_keeps_the_machines_speed_before_and_after_its_benchmarks(tm
     benchmarks.register("test.nothing", seeded=False)(lambda ctx: ["a line without a figure"])
     out = tmp_path / "figures.json"
     call_command("bench", "--allow-sqlite", "--only", "test.nothing", "--save", str(out))
-    import json
 
     saved = json.loads(out.read_text())["figures"]
     assert set(saved) == {
