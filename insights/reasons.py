@@ -52,6 +52,17 @@ def _money(value: float, language: str) -> str:
     return text if language == "en" else text.replace(",", "_").replace(".", ",").replace("_", ".")
 
 
+def _years(days: float, language: str) -> str:
+    """A customer's time in years as words ("less than a year", "a year", "4 years"; German in the
+    dative that "seit" takes)."""
+    years = round(days / 365)
+    if years < 1:
+        return "less than a year" if language == "en" else "weniger als einem Jahr"
+    if years == 1:
+        return "a year" if language == "en" else "einem Jahr"
+    return f"{years} years" if language == "en" else f"{years} Jahren"
+
+
 def _plain(value) -> str:
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
@@ -96,7 +107,7 @@ def describe(name: str, value, text: str = "") -> dict | None:
             v=_plain(value),
             n=_count_word(value, language) if numeric else _plain(value),
             m=_money(float(value), language) if numeric else _plain(value),
-            y=f"{float(value) / 365:.0f}" if numeric else "",
+            y=_years(float(value), language) if numeric else "",
             t=text if language == "en" or text != "a campaign" else "eine Kampagne",
             label=feature.label,
         )
