@@ -63,8 +63,8 @@ def _admitted(f: ListFilter, value, condition: Q) -> Q:
     as the condition compiler typed it, e.g. 80.5 for "80,5")."""
     if f.ids is None:
         return condition
-    ids = list(f.ids(value)[: FEW + 1])
-    return condition if len(ids) > FEW else linear.among_ids(ids)
+    ids = linear.read_ids(f.ids(value), FEW)
+    return condition if ids.count > FEW else linear.among_ids(ids)
 
 
 def _condition_filters(params) -> tuple[Q, dict]:

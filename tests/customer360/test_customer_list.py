@@ -205,6 +205,9 @@ def test_a_score_filter_lists_the_same_customers_whether_few_or_many_pass(rep, r
     assert any("customer360_score" in q["sql"] and "LIMIT 51" in q["sql"] for q in captured)
     # A number that is no percentage is ignored, as before: the whole list.
     assert len(_ids_on_all_pages(client_for(rep), f"sort={sort}&churn_risk_min=very")) == len(mine)
+    # A threshold no one reaches: an empty array of ids, and an empty list.
+    monkeypatch.setattr(customer_list, "FEW", 50_000)
+    assert _ids_on_all_pages(client_for(rep), f"sort={sort}&churn_risk_min=99") == []
 
 
 @pytest.mark.django_db
