@@ -1,6 +1,7 @@
 """The 360 page: everything on one page, in a constant number of queries."""
 
 import datetime
+import re
 
 import pytest
 from django.utils import timezone
@@ -150,3 +151,23 @@ def test_timeline_says_no_match_when_a_filter_matches_nothing(rep, customer):
         f"/customers/{customer.pk}/timeline/?q=nichts", HTTP_ACCEPT_LANGUAGE="de"
     ).content.decode()
     assert "Keine Ereignisse passen zu diesen Filtern." in german
+
+
+@pytest.mark.django_db
+def test_the_brief_says_how_long_ago_the_last_contact_was_in_either_language(rep, customer):
+    timeline.record(
+        customer=customer,
+        department="sales",
+        kind="call.logged",
+        title="Call",
+        actor=rep,
+        idempotency_key="ago:call",
+        occurred_at=timezone.now() - datetime.timedelta(days=135),
+    )
+    client = client_for(rep)
+    english = client.get(f"/customers/{customer.pk}/").content.decode()
+    # 135 days are 4 months and 1 or 2 weeks, by the months' lengths
+    assert re.search(r"Since your last contact \(4\xa0months, [12]\xa0weeks? ago\):", english)
+    # German: "4 Monate her", not "vor 4 Monate" (after "vor" it would have to be "Monaten")
+    german = client.get(f"/customers/{customer.pk}/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert re.search(r"Seit Ihrem letzten Kontakt \(4\xa0Monate, [12]\xa0Wochen? her\):", german)
