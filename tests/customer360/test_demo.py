@@ -102,3 +102,26 @@ def test_seed_demo_outside_production_keeps_the_demo_logins():
     call_command("seed_demo", customers=5, stdout=__import__("io").StringIO())
     admin = get_user_model().objects.get(username="admin")
     assert admin.is_staff and admin.check_password("demo")
+
+
+@pytest.mark.django_db
+def test_seed_demo_flags_the_sla_breaches_of_its_history_each_with_its_event():
+    from django.db.models import F
+
+    from crm.models import Ticket
+
+    call_command("seed_demo", customers=200, seed=3, today=TODAY.isoformat())
+    late_reply = Ticket.objects.filter(first_response_at__gt=F("first_response_due"))
+    late_solution = Ticket.objects.filter(solved_at__gt=F("resolution_due"))
+    assert late_reply.exists() and late_solution.exists()
+    # Flagged as the SLA check flags them (at the due time), so its first run has no history to catch up
+    assert not late_reply.filter(sla_breached_first_response=False).exists()
+    assert not late_solution.filter(sla_breached_resolution=False).exists()
+    assert all(t.first_response_breached_at == t.first_response_due for t in late_reply)
+    breaches = TimelineEvent.objects.filter(kind="ticket.sla_breached")
+    by_clock = {
+        sla: sorted(int(e.source_id) for e in breaches if e.payload["sla"] == sla)
+        for sla in ("first_response", "resolution")
+    }
+    assert by_clock["first_response"] == sorted(late_reply.values_list("pk", flat=True))
+    assert by_clock["resolution"] == sorted(late_solution.values_list("pk", flat=True))
