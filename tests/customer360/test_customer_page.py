@@ -26,20 +26,25 @@ def _bulk_events(customer, n):
     )
 
 
-@pytest.mark.django_db
-def test_page_query_count_is_constant_from_10_to_10000_events(rep, customer, django_assert_max_num_queries):
-    client = client_for(rep)
-    _bulk_events(customer, 10)
-    # A last contact by this rep: the brief then also counts what happened since.
+def _rep_called(customer, rep, key: str, days_ago: int):
+    """A call this rep logged ``days_ago``: the rep's last contact, from which the brief counts."""
     timeline.record(
         customer=customer,
         department="sales",
         kind="call.logged",
         title="Call",
         actor=rep,
-        idempotency_key="page:call",
-        occurred_at=timezone.now() - datetime.timedelta(days=300),
+        idempotency_key=key,
+        occurred_at=timezone.now() - datetime.timedelta(days=days_ago),
     )
+
+
+@pytest.mark.django_db
+def test_page_query_count_is_constant_from_10_to_10000_events(rep, customer, django_assert_max_num_queries):
+    client = client_for(rep)
+    _bulk_events(customer, 10)
+    # A last contact by this rep: the brief then also counts what happened since.
+    _rep_called(customer, rep, "page:call", days_ago=300)
     # A fixed budget (the access-log row and the learned risks in the header included); what this test
     # guards is that it stays constant.
     # +2 for purchases: the sales panel's orders (shared with the brief) and billing's revenue events.
@@ -155,15 +160,7 @@ def test_timeline_says_no_match_when_a_filter_matches_nothing(rep, customer):
 
 @pytest.mark.django_db
 def test_the_brief_says_how_long_ago_the_last_contact_was_in_either_language(rep, customer):
-    timeline.record(
-        customer=customer,
-        department="sales",
-        kind="call.logged",
-        title="Call",
-        actor=rep,
-        idempotency_key="ago:call",
-        occurred_at=timezone.now() - datetime.timedelta(days=135),
-    )
+    _rep_called(customer, rep, "ago:call", days_ago=135)
     client = client_for(rep)
     english = client.get(f"/customers/{customer.pk}/").content.decode()
     # 135 days are 4 months and 1 or 2 weeks, by the months' lengths
