@@ -97,6 +97,8 @@ def test_the_maintenance_after_imports_and_rescoring_runs_goes_to_their_queues(s
     assert queue("insights.tasks.rescore_pending") == "default"
     assert queue("customer360.sources.tasks.run_import") == "default"  # sent with its queue named
     assert queue("insights.tasks.train_models") == "ml"
+    assert queue("analytics.refresh_rollups") == "ml"  # 31 s at a million customers
+    assert queue("crm.tasks.check_sla_breaches") == "default"  # seconds
     settings.C360_IMPORT_QUEUE = settings.C360_RESCORING_QUEUE = "default"  # embedded: one worker
     assert queue("customer360.sources.tasks.find_duplicates") == "default"
     assert queue("insights.tasks.vacuum_scores") == "default"
