@@ -29,6 +29,7 @@ from crm.models import (
     Stage,
     Ticket,
 )
+from crm.services import sla
 from customer360.bulk import bulk_insert, instance_maker
 from customer360.demo import DemoContext, DemoCustomer, seeders
 from customer360.events import EventKind
@@ -372,19 +373,14 @@ def seed_service(ctx: DemoContext) -> None:
         policy = policies.get(ticket.priority)
         if policy and not ticket.first_response_due:
             ticket.compute_due_times(policy, hours)
-        # Breaches in the past are flagged as the SLA check would have flagged them (the check
-        # itself flags what is late now): the first response's too, or the check would spend its
-        # first runs on the seeded history and the service dashboard would count fewer meanwhile.
-        if (
-            ticket.first_response_at
-            and ticket.first_response_due
-            and ticket.first_response_at > ticket.first_response_due
-        ):
-            ticket.sla_breached_first_response = True
-            ticket.first_response_breached_at = ticket.first_response_due
-        if ticket.solved_at and ticket.resolution_due and ticket.solved_at > ticket.resolution_due:
-            ticket.sla_breached_resolution = True
-            ticket.resolution_breached_at = ticket.resolution_due
+        # Breaches in the past are flagged as the SLA check would have flagged them, on each of its
+        # clocks (the check itself flags what is late now), or the check would spend its first runs
+        # on the seeded history and the service dashboard would count fewer meanwhile.
+        for _name, flag, at_field, due_field, done_field in sla.BREACHES:
+            due, done = getattr(ticket, due_field), getattr(ticket, done_field)
+            if due and done and done > due:
+                setattr(ticket, flag, True)
+                setattr(ticket, at_field, due)
     bulk_insert(tickets, with_ids=True)
     ratings = []
     for ticket, _customer, score, comment in planned:
@@ -493,13 +489,11 @@ def _service_events(tickets: list[Ticket], ratings: list[Satisfaction]):
             yield event(
                 events.TICKET_SOLVED, t, f"{key}:solved", t.solved_at, values=values, actor_id=t.assignee_id
             )
-        for sla, breached, when in (
-            ("first_response", t.sla_breached_first_response, t.first_response_breached_at),
-            ("resolution", t.sla_breached_resolution, t.resolution_breached_at),
-        ):
-            if breached:
-                values = events.ticket_values(events.TICKET_SLA_BREACHED, t, sla=sla)
-                yield event(events.TICKET_SLA_BREACHED, t, f"{key}:sla_breached:{sla}", when, values=values)
+        for name, flag, at_field, _due_field, _done_field in sla.BREACHES:
+            if getattr(t, flag):
+                values = events.ticket_values(events.TICKET_SLA_BREACHED, t, sla=name)
+                when = getattr(t, at_field)
+                yield event(events.TICKET_SLA_BREACHED, t, f"{key}:sla_breached:{name}", when, values=values)
     by_id = {t.pk: t for t in tickets}
     for r in ratings:
         t = by_id[r.ticket_id]
